@@ -1,0 +1,83 @@
+"""Configuration tiers: one flag picks the sizes of every notebook.
+
+- ``smoke``: CI and the test suite; seconds per notebook, nothing needs to learn.
+- ``laptop``: a CPU in a few minutes, small enough to run, big enough to visibly learn.
+- ``paper``: a GPU, the sizes of the paper the notebook reproduces.
+
+The flag is the notebook's ``TIER`` parameter (a cell tagged ``parameters``) or, when that is
+``None``, the environment variable ``COURSE_TIER``; unset, it is ``paper`` on a CUDA GPU and
+``laptop`` elsewhere. Each lecture's sizes live in one dataclass below, so the three tiers of a
+notebook can be read side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+TIERS = ("smoke", "laptop", "paper")
+TIER_ENV_VAR = "COURSE_TIER"
+
+
+def resolve_tier(tier: str | None = None, verbose: bool = True) -> str:
+    """The tier asked for by the notebook, else by ``$COURSE_TIER``, else by the hardware."""
+    source = "notebook parameter"
+    if tier is None:
+        tier, source = os.environ.get(TIER_ENV_VAR) or None, f"${TIER_ENV_VAR}"
+    if tier is None:
+        tier = "paper" if torch.cuda.is_available() else "laptop"
+        source = "default for this machine (CUDA found)" if tier == "paper" else (
+            "default for this machine (no CUDA GPU)")
+    tier = tier.strip().lower()
+    if tier not in TIERS:
+        raise ValueError(
+            f"Unknown configuration tier {tier!r} (from the {source}). "
+            f"Use one of {', '.join(TIERS)}: set TIER in the notebook's parameters cell "
+            f"or export {TIER_ENV_VAR}=laptop before starting Jupyter."
+        )
+    if verbose:
+        print(f"Configuration tier: {tier} ({source})")
+    return tier
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Sizes for notebook 01 (Srivastava et al., ICML 2015, on Moving MNIST).
+
+    The paper tier uses the official configuration's sizes: 64x64 frames (4096-d), two LSTM
+    layers of 2048 units, 10 input frames, 10 reconstructed and 10 predicted. The course trains
+    it with Adam instead of the paper's SGD with momentum (faster to a given loss); set
+    ``optimizer="sgd"`` for the paper's schedule.
+    """
+
+    tier: str
+    canvas: int = 64
+    n_digits: int = 2
+    n_input: int = 10
+    n_future: int = 10
+    hidden_size: int = 2048
+    num_layers: int = 2
+    batch_size: int = 80
+    steps: int = 20_000
+    eval_every: int = 500
+    n_test_sequences: int = 1000
+    optimizer: str = "adam"
+    learning_rate: float = 3e-4
+    grad_clip: float = 25.0
+
+    @property
+    def frame_size(self) -> int:
+        return self.canvas * self.canvas
+
+
+def autoencoder_config(tier: str | None = None) -> AutoencoderConfig:
+    tier = resolve_tier(tier)
+    if tier == "smoke":
+        return AutoencoderConfig(tier, hidden_size=32, num_layers=1, batch_size=8, steps=6,
+                                 eval_every=3, n_test_sequences=16, learning_rate=1e-3)
+    if tier == "laptop":
+        return AutoencoderConfig(tier, hidden_size=256, num_layers=1, batch_size=32, steps=1500,
+                                 eval_every=250, n_test_sequences=256, learning_rate=1e-3)
+    return AutoencoderConfig(tier)

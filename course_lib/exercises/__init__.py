@@ -1,0 +1,5 @@
+"""Exercises: checkers for the notebooks and the generator of the student copies."""
+
+from course_lib.exercises.core import CheckResult, Exercise
+
+__all__ = ["CheckResult", "Exercise"]
