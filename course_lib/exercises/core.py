@@ -92,7 +92,8 @@ class Exercise:
                 return CheckResult(
                     self.name, False,
                     f"{label}values differ (largest error {np.nanmax(diff):.3g} at index "
-                    f"{tuple(int(j) for j in worst)}: got {g[worst]!r}, expected {e[worst]!r}; "
+                    f"{tuple(int(j) for j in worst)}: got {float(g[worst]):.6g}, expected "
+                    f"{float(e[worst]):.6g}; "
                     f"tolerance rtol={self.rtol:g}, atol={self.atol:g}). {self.hint}".strip())
         return CheckResult(self.name, True, f"matches the reference (rtol={self.rtol:g}, "
                            f"atol={self.atol:g}).")

@@ -1,0 +1,91 @@
+"""One training step of the composite LSTM autoencoder: the course's implementation vs the blog's.
+
+Every variant trains the same model (conditional reconstruction and future decoders; 10 input,
+10 reconstructed and 10 future frames) with Adam, measured in the same run:
+
+1. step loop (baseline): each decoder is a Python loop of one-step calls fed with its own previous
+   output, on PyTorch's defaults (oneDNN LSTM on a CPU, for-loop Adam), as the blog post does;
+2. fused decoders: teacher forcing, so each decoder is one ``nn.LSTM`` call over the sequence;
+3. + ATen's LSTM kernel on the CPU instead of oneDNN's (``USE_ONEDNN_LSTM = False``);
+4. + fused Adam (``fused=True``): the course's implementation.
+
+Run:  python benchmarks/bench_fused_decoder.py            (the issue's size: 2x2048, batch 16)
+      python benchmarks/bench_fused_decoder.py --hidden 256 --layers 1   (a quick look)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from course_lib.models import lstm_autoencoder
+from course_lib.models.lstm_autoencoder import LSTMAutoencoder, count_parameters, split_sequence
+
+VARIANTS = {  # name: (free-running decoders, oneDNN LSTM, fused Adam)
+    "step loop (blog baseline)": (True, True, False),
+    "fused decoders": (False, True, False),
+    "+ ATen CPU LSTM kernel": (False, False, False),
+    "+ fused Adam (course)": (False, False, True),
+}
+
+
+def time_steps(model, frames, n_input, variant, repeats, warmup):
+    free_running, onednn, fused_adam = variant
+    lstm_autoencoder.USE_ONEDNN_LSTM = onednn
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused_adam or None)
+    inputs, future = split_sequence(frames, n_input)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        out = model(inputs, future, free_running=free_running)
+        model.losses(out, inputs, future)["total"].backward()
+        optimizer.step()
+        if frames.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=2048)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--canvas", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    model = LSTMAutoencoder(args.canvas**2, args.hidden, args.layers,
+                            conditional_reconstruction=True, conditional_future=True).to(device)
+    frames = torch.rand(args.batch, 20, args.canvas, args.canvas, device=device).round()
+    print(f"Composite model {args.layers}x{args.hidden}, {args.canvas**2}-d frames, "
+          f"{count_parameters(model):,} parameters, batch {args.batch}, device {device}, "
+          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+
+    medians = {}
+    for name, variant in VARIANTS.items():
+        times = time_steps(model, frames, 10, variant, args.repeats, args.warmup)
+        medians[name] = statistics.median(times)
+        print(f"{name:>27}: median {medians[name]:.3f} s/step over {args.repeats} steps "
+              f"(min {min(times):.3f}, max {max(times):.3f}); "
+              f"{medians['step loop (blog baseline)'] / medians[name]:.2f}x the baseline")
+    baseline, course = medians["step loop (blog baseline)"], medians["+ fused Adam (course)"]
+    print(f"speed-up, course implementation vs blog step loop: {baseline / course:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

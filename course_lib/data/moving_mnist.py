@@ -1,0 +1,203 @@
+"""Moving MNIST: digits bouncing in a box, generated with the recipe of the original paper's code.
+
+Srivastava et al. (2015) generate training sequences on the fly and publish one fixed test file,
+``mnist_test_seq.npy``. Both are here: ``generate_moving_mnist`` (and an endless training stream
+built on it) follows their code's dynamics, and ``load_moving_mnist_test`` reads their file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from course_lib.data import DataError, data_dir
+from course_lib.data.download import download, md5sum
+from course_lib.data.mnist import DigitSource
+
+# The published test file (docs/lstm-autoencoder.md, "The standard test file").
+MOVING_MNIST_TEST_URL = "http://www.cs.toronto.edu/~nitish/unsupervised_video/mnist_test_seq.npy"
+MOVING_MNIST_TEST_MD5 = "be083ec986bfe91a449d63653c411eb2"
+MOVING_MNIST_TEST_SHAPE = (20, 10000, 64, 64)  # (time, sequence, height, width), uint8
+TEST_SEED = 2015  # seeds the generated test set; keep training streams on other seeds
+
+
+def bounce_step(position: np.ndarray, velocity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of motion inside the unit box: step, then bounce off any wall that was reached.
+
+    ``position`` and ``velocity`` are [..., 2] in units of the free range (0 and 1 are the walls).
+    A coordinate that reaches a wall is clamped onto it and that velocity component flips sign,
+    as in the original code (which also bounces on touching a wall exactly).
+    """
+    position = position + velocity
+    hit = (position <= 0.0) | (position >= 1.0)
+    return np.clip(position, 0.0, 1.0), np.where(hit, -velocity, velocity)
+
+
+@dataclass
+class MovingMNISTBatch:
+    """Sequences with the ground truth of their motion (for probing learned representations).
+
+    Coordinates are (row, col) in pixels. ``positions`` are the exact top-left corners (the digit
+    is drawn at their integer part); ``velocities[:, t]`` is the velocity after frame t's bounce,
+    i.e. the step that leads to frame t + 1.
+    """
+
+    frames: np.ndarray  # float32 [N, T, H, W] in [0, 1]
+    labels: np.ndarray  # int64 [N, n_digits]
+    positions: np.ndarray  # float32 [N, T, n_digits, 2]
+    velocities: np.ndarray  # float32 [N, T, n_digits, 2], pixels per frame
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def _check_arguments(
+    digits: DigitSource, n_sequences: int, n_frames: int, n_digits: int, canvas: int,
+    speed: float, rng: np.random.Generator,
+) -> None:
+    size = digits.images.shape[-1]
+    problems = [
+        (n_sequences < 1, f"n_sequences must be at least 1, got {n_sequences}"),
+        (n_frames < 1, f"n_frames must be at least 1, got {n_frames}"),
+        (n_digits < 1, f"n_digits must be at least 1, got {n_digits}"),
+        (canvas <= size, f"canvas must exceed the digit size {size}, got {canvas}"),
+        (not np.isfinite(speed) or speed < 0, f"speed must be >= 0 px/frame, got {speed}"),
+        (digits.images.shape[-2] != size, f"digits must be square, got {digits.images.shape}"),
+    ]
+    messages = [message for failed, message in problems if failed]
+    if messages:
+        raise ValueError("Invalid Moving MNIST arguments: " + "; ".join(messages) + ".")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy Generator, got {type(rng).__name__}: "
+            "pass rng=np.random.default_rng(seed)."
+        )
+
+
+def generate_moving_mnist(
+    digits: DigitSource,
+    n_sequences: int,
+    *,
+    n_frames: int = 20,
+    n_digits: int = 2,
+    canvas: int = 64,
+    speed: float = 3.6,
+    rng: np.random.Generator,
+) -> MovingMNISTBatch:
+    """Sequences of ``n_digits`` digits bouncing on a black ``canvas``×``canvas`` square.
+
+    The original recipe: each digit (drawn at random, with replacement) starts uniformly in the
+    free range ``canvas - 28`` and moves in a uniform random direction at a fixed ``speed``
+    (3.6 px/frame = 0.1 of the 36-px free range); overlapping digits combine by pixel-wise max.
+    """
+    _check_arguments(digits, n_sequences, n_frames, n_digits, canvas, speed, rng)
+    size = digits.images.shape[-1]
+    free = canvas - size
+    picks = rng.integers(len(digits), size=(n_sequences, n_digits))
+    position = rng.random((n_sequences, n_digits, 2))
+    theta = rng.random((n_sequences, n_digits)) * 2 * np.pi
+    velocity = (speed / free) * np.stack([np.sin(theta), np.cos(theta)], axis=-1)
+
+    frames = np.zeros((n_sequences, n_frames, canvas, canvas), np.float32)
+    positions = np.empty((n_sequences, n_frames, n_digits, 2), np.float32)
+    velocities = np.empty_like(positions)
+    images = digits.images[picks]  # [N, n_digits, size, size]
+    sequence = np.arange(n_sequences)[:, None, None]
+    offsets = np.arange(size)
+    for t in range(n_frames):
+        position, velocity = bounce_step(position, velocity)
+        positions[:, t], velocities[:, t] = free * position, free * velocity
+        corner = positions[:, t].astype(np.int64)  # int(), as the original code
+        for k in range(n_digits):
+            rows = corner[:, k, 0, None, None] + offsets[:, None]  # [N, size, 1]
+            cols = corner[:, k, 1, None, None] + offsets  # [N, 1, size]
+            frame = frames[:, t]
+            frame[sequence, rows, cols] = np.maximum(frame[sequence, rows, cols], images[:, k])
+    return MovingMNISTBatch(frames, digits.labels[picks].astype(np.int64), positions, velocities)
+
+
+def moving_mnist_batches(
+    digits: DigitSource, batch_size: int, *, seed: int, **kwargs
+) -> Iterator[torch.Tensor]:
+    """Endless fresh training batches float32 [B, T, H, W]: no sequence is ever seen twice.
+
+    ``kwargs`` go to ``generate_moving_mnist`` (n_frames, n_digits, canvas, speed).
+    """
+    rng = np.random.default_rng(seed)
+    while True:
+        yield torch.from_numpy(generate_moving_mnist(digits, batch_size, rng=rng, **kwargs).frames)
+
+
+def moving_mnist_test_set(
+    digits: DigitSource, n_sequences: int = 1000, *, seed: int = TEST_SEED, **kwargs
+) -> MovingMNISTBatch:
+    """A fixed generated test set: the training generator on its own seed, with the metadata."""
+    return generate_moving_mnist(digits, n_sequences, rng=np.random.default_rng(seed), **kwargs)
+
+
+def moving_mnist_test_path() -> Path:
+    """Default location of the published test file."""
+    return data_dir() / "moving_mnist" / "mnist_test_seq.npy"
+
+
+def _fetch_command(folder: Path) -> str:
+    dest = "" if Path(folder) == moving_mnist_test_path().parent else f" --dest {folder}"
+    return f"course-data moving-mnist-test{dest}"
+
+
+def load_moving_mnist_test(
+    path: Path | None = None,
+    *,
+    verify: bool = True,
+    md5: str = MOVING_MNIST_TEST_MD5,
+    shape: tuple[int, int, int, int] = MOVING_MNIST_TEST_SHAPE,
+) -> np.ndarray:
+    """The published test sequences, uint8 [N, T, 64, 64], sequence-first.
+
+    The result is a read-only view of a memory-mapped file: slice it and copy what you need.
+    ``verify`` checks the MD5 (reads all ~819 MB once); ``md5`` and ``shape`` describe the
+    expected file (the file itself is time-first).
+    """
+    path = Path(path or moving_mnist_test_path())
+    fix = f"Download the original file (~819 MB) with:\n    {_fetch_command(path.parent)}"
+    if not path.exists():
+        raise DataError(f"Moving MNIST test file not found: {path}\n{fix}")
+    try:
+        data = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is not a readable .npy file ({error}).\n{fix}") from error
+    expected = f"(time, sequence, H, W) = {shape} uint8"
+    if data.dtype != np.uint8:
+        raise DataError(
+            f"{path} holds {data.dtype} values, expected {expected} with values 0-255: this is "
+            f"not the original file (was it converted or normalised?).\n{fix}"
+        )
+    if data.shape != shape:
+        swapped = data.shape == (shape[1], shape[0], *shape[2:])
+        hint = (" It looks sequence-first (sequence, time, H, W); the original file is "
+                "time-first and this loader transposes it for you.") if swapped else ""
+        raise DataError(f"{path} has shape {data.shape}, expected {expected}.{hint}\n{fix}")
+    if verify and (got := md5sum(path)) != md5:
+        raise DataError(
+            f"{path} is damaged: md5 {got}, expected {md5}. Delete it, then run:\n"
+            f"    {_fetch_command(path.parent)}"
+        )
+    return data.transpose(1, 0, 2, 3)
+
+
+def download_moving_mnist_test(
+    folder: Path | None = None,
+    *,
+    urls: tuple[str, ...] = (MOVING_MNIST_TEST_URL,),
+    md5: str = MOVING_MNIST_TEST_MD5,
+    progress: bool = True,
+) -> Path:
+    """Download the published test file into ``folder`` unless an intact copy is already there."""
+    path = Path(folder or moving_mnist_test_path().parent) / "mnist_test_seq.npy"
+    if path.exists() and md5sum(path) == md5:
+        return path
+    return download(urls, path, md5, progress=progress)
