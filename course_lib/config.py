@@ -81,3 +81,37 @@ def autoencoder_config(tier: str | None = None) -> AutoencoderConfig:
         return AutoencoderConfig(tier, hidden_size=256, num_layers=1, batch_size=32, steps=1500,
                                  eval_every=250, n_test_sequences=256, learning_rate=1e-3)
     return AutoencoderConfig(tier)
+
+
+@dataclass(frozen=True)
+class SummarizationDataConfig:
+    """Sizes of the embedded synthetic summarization dataset (notebook 02 and the SUM-GAN ones).
+
+    The paper tier matches TVSum's shape (50 videos, 20 annotators, minutes-long videos at
+    every 15th frame); laptop matches SumMe's video count; smoke is a handful of short videos.
+    ``n_random_trials`` is how many draws of random scores the baselines average over.
+    """
+
+    tier: str
+    n_videos: int = 50
+    scenes_per_video: tuple[int, int] = (5, 12)
+    scene_frames: tuple[int, int] = (90, 600)
+    n_annotators: int = 20
+    feature_dim: int = 1024
+    canvas: int = 64
+    subsample: int = 15
+    n_random_trials: int = 100
+    seed: int = 0
+
+
+def summarization_data_config(tier: str | None = None,
+                              verbose: bool = True) -> SummarizationDataConfig:
+    tier = resolve_tier(tier, verbose)
+    if tier == "smoke":
+        return SummarizationDataConfig(tier, n_videos=5, scenes_per_video=(3, 5),
+                                       scene_frames=(90, 240), n_annotators=5, n_random_trials=2)
+    if tier == "laptop":
+        return SummarizationDataConfig(tier, n_videos=25, scenes_per_video=(4, 9),
+                                       scene_frames=(90, 450), n_annotators=15,
+                                       n_random_trials=10)
+    return SummarizationDataConfig(tier)

@@ -136,3 +136,28 @@ def prediction_panels(inputs: np.ndarray, reconstruction: np.ndarray | None,
     if prediction is not None:
         panels["future prediction"] = np.concatenate([blank_in, prediction])
     return panels
+
+
+def compare_runs(histories: Mapping[str, History], key: str, ylabel: str = "") -> plt.Figure:
+    """One evaluation metric of several runs on the same axes."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, history in histories.items():
+        ax.plot(history.eval_steps, history.evals[key], "o-", markersize=3, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel or key)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_2d(points: np.ndarray, colors: np.ndarray, title: str, color_label: str,
+               ax: plt.Axes | None = None) -> plt.Axes:
+    """A 2-D projection coloured by a quantity (a cyclic colour map suits angles)."""
+    ax = ax or plt.subplots(figsize=(4, 3.5))[1]
+    sc = ax.scatter(points[:, 0], points[:, 1], c=colors, cmap="twilight", s=8)
+    ax.figure.colorbar(sc, ax=ax, label=color_label)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax

@@ -1,0 +1,131 @@
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from course_lib.config import autoencoder_config
+from course_lib.data.mnist import embedded_digits
+from course_lib.data.moving_mnist import moving_mnist_test_set
+from course_lib.models import lstm_autoencoder as ae
+
+
+def test_paper_size_parameter_count_matches_the_reference():
+    # docs/lstm-autoencoder.md: "A PyTorch 2x2048 composite model has about 268.5 M parameters".
+    with torch.device("meta"):
+        model = ae.LSTMAutoencoder(4096, 2048, 2, conditional_reconstruction=True,
+                                   conditional_future=True)
+    assert ae.count_parameters(model) == 268_541_952
+    lstm = 4 * 2048 * (4096 + 2048) + 8 * 2048 + 4 * 2048 * (2048 + 2048) + 8 * 2048
+    assert ae.count_parameters(model.encoder) == lstm
+
+
+def test_fused_teacher_forcing_equals_a_loop_fed_with_the_truth():
+    torch.manual_seed(0)
+    decoder = ae.FrameDecoder(12, 8, 2, conditional=True)
+    state = (torch.randn(2, 3, 8), torch.randn(2, 3, 8))
+    targets = torch.rand(3, 5, 12)
+    fused = decoder(state, 5, targets)
+    frame, outputs, h = torch.zeros(3, 1, 12), [], state
+    for t in range(5):
+        hidden, h = decoder.lstm(frame, h)
+        outputs.append(decoder.readout(hidden))
+        frame = targets[:, t:t + 1]
+    torch.testing.assert_close(fused, torch.cat(outputs, 1))
+
+
+def test_unconditioned_decoder_fused_equals_step_loop():
+    torch.manual_seed(0)
+    decoder = ae.FrameDecoder(12, 8, 1, conditional=False)
+    state = (torch.randn(1, 2, 8), torch.randn(1, 2, 8))
+    torch.testing.assert_close(decoder(state, 4), decoder.generate(state, 4))
+
+
+def test_conditional_future_is_free_running_only_when_asked():
+    torch.manual_seed(0)
+    model = ae.LSTMAutoencoder(16, 8, 1, n_future=3, conditional_future=True)
+    inputs, future = torch.rand(2, 4, 16), torch.rand(2, 3, 16)
+    forced = model(inputs, future).future
+    free = model(inputs, future, free_running=True).future
+    assert forced.shape == free.shape == (2, 3, 16)
+    torch.testing.assert_close(forced[:, 0], free[:, 0])  # step 0 sees zeros either way
+    assert not torch.allclose(forced[:, 1:], free[:, 1:])
+    with pytest.raises(ValueError, match="future"):
+        model(inputs)
+
+
+def test_reconstruction_loss_targets_the_reversed_input():
+    model = ae.LSTMAutoencoder(4, 3, predict=False, loss="mse")
+    inputs = torch.rand(2, 5, 4)
+    out = ae.AutoencoderOutput(reconstruction=inputs.flip(1), future=None, representation=None)
+    assert model.losses(out, inputs, None)["reconstruction"].item() == 0.0
+    out = ae.AutoencoderOutput(reconstruction=inputs, future=None, representation=None)
+    assert model.losses(out, inputs, None)["reconstruction"].item() > 0.0
+
+
+def test_nats_per_frame_units():
+    logits = torch.zeros(2, 3, 4096)
+    targets = torch.rand(2, 3, 4096).round()
+    assert ae.bernoulli_nats_per_frame(logits, targets).item() == pytest.approx(4096 * math.log(2))
+    manual = -(targets * torch.log(torch.sigmoid(logits + 1))
+               + (1 - targets) * torch.log(1 - torch.sigmoid(logits + 1))).sum() / 6
+    torch.testing.assert_close(ae.bernoulli_nats_per_frame(logits + 1, targets), manual)
+    frames = torch.full((2, 3, 10), 0.5)
+    assert ae.squared_error_per_frame(frames, torch.zeros(2, 3, 10)).item() == pytest.approx(2.5)
+
+
+def test_bad_configurations_are_refused():
+    with pytest.raises(ValueError, match="decoder"):
+        ae.LSTMAutoencoder(4, 3, reconstruct=False, predict=False)
+    with pytest.raises(ValueError, match="loss"):
+        ae.LSTMAutoencoder(4, 3, loss="l1")
+    decoder = ae.FrameDecoder(4, 3, conditional=True)
+    with pytest.raises(ValueError, match="teacher-forced"):
+        decoder((torch.zeros(1, 1, 3), torch.zeros(1, 1, 3)), 2)
+
+
+def test_aten_kernel_gives_the_same_outputs_and_restores_the_flag():
+    torch.manual_seed(0)
+    encoder = ae.FrameEncoder(16, 8, 2)
+    frames = torch.rand(2, 5, 16)
+    before = torch.backends.mkldnn.enabled
+    _, (h_aten, _) = encoder(frames)
+    assert torch.backends.mkldnn.enabled == before
+    ae.USE_ONEDNN_LSTM = True
+    try:
+        _, (h_default, _) = encoder(frames)
+    finally:
+        ae.USE_ONEDNN_LSTM = False
+    torch.testing.assert_close(h_aten, h_default, rtol=1e-5, atol=1e-6)
+
+
+def _tiny_run(seed, steps):
+    config = dataclasses.replace(autoencoder_config("smoke"), canvas=32, hidden_size=32,
+                                 steps=steps, eval_every=steps, n_test_sequences=8,
+                                 learning_rate=3e-3)
+    torch.manual_seed(seed)
+    model = ae.build_autoencoder(config)
+    digits = embedded_digits()
+    test = torch.from_numpy(moving_mnist_test_set(digits, 8, canvas=32).frames)
+    history = ae.fit_autoencoder(model, config, digits, test, "tiny", seed=seed, checkpoint=False)
+    return model, history
+
+
+def test_training_learns_and_is_deterministic():
+    _, first = _tiny_run(seed=3, steps=25)
+    _, second = _tiny_run(seed=3, steps=25)
+    losses = first.train["total"]
+    assert sum(losses[-5:]) / 5 < 0.6 * losses[0]
+    assert first.train == second.train
+    assert first.finished and first.eval_steps == [25]
+    assert first.last("future_nats") < 1024 * math.log(2)  # better than predicting 0.5
+
+
+def test_prediction_and_representation_shapes():
+    model, _ = _tiny_run(seed=0, steps=1)
+    frames = torch.rand(3, 20, 32, 32)
+    shown = ae.predict_frames(model, frames[0], 10)
+    assert shown["inputs"].shape == shown["reconstruction"].shape == (10, 32, 32)
+    assert shown["prediction"].shape == shown["future"].shape == (10, 32, 32)
+    assert 0 <= shown["prediction"].min() and shown["prediction"].max() <= 1
+    assert ae.representations(model, frames, 10, batch_size=2).shape == (3, 32)

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from course_lib import plotting, widgets
+from course_lib.training import History
+
+
+def test_animation_has_one_frame_per_step_and_blank_panels():
+    rng = np.random.default_rng(0)
+    inputs, future = rng.random((4, 8, 8)), rng.random((3, 8, 8))
+    panels = plotting.prediction_panels(inputs, inputs[::-1], future * 0.5, future)
+    assert list(panels) == ["original", "reconstruction", "future prediction"]
+    assert np.isnan(panels["reconstruction"][4:]).all()
+    assert np.isnan(panels["future prediction"][:4]).all()
+    html = plotting.animate_panels(panels).data
+    assert html.count("frames[") >= 7 and "anim" in html
+    with pytest.raises(ValueError, match="same number of frames"):
+        plotting.animate_panels({"a": inputs, "b": future})
+
+
+def test_history_plot_has_a_panel_per_kind():
+    history = History()
+    for step in range(1, 11):
+        history.log("train", step, {"loss": 1 / step})
+    history.log("eval", 10, {"score": 0.5})
+    fig = plotting.plot_history(history)
+    assert len(fig.axes) == 2
+
+
+def test_frame_player_links_play_to_slider_and_redraws():
+    frames = np.stack([np.full((4, 4), v) for v in (0.0, 0.5, 1.0)])
+    player = widgets.frame_player({"a": frames})
+    controls, images = player.children
+    play, slider, caption = controls.children
+    image = images.children[0].children[1]
+    first = image.value
+    slider.value = 2
+    assert image.value != first and "3 of 3" in caption.value
+    assert play.max == slider.max == 2
+
+
+def test_explorer_rebuilds_when_a_control_changes():
+    from course_lib.data.mnist import embedded_digits
+
+    explorer = widgets.moving_mnist_explorer(embedded_digits())
+    controls = explorer.children[0].children
+    old_player = explorer.children[1]
+    controls[0].value = 1
+    assert explorer.children[1] is not old_player
