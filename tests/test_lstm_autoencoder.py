@@ -1,6 +1,7 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,4 +129,7 @@ def test_prediction_and_representation_shapes():
     assert shown["inputs"].shape == shown["reconstruction"].shape == (10, 32, 32)
     assert shown["prediction"].shape == shown["future"].shape == (10, 32, 32)
     assert 0 <= shown["prediction"].min() and shown["prediction"].max() <= 1
+    # The ground truth is shown as it is, not passed through the decoders' sigmoid.
+    np.testing.assert_array_equal(shown["inputs"], frames[0, :10].numpy())
+    np.testing.assert_array_equal(shown["future"], frames[0, 10:].numpy())
     assert ae.representations(model, frames, 10, batch_size=2).shape == (3, 32)

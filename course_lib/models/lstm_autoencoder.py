@@ -338,11 +338,14 @@ def predict_frames(model: LSTMAutoencoder, frames: torch.Tensor, n_input: int
     model.train(was_training)
 
     def image(x):
-        return None if x is None else model.to_frames(x)[0].reshape(-1, height, width).cpu().numpy()
+        return None if x is None else x[0].reshape(-1, height, width).cpu().numpy()
+
+    def decoded(outputs):
+        return None if outputs is None else image(model.to_frames(outputs))
 
     reconstruction = None if out.reconstruction is None else reversed_targets(out.reconstruction)
-    return {"inputs": image(inputs), "reconstruction": image(reconstruction),
-            "prediction": image(out.future), "future": image(future)}
+    return {"inputs": image(inputs), "reconstruction": decoded(reconstruction),
+            "prediction": decoded(out.future), "future": image(future)}
 
 
 @torch.no_grad()
