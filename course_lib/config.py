@@ -78,8 +78,8 @@ def autoencoder_config(tier: str | None = None) -> AutoencoderConfig:
         return AutoencoderConfig(tier, hidden_size=32, num_layers=1, batch_size=8, steps=6,
                                  eval_every=3, n_test_sequences=16, learning_rate=1e-3)
     if tier == "laptop":
-        return AutoencoderConfig(tier, hidden_size=256, num_layers=1, batch_size=32, steps=1500,
-                                 eval_every=250, n_test_sequences=256, learning_rate=1e-3)
+        return AutoencoderConfig(tier, hidden_size=256, num_layers=1, batch_size=32, steps=1000,
+                                 eval_every=200, n_test_sequences=256, learning_rate=1e-3)
     return AutoencoderConfig(tier)
 
 
@@ -115,3 +115,66 @@ def summarization_data_config(tier: str | None = None,
                                        scene_frames=(90, 450), n_annotators=15,
                                        n_random_trials=10)
     return SummarizationDataConfig(tier)
+
+
+@dataclass(frozen=True)
+class SumGanConfig:
+    """Sizes and training settings for notebook 03 (SUM-GAN; Mahasseni, Lam, Todorovic, CVPR 2017).
+
+    The paper tier uses the paper's sizes (as quoted in ``docs/sum-gan-family.md`` §1, from
+    secondary sources): 1024-d GoogLeNet pool5 inputs read directly, selector sLSTM 2 layers of
+    1024 units, bidirectional; encoder eLSTM and decoder dLSTM 2 layers of 2048 units;
+    discriminator cLSTM 2 layers of 1024 units; sparsity target σ = 0.3. Learning rates, clipping
+    and the epoch count follow the common PyTorch port (j-min/Adversarial_Video_Summary: Adam
+    1e-4, discriminator 1e-5, gradient norm clipped at 5, 50 epochs); the number of VAE
+    pre-training epochs is the course's choice (the paper recommends pre-training but gives none).
+
+    ``compress_to``: optional input compression, a ``Linear(feature_dim → compress_to)`` before
+    every LSTM, as in the common port and SUM-GAN-sl (``Linear(1024, 500)``, no activation). Like
+    there, the layer is shared and belongs to all three optimizers (three Adam states).
+    ``negative``: what the "uniform" negative of the GAN loss is made from: ``"random"``, scores
+    drawn from U(0, 1) (the paper's Algorithm 1), or ``"unweighted"``, the features with every
+    score 1 (the common port's shortcut). ``generator_loss``: ``"minimax"``, the decoder descends
+    log(1 − c(x̂)) + log(1 − c(x̂_p)) as written in the paper, or ``"non_saturating"``, it descends
+    −log c(x̂) − log c(x̂_p) (Goodfellow et al.'s practical variant).
+    """
+
+    tier: str
+    feature_dim: int = 1024
+    compress_to: int | None = None
+    selector_hidden: int = 1024
+    selector_layers: int = 2
+    vae_hidden: int = 2048
+    vae_layers: int = 2
+    discriminator_hidden: int = 1024
+    discriminator_layers: int = 2
+    sigma: float = 0.3
+    epochs: int = 50
+    pretrain_epochs: int = 10
+    learning_rate: float = 1e-4
+    discriminator_learning_rate: float = 1e-5
+    grad_clip: float = 5.0
+    negative: str = "random"
+    generator_loss: str = "minimax"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    split: int = 0
+
+    @property
+    def input_size(self) -> int:
+        """Width of what the LSTMs read: the compressed features, or the features themselves."""
+        return self.compress_to or self.feature_dim
+
+
+def sum_gan_config(tier: str | None = None, verbose: bool = True) -> SumGanConfig:
+    tier = resolve_tier(tier, verbose)
+    if tier == "smoke":
+        return SumGanConfig(tier, selector_hidden=8, selector_layers=1, vae_hidden=16,
+                            vae_layers=1, discriminator_hidden=8, discriminator_layers=1,
+                            epochs=2, pretrain_epochs=1, learning_rate=1e-3,
+                            discriminator_learning_rate=1e-4, seeds=(0, 1))
+    if tier == "laptop":
+        return SumGanConfig(tier, selector_hidden=64, selector_layers=1, vae_hidden=128,
+                            vae_layers=1, discriminator_hidden=64, discriminator_layers=1,
+                            epochs=12, pretrain_epochs=3, learning_rate=1e-3,
+                            discriminator_learning_rate=1e-4, seeds=(0, 1, 2))
+    return SumGanConfig(tier)
