@@ -175,6 +175,6 @@ def sum_gan_config(tier: str | None = None, verbose: bool = True) -> SumGanConfi
     if tier == "laptop":
         return SumGanConfig(tier, selector_hidden=64, selector_layers=1, vae_hidden=128,
                             vae_layers=1, discriminator_hidden=64, discriminator_layers=1,
-                            epochs=12, pretrain_epochs=3, learning_rate=1e-3,
+                            epochs=15, pretrain_epochs=3, learning_rate=1e-3,
                             discriminator_learning_rate=1e-4, seeds=(0, 1, 2))
     return SumGanConfig(tier)

@@ -138,3 +138,139 @@ def video_explorer(dataset: SummarizationDataset, interval: int = 300) -> widget
     new_video()
     return widgets.VBox([widgets.HBox([choose, play, slider, caption]),
                          widgets.HBox([frame, curve])])
+
+
+# ---------------------------------------------------------------- SUM-GAN (notebook 03)
+
+def sum_gan_diagram(ax: plt.Axes | None = None) -> plt.Axes:
+    """SUM-GAN's architecture as boxes and arrows (Mahasseni et al., CVPR 2017, Fig. 2)."""
+    if ax is None:
+        ax = plt.subplots(figsize=(10, 3.4))[1]
+    boxes = {  # name: (x, y, label, colour)
+        "x": (0.04, 0.5, "features\n$x_1..x_T$", "0.9"),
+        "s": (0.2, 0.78, "selector\nsLSTM (bi)", "#cde"),
+        "w": (0.36, 0.5, "$s_t \\cdot x_t$", "0.9"),
+        "e": (0.5, 0.5, "encoder\neLSTM", "#dec"),
+        "z": (0.62, 0.5, "$\\mu, \\sigma$ →\n$e = \\mu + \\epsilon\\sigma$", "#dec"),
+        "d": (0.75, 0.5, "decoder\ndLSTM\n(reversed)", "#dec"),
+        "c": (0.91, 0.5, "cLSTM\n$\\phi(\\cdot)$, $c(\\cdot)$", "#edc"),
+        "p": (0.36, 0.14, "random scores\n$s^p_t \\sim U(0,1)$", "0.9"),
+    }
+    for x, y, label, colour in boxes.values():
+        ax.text(x, y, label, ha="center", va="center", fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"))
+    arrows = [("x", "s"), ("s", "w"), ("x", "w"), ("w", "e"), ("e", "z"), ("z", "d"),
+              ("d", "c"), ("p", "e")]
+    for a, b in arrows:
+        (x0, y0), (x1, y1) = boxes[a][:2], boxes[b][:2]
+        ax.annotate("", (x1 - 0.045 * np.sign(x1 - x0), y1), (x0 + 0.045 * np.sign(x1 - x0), y0),
+                    arrowprops=dict(arrowstyle="->", color="0.3"))
+    ax.annotate("", (0.91, 0.72), (0.04, 0.72), arrowprops=dict(
+        arrowstyle="->", color="C3", connectionstyle="arc3,rad=-0.25"))
+    ax.text(0.5, 0.98, "original $x$ also goes to cLSTM: $c(x)$ vs $c(\\hat x)$, $c(\\hat x_p)$; "
+            "$L_{reconst} = \\|\\phi(x) - \\phi(\\hat x)\\|^2$", ha="center", fontsize=9,
+            color="C3")
+    ax.text(0.62, 0.24, "VAE = notebook 01's autoencoder", ha="center", fontsize=8,
+            color="C2")
+    ax.set(xlim=(-0.02, 1.0), ylim=(0.0, 1.05))
+    ax.axis("off")
+    return ax
+
+
+def _epoch_axis(run) -> np.ndarray:
+    return np.asarray(run.history.train_steps) / run.steps_per_epoch
+
+
+def sum_gan_curves(run, baselines: Mapping[str, float] | None = None,
+                   title: str = "") -> plt.Figure:
+    """Three panels of a :class:`~course_lib.models.sum_gan.SumGanRun`, x in epochs: every loss
+    (thin: per video, thick: epoch mean), the classifier's outputs on the original, the summary
+    and the random summary, and the test F-score per epoch with baselines as dashed lines."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.4))
+    x = _epoch_axis(run)
+    epochs = np.arange(1, len(run.epoch_means("reconstruction")) + 1)
+    for ax, keys in ((axes[0], ("reconstruction", "prior", "sparsity", "gan_generator",
+                                "discriminator")),
+                     (axes[1], ("c_original", "c_summary", "c_random"))):
+        for key in keys:
+            line, = ax.plot(x, run.history.train[key], lw=0.6, alpha=0.3)
+            ax.plot(epochs, run.epoch_means(key), "o-", ms=3, color=line.get_color(), label=key)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_title("losses (thin: per video, dots: epoch mean)")
+    axes[1].set_title("discriminator's P(original) on x, x̂, x̂_p")
+    axes[1].axhline(0.5, color="0.5", lw=0.8, ls=":")
+    eval_epochs = np.asarray(run.history.eval_steps) / run.steps_per_epoch
+    axes[2].plot(eval_epochs, run.history.evals["f_score"], "o-", ms=3, label="SUM-GAN (test)")
+    for i, (name, value) in enumerate((baselines or {}).items()):
+        axes[2].axhline(value, ls="--", color=f"C{i + 1}", lw=1, label=name)
+    axes[2].set(xlabel="epoch", ylabel="F-score (%)", title="test-split F-score per epoch")
+    axes[2].grid(alpha=0.3)
+    axes[2].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None = None
+               ) -> plt.Figure:
+    """Test F-score and the discriminator's output on summaries per epoch, one line per seed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    for seed, run in runs.items():
+        axes[0].plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
+                     run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
+        axes[1].plot(np.arange(1, len(run.epoch_means("c_summary")) + 1),
+                     run.epoch_means("c_summary"), "o-", ms=3, label=f"seed {seed}")
+    for i, (name, value) in enumerate((baselines or {}).items()):
+        axes[0].axhline(value, ls="--", color=f"C{len(runs) + i}", lw=1, label=name)
+    axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
+    axes[1].set(xlabel="epoch", ylabel="c(x̂), epoch mean", title="discriminator on summaries")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def scores_vs_gtscore(record: VideoRecord, scores: np.ndarray, ax: plt.Axes | None = None,
+                      title: str = "") -> plt.Axes:
+    """The annotators' mean score (``gtscore``, left axis) and the predicted step scores (right
+    axis, on their own scale: SUM-GAN's often vary by only a few hundredths around σ), with the
+    keyshots the predicted scores select shaded and the KTS shot boundaries dashed."""
+    scores = np.asarray(scores, dtype=float)
+    summary = ev.generate_summary(scores, record.change_points, record.picks, record.n_frames)
+    ax = importance_plot(record, record.gtscore, summary, ax=ax, title=title)
+    ax.get_lines()[0].set(color="k", alpha=0.6, label="gtscore (annotators)")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="upper left", fontsize=7)
+    right = ax.twinx()
+    right.step(record.picks, scores, where="post", color="C0", lw=1.2)
+    right.set_ylabel(f"model score\n[{scores.min():.3f}, {scores.max():.3f}]", color="C0",
+                     fontsize=8)
+    right.tick_params(axis="y", colors="C0", labelsize=7)
+    return ax
+
+
+def selected_shots_strip(record: VideoRecord, scores: np.ndarray, max_shots: int = 10,
+                         title: str = "") -> plt.Figure:
+    """The middle frame of each shot the scores select (synthetic videos only: they can be
+    rendered), captioned with the shot's frames and its mean gtscore."""
+    from course_lib.data.synthetic_videos import render_frames
+
+    summary = ev.generate_summary(scores, record.change_points, record.picks, record.n_frames)
+    chosen = [i for i, (s0, _) in enumerate(record.change_points) if summary[s0]][:max_shots]
+    fig, axes = plt.subplots(1, max(len(chosen), 1), figsize=(1.5 * max(len(chosen), 1), 2.0),
+                             squeeze=False)
+    for ax, i in zip(axes[0], chosen, strict=False):
+        s0, s1 = record.change_points[i]
+        middle = (s0 + s1) // 2
+        ax.imshow(render_frames(record, middle, middle + 1)[0], cmap="gray", vmin=0, vmax=1)
+        inside = (record.picks >= s0) & (record.picks <= s1)
+        ax.set_title(f"{s0}-{s1}\ngt {record.gtscore[inside].mean():.2f}", fontsize=7)
+    for ax in axes[0]:
+        ax.axis("off")
+    fig.suptitle(title or f"{record.key}: the selected shots (middle frames)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,583 @@
+"""SUM-GAN: unsupervised video summarization with adversarial LSTM networks.
+
+Mahasseni, Lam and Todorovic, CVPR 2017; taught in notebook 03 (facts gathered in
+``docs/sum-gan-family.md`` §1; SUM-GAN-sl and SUM-GAN-AAE, notebooks 04-05, reuse these parts).
+
+The summarizer scores each step of a video; a summary is good if the video can be reconstructed
+from it well enough to fool a discriminator:
+
+- **selector** sLSTM (bidirectional) → scores s_t ∈ (0, 1), one per step;
+- **VAE**: the encoder eLSTM reads the weighted features s_t·x_t; its final state gives a mean
+  and a log-variance, a latent is sampled (reparameterisation) and the decoder dLSTM reconstructs
+  the sequence *in reverse order*. eLSTM and dLSTM are notebook 01's :class:`FrameEncoder` and
+  (unconditioned) :class:`FrameDecoder`: the autoencoder of notebook 01 made variational;
+- **discriminator** cLSTM (again a :class:`FrameEncoder`) whose top layer's final hidden state is
+  the feature space φ of the reconstruction loss, and a classifier c(·) = P(original).
+
+**The latent and the decoder's state** (the paper does not say; the course follows SUM-GAN-sl):
+per layer, the encoder's final hidden state h gives μ = W_μ h + b_μ and log σ² = W_v h + b_v
+(linear heads shared by the layers); the decoder starts from h_dec = μ + ε·exp(½ log σ²) with
+ε ~ N(0, I), and from the encoder's final *cell* state c unchanged. (SUM-GAN-sl obtains the
+variance through a softplus; the course predicts the log-variance directly, the usual VAE form.)
+
+**Losses** (:func:`reconstruction_loss`, :func:`prior_loss`, :func:`sparsity_loss`,
+:func:`gan_objective`). With logits z of the classifier, log c = log σ(z), log(1 − c) = log σ(−z):
+
+- L_reconst = ‖φ(x) − φ(x̂)‖² (squared norm over φ's units, mean over the batch);
+- L_prior = KL(N(μ, σ²) ‖ N(0, I)) = ½ Σ (σ² + μ² − 1 − log σ²), summed over layers and units;
+- L_sparsity = |mean_t s_t − σ_target|;
+- L_GAN = log c(x) + log(1 − c(x̂)) + log(1 − c(x̂_p)) ≤ 0, where x̂_p is reconstructed from
+  uniformly random scores (Algorithm 1; ``negative="unweighted"`` uses all-ones scores instead,
+  the common port's shortcut).
+
+**Algorithm 1, one iteration per video** (:func:`train_step`). One forward pass, then three
+updates, each with the gradient of its own objective with respect to its own parameters only,
+each zeroing, clipping and stepping only its own optimizer (unit tests check which parameters
+each loss reaches):
+
+1. {sLSTM, eLSTM (+ μ/log-variance heads)} descend L_reconst + L_prior + L_sparsity;
+2. dLSTM descends L_reconst + L_GAN's fake terms (``generator_loss="minimax"``:
+   log(1 − c(x̂)) + log(1 − c(x̂_p)); log c(x) does not depend on dLSTM; or the non-saturating
+   −log c(x̂) − log c(x̂_p));
+3. cLSTM *ascends* L_GAN, i.e. descends the discriminator loss −L_GAN (binary cross-entropy with
+   label 1 for x and 0 for x̂ and x̂_p; x̂ and x̂_p detached) ≥ 0.
+
+The optional input compression ``Linear(1024 → hidden)`` is shared and, as in SUM-GAN-sl and the
+common port, belongs to all three optimizers. At test time the scores are the selector's outputs
+alone, one per step (:func:`score_videos`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.models import lstm_autoencoder
+from course_lib.models.lstm_autoencoder import (
+    FrameDecoder,
+    FrameEncoder,
+    State,
+    count_parameters,
+    cpu_lstm_kernel,
+    reversed_targets,
+    squared_error_per_frame,
+)
+
+PHASES = ("summarizer", "decoder", "discriminator")
+NEGATIVES = ("random", "unweighted")
+GENERATOR_LOSSES = ("minimax", "non_saturating")
+
+# SUM-GAN trains on one video at a time (batch 1, a few hundred steps, small layers in the laptop
+# tier): there oneDNN's CPU LSTM was 3-5x faster than ATen's (the opposite of notebook 01's big
+# batches), and a single intra-op thread beat two (two threads wait on each other for every tiny
+# per-step operation, badly so when anything else runs). fit_sum_gan uses these on a CPU.
+CPU_LSTM_ONEDNN = True
+CPU_THREADS = 1
+
+
+# ---------------------------------------------------------------- the losses
+
+def sparsity_loss(scores: torch.Tensor, sigma: float) -> torch.Tensor:
+    """|mean of the scores − σ|: keeps the summarizer from selecting everything (or nothing)."""
+    return (scores.mean() - sigma).abs()
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """A sample of N(μ, σ²) written as μ + ε·σ, σ = exp(½ log σ²): differentiable in μ and σ."""
+    return mu + noise * torch.exp(0.5 * logvar)
+
+
+def prior_loss(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) = ½ Σ (σ² + μ² − 1 − log σ²), summed over all but the batch axis.
+
+    ``mu`` and ``logvar`` are [layers, B, hidden] (the LSTM state layout): the sum runs over
+    layers and units, the mean over the batch.
+    """
+    kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar)
+    return kl.sum(dim=(0, 2)).mean()
+
+
+def reconstruction_loss(phi_original: torch.Tensor, phi_reconstructed: torch.Tensor
+                        ) -> torch.Tensor:
+    """‖φ(x) − φ(x̂)‖²: squared distance in the discriminator's feature space, mean over batch."""
+    return (phi_original - phi_reconstructed).pow(2).sum(dim=-1).mean()
+
+
+def gan_objective(logit_original: torch.Tensor, logit_summary: torch.Tensor,
+                  logit_random: torch.Tensor) -> torch.Tensor:
+    """The paper's L_GAN = log c(x) + log(1 − c(x̂)) + log(1 − c(x̂_p)) ≤ 0, from logits.
+
+    The discriminator *maximises* it (it descends ``-gan_objective``, see
+    :func:`discriminator_loss`); the generator side wants it small.
+    """
+    return (F.logsigmoid(logit_original) + F.logsigmoid(-logit_summary)
+            + F.logsigmoid(-logit_random)).mean()
+
+
+def discriminator_loss(logit_original: torch.Tensor, logit_summary: torch.Tensor,
+                       logit_random: torch.Tensor) -> torch.Tensor:
+    """−L_GAN ≥ 0: binary cross-entropy with label 1 for the original, 0 for both fakes."""
+    return -gan_objective(logit_original, logit_summary, logit_random)
+
+
+def generator_gan_loss(logit_summary: torch.Tensor, logit_random: torch.Tensor,
+                       kind: str = "minimax") -> torch.Tensor:
+    """The decoder's GAN term.
+
+    ``"minimax"`` (the paper): log(1 − c(x̂)) + log(1 − c(x̂_p)) ≤ 0, L_GAN without log c(x),
+    which does not depend on the decoder. ``"non_saturating"``: −log c(x̂) − log c(x̂_p) ≥ 0,
+    whose gradient does not vanish while the discriminator wins.
+    """
+    if kind == "minimax":
+        return (F.logsigmoid(-logit_summary) + F.logsigmoid(-logit_random)).mean()
+    if kind == "non_saturating":
+        return -(F.logsigmoid(logit_summary) + F.logsigmoid(logit_random)).mean()
+    raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {kind!r}.")
+
+
+# ---------------------------------------------------------------- the modules
+
+class Selector(nn.Module):
+    """sLSTM: a bidirectional LSTM over the features [B, T, D] → scores [B, T] in (0, 1)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True,
+                            bidirectional=True)
+        self.score = nn.Linear(2 * hidden_size, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with cpu_lstm_kernel(features):
+            outputs, _ = self.lstm(features)
+        return torch.sigmoid(self.score(outputs)).squeeze(-1)
+
+
+@dataclass
+class VAEOutput:
+    reconstruction: torch.Tensor  # [B, T, D], put back in forward time order
+    mu: torch.Tensor  # [layers, B, hidden]
+    logvar: torch.Tensor  # [layers, B, hidden]
+
+
+class SequenceVAE(nn.Module):
+    """eLSTM + μ/log-variance heads + dLSTM: notebook 01's autoencoder, made variational.
+
+    The encoder is a :class:`FrameEncoder`; the decoder an unconditioned :class:`FrameDecoder`
+    that starts from (sampled h, encoder's c) and emits the sequence in reverse order, which
+    :meth:`decode` puts back in forward order.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2):
+        super().__init__()
+        self.encoder = FrameEncoder(input_size, hidden_size, num_layers)
+        self.mu = nn.Linear(hidden_size, hidden_size)
+        self.logvar = nn.Linear(hidden_size, hidden_size)
+        self.decoder = FrameDecoder(input_size, hidden_size, num_layers, conditional=False)
+
+    def encode(self, weighted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """μ, log σ² (from each layer's final h) and the final cell state c, each [L, B, H]."""
+        _, (h, c) = self.encoder(weighted)
+        return self.mu(h), self.logvar(h), c
+
+    def decode(self, state: State, steps: int) -> torch.Tensor:
+        """Decode ``steps`` vectors (emitted last-first) and return them in forward order."""
+        return reversed_targets(self.decoder(state, steps))
+
+    def forward(self, weighted: torch.Tensor, noise: torch.Tensor | None = None) -> VAEOutput:
+        """``noise`` ε [L, B, H]; ``None`` uses the mean (no sampling, as at evaluation)."""
+        mu, logvar, c = self.encode(weighted)
+        h = mu if noise is None else reparameterize(mu, logvar, noise)
+        return VAEOutput(self.decode((h, c), weighted.shape[1]), mu, logvar)
+
+
+class Discriminator(nn.Module):
+    """cLSTM (a :class:`FrameEncoder`) + classifier: φ = top layer's final h, and c's logit."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2):
+        super().__init__()
+        self.lstm = FrameEncoder(input_size, hidden_size, num_layers)
+        self.classifier = nn.Linear(hidden_size, 1)
+
+    def forward(self, sequence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """φ [B, H] and the logit of P(original) [B]; c = sigmoid(logit)."""
+        _, (h, _) = self.lstm(sequence)
+        phi = h[-1]
+        return phi, self.classifier(phi).squeeze(-1)
+
+
+@dataclass
+class SumGanOutput:
+    scores: torch.Tensor  # [B, T]
+    inputs: torch.Tensor  # x: the (compressed) features the LSTMs read, [B, T, D']
+    summary: VAEOutput  # x̂ from s·x
+    negative: VAEOutput | None  # x̂_p from random (or all-ones) scores
+
+
+class SumGan(nn.Module):
+    """Summarizer (compress → sLSTM → eLSTM/dLSTM VAE) and discriminator (cLSTM)."""
+
+    def __init__(self, feature_dim: int = 1024, *, compress_to: int | None = None,
+                 selector_hidden: int = 1024, selector_layers: int = 2, vae_hidden: int = 2048,
+                 vae_layers: int = 2, discriminator_hidden: int = 1024,
+                 discriminator_layers: int = 2):
+        super().__init__()
+        self.feature_dim = feature_dim
+        input_size = compress_to or feature_dim
+        self.compress = (nn.Linear(feature_dim, compress_to) if compress_to else nn.Identity())
+        self.selector = Selector(input_size, selector_hidden, selector_layers)
+        self.vae = SequenceVAE(input_size, vae_hidden, vae_layers)
+        self.discriminator = Discriminator(input_size, discriminator_hidden,
+                                           discriminator_layers)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters each update of Algorithm 1 trains (the compression is in all three)."""
+        shared = list(self.compress.parameters())
+        return {
+            "summarizer": shared + list(itertools.chain(
+                self.selector.parameters(), self.vae.encoder.parameters(),
+                self.vae.mu.parameters(), self.vae.logvar.parameters())),
+            "decoder": shared + list(self.vae.decoder.parameters()),
+            "discriminator": shared + list(self.discriminator.parameters()),
+        }
+
+    def prepare(self, features: torch.Tensor) -> torch.Tensor:
+        """Check and batch the features: [T, D] or [B, T, D] → [B, T, D] on the model's device."""
+        if features.dim() == 2:
+            features = features.unsqueeze(0)
+        if features.dim() != 3:
+            raise ValueError(f"features must be [T, {self.feature_dim}] or "
+                             f"[B, T, {self.feature_dim}], got shape {tuple(features.shape)}.")
+        if features.shape[-1] != self.feature_dim:
+            raise ValueError(f"features have width {features.shape[-1]} but this model reads "
+                             f"{self.feature_dim}-d features (feature_dim); build it with "
+                             f"feature_dim={features.shape[-1]} or use matching features.")
+        if features.shape[1] == 0:
+            raise ValueError("an empty video (0 steps) cannot be summarized: every video needs "
+                             "at least one feature vector.")
+        device = next(self.parameters()).device
+        return features.to(device=device, dtype=torch.float32)
+
+    def latent_noise(self, inputs: torch.Tensor, generator: torch.Generator | None = None
+                     ) -> torch.Tensor:
+        lstm = self.vae.encoder.lstm
+        shape = (lstm.num_layers, inputs.shape[0], lstm.hidden_size)
+        return torch.randn(shape, generator=generator, device=inputs.device)
+
+    def negative_scores(self, inputs: torch.Tensor, negative: str = "random",
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+        """Scores of the uniform negative: U(0, 1) draws (paper) or all ones (common port)."""
+        if negative == "random":
+            return torch.rand(inputs.shape[:2], generator=generator, device=inputs.device)
+        if negative == "unweighted":
+            return inputs.new_ones(inputs.shape[:2])
+        raise ValueError(f"negative must be one of {NEGATIVES}, got {negative!r}.")
+
+    def forward(self, features: torch.Tensor, *, negative: str | None = "random",
+                generator: torch.Generator | None = None, sample: bool = True) -> SumGanOutput:
+        """Scores, x̂ from the scored features and (unless ``negative=None``) x̂_p.
+
+        ``sample=False`` decodes from the mean (no noise). ``generator`` drives every random draw
+        (ε and the random scores), which makes a run reproducible on its own.
+        """
+        x = self.compress(self.prepare(features))
+        scores = self.selector(x)
+        noise = self.latent_noise(x, generator) if sample else None
+        summary = self.vae(x * scores.unsqueeze(-1), noise)
+        fake = None
+        if negative is not None:
+            random_scores = self.negative_scores(x, negative, generator)
+            noise = self.latent_noise(x, generator) if sample else None
+            fake = self.vae(x * random_scores.unsqueeze(-1), noise)
+        return SumGanOutput(scores, x, summary, fake)
+
+
+def build_sum_gan(config, seed: int | None = None) -> SumGan:
+    """The model sized by a :class:`~course_lib.config.SumGanConfig`, initialised from ``seed``
+    (without touching the global random state) when one is given."""
+    kwargs = dict(compress_to=config.compress_to, selector_hidden=config.selector_hidden,
+                  selector_layers=config.selector_layers, vae_hidden=config.vae_hidden,
+                  vae_layers=config.vae_layers, discriminator_hidden=config.discriminator_hidden,
+                  discriminator_layers=config.discriminator_layers)
+    if seed is None:
+        return SumGan(config.feature_dim, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SumGan(config.feature_dim, **kwargs)
+
+
+def part_sizes(model: SumGan) -> dict[str, int]:
+    """Parameters per part, as in the papers' tables."""
+    return {"compress": count_parameters(model.compress),
+            "sLSTM": count_parameters(model.selector),
+            "eLSTM (+ mu, logvar)": (count_parameters(model.vae.encoder)
+                                     + count_parameters(model.vae.mu)
+                                     + count_parameters(model.vae.logvar)),
+            "dLSTM": count_parameters(model.vae.decoder),
+            "cLSTM": count_parameters(model.discriminator),
+            "total": count_parameters(model)}
+
+
+# ---------------------------------------------------------------- Algorithm 1
+
+def forward_losses(model: SumGan, features: torch.Tensor, config,
+                   generator: torch.Generator | None = None
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """One forward pass of Algorithm 1 on one video: every loss, and what to log.
+
+    Returns ``reconstruction``, ``prior``, ``sparsity``, ``gan_generator`` (the decoder's GAN
+    term, see :func:`generator_gan_loss`) and ``discriminator`` (−L_GAN on *detached* x̂ and x̂_p,
+    so it reaches only the discriminator and the input compression), and logged floats: those
+    losses, the classifier's mean outputs c(x), c(x̂), c(x̂_p) and the mean score.
+    """
+    out = model(features, negative=config.negative, generator=generator)
+    phi_x, logit_x = model.discriminator(out.inputs)
+    phi_hat, logit_hat = model.discriminator(out.summary.reconstruction)
+    _, logit_p = model.discriminator(out.negative.reconstruction)
+    _, logit_hat_detached = model.discriminator(out.summary.reconstruction.detach())
+    _, logit_p_detached = model.discriminator(out.negative.reconstruction.detach())
+    losses = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
+              "prior": prior_loss(out.summary.mu, out.summary.logvar),
+              "sparsity": sparsity_loss(out.scores, config.sigma),
+              "gan_generator": generator_gan_loss(logit_hat, logit_p, config.generator_loss),
+              "discriminator": discriminator_loss(logit_x, logit_hat_detached,
+                                                  logit_p_detached)}
+    logged = {key: value.item() for key, value in losses.items()}
+    logged.update({"c_original": torch.sigmoid(logit_x).mean().item(),
+                   "c_summary": torch.sigmoid(logit_hat).mean().item(),
+                   "c_random": torch.sigmoid(logit_p).mean().item(),
+                   "mean_score": out.scores.mean().item()})
+    return losses, logged
+
+
+def phase_objectives(losses: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What each update of Algorithm 1 *descends*.
+
+    {sLSTM, eLSTM}: L_reconst + L_prior + L_sparsity; dLSTM: L_reconst + GAN term;
+    cLSTM: −L_GAN (descending it is ascending L_GAN, the paper's "+∇").
+    """
+    return {"summarizer": losses["reconstruction"] + losses["prior"] + losses["sparsity"],
+            "decoder": losses["reconstruction"] + losses["gan_generator"],
+            "discriminator": losses["discriminator"]}
+
+
+def named_parts(model: SumGan) -> dict[str, nn.Module]:
+    """The model's parts by the names the notebook uses."""
+    parts = {"compress": model.compress, "sLSTM": model.selector, "eLSTM": model.vae.encoder,
+             "mu/logvar heads": nn.ModuleList([model.vae.mu, model.vae.logvar]),
+             "dLSTM": model.vae.decoder, "cLSTM": model.discriminator.lstm,
+             "classifier": model.discriminator.classifier}
+    return {name: part for name, part in parts.items() if any(True for _ in part.parameters())}
+
+
+def loss_reach(model: SumGan, loss: torch.Tensor) -> list[str]:
+    """The parts whose parameters receive a non-zero gradient from ``loss`` (graph kept)."""
+    reached = []
+    for name, part in named_parts(model).items():
+        grads = torch.autograd.grad(loss, list(part.parameters()), retain_graph=True,
+                                    allow_unused=True)
+        if any(g is not None and bool(g.abs().sum() > 0) for g in grads):
+            reached.append(name)
+    return reached
+
+
+def make_optimizers(model: SumGan, config) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per update of Algorithm 1 (discriminator at its own, lower learning rate)."""
+    groups = model.parameter_groups()
+    rates = {"summarizer": config.learning_rate, "decoder": config.learning_rate,
+             "discriminator": config.discriminator_learning_rate}
+    return {phase: torch.optim.Adam(groups[phase], lr=rates[phase]) for phase in PHASES}
+
+
+def train_step(model: SumGan, optimizers: Mapping[str, torch.optim.Optimizer],
+               features: torch.Tensor, config, generator: torch.Generator | None = None
+               ) -> dict[str, float]:
+    """One iteration of Algorithm 1 on one video.
+
+    As in the paper's pseudo-code, the three updates use the same forward pass: each update's
+    gradient is taken with respect to its own parameters only (``torch.autograd.grad``), all
+    three before any parameter changes; then each update zeroes its optimizer, receives its
+    gradient, clips it (norm ``config.grad_clip``) and steps *its own* optimizer. (SUM-GAN-sl
+    instead recomputes the forward pass before each update, about twice the cost.)
+    """
+    losses, logged = forward_losses(model, features, config, generator)
+    objectives = phase_objectives(losses)
+    groups = model.parameter_groups()
+    grads = {phase: torch.autograd.grad(objectives[phase], groups[phase], retain_graph=True,
+                                        allow_unused=True) for phase in PHASES}
+    for phase in PHASES:
+        optimizer = optimizers[phase]
+        optimizer.zero_grad(set_to_none=True)
+        for param, grad in zip(groups[phase], grads[phase], strict=True):
+            param.grad = grad
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(groups[phase], config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return logged
+
+
+def pretrain_step(model: SumGan, optimizer: torch.optim.Optimizer, features: torch.Tensor,
+                  config, generator: torch.Generator | None = None) -> dict[str, float]:
+    """VAE pre-training on one video (the paper recommends it): every score 1, the features
+    reconstructed directly (squared error per step, notebook 01's unit) plus the prior."""
+    x = model.compress(model.prepare(features))
+    out = model.vae(x, model.latent_noise(x, generator))
+    reconstruction = squared_error_per_frame(out.reconstruction, x.detach())
+    prior = prior_loss(out.mu, out.logvar)
+    optimizer.zero_grad(set_to_none=True)
+    (reconstruction + prior).backward()
+    if config.grad_clip:
+        nn.utils.clip_grad_norm_(model.vae.parameters(), config.grad_clip)
+    optimizer.step()
+    return {"vae_reconstruction": reconstruction.item(), "vae_prior": prior.item()}
+
+
+# ---------------------------------------------------------------- scoring and evaluation
+
+@torch.no_grad()
+def score_videos(model: SumGan, dataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """The selector's scores, one per step, for each video of ``keys`` (what is evaluated)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return {k: model.selector(model.compress(model.prepare(
+            torch.from_numpy(np.asarray(dataset[k].features)))))[0].cpu().numpy()
+            for k in keys}
+    finally:
+        model.train(was_training)
+
+
+def evaluate_model(model: SumGan, dataset, keys: Sequence[str]) -> dict[str, float]:
+    """F-score (%) on ``keys`` through the standard protocol, and the mean score."""
+    from course_lib.evaluation import evaluate
+
+    scores = score_videos(model, dataset, keys)
+    return {"f_score": evaluate(dataset, scores, keys).mean,
+            "mean_score": float(np.mean([s.mean() for s in scores.values()]))}
+
+
+@contextmanager
+def cpu_settings(device: torch.device) -> Iterator[None]:
+    """On a CPU: the LSTM kernel and thread count chosen above, restored afterwards."""
+    if device.type != "cpu":
+        yield
+        return
+    kernel, threads = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
+    lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN
+    torch.set_num_threads(CPU_THREADS or threads)
+    try:
+        yield
+    finally:
+        lstm_autoencoder.USE_ONEDNN_LSTM = kernel
+        torch.set_num_threads(threads)
+
+
+def _video_order(keys: Sequence[str], seed: int) -> Iterator[str]:
+    """Training order: every epoch a fresh permutation of the training videos (seeded)."""
+    rng = np.random.default_rng(seed)
+    while True:
+        yield from (keys[i] for i in rng.permutation(len(keys)))
+
+
+@dataclass
+class SumGanRun:
+    """A trained model with its history and what a step (one video) and an epoch mean."""
+
+    model: SumGan
+    history: object  # course_lib.training.History
+    steps_per_epoch: int
+    seed: int
+    pretrain: object | None = None  # History of the VAE pre-training, if it ran
+
+    def epoch_means(self, key: str) -> np.ndarray:
+        """A training metric averaged over each epoch's videos."""
+        values = np.asarray(self.history.train[key], dtype=float)
+        n = len(values) // self.steps_per_epoch
+        return values[:n * self.steps_per_epoch].reshape(n, -1).mean(axis=1)
+
+    def selections(self) -> dict[str, tuple[int, float]]:
+        """(epoch, test F-score) under three model-selection rules.
+
+        ``best test epoch`` looks at the test labels: what the papers' tables print (§5.9 of
+        the notes), optimistic. ``final epoch`` and ``lowest training loss`` (the epoch with the
+        smallest mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects)
+        use no labels.
+        """
+        epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
+        f = np.asarray(self.history.evals["f_score"])
+        loss = (self.epoch_means("reconstruction") + self.epoch_means("prior")
+                + self.epoch_means("sparsity"))
+        trained = epochs >= 1
+        best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
+        lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])
+        return {"best test epoch (uses test labels)": (int(epochs[best]), float(f[best])),
+                "final epoch (label-free)": (int(epochs[-1]), float(f[-1])),
+                "lowest training loss (label-free)": (int(epochs[lowest]), float(f[lowest]))}
+
+
+def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan", *,
+                seed: int = 0, checkpoint: bool = True, live: bool | None = None,
+                evaluate_before: bool = True) -> SumGanRun:
+    """Pre-train the VAE (``config.pretrain_epochs``), then train by Algorithm 1.
+
+    A step of :func:`course_lib.training.train` is one training video (one iteration of
+    Algorithm 1), so the live curves show the adversarial game video by video; the test split's
+    F-score is computed after every epoch (and, with ``evaluate_before``, of the untrained
+    selector, "epoch 0"). The finished run is loaded from its checkpoint when present. ``seed``
+    fixes the video order and every random draw (ε, random scores); build the model with
+    ``build_sum_gan(config, seed)`` to fix its initialisation too.
+    """
+    with cpu_settings(next(model.parameters()).device):
+        return _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before)
+
+
+def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before):
+    from course_lib.training import History, checkpoint_path, save_checkpoint, train
+
+    train_keys, test_keys = list(split.train_keys), list(split.test_keys)
+    if not train_keys or not test_keys:
+        raise ValueError("the split needs training and test videos.")
+    n = len(train_keys)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    features = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
+    settings = {**asdict(config), "seed": seed, "dataset": dataset.name,
+                "source": dataset.source, "train_keys": train_keys}
+    path = checkpoint_path(name, settings) if checkpoint else None
+
+    pretrain = None
+    if config.pretrain_epochs and not (path is not None and path.exists()):
+        vae_optimizer = torch.optim.Adam(model.vae.parameters(), lr=config.learning_rate)
+        pretrain = train(lambda key: pretrain_step(model, vae_optimizer, features[key], config,
+                                                   generator),
+                         _video_order(train_keys, seed + 10_000), config.pretrain_epochs * n,
+                         state={}, title=f"{name}: VAE pre-training (seed {seed})", live=False)
+
+    optimizers = make_optimizers(model, config)
+    history = History()
+    if evaluate_before and not (path is not None and path.exists()):
+        history.log("eval", 0, evaluate_model(model, dataset, test_keys))
+
+    def step(key: str) -> dict[str, float]:
+        model.train()
+        return train_step(model, optimizers, features[key], config, generator)
+
+    trained = train(step, _video_order(train_keys, seed), config.epochs * n,
+                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()}},
+                    evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
+                    checkpoint=path, checkpoint_every=n, title=f"{name} (seed {seed})", live=live)
+    if history.eval_steps and trained.eval_steps[:1] != [0]:
+        # prepend the untrained evaluation (a loaded checkpoint already carries it)
+        trained.eval_steps.insert(0, 0)
+        for key, values in history.evals.items():
+            trained.evals.setdefault(key, []).insert(0, values[0])
+        if path is not None:
+            save_checkpoint(path, {"model": model, **{f"optimizer_{k}": v
+                                                      for k, v in optimizers.items()}}, trained)
+    return SumGanRun(model, trained, n, seed, pretrain)

@@ -1,0 +1,341 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.config import sum_gan_config, summarization_data_config
+from course_lib.data.summarization import make_splits
+from course_lib.data.synthetic_videos import make_synthetic_dataset
+from course_lib.models import lstm_autoencoder as ae
+from course_lib.models import sum_gan as sg
+
+TINY = dict(compress_to=None, selector_hidden=6, selector_layers=1, vae_hidden=7, vae_layers=2,
+            discriminator_hidden=5, discriminator_layers=1)
+
+
+def tiny_config(**changes):
+    return dataclasses.replace(sum_gan_config("smoke", verbose=False), feature_dim=12,
+                               **{**TINY, **changes})
+
+
+def tiny_model(seed=0, **changes):
+    return sg.build_sum_gan(tiny_config(**changes), seed)
+
+
+def lstm_params(inputs, hidden, layers, directions=1):
+    """nn.LSTM: per layer and direction 4 gates × (W_ih, W_hh, b_ih, b_hh)."""
+    total, width = 0, inputs
+    for _ in range(layers):
+        total += directions * 4 * hidden * (width + hidden + 2)
+        width = directions * hidden
+    return total
+
+
+def expected_sizes(cfg):
+    d = cfg.input_size
+    compress = cfg.feature_dim * cfg.compress_to + cfg.compress_to if cfg.compress_to else 0
+    selector = lstm_params(d, cfg.selector_hidden, cfg.selector_layers, 2) + (
+        2 * cfg.selector_hidden + 1)
+    h = cfg.vae_hidden
+    encoder = lstm_params(d, h, cfg.vae_layers) + 2 * (h * h + h)
+    decoder = lstm_params(1, h, cfg.vae_layers) + h * d + d  # width-1 zero input, readout
+    discriminator = lstm_params(d, cfg.discriminator_hidden, cfg.discriminator_layers) + (
+        cfg.discriminator_hidden + 1)
+    return {"compress": compress, "sLSTM": selector, "eLSTM (+ mu, logvar)": encoder,
+            "dLSTM": decoder, "cLSTM": discriminator,
+            "total": compress + selector + encoder + decoder + discriminator}
+
+
+@pytest.mark.parametrize("tier", ["smoke", "laptop", "paper"])
+def test_parameter_counts_per_tier(tier):
+    cfg = sum_gan_config(tier, verbose=False)
+    with torch.device("meta"):
+        model = sg.build_sum_gan(cfg)
+    assert sg.part_sizes(model) == expected_sizes(cfg)
+
+
+def test_paper_tier_sizes_and_count():
+    cfg = sum_gan_config("paper", verbose=False)
+    assert (cfg.feature_dim, cfg.selector_hidden, cfg.selector_layers, cfg.vae_hidden,
+            cfg.vae_layers, cfg.discriminator_hidden, cfg.discriminator_layers, cfg.sigma) == (
+        1024, 1024, 2, 2048, 2, 1024, 2, 0.3)
+    with torch.device("meta"):
+        model = sg.build_sum_gan(cfg)
+    assert model.selector.lstm.bidirectional and model.compress.__class__ is torch.nn.Identity
+    # Worked out by hand (4 gates x H x (inputs + H + 2 biases) per layer and direction):
+    # sLSTM 16,793,600 + 25,182,208 + 2,049 (score head) = 41,977,857;
+    # eLSTM 25,182,208 + 33,570,816 + 2 x 4,196,352 (mu, logvar) = 67,145,728;
+    # dLSTM 16,801,792 (width-1 input) + 33,570,816 + 2,098,176 (readout) = 52,470,784;
+    # cLSTM 8,396,800 + 8,396,800 + 1,025 (classifier) = 16,794,625.
+    assert sg.part_sizes(model) == {"compress": 0, "sLSTM": 41_977_857,
+                                    "eLSTM (+ mu, logvar)": 67_145_728, "dLSTM": 52_470_784,
+                                    "cLSTM": 16_794_625, "total": 178_388_994}
+    with torch.device("meta"):
+        compressed = sg.build_sum_gan(dataclasses.replace(cfg, compress_to=500))
+    assert sg.part_sizes(compressed)["compress"] == 512_500  # SUM-GAN-sl's linear_compress
+
+
+def test_the_vae_is_notebook_01s_encoder_and_decoder():
+    model = tiny_model()
+    assert isinstance(model.vae.encoder, ae.FrameEncoder)
+    assert isinstance(model.vae.decoder, ae.FrameDecoder) and not model.vae.decoder.conditional
+    assert isinstance(model.discriminator.lstm, ae.FrameEncoder)
+
+
+def test_shapes():
+    model = tiny_model()
+    out = model(torch.randn(9, 12))
+    assert out.scores.shape == (1, 9) and ((out.scores > 0) & (out.scores < 1)).all()
+    assert out.inputs.shape == out.summary.reconstruction.shape == (1, 9, 12)
+    assert out.negative.reconstruction.shape == (1, 9, 12)
+    assert out.summary.mu.shape == out.summary.logvar.shape == (2, 1, 7)
+    phi, logit = model.discriminator(out.inputs)
+    assert phi.shape == (1, 5) and logit.shape == (1,)
+    batched = model(torch.randn(3, 4, 12), negative=None)
+    assert batched.scores.shape == (3, 4) and batched.negative is None
+
+
+def test_decoder_output_is_put_back_in_forward_order():
+    model = tiny_model()
+    state = (torch.randn(2, 1, 7), torch.randn(2, 1, 7))
+    emitted = model.vae.decoder(state, 6)  # last step first
+    torch.testing.assert_close(model.vae.decode(state, 6), emitted.flip(1))
+
+
+def test_latent_samples_h_and_passes_c_through():
+    model = tiny_model()
+    weighted = torch.randn(1, 5, 12)
+    mu, logvar, c = model.vae.encode(weighted)
+    noise = torch.randn_like(mu)
+    got = model.vae(weighted, noise).reconstruction
+    h = mu + noise * torch.exp(0.5 * logvar)
+    torch.testing.assert_close(got, model.vae.decode((h, c), 5))
+    torch.testing.assert_close(model.vae(weighted).reconstruction, model.vae.decode((mu, c), 5))
+
+
+def test_losses_signs_and_zeros():
+    scores = torch.full((1, 10), 0.3)
+    assert sg.sparsity_loss(scores, 0.3).item() == pytest.approx(0.0, abs=1e-7)
+    assert sg.sparsity_loss(scores, 0.1).item() == pytest.approx(0.2)
+    assert sg.sparsity_loss(scores, 0.5).item() == pytest.approx(0.2)
+    zeros = torch.zeros(2, 3, 4)
+    assert sg.prior_loss(zeros, zeros).item() == 0.0
+    mu, logvar = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    assert sg.prior_loss(mu, logvar).item() > 0
+    # KL against torch.distributions, summed over layers and units, mean over the batch
+    kl = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)),
+        torch.distributions.Normal(0.0, 1.0)).sum(dim=(0, 2)).mean()
+    torch.testing.assert_close(sg.prior_loss(mu, logvar), kl)
+    phi = torch.randn(1, 5)
+    assert sg.reconstruction_loss(phi, phi).item() == 0.0
+    assert sg.reconstruction_loss(phi, phi + 1).item() == pytest.approx(5.0)
+    logits = [torch.randn(4) for _ in range(3)]
+    d = sg.discriminator_loss(*logits)
+    assert d.item() > 0 and d.item() == pytest.approx(-sg.gan_objective(*logits).item())
+    assert sg.discriminator_loss(torch.tensor([30.0]), torch.tensor([-30.0]),
+                                 torch.tensor([-30.0])).item() < 1e-10
+    bce = sum(torch.nn.functional.binary_cross_entropy_with_logits(z, torch.full_like(z, t))
+              for z, t in zip(logits, (1.0, 0.0, 0.0), strict=True))
+    torch.testing.assert_close(d, bce)
+    assert sg.generator_gan_loss(*logits[1:], kind="minimax").item() < 0
+    assert sg.generator_gan_loss(*logits[1:], kind="non_saturating").item() > 0
+    assert sg.generator_gan_loss(torch.tensor([30.0]), torch.tensor([30.0]),
+                                 kind="non_saturating").item() < 1e-10
+    with pytest.raises(ValueError, match="generator_loss"):
+        sg.generator_gan_loss(*logits[1:], kind="wasserstein")
+
+
+def modules_reached(model, loss):
+    """Names of the model's submodules whose parameters get a non-zero gradient from ``loss``."""
+    names = {"compress": model.compress, "selector": model.selector,
+             "encoder": model.vae.encoder, "mu": model.vae.mu, "logvar": model.vae.logvar,
+             "decoder": model.vae.decoder, "cLSTM": model.discriminator.lstm,
+             "classifier": model.discriminator.classifier}
+    reached = set()
+    for name, module in names.items():
+        params = list(module.parameters())
+        if not params:
+            continue
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        if any(g is not None and g.abs().sum() > 0 for g in grads):
+            reached.add(name)
+    return reached
+
+
+def test_each_loss_reaches_exactly_the_modules_it_should():
+    model = tiny_model(compress_to=4)
+    losses, _ = sg.forward_losses(model, torch.randn(8, 12), tiny_config(compress_to=4),
+                                  torch.Generator().manual_seed(0))
+    vae_encoder = {"compress", "selector", "encoder", "mu", "logvar"}
+    assert modules_reached(model, losses["sparsity"]) == {"compress", "selector"}
+    assert modules_reached(model, losses["prior"]) == vae_encoder
+    assert modules_reached(model, losses["reconstruction"]) == vae_encoder | {"decoder", "cLSTM"}
+    assert modules_reached(model, losses["gan_generator"]) == vae_encoder | {
+        "decoder", "cLSTM", "classifier"}
+    # x̂ and x̂_p are detached for the discriminator: its loss reaches only cLSTM, the classifier
+    # and the compression of the original.
+    assert modules_reached(model, losses["discriminator"]) == {"compress", "cLSTM", "classifier"}
+
+
+def test_parameter_groups_follow_algorithm_1():
+    model = tiny_model(compress_to=4)
+    groups = {k: {id(p) for p in v} for k, v in model.parameter_groups().items()}
+    ids = {name: {id(p) for p in module.parameters()} for name, module in {
+        "compress": model.compress, "selector": model.selector, "encoder": model.vae.encoder,
+        "heads": [*model.vae.mu.parameters(), *model.vae.logvar.parameters()],
+        "decoder": model.vae.decoder, "discriminator": model.discriminator}.items()
+        if not isinstance(module, list)}
+    ids["heads"] = {id(p) for p in [*model.vae.mu.parameters(), *model.vae.logvar.parameters()]}
+    assert groups["summarizer"] == ids["compress"] | ids["selector"] | ids["encoder"] | ids[
+        "heads"]
+    assert groups["decoder"] == ids["compress"] | ids["decoder"]
+    assert groups["discriminator"] == ids["compress"] | ids["discriminator"]
+    everything = {id(p) for p in model.parameters()}
+    assert groups["summarizer"] | groups["decoder"] | groups["discriminator"] == everything
+
+
+@pytest.mark.parametrize("phase", sg.PHASES)
+def test_each_update_steps_only_its_own_optimizer(phase):
+    cfg = tiny_config(learning_rate=1e-2, discriminator_learning_rate=1e-2)
+    model = sg.build_sum_gan(cfg, 0)
+    optimizers = sg.make_optimizers(model, cfg)
+    for name, optimizer in optimizers.items():
+        if name != phase:  # a step of these would still move their parameters: freeze them
+            for group in optimizer.param_groups:
+                group["lr"] = 0.0
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    sg.train_step(model, optimizers, torch.randn(10, 12), cfg, torch.Generator().manual_seed(1))
+    own = {id(p) for p in model.parameter_groups()[phase]}
+    for name, param in model.named_parameters():
+        if name == "vae.decoder.lstm.weight_ih_l0":
+            continue  # multiplies the decoder's constant zero input: always a zero gradient
+        changed = not torch.equal(before[name], param)
+        assert changed == (id(param) in own), (phase, name)
+        assert param.grad is None  # every update zeroes its own gradients after stepping
+
+
+def test_train_step_gives_each_update_the_gradient_of_its_own_objective():
+    cfg = tiny_config()
+    model = sg.build_sum_gan(cfg, 0)
+    features = torch.randn(7, 12)
+    losses, _ = sg.forward_losses(model, features, cfg, torch.Generator().manual_seed(3))
+    objectives = sg.phase_objectives(losses)
+    expected = {phase: torch.autograd.grad(objectives[phase], model.parameter_groups()[phase],
+                                           retain_graph=True, allow_unused=True)
+                for phase in sg.PHASES}
+    torch.testing.assert_close(objectives["summarizer"], losses["reconstruction"]
+                               + losses["prior"] + losses["sparsity"])
+    torch.testing.assert_close(objectives["decoder"], losses["reconstruction"]
+                               + losses["gan_generator"])
+    torch.testing.assert_close(objectives["discriminator"], losses["discriminator"])
+
+    seen = {}
+
+    class Recorder(torch.optim.SGD):
+        def __init__(self, params, phase):
+            super().__init__(params, lr=0.0)
+            self.phase = phase
+
+        def step(self, closure=None):
+            seen[self.phase] = [None if p.grad is None else p.grad.clone()
+                                for g in self.param_groups for p in g["params"]]
+
+    optimizers = {phase: Recorder(model.parameter_groups()[phase], phase) for phase in sg.PHASES}
+    cfg = dataclasses.replace(cfg, grad_clip=0.0)
+    sg.train_step(model, optimizers, features, cfg, torch.Generator().manual_seed(3))
+    for phase in sg.PHASES:
+        for got, want in zip(seen[phase], expected[phase], strict=True):
+            assert (got is None) == (want is None)
+            if want is not None:
+                torch.testing.assert_close(got, want)
+
+
+def test_mean_score_converges_towards_sigma():
+    cfg = tiny_config(sigma=0.1, learning_rate=1e-2, discriminator_learning_rate=1e-3)
+    model = sg.build_sum_gan(cfg, 0)
+    optimizers = sg.make_optimizers(model, cfg)
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    videos = [torch.rand(20, 12) for _ in range(3)]
+    start = model(videos[0], negative=None).scores.mean().item()
+    means = [sg.train_step(model, optimizers, videos[i % 3], cfg, generator)["mean_score"]
+             for i in range(60)]
+    assert abs(start - 0.1) > 0.25
+    assert abs(np.mean(means[-10:]) - 0.1) < 0.05, means[-10:]
+
+
+def test_errors_on_wrong_width_empty_video_and_bad_options():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="width 10 .* 12-d features"):
+        model(torch.randn(5, 10))
+    with pytest.raises(ValueError, match="empty video"):
+        model(torch.randn(0, 12))
+    with pytest.raises(ValueError, match=r"\[T, 12\]"):
+        model(torch.randn(12))
+    with pytest.raises(ValueError, match="negative"):
+        model(torch.randn(5, 12), negative="zeros")
+
+
+def test_unweighted_negative_encodes_the_raw_features():
+    model = tiny_model()
+    x = torch.randn(1, 6, 12)
+    out = model(x, negative="unweighted", sample=False)
+    torch.testing.assert_close(out.negative.reconstruction, model.vae(x).reconstruction)
+
+
+@pytest.fixture(scope="module")
+def smoke_data():
+    data = make_synthetic_dataset(summarization_data_config("smoke", verbose=False))
+    return data, make_splits(data.keys(), rng=np.random.default_rng(0))
+
+
+def test_fit_is_deterministic_and_reloads_from_its_checkpoint(smoke_data, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    cfg = dataclasses.replace(sum_gan_config("smoke", verbose=False), epochs=2)
+    runs = [sg.fit_sum_gan(sg.build_sum_gan(cfg, 7), cfg, data, splits[0], seed=7,
+                           checkpoint=checkpoint, live=False) for checkpoint in (True, False)]
+    first, second = runs
+    assert first.history.train == second.history.train
+    assert first.history.evals == second.history.evals
+    assert first.history.eval_steps == [0, 4, 8]  # before training, then after each epoch
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    loaded = sg.fit_sum_gan(sg.build_sum_gan(cfg, 0), cfg, data, splits[0], seed=7,
+                            live=False)
+    assert loaded.pretrain is None and loaded.history.evals == first.history.evals
+    for a, b in zip(loaded.model.parameters(), first.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    other = sg.fit_sum_gan(sg.build_sum_gan(cfg, 8), cfg, data, splits[0], seed=8,
+                           checkpoint=False, live=False)
+    assert other.history.train != first.history.train
+    scores = sg.score_videos(first.model, data, splits[0].test_keys)
+    assert {k: v.shape for k, v in scores.items()} == {
+        k: (data[k].n_steps,) for k in splits[0].test_keys}
+
+
+def test_model_selection_rules():
+    from course_lib.training import History
+
+    history = History()
+    for step in range(1, 7):  # 3 epochs of 2 videos
+        history.log("train", step, {"reconstruction": [5, 5, 1, 1, 3, 3][step - 1],
+                                    "prior": 0.0, "sparsity": 0.0})
+    for step, f in zip([0, 2, 4, 6], [70.0, 40.0, 50.0, 45.0], strict=True):
+        history.log("eval", step, {"f_score": f})
+    run = sg.SumGanRun(model=None, history=history, steps_per_epoch=2, seed=0)
+    picks = run.selections()
+    assert picks["best test epoch (uses test labels)"] == (2, 50.0)  # epoch 0 is not a choice
+    assert picks["final epoch (label-free)"] == (3, 45.0)
+    assert picks["lowest training loss (label-free)"] == (2, 50.0)
+
+
+def test_cpu_settings_are_restored():
+    threads, kernel = torch.get_num_threads(), ae.USE_ONEDNN_LSTM
+    with sg.cpu_settings(torch.device("cpu")):
+        assert torch.get_num_threads() == sg.CPU_THREADS
+        assert ae.USE_ONEDNN_LSTM == sg.CPU_LSTM_ONEDNN
+    assert torch.get_num_threads() == threads and ae.USE_ONEDNN_LSTM == kernel
