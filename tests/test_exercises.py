@@ -18,7 +18,7 @@ def test_stored_references_match_the_library(exercise):
     assert len(got) == len(expected)
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=exercise.rtol, atol=exercise.atol)
-    assert exercise.check(exercise.solution, verbose=False).passed
+    assert exercise.check(exercise.solution).passed
 
 
 @pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda e: f"{e.lecture}-{e.name}")
@@ -29,21 +29,21 @@ def test_checkers_report_stubs_and_crashes_without_raising(exercise):
     def crash(*args):
         return 1 / 0
 
-    assert "not implemented yet" in exercise.check(stub, verbose=False).message
-    assert "ZeroDivisionError" in exercise.check(crash, verbose=False).message
+    assert "not implemented yet" in exercise.check(stub).message
+    assert "ZeroDivisionError" in exercise.check(crash).message
 
 
 def test_checker_names_the_problem():
     from course_lib.exercises import lecture01 as ex
 
-    wrong_shape = ex.REVERSED.check(lambda frames: frames[:, :-1], verbose=False)
+    wrong_shape = ex.REVERSED.check(lambda frames: frames[:, :-1])
     assert not wrong_shape and "shape (2, 4, 9), expected (2, 5, 9)" in wrong_shape.message
-    no_flip = ex.REVERSED.check(lambda frames: frames, verbose=False)
+    no_flip = ex.REVERSED.check(lambda frames: frames)
     assert not no_flip and "values differ" in no_flip.message and "dim 1" in no_flip.message
-    no_bounce = ex.BOUNCE.check(lambda p, v: (p + v, v), verbose=False)
+    no_bounce = ex.BOUNCE.check(lambda p, v: (p + v, v))
     assert not no_bounce
     mean_not_sum = ex.NATS.check(
-        lambda z, t: torch.nn.functional.binary_cross_entropy_with_logits(z, t), verbose=False)
+        lambda z, t: torch.nn.functional.binary_cross_entropy_with_logits(z, t))
     assert not mean_not_sum and "tolerance" in mean_not_sum.message
 
 

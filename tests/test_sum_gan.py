@@ -15,7 +15,7 @@ TINY = dict(compress_to=None, selector_hidden=6, selector_layers=1, vae_hidden=7
 
 
 def tiny_config(**changes):
-    return dataclasses.replace(sum_gan_config("smoke", verbose=False), feature_dim=12,
+    return dataclasses.replace(sum_gan_config("smoke"), feature_dim=12,
                                **{**TINY, **changes})
 
 
@@ -49,14 +49,14 @@ def expected_sizes(cfg):
 
 @pytest.mark.parametrize("tier", ["smoke", "laptop", "paper"])
 def test_parameter_counts_per_tier(tier):
-    cfg = sum_gan_config(tier, verbose=False)
+    cfg = sum_gan_config(tier)
     with torch.device("meta"):
         model = sg.build_sum_gan(cfg)
     assert sg.part_sizes(model) == expected_sizes(cfg)
 
 
 def test_paper_tier_sizes_and_count():
-    cfg = sum_gan_config("paper", verbose=False)
+    cfg = sum_gan_config("paper")
     assert (cfg.feature_dim, cfg.selector_hidden, cfg.selector_layers, cfg.vae_hidden,
             cfg.vae_layers, cfg.discriminator_hidden, cfg.discriminator_layers, cfg.sigma) == (
         1024, 1024, 2, 2048, 2, 1024, 2, 0.3)
@@ -287,7 +287,7 @@ def test_unweighted_negative_encodes_the_raw_features():
 
 @pytest.fixture(scope="module")
 def smoke_data():
-    data = make_synthetic_dataset(summarization_data_config("smoke", verbose=False))
+    data = make_synthetic_dataset(summarization_data_config("smoke"))
     return data, make_splits(data.keys(), rng=np.random.default_rng(0))
 
 
@@ -295,7 +295,7 @@ def test_fit_is_deterministic_and_reloads_from_its_checkpoint(smoke_data, tmp_pa
                                                               monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     data, splits = smoke_data
-    cfg = dataclasses.replace(sum_gan_config("smoke", verbose=False), epochs=2)
+    cfg = dataclasses.replace(sum_gan_config("smoke"), epochs=2)
     runs = [sg.fit_sum_gan(sg.build_sum_gan(cfg, 7), cfg, data, splits[0], seed=7,
                            checkpoint=checkpoint, live=False) for checkpoint in (True, False)]
     first, second = runs

@@ -1,0 +1,1 @@
+"""Browser suite: a package so the tests and fixtures can import their helper module."""
