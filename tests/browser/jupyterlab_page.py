@@ -72,7 +72,7 @@ INSPECT_JS = r"""
   const BAD = /Loading widget|Error displaying widget|model not found/;  // ipywidgets' own words
   const panel = window.jupyterapp.shell.currentWidget;
   const root = panel.content.node;
-  const text = el => (el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 400);
+  const text = el => (el?.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 400);
   const report = {
     kernel: panel.node.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status,
     cells: [], problems: [], errors: 0, widgets: 0, plays: 0, animations: 0, images: 0,
@@ -84,7 +84,8 @@ INSPECT_JS = r"""
     report.cells.push({
       index, empty: cell.model.sharedModel.getSource().trim() === '',
       count: cell.model.executionCount,
-      prompt: text(cell.node.querySelector('.jp-InputPrompt')),
+      // From the model, not the prompt's DOM: JupyterLab may not have rendered a cell yet.
+      running: cell.model.executionState === 'running',
     });
     const outputs = cell.model.outputs;
     for (let k = 0; k < outputs.length; k++) {
@@ -209,14 +210,14 @@ class NotebookPage:
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while True:
             report = self.inspect()
-            prompts = [c["prompt"] for c in report["cells"]]
-            if report["kernel"] == "idle" and "[*]:" not in prompts:
+            running = [c["index"] for c in report["cells"] if c["running"]]
+            if report["kernel"] == "idle" and not running:
                 pending = [c for c in report["cells"] if not c["empty"] and c["count"] is None]
                 if not pending or report["errors"]:
                     return
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.path.name} still running after {RUN_TIMEOUT_S} s; "
-                                     f"prompts: {prompts}, kernel: {report['kernel']}")
+                                     f"cells running: {running}, kernel: {report['kernel']}")
             time.sleep(0.5)
 
     def settle(self) -> dict:
