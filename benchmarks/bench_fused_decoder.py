@@ -6,7 +6,8 @@ Every variant trains the same model (conditional reconstruction and future decod
 1. step loop (baseline): each decoder is a Python loop of one-step calls fed with its own previous
    output, on PyTorch's defaults (oneDNN LSTM on a CPU, for-loop Adam), as the blog post does;
 2. fused decoders: teacher forcing, so each decoder is one ``nn.LSTM`` call over the sequence;
-3. + ATen's LSTM kernel on the CPU instead of oneDNN's (``USE_ONEDNN_LSTM = False``);
+3. + the course's CPU LSTM (``models/sequence_lstm.py``: each weight gradient in one matrix
+   product for the whole sequence) instead of oneDNN's (``USE_ONEDNN_LSTM = False``);
 4. + fused Adam (``fused=True``): the course's implementation.
 
 Run:  python benchmarks/bench_fused_decoder.py            (the issue's size: 2x2048, batch 16)
@@ -27,7 +28,7 @@ from course_lib.models.lstm_autoencoder import LSTMAutoencoder, count_parameters
 VARIANTS = {  # name: (free-running decoders, oneDNN LSTM, fused Adam)
     "step loop (blog baseline)": (True, True, False),
     "fused decoders": (False, True, False),
-    "+ ATen CPU LSTM kernel": (False, False, False),
+    "+ whole-sequence backward": (False, False, False),
     "+ fused Adam (course)": (False, False, True),
 }
 

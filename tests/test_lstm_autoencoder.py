@@ -85,21 +85,6 @@ def test_bad_configurations_are_refused():
         decoder((torch.zeros(1, 1, 3), torch.zeros(1, 1, 3)), 2)
 
 
-def test_aten_kernel_gives_the_same_outputs_and_restores_the_flag():
-    torch.manual_seed(0)
-    encoder = ae.FrameEncoder(16, 8, 2)
-    frames = torch.rand(2, 5, 16)
-    before = torch.backends.mkldnn.enabled
-    _, (h_aten, _) = encoder(frames)
-    assert torch.backends.mkldnn.enabled == before
-    ae.USE_ONEDNN_LSTM = True
-    try:
-        _, (h_default, _) = encoder(frames)
-    finally:
-        ae.USE_ONEDNN_LSTM = False
-    torch.testing.assert_close(h_aten, h_default, rtol=1e-5, atol=1e-6)
-
-
 def _tiny_run(seed, steps):
     config = dataclasses.replace(autoencoder_config("smoke"), canvas=32, hidden_size=32,
                                  steps=steps, eval_every=steps, n_test_sequences=8,

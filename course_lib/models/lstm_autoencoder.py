@@ -18,7 +18,6 @@ Two ways to run a decoder:
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,29 +25,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.models.sequence_lstm import sequence_lstm
+
 LOSSES = ("bce", "mse")
 State = tuple[torch.Tensor, torch.Tensor]
 
-# PyTorch's default CPU LSTM goes through oneDNN. On the course's 2-core CPU, one training step
-# of this model took 1.7 s with ATen's own LSTM kernel vs 4.9 s with oneDNN (2x1024, batch 16) and
-# 0.18 vs 0.22 s (the laptop tier); at 2x2048 the two were within run-to-run noise, and for
-# batch-1 SUM-GAN oneDNN was faster (models/sum_gan.py sets this flag for its run).
-# benchmarks/bench_fused_decoder.py prints both. The course uses ATen's kernel unless True.
+# On a CPU the course runs its LSTMs through models/sequence_lstm.py, whose backward pass forms
+# each weight gradient in one matrix product for the whole sequence, rather than through PyTorch's
+# default (oneDNN). On the course's 2-core CPU a training step of notebook 01's paper-size model
+# (2x2048, batch 16) took 4.2 s instead of 5.8 s, and of the laptop tier 0.15 s instead of 0.23 s;
+# benchmarks/bench_fused_decoder.py prints both. For batch-1 SUM-GAN oneDNN was faster:
+# models/sum_gan.py sets this flag for its run.
 USE_ONEDNN_LSTM = False
 
 
-@contextmanager
-def cpu_lstm_kernel(tensor: torch.Tensor):
-    """Run the LSTM calls inside the block on ATen's CPU kernel (see ``USE_ONEDNN_LSTM``)."""
-    if tensor.device.type != "cpu" or USE_ONEDNN_LSTM:
-        yield
-        return
-    previous = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = previous
+def run_lstm(lstm: nn.LSTM, inputs: torch.Tensor, state: State | None = None):
+    """``lstm(inputs, state)``, on the course's CPU LSTM unless ``USE_ONEDNN_LSTM`` (or a GPU)."""
+    if inputs.device.type != "cpu" or USE_ONEDNN_LSTM:
+        return lstm(inputs, state)
+    return sequence_lstm(lstm, inputs, state)
 
 
 def reversed_targets(frames: torch.Tensor) -> torch.Tensor:
@@ -93,9 +88,7 @@ class FrameEncoder(nn.Module):
         self.lstm = nn.LSTM(frame_size, hidden_size, num_layers, batch_first=True)
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, State]:
-        with cpu_lstm_kernel(frames):
-            outputs, state = self.lstm(frames)
-        return outputs, state
+        return run_lstm(self.lstm, frames)
 
 
 class FrameDecoder(nn.Module):
@@ -124,8 +117,7 @@ class FrameDecoder(nn.Module):
             inputs = teacher_forcing_inputs(targets)
         else:
             inputs = state[0].new_zeros(state[0].shape[1], steps, 1)
-        with cpu_lstm_kernel(inputs):
-            hidden, _ = self.lstm(inputs, state)
+        hidden, _ = run_lstm(self.lstm, inputs, state)
         return self.readout(hidden)
 
     def generate(self, state: State, steps: int, to_frame=torch.sigmoid) -> torch.Tensor:
@@ -134,8 +126,7 @@ class FrameDecoder(nn.Module):
         frame = state[0].new_zeros(batch, 1, self.frame_size if self.conditional else 1)
         outputs = []
         for _ in range(steps):
-            with cpu_lstm_kernel(frame):
-                hidden, state = self.lstm(frame, state)
+            hidden, state = run_lstm(self.lstm, frame, state)
             out = self.readout(hidden)
             outputs.append(out)
             if self.conditional:

@@ -65,8 +65,8 @@ from course_lib.models.lstm_autoencoder import (
     FrameEncoder,
     State,
     count_parameters,
-    cpu_lstm_kernel,
     reversed_targets,
+    run_lstm,
     squared_error_per_frame,
 )
 
@@ -75,9 +75,10 @@ NEGATIVES = ("random", "unweighted")
 GENERATOR_LOSSES = ("minimax", "non_saturating")
 
 # SUM-GAN trains on one video at a time (batch 1, a few hundred steps, small layers in the laptop
-# tier): there oneDNN's CPU LSTM was 3-5x faster than ATen's (the opposite of notebook 01's big
-# batches), and a single intra-op thread beat two (two threads wait on each other for every tiny
-# per-step operation, badly so when anything else runs). fit_sum_gan uses these on a CPU.
+# tier): there oneDNN's CPU LSTM was 3x faster than the course's whole-sequence one (73 vs 220 ms
+# per 150-step video, laptop tier; the opposite of notebook 01's big batches), and a single
+# intra-op thread beat two (two threads wait on each other for every tiny per-step operation,
+# badly so when anything else runs). fit_sum_gan uses these on a CPU.
 CPU_LSTM_ONEDNN = True
 CPU_THREADS = 1
 
@@ -154,8 +155,7 @@ class Selector(nn.Module):
         self.score = nn.Linear(2 * hidden_size, 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        with cpu_lstm_kernel(features):
-            outputs, _ = self.lstm(features)
+        outputs, _ = run_lstm(self.lstm, features)
         return torch.sigmoid(self.score(outputs)).squeeze(-1)
 
 

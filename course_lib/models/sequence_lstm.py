@@ -1,0 +1,99 @@
+"""The course's CPU LSTM: ``nn.LSTM``'s arithmetic, with a backward pass built for whole sequences.
+
+Why it exists: PyTorch's CPU LSTM records one matrix product per time step, so its backward pass
+computes the gradient of every weight matrix once per step (a rank-B update of a 4H × H matrix)
+and adds the T pieces up. For notebook 01's paper-size model (2×2048 on 4096-d frames, batch 16)
+that is most of a training step. Here the backward pass runs back through time for the gate
+gradients alone, then forms each weight gradient, and the input gradient, with one matrix
+product over all T·B rows. The parameters are the ``nn.LSTM``'s own; the results equal its
+results up to float rounding (``tests/test_sequence_lstm.py``), and
+``benchmarks/bench_fused_decoder.py`` measures the time saved.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class _LSTMLayer(torch.autograd.Function):
+    """One layer in one direction over a time-major sequence x [T, B, I] from state (h0, c0)."""
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        steps, batch, _ = x.shape
+        hidden = w_hh.shape[1]
+        # The input's share of every gate, for all steps at once: one matrix product.
+        from_inputs = torch.addmm(b_ih + b_hh, x.reshape(steps * batch, -1), w_ih.t())
+        from_inputs = from_inputs.view(steps, batch, 4 * hidden)
+        gates = torch.empty_like(from_inputs)  # activated i, f, g, o for every step
+        h = x.new_empty(steps + 1, batch, hidden)
+        c = x.new_empty(steps + 1, batch, hidden)
+        h[0], c[0] = h0, c0
+        for t in range(steps):
+            gate = torch.addmm(from_inputs[t], h[t], w_hh.t(), out=gates[t])
+            gate[:, :2 * hidden].sigmoid_()
+            gate[:, 2 * hidden:3 * hidden].tanh_()
+            gate[:, 3 * hidden:].sigmoid_()
+            i, f, g, o = gate.chunk(4, dim=1)
+            torch.addcmul(f * c[t], i, g, out=c[t + 1])
+            torch.mul(o, c[t + 1].tanh(), out=h[t + 1])
+        ctx.save_for_backward(x, w_ih, w_hh, gates, h, c)
+        return h[1:].clone(), h[steps].clone(), c[steps].clone()
+
+    @staticmethod
+    def backward(ctx, d_outputs, d_h_last, d_c_last):
+        x, w_ih, w_hh, gates, h, c = ctx.saved_tensors
+        steps, batch, hidden = d_outputs.shape
+        dh = d_h_last.clone()
+        dc = d_c_last.clone()
+        d_gates = torch.empty_like(gates)  # gradients of the gates' pre-activations
+        for t in reversed(range(steps)):
+            dh += d_outputs[t]
+            i, f, g, o = gates[t].chunk(4, dim=1)
+            tanh_c = c[t + 1].tanh()
+            dc += dh * o * (1 - tanh_c * tanh_c)
+            di, df, dg, do = d_gates[t].chunk(4, dim=1)
+            torch.mul(dc * g, i * (1 - i), out=di)
+            torch.mul(dc * c[t], f * (1 - f), out=df)
+            torch.mul(dc * i, 1 - g * g, out=dg)
+            torch.mul(dh * tanh_c, o * (1 - o), out=do)
+            dc = dc * f
+            dh = d_gates[t] @ w_hh
+        # Everything that does not feed the recurrence: one matrix product each, over all steps.
+        rows = d_gates.view(steps * batch, 4 * hidden)
+        d_w_ih = rows.t() @ x.reshape(steps * batch, -1)
+        d_w_hh = rows.t() @ h[:steps].reshape(steps * batch, hidden)
+        d_bias = rows.sum(dim=0)
+        d_x = (rows @ w_ih).view(x.shape) if ctx.needs_input_grad[0] else None
+        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, d_bias
+
+
+def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
+                  state: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """``lstm(inputs, state)``, computed by the course's whole-sequence LSTM (same outputs)."""
+    if lstm.proj_size or not lstm.bias or (lstm.dropout and lstm.training):
+        raise ValueError("sequence_lstm supports LSTMs with biases, without projections and "
+                         "without dropout between layers; call the nn.LSTM itself for others.")
+    x = inputs.transpose(0, 1) if lstm.batch_first else inputs
+    directions = 2 if lstm.bidirectional else 1
+    if state is None:
+        zeros = x.new_zeros(lstm.num_layers * directions, x.shape[1], lstm.hidden_size)
+        state = (zeros, zeros)
+    h_last, c_last = [], []
+    for layer in range(lstm.num_layers):
+        outputs = []
+        for direction in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            index = layer * directions + direction
+            sequence = x.flip(0) if direction else x
+            y, h, c = _LSTMLayer.apply(
+                sequence.contiguous(), state[0][index], state[1][index],
+                *(getattr(lstm, f"{name}{suffix}") for name in
+                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+            outputs.append(y.flip(0) if direction else y)
+            h_last.append(h)
+            c_last.append(c)
+        x = torch.cat(outputs, dim=2) if directions == 2 else outputs[0]
+    outputs = x.transpose(0, 1) if lstm.batch_first else x
+    return outputs, (torch.stack(h_last), torch.stack(c_last))
