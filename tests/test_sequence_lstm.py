@@ -58,6 +58,16 @@ def test_unsupported_lstms_are_refused_with_the_alternative():
         sequence_lstm(torch.nn.LSTM(4, 3, 2, dropout=0.5), torch.randn(5, 2, 4))
 
 
+def test_bad_shapes_get_nn_lstms_messages():
+    lstm = torch.nn.LSTM(4, 3, batch_first=True)
+    with pytest.raises(RuntimeError, match="must be equal to input_size. Expected 4, got 6"):
+        sequence_lstm(lstm, torch.randn(2, 5, 6))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 2, 3\)"):
+        sequence_lstm(lstm, torch.randn(2, 5, 4), (torch.zeros(1, 3, 3), torch.zeros(1, 3, 3)))
+    with pytest.raises(ValueError, match="add a batch dimension"):
+        sequence_lstm(lstm, torch.randn(5, 4))
+
+
 def autograd_nodes(tensor):
     """Names of every operation in the graph that produced ``tensor``."""
     names, todo = set(), [tensor.grad_fn]

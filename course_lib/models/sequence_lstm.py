@@ -75,6 +75,14 @@ def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
     if lstm.proj_size or not lstm.bias or (lstm.dropout and lstm.training):
         raise ValueError("sequence_lstm supports LSTMs with biases, without projections and "
                          "without dropout between layers; call the nn.LSTM itself for others.")
+    if inputs.dim() != 3:
+        raise ValueError(f"sequence_lstm needs a batch of sequences (3 dimensions), got shape "
+                         f"{tuple(inputs.shape)}; add a batch dimension with inputs.unsqueeze(0).")
+    # nn.LSTM's own checks and messages for the input width and the state's shape.
+    if state is None:
+        lstm.check_input(inputs, None)
+    else:
+        lstm.check_forward_args(inputs, state, None)
     x = inputs.transpose(0, 1) if lstm.batch_first else inputs
     directions = 2 if lstm.bidirectional else 1
     if state is None:
