@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from course_lib.errors import DataError  # noqa: F401  (re-exported: the data modules' error)
+
 DATA_ENV_VAR = "COURSE_DATA_DIR"
-
-
-class DataError(Exception):
-    """A data file is missing or malformed; the message says what is wrong and how to fix it."""
 
 
 def data_dir() -> Path:
