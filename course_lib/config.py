@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from course_lib.errors import CourseError
+
 TIERS = ("smoke", "laptop", "paper")
 TIER_ENV_VAR = "COURSE_TIER"
 
@@ -30,9 +32,16 @@ def resolve_tier(tier: str | None = None, verbose: bool = True) -> str:
         tier = "paper" if torch.cuda.is_available() else "laptop"
         source = "default for this machine (CUDA found)" if tier == "paper" else (
             "default for this machine (no CUDA GPU)")
+    if not isinstance(tier, str):
+        raise CourseError(
+            f"The configuration tier must be a name, one of {', '.join(TIERS)}, not "
+            f"{type(tier).__name__} {tier!r} (from the {source}): write TIER = \"laptop\" "
+            f"(with quotes) in the notebook's parameters cell, or TIER = None to use "
+            f"${TIER_ENV_VAR}."
+        )
     tier = tier.strip().lower()
     if tier not in TIERS:
-        raise ValueError(
+        raise CourseError(
             f"Unknown configuration tier {tier!r} (from the {source}). "
             f"Use one of {', '.join(TIERS)}: set TIER in the notebook's parameters cell "
             f"or export {TIER_ENV_VAR}=laptop before starting Jupyter."

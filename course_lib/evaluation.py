@@ -17,10 +17,16 @@ empty (and when a user summary is empty) and gets NaN, which poisons the split m
 Python's ``max``, is dropped or kept depending on the users' order). Here ``empty="zero"`` (the
 default) scores such a pair F = 0: a summary that selects nothing recalls nothing. Pass
 ``empty="nan"`` to reproduce the reference.
+
+The arithmetic stays the reference's even where it makes a number meaningless, but never
+silently: scores below zero (logits, say) or a video whose every shot exceeds the budget raise a
+:class:`ScoreWarning` that names the video (``allow_negative=False`` makes negative scores an
+error), and malformed input raises a :class:`~course_lib.errors.CourseError` that says the fix.
 """
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +34,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
+
+from course_lib.errors import CourseError
 
 if TYPE_CHECKING:
     from course_lib.data.summarization import SummarizationDataset, VideoRecord
@@ -37,6 +45,21 @@ EmptyRule = Literal["zero", "nan"]
 BUDGET = 0.15
 
 
+class ScoreWarning(UserWarning):
+    """Scores or a video for which the protocol's number means little (e.g. F = 0 whatever)."""
+
+
+def _as_array(scores, what: str) -> np.ndarray:
+    """Scores as a float32 array, from a list, a NumPy array or a (GPU, grad-tracking) tensor."""
+    if hasattr(scores, "detach"):
+        scores = scores.detach().cpu().numpy()
+    try:
+        return np.asarray(scores, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise CourseError(f"{what} must be numbers (a 1-D array, list or tensor), got "
+                          f"{type(scores).__name__} ({error}).") from error
+
+
 def upsample_scores(scores, picks, n_frames: int) -> np.ndarray:
     """Frame scores by zero-order hold: frames ``[picks[i], picks[i+1])`` get ``scores[i]``.
 
@@ -44,11 +67,11 @@ def upsample_scores(scores, picks, n_frames: int) -> np.ndarray:
     benchmark files, whose picks start at 0) stay 0, as in the reference. Leading axes of
     ``scores`` are kept (e.g. one row per epoch).
     """
-    scores = np.asarray(scores, dtype=np.float32)
+    scores = _as_array(scores, "scores")
     picks = np.asarray(picks, dtype=np.int64).reshape(-1)
     if scores.ndim == 0 or scores.shape[-1] != len(picks):
-        raise ValueError(f"{scores.shape[-1] if scores.ndim else 1} scores for {len(picks)} "
-                         "picks: give one score per subsampled frame (step).")
+        raise CourseError(f"{scores.shape[-1] if scores.ndim else 1} scores for {len(picks)} "
+                          "picks: give one score per subsampled frame (step).")
     frames = np.zeros(scores.shape[:-1] + (n_frames,), dtype=np.float32)
     frames[..., picks[0]:] = np.repeat(scores, np.diff(picks, append=n_frames), axis=-1)
     return frames
@@ -88,6 +111,7 @@ def knapsack_dp(values: Sequence[float], weights: Sequence[int], capacity: int) 
     takes item ``i-1`` iff ``K[i][w] != K[i-1][w]``: on a tie the later item is left out, and an
     item of value exactly 0 is never taken.
     """
+    _check_items(np.asarray(values, dtype=np.float64)[None], weights, capacity)
     values, weights = [float(v) for v in values], [int(w) for w in weights]
     n = len(values)
     table = [[0.0] * (capacity + 1) for _ in range(n + 1)]
@@ -108,7 +132,11 @@ def knapsack(values: Sequence[float], weights: Sequence[int], capacity: int) -> 
     additions and comparisons are the same float64 operations as in :func:`knapsack_dp`, so the
     table, and therefore the traceback, is bit-identical (values must be finite).
     """
-    return np.flatnonzero(knapsack_batch(np.asarray(values)[None], weights, capacity)[0]).tolist()
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1:
+        raise CourseError(f"knapsack values must be 1-D (one value per item), got shape "
+                          f"{values.shape}; knapsack_batch takes one row per set of values.")
+    return np.flatnonzero(knapsack_batch(values[None], weights, capacity)[0]).tolist()
 
 
 def knapsack_batch(values: np.ndarray, weights: Sequence[int], capacity: int,
@@ -116,16 +144,31 @@ def knapsack_batch(values: np.ndarray, weights: Sequence[int], capacity: int,
     """:func:`knapsack` for many value vectors over the same items at once: ``[B, n]`` values →
     ``[B, n]`` bool selections. Scoring every epoch of a training run is this call per video."""
     values = np.asarray(values, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.int64)
-    if not np.all(np.isfinite(values)):
-        raise ValueError("knapsack values must be finite; a NaN score usually means the model "
-                         "diverged (check the scores before evaluating).")
-    if np.any(weights < 1):
-        raise ValueError("knapsack weights (shot lengths) must be positive.")
+    weights = _check_items(values, weights, capacity)
     n = values.shape[1]
     chunk = max(1, max_bytes // (8 * (n + 1) * (capacity + 1)))
     return np.concatenate([_knapsack_rows(values[b:b + chunk], weights.tolist(), capacity)
                            for b in range(0, len(values), chunk)])
+
+
+def _check_items(values: np.ndarray, weights, capacity) -> np.ndarray:
+    """The knapsack's inputs, checked: [B, n] finite values, n positive integer weights, and a
+    whole capacity >= 0. Returns the weights as integers."""
+    weights = np.asarray(weights)
+    if values.ndim != 2 or weights.ndim != 1 or values.shape[1] != len(weights):
+        raise CourseError(f"knapsack: values of shape {values.shape[1:]} and weights of shape "
+                          f"{weights.shape} do not match: give one value and one weight (shot "
+                          "length in frames) per item.")
+    if not np.all(np.isfinite(values)):
+        raise CourseError("knapsack values must be finite; a NaN score usually means the model "
+                          "diverged (check the scores before evaluating).")
+    if weights.dtype.kind not in "iu" or np.any(weights < 1):
+        raise CourseError("knapsack weights (shot lengths) must be positive whole numbers of "
+                          "frames.")
+    if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 0:
+        raise CourseError(f"knapsack capacity must be a whole number of frames >= 0, got "
+                          f"{capacity!r}.")
+    return weights.astype(np.int64)
 
 
 def _knapsack_rows(values: np.ndarray, weights: list[int], capacity: int) -> np.ndarray:
@@ -161,13 +204,58 @@ SOLVERS = {"vectorised": knapsack, "dp": knapsack_dp}
 Solver = Literal["vectorised", "dp"]
 
 
+def _check_solver(solver: str) -> None:
+    if solver not in SOLVERS:
+        raise CourseError(f"Unknown knapsack solver {solver!r}: use one of "
+                          f"{', '.join(map(repr, SOLVERS))}.")
+
+
+def _check_shot_values(values: np.ndarray, lengths: np.ndarray, budget: int, where: str,
+                       allow_negative: bool) -> None:
+    """Say loudly when the reference's arithmetic makes the F-score meaningless.
+
+    The knapsack (as in the reference) never selects a shot whose value is not positive, so
+    negative scores (e.g. logits) shrink the summary and all-negative scores select nothing;
+    and if every shot is longer than the budget nothing can be selected whatever the scores.
+    """
+    if lengths.min() > budget:
+        warnings.warn(f"{where}: every shot is longer than the summary budget ({budget} "
+                      f"frames; the shortest shot has {lengths.min()}), so no shot can be "
+                      "selected and the F-score is 0 whatever the scores.", ScoreWarning,
+                      stacklevel=3)
+    negative = values < 0
+    if negative.any():
+        problem = (f"{where}: {int(negative.any(axis=0).sum())} of {values.shape[-1]} shots have "
+                   f"a negative mean score (lowest {values.min():.3g}); the knapsack, like the "
+                   "reference, never selects a shot whose score is <= 0, so the summary is "
+                   "smaller than the budget allows (empty, F = 0, if no score is positive). Give "
+                   "probabilities, e.g. torch.sigmoid(logits).")
+        if not allow_negative:
+            raise CourseError(problem)
+        warnings.warn(problem + " (allow_negative=False makes this an error.)", ScoreWarning,
+                      stacklevel=3)
+    elif not (values > 0).any(axis=-1).all():
+        warnings.warn(f"{where}: every shot's score is 0, so the knapsack selects nothing and "
+                      "the F-score is 0.", ScoreWarning, stacklevel=3)
+
+
 def generate_summary(scores, change_points: np.ndarray, picks, n_frames: int, *,
-                     proportion: float = BUDGET, solver: Solver = "vectorised") -> np.ndarray:
+                     proportion: float = BUDGET, solver: Solver = "vectorised",
+                     allow_negative: bool = True) -> np.ndarray:
     """Step scores → 0/1 keyshot summary over frames ``0 .. last shot end`` (bool array)."""
+    _check_solver(solver)
     change_points = np.asarray(change_points, dtype=np.int64)
+    if change_points.ndim != 2 or change_points.shape[1:] != (2,) or not len(change_points):
+        raise CourseError(f"change_points must be a non-empty [n_shots, 2] array of inclusive "
+                          f"[start, end] frames, got shape {change_points.shape}.")
+    if not 0 <= proportion <= 1:
+        raise CourseError(f"proportion is the summary's share of the video, from 0 to 1, got "
+                          f"{proportion}.")
     values = shot_scores(upsample_scores(scores, picks, n_frames), change_points)
     lengths = change_points[:, 1] - change_points[:, 0] + 1
-    chosen = SOLVERS[solver](values, lengths, summary_budget(change_points, proportion))
+    budget = summary_budget(change_points, proportion)
+    _check_shot_values(values[None], lengths, budget, "these scores", allow_negative)
+    chosen = SOLVERS[solver](values, lengths, budget)
     summary = np.zeros(int(change_points[-1, 1]) + 1, dtype=bool)
     for s0, s1 in change_points[chosen].tolist():
         summary[s0:s1 + 1] = True
@@ -200,7 +288,7 @@ def _f_from_counts(overlap, n_machine, n_user, empty: EmptyRule) -> np.ndarray:
     if empty == "zero":
         scores[np.isnan(scores)] = 0.0
     elif empty != "nan":
-        raise ValueError(f"empty must be 'zero' or 'nan', not {empty!r}")
+        raise CourseError(f"empty must be 'zero' or 'nan', not {empty!r}")
     return scores
 
 
@@ -210,7 +298,7 @@ def reduce_users(scores: np.ndarray, metric: Metric) -> float:
         return float(np.max(scores))
     if metric == "mean":
         return float(np.mean(scores))
-    raise ValueError(f"metric must be 'max' (SumMe) or 'mean' (TVSum), not {metric!r}")
+    raise CourseError(f"metric must be 'max' (SumMe) or 'mean' (TVSum), not {metric!r}")
 
 
 @dataclass(frozen=True)
@@ -230,33 +318,52 @@ class Evaluation:
 
 def evaluate(dataset: SummarizationDataset, scores: Mapping[str, np.ndarray],
              keys: Sequence[str] | None = None, *, metric: Metric | None = None,
-             empty: EmptyRule = "zero", solver: Solver = "vectorised") -> Evaluation:
+             empty: EmptyRule = "zero", solver: Solver = "vectorised",
+             allow_negative: bool = True) -> Evaluation:
     """Score per-video step scores on ``keys`` (default: every key in ``scores``) in one call.
 
     ``metric`` defaults to the dataset's own (``max`` for SumMe, ``mean`` for TVSum).
     """
-    return evaluate_epochs(dataset, [scores], keys, metric=metric, empty=empty, solver=solver)[0]
+    if not isinstance(scores, Mapping):
+        raise CourseError(f"scores must be a dict {{video key: step scores}}, got "
+                          f"{type(scores).__name__}: e.g. {{'video_1': array of its "
+                          "n_steps scores, ...}.")
+    return evaluate_epochs(dataset, [scores], keys, metric=metric, empty=empty, solver=solver,
+                           allow_negative=allow_negative)[0]
 
 
 def evaluate_epochs(dataset: SummarizationDataset, scores: Sequence[Mapping[str, np.ndarray]],
                     keys: Sequence[str] | None = None, *, metric: Metric | None = None,
-                    empty: EmptyRule = "zero", solver: Solver = "vectorised") -> list[Evaluation]:
+                    empty: EmptyRule = "zero", solver: Solver = "vectorised",
+                    allow_negative: bool = True) -> list[Evaluation]:
     """:func:`evaluate` for many sets of scores of the same videos (e.g. every epoch of a run).
 
     Each video's scores are stacked and go through the protocol together, so the knapsack's
     per-row NumPy calls are shared by all epochs. Same results as one :func:`evaluate` per set.
     """
+    _check_solver(solver)
+    if isinstance(scores, Mapping) or not len(scores) or not all(
+            isinstance(s, Mapping) for s in scores):
+        raise CourseError("evaluate_epochs takes a non-empty list of score dicts, one "
+                          "{video key: step scores} per epoch (for one dict, use evaluate).")
     metric = metric or dataset.eval_method
+    if metric not in ("max", "mean"):
+        raise CourseError(f"metric must be 'max' (SumMe) or 'mean' (TVSum), not {metric!r}")
     keys = list(scores[0]) if keys is None else list(keys)
+    if not keys:
+        raise CourseError("No videos to evaluate: the scores (or keys) are empty; give the "
+                          "test videos' keys, e.g. split.test_keys.")
     per_set: list[dict[str, float]] = [{} for _ in scores]
     for key in keys:
-        shots = _prepared(dataset.require_annotations(key))
+        record = dataset.require_annotations(key)
+        shots = _prepared(record)
         missing = [i for i, s in enumerate(scores) if key not in s]
         if missing:
-            raise KeyError(f"No scores for {key!r} (in set {missing[0]}): give one score array "
-                           "per test video.")
-        batch = np.stack([np.asarray(s[key], dtype=np.float32).reshape(-1) for s in scores])
+            raise CourseError(f"No scores for {key!r} (in set {missing[0]}): give one score "
+                              "array per test video.")
+        batch = np.stack([_video_scores(s[key], key, record.n_steps) for s in scores])
         values = _shot_means(upsample_scores(batch, shots.picks, shots.n_frames), shots.bounds)
+        _check_shot_values(values, shots.lengths, shots.budget, key, allow_negative)
         if solver == "vectorised":
             chosen = knapsack_batch(values, shots.lengths, shots.budget)
         else:
@@ -269,6 +376,16 @@ def evaluate_epochs(dataset: SummarizationDataset, scores: Sequence[Mapping[str,
         for result, row in zip(per_set, f, strict=True):
             result[key] = reduce_users(row, metric)
     return [Evaluation(result, metric) for result in per_set]
+
+
+def _video_scores(scores, key: str, n_steps: int) -> np.ndarray:
+    """One video's step scores as a 1-D float32 array of ``n_steps`` values (a [1, T] or
+    [T, 1] array is unambiguous and accepted; anything else is an error naming the video)."""
+    array = _as_array(scores, f"The scores of {key}")
+    if sum(n > 1 for n in array.shape) > 1 or array.size != n_steps:
+        raise CourseError(f"The scores of {key} have shape {array.shape}; give a 1-D array of "
+                          f"its {n_steps} step scores (one per pick).")
+    return array.reshape(-1)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import pytest
 
 from course_lib import evaluation as ev
 from course_lib.data.summarization import SummarizationDataset, VideoRecord, reference_data_dir
+from course_lib.errors import CourseError
 
 
 def make_record(key="video_1", n_frames=100, n_users=3, rng=None, shots=None):
@@ -141,7 +142,7 @@ def test_evaluate_splits_averages_split_means():
     res = ev.evaluate_splits(data, splits, [scores, scores])
     assert res.mean == pytest.approx(np.mean([ev.evaluate(data, scores, s.test_keys).mean
                                               for s in splits]))
-    with pytest.raises(KeyError, match="No scores"):
+    with pytest.raises(CourseError, match="No scores"):
         ev.evaluate(data, {}, ["video_1"])
 
 

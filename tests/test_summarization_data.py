@@ -148,7 +148,7 @@ def test_download_places_and_validates_the_files(mirror, tmp_path, monkeypatch):
     url, _, _ = mirror
     dest = tmp_path / "data"
     monkeypatch.setenv(sm.MIRROR_ENV_VAR, url)  # the override a lab mirror would use
-    path = sm.download_summarization("summe", folder=dest, progress=False)
+    path = sm.download_summarization("summe", folder=dest, force=True, progress=False)
     assert path == sm.feature_file("summe", dest)
     data, splits = sm.load_benchmark("summe", folder=dest)
     assert len(data) == 5 and len(splits) == 5 and data.has_features
@@ -158,7 +158,7 @@ def test_download_rejects_a_broken_file_and_cleans_up(mirror, tmp_path):
     url, features, _ = mirror
     features.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # an LFS pointer
     dest = tmp_path / "data"
-    with pytest.raises(DataError, match="failed validation and were deleted"):
+    with pytest.raises(DataError, match="failed validation, so they were not installed"):
         sm.download_summarization("summe", folder=dest, mirrors=[url], progress=False)
     assert not sm.feature_file("summe", dest).exists()
 

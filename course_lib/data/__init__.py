@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from course_lib.errors import DataError  # noqa: F401  (re-exported: the data modules' error)
+from course_lib.errors import DataError  # also re-exported: the data modules' error
 
 DATA_ENV_VAR = "COURSE_DATA_DIR"
 
@@ -14,5 +14,9 @@ def data_dir() -> Path:
     """Where downloaded data lives: ``$COURSE_DATA_DIR``, else the repository's ``data/``."""
     configured = os.environ.get(DATA_ENV_VAR)
     if configured:
-        return Path(configured).expanduser()
+        folder = Path(configured).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise DataError(f"${DATA_ENV_VAR} is {configured!r}, a file, not a folder: point it "
+                            "at a folder (it is created if needed), or unset it.")
+        return folder
     return Path(__file__).resolve().parents[2] / "data"

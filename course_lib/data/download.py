@@ -1,7 +1,11 @@
-"""Downloading data files: mirrors tried in order, checksums verified, never a half-written file.
+"""Downloading data files: mirrors tried in order, checked, and installed all together or not at
+all.
 
-A download goes to ``<dest>.part`` and is renamed into place only once it is complete and its
-checksum matches, so an interrupted download can never be mistaken for a good file.
+Every download goes to a temporary ``<name>.<random>.part`` file in the destination folder (so the
+final rename cannot cross file systems). Only when every file of a set has arrived and passed its
+checks (checksum, "not an HTML page", and the caller's own validation) are they renamed into place,
+together: a failed or interrupted download leaves the files that were there before untouched and
+no ``.part`` file behind.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import tempfile
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from http.client import HTTPException
 from pathlib import Path
 
@@ -20,6 +26,7 @@ from course_lib.data import DataError
 
 CHUNK_SIZE = 1 << 20
 TIMEOUT_S = 60
+UNCHANGED = "The files already in {folder} (if any) are unchanged."
 
 
 def md5sum(path: Path, *, gunzip: bool = False) -> str:
@@ -35,35 +42,119 @@ def md5sum(path: Path, *, gunzip: bool = False) -> str:
     return digest.hexdigest()
 
 
-def download(urls: Sequence[str], dest: Path, md5: str | None, *, progress: bool = True) -> Path:
-    """Fetch ``dest`` from the first of ``urls`` that delivers it whole with the right MD5."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_suffix(dest.suffix + ".part")
-    failures = []
-    for url in urls:
+def ensure_folder(folder: Path, what: str = "The data folder") -> Path:
+    """Create ``folder`` if needed, or say clearly why it cannot be one (e.g. it is a file)."""
+    folder = Path(folder).expanduser()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise DataError(f"{what} {folder} cannot be created: {existing} is a file, not a folder. "
+                        "Point --dest (or $COURSE_DATA_DIR) at a folder, or move the file away.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"Cannot create the folder {folder} ({error.strerror or error}): "
+                        "choose another folder (--dest, or $COURSE_DATA_DIR).") from error
+    return folder
+
+
+class Staging:
+    """New files waiting in their destination folder, installed together by :meth:`commit`."""
+
+    def __init__(self, folder: Path):
+        self.folder = ensure_folder(folder)
+        self.staged: dict[Path, Path] = {}  # final path -> temporary file holding its new content
+        self.scratch: list[Path] = []  # temporary files that are never installed
+
+    def new_file(self, name: str, *, install: bool = True) -> Path:
+        """A fresh temporary file in the folder that :meth:`commit` will rename to ``name``
+        (``install=False``: a scratch file, e.g. an archive, deleted with the others)."""
+        handle, temp = tempfile.mkstemp(prefix=f"{name}.", suffix=".part", dir=self.folder)
+        os.close(handle)
+        if install:
+            self.staged[self.folder / name] = Path(temp)
+        else:
+            self.scratch.append(Path(temp))
+        return Path(temp)
+
+    def fetch(self, urls: Sequence[str], name: str, md5: str | None, *, install: bool = True,
+              progress: bool = True) -> Path:
+        """Download ``name`` from the first of ``urls`` that delivers it whole (and with the
+        right MD5) into a temporary file; returns that file for the caller to validate."""
+        temp = self.new_file(name, install=install)
+        failures = []
+        for url in urls:
+            try:
+                _fetch(url, temp, progress)
+                _refuse_html(temp)
+                if md5 is not None and (got := md5sum(temp)) != md5:
+                    raise DataError(f"checksum mismatch: expected md5 {md5}, got {got}")
+                return temp
+            except (OSError, HTTPException, ValueError) as error:  # DataError is a ValueError
+                failures.append(f"  {url}: {error}")
+        raise DataError(
+            f"Could not download {name}; every mirror failed:\n" + "\n".join(failures) + "\n"
+            f"{UNCHANGED.format(folder=self.folder)} Check the network connection (or proxy "
+            f"settings), then run the command again; or fetch one of the URLs above by hand and "
+            f"save it as {self.folder / name}.")
+
+    def commit(self) -> list[Path]:
+        """Rename every staged file into place: all of them, or (if a rename fails) none.
+
+        The files being replaced are first moved aside, so a failure half-way puts them back.
+        """
+        aside: dict[Path, Path] = {}
+        done: list[Path] = []
         try:
-            _fetch(url, part, progress)
-            if md5 is not None and (got := md5sum(part)) != md5:
-                raise DataError(f"checksum mismatch: expected md5 {md5}, got {got}")
-        except (OSError, HTTPException, ValueError, DataError) as error:
-            part.unlink(missing_ok=True)
-            failures.append(f"  {url}: {error}")
-            continue
-        os.replace(part, dest)
-        return dest
-    raise DataError(
-        f"Could not download {dest.name}; every mirror failed:\n" + "\n".join(failures) + "\n"
-        f"Check the network connection (or proxy settings), then run the command again; "
-        f"or fetch one of the URLs above by hand and save it as {dest}."
-    )
+            for final in self.staged:
+                if final.exists():
+                    aside[final] = final.with_name(f"{final.name}.{os.getpid()}.old")
+                    os.replace(final, aside[final])
+            for final, temp in self.staged.items():
+                os.replace(temp, final)
+                done.append(final)
+        except BaseException:
+            for final in done:
+                final.unlink(missing_ok=True)
+            for final, old in aside.items():
+                os.replace(old, final)
+            raise
+        for old in aside.values():
+            old.unlink(missing_ok=True)
+        installed, self.staged = list(self.staged), {}
+        return installed
+
+    def discard(self) -> None:
+        for temp in [*self.staged.values(), *self.scratch]:
+            temp.unlink(missing_ok=True)
+        self.staged, self.scratch = {}, []
+
+
+@contextmanager
+def staging(folder: Path) -> Iterator[Staging]:
+    """``with staging(folder) as stage: ...fetch, validate..., stage.commit()``; leaving the block
+    in any other way (an error, Ctrl-C) deletes the temporary files and changes nothing else."""
+    stage = Staging(folder)
+    try:
+        yield stage
+    finally:
+        stage.discard()
+
+
+def download(urls: Sequence[str], dest: Path, md5: str | None, *, progress: bool = True) -> Path:
+    """Fetch one file ``dest`` from the first of ``urls`` that delivers it whole with the right
+    MD5, and only then put it in place of any previous ``dest``."""
+    dest = Path(dest)
+    with staging(dest.parent) as stage:
+        stage.fetch(urls, dest.name, md5, progress=progress)
+        stage.commit()
+    return dest
 
 
 def _fetch(url: str, part: Path, progress: bool) -> None:
     """Stream one URL to ``part``, refusing a response shorter than its announced length."""
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(part, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=part.stem,
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
                   disable=not progress) as bar:
             received = 0
             while chunk := response.read(CHUNK_SIZE):
@@ -73,3 +164,11 @@ def _fetch(url: str, part: Path, progress: bool) -> None:
     if total is not None and received != total:
         raise DataError(f"incomplete download: received {received} of {total} bytes")
 
+
+def _refuse_html(path: Path) -> None:
+    """A server that answers with a web page (a login wall, a "moved" notice) is not the file."""
+    with open(path, "rb") as stream:
+        start = stream.read(512).lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<head")):
+        raise DataError("the server sent an HTML page instead of the file (a login or error "
+                        "page?); the file may have moved")

@@ -8,6 +8,7 @@ upscaled to look like MNIST otherwise; the source's ``name`` always says which o
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(
             f"MNIST file not found: {path}\nDownload MNIST with:\n    {_fetch_command(path.parent)}"
         )
-    redownload = f"Delete it and download it again with:\n    {_fetch_command(path.parent)}"
+    redownload = (f"Download it again with:\n    {_fetch_command(path.parent)}\n(the download "
+                  "replaces a file only once the new copy's checksum is right).")
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
@@ -85,7 +87,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < header:
         raise DataError(f"{path} is truncated inside its header. {redownload}")
     dims = struct.unpack(f">{ndim[magic]}I", raw[4:header])
-    expected = int(np.prod(dims))
+    expected = math.prod(dims)  # exact: sizes from a damaged header may overflow 64 bits
     if len(raw) - header != expected:
         raise DataError(
             f"{path} is damaged or truncated: its header announces dimensions {dims}, i.e. "

@@ -166,10 +166,18 @@ def load_moving_mnist_test(
     fix = f"Download the original file (~819 MB) with:\n    {_fetch_command(path.parent)}"
     if not path.exists():
         raise DataError(f"Moving MNIST test file not found: {path}\n{fix}")
+    if not path.is_file():
+        raise DataError(f"{path} is a folder, not the test file mnist_test_seq.npy.\n{fix}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes): an interrupted copy?\n{fix}")
     try:
         data = np.load(path, mmap_mode="r")
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError) as error:
         raise DataError(f"{path} is not a readable .npy file ({error}).\n{fix}") from error
+    if not isinstance(data, np.ndarray):  # np.load opens an .npz archive as a dict of arrays
+        data.close()
+        raise DataError(f"{path} is an .npz archive, not the original .npy array (was it "
+                        f"re-saved with np.savez?).\n{fix}")
     expected = f"(time, sequence, H, W) = {shape} uint8"
     if data.dtype != np.uint8:
         raise DataError(
@@ -183,8 +191,9 @@ def load_moving_mnist_test(
         raise DataError(f"{path} has shape {data.shape}, expected {expected}.{hint}\n{fix}")
     if verify and (got := md5sum(path)) != md5:
         raise DataError(
-            f"{path} is damaged: md5 {got}, expected {md5}. Delete it, then run:\n"
-            f"    {_fetch_command(path.parent)}"
+            f"{path} is damaged: md5 {got}, expected {md5}. Download it again with:\n"
+            f"    {_fetch_command(path.parent)}\n(the download replaces it only once the new "
+            "copy's checksum is right)."
         )
     return data.transpose(1, 0, 2, 3)
 

@@ -20,6 +20,10 @@ import gzip
 import json
 import os
 import re
+import shutil
+import tarfile
+import tempfile
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from course_lib.data import DataError, data_dir
-from course_lib.data.download import download, md5sum
+from course_lib.data.download import Staging, md5sum, staging
 
 EVAL_METHODS = {"summe": "max", "tvsum": "mean"}
 SHARED_DATA_ENV_VAR = "COURSE_SHARED_DATA"
@@ -226,22 +230,44 @@ def read_h5(path: str | Path, *, name: str | None = None, require_features: bool
     """Read and validate every video of a file in the eccv16 layout.
 
     ``name`` (default: guessed from the file name, e.g. ``summe``) picks the evaluation rule.
+    Whatever is wrong with the file (missing, damaged, locked, another layout) becomes one
+    :class:`DataError` that names the file and the fix.
     """
     path = Path(path)
     if name is None:
         name = next((n for n in EVAL_METHODS if n in path.name.lower()), path.stem)
-    if not path.exists():
-        raise DataError(f"{path} does not exist. {fetch_hint(name)}")
+    return _read_h5(path, name, require_features, eval_method, advice=True)
+
+
+def _read_h5(path: Path, name: str, require_features: bool, eval_method: str | None, *,
+             advice: bool) -> SummarizationDataset:
+    """:func:`read_h5`; ``advice=False`` leaves out how to get a good copy (for a download that
+    is being checked, where that advice would be circular)."""
+
+    def _hint(name: str, *, again: bool = False) -> str:
+        return _fix(name, again=again) if advice else ""
+
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise DataError(f"{path} {problem}. {_hint(name)}")
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
-        raise DataError(f"{path} is not a readable HDF5 file ({error}). Delete it and "
-                        f"download it again. {fetch_hint(name)}") from error
-    with handle:
-        videos = {}
-        for key in handle:
-            if isinstance(handle[key], h5py.Group):
-                videos[key] = _read_group(handle[key], str(path), require_features)
+        if "lock" in str(error).lower():
+            raise DataError(f"{path} is locked by another process (is it open for writing in "
+                            "another notebook or script?). Close it there and try again."
+                            ) from error
+        raise DataError(f"{path} is not a readable HDF5 file ({error}). {_hint(name, again=True)}"
+                        ) from error
+    try:
+        with handle:
+            videos = {key: _read_group(handle[key], str(path), require_features)
+                      for key in handle if isinstance(handle[key], h5py.Group)}
+    except DataError:
+        raise
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as error:
+        raise DataError(f"{path} is damaged: HDF5 failed while reading it ({error}). "
+                        f"{_hint(name, again=True)}") from error
     if not videos:
         raise DataError(f"{path} holds no video groups: it is not in the eccv16 layout.")
     return SummarizationDataset(name, videos, eval_method or EVAL_METHODS.get(name, "max"),
@@ -282,12 +308,12 @@ class Split(NamedTuple):
 def load_splits(path: str | Path, dataset: SummarizationDataset | None = None) -> list[Split]:
     """Read a standard splits JSON (a list of ``{"train_keys": [...], "test_keys": [...]}``)."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"Split file {path} does not exist. "
-                        f"{fetch_hint(dataset.name if dataset else 'summe')}")
+                        f"{_fix(dataset.name if dataset else path.stem.split('_')[0])}")
     try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        raw = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DataError(f"{path} is not valid JSON ({error}).") from error
     if not isinstance(raw, list) or not raw:
         raise DataError(f"{path} must hold a non-empty list of splits.")
@@ -295,6 +321,14 @@ def load_splits(path: str | Path, dataset: SummarizationDataset | None = None) -
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict) or not {"train_keys", "test_keys"} <= set(entry):
             raise DataError(f"Split {i} of {path} needs 'train_keys' and 'test_keys'.")
+        for part in ("train_keys", "test_keys"):
+            keys = entry[part]
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise DataError(f"Split {i} of {path}: '{part}' must be a list of video keys "
+                                f"(strings such as \"video_1\"), got {str(keys)[:60]}.")
+        if not entry["test_keys"]:
+            raise DataError(f"Split {i} of {path} has no test videos ('test_keys' is empty), so "
+                            "it cannot be evaluated: every split needs at least one test key.")
         split = Split(tuple(entry["train_keys"]), tuple(entry["test_keys"]))
         if overlap := set(split.train_keys) & set(split.test_keys):
             raise DataError(f"Split {i} of {path} trains on its test videos {sorted(overlap)}.")
@@ -407,9 +441,21 @@ def fetch_hint(name: str) -> str:
             f"files go to {summarization_dir()}; set $COURSE_DATA_DIR to change that).")
 
 
+def _fix(name: str, *, again: bool = False) -> str:
+    """How to get a good copy: the download command for a benchmark, else what the course has."""
+    if name not in REMOTE_FILES:
+        return ("Check the path; the course downloads the real benchmarks with `course-data "
+                "summe` and `course-data tvsum`, and read_h5(path, name='summe'|'tvsum') reads "
+                "a copy of them under another name.")
+    if again:
+        return (fetch_hint(name) + " The download replaces the file only once the new copy has "
+                "been checked.")
+    return fetch_hint(name)
+
+
 def _check_name(name: str) -> str:
     if name not in REMOTE_FILES:
-        raise ValueError(f"Unknown benchmark {name!r}: use one of {', '.join(REMOTE_FILES)} "
+        raise DataError(f"Unknown benchmark {name!r}: use one of {', '.join(REMOTE_FILES)} "
                          "(or the embedded 'synthetic' dataset).")
     return name
 
@@ -431,57 +477,233 @@ def load_annotations(name: str) -> SummarizationDataset | None:
 
 
 def download_summarization(name: str, folder: Path | None = None, *,
-                           mirrors: Sequence[str] | None = None, progress: bool = True) -> Path:
+                           mirrors: Sequence[str] | None = None, force: bool = False,
+                           progress: bool = True) -> Path:
     """Fetch one benchmark's feature file and splits, validate them, and place them for the loaders.
 
     ``mirrors`` (or ``$COURSE_SUMMARIZATION_MIRROR``, comma-separated) replace the published
-    locations, e.g. a lab server or a local test server. As no checksum is published, a file is
-    kept only if the reader validates all of its videos (and the splits name only those videos);
-    otherwise it is deleted and the error says why. Returns the feature file's path.
+    locations, e.g. a lab server or a local test server. As no checksum is published, the new
+    files replace the old ones (both, or neither) only if the reader validates every video, the
+    splits name only those videos, and the file has the published number of videos (``force``
+    accepts fewer). On any failure the files already there stay as they were. Returns the
+    feature file's path.
     """
     _check_name(name)
     folder = Path(folder or summarization_dir())
     if mirrors is None:
         configured = os.environ.get(MIRROR_ENV_VAR)
         mirrors = configured.split(",") if configured else MIRRORS
-    paths = []
-    for remote in REMOTE_FILES[name]:
-        dest = folder / Path(remote.path).name
-        urls = [m.rstrip("/") + "/" + remote.path for m in mirrors]
-        paths.append(download(urls, dest, remote.md5, progress=progress))
-    features_path, splits_path = paths
-    try:
-        dataset = read_h5(features_path, name=name)
-        load_splits(splits_path, dataset)
-    except DataError as error:
-        for path in paths:
-            path.unlink(missing_ok=True)
-        raise DataError(f"The downloaded {name} files failed validation and were deleted: "
-                        f"{error}") from error
-    if len(dataset) != EXPECTED_VIDEOS[name] and progress:
-        print(f"Note: {features_path.name} has {len(dataset)} videos, the published file "
-              f"{EXPECTED_VIDEOS[name]}.")
+    unchanged = f"The files already in {folder} (if any) are unchanged."
+    with staging(folder) as stage:
+        features, splits = (
+            stage.fetch([m.rstrip("/") + "/" + remote.path for m in mirrors],
+                        Path(remote.path).name, remote.md5, progress=progress)
+            for remote in REMOTE_FILES[name])
+        try:
+            dataset = _read_h5(features, name, True, None, advice=False)
+            load_splits(splits, dataset)
+        except DataError as error:
+            raise DataError(f"The downloaded {name} files failed validation, so they were not "
+                            f"installed: {error}\n{unchanged}") from error
+        expected = EXPECTED_VIDEOS[name]
+        if len(dataset) < expected and not force:
+            raise DataError(f"The downloaded {name} feature file holds {len(dataset)} videos, the "
+                            f"published one {expected}: it is not the real benchmark, so it was "
+                            f"not installed. {unchanged} (To install it anyway: course-data "
+                            f"{name} --force.)")
+        size, digest = features.stat().st_size, md5sum(features)
+        stage.commit()
+    features_path = feature_file(name, folder)
     if progress:
-        print(f"{features_path}: {len(dataset)} videos, {features_path.stat().st_size} bytes, "
-              f"md5 {md5sum(features_path)}")
+        print(f"{features_path}: {len(dataset)} videos, {size} bytes, md5 {digest}")
     return features_path
 
 
 # ---------------------------------------------------------------- TVSum's raw annotations
 
+# The official TVSum release (Song et al., CVPR 2015; github.com/yalesong/tvsum). What was checked,
+# and how: the archive name and URL are the ones the authors' page serves and that many public
+# download scripts use (about 641 MB, the videos included; the GitHub README itself points to
+# Yahoo Webscope). Those scripts unpack `ydata-tvsum50-v1_1/ydata-tvsum50-data.zip` from it to get
+# `data/ydata-tvsum50-anno.tsv` and `data/ydata-tvsum50-info.tsv`; as that inner layout is not
+# documented, the extractor looks for the two files by name, in the archive and in its data zip.
+# No checksum of the archive is published. The real guard is the content check
+# (validate_tvsum_annotations: 50 videos x 20 annotators, integer scores 1-5); the MD5 below was
+# measured on the decompressed `ydata-anno.tsv.gz` copy of the official annotation file that
+# the course's tests use, not on a fresh download of the archive.
+TVSUM_ARCHIVE_URLS = ("https://people.csail.mit.edu/yalesong/tvsum/tvsum50_ver_1_1.tgz",)
+TVSUM_ANNOTATION_FILE = "ydata-tvsum50-anno.tsv"
+TVSUM_INFO_FILE = "ydata-tvsum50-info.tsv"
+TVSUM_ANNOTATION_MD5 = "731b26a564600afbc66d1a162b36cafd"
+TVSUM_ANNOTATORS = 20
+TVSUM_SCORES = (1, 5)
+PICK_STEP = 15  # the eccv16 files keep every 15th frame
+TVSUM_FETCH = ("Download TVSum's annotations with `course-data tvsum-annotations` (or: python -m "
+               "course_lib.cli tvsum-annotations).")
+
+
 def read_tvsum_annotator_scores(path: str | Path) -> dict[str, np.ndarray]:
-    """``ydata-anno.tsv(.gz)`` → {YouTube id: raw 1–5 scores [n_annotators, n_frames]}."""
+    """``ydata-tvsum50-anno.tsv`` (or a ``.gz`` of it) → {YouTube id: raw 1–5 scores
+    [n_annotators, n_frames]}, in the file's video order."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     rows: dict[str, list[np.ndarray]] = {}
-    with opener(path, "rt") as stream:
-        for line_no, line in enumerate(stream, 1):
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3:
-                raise DataError(f"{path}:{line_no}: expected 3 tab-separated columns "
-                                "(video id, category, scores).")
-            rows.setdefault(parts[0], []).append(np.fromstring(parts[2], dtype=np.float32, sep=","))
-    return {video: np.stack(scores) for video, scores in rows.items()}
+    try:
+        with opener(path, "rt") as stream:
+            for line_no, line in enumerate(stream, 1):
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 3:
+                    raise DataError(f"{path}:{line_no}: expected 3 tab-separated columns "
+                                    "(video id, category, comma-separated scores).")
+                try:
+                    scores = np.array(parts[2].split(","), dtype=np.float32)
+                except ValueError as error:
+                    raise DataError(f"{path}:{line_no}: the scores of {parts[0]} are not "
+                                    f"comma-separated numbers ({error}).") from error
+                rows.setdefault(parts[0], []).append(scores)
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise DataError(f"{path} is not a readable TVSum annotation table ({error}). "
+                        f"{TVSUM_FETCH}") from error
+    table = {}
+    for video, scores in rows.items():
+        if len({len(s) for s in scores}) != 1:
+            raise DataError(f"{path}: the annotators of {video} scored different numbers of "
+                            f"frames ({sorted({len(s) for s in scores})}).")
+        table[video] = np.stack(scores)
+    return table
+
+
+def validate_tvsum_annotations(table: dict[str, np.ndarray], source: str, *,
+                               force: bool = False) -> dict[str, np.ndarray]:
+    """Check that the table is the published one: 50 videos (fewer only with ``force``), each
+    rated by 20 annotators on the 1–5 scale."""
+    expected = EXPECTED_VIDEOS["tvsum"]
+    if len(table) < expected and not force:
+        raise DataError(f"{source} holds {len(table)} videos, the published TVSum annotations "
+                        f"{expected}: it is not the real file (pass force=True, or --force, to "
+                        "use it anyway).")
+    low, high = TVSUM_SCORES
+    for video, scores in table.items():
+        if len(scores) != TVSUM_ANNOTATORS:
+            raise DataError(f"{source}: {video} has {len(scores)} annotators, TVSum has "
+                            f"{TVSUM_ANNOTATORS} per video.")
+        if np.any(scores != np.round(scores)) or scores.min() < low or scores.max() > high:
+            raise DataError(f"{source}: the scores of {video} are not integers from {low} to "
+                            f"{high} (found {scores.min():g} .. {scores.max():g}).")
+    return table
+
+
+def tvsum_annotation_path() -> Path | None:
+    """The downloaded annotation table, else (test setting) the reference copy, else ``None``."""
+    for path in (summarization_dir() / TVSUM_ANNOTATION_FILE,
+                 reference_data_dir() / "tvsum" / "ydata-anno.tsv.gz"):
+        if path.is_file():
+            return path
+    return None
+
+
+def load_tvsum_annotations(path: str | Path | None = None) -> SummarizationDataset | None:
+    """TVSum's 50 videos with each annotator's raw 1–5 scores, for rank correlation; ``None``
+    when the annotations have not been downloaded (``course-data tvsum-annotations``).
+
+    With the downloaded feature file the videos are its records (features, shots, user
+    summaries) plus the scores; otherwise they are built from the table alone, as the feature
+    file does: keys ``video_1`` … in the table's order, every 15th frame picked, ``gtscore`` the
+    annotators' mean rescaled from 1–5 to 0–1. Without shots such videos have no F-score.
+    """
+    path = Path(path) if path is not None else tvsum_annotation_path()
+    if path is None:
+        return None
+    scores = validate_tvsum_annotations(read_tvsum_annotator_scores(path), str(path))
+    if feature_file("tvsum").is_file():
+        return with_user_scores(read_h5(feature_file("tvsum"), name="tvsum",
+                                        require_features=False), scores)
+    low, high = TVSUM_SCORES
+    videos = {}
+    for i, (video, raw) in enumerate(scores.items(), 1):
+        picks = np.arange(0, raw.shape[1], PICK_STEP)
+        gtscore = ((raw.mean(axis=0)[picks] - low) / (high - low)).astype(np.float32)
+        record = VideoRecord(f"video_{i}", raw.shape[1], picks, gtscore=gtscore,
+                             video_name=video, user_scores=raw)
+        videos[record.key] = validate_record(record, str(path), require_features=False)
+    return SummarizationDataset("tvsum", videos, EVAL_METHODS["tvsum"], str(path))
+
+
+def download_tvsum_annotations(folder: Path | None = None, *,
+                               urls: Sequence[str] = TVSUM_ARCHIVE_URLS,
+                               md5: str | None = TVSUM_ANNOTATION_MD5, force: bool = False,
+                               progress: bool = True) -> Path:
+    """Fetch TVSum's official release and keep only its annotation and info tables.
+
+    The archive (about 641 MB, with the videos) is downloaded into a temporary file beside the
+    destination and deleted afterwards; the two tables are installed together only once the
+    annotations pass :func:`validate_tvsum_annotations` and match the known MD5 (``force``
+    accepts another MD5 or fewer videos). Returns the annotation table's path.
+    """
+    folder = Path(folder or summarization_dir())
+    unchanged = f"The files already in {folder} (if any) are unchanged."
+    with staging(folder) as stage:
+        archive = stage.fetch(urls, "tvsum50_ver_1_1.tgz", None, install=False,
+                              progress=progress)
+        anno, info = _extract_tvsum_tables(archive, stage)
+        archive.unlink()  # 641 MB that are no longer needed
+        try:
+            table = validate_tvsum_annotations(read_tvsum_annotator_scores(anno), "the "
+                                               f"downloaded {TVSUM_ANNOTATION_FILE}", force=force)
+            missing = [v for v in table if v not in info.read_text(errors="replace")]
+            if missing:
+                raise DataError(f"the downloaded {TVSUM_INFO_FILE} does not list the videos "
+                                f"{missing[:3]} of the annotations.")
+        except DataError as error:
+            raise DataError(f"TVSum's annotations failed validation, so they were not "
+                            f"installed: {error}\n{unchanged}") from error
+        if md5 is not None and (got := md5sum(anno)) != md5 and not force:
+            raise DataError(f"The downloaded {TVSUM_ANNOTATION_FILE} looks right (50 videos x 20 "
+                            f"annotators) but its md5 is {got}, not the known {md5}: it differs "
+                            f"from the official file, so it was not installed. {unchanged} (To "
+                            "install it anyway: course-data tvsum-annotations --force.)")
+        stage.commit()
+    if progress:
+        print(f"{folder / TVSUM_ANNOTATION_FILE}: {len(table)} videos x {TVSUM_ANNOTATORS} "
+              "annotators")
+    return folder / TVSUM_ANNOTATION_FILE
+
+
+def _extract_tvsum_tables(archive: Path, stage: Staging) -> tuple[Path, Path]:
+    """Copy the annotation and info tables out of the release archive (directly, or from the
+    data zip inside it) into staged files; a clear error if they are not there."""
+    wanted = {TVSUM_ANNOTATION_FILE: None, TVSUM_INFO_FILE: None}
+
+    def take(name: str, stream) -> None:
+        base = name.rsplit("/", 1)[-1]
+        if base in wanted and wanted[base] is None:
+            wanted[base] = stage.new_file(base)
+            with open(wanted[base], "wb") as out:
+                shutil.copyfileobj(stream, out)
+
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                base = member.name.rsplit("/", 1)[-1]
+                if not member.isfile():
+                    continue
+                if base in wanted:
+                    take(member.name, tar.extractfile(member))
+                elif base.endswith(".zip") and "data" in base:
+                    with tempfile.TemporaryFile() as inner:
+                        shutil.copyfileobj(tar.extractfile(member), inner)
+                        with zipfile.ZipFile(inner) as data_zip:
+                            for name in data_zip.namelist():
+                                if name.rsplit("/", 1)[-1] in wanted:
+                                    with data_zip.open(name) as stream:
+                                        take(name, stream)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as error:
+        raise DataError(f"The downloaded TVSum archive is not a readable .tgz ({error}); the "
+                        "server may have sent something else. Nothing was installed.") from error
+    if missing := [name for name, path in wanted.items() if path is None]:
+        raise DataError(f"The downloaded TVSum archive holds no {' and no '.join(missing)}: it "
+                        "is not the official release. Nothing was installed.")
+    return wanted[TVSUM_ANNOTATION_FILE], wanted[TVSUM_INFO_FILE]
 
 
 def with_user_scores(dataset: SummarizationDataset,
