@@ -1,17 +1,27 @@
-"""The generic downloader, against an HTTP server on 127.0.0.1 serving files the tests write."""
+"""Downloads against an HTTP server on 127.0.0.1 serving files the tests write: the generic
+downloader, benchmark sets installed both-or-neither, and TVSum's annotations from its release."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import os
 import socket
+import tarfile
 import threading
+import zipfile
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+import h5py
+import numpy as np
 import pytest
 
-from course_lib.data import DataError
+from course_lib import cli
+from course_lib.data import DATA_ENV_VAR, DataError
+from course_lib.data import download as download_module
+from course_lib.data import summarization as sm
 from course_lib.data.download import download, md5sum
 
 PAYLOAD = bytes(range(256)) * 5000  # 1.28 MB: more than one download chunk
@@ -97,3 +107,241 @@ def test_failed_download_keeps_existing_file(server, tmp_path):
     with pytest.raises(DataError):
         download([server + "missing.bin"], dest, PAYLOAD_MD5, progress=False)
     assert dest.read_bytes() == b"previous"
+
+
+# ---------------------------------------------------------------- benchmark sets: both or neither
+
+def write_benchmark(path, n_videos: int) -> bytes:
+    """A feature file in the eccv16 layout with ``n_videos`` small valid videos; its bytes."""
+    rng = np.random.default_rng(n_videos)
+    with h5py.File(path, "w") as f:
+        for i in range(1, n_videos + 1):
+            g = f.create_group(f"video_{i}")
+            g["n_frames"], g["picks"] = 60, np.arange(0, 60, 15)
+            g["features"] = rng.random((4, 8)).astype(np.float32)
+            g["change_points"] = np.array([[0, 29], [30, 59]])
+            g["user_summary"] = (rng.random((2, 60)) < 0.3).astype(np.float32)
+    return path.read_bytes()
+
+
+def write_splits(path, n_videos: int) -> bytes:
+    keys = [f"video_{i}" for i in range(1, n_videos + 1)]
+    sm.save_splits(sm.make_splits(keys, rng=np.random.default_rng(0)), path)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def summe_mirror(server, tmp_path):
+    """(mirror URL, served feature file, served splits file, data folder holding good files)."""
+    served = tmp_path / "served"
+    features, splits = (served / r.path for r in sm.REMOTE_FILES["summe"])
+    features.parent.mkdir(parents=True)
+    splits.parent.mkdir(parents=True, exist_ok=True)
+    write_benchmark(features, 25)
+    write_splits(splits, 25)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_benchmark(sm.feature_file("summe", folder), 25)
+    write_splits(sm.splits_file("summe", folder), 25)
+    return server, features, splits, folder
+
+
+def snapshot(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def run_cli(*argv) -> int:
+    return cli.main([*argv])
+
+
+BAD_MIRRORS = {
+    # what the mirror does -> (how to set it up, message fragment)
+    "HTML page with status 200": (
+        lambda f, s: f.write_text("<!DOCTYPE html><html><body>Sign in</body></html>"),
+        "HTML page"),
+    "a valid file with 3 videos": (
+        lambda f, s: (write_benchmark(f, 3), write_splits(s, 3)), "holds 3 videos"),
+    "the splits answer 404": (lambda f, s: s.unlink(), "404"),
+    "an LFS pointer": (
+        lambda f, s: f.write_bytes(b"version https://git-lfs.github.com/spec/v1\n"),
+        "not a readable HDF5 file"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_MIRRORS)
+def test_a_failed_download_leaves_the_good_files_untouched(case, summe_mirror, capsys):
+    url, features, splits, folder = summe_mirror
+    setup, fragment = BAD_MIRRORS[case]
+    setup(features, splits)
+    before = snapshot(folder)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(sm.MIRROR_ENV_VAR, url)
+        assert run_cli("summe", "--dest", str(folder)) == 1
+    message = capsys.readouterr().err
+    assert fragment in message and "unchanged" in message
+    assert snapshot(folder) == before  # both old files, and no .part file
+
+
+def test_force_installs_a_smaller_file_and_its_splits_together(summe_mirror, monkeypatch):
+    url, features, splits, folder = summe_mirror
+    new = write_benchmark(features, 3), write_splits(splits, 3)
+    monkeypatch.setenv(sm.MIRROR_ENV_VAR, url)
+    assert run_cli("summe", "--dest", str(folder), "--force") == 0
+    assert (sm.feature_file("summe", folder).read_bytes(),
+            sm.splits_file("summe", folder).read_bytes()) == new
+    assert len(list(folder.iterdir())) == 2
+
+
+def test_ctrl_c_during_the_second_file_changes_nothing(summe_mirror, monkeypatch):
+    url, _, _, folder = summe_mirror
+    before = snapshot(folder)
+    real_fetch, calls = download_module._fetch, []
+
+    def interrupted(url, part, progress):
+        calls.append(url)
+        real_fetch(url, part, progress)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(download_module, "_fetch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sm.download_summarization("summe", folder, mirrors=[url], progress=False)
+    assert len(calls) == 2 and snapshot(folder) == before
+
+
+def test_a_failed_rename_puts_the_old_files_back(summe_mirror, monkeypatch):
+    url, features, splits, folder = summe_mirror
+    write_benchmark(features, 30)
+    write_splits(splits, 30)
+    before = snapshot(folder)
+    real_replace, installs = os.replace, []
+
+    def failing(src, dst):
+        if str(src).endswith(".part"):
+            installs.append(dst)
+            if len(installs) == 2:
+                raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(download_module.os, "replace", failing)
+    with pytest.raises(OSError, match="disk full"):
+        sm.download_summarization("summe", folder, mirrors=[url], progress=False)
+    assert snapshot(folder) == before
+
+
+def test_dest_that_is_a_file_is_reported(tmp_path, capsys):
+    target = tmp_path / "not-a-folder"
+    target.write_text("x")
+    assert run_cli("summe", "--dest", str(target), "--force") == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert target.read_text() == "x"
+
+
+# ---------------------------------------------------------------- TVSum's annotations
+
+def tvsum_table(n_videos=50, n_annotators=20, low=1, high=5) -> str:
+    rng = np.random.default_rng(5)
+    lines = []
+    for v in range(n_videos):
+        n_frames = int(rng.integers(40, 90))
+        for _ in range(n_annotators):
+            scores = rng.integers(low, high + 1, n_frames)
+            lines.append(f"vid{v:08d}\tVT\t" + ",".join(map(str, scores)))
+    return "\n".join(lines) + "\n"
+
+
+def tvsum_info(table: str) -> str:
+    ids = dict.fromkeys(line.split("\t")[0] for line in table.splitlines())
+    return "category\tvideo_id\ttitle\turl\tlength\n" + "".join(
+        f"VT\t{v}\ta title\thttps://www.youtube.com/watch?v={v}\t0:10\n" for v in ids)
+
+
+def write_release(path, anno: str | bytes | None, info: str | None, *, nested=True) -> None:
+    """A .tgz laid out like TVSum's release: the tables in a data zip inside (or directly)."""
+    files = {f"data/{sm.TVSUM_INFO_FILE}": info, f"data/{sm.TVSUM_ANNOTATION_FILE}": anno}
+    files = {k: v.encode() if isinstance(v, str) else v for k, v in files.items()
+             if v is not None}
+    members = {"ydata-tvsum50-v1_1/README": b"readme"}
+    if nested:
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w") as z:
+            for name, content in files.items():
+                z.writestr(name, content)
+        members["ydata-tvsum50-v1_1/ydata-tvsum50-data.zip"] = inner.getvalue()
+    else:
+        members.update({f"ydata-tvsum50-v1_1/{k}": v for k, v in files.items()})
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in members.items():
+            info_ = tarfile.TarInfo(name)
+            info_.size = len(content)
+            tar.addfile(info_, io.BytesIO(content))
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_tvsum_annotations_are_extracted_and_loaded(server, tmp_path, nested, monkeypatch):
+    table = tvsum_table()
+    write_release(tmp_path / "served" / "tvsum.tgz", table, tvsum_info(table), nested=nested)
+    folder = tmp_path / "data" / "summarization"
+    path = sm.download_tvsum_annotations(folder, urls=[server + "tvsum.tgz"], md5=None,
+                                         progress=False)
+    assert path.read_text() == table
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [sm.TVSUM_ANNOTATION_FILE, sm.TVSUM_INFO_FILE])  # no archive, no .part left
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "data"))
+    monkeypatch.setenv(sm.SHARED_DATA_ENV_VAR, str(tmp_path / "nowhere"))
+    data = sm.load_tvsum_annotations()
+    assert len(data) == 50 and data.source == str(path)
+    first = data["video_1"]
+    assert first.user_scores.shape == (20, first.n_frames) and first.video_name == "vid00000000"
+    np.testing.assert_array_equal(first.picks, np.arange(0, first.n_frames, 15))
+
+
+BAD_RELEASES = {
+    "19 annotators": (dict(anno=tvsum_table(n_annotators=19)), "19 annotators"),
+    "scores 0-5": (dict(anno=tvsum_table(low=0)), "not integers from 1 to 5"),
+    "10 videos": (dict(anno=tvsum_table(n_videos=10)), "holds 10 videos"),
+    "no annotation table": (dict(anno=None), f"holds no {sm.TVSUM_ANNOTATION_FILE}"),
+    "not a tgz": (dict(raw=b"PK\x03\x04 a zip, not a tgz"), "not a readable .tgz"),
+    "an HTML page": (dict(raw=b"<html><body>Moved</body></html>"), "HTML page"),
+    "another MD5": (dict(anno=tvsum_table(), md5="0" * 32), "not the known"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_RELEASES)
+def test_a_bad_tvsum_release_installs_nothing(case, server, tmp_path):
+    spec, fragment = BAD_RELEASES[case]
+    archive = tmp_path / "served" / "tvsum.tgz"
+    if "raw" in spec:
+        archive.write_bytes(spec["raw"])
+    else:
+        write_release(archive, spec["anno"], tvsum_info(tvsum_table()))
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / sm.TVSUM_ANNOTATION_FILE).write_text("the good old table")
+    with pytest.raises(DataError, match=fragment):
+        sm.download_tvsum_annotations(folder, urls=[server + "tvsum.tgz"],
+                                      md5=spec.get("md5"), progress=False)
+    assert snapshot(folder) == {sm.TVSUM_ANNOTATION_FILE: b"the good old table"}
+
+
+REAL_TVSUM = sm.reference_data_dir() / "tvsum"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not REAL_TVSUM.exists(), reason="the reference TVSum data is absent")
+def test_the_real_table_passes_the_checksum_and_matches_the_reference_layout(server, tmp_path,
+                                                                             monkeypatch):
+    table = gzip.decompress((REAL_TVSUM / "ydata-anno.tsv.gz").read_bytes())
+    write_release(tmp_path / "served" / "tvsum.tgz", table, tvsum_info(table.decode()))
+    folder = tmp_path / "data" / "summarization"
+    sm.download_tvsum_annotations(folder, urls=[server + "tvsum.tgz"], progress=False)
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "data"))
+    built = sm.load_tvsum_annotations()
+    assert built.source == str(folder / sm.TVSUM_ANNOTATION_FILE)
+    reference = sm.read_h5(REAL_TVSUM / "tvsum_annotations.h5", name="tvsum",
+                           require_features=False)
+    for key in reference.keys():
+        want, got = reference[key], built[key]
+        assert (got.video_name, got.n_frames) == (want.video_name, want.n_frames)
+        np.testing.assert_array_equal(got.picks, want.picks)
+        np.testing.assert_allclose(got.gtscore, want.gtscore, atol=1e-6)
