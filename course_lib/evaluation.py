@@ -1,8 +1,8 @@
 """The keyshot evaluation protocol of SumMe and TVSum, ported exactly, plus rank correlation.
 
 Taught in notebook 02; every later notebook (SUM-GAN, -sl, -AAE, the comparison) is judged by it.
-The steps follow the evaluation scripts of SUM-GAN-sl / SUM-GAN-AAE (Apostolidis et al.; see
-``docs/sum-gan-family.md`` §5), re-implemented here:
+The steps follow the evaluation scripts of SUM-GAN-sl / SUM-GAN-AAE (Apostolidis et al.,
+github.com/e-apostolidis/SUM-GAN-sl), re-implemented here:
 
 1. step scores → frame scores by zero-order hold from ``picks`` (:func:`upsample_scores`);
 2. shot score = float32 NumPy mean of its frame scores (:func:`shot_scores`);

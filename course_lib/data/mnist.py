@@ -31,9 +31,8 @@ class Checksums(NamedTuple):
 
 
 # gz: the MD5s torchvision lists in torchvision/datasets/mnist.py (MNIST.resources).
-# raw: the MD5s of the decompressed files, as listed e.g. by secml (CDataLoaderMNIST); the
-# training-images one is also in docs/lstm-autoencoder.md. The raw MD5s were checked against
-# ../shared/data/mnist, whose .gz files are recompressed copies (their gz MD5s differ).
+# raw: the MD5s of the decompressed files, as listed e.g. by secml (CDataLoaderMNIST). The raw
+# MD5s were checked against a recompressed copy of the official files (whose gz MD5s differ).
 MNIST_FILES: dict[str, Checksums] = {
     "train-images-idx3-ubyte.gz": Checksums(
         "f68b3c2dcbeaaa9fbdd348bbdeb94873", "6bbc9ace898e44ae57da46a324031adb"),

@@ -18,7 +18,7 @@ from course_lib.data import DataError, data_dir
 from course_lib.data.download import download, md5sum
 from course_lib.data.mnist import DigitSource
 
-# The published test file (docs/lstm-autoencoder.md, "The standard test file").
+# The test file published with Srivastava et al.'s code (project page of the paper).
 MOVING_MNIST_TEST_URL = "http://www.cs.toronto.edu/~nitish/unsupervised_video/mnist_test_seq.npy"
 MOVING_MNIST_TEST_MD5 = "be083ec986bfe91a449d63653c411eb2"
 MOVING_MNIST_TEST_SHAPE = (20, 10000, 64, 64)  # (time, sequence, height, width), uint8

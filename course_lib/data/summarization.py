@@ -8,7 +8,7 @@ a :class:`SummarizationDataset` holds them with the dataset's evaluation rule (`
 for SumMe, ``mean`` for TVSum), :func:`load_splits` reads the standard 5-split JSON files and
 :class:`VideoFeatureDataset` serves a split's train or test videos to PyTorch.
 
-Layout of one video group (see ``docs/sum-gan-family.md`` §4): ``features`` [n_steps, 1024],
+Layout of one video group (K. Zhou's eccv16 files): ``features`` [n_steps, 1024],
 ``gtscore`` [n_steps], ``user_summary`` [n_users, n_frames] 0/1, ``change_points`` [n_segs, 2]
 inclusive shot bounds, ``n_frame_per_seg``, ``n_frames``, ``picks`` [n_steps], ``n_steps``,
 ``gtsummary`` [n_steps], ``video_name``. Only ``n_frames`` and ``picks`` are always required.
@@ -430,8 +430,8 @@ def splits_file(name: str, folder: Path | None = None) -> Path:
 
 
 def reference_data_dir() -> Path:
-    """The real annotations beside the project (``$COURSE_SHARED_DATA``, else ``../shared/data``);
-    optional: everything works without it."""
+    """Reference copies of the real annotations that the course's own tests use
+    (``$COURSE_SHARED_DATA``); optional: users download theirs with ``course-data``."""
     configured = os.environ.get(SHARED_DATA_ENV_VAR)
     return Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared/data"
 
