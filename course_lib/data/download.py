@@ -42,13 +42,14 @@ def md5sum(path: Path, *, gunzip: bool = False) -> str:
     return digest.hexdigest()
 
 
-def ensure_folder(folder: Path, what: str = "The data folder") -> Path:
+def ensure_folder(folder: Path) -> Path:
     """Create ``folder`` if needed, or say clearly why it cannot be one (e.g. it is a file)."""
     folder = Path(folder).expanduser()
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
-        raise DataError(f"{what} {folder} cannot be created: {existing} is a file, not a folder. "
-                        "Point --dest (or $COURSE_DATA_DIR) at a folder, or move the file away.")
+        raise DataError(f"The folder {folder} cannot be created: {existing} is a file, not a "
+                        "folder. Point --dest (or $COURSE_DATA_DIR) at a folder, or move the file "
+                        "away.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
