@@ -243,13 +243,10 @@ def _read_h5(path: Path, name: str, require_features: bool, eval_method: str | N
              advice: bool) -> SummarizationDataset:
     """:func:`read_h5`; ``advice=False`` leaves out how to get a good copy (for a download that
     is being checked, where that advice would be circular)."""
-
-    def _hint(name: str, *, again: bool = False) -> str:
-        return _fix(name, again=again) if advice else ""
-
+    fix = _fix(name, again=True) if advice else ""
     if not path.is_file():
         problem = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise DataError(f"{path} {problem}. {_hint(name)}")
+        raise DataError(f"{path} {problem}. {_fix(name) if advice else ''}")
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
@@ -257,8 +254,7 @@ def _read_h5(path: Path, name: str, require_features: bool, eval_method: str | N
             raise DataError(f"{path} is locked by another process (is it open for writing in "
                             "another notebook or script?). Close it there and try again."
                             ) from error
-        raise DataError(f"{path} is not a readable HDF5 file ({error}). {_hint(name, again=True)}"
-                        ) from error
+        raise DataError(f"{path} is not a readable HDF5 file ({error}). {fix}") from error
     try:
         with handle:
             videos = {key: _read_group(handle[key], str(path), require_features)
@@ -266,8 +262,8 @@ def _read_h5(path: Path, name: str, require_features: bool, eval_method: str | N
     except DataError:
         raise
     except (OSError, RuntimeError, KeyError, TypeError, ValueError) as error:
-        raise DataError(f"{path} is damaged: HDF5 failed while reading it ({error}). "
-                        f"{_hint(name, again=True)}") from error
+        raise DataError(f"{path} is damaged: HDF5 failed while reading it ({error}). {fix}"
+                        ) from error
     if not videos:
         raise DataError(f"{path} holds no video groups: it is not in the eccv16 layout.")
     return SummarizationDataset(name, videos, eval_method or EVAL_METHODS.get(name, "max"),
@@ -521,13 +517,14 @@ def download_summarization(name: str, folder: Path | None = None, *,
 
 # ---------------------------------------------------------------- TVSum's raw annotations
 
-# The official TVSum release (Song et al., CVPR 2015; github.com/yalesong/tvsum). What was checked,
-# and how: the archive name and URL are the ones the authors' page serves and that many public
-# download scripts use (about 641 MB, the videos included; the GitHub README itself points to
-# Yahoo Webscope). Those scripts unpack `ydata-tvsum50-v1_1/ydata-tvsum50-data.zip` from it to get
+# The official TVSum release (Song et al., CVPR 2015; github.com/yalesong/tvsum). What is and is
+# not verified: the archive's URL (under the first author's MIT page) is the one many public
+# download scripts use, one of which records its size (641 MB, the videos included); the GitHub
+# README we could read points to Yahoo Webscope instead, so no text of the authors confirms it.
+# Those scripts unpack `ydata-tvsum50-v1_1/ydata-tvsum50-data.zip` from it to get
 # `data/ydata-tvsum50-anno.tsv` and `data/ydata-tvsum50-info.tsv`; as that inner layout is not
-# documented, the extractor looks for the two files by name, in the archive and in its data zip.
-# No checksum of the archive is published. The real guard is the content check
+# documented, the extractor looks for the two files by name, in the archive and in any data zip
+# inside it. No checksum of the archive is published. The real guard is the content check
 # (validate_tvsum_annotations: 50 videos x 20 annotators, integer scores 1-5); the MD5 below was
 # measured on the decompressed `ydata-anno.tsv.gz` copy of the official annotation file that
 # the course's tests use, not on a fresh download of the archive.
@@ -614,7 +611,8 @@ def load_tvsum_annotations(path: str | Path | None = None) -> SummarizationDatas
     path = Path(path) if path is not None else tvsum_annotation_path()
     if path is None:
         return None
-    scores = validate_tvsum_annotations(read_tvsum_annotator_scores(path), str(path))
+    scores = validate_tvsum_annotations(read_tvsum_annotator_scores(path), str(path),
+                                        force=True)  # a table installed with --force loads too
     if feature_file("tvsum").is_file():
         return with_user_scores(read_h5(feature_file("tvsum"), name="tvsum",
                                         require_features=False), scores)
