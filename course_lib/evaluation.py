@@ -251,6 +251,8 @@ def generate_summary(scores, change_points: np.ndarray, picks, n_frames: int, *,
     if not 0 <= proportion <= 1:
         raise CourseError(f"proportion is the summary's share of the video, from 0 to 1, got "
                           f"{proportion}.")
+    picks = np.asarray(picks).reshape(-1)
+    scores = _video_scores(scores, "The scores", len(picks))
     values = shot_scores(upsample_scores(scores, picks, n_frames), change_points)
     lengths = change_points[:, 1] - change_points[:, 0] + 1
     budget = summary_budget(change_points, proportion)
@@ -361,7 +363,8 @@ def evaluate_epochs(dataset: SummarizationDataset, scores: Sequence[Mapping[str,
         if missing:
             raise CourseError(f"No scores for {key!r} (in set {missing[0]}): give one score "
                               "array per test video.")
-        batch = np.stack([_video_scores(s[key], key, record.n_steps) for s in scores])
+        batch = np.stack([_video_scores(s[key], f"The scores of {key}", record.n_steps)
+                          for s in scores])
         values = _shot_means(upsample_scores(batch, shots.picks, shots.n_frames), shots.bounds)
         _check_shot_values(values, shots.lengths, shots.budget, key, allow_negative)
         if solver == "vectorised":
@@ -378,13 +381,13 @@ def evaluate_epochs(dataset: SummarizationDataset, scores: Sequence[Mapping[str,
     return [Evaluation(result, metric) for result in per_set]
 
 
-def _video_scores(scores, key: str, n_steps: int) -> np.ndarray:
+def _video_scores(scores, what: str, n_steps: int) -> np.ndarray:
     """One video's step scores as a 1-D float32 array of ``n_steps`` values (a [1, T] or
     [T, 1] array is unambiguous and accepted; anything else is an error naming the video)."""
-    array = _as_array(scores, f"The scores of {key}")
+    array = _as_array(scores, what)
     if sum(n > 1 for n in array.shape) > 1 or array.size != n_steps:
-        raise CourseError(f"The scores of {key} have shape {array.shape}; give a 1-D array of "
-                          f"its {n_steps} step scores (one per pick).")
+        raise CourseError(f"{what} have shape {array.shape}; give a 1-D array of the video's "
+                          f"{n_steps} step scores (one per pick).")
     return array.reshape(-1)
 
 

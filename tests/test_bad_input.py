@@ -90,8 +90,8 @@ def scores_call(tmp_path, make_scores, **kwargs):
 
 
 def summary_call(change_points=SHOTS, **kwargs):
-    return lambda: ev.generate_summary(np.full(len(PICKS), 0.5), np.array(change_points), PICKS,
-                                       120, **kwargs)
+    return lambda: ev.generate_summary(np.full(len(PICKS), 0.5), change_points, PICKS, 120,
+                                       **kwargs)
 
 
 def env_call(monkeypatch, name, value, call):
@@ -133,6 +133,9 @@ CASES = {
     "scores as a 2-D array": (
         lambda t, m: scores_call(t, lambda d: {k: np.ones((8, 2)) for k in d.keys()}),
         CourseError, "video_1 have shape (8, 2)"),
+    "generate_summary with 2-D scores": (
+        lambda t, m: lambda: ev.generate_summary(np.ones((2, len(PICKS))), SHOTS, PICKS, 120),
+        CourseError, "The scores have shape (2, 8)"),
     "logits with allow_negative=False": (
         lambda t, m: scores_call(t, lambda d: {k: np.linspace(-2, 1, 8) for k in d.keys()},
                                  allow_negative=False), CourseError, "negative mean score"),
