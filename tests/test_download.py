@@ -209,6 +209,16 @@ def test_ctrl_c_during_the_second_file_changes_nothing(summe_mirror, monkeypatch
     assert len(calls) == 2 and snapshot(folder) == before
 
 
+def test_ctrl_c_in_the_cli_says_nothing_changed(monkeypatch, capsys):
+    def interrupted(folder, **options):
+        raise KeyboardInterrupt
+
+    what, folder, _ = cli.COMMANDS["summe"]
+    monkeypatch.setitem(cli.COMMANDS, "summe", (what, folder, interrupted))
+    assert cli.main(["summe"]) == 130
+    assert "interrupted; nothing was changed" in capsys.readouterr().err
+
+
 def test_a_failed_rename_puts_the_old_files_back(summe_mirror, monkeypatch):
     url, features, splits, folder = summe_mirror
     write_benchmark(features, 30)
