@@ -162,7 +162,8 @@ def _check_items(values: np.ndarray, weights, capacity) -> np.ndarray:
     if not np.all(np.isfinite(values)):
         raise CourseError("knapsack values must be finite; a NaN score usually means the model "
                           "diverged (check the scores before evaluating).")
-    if weights.dtype.kind not in "iu" or np.any(weights < 1):
+    if (weights.dtype.kind not in "iuf" or np.any(weights < 1)
+            or np.any(weights != np.round(weights))):
         raise CourseError("knapsack weights (shot lengths) must be positive whole numbers of "
                           "frames.")
     if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 0:
