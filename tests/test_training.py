@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from course_lib import training
+from course_lib.errors import CheckpointError
 
 
 def _setup():
@@ -60,8 +61,10 @@ def test_interrupt_keeps_the_completed_step_and_resumes(tmp_path):
         return step(batch)
 
     state = {"model": model, "opt": optimizer}
-    history = training.train(interrupted_step, iter(range(100)), 8, state=state,
-                             checkpoint=path, live=False)
+    with pytest.raises(training.TrainingInterrupted, match="after step 3 of 8") as stopped:
+        training.train(interrupted_step, iter(range(100)), 8, state=state, checkpoint=path,
+                       live=False)
+    history = stopped.value.history
     assert calls == [0, 1, 2]
     assert history.completed_steps == 3 and not history.finished
     after_three = model.weight.detach().clone()
@@ -95,7 +98,7 @@ def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch
 def test_checkpoint_of_another_model_gives_a_clear_error(tmp_path):
     path = tmp_path / "run.pt"
     training.save_checkpoint(path, {"model": torch.nn.Linear(3, 1)}, training.History())
-    with pytest.raises(RuntimeError, match="Delete the file"):
+    with pytest.raises(CheckpointError, match="another configuration"):
         training.load_checkpoint(path, {"model": torch.nn.Linear(4, 1)})
 
 
