@@ -156,11 +156,13 @@ def save_checkpoint(path: Path, state: dict[str, Any], history: History) -> None
 
 
 def _unreadable(path: Path, problem: str, fix: str) -> CheckpointError:
+    """One error naming the file, what is wrong and the fix (torch's own message, with its
+    advice to load untrusted files, is not chained: ``raise ... from None``)."""
     return CheckpointError(f"Checkpoint {path} {problem}. {fix}")
 
 
 _DAMAGED_FIX = "It is damaged; delete it and the run trains from scratch."
-_FOREIGN_FIX = ("Move it out of the checkpoint folder (or set COURSE_CHECKPOINT_DIR to another "
+_FOREIGN_FIX = (f"Move it out of the checkpoint folder (or set {CHECKPOINT_ENV_VAR} to another "
                 "folder) and the run trains from scratch.")
 
 
@@ -178,11 +180,11 @@ def _read_payload(path: Path) -> dict[str, Any]:
                           _DAMAGED_FIX)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
+    except pickle.UnpicklingError:
         raise _unreadable(path, "holds objects other than tensors and numbers, so it was not "
-                          "written by the course's training loop", _FOREIGN_FIX) from err
-    except Exception as err:  # a truncated or corrupted archive raises anything
-        raise _unreadable(path, f"cannot be read ({type(err).__name__})", _DAMAGED_FIX) from err
+                          "written by the course's training loop", _FOREIGN_FIX) from None
+    except Exception as err:  # a corrupted archive raises anything
+        raise _unreadable(path, f"cannot be read ({type(err).__name__})", _DAMAGED_FIX) from None
     if not isinstance(payload, dict) or not {"state", "history"} <= payload.keys():
         raise _unreadable(path, "lacks the model state or the training history, so it was not "
                           "written by the course's training loop", _FOREIGN_FIX)
@@ -198,7 +200,8 @@ def load_checkpoint(path: Path, state: dict[str, Any], *, restore_random: bool =
     try:
         history = History(**payload["history"])
     except TypeError as err:
-        raise _unreadable(path, f"has a malformed training history ({err})", _FOREIGN_FIX) from err
+        raise _unreadable(path, f"has a malformed training history ({err})",
+                          _FOREIGN_FIX) from None
     missing = sorted(set(state) - set(payload["state"]))
     if missing:
         raise _unreadable(path, f"does not hold {', '.join(map(repr, missing))}: it belongs to "
@@ -210,7 +213,7 @@ def load_checkpoint(path: Path, state: dict[str, Any], *, restore_random: bool =
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise _unreadable(path, f"does not fit this run's {key!r} ({type(err).__name__}: "
                               f"{first_line}): it belongs to another configuration",
-                              _FOREIGN_FIX) from err
+                              _FOREIGN_FIX) from None
     if restore_random and "random" in payload:
         set_random_states(payload["random"])
     return history
