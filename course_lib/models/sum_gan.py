@@ -557,6 +557,7 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
     settings = {**asdict(config), "seed": seed, "dataset": dataset.name,
                 "source": dataset.source, "train_keys": train_keys}
     path = checkpoint_path(name, settings) if checkpoint else None
+    pretrain_path = checkpoint_path(f"{name}-pretrain", settings) if checkpoint else None
 
     pretrain = None
     if config.pretrain_epochs and not (path is not None and path.exists()):
@@ -567,8 +568,7 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
                          config.pretrain_epochs * n,
                          state={"model": model, "optimizer": vae_optimizer,
                                 "generator": GeneratorState(generator)},
-                         checkpoint=checkpoint_path(f"{name}-pretrain", settings) if checkpoint
-                         else None, checkpoint_every=n,
+                         checkpoint=pretrain_path, checkpoint_every=n,
                          title=f"{name}: VAE pre-training (seed {seed})", live=False)
 
     optimizers = make_optimizers(model, config)
