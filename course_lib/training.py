@@ -227,7 +227,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     Inside Jupyter the cell shows only the one-line message, without a traceback.
     """
 
-    def __init__(self, message: str, history: History):
+    def __init__(self, message: str, history: History | None = None):
         super().__init__(message)
         self.history = history
 
