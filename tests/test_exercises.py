@@ -345,6 +345,21 @@ def test_use_if_passed_uses_a_passing_function_and_says_so(capsys):
     assert "Using the library's `knapsack`" in capsys.readouterr().out
 
 
+def test_moving_mnist_moves_digits_with_the_step_it_is_given():
+    # Notebook 01 animates with the student's bounce_step: the generator must really use it.
+    from course_lib.data.mnist import embedded_digits
+    from course_lib.data.moving_mnist import generate_moving_mnist
+
+    def still(position, velocity):
+        return position, velocity
+
+    frozen = generate_moving_mnist(embedded_digits(), 2, n_frames=4, rng=np.random.default_rng(0),
+                                   step=still)
+    moving = generate_moving_mnist(embedded_digits(), 2, n_frames=4, rng=np.random.default_rng(0))
+    assert (frozen.positions == frozen.positions[:, :1]).all()
+    assert not (moving.positions == moving.positions[:, :1]).all()
+
+
 def test_exercise_without_stored_reference_says_how_to_write_it():
     exercise = Exercise("01", "no_such_exercise", lambda: {"": (1,)}, lambda x: x, hint="")
     with pytest.raises(KeyError, match="course_lib.exercises.references"):
