@@ -439,3 +439,16 @@ def test_student_copies_stubs_name_their_exercise_and_check_as_not_implemented()
                 namespace[match[1]](*next(iter(exercise.inputs().values())))
             seen.add(match[1])
     assert seen == set(ALL_EXERCISES)
+
+
+def test_an_error_is_reported_at_the_students_line_not_inside_torch(tmp_path):
+    source = tmp_path / "student.py"
+    source.write_text("import torch\n\ndef loss(scores, sigma):\n"
+                      "    mean = scores.mean()\n    return torch.cat([mean, mean])\n")
+    namespace = {}
+    exec(compile(source.read_text(), str(source), "exec"), namespace)
+    result = ALL_EXERCISES["sparsity_loss"].check(namespace["loss"])
+    assert "raised RuntimeError" in result.message
+    assert "(line 5: `return torch.cat([mean, mean])`)" in result.message
+    one_argument = ALL_EXERCISES["sparsity_loss"].check(lambda scores: scores.mean()).message
+    assert "raised TypeError" in one_argument and "positional argument" in one_argument

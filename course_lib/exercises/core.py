@@ -143,9 +143,7 @@ class Exercise:
         except _WrongStructure as err:
             return False, f"{err} {self.hint}"
         except Exception as err:  # a student's bug: say what and where, never crash the notebook
-            where = traceback.extract_tb(err.__traceback__)[-1]
-            return False, (f"raised {type(err).__name__}: {err} "
-                           f"(line {where.lineno}: `{(where.line or '').strip()}`)")
+            return False, f"raised {type(err).__name__}: {err}{_students_line(err)}"
         problem = self._first_difference(got, self.expected())
         if problem is None:
             return True, f"matches the reference (rtol={self.rtol:g}, atol={self.atol:g})."
@@ -188,10 +186,11 @@ class Exercise:
                     f"{': the axes are in another order' if swapped else ''}.")
         if self.dtype == "exact" and got.dtype != want.dtype:
             return f"dtype {got.dtype}, expected {want.dtype}."
-        if self.dtype == "kind" and got.size and got.dtype.kind != want.dtype.kind:
-            return f"dtype {got.dtype}, expected {_KINDS[want.dtype.kind]} values."
+        kind = _KINDS.get(want.dtype.kind, want.dtype.kind)
+        if self.dtype == "kind" and got.size and _KINDS.get(got.dtype.kind) != kind:
+            return f"dtype {got.dtype}, expected {kind} values."
         problem = _value_difference(got, want, self.rtol, self.atol)
-        if problem is None and self.differentiable and not out.requires_grad:
+        if problem is None and self.differentiable and not getattr(out, "requires_grad", False):
             return ("the result carries no gradient: it must be computed from the inputs with "
                     "torch operations (no .detach(), .item(), NumPy or torch.tensor(...)).")
         return problem
@@ -202,6 +201,16 @@ _KINDS = {"i": "integer", "u": "integer", "f": "floating-point", "b": "boolean"}
 
 class _WrongStructure(Exception):
     """A function returned the wrong number or kind of values."""
+
+
+def _students_line(err: Exception) -> str:
+    """`` (line N: `code`)``: the deepest line of the student's own code that ``err`` passed
+    (not torch's or NumPy's); empty if it was raised calling the function (wrong arguments)."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__]
+    if not frames:
+        return ""
+    line = [f for f in frames if f.filename == frames[0].filename][-1]
+    return f" (line {line.lineno}: `{(line.line or '').strip()}`)"
 
 
 def _describe(value) -> str:
