@@ -76,15 +76,19 @@ def live_controls(make_panels: Callable[..., Mapping[str, np.ndarray]],
     return box
 
 
-def moving_mnist_explorer(digits, canvas: int = 64, n_frames: int = 20, seed: int = 0
-                          ) -> widgets.VBox:
-    """Change the number of digits, their speed and the random draw; play the sequence."""
-    from course_lib.data.moving_mnist import generate_moving_mnist
+def moving_mnist_explorer(digits, canvas: int = 64, n_frames: int = 20, seed: int = 0,
+                          step: Callable | None = None) -> widgets.VBox:
+    """Change the number of digits, their speed and the random draw; play the sequence.
+
+    ``step`` moves the digits by one frame (default: the library's ``bounce_step``).
+    """
+    from course_lib.data.moving_mnist import bounce_step, generate_moving_mnist
 
     def make_panels(n_digits, speed, seed):
         rng = np.random.default_rng(seed)
         batch = generate_moving_mnist(digits, 1, n_frames=n_frames, n_digits=n_digits,
-                                      canvas=canvas, speed=speed, rng=rng)
+                                      canvas=canvas, speed=speed, rng=rng,
+                                      step=step or bounce_step)
         return {f"{n_digits} digit(s) at {speed:.1f} px/frame": batch.frames[0]}
 
     controls = {

@@ -1,54 +1,367 @@
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from course_lib.exercises import generate
+from course_lib import evaluation as ev
+from course_lib.exercises import generate, use_if_passed
 from course_lib.exercises.core import Exercise
 from course_lib.exercises.references import lecture_modules
 
-ALL_EXERCISES = [ex for module in lecture_modules() for ex in module.EXERCISES]
+ALL_EXERCISES = {ex.name: ex for module in lecture_modules() for ex in module.EXERCISES}
+EXERCISE_IDS = [f"{e.lecture}-{e.name}" for e in ALL_EXERCISES.values()]
 
 
-@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda e: f"{e.lecture}-{e.name}")
+# ------------------------------------------------------------------ wrong answers, per exercise
+# Written here as a student would, independently of the checkers' own list of mistakes: each
+# must be rejected, and the verdict must contain the fragment that names the mistake.
+
+def bounce_strict(position, velocity):
+    position = position + velocity
+    hit = (position < 0) | (position > 1)
+    return np.clip(position, 0, 1), np.where(hit, -velocity, velocity)
+
+
+def bounce_no_clamp(position, velocity):
+    position = position + velocity
+    velocity = velocity.copy()
+    velocity[(position <= 0) | (position >= 1)] *= -1
+    return position, velocity
+
+
+def bounce_mirror(position, velocity):
+    position = position + velocity
+    hit = (position <= 0) | (position >= 1)
+    position = np.abs(position)
+    position = np.where(position > 1, 2 - position, position)
+    return position, np.where(hit, -velocity, velocity)
+
+
+def bounce_walls_before_step(position, velocity):
+    hit = (position <= 0) | (position >= 1)
+    return np.clip(position + velocity, 0, 1), np.where(hit, -velocity, velocity)
+
+
+def bounce_flip_both(position, velocity):
+    position = position + velocity
+    hit = np.any((position <= 0) | (position >= 1), axis=-1)[..., None]
+    return np.clip(position, 0, 1), np.where(hit, -velocity, velocity)
+
+
+def bounce_swapped(position, velocity):
+    position = position + velocity
+    hit = (position <= 0) | (position >= 1)
+    return np.where(hit, -velocity, velocity), np.clip(position, 0, 1)
+
+
+def nats(z, t, divide):
+    return F.binary_cross_entropy_with_logits(z, t, reduction="sum") / divide(z)
+
+
+def upsample_float64(scores, picks, n_frames):
+    frames = np.zeros(n_frames)
+    for score, start, end in zip(scores, picks, [*picks[1:], n_frames], strict=True):
+        frames[start:end] = score
+    return frames
+
+
+def upsample_stops_at_last_pick(scores, picks, n_frames):
+    frames = np.zeros(n_frames, dtype=np.float32)
+    for i in range(len(picks) - 1):
+        frames[picks[i]:picks[i + 1]] = scores[i]
+    return frames
+
+
+def upsample_shifted(scores, picks, n_frames):
+    frames = np.zeros(n_frames, dtype=np.float32)
+    for score, start in zip(scores, picks, strict=True):
+        frames[start + 1:] = score
+    return frames
+
+
+def knapsack_table(values, weights, capacity, dtype=float, ties=False, one_based=False):
+    """A keep-table knapsack as students write it, with switches for the usual slips."""
+    n = len(values)
+    table = np.zeros((n + 1, capacity + 1), dtype=dtype)
+    keep = np.zeros((n + 1, capacity + 1), dtype=bool)
+    for i in range(1, n + 1):
+        for w in range(capacity + 1):
+            table[i, w] = table[i - 1, w]
+            if weights[i - 1] <= w:
+                candidate = dtype(values[i - 1]) + table[i - 1, w - weights[i - 1]]
+                if candidate > table[i - 1, w] or (ties and candidate >= table[i - 1, w]):
+                    table[i, w], keep[i, w] = candidate, True
+    chosen, w = [], capacity
+    for i in range(n, 0, -1):
+        if keep[i, w]:
+            chosen.append(i if one_based else i - 1)
+            w -= weights[i - 1]
+    return sorted(chosen)
+
+
+def knapsack_greedy(values, weights, capacity):
+    chosen, used = [], 0
+    for i in np.argsort(-np.asarray(values), kind="stable"):
+        if used + weights[i] <= capacity:
+            chosen.append(int(i))
+            used += weights[i]
+    return sorted(chosen)
+
+
+def f_student(summary, users, *, nan_guard=True, percent=100, two=2, pad=True, reduce=None):
+    n = max(len(summary), users.shape[1]) if pad else min(len(summary), users.shape[1])
+    s = np.pad(summary, (0, max(0, n - len(summary))))[:n]
+    g = np.pad(users, ((0, 0), (0, max(0, n - users.shape[1]))))[:, :n]
+    overlap = np.sum(s & g, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, r = overlap / s.sum(), overlap / g.sum(axis=1)
+        f = two * p * r / (p + r) * percent
+    f = np.nan_to_num(f) if nan_guard else f
+    return reduce(f) if reduce else f
+
+
+def reparameterize_with(std):
+    return lambda mu, logvar, noise: mu + noise * std(logvar)
+
+
+def kl(mu, logvar):
+    return -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar))
+
+
+def disc(original, summary, random, reduce=torch.mean):
+    return -reduce(F.logsigmoid(original) + F.logsigmoid(-summary) + F.logsigmoid(-random))
+
+
+def bce_prob(probability, label):
+    return F.binary_cross_entropy(probability, torch.full_like(probability, float(label)))
+
+
+WRONG = {
+    "bounce_step": [
+        (bounce_strict, "<= and >="),
+        (bounce_no_clamp, "clamp the position"),
+        (bounce_mirror, "does not mirror"),
+        (bounce_walls_before_step, "flip the velocity component"),
+        (bounce_flip_both, "not both"),
+        (bounce_swapped, "(position, velocity) in that order"),
+        (lambda p, v: p + v, "expected a tuple (position, velocity)"),
+    ],
+    "reversed_targets": [
+        (lambda f: f, "not reversed at all"),
+        (lambda f: torch.flip(f, dims=[0]), "reverses the batch"),
+        (lambda f: f.flip(2), "reverses the pixels"),
+        (lambda f: f.flip((0, 1, 2)), "not every axis"),
+        (lambda f: f.permute(1, 0, 2).flip(0), "the axes are in another order"),
+        (lambda f: np.flip(f.numpy(), 1).copy(), "expected a torch tensor"),
+    ],
+    "teacher_forcing_inputs": [
+        (lambda t: t, "must be shifted"),
+        (lambda t: torch.cat([t[:, 1:], 0 * t[:, :1]], 1), "the other way"),
+        (lambda t: t.roll(1, 1), "wraps around"),
+        (lambda t: torch.cat([0 * t[:1], t[:-1]]), "not along the batch"),
+        (lambda t: t[:, :-1], "prepend a zero frame"),
+    ],
+    "bernoulli_nats_per_frame": [
+        (lambda z, t: F.binary_cross_entropy_with_logits(z, t), "mean over pixels too"),
+        (lambda z, t: nats(z, t, lambda z: 1), "divide the sum by the number of frames"),
+        (lambda z, t: nats(z, t, lambda z: len(z)), "not by the batch size alone"),
+        (lambda z, t: nats(z, t, lambda z: z.shape[1]), "not by the number of time steps"),
+        (lambda z, t: F.binary_cross_entropy(z.sigmoid(), t, reduction="sum") / 8,
+         "work from the logits"),
+        (lambda z, t: -(t * z.sigmoid().log() + (1 - t) * (1 - z.sigmoid()).log()).sum() / 8,
+         "work from the logits"),
+        (lambda z, t: nats(t, z, lambda z: 8), "the first one is the logits"),
+        (lambda z, t: -nats(z, t, lambda z: 8), "a cross-entropy is positive"),
+        (lambda z, t: nats(z, t, lambda z: 8).item(), "expected a torch tensor"),
+    ],
+    "upsample_scores": [
+        (upsample_float64, "return float32"),
+        (upsample_stops_at_last_pick, "holds until n_frames"),
+        (upsample_shifted, "not one frame later"),
+        (lambda s, p, n: np.interp(np.arange(n), p, s).astype(np.float32), "do not interpolate"),
+        (lambda s, p, n: np.repeat(s, 15)[:n], "Return float32 [n_frames]"),
+        (lambda s, p, n: np.repeat(s, p[1] - p[0])[:n], "not evenly spaced"),
+    ],
+    "knapsack": [
+        (lambda v, w, c: knapsack_table(v, w, c)[::-1], "increasing order"),
+        (lambda v, w, c: knapsack_table(v, w, c, one_based=True), "0-based"),
+        (lambda v, w, c: np.isin(np.arange(len(v)), knapsack_table(v, w, c)), "not a 0/1 mask"),
+        (lambda v, w, c: knapsack_table(v, w, c, ties=True), "on a tie the shot is not taken"),
+        (lambda v, w, c: knapsack_table(v, w, c, dtype=np.float32), "float32"),
+        (lambda v, w, c: knapsack_table(v, w, c, dtype=int), "integer table"),
+        (knapsack_greedy, "highest scores first is not optimal"),
+        (lambda v, w, c: [float(i) for i in knapsack_table(v, w, c)], "integer values"),
+    ],
+    "f_scores": [
+        (lambda s, u: f_student(s, u, nan_guard=False), "is NaN"),
+        (lambda s, u: f_student(s, u, percent=1), "multiply by 100"),
+        (lambda s, u: f_student(s, u, two=1), "factor 2 is missing"),
+        (lambda s, u: f_student(s, u, pad=False), "pad the shorter summary"),
+        (lambda s, u: f_student(s, u, reduce=np.mean), "not their mean"),
+        (lambda s, u: f_student(s, u, reduce=np.max), "not their maximum"),
+    ],
+    "sparsity_loss": [
+        (lambda s, sigma: torch.mean(s) - sigma, "take the absolute value"),
+        (lambda s, sigma: sigma - torch.mean(s), "take the absolute value"),
+        (lambda s, sigma: (torch.mean(s) - sigma).pow(2), "not its square"),
+        (lambda s, sigma: torch.abs(s.sum() - sigma), "not the sum"),
+        (lambda s, sigma: torch.mean(torch.abs(s - sigma)), "take |mean − σ| once"),
+        (lambda s, sigma: torch.abs(s.mean(-1) - sigma).mean(), "per video"),
+        (lambda s, sigma: torch.abs(s.mean(-1) - sigma).sum(), "per video and then summed"),
+        (lambda s, sigma: abs(s.mean().item() - sigma), "expected a torch tensor"),
+        (lambda s, sigma: torch.tensor(abs(s.mean().item() - sigma)), "carries no gradient"),
+    ],
+    "reparameterize": [
+        (reparameterize_with(torch.exp), "exp(logvar) is the variance"),
+        (reparameterize_with(lambda logvar: logvar), "log of the variance"),
+        (reparameterize_with(torch.sqrt), "not its square root"),
+        (lambda mu, logvar, noise: mu + torch.randn(mu.shape) * (0.5 * logvar).exp(),
+         "use the noise that is passed in"),
+        (lambda mu, logvar, noise: noise + mu * (0.5 * logvar).exp(), "not the other way round"),
+        (lambda mu, logvar, noise: mu + (0.5 * logvar).exp(), "multiply the standard deviation"),
+    ],
+    "prior_loss": [
+        (lambda mu, logvar: kl(mu, logvar).sum(), "instead of summing over it"),
+        (lambda mu, logvar: kl(mu, logvar).mean(), "average only over the batch"),
+        (lambda mu, logvar: kl(mu, logvar).sum((1, 2)).mean(), "the batch is dim 1"),
+        (lambda mu, logvar: kl(mu, logvar).sum(-1).mean(), "sum over the layers too"),
+        (lambda mu, logvar: (2 * kl(mu, logvar)).sum((0, 2)).mean(), "factor 0.5"),
+        (lambda mu, logvar: (0.5 * (mu ** 2 + logvar.exp() - logvar)).sum((0, 2)).mean(),
+         "- 1 inside the sum"),
+        (lambda mu, logvar: -kl(mu, logvar).sum((0, 2)).mean(), "check the sign"),
+    ],
+    "discriminator_loss": [
+        (lambda a, b, c: -(a.sigmoid().log() + (1 - b.sigmoid()).log()
+                           + (1 - c.sigmoid()).log()).mean(), "work from the logits"),
+        (lambda a, b, c: bce_prob(a.sigmoid(), 1) + bce_prob(b.sigmoid(), 0)
+         + bce_prob(c.sigmoid(), 0), "work from the logits"),
+        (lambda a, b, c: -disc(a, b, c), "check the sign"),
+        (lambda a, b, c: disc(a, b, c, reduce=torch.sum), "do not sum"),
+        (lambda a, b, c: disc(a, b, c) / 3, "do not average them"),
+        (lambda a, b, c: disc(a, -b, c), "both reconstructions are fakes"),
+        (lambda a, b, c: disc(-a, b, c), "the original is real"),
+    ],
+}
+WRONG_CASES = [(name, i) for name, wrong in WRONG.items() for i in range(len(wrong))]
+
+# Right answers written differently from the library: a checker must accept them.
+RIGHT = {
+    "bounce_step": lambda p, v: (np.minimum(np.maximum(p + v, 0), 1),
+                                 v * np.where((p + v <= 0) | (p + v >= 1), -1, 1)),
+    "knapsack": lambda v, w, c: tuple(knapsack_table(v, w, c)),
+    "f_scores": lambda s, u: list(f_student(s, u)),
+    "sparsity_loss": lambda s, sigma: torch.abs(s.sum() / s.numel() - sigma).reshape(1),
+    "discriminator_loss": lambda a, b, c: F.binary_cross_entropy_with_logits(
+        torch.stack([a, b, c]), torch.stack([torch.ones_like(a), torch.zeros_like(b),
+                                             torch.zeros_like(c)]), reduction="none").sum(0).mean(),
+}
+
+
+def test_every_exercise_lists_its_wrong_answers():
+    assert set(WRONG) == set(ALL_EXERCISES)
+    assert all(len(wrong) >= 3 for wrong in WRONG.values())
+
+
+@pytest.mark.parametrize(("name", "index"), WRONG_CASES, ids=[f"{n}-{i}" for n, i in WRONG_CASES])
+def test_wrong_answer_is_rejected_with_a_useful_hint(name, index):
+    # Fails if the checker's inputs stop separating this answer, or its hint stops naming it.
+    wrong, fragment = WRONG[name][index]
+    result = ALL_EXERCISES[name].check(wrong)
+    assert not result.passed, result
+    assert fragment in result.message, result
+
+
+@pytest.mark.parametrize("name", list(RIGHT))
+def test_right_answers_in_another_form_pass(name):
+    result = ALL_EXERCISES[name].check(RIGHT[name])
+    assert result.passed, result
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES.values(), ids=EXERCISE_IDS)
+def test_each_known_mistake_is_told_apart_and_named(exercise):
+    for mistake in exercise.mistakes:
+        result = exercise.check(mistake.wrong)
+        assert not result.passed and mistake.hint in result.message, (mistake.hint, result)
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES.values(), ids=EXERCISE_IDS)
 def test_stored_references_match_the_library(exercise):
     # Fails when a solution or an input changed without `python -m course_lib.exercises.references`.
     got, expected = exercise.compute(exercise.solution), exercise.expected()
-    assert len(got) == len(expected)
-    for g, e in zip(got, expected, strict=True):
-        np.testing.assert_allclose(g, e, rtol=exercise.rtol, atol=exercise.atol)
-    assert exercise.check(exercise.solution).passed
+    assert len(got) == len(expected) == len(exercise.labels())
+    for outs, wants in zip(got, expected, strict=True):
+        for g, e in zip(outs, wants, strict=True):
+            g = g.detach().numpy() if isinstance(g, torch.Tensor) else np.asarray(g)
+            assert g.dtype == e.dtype
+            np.testing.assert_allclose(g, e, rtol=exercise.rtol, atol=exercise.atol)
+    result = exercise.check(exercise.solution)
+    assert result.passed and result.message.startswith("matches the reference"), result
 
 
-@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda e: f"{e.lecture}-{e.name}")
+@pytest.mark.parametrize("exercise", ALL_EXERCISES.values(), ids=EXERCISE_IDS)
 def test_checkers_report_stubs_and_crashes_without_raising(exercise):
     def stub(*args):
-        raise NotImplementedError
+        raise NotImplementedError("Exercise 1: implement it.")
 
     def crash(*args):
         return 1 / 0
 
     assert "not implemented yet" in exercise.check(stub).message
     assert "ZeroDivisionError" in exercise.check(crash).message
+    assert "returned None (is a `return` missing?)" in exercise.check(lambda *a: None).message
 
 
-def test_checker_names_the_problem():
-    from course_lib.exercises import lecture01 as ex
+def test_nan_is_reported_as_nan_not_as_a_small_error():
+    result = ALL_EXERCISES["f_scores"].check(lambda s, u: f_student(s, u, nan_guard=False))
+    assert "1 value(s) are nan where a finite number is expected" in result.message
+    assert "index (3,)" in result.message and "largest error" not in result.message
 
-    wrong_shape = ex.REVERSED.check(lambda frames: frames[:, :-1])
-    assert not wrong_shape and "shape (2, 4, 9), expected (2, 5, 9)" in wrong_shape.message
-    no_flip = ex.REVERSED.check(lambda frames: frames)
-    assert not no_flip and "values differ" in no_flip.message and "dim 1" in no_flip.message
-    no_bounce = ex.BOUNCE.check(lambda p, v: (p + v, v))
-    assert not no_bounce
-    mean_not_sum = ex.NATS.check(
-        lambda z, t: torch.nn.functional.binary_cross_entropy_with_logits(z, t))
-    assert not mean_not_sum and "tolerance" in mean_not_sum.message
+
+def test_a_difference_without_a_known_mistake_names_the_first_element_and_tolerance():
+    result = ALL_EXERCISES["f_scores"].check(lambda s, u: f_student(s, u) + [0, 0, 1e-3, 1])
+    assert not result.passed
+    assert "2 of 4 values differ; first at index (2,)" in result.message
+    assert "rtol=1e-05, atol=1e-06" in result.message
+    assert result.message.endswith(ALL_EXERCISES["f_scores"].hint)
+
+
+def test_checking_leaves_the_notebooks_random_stream_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    ALL_EXERCISES["reparameterize"].check(WRONG["reparameterize"][3][0])
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_use_if_passed_uses_a_passing_function_and_says_so(capsys):
+    exercise = ALL_EXERCISES["knapsack"]
+    mine = RIGHT["knapsack"]
+    assert use_if_passed(exercise.check(mine), ev.knapsack) is mine
+    assert "Using your `knapsack`" in capsys.readouterr().out
+    assert use_if_passed(exercise.check(knapsack_greedy), ev.knapsack) is ev.knapsack
+    assert "Using the library's `knapsack`" in capsys.readouterr().out
+
+
+def test_moving_mnist_moves_digits_with_the_step_it_is_given():
+    # Notebook 01 animates with the student's bounce_step: the generator must really use it.
+    from course_lib.data.mnist import embedded_digits
+    from course_lib.data.moving_mnist import generate_moving_mnist
+
+    def still(position, velocity):
+        return position, velocity
+
+    frozen = generate_moving_mnist(embedded_digits(), 2, n_frames=4, rng=np.random.default_rng(0),
+                                   step=still)
+    moving = generate_moving_mnist(embedded_digits(), 2, n_frames=4, rng=np.random.default_rng(0))
+    assert (frozen.positions == frozen.positions[:, :1]).all()
+    assert not (moving.positions == moving.positions[:, :1]).all()
 
 
 def test_exercise_without_stored_reference_says_how_to_write_it():
-    exercise = Exercise("01", "no_such_exercise", lambda: (1,), lambda x: x)
+    exercise = Exercise("01", "no_such_exercise", lambda: {"": (1,)}, lambda x: x, hint="")
     with pytest.raises(KeyError, match="course_lib.exercises.references"):
         exercise.expected()
 
@@ -57,7 +370,8 @@ def test_strip_solutions_keeps_indentation_and_flags_top_level_stubs():
     source = ("def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n"
               "    ### END SOLUTION\n\nprint(f)")
     stripped, top_level = generate.strip_solutions(source)
-    assert stripped == f"def f(x):\n    y = 1\n    {generate.STUB}\n\nprint(f)"
+    stub = generate.stub(generate.GENERIC_TASK, "    ")
+    assert stripped == f"def f(x):\n    y = 1\n{stub}\nprint(f)"
     assert not top_level
     _, top_level = generate.strip_solutions("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
     assert top_level
@@ -65,6 +379,20 @@ def test_strip_solutions_keeps_indentation_and_flags_top_level_stubs():
                    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"):
         with pytest.raises(ValueError):
             generate.strip_solutions(broken)
+
+
+def test_stub_says_which_exercise_and_what_to_implement():
+    tasks = generate.exercise_tasks("03")
+    source = ("def sparsity_loss(scores, sigma):\n"
+              "    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION")
+    stripped, _ = generate.strip_solutions(source, tasks)
+    namespace = {}
+    exec(stripped, namespace)
+    with pytest.raises(NotImplementedError) as raised:
+        namespace["sparsity_loss"](None, None)
+    assert str(raised.value) == tasks["sparsity_loss"]
+    assert str(raised.value).startswith("Exercise 1: implement sparsity_loss. The mean over all")
+    assert max(len(line) for line in stripped.splitlines()) <= 100
 
 
 def test_student_copy_has_stubs_no_solutions_no_outputs():
@@ -89,4 +417,38 @@ def test_committed_student_copies_are_current():
         student = json.loads((generate.STUDENT_DIR / path.name).read_text(encoding="utf-8"))
         text = "".join("".join(c["source"]) for c in student["cells"])
         assert generate.BEGIN not in text and generate.END not in text
-        assert (generate.BEGIN in path.read_text(encoding="utf-8")) == (generate.STUB in text)
+        assert (generate.BEGIN in path.read_text(encoding="utf-8")) == (
+            "raise NotImplementedError(" in text)
+
+
+def test_student_copies_stubs_name_their_exercise_and_check_as_not_implemented():
+    seen = set()
+    for path in generate.lecture_notebooks():
+        student = json.loads((generate.STUDENT_DIR / path.name).read_text(encoding="utf-8"))
+        for cell in student["cells"]:
+            source = "".join(cell["source"])
+            match = re.match(r"def (\w+)\(", source)
+            if cell["cell_type"] != "code" or not match or match[1] not in ALL_EXERCISES:
+                continue
+            namespace = {"np": np, "torch": torch}
+            exec(source, namespace)
+            exercise = ALL_EXERCISES[match[1]]
+            result = exercise.check(namespace[match[1]])
+            assert not result.passed and "not implemented yet" in result.message
+            with pytest.raises(NotImplementedError, match=f"implement {exercise.name}"):
+                namespace[match[1]](*next(iter(exercise.inputs().values())))
+            seen.add(match[1])
+    assert seen == set(ALL_EXERCISES)
+
+
+def test_an_error_is_reported_at_the_students_line_not_inside_torch(tmp_path):
+    source = tmp_path / "student.py"
+    source.write_text("import torch\n\ndef loss(scores, sigma):\n"
+                      "    mean = scores.mean()\n    return torch.cat([mean, mean])\n")
+    namespace = {}
+    exec(compile(source.read_text(), str(source), "exec"), namespace)
+    result = ALL_EXERCISES["sparsity_loss"].check(namespace["loss"])
+    assert "raised RuntimeError" in result.message
+    assert "(line 5: `return torch.cat([mean, mean])`)" in result.message
+    one_argument = ALL_EXERCISES["sparsity_loss"].check(lambda scores: scores.mean()).message
+    assert "raised TypeError" in one_argument and "positional argument" in one_argument

@@ -8,7 +8,7 @@ built on it) follows their code's dynamics, and ``load_moving_mnist_test`` reads
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,12 +88,14 @@ def generate_moving_mnist(
     canvas: int = 64,
     speed: float = 3.6,
     rng: np.random.Generator,
+    step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = bounce_step,
 ) -> MovingMNISTBatch:
     """Sequences of ``n_digits`` digits bouncing on a black ``canvas``×``canvas`` square.
 
     The original recipe: each digit (drawn at random, with replacement) starts uniformly in the
     free range ``canvas - 28`` and moves in a uniform random direction at a fixed ``speed``
     (3.6 px/frame = 0.1 of the 36-px free range); overlapping digits combine by pixel-wise max.
+    ``step`` moves the digits by one frame (notebook 01 passes a student's ``bounce_step``).
     """
     _check_arguments(digits, n_sequences, n_frames, n_digits, canvas, speed, rng)
     size = digits.images.shape[-1]
@@ -110,7 +112,7 @@ def generate_moving_mnist(
     sequence = np.arange(n_sequences)[:, None, None]
     offsets = np.arange(size)
     for t in range(n_frames):
-        position, velocity = bounce_step(position, velocity)
+        position, velocity = step(position, velocity)
         positions[:, t], velocities[:, t] = free * position, free * velocity
         corner = positions[:, t].astype(np.int64)  # int(), as the original code
         for k in range(n_digits):

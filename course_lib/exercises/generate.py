@@ -1,9 +1,11 @@
 """Write the student copies of the lecture notebooks: solutions become stubs.
 
 Every line from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` (nbgrader's markers, so nbgrader
-works on the same sources) becomes ``raise NotImplementedError`` at the block's indentation. A
-stub at the top level of a cell would stop "Run all", so such cells get the ``raises-exception``
-tag; stubs inside functions raise only when called, and the checkers report that calmly.
+works on the same sources) becomes ``raise NotImplementedError(...)`` at the block's indentation;
+inside a function that is an exercise of the lecture's checker module, its message says which
+exercise it is and what to implement (the exercise's hint). A stub at the top level of a cell
+would stop "Run all", so such cells get the ``raises-exception`` tag; stubs inside functions
+raise only when called, and the checkers report that calmly.
 
     python -m course_lib.exercises.generate          # write notebooks/student/*.ipynb
     python -m course_lib.exercises.generate --check  # exit 1 if a copy is out of date
@@ -13,15 +15,18 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 STUDENT_DIR = NOTEBOOK_DIR / "student"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-STUB = "raise NotImplementedError(\"Exercise: replace this line with your solution.\")"
+GENERIC_TASK = "Exercise: replace this line with your solution."
+DEF = re.compile(r"(\s*)def (\w+)\(")
 BANNER = ("> **Student copy** of `../{name}`, written by `python -m course_lib.exercises.generate`"
           " (edit the lecture notebook, not this file). Solve the cells that raise "
           "`NotImplementedError`; the checker after each one tells you whether you got it right.")
@@ -31,9 +36,36 @@ def lecture_notebooks() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-def strip_solutions(source: str) -> tuple[str, bool]:
-    """Replace each solution block by a stub; also say whether a stub sits at top level."""
+def exercise_tasks(lecture: str) -> dict[str, str]:
+    """What each exercise function of a lecture asks for, from its checker module."""
+    try:
+        module = importlib.import_module(f"course_lib.exercises.lecture{lecture}")
+    except ModuleNotFoundError:
+        return {}
+    return {ex.name: f"Exercise {number}: implement {ex.name}. {ex.hint}"
+            for number, ex in enumerate(module.EXERCISES, start=1)}
+
+
+def stub(task: str, indent: str) -> str:
+    """``raise NotImplementedError("<task>")``, wrapped to stay within 100 characters."""
+    one_line = f"{indent}raise NotImplementedError({json.dumps(task, ensure_ascii=False)})"
+    if len(one_line) <= 100:
+        return one_line + "\n"
+    chunks = textwrap.wrap(task, width=86 - len(indent), break_long_words=False)
+    strings = [json.dumps(c + (" " if i < len(chunks) - 1 else ""), ensure_ascii=False)
+               for i, c in enumerate(chunks)]
+    body = "\n".join(f"{indent}    {s}" for s in strings)
+    return f"{indent}raise NotImplementedError(\n{body})\n"
+
+
+def strip_solutions(source: str, tasks: dict[str, str] | None = None) -> tuple[str, bool]:
+    """Replace each solution block by a stub; also say whether a stub sits at top level.
+
+    A block inside ``def name(...)`` with ``name`` in ``tasks`` gets that task as its message.
+    """
+    tasks = tasks or {}
     lines, out, inside, top_level = source.splitlines(keepends=True), [], False, False
+    functions: list[tuple[str, str]] = []  # (indentation, name) of the enclosing defs
     for line in lines:
         stripped = line.strip()
         if stripped == BEGIN:
@@ -42,12 +74,17 @@ def strip_solutions(source: str) -> tuple[str, bool]:
             inside = True
             indent = re.match(r"\s*", line).group(0)
             top_level |= indent == ""
-            out.append(f"{indent}{STUB}\n")
+            enclosing = [name for depth, name in functions if len(depth) < len(indent)]
+            out.append(stub(tasks.get(enclosing[-1] if enclosing else "", GENERIC_TASK), indent))
         elif stripped == END:
             if not inside:
                 raise ValueError(f"{END!r} without {BEGIN!r} in:\n{source}")
             inside = False
         elif not inside:
+            if match := DEF.match(line):
+                depth = match.group(1)
+                functions = [f for f in functions if len(f[0]) < len(depth)] + [
+                    (depth, match.group(2))]
             out.append(line)
     if inside:
         raise ValueError(f"{BEGIN!r} without {END!r} in:\n{source}")
@@ -57,13 +94,14 @@ def strip_solutions(source: str) -> tuple[str, bool]:
 def student_copy(notebook: dict, name: str) -> dict:
     """The student version of a lecture notebook (a JSON dict): stubs, no outputs, a banner."""
     student = copy.deepcopy(notebook)
+    tasks = exercise_tasks(name[:2])
     for cell in student["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] != "code":
             continue
         cell["outputs"], cell["execution_count"] = [], None
         if BEGIN in source:
-            new_source, top_level = strip_solutions(source)
+            new_source, top_level = strip_solutions(source, tasks)
             cell["source"] = new_source.splitlines(keepends=True)
             tags = cell.setdefault("metadata", {}).setdefault("tags", [])
             if top_level and "raises-exception" not in tags:
