@@ -19,26 +19,27 @@ and is generated in seconds, deterministically from ``config.seed``:
   L2-normalised features, smoothed over about one step: ``ruptures.KernelCPD`` with the linear
   kernel (KTS's own choice) and a penalty per change point, the same
   minimum-within-segment-scatter objective solved exactly. Shots follow the scenes but, like
-  real KTS shots, not perfectly; a median shot is about a quarter of the 15 % budget (SumMe's:
-  a sixth).
+  real KTS shots, not perfectly; a median shot is about 0.3 of the 15 % budget (SumMe's:
+  0.16).
 - **Frames** are not stored: each record keeps its scenes (bounds, class, digits, speed, seed),
   and :func:`render_frames` regenerates any range of frames exactly.
 
 **The annotators** (:class:`AnnotatorModel`). People in this world watch for *news*: a digit
 that appears in only one scene of a video interests them more than one that keeps coming back
 (rarity = 1 / number of the video's scenes showing that digit), and they share a culture of
-favourite digits (a fixed ``appeal`` per digit class, unrelated to how much ink a digit has).
-A scene's shared interest is ``w · rarity + (1 − w) · appeal[digit]``, ``w = rarity_weight =
-0.3``. Neither part is a single cue of the features: not their norm (which grows with motion and
-crowds, which nobody here cares about), not motion, not the position or length of a shot. A
-summarizer without labels could find the rare part, what is unlike the rest of the video: the
-diversity a summary needs to let the video be reconstructed from it (SUM-GAN's premise). The
-appeal part needs labels; the supervised reference shows that the features carry it.
-Each annotator *a* mixes the shared interest with a personal taste per scene,
-``(1 − λ_a) · interest + λ_a · u_{a,s}``, ``λ_a ~ U(0.2, 0.5)`` (``taste_mix``),
-``u ~ U(0, 1)``; uses their whole scale within the video (min–max rescaled over its scenes);
-and drifts within a scene (Gaussian noise smoothed over ``drift_steps = 2`` steps, s.d.
-``noise = 0.3``). That *liking* gives
+favourite digits (a fixed ``appeal`` per digit class; it happens to correlate 0.4 with a class's
+mean ink, a cue the features carry but their norm, which grows with motion and crowds far more,
+does not: τ ≈ 0.06 below). A scene's shared interest is ``w · rarity + (1 − w) ·
+appeal[digit]``, ``w = rarity_weight = 0.3``. Neither part is a single cue of the features: not
+their norm (which grows with motion and crowds, which nobody here cares about), not motion, not
+the position or length of a shot. A summarizer without labels could find the rare part, what is
+unlike the rest of the video: the diversity a summary needs to let the video be reconstructed
+from it (SUM-GAN's premise). The appeal part needs labels; the supervised reference shows that
+the features carry it. Each annotator *a* mixes the shared interest with a personal taste per
+scene, ``(1 − λ_a) · interest + λ_a · u_{a,s}``, ``λ_a ~ U(0.2, 0.5)`` (``taste_mix``), ``u ~
+U(0, 1)``; uses their whole scale within the video (min–max rescaled over its scenes); and
+drifts within a scene (Gaussian noise smoothed over ``drift_steps = 2`` steps, s.d. ``noise =
+0.3``). That *liking* gives
 
 - ``user_scores``: ratings ``1 + round(4 · clip(liking, 0, 1))``, 1–5 per step like TVSum's
   (rank correlation reads them); ``gtscore`` = their mean rescaled to [0, 1]; ``gtsummary`` the
@@ -131,9 +132,9 @@ def kts_change_points(features: np.ndarray, picks: np.ndarray, n_frames: int,
     """KTS shots as inclusive frame bounds [n_shots, 2] covering ``0 .. n_frames - 1``.
 
     The unit-norm features are smoothed over about one step first (``smoothing``, a Gaussian σ
-    in steps; 0 for none): without it, single odd
-    steps (a bounce, two digits overlapping) became 2-step shots, half of all shots, and the
-    knapsack's taste for short shots then decided every summary whatever the scores.
+    in steps; 0 for none): without it, single odd steps (a bounce, two digits overlapping)
+    became 2-step shots, half of all shots, and the knapsack's taste for short shots then
+    decided every summary whatever the scores.
     """
     unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     if smoothing:
