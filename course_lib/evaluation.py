@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from course_lib.data.summarization import SummarizationDataset, VideoRecord
 
 Metric = Literal["max", "mean"]
+Scores = Mapping[str, np.ndarray]  # step scores per video key
 EmptyRule = Literal["zero", "nan"]
 BUDGET = 0.15
 
@@ -473,6 +474,31 @@ def feature_norm_scores(dataset: SummarizationDataset,
     return {k: np.linalg.norm(dataset[k].features, axis=1).astype(np.float32) for k in keys}
 
 
+def motion_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each step scored by how much its features changed since the previous step (the first
+    step takes the second's value): "something moves or happens here", label-free."""
+    scores = {}
+    for k in keys:
+        change = np.linalg.norm(np.diff(dataset[k].features, axis=0), axis=1)
+        scores[k] = np.concatenate([change[:1], change]).astype(np.float32)
+    return scores
+
+
+def supervised_reference_scores(dataset: SummarizationDataset, train_keys: Sequence[str],
+                                keys: Sequence[str], alpha: float = 10.0
+                                ) -> dict[str, np.ndarray]:
+    """Ridge regression from a step's features to ``gtscore``, fitted on ``train_keys``.
+
+    Not a baseline an unsupervised method should beat: it *uses the labels*. It is an upper
+    reference that shows how much of the annotators' preference the features carry at all.
+    """
+    from sklearn.linear_model import Ridge
+
+    model = Ridge(alpha=alpha).fit(np.concatenate([dataset[k].features for k in train_keys]),
+                                   np.concatenate([dataset[k].gtscore for k in train_keys]))
+    return {k: model.predict(dataset[k].features).astype(np.float32) for k in keys}
+
+
 def human_leave_one_out(record: VideoRecord, metric: Metric, *,
                         empty: EmptyRule = "zero") -> float:
     """Each user's summary scored against the *other* users, averaged over users (Otani et al.)."""
@@ -499,6 +525,8 @@ def rank_correlation(scores, annotator_scores: np.ndarray) -> tuple[float, float
     so random scores get τ ≈ ρ ≈ 0 while humans agree at τ ≈ 0.18, ρ ≈ 0.20 on TVSum.
     """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if np.all(scores == scores[0]):
+        return 0.0, 0.0  # a constant ranking orders nothing (scipy would give NaN)
     taus, rhos = [], []
     for target in np.atleast_2d(annotator_scores):
         taus.append(kendalltau(scores, target).statistic)
@@ -530,3 +558,57 @@ def evaluate_rank_correlation(dataset: SummarizationDataset, scores: Mapping[str
                                       annotator_step_scores(record.user_scores, record.picks)))
     tau, rho = np.mean(pairs, axis=0)
     return {"kendall_tau": float(tau), "spearman_rho": float(rho)}
+
+
+# ---------------------------------------------------------------- the baseline table
+
+@dataclass(frozen=True)
+class Baseline:
+    """One row of :func:`baseline_table`: F-score (%) and rank correlation on a split's test set.
+
+    ``kendall_tau`` / ``spearman_rho`` are NaN where the dataset has no annotator scores.
+    """
+
+    f_score: float
+    kendall_tau: float
+    spearman_rho: float
+
+
+def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int = 10,
+                   seed: int = 0, extra: Mapping[str, Scores | Sequence[Scores]] | None = None
+                   ) -> dict[str, Baseline]:
+    """Every baseline on ``split.test_keys``: random, uniform, feature norm, motion, ``extra``
+    (e.g. an untrained model's scores, or a list of them, one per seed, averaged), the supervised
+    reference (ridge fitted on ``split.train_keys``: it uses the labels) and human leave-one-out,
+    in that order, all through the same protocol.
+
+    Random is averaged over ``n_random_trials`` draws from ``np.random.default_rng(seed)``.
+    Every row but human needs features; τ/ρ need annotator scores (NaN without them).
+    """
+    keys = list(split.test_keys)
+    rng = np.random.default_rng(seed)
+    randoms = [random_scores(dataset, keys, rng) for _ in range(n_random_trials)]
+    rows = {"random": randoms, "uniform": [uniform_scores(dataset, keys)],
+            "feature norm": [feature_norm_scores(dataset, keys)],
+            "motion": [motion_scores(dataset, keys)]}
+    rows.update({name: [scores] if isinstance(scores, Mapping) else list(scores)
+                 for name, scores in (extra or {}).items()})
+    rows["supervised (uses labels)"] = [
+        supervised_reference_scores(dataset, split.train_keys, keys)]
+    ranked = all(dataset[k].user_scores is not None for k in keys)
+    table = {}
+    for name, sets in rows.items():
+        f = np.mean([e.mean for e in evaluate_epochs(dataset, sets, keys)])
+        tau = rho = np.nan
+        if ranked:
+            tau, rho = np.mean([list(evaluate_rank_correlation(dataset, s, keys).values())
+                                for s in sets], axis=0)
+        table[name] = Baseline(float(f), float(tau), float(rho))
+    human = [human_rank_correlation(annotator_step_scores(dataset[k].user_scores,
+                                                          dataset[k].picks))
+             for k in keys] if ranked else [(np.nan, np.nan)]
+    tau, rho = np.mean(human, axis=0)
+    table["human (leave-one-out)"] = Baseline(
+        float(np.mean([human_leave_one_out(dataset[k], dataset.eval_method) for k in keys])),
+        float(tau), float(rho))
+    return table

@@ -1,0 +1,73 @@
+"""The baseline functions of ``course_lib.evaluation``: each one does what its name says."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from course_lib import evaluation as ev
+from course_lib.config import summarization_data_config
+from course_lib.data.summarization import Split, SummarizationDataset
+from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+
+def _with_features(data: SummarizationDataset, make) -> SummarizationDataset:
+    videos = {k: replace(r, features=make(r)) for k, r in data.videos.items()}
+    return SummarizationDataset(data.name, videos, data.eval_method, data.source)
+
+
+def test_motion_scores_measure_feature_change():
+    data = make_synthetic_dataset(replace(summarization_data_config("smoke", verbose=False),
+                                          n_videos=2))
+    r = data["video_1"]
+    motion = ev.motion_scores(data, ["video_1"])["video_1"]
+    assert motion.shape == (r.n_steps,)
+    np.testing.assert_allclose(motion[1:], np.linalg.norm(np.diff(r.features, axis=0), axis=1),
+                               rtol=1e-6)
+    assert motion[0] == motion[1]
+    steady = _with_features(data, lambda rec: np.ones_like(rec.features))
+    assert not ev.motion_scores(steady, ["video_1"])["video_1"].any()
+
+
+def test_supervised_reference_learns_from_the_training_videos_only():
+    data = make_synthetic_dataset(replace(summarization_data_config("smoke", verbose=False),
+                                          n_videos=4))
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(8)
+    features = {k: rng.standard_normal((r.n_steps, 8)) for k, r in data.videos.items()}
+    videos = {k: replace(r, features=features[k], gtscore=features[k] @ w)
+              for k, r in data.videos.items()}
+    linear = SummarizationDataset("toy", videos, "max", "test")
+    keys = linear.keys()
+    got = ev.supervised_reference_scores(linear, keys[:3], keys[3:], alpha=1e-6)[keys[3]]
+    np.testing.assert_allclose(got, linear[keys[3]].gtscore, rtol=1e-3, atol=1e-3)
+    # Fitted on the training videos: changing a test video's labels changes nothing.
+    videos = dict(linear.videos)
+    videos[keys[3]] = replace(videos[keys[3]], gtscore=1 - videos[keys[3]].gtscore)
+    relabelled = SummarizationDataset("toy", videos, "max", "test")
+    np.testing.assert_array_equal(
+        ev.supervised_reference_scores(relabelled, keys[:3], keys[3:], alpha=1e-6)[keys[3]], got)
+
+
+def test_baseline_table_has_every_row_on_the_test_videos():
+    data = make_synthetic_dataset(replace(summarization_data_config("smoke", verbose=False),
+                                          n_videos=4))
+    keys = data.keys()
+    split = Split(tuple(keys[:3]), tuple(keys[3:]))
+    gt = {k: data[k].gtscore for k in split.test_keys}
+    table = ev.baseline_table(data, split, n_random_trials=2, extra={"gtscore": gt})
+    assert list(table) == ["random", "uniform", "feature norm", "motion", "gtscore",
+                           "supervised (uses labels)", "human (leave-one-out)"]
+    assert table["gtscore"].f_score == ev.evaluate(data, gt).mean
+    assert table["uniform"].kendall_tau == table["uniform"].spearman_rho == 0.0
+    assert table["human (leave-one-out)"].f_score == ev.human_leave_one_out(data[keys[3]], "max")
+    # A list of score sets (e.g. one per seed) is averaged.
+    twice = ev.baseline_table(data, split, n_random_trials=2, extra={"gtscore": [gt, gt]})
+    assert twice["gtscore"] == table["gtscore"]
+    # Without annotator scores (SumMe) there is no rank correlation, F-scores still.
+    videos = {k: replace(r, user_scores=None) for k, r in data.videos.items()}
+    unranked = ev.baseline_table(SummarizationDataset("toy", videos, "max", "test"), split,
+                                 n_random_trials=1)
+    assert np.isnan(unranked["motion"].kendall_tau)
+    assert unranked["motion"].f_score == table["motion"].f_score
