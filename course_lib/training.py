@@ -139,14 +139,20 @@ def in_notebook() -> bool:
 
 
 class LivePlot:
-    """A loss plot redrawn in place inside an ipywidgets ``Output`` (at most every ``period`` s)."""
+    """A loss plot redrawn in place inside an ipywidgets ``Output`` (at most every ``period`` s).
 
-    def __init__(self, title: str, period: float = 2.0):
+    ``plot`` draws the figure from the history so far (default:
+    :func:`course_lib.plotting.plot_history` with ``title``).
+    """
+
+    def __init__(self, title: str, period: float = 2.0,
+                 plot: Callable[[History], Any] | None = None):
         import ipywidgets as widgets
         from IPython.display import display
 
         self.title = title
         self.period = period
+        self.plot = plot
         self._last = 0.0
         self.output = widgets.Output()
         display(self.output)
@@ -159,7 +165,7 @@ class LivePlot:
 
         from course_lib.plotting import plot_history
 
-        fig = plot_history(history, title=self.title)
+        fig = self.plot(history) if self.plot else plot_history(history, title=self.title)
         with self.output:
             clear_output(wait=True)
             display(fig)
@@ -170,12 +176,14 @@ class LivePlot:
 def train(step: Callable[[Any], dict[str, float]], batches: Iterable, total_steps: int, *,
           state: dict[str, Any], evaluate: Callable[[], dict[str, float]] | None = None,
           eval_every: int = 0, checkpoint: Path | None = None, checkpoint_every: int = 0,
-          title: str = "training", live: bool | None = None) -> History:
+          title: str = "training", live: bool | None = None,
+          plot: Callable[[History], Any] | None = None) -> History:
     """Run ``step`` on ``total_steps`` batches, or load the finished run from ``checkpoint``.
 
     ``state`` maps names to objects with ``state_dict``/``load_state_dict`` (models, optimizers,
     schedulers): exactly what the checkpoint stores. ``evaluate`` is called every ``eval_every``
-    steps and at the end. ``live`` (default: inside Jupyter) draws the live loss plot.
+    steps and at the end. ``live`` (default: inside Jupyter) draws the live loss plot: ``plot``
+    (a function ``History -> Figure``) when given, else :func:`course_lib.plotting.plot_history`.
     """
     history = History()
     if checkpoint is not None and checkpoint.exists():
@@ -186,7 +194,7 @@ def train(step: Callable[[Any], dict[str, float]], batches: Iterable, total_step
             return history
         print(f"Resuming from {checkpoint} after step {history.completed_steps}.")
     live = in_notebook() if live is None else live
-    plot = LivePlot(title) if live else None
+    live_plot = LivePlot(title, plot=plot) if live else None
     batch_iter = iter(batches)
     started = time.monotonic() - history.seconds
 
@@ -212,8 +220,8 @@ def train(step: Callable[[Any], dict[str, float]], batches: Iterable, total_step
                 if checkpoint_every and (number + 1) % checkpoint_every == 0:
                     save()
             progress.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
-            if plot is not None:
-                plot.update(history)
+            if live_plot is not None:
+                live_plot.update(history)
         with deferred_interrupts():
             run_evaluation(history.completed_steps)
             history.finished = True
@@ -224,6 +232,6 @@ def train(step: Callable[[Any], dict[str, float]], batches: Iterable, total_step
         print(f"Interrupted: kept the state after step {history.completed_steps}{where}.")
     finally:
         progress.close()
-        if plot is not None:
-            plot.update(history, force=True)
+        if live_plot is not None:
+            live_plot.update(history, force=True)
     return history
