@@ -139,10 +139,12 @@ def in_notebook() -> bool:
 
 
 class LivePlot:
-    """A loss plot redrawn in place inside an ipywidgets ``Output`` (at most every ``period`` s).
+    """A loss plot redrawn in place inside an ipywidgets ``Output``.
 
     ``plot`` draws the figure from the history so far (default:
-    :func:`course_lib.plotting.plot_history` with ``title``).
+    :func:`course_lib.plotting.plot_history` with ``title``). It is redrawn at most every
+    ``period`` s, and no sooner than four times the last drawing's duration after it, so that
+    drawing takes at most a fifth of the time however slow the figure or the machine.
     """
 
     def __init__(self, title: str, period: float = 2.0,
@@ -153,13 +155,14 @@ class LivePlot:
         self.title = title
         self.period = period
         self.plot = plot
-        self._last = 0.0
+        self._last = self._cost = 0.0
         self.output = widgets.Output()
         display(self.output)
 
     def update(self, history: History, force: bool = False) -> None:
-        if not force and time.monotonic() - self._last < self.period:
+        if not force and time.monotonic() - self._last < max(self.period, 4 * self._cost):
             return
+        started = time.monotonic()
         import matplotlib.pyplot as plt
         from IPython.display import clear_output, display
 
@@ -171,6 +174,7 @@ class LivePlot:
             display(fig)
         plt.close(fig)
         self._last = time.monotonic()
+        self._cost = self._last - started
 
 
 def train(step: Callable[[Any], dict[str, float]], batches: Iterable, total_steps: int, *,

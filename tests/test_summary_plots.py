@@ -89,3 +89,22 @@ def test_the_knapsack_uses_score_values_not_only_their_ranking():
 def test_result_bars_show_every_baseline(value):
     ax = sp.result_bars({"model": value}, {"random": 40.0, "human": 60.0})
     assert [t.get_text() for t in ax.get_yticklabels()] == ["model", "random", "human"]
+
+
+def test_live_plot_spends_at_most_a_fifth_of_the_time_drawing():
+    import time
+
+    import matplotlib.pyplot as plt
+
+    def slow_figure(history):
+        time.sleep(0.05)
+        return plt.figure()
+
+    live, draws, history = LivePlot("t", period=0.0, plot=slow_figure), [], sum_gan_history(1)
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0:
+        before = live._last
+        live.update(history)
+        if live._last != before:
+            draws.append(live._cost)
+    assert 2 <= len(draws) <= 6 and sum(draws) <= 0.3
