@@ -204,8 +204,9 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
 
     Losses (thin: per video, dots: epoch means), the discriminator's outputs in [0, 1], the mean
     score with a line at ``sigma``, and the test F-score (%) per epoch with ``baselines`` as
-    dashed lines. Keys the history lacks are left out, so it also draws a run in progress: with
-    ``functools.partial`` it is the live plot of :func:`course_lib.training.train` (``plot=``).
+    dashed lines. Keys the history lacks are left out, so it also draws a run in progress:
+    :func:`~course_lib.models.sum_gan.fit_sum_gan` passes it to
+    :func:`course_lib.training.train` as the live plot (``plot=``).
     """
     x = np.asarray(history.train_steps) / steps_per_epoch
     panels = [(name, ylabel, {k: v for k, v in keys.items() if k in history.train})
