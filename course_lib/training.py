@@ -278,40 +278,50 @@ def in_notebook() -> bool:
 
 
 class LivePlot:
-    """A loss plot redrawn in place inside an ipywidgets ``Output`` (at most every ``period`` s)."""
+    """A loss plot redrawn in place inside an ipywidgets ``Output``.
 
-    def __init__(self, title: str, period: float = 2.0):
+    ``plot`` draws the figure from the history so far (default:
+    :func:`course_lib.plotting.plot_history` with ``title``). It is redrawn at most every
+    ``period`` s, and no sooner than four times the last drawing's duration after it, so that
+    drawing takes at most a fifth of the time however slow the figure or the machine.
+    """
+
+    def __init__(self, title: str, period: float = 2.0,
+                 plot: Callable[[History], Any] | None = None):
         import ipywidgets as widgets
         from IPython.display import display
 
         self.title = title
         self.period = period
-        self._last = 0.0
+        self.plot = plot
+        self._last = self._cost = 0.0
         self.output = widgets.Output()
         display(self.output)
 
     def update(self, history: History, force: bool = False) -> None:
-        if not force and time.monotonic() - self._last < self.period:
+        if not force and time.monotonic() - self._last < max(self.period, 4 * self._cost):
             return
+        started = time.monotonic()
         import matplotlib.pyplot as plt
         from IPython.display import clear_output, display
 
         from course_lib.plotting import plot_history
 
-        fig = plot_history(history, title=self.title)
+        fig = self.plot(history) if self.plot else plot_history(history, title=self.title)
         with self.output:
             clear_output(wait=True)
             display(fig)
         plt.close(fig)
         self._last = time.monotonic()
+        self._cost = self._last - started
 
 
 def train(step: Callable[[Any], dict[str, float]],
           batches: Callable[[int], Iterable] | Iterable, total_steps: int, *,
           state: dict[str, Any], evaluate: Callable[[], dict[str, float]] | None = None,
           eval_every: int = 0, evaluate_first: bool = False, checkpoint: Path | None = None,
-          checkpoint_every: int = 0, title: str = "training", live: bool | None = None
-          ) -> History:
+          checkpoint_every: int = 0, title: str = "training", live: bool | None = None,
+          plot: Callable[[History], Any] | None = None) -> History:
     """Run ``step`` on ``total_steps`` batches, or load the finished run from ``checkpoint``.
 
     ``batches(start_step)`` returns an iterator over the batches from step ``start_step`` on
@@ -329,7 +339,8 @@ def train(step: Callable[[Any], dict[str, float]],
     the first step (logged as step 0). ``checkpoint`` is written every ``checkpoint_every``
     steps, at the end (the only save marked finished) and on an interrupt; if it cannot be
     written, one warning says so and training goes on in memory. ``live`` (default: inside
-    Jupyter) draws the live loss plot.
+    Jupyter) draws the live loss plot: ``plot`` (a function ``History -> Figure``)
+    when given, else :func:`course_lib.plotting.plot_history`.
 
     Ctrl-C (Jupyter's "Interrupt kernel") takes effect between steps: the state after the last
     completed step is saved, then :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) is
@@ -346,7 +357,7 @@ def train(step: Callable[[Any], dict[str, float]],
             return history
         print(f"Resuming from {checkpoint} after step {history.completed_steps}.")
     live = in_notebook() if live is None else live
-    plot = LivePlot(title) if live else None
+    live_plot = LivePlot(title, plot=plot) if live else None
     batch_iter = iter(batches(history.completed_steps) if callable(batches) else batches)
     started = time.monotonic() - history.seconds
     target = checkpoint
@@ -385,8 +396,8 @@ def train(step: Callable[[Any], dict[str, float]],
                 if checkpoint_every and (number + 1) % checkpoint_every == 0:
                     save()
             progress.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
-            if plot is not None:
-                plot.update(history)
+            if live_plot is not None:
+                live_plot.update(history)
         with deferred_interrupts():
             run_evaluation(history.completed_steps)
             history.finished = True
@@ -402,6 +413,6 @@ def train(step: Callable[[Any], dict[str, float]],
                                   f"{total_steps}, {where}.", history) from None
     finally:
         progress.close()
-        if plot is not None:
-            plot.update(history, force=True)
+        if live_plot is not None:
+            live_plot.update(history, force=True)
     return history

@@ -1,7 +1,9 @@
 """SUM-GAN: unsupervised video summarization with adversarial LSTM networks.
 
-Mahasseni, Lam and Todorovic, CVPR 2017; taught in notebook 03 (facts gathered in
-``docs/sum-gan-family.md`` §1; SUM-GAN-sl and SUM-GAN-AAE, notebooks 04-05, reuse these parts).
+Mahasseni, Lam and Todorovic, CVPR 2017; taught in notebook 03 (SUM-GAN-sl and SUM-GAN-AAE,
+notebooks 04-05, reuse these parts). Where the paper is silent the course follows the public code:
+J. Min's PyTorch port (github.com/j-min/Adversarial_Video_Summary) and Apostolidis et al.'s
+SUM-GAN-sl (github.com/e-apostolidis/SUM-GAN-sl).
 
 The summarizer scores each step of a video; a summary is good if the video can be reconstructed
 from it well enough to fool a discriminator:
@@ -19,6 +21,12 @@ per layer, the encoder's final hidden state h gives μ = W_μ h + b_μ and log �
 (linear heads shared by the layers); the decoder starts from h_dec = μ + ε·exp(½ log σ²) with
 ε ~ N(0, I), and from the encoder's final *cell* state c unchanged. (SUM-GAN-sl obtains the
 variance through a softplus; the course predicts the log-variance directly, the usual VAE form.)
+
+**The decoder reads nothing** (a named difference from the public code): the course's dLSTM is
+notebook 01's unconditioned decoder, whose input is a constant zero at every step and whose
+output is a linear readout of its top hidden state. The common port and SUM-GAN-sl instead emit
+the top hidden state itself and feed ``out(top h)``, a linear map of it, back as the next step's
+input (zeros only at the first step). The paper does not say which.
 
 **Losses** (:func:`reconstruction_loss`, :func:`prior_loss`, :func:`sparsity_loss`,
 :func:`gan_objective`). With logits z of the classifier, log c = log σ(z), log(1 − c) = log σ(−z):
@@ -170,8 +178,9 @@ class SequenceVAE(nn.Module):
     """eLSTM + μ/log-variance heads + dLSTM: notebook 01's autoencoder, made variational.
 
     The encoder is a :class:`FrameEncoder`; the decoder an unconditioned :class:`FrameDecoder`
-    that starts from (sampled h, encoder's c) and emits the sequence in reverse order, which
-    :meth:`decode` puts back in forward order.
+    that starts from (sampled h, encoder's c), reads zeros (it does not feed back its output, as
+    the public code does; see the module docstring) and emits the sequence in reverse order,
+    which :meth:`decode` puts back in forward order.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2):
@@ -508,10 +517,10 @@ class SumGanRun:
     def selections(self) -> dict[str, tuple[int, float]]:
         """(epoch, test F-score) under three model-selection rules.
 
-        ``best test epoch`` looks at the test labels: what the papers' tables print (§5.9 of
-        the notes), optimistic. ``final epoch`` and ``lowest training loss`` (the epoch with the
-        smallest mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects)
-        use no labels.
+        ``best test epoch`` looks at the test labels: what the papers of this family report,
+        optimistic. ``final epoch`` and ``lowest training loss`` (the epoch with the smallest
+        mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects) use no
+        labels.
         """
         epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
         f = np.asarray(self.history.evals["f_score"])
@@ -546,6 +555,7 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before):
+    from course_lib.summary_plots import sum_gan_panels
     from course_lib.training import GeneratorState, checkpoint_path, train
 
     train_keys, test_keys = list(split.train_keys), list(split.test_keys)
@@ -582,5 +592,6 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
                            "generator": GeneratorState(generator)},
                     evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
                     evaluate_first=evaluate_before, checkpoint=path, checkpoint_every=n,
-                    title=f"{name} (seed {seed})", live=live)
+                    title=f"{name} (seed {seed})", live=live,
+                    plot=lambda history: sum_gan_panels(history, n, sigma=config.sigma))
     return SumGanRun(model, trained, n, seed, pretrain)

@@ -1,0 +1,110 @@
+import matplotlib
+import numpy as np
+import pytest
+
+from course_lib import evaluation as ev
+from course_lib import summary_plots as sp
+from course_lib.training import History, LivePlot, train
+
+matplotlib.use("Agg")
+
+SUM_GAN_KEYS = ("reconstruction", "prior", "sparsity", "gan_generator", "discriminator",
+                "c_original", "c_summary", "c_random", "mean_score")
+
+
+def sum_gan_history(epochs=3, videos=4, keys=SUM_GAN_KEYS):
+    rng = np.random.default_rng(0)
+    history = History()
+    history.log("eval", 0, {"f_score": 30.0})
+    for step in range(1, epochs * videos + 1):
+        history.log("train", step, {k: float(rng.random()) for k in keys})
+        if step % videos == 0:
+            history.log("eval", step, {"f_score": 40.0 + step})
+    return history
+
+
+def test_sum_gan_panels_group_series_by_unit_with_labelled_axes():
+    baselines = {"random": 38.0, "uniform": 41.0, "feature norm": 45.0, "human (LOO)": 60.0}
+    fig = sp.sum_gan_panels(sum_gan_history(), 4, sigma=0.3, baselines=baselines)
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.axison}
+    assert len(panels) == 6
+    for ax in panels.values():
+        assert ax.get_xlabel() == "epoch" and ax.get_ylabel()
+        assert len(ax.get_lines()) <= 2 * 3 + len(baselines) + 1  # never nine series on one axis
+    outputs = panels["discriminator outputs"]
+    assert outputs.get_ylim()[0] >= -0.05 and outputs.get_ylim()[1] <= 1.05
+    score = next(ax for title, ax in panels.items() if title.startswith("mean score"))
+    assert any(np.allclose(line.get_ydata(), 0.3) for line in score.get_lines())
+    f_ax = next(ax for title, ax in panels.items() if "F-score" in title)
+    labels = f_ax.get_legend_handles_labels()[1]
+    assert f_ax.get_ylabel() == "F-score (%)"
+    assert all(any(label.startswith(name) for label in labels) for name in baselines)
+    assert any(np.allclose(line.get_xdata(), [0, 1, 2, 3]) for line in f_ax.get_lines())
+
+
+def test_sum_gan_panels_draw_a_run_in_progress_and_other_histories():
+    partial = sum_gan_history(epochs=1, videos=4, keys=("reconstruction", "mean_score"))
+    fig = sp.sum_gan_panels(partial, 8, sigma=0.1)  # not one full epoch yet
+    titles = [ax.get_title() for ax in fig.axes if ax.axison]
+    assert len(titles) == 3 and "discriminator outputs" not in titles
+
+
+def test_live_plot_and_train_draw_with_the_given_figure_function():
+    import matplotlib.pyplot as plt
+
+    seen = []
+
+    def figure(history):
+        seen.append(history.completed_steps)
+        return plt.figure()
+
+    history = sum_gan_history(epochs=1)
+    LivePlot("t", plot=figure).update(history, force=True)
+    assert seen == [history.completed_steps]
+    train(lambda batch: {"loss": float(batch)}, range(3), 3, state={}, live=True, plot=figure)
+    assert seen[-1] == 3
+
+
+def test_versus_baselines_says_which_baselines_a_result_does_not_beat():
+    baselines = {"random": 39.04, "uniform": 43.12, "human": 60.0}
+    assert sp.versus_baselines("SUM-GAN", 41.0, baselines) == (
+        "SUM-GAN (41.0) beats random (39.0); it does not beat uniform (43.1) or human (60.0).")
+    assert "ties with uniform (43.1)" in sp.versus_baselines("SUM-GAN", 43.149, baselines)
+    assert sp.versus_baselines("x", 70, baselines).endswith("uniform (43.1) and human (60.0).")
+
+
+def test_the_knapsack_uses_score_values_not_only_their_ranking():
+    """Notebook 03's claims: same ranking, different summary; equal scores pack the most shots,
+    and a constant added to every score changes the choice."""
+    weights, capacity = [2, 1, 1], 2
+    assert ev.knapsack([3, 2, 2], weights, capacity) == [1, 2]
+    assert ev.knapsack([5, 2, 2], weights, capacity) == [0]
+    lengths, budget = [6, 2, 2, 2], 6
+    assert ev.knapsack([0.31, 0.3, 0.3, 0.3], lengths, budget) == [1, 2, 3]  # most shots
+    shifted = np.array([0.31, 0.3, 0.3, 0.3]) - 0.299  # same ranking, same differences
+    assert ev.knapsack(shifted, lengths, budget) == [0]
+
+
+@pytest.mark.parametrize("value", [np.nan, 50.0])
+def test_result_bars_show_every_baseline(value):
+    ax = sp.result_bars({"model": value}, {"random": 40.0, "human": 60.0})
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["model", "random", "human"]
+
+
+def test_live_plot_spends_at_most_a_fifth_of_the_time_drawing():
+    import time
+
+    import matplotlib.pyplot as plt
+
+    def slow_figure(history):
+        time.sleep(0.05)
+        return plt.figure()
+
+    live, draws, history = LivePlot("t", period=0.0, plot=slow_figure), [], sum_gan_history(1)
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0:
+        before = live._last
+        live.update(history)
+        if live._last != before:
+            draws.append(live._cost)
+    assert 2 <= len(draws) <= 6 and sum(draws) <= 0.3
