@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -203,3 +204,16 @@ def test_real_tvsum_supports_rank_correlation_but_not_f_scores():
     human = np.mean([ev.human_rank_correlation(
         ev.annotator_step_scores(data[k].user_scores, data[k].picks)) for k in keys], axis=0)
     assert abs(random["kendall_tau"]) < 0.05 and human[0] > 0.1
+
+
+def test_fingerprint_changes_with_the_data_and_only_with_it():
+    from course_lib.config import summarization_data_config
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    config = summarization_data_config("smoke", verbose=False)
+    first, again = make_synthetic_dataset(config), make_synthetic_dataset(config)
+    assert first.fingerprint() == again.fingerprint()
+    again.videos["video_1"].features[0, 0] += 1.0
+    assert first.fingerprint() != again.fingerprint()
+    other = make_synthetic_dataset(replace(config, seed=config.seed + 1))
+    assert first.fingerprint() != other.fingerprint()

@@ -17,6 +17,7 @@ inclusive shot bounds, ``n_frame_per_seg``, ``n_frames``, ``picks`` [n_steps], `
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -111,6 +112,23 @@ class SummarizationDataset:
     @property
     def has_features(self) -> bool:
         return all(r.features is not None for r in self.videos.values())
+
+    def fingerprint(self) -> str:
+        """A short hash of every video's features and annotations.
+
+        Part of a training checkpoint's key, so that a run trained on other data (an older
+        version of the synthetic videos, another download of a benchmark) is never loaded beside
+        baselines computed on this data.
+        """
+        digest = hashlib.sha1(usedforsecurity=False)
+        for key in self.keys():
+            record = self.videos[key]
+            digest.update(key.encode())
+            for array in (record.features, record.user_summary, record.change_points,
+                          record.picks, record.gtscore):
+                if array is not None:
+                    digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:12]
 
     def require_annotations(self, key: str) -> VideoRecord:
         """The record, or a clear error if it cannot be scored by F-score."""
