@@ -1,0 +1,145 @@
+import dataclasses
+
+import pytest
+import torch
+
+from benchmarks.sum_gan_sl_plain import (
+    PlainSumGanSl,
+    copy_parameters,
+    plain_optimizers,
+    plain_train_video,
+)
+from course_lib.config import sum_gan_sl_config
+from course_lib.errors import CourseError
+from course_lib.models import sum_gan_sl as sl
+
+FEATURES, HIDDEN = 12, 6
+
+
+def tiny_config(**changes):
+    return dataclasses.replace(sum_gan_sl_config("paper", verbose=False), feature_dim=FEATURES,
+                               hidden_size=HIDDEN, **changes)
+
+
+def videos(lengths, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, FEATURES, generator=g, dtype=dtype) for n in lengths]
+
+
+# ---------------------------------------------------------------- the model
+
+def test_paper_size_parameter_count_part_by_part():
+    model = sl.SumGanSl(1024, 500, 2)
+    assert sl.part_sizes(model) == {
+        "linear_compress": 512_500, "sLSTM": 10_017_001, "eLSTM (+ mu, variance)": 4_509_000,
+        "dLSTM": 4_258_500, "discriminator": 4_008_501, "total": 23_305_502}
+
+
+def test_fused_decoder_equals_a_loop_of_cells_values_and_gradients():
+    decoder = sl.FeedbackDecoder(5, 3).double()
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(3, 2, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(3, 2, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(2, 7, 5, generator=g, dtype=torch.float64)
+    results = []
+    for run in (decoder.forward, decoder.loop):
+        decoder.zero_grad()
+        h.grad = c.grad = None
+        emitted = run((h, c), 7)
+        (emitted * weights).sum().backward()
+        results.append([emitted, h.grad, c.grad, *(p.grad for p in decoder.parameters())])
+    for fused, looped in zip(*results, strict=True):
+        torch.testing.assert_close(fused, looped, rtol=1e-12, atol=1e-12)
+    assert emitted.shape == (2, 7, 5) and emitted.abs().max() < 1  # top h, not out(top h)
+
+
+def test_bad_input_is_a_clear_error():
+    model = sl.SumGanSl(FEATURES, HIDDEN)
+    with pytest.raises(CourseError, match="too short"):
+        model.prepare(torch.randn(1, FEATURES))
+    with pytest.raises(CourseError, match="feature_dim=7"):
+        model.prepare(torch.randn(5, 7))
+    bad = torch.randn(5, FEATURES)
+    bad[2, 3] = float("nan")
+    with pytest.raises(CourseError, match="NaN"):
+        model.prepare(bad)
+
+
+# ---------------------------------------------------------------- faithful training
+
+def faithful_parameters(config, lengths, seed=0):
+    """Train the course's model and the plain reference from the same weights and noise."""
+    model = sl.build_sum_gan_sl(config, seed=3).double()
+    plain = PlainSumGanSl(FEATURES, HIDDEN).double()
+    copy_parameters(model, plain)
+    data = videos(lengths)
+    optimizers = sl.make_optimizers(model, config)
+    batches = sl.update_batches([str(i) for i in range(len(data))], config, seed)
+    torch.manual_seed(seed)
+    for _ in data:
+        keys = next(batches)
+        sl.train_step(model, optimizers, sl.make_batch(model, [data[int(keys[0])]]), config)
+    reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
+    torch.manual_seed(seed)
+    for video in data:
+        plain_train_video(plain, reference, video, config.sigma, config.grad_clip)
+    return model, plain
+
+
+@torch.no_grad()
+def max_relative_difference(model, plain):
+    return max(float((a - b).abs().max() / b.abs().max())
+               for a, b in zip(model.parameters(), plain.parameters(), strict=True))
+
+
+# Clipping at 0.05 is active in every phase at this size, so its scope matters.
+PARITY = dict(grad_clip=0.05, learning_rate=1e-2, discriminator_learning_rate=1e-3)
+LENGTHS = [5, 9, 3, 7, 4, 6]
+
+
+def test_faithful_trainer_makes_the_reference_updates():
+    model, plain = faithful_parameters(tiny_config(**PARITY), LENGTHS)
+    start = sl.build_sum_gan_sl(tiny_config(), seed=3).double()
+    assert max_relative_difference(start, plain) > 1e-2  # training moved the weights
+    assert max_relative_difference(model, plain) < 1e-6
+
+
+@pytest.mark.parametrize("change", [dict(clip_scope="stepped"),
+                                    dict(compress_optimizer="shared"),
+                                    dict(discriminator_fakes="phase2_pass"),
+                                    dict(training_order="shuffled")])
+def test_each_quirk_option_changes_the_updates(change):
+    model, plain = faithful_parameters(tiny_config(**PARITY, **change), LENGTHS)
+    assert max_relative_difference(model, plain) > 1e-4
+
+
+# ---------------------------------------------------------------- fast training (masked)
+
+def test_a_padded_batch_gives_each_video_its_own_results():
+    model = sl.build_sum_gan_sl(tiny_config(), seed=0).double()
+    data = videos([5, 9, 3])
+    batch = sl.make_batch(model, data)
+    assert batch.lengths.tolist() == [5, 9, 3]
+    x = model.compress(batch.features)
+    scores = model.score(x, batch.lengths)
+    _, (h, c) = sl.run_lstm_masked(model.encoder.lstm, x * scores.unsqueeze(-1), batch.lengths)
+    emitted = model.decoder((h, c), x.shape[1])
+    decoded = sl.reverse_each(emitted, batch.lengths)
+    phi, p = model.discriminate(decoded, batch.lengths)
+    sparsity = sl.sparsity_loss(scores, 0.1, batch.lengths)
+    alone_sparsity = []
+    for i, video in enumerate(data):
+        xi = model.compress(video.unsqueeze(0))
+        si = model.score(xi)
+        _, (hi, ci) = model.encoder(xi * si.unsqueeze(-1))
+        di = model.decoder((hi, ci), len(video)).flip(1)
+        phi_i, p_i = model.discriminate(di)
+        n = len(video)
+        torch.testing.assert_close(scores[i, :n], si[0])
+        torch.testing.assert_close(h[:, i], hi[:, 0])
+        torch.testing.assert_close(c[:, i], ci[:, 0])
+        torch.testing.assert_close(decoded[i, :n], di[0])
+        torch.testing.assert_close(phi[i], phi_i[0])
+        torch.testing.assert_close(p[i], p_i[0])
+        alone_sparsity.append(sl.sparsity_loss(si, 0.1))
+    torch.testing.assert_close(sparsity, torch.stack(alone_sparsity).mean())
