@@ -36,10 +36,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from course_lib.errors import CheckpointError, CourseError
-from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
+from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters, run_lstm
 from course_lib.models.sum_gan import (
     Discriminator,
     Selector,
@@ -189,16 +188,50 @@ def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.T
 # ---------------------------------------------------------------- the model
 
 def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None):
-    """``run_lstm`` of a batch-first LSTM; with ``lengths``, each sequence stops at its own end
-    (packed), so a reverse direction and the final state see only that video's steps."""
-    if lengths is None:
-        from course_lib.models.lstm_autoencoder import run_lstm
+    """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
 
+    Outputs past a video's end are zeros. A unidirectional LSTM runs in segments between the
+    videos' ends, carrying the state, so each video's final (h, c) is taken at its own last
+    step; a bidirectional one (whose final state is not needed here) runs layer by layer, its
+    reverse direction over each video reversed within its length. Exact, unlike running over
+    the padding; PyTorch's packed sequences would be too, but their CPU backward pass is slow.
+    """
+    if lengths is None:
         return run_lstm(lstm, inputs)
-    packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    outputs, state = lstm(packed)
-    outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])
-    return outputs, state
+    if lstm.bidirectional:
+        return _bidirectional_outputs(lstm, inputs, lengths), None
+    batch = inputs.shape[0]
+    h = inputs.new_zeros(lstm.num_layers, batch, lstm.hidden_size)
+    c = torch.zeros_like(h)
+    pieces, start = [], 0
+    for end in sorted(set(lengths.tolist())):
+        active = torch.nonzero(lengths >= end).squeeze(1)
+        out, (h_end, c_end) = run_lstm(lstm, inputs[active, start:end].contiguous(),
+                                       (h[:, active].contiguous(), c[:, active].contiguous()))
+        h, c = h.index_copy(1, active, h_end), c.index_copy(1, active, c_end)
+        pieces.append(out.new_zeros(batch, *out.shape[1:]).index_copy(0, active, out))
+        start = end
+    outputs = torch.cat(pieces, dim=1)
+    padding = outputs.new_zeros(batch, inputs.shape[1] - start, outputs.shape[2])
+    return torch.cat([outputs, padding], dim=1), (h, c)
+
+
+def _bidirectional_outputs(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
+    mask = (torch.arange(inputs.shape[1], device=inputs.device)
+            < lengths.unsqueeze(1)).unsqueeze(-1).to(inputs.dtype)
+    x = inputs
+    for layer in range(lstm.num_layers):
+        outputs = []
+        for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
+            weights = [getattr(lstm, name + suffix)
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+            sequence = x if suffix.endswith(f"{layer}") else reverse_each(x, lengths)
+            out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
+                             False, True)[0]
+            outputs.append(out if sequence is x else reverse_each(out, lengths))
+        x = torch.cat(outputs, dim=2) * mask
+    return x
 
 
 @dataclass
@@ -286,6 +319,14 @@ class SumGanSl(nn.Module):
             phi = h[-1]
             logit = self.discriminator.classifier(phi).squeeze(-1)
         return phi, torch.sigmoid(logit)
+
+    def discriminate_both(self, original: torch.Tensor, summary: torch.Tensor,
+                          lengths: torch.Tensor | None = None):
+        """:meth:`discriminate` of the originals and of the summaries' reconstructions, as one
+        batch: the same results, with the LSTM's weights read once per step for both."""
+        both = None if lengths is None else torch.cat([lengths, lengths])
+        phi, p = self.discriminate(torch.cat([original, summary]), both)
+        return phi.chunk(2), p.chunk(2)
 
 
 def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
@@ -425,9 +466,10 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase left. Each phase zeroes only its own optimizer, backpropagates, clips the gradient
     norm (over *all* parameters with ``clip_scope="all"``, as the reference, so gradients left
     by earlier phases and videos count in the norm) and steps its optimizer. Phase 3 zeroes
-    before its forward pass, backpropagates its two terms separately, and draws its fake from a
-    fresh summarizer pass (``discriminator_fakes="fresh_pass"``), which only needs its values:
-    it runs without building a graph, with the same random draw as the reference's.
+    before its forward pass and draws its fake from a fresh summarizer pass
+    (``discriminator_fakes="fresh_pass"``), of which it needs only the values: that pass runs
+    without building a graph, with the same random draw as the reference's. The originals and
+    the reconstructions go through the discriminator as one batch (the same results).
     """
     if config.discriminator_fakes not in DISCRIMINATOR_FAKES:
         raise CourseError(f"discriminator_fakes must be one of {DISCRIMINATOR_FAKES}, "
@@ -440,8 +482,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase = _Phase(model, optimizers, config, "summarizer")
     x = model.compress(features)
     out = model.summarize(x, lengths, generator)
-    phi_x, p_x = model.discriminate(x, lengths)
-    phi_hat, p_hat = model.discriminate(out.decoded, lengths)
+    (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
     terms = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
              "prior": prior_loss(out.mu, out.logvar),
              "sparsity": sparsity_loss(out.scores, config.sigma, lengths)}
@@ -449,38 +490,34 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     sum(terms.values()).backward()
     phase.clip_and_step()
     logged.update({k: v.item() for k, v in terms.items()})
-    logged["mean_score"] = out.scores.mean().item() if lengths is None else float(
-        (out.scores.sum(1) / lengths).mean())
+    logged["mean_score"] = (out.scores.mean() if lengths is None
+                            else (out.scores.sum(1) / lengths).mean()).item()
 
     # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
     phase = _Phase(model, optimizers, config, "decoder")
     x = model.compress(features)
     out = model.summarize(x, lengths, generator)
-    phi_x, _ = model.discriminate(x, lengths)
-    phi_hat, p_hat = model.discriminate(out.decoded, lengths)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
     generator_gan = least_squares(p_hat, 1.0)
     phase.zero_grad()
     (reconstruction_loss(phi_x, phi_hat) + generator_gan).backward()
     phase.clip_and_step()
     logged["gan_generator"] = generator_gan.item()
-    decoded_phase2 = out.decoded.detach()
 
     # Phase 3: the discriminator (and the compression, through the original only) descends
-    # (P(original) − 1)² + (P(summary) − 0)², backpropagated one term at a time.
+    # (P(original) − 1)² + (P(summary) − 0)². The reference backpropagates the first term
+    # before the summarizer pass and the second after it; the gradients add up the same.
     phase = _Phase(model, optimizers, config, "discriminator")
     phase.zero_grad()
     x = model.compress(features)
-    _, p_x = model.discriminate(x, lengths)
-    original_term = least_squares(p_x, 1.0)
-    original_term.backward()
     if config.discriminator_fakes == "fresh_pass":
         with torch.no_grad():
             fake = model.summarize(x, lengths, generator).decoded
     else:
-        fake = decoded_phase2
-    _, p_hat = model.discriminate(fake, lengths)
-    summary_term = least_squares(p_hat, 0.0)
-    summary_term.backward()
+        fake = out.decoded.detach()
+    _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths)
+    original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
+    (original_term + summary_term).backward()
     phase.clip_and_step()
     logged.update({"discriminator": original_term.item() + summary_term.item(),
                    "p_original": p_x.mean().item(), "p_summary": p_hat.mean().item()})
