@@ -29,6 +29,7 @@ several videos per update, padded, each video's steps handled exactly (masked).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_lib.errors import CheckpointError, CourseError
+from course_lib.errors import CourseError
 from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters, run_lstm
 from course_lib.models.sum_gan import (
     Discriminator,
@@ -526,20 +527,24 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
 
 # ---------------------------------------------------------------- training
 
-def update_batches(keys: Sequence[str], config, seed: int) -> Iterator[list[str]]:
-    """The videos of each update, epoch after epoch: ``videos_per_update`` at a time, in the
-    split's order (``training_order="split"``, the reference) or a fresh seeded permutation
-    each epoch (``"shuffled"``)."""
+def update_batches(keys: Sequence[str], config, seed: int, start: int = 0
+                   ) -> Iterator[list[str]]:
+    """The videos of each update from update ``start`` on: ``videos_per_update`` at a time, every
+    epoch in the split's order (``training_order="split"``, the reference) or in a fresh seeded
+    permutation (``"shuffled"``); a resumed run so sees what an uninterrupted one would."""
     if config.training_order not in TRAINING_ORDERS:
         raise CourseError(f"training_order must be one of {TRAINING_ORDERS}, "
                           f"got {config.training_order!r}.")
     rng = np.random.default_rng(seed)
     size = config.videos_per_update
-    while True:
-        order = (list(keys) if config.training_order == "split"
-                 else [keys[i] for i in rng.permutation(len(keys))])
-        for start in range(0, len(order), size):
-            yield order[start:start + size]
+
+    def epochs():
+        while True:
+            order = (list(keys) if config.training_order == "split"
+                     else [keys[i] for i in rng.permutation(len(keys))])
+            yield from (order[i:i + size] for i in range(0, len(order), size))
+
+    return itertools.islice(epochs(), start, None)
 
 
 def updates_per_epoch(n_videos: int, config) -> int:
@@ -563,52 +568,44 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
                    seed: int = 0, checkpoint: bool = True, live: bool | None = None
                    ) -> SumGanRun:
     """Train by SUM-GAN-sl's updates, evaluating the test split before training and after every
-    epoch (the reference's epoch −1 and epochs 0..99 are the course's epochs 0 and 1..100).
+    epoch (the reference's "epoch −1" and epochs 0..99 are the course's epochs 0 and 1..100).
 
     A step of :func:`course_lib.training.train` is one update (one video, or with
-    ``videos_per_update > 1`` one batch). ``seed`` drives ε (a generator stored in the
-    checkpoint) and a shuffled order; build the model with ``build_sum_gan_sl(config, seed)``.
-    A finished run is loaded from its checkpoint; a checkpoint of another configuration is not
-    (its file name carries a hash of the configuration).
+    ``videos_per_update > 1`` one batch). ``seed`` drives ε (a generator kept in the checkpoint)
+    and a shuffled order; build the model with ``build_sum_gan_sl(config, seed)``. The run
+    checkpoints every epoch: a finished run is loaded, an interrupted one resumes exactly, and
+    another configuration trains its own (the file name carries a hash of the configuration).
     """
     with cpu_settings(next(model.parameters()).device):
         return _fit(model, config, dataset, split, name, seed, checkpoint, live)
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live):
-    from course_lib.training import checkpoint_path, load_checkpoint, train
+    from course_lib.training import GeneratorState, checkpoint_path, train
 
     train_keys, test_keys = check_split(dataset, split)
     videos = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
+    for key, video in videos.items():
+        try:
+            model.prepare(video)
+        except CourseError as error:
+            raise CourseError(f"training video {key!r} of {dataset.name}: {error}") from None
     n = updates_per_epoch(len(train_keys), config)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     optimizers = make_optimizers(model, config)
-    state = {"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()}}
     settings = {**asdict(config), "seed": seed, "dataset": dataset.name,
                 "source": dataset.source, "train_keys": train_keys}
-    path = checkpoint_path(name, settings) if checkpoint else None
-    if path is not None and path.exists():
-        try:
-            load_checkpoint(path, dict(state))
-        except (RuntimeError, ValueError) as error:
-            raise CheckpointError(f"{path} is not a checkpoint of this configuration ({error}); "
-                                  "delete it to train from scratch.") from error
 
-    def evaluate():
-        return evaluate_model(model, dataset, test_keys)
-
-    before = evaluate() if path is None or not path.exists() else None
-
-    def step(keys):
+    def step(keys: list[str]) -> dict[str, float]:
         model.train()
         return train_step(model, optimizers, make_batch(model, [videos[k] for k in keys]),
                           config, generator)
 
-    history = train(step, update_batches(train_keys, config, seed), config.epochs * n,
-                    state=state, evaluate=evaluate, eval_every=n, checkpoint=path,
-                    checkpoint_every=n, title=f"{name} (seed {seed})", live=live)
-    if before is not None and history.eval_steps[:1] != [0]:
-        history.eval_steps.insert(0, 0)
-        for key, value in before.items():
-            history.evals.setdefault(key, []).insert(0, value)
+    history = train(step, lambda start: update_batches(train_keys, config, seed, start),
+                    config.epochs * n,
+                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
+                           "generator": GeneratorState(generator)},
+                    evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
+                    evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
+                    checkpoint=checkpoint_path(name, settings) if checkpoint else None, live=live)
     return SumGanRun(model, history, n, seed)
