@@ -10,7 +10,9 @@ Data: random 1024-d features with the lengths of SumMe split 0's training videos
 (hidden 500, two layers). The baseline and the faithful trainer are timed on the first
 ``--videos`` videos of the epoch (both on the same ones, in the split's order) and their epoch
 time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
-trainer is timed over the whole epoch. All three run in the same process, one after another.
+trainer (videos of similar lengths batched together) is timed over the whole epoch. The three
+run in the same process, interleaved: a video of each slow trainer, then an update of the fast
+one, and again.
 
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
       python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
@@ -19,7 +21,9 @@ Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos tim
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import itertools
 import time
 
 import torch
@@ -27,7 +31,7 @@ from sum_gan_sl_plain import PlainSumGanSl, copy_parameters, plain_optimizers, p
 
 from course_lib.config import sum_gan_sl_config
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.sum_gan import cpu_settings
+from course_lib.models.summarizer_training import CPU_THREADS, cpu_settings
 
 # n_steps of SumMe split 0's training videos, in its train_keys order (video_1, video_10, ...).
 SUMME_SPLIT0_LENGTHS = [300, 649, 108, 64, 213, 308, 407, 446, 149, 117, 316, 258, 346, 293, 172,
@@ -60,42 +64,51 @@ def main() -> None:
     videos = [torch.randn(n, 1024, generator=g) for n in lengths]
     config = dataclasses.replace(sum_gan_sl_config("paper", verbose=False),
                                  hidden_size=args.hidden)
+    fast = dataclasses.replace(config, videos_per_update=args.per_update,
+                               training_order="by_length")
+    keys = [str(i) for i in range(len(videos))]
+    batches = list(itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
+        keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast)))
     print(f"{len(lengths)} videos, {sum(lengths)} steps (lengths from {source}); hidden "
-          f"{args.hidden}; slow trainers timed on {len(timed)} videos ({sum(timed)} steps), "
-          f"x{scale:.2f} for an epoch; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads by default")
+          f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
+          f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainer on the whole "
+          f"epoch ({len(batches)} updates); interleaved; torch {torch.__version__}, baseline "
+          f"on {torch.get_num_threads()} thread(s), the course's trainers on "
+          f"{CPU_THREADS or torch.get_num_threads()}")
 
     model = sl.build_sum_gan_sl(config, seed=0)
     plain = PlainSumGanSl(1024, args.hidden)
     copy_parameters(model, plain)
-    epoch = {}
+    fast_model = copy.deepcopy(model)
+    plain_opt = plain_optimizers(plain)
+    faithful_opt = sl.make_optimizers(model, config)
+    fast_opt = sl.make_optimizers(fast_model, fast)
+    seconds = dict.fromkeys(["baseline", "faithful trainer",
+                             f"fast trainer ({args.per_update} videos per update)"], 0.0)
+    names = list(seconds)
+    for round_ in range(max(len(timed), len(batches))):
+        # One video of each slow trainer and one update of the fast one per round, so a change
+        # in the machine's load affects all three alike.
+        if round_ < len(timed):
+            start = time.perf_counter()
+            plain_train_video(plain, plain_opt, videos[round_])
+            seconds[names[0]] += (time.perf_counter() - start) * scale
+            with cpu_settings(torch.device("cpu")):
+                start = time.perf_counter()
+                sl.train_step(model, faithful_opt, sl.make_batch(model, [videos[round_]]),
+                              config)
+                seconds[names[1]] += (time.perf_counter() - start) * scale
+        if round_ < len(batches):
+            with cpu_settings(torch.device("cpu")):
+                start = time.perf_counter()
+                batch = sl.make_batch(fast_model, [videos[int(k)] for k in batches[round_]])
+                sl.train_step(fast_model, fast_opt, batch, fast)
+                seconds[names[2]] += time.perf_counter() - start
 
-    optimizers = plain_optimizers(plain)
-    start = time.perf_counter()
-    for video in videos[:len(timed)]:
-        plain_train_video(plain, optimizers, video)
-    epoch["baseline"] = (time.perf_counter() - start) * scale
-
-    optimizers = sl.make_optimizers(model, config)
-    with cpu_settings(torch.device("cpu")):
-        start = time.perf_counter()
-        for video in videos[:len(timed)]:
-            sl.train_step(model, optimizers, sl.make_batch(model, [video]), config)
-        epoch["faithful trainer"] = (time.perf_counter() - start) * scale
-
-        fast = dataclasses.replace(config, videos_per_update=args.per_update)
-        optimizers = sl.make_optimizers(model, fast)
-        start = time.perf_counter()
-        for begin in range(0, len(videos), args.per_update):
-            batch = sl.make_batch(model, videos[begin:begin + args.per_update])
-            sl.train_step(model, optimizers, batch, fast)
-        epoch[f"fast trainer ({args.per_update} videos per update)"] = (
-            time.perf_counter() - start)
-
-    for name, seconds in epoch.items():
-        print(f"{name}: {seconds:.1f} s per epoch")
-    for name, seconds in list(epoch.items())[1:]:
-        print(f"{name.split(' (')[0]}: {epoch['baseline'] / seconds:.1f}× the baseline")
+    for name, value in seconds.items():
+        print(f"{name}: {value:.1f} s per epoch")
+    for name in names[1:]:
+        print(f"{name.split(' (')[0]}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
 
 
 if __name__ == "__main__":
