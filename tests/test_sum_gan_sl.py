@@ -223,3 +223,31 @@ def test_update_batches_orders_and_resumes():
         stream = list(itertools.islice(sl.update_batches(keys, config, 5, 0, lengths), 12))
         resumed = list(itertools.islice(sl.update_batches(keys, config, 5, 7, lengths), 5))
         assert resumed == stream[7:]
+
+
+def test_an_interrupted_fit_resumes_where_it_stopped(smoke_data, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from course_lib import training
+
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    reference = smoke_fit(data, splits[0], checkpoint=False)
+    real, calls = sl.train_step, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # Ctrl-C during the second epoch's first update
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "train_step", interrupted)
+        with pytest.raises(training.TrainingInterrupted):
+            smoke_fit(data, splits[0])
+    resumed = smoke_fit(data, splits[0])
+    assert resumed.history.train == reference.history.train
+    assert resumed.history.evals == reference.history.evals and resumed.history.finished
+    for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
+        assert torch.equal(a, b)
