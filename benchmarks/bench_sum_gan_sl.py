@@ -3,18 +3,19 @@
 Baseline: ``benchmarks/sum_gan_sl_plain.py``, a straightforward implementation with the
 reference's structure (batch 1, a Python loop of ``nn.LSTMCell``\\ s for the decoder, three full
 forward passes per video, PyTorch's defaults). The course's faithful trainer makes the same
-updates (``tests/test_sum_gan_sl.py``); the fast one trains ``--per-update`` videos per update.
+updates (``tests/test_sum_gan_sl.py``); each fast trainer trains ``--per-update`` videos, of
+similar lengths, per update.
 
 Data: random 1024-d features with the lengths of SumMe split 0's training videos (their
 ``n_steps``, read from the real annotations when present, else the list below), paper size
 (hidden 500, two layers). The baseline and the faithful trainer are timed on the first
 ``--videos`` videos of the epoch (both on the same ones, in the split's order) and their epoch
 time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
-trainer (videos of similar lengths batched together) is timed over the whole epoch. The three
-run in the same process, interleaved: a video of each slow trainer, then an update of the fast
-one, and again.
+trainers are timed over the whole epoch. All run in the same process, interleaved: one update
+of each trainer, then the next round.
 
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
+      python benchmarks/bench_sum_gan_sl.py --per-update 5 10 20
       python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
 """
 
@@ -54,7 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")
-    parser.add_argument("--per-update", type=int, default=5, help="fast trainer's batch")
+    parser.add_argument("--per-update", type=int, nargs="+", default=[5, 10],
+                        help="the fast trainer's videos per update (one fast trainer each)")
     args = parser.parse_args()
 
     lengths, source = split0_lengths()
@@ -64,51 +66,51 @@ def main() -> None:
     videos = [torch.randn(n, 1024, generator=g) for n in lengths]
     config = dataclasses.replace(sum_gan_sl_config("paper", verbose=False),
                                  hidden_size=args.hidden)
-    fast = dataclasses.replace(config, videos_per_update=args.per_update,
-                               training_order="by_length")
     keys = [str(i) for i in range(len(videos))]
-    batches = list(itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
-        keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast)))
-    print(f"{len(lengths)} videos, {sum(lengths)} steps (lengths from {source}); hidden "
-          f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
-          f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainer on the whole "
-          f"epoch ({len(batches)} updates); interleaved; torch {torch.__version__}, baseline "
-          f"on {torch.get_num_threads()} thread(s), the course's trainers on "
-          f"{CPU_THREADS or torch.get_num_threads()}")
-
     model = sl.build_sum_gan_sl(config, seed=0)
     plain = PlainSumGanSl(1024, args.hidden)
     copy_parameters(model, plain)
-    fast_model = copy.deepcopy(model)
-    plain_opt = plain_optimizers(plain)
-    faithful_opt = sl.make_optimizers(model, config)
-    fast_opt = sl.make_optimizers(fast_model, fast)
-    seconds = dict.fromkeys(["baseline", "faithful trainer",
-                             f"fast trainer ({args.per_update} videos per update)"], 0.0)
-    names = list(seconds)
-    for round_ in range(max(len(timed), len(batches))):
-        # One video of each slow trainer and one update of the fast one per round, so a change
-        # in the machine's load affects all three alike.
-        if round_ < len(timed):
-            start = time.perf_counter()
-            plain_train_video(plain, plain_opt, videos[round_])
-            seconds[names[0]] += (time.perf_counter() - start) * scale
-            with cpu_settings(torch.device("cpu")):
+    # name: (model, config, optimizers, the videos of each timed update, time factor)
+    trainers = {"baseline": (plain, None, plain_optimizers(plain), [[i] for i in
+                                                                    range(len(timed))], scale),
+                "faithful trainer": (model, config, sl.make_optimizers(model, config),
+                                     [[i] for i in range(len(timed))], scale)}
+    for size in args.per_update:
+        fast = dataclasses.replace(config, videos_per_update=size, training_order="by_length")
+        batches = itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
+            keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast))
+        fast_model = copy.deepcopy(model)
+        trainers[f"fast trainer ({size} videos per update)"] = (
+            fast_model, fast, sl.make_optimizers(fast_model, fast),
+            [[int(k) for k in batch] for batch in batches], 1.0)
+    print(f"{len(lengths)} videos, {sum(lengths)} steps (lengths from {source}); hidden "
+          f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
+          f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainers on the whole "
+          f"epoch; interleaved; torch {torch.__version__}, baseline on "
+          f"{torch.get_num_threads()} thread(s), the course's trainers on "
+          f"{CPU_THREADS or torch.get_num_threads()}")
+
+    seconds = dict.fromkeys(trainers, 0.0)
+    for round_ in range(max(len(t[3]) for t in trainers.values())):
+        # One update of each trainer per round, so that a change in the machine's load
+        # affects them alike.
+        for name, (net, settings, optimizers, updates, factor) in trainers.items():
+            if round_ >= len(updates):
+                continue
+            batch = [videos[i] for i in updates[round_]]
+            if settings is None:
                 start = time.perf_counter()
-                sl.train_step(model, faithful_opt, sl.make_batch(model, [videos[round_]]),
-                              config)
-                seconds[names[1]] += (time.perf_counter() - start) * scale
-        if round_ < len(batches):
-            with cpu_settings(torch.device("cpu")):
-                start = time.perf_counter()
-                batch = sl.make_batch(fast_model, [videos[int(k)] for k in batches[round_]])
-                sl.train_step(fast_model, fast_opt, batch, fast)
-                seconds[names[2]] += time.perf_counter() - start
+                plain_train_video(net, optimizers, batch[0])
+            else:
+                with cpu_settings(torch.device("cpu")):
+                    start = time.perf_counter()
+                    sl.train_step(net, optimizers, sl.make_batch(net, batch), settings)
+            seconds[name] += (time.perf_counter() - start) * factor
 
     for name, value in seconds.items():
         print(f"{name}: {value:.1f} s per epoch")
-    for name in names[1:]:
-        print(f"{name.split(' (')[0]}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
+    for name in list(seconds)[1:]:
+        print(f"{name}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
 
 
 if __name__ == "__main__":
