@@ -187,3 +187,64 @@ def sum_gan_config(tier: str | None = None, verbose: bool = True) -> SumGanConfi
                             epochs=15, pretrain_epochs=3, learning_rate=1e-3,
                             discriminator_learning_rate=1e-4, seeds=(0, 1, 2))
     return SumGanConfig(tier)
+
+
+@dataclass(frozen=True)
+class SumGanSlConfig:
+    """Sizes and training settings for notebook 04 (SUM-GAN-sl; Apostolidis et al., AI4TV @ ACM
+    MM 2019), the reference implementation's defaults in the paper tier.
+
+    Sizes: 1024-d features compressed by ``Linear(1024 → hidden_size)``; every LSTM has
+    ``num_layers`` layers of ``hidden_size`` units (500 and 2: 23,305,502 parameters). Training:
+    σ = 0.1, Adam at 1e-4 (discriminator 1e-5), gradient norm clipped at 5, 100 epochs, batch 1.
+
+    Quirks of the reference, each a named option whose default reproduces it:
+
+    - ``clip_scope``: ``"all"`` clips the norm of *every* parameter's gradient after each
+      backward, including gradients left by earlier phases and videos that this phase will not
+      step (they change only the clip scale); ``"stepped"`` clips only what is stepped.
+    - ``compress_optimizer``: ``"per_phase"``, the compression layer belongs to all three Adam
+      optimizers (three moment estimates for one layer, three updates per video); ``"shared"``,
+      one Adam of its own, stepped after each phase at that phase's rate.
+    - ``discriminator_fakes``: ``"fresh_pass"``, the discriminator's update runs a third full
+      summarizer pass (fresh noise, the decoder just updated) and uses only its output;
+      ``"phase2_pass"`` reuses the decoder phase's output instead (one pass fewer).
+    - ``training_order``: ``"split"``, every epoch in the split's ``train_keys`` order
+      (lexicographic, no shuffling); ``"shuffled"``, a fresh seeded permutation each epoch;
+      ``"by_length"`` (fast trainer), batches of videos of similar length, in a fresh seeded
+      order each epoch.
+
+    ``videos_per_update``: 1 is the reference (the faithful trainer); more is the course's fast
+    trainer, a deliberate change: that many videos per update, padded, each handled within its
+    own length, the losses averaged over the videos (with ``training_order="by_length"`` the
+    padding is small).
+    """
+
+    tier: str
+    feature_dim: int = 1024
+    hidden_size: int = 500
+    num_layers: int = 2
+    sigma: float = 0.1
+    epochs: int = 100
+    learning_rate: float = 1e-4
+    discriminator_learning_rate: float = 1e-5
+    grad_clip: float = 5.0
+    clip_scope: str = "all"
+    compress_optimizer: str = "per_phase"
+    discriminator_fakes: str = "fresh_pass"
+    training_order: str = "split"
+    videos_per_update: int = 1
+    seeds: tuple[int, ...] = (0, 1, 2)
+    split: int = 0
+
+
+def sum_gan_sl_config(tier: str | None = None, verbose: bool = True) -> SumGanSlConfig:
+    tier = resolve_tier(tier, verbose)
+    if tier == "smoke":
+        return SumGanSlConfig(tier, hidden_size=8, epochs=2, learning_rate=1e-3,
+                              discriminator_learning_rate=1e-4, videos_per_update=2,
+                              training_order="by_length", seeds=(0, 1))
+    if tier == "laptop":
+        return SumGanSlConfig(tier, hidden_size=128, epochs=20, videos_per_update=5,
+                              training_order="by_length")
+    return SumGanSlConfig(tier)

@@ -9,6 +9,7 @@ from course_lib.data.summarization import make_splits
 from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.models import lstm_autoencoder as ae
 from course_lib.models import sum_gan as sg
+from course_lib.models import summarizer_training as st
 
 TINY = dict(compress_to=None, selector_hidden=6, selector_layers=1, vae_hidden=7, vae_layers=2,
             discriminator_hidden=5, discriminator_layers=1)
@@ -335,7 +336,21 @@ def test_model_selection_rules():
 
 def test_cpu_settings_are_restored():
     threads, kernel = torch.get_num_threads(), ae.USE_ONEDNN_LSTM
-    with sg.cpu_settings(torch.device("cpu")):
-        assert torch.get_num_threads() == sg.CPU_THREADS
-        assert ae.USE_ONEDNN_LSTM == sg.CPU_LSTM_ONEDNN
+    with st.cpu_settings(torch.device("cpu")):
+        assert torch.get_num_threads() == st.CPU_THREADS
+        assert ae.USE_ONEDNN_LSTM == st.CPU_LSTM_ONEDNN
     assert torch.get_num_threads() == threads and ae.USE_ONEDNN_LSTM == kernel
+
+
+def test_a_run_on_other_data_gets_another_checkpoint():
+    """A finished run is keyed by a fingerprint of its data, not only by the data's name."""
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+    from course_lib.models.summarizer_training import run_settings
+    from course_lib.training import checkpoint_path
+
+    data = make_synthetic_dataset(summarization_data_config("smoke", verbose=False))
+    cfg = sum_gan_config("smoke", verbose=False)
+    keys = data.keys()[:3]
+    before = checkpoint_path("03-sum-gan", run_settings(cfg, data, 0, keys))
+    data.videos[keys[0]].features[0, 0] += 1.0  # the same name and source, other data
+    assert checkpoint_path("03-sum-gan", run_settings(cfg, data, 0, keys)) != before

@@ -1,0 +1,117 @@
+"""SUM-GAN-sl training time per epoch: the course's faithful and fast trainers vs the baseline.
+
+Baseline: ``benchmarks/sum_gan_sl_plain.py``, a straightforward implementation with the
+reference's structure (batch 1, a Python loop of ``nn.LSTMCell``\\ s for the decoder, three full
+forward passes per video, PyTorch's defaults). The course's faithful trainer makes the same
+updates (``tests/test_sum_gan_sl.py``); each fast trainer trains ``--per-update`` videos, of
+similar lengths, per update.
+
+Data: random 1024-d features with the lengths of SumMe split 0's training videos (their
+``n_steps``, read from the real annotations when present, else the list below), paper size
+(hidden 500, two layers). The baseline and the faithful trainer are timed on the first
+``--videos`` videos of the epoch (both on the same ones, in the split's order) and their epoch
+time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
+trainers are timed over the whole epoch. All run in the same process, interleaved: one update
+of each trainer, then the next round.
+
+Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
+      python benchmarks/bench_sum_gan_sl.py --per-update 5 10 20
+      python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import itertools
+import time
+
+import torch
+from sum_gan_sl_plain import PlainSumGanSl, copy_parameters, plain_optimizers, plain_train_video
+
+from course_lib.config import sum_gan_sl_config
+from course_lib.models import sum_gan_sl as sl
+from course_lib.models.summarizer_training import CPU_THREADS, cpu_settings
+
+# n_steps of SumMe split 0's training videos, in its train_keys order (video_1, video_10, ...).
+SUMME_SPLIT0_LENGTHS = [300, 649, 108, 64, 213, 308, 407, 446, 149, 117, 316, 258, 346, 293, 172,
+                        223, 343, 339, 604, 86]
+
+
+def split0_lengths() -> tuple[list[int], str]:
+    """The real lengths when the annotations and splits are at hand, else the list above."""
+    from course_lib.data.summarization import load_annotations, load_splits, reference_data_dir
+
+    path = reference_data_dir() / "splits" / "summe_splits.json"
+    annotations = load_annotations("summe")
+    if annotations is None or not path.exists():
+        return SUMME_SPLIT0_LENGTHS, "a fixed list (SumMe split 0)"
+    keys = load_splits(path, annotations)[0].train_keys
+    return [annotations[k].n_steps for k in keys], f"SumMe split 0 ({annotations.source})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=500)
+    parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")
+    parser.add_argument("--per-update", type=int, nargs="+", default=[5, 10],
+                        help="the fast trainer's videos per update (one fast trainer each)")
+    args = parser.parse_args()
+
+    lengths, source = split0_lengths()
+    timed = lengths[:args.videos]
+    scale = sum(lengths) / sum(timed)
+    g = torch.Generator().manual_seed(0)
+    videos = [torch.randn(n, 1024, generator=g) for n in lengths]
+    config = dataclasses.replace(sum_gan_sl_config("paper", verbose=False),
+                                 hidden_size=args.hidden)
+    keys = [str(i) for i in range(len(videos))]
+    model = sl.build_sum_gan_sl(config, seed=0)
+    plain = PlainSumGanSl(1024, args.hidden)
+    copy_parameters(model, plain)
+    # name: (model, config, optimizers, the videos of each timed update, time factor)
+    trainers = {"baseline": (plain, None, plain_optimizers(plain), [[i] for i in
+                                                                    range(len(timed))], scale),
+                "faithful trainer": (model, config, sl.make_optimizers(model, config),
+                                     [[i] for i in range(len(timed))], scale)}
+    for size in args.per_update:
+        fast = dataclasses.replace(config, videos_per_update=size, training_order="by_length")
+        batches = itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
+            keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast))
+        fast_model = copy.deepcopy(model)
+        trainers[f"fast trainer ({size} videos per update)"] = (
+            fast_model, fast, sl.make_optimizers(fast_model, fast),
+            [[int(k) for k in batch] for batch in batches], 1.0)
+    print(f"{len(lengths)} videos, {sum(lengths)} steps (lengths from {source}); hidden "
+          f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
+          f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainers on the whole "
+          f"epoch; interleaved; torch {torch.__version__}, baseline on "
+          f"{torch.get_num_threads()} thread(s), the course's trainers on "
+          f"{CPU_THREADS or torch.get_num_threads()}")
+
+    seconds = dict.fromkeys(trainers, 0.0)
+    for round_ in range(max(len(t[3]) for t in trainers.values())):
+        # One update of each trainer per round, so that a change in the machine's load
+        # affects them alike.
+        for name, (net, settings, optimizers, updates, factor) in trainers.items():
+            if round_ >= len(updates):
+                continue
+            batch = [videos[i] for i in updates[round_]]
+            if settings is None:
+                start = time.perf_counter()
+                plain_train_video(net, optimizers, batch[0])
+            else:
+                with cpu_settings(torch.device("cpu")):
+                    start = time.perf_counter()
+                    sl.train_step(net, optimizers, sl.make_batch(net, batch), settings)
+            seconds[name] += (time.perf_counter() - start) * factor
+
+    for name, value in seconds.items():
+        print(f"{name}: {value:.1f} s per epoch")
+    for name in list(seconds)[1:]:
+        print(f"{name}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""A deliberately plain SUM-GAN-sl with the reference's structure: the yardstick of the course's.
+
+Written from the published description of SUM-GAN-sl's model and update order (Apostolidis et
+al., AI4TV @ ACM MM 2019), independently of ``course_lib.models.sum_gan_sl``, and kept as plain
+as possible: batch 1, sequence-first tensors [T, 1, H], a Python loop of ``nn.LSTMCell``s for the
+decoder, three full forward passes per video (the third one's summarizer graph built and thrown
+away), three Adam optimizers that all hold the compression layer, ``zero_grad`` only on the
+optimizer about to step and gradient-norm clipping over *all* parameters after every backward.
+
+Used twice, so that there is one copy: ``tests/test_sum_gan_sl.py`` checks that the course's
+faithful trainer makes the same updates, and ``benchmarks/bench_sum_gan_sl.py`` times both.
+The parameters are registered in the same order and with the same shapes as the course's model,
+so ``copy_parameters`` can start both from the same weights.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PlainSumGanSl(nn.Module):
+    def __init__(self, feature_dim: int = 1024, hidden: int = 500, layers: int = 2):
+        super().__init__()
+        self.linear_compress = nn.Linear(feature_dim, hidden)
+        self.s_lstm = nn.LSTM(hidden, hidden, layers, bidirectional=True)
+        self.s_out = nn.Linear(2 * hidden, 1)
+        self.e_lstm = nn.LSTM(hidden, hidden, layers)
+        self.linear_mu = nn.Linear(hidden, hidden)
+        self.linear_var = nn.Linear(hidden, hidden)
+        self.d_cells = nn.ModuleList([nn.LSTMCell(hidden, hidden) for _ in range(layers)])
+        self.d_out = nn.Linear(hidden, hidden)
+        self.c_lstm = nn.LSTM(hidden, hidden, layers)
+        self.c_out = nn.Linear(hidden, 1)
+
+    def summarize(self, x):
+        """x [T, 1, H] -> scores [T, 1], mu, logvar [L, H], decoded [T, 1, H]."""
+        out, _ = self.s_lstm(x)
+        scores = torch.sigmoid(self.s_out(out.squeeze(1)))
+        weighted = x * scores.unsqueeze(1)
+        _, (h, c) = self.e_lstm(weighted)
+        h, c = h.squeeze(1), c.squeeze(1)
+        mu = self.linear_mu(h)
+        logvar = torch.log(F.softplus(self.linear_var(h)))
+        epsilon = torch.randn(mu.shape, dtype=mu.dtype)
+        sampled = mu + epsilon * torch.exp(0.5 * logvar)
+        states = [(sampled[i:i + 1], c[i:i + 1]) for i in range(len(self.d_cells))]
+        step_input = torch.zeros(1, x.shape[2], dtype=x.dtype)
+        emitted = []
+        for _ in range(x.shape[0]):
+            layer_input = step_input
+            for i, cell in enumerate(self.d_cells):
+                states[i] = cell(layer_input, states[i])
+                layer_input = states[i][0]
+            emitted.append(layer_input)
+            step_input = self.d_out(layer_input)
+        emitted.reverse()
+        return scores, mu, logvar, torch.stack(emitted)
+
+    def discriminate(self, sequence):
+        _, (h, _) = self.c_lstm(sequence)
+        return h[-1], torch.sigmoid(self.c_out(h[-1]))
+
+
+def plain_optimizers(model: PlainSumGanSl, lr: float = 1e-4, discriminator_lr: float = 1e-5):
+    compress = list(model.linear_compress.parameters())
+    summarizer = [*model.s_lstm.parameters(), *model.s_out.parameters(),
+                  *model.e_lstm.parameters(), *model.linear_mu.parameters(),
+                  *model.linear_var.parameters()]
+    decoder = [*model.d_cells.parameters(), *model.d_out.parameters()]
+    discriminator = [*model.c_lstm.parameters(), *model.c_out.parameters()]
+    return (torch.optim.Adam(summarizer + compress, lr=lr),
+            torch.optim.Adam(decoder + compress, lr=lr),
+            torch.optim.Adam(discriminator + compress, lr=discriminator_lr))
+
+
+def plain_train_video(model: PlainSumGanSl, optimizers, features, sigma: float = 0.1,
+                      clip: float = 5.0) -> None:
+    """One training video [T, D]: the three phases, in order, each with its own forward pass."""
+    s_e_optimizer, d_optimizer, c_optimizer = optimizers
+    every = list(model.parameters())
+    one = torch.ones(1, 1, dtype=features.dtype)
+    zero = torch.zeros(1, 1, dtype=features.dtype)
+
+    x = model.linear_compress(features).unsqueeze(1)
+    scores, mu, logvar, decoded = model.summarize(x)
+    h_origin, _ = model.discriminate(x)
+    h_fake, _ = model.discriminate(decoded)
+    loss = (torch.norm(h_origin - h_fake, p=2)
+            + 0.5 * torch.sum(-1 + logvar.exp() + mu.pow(2) - logvar)
+            + (scores.mean() - sigma).abs())
+    s_e_optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(every, clip)
+    s_e_optimizer.step()
+
+    x = model.linear_compress(features).unsqueeze(1)
+    scores, mu, logvar, decoded = model.summarize(x)
+    h_origin, _ = model.discriminate(x)
+    h_fake, p_fake = model.discriminate(decoded)
+    loss = torch.norm(h_origin - h_fake, p=2) + F.mse_loss(p_fake, one)
+    d_optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(every, clip)
+    d_optimizer.step()
+
+    c_optimizer.zero_grad()
+    x = model.linear_compress(features).unsqueeze(1)
+    _, p_origin = model.discriminate(x)
+    F.mse_loss(p_origin, one).backward()
+    scores, mu, logvar, decoded = model.summarize(x)
+    _, p_fake = model.discriminate(decoded.detach())
+    F.mse_loss(p_fake, zero).backward()
+    nn.utils.clip_grad_norm_(every, clip)
+    c_optimizer.step()
+
+
+def copy_parameters(source: nn.Module, target: nn.Module) -> None:
+    """Copy weights between two models whose parameters match in order and shape."""
+    pairs = list(zip(source.parameters(), target.parameters(), strict=True))
+    with torch.no_grad():
+        for a, b in pairs:
+            if a.shape != b.shape:
+                raise ValueError(f"parameter shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
+            b.copy_(a)

@@ -1,0 +1,621 @@
+"""SUM-GAN-sl: SUM-GAN made stepwise and label-based (Apostolidis et al., AI4TV @ ACM MM 2019).
+
+Taught in notebook 04, built on notebook 03's SUM-GAN (:mod:`course_lib.models.sum_gan`), whose
+selector, encoder, discriminator and losses it reuses where they are the same thing. What -sl
+changes, and where this module therefore has its own code:
+
+- **compression**: every LSTM reads ``Linear(1024 → 500)`` of the features (no activation);
+- **the VAE**: one pair of μ / variance heads for both layers' final h, the variance through a
+  softplus (log-variance = its log), and the decoder is a stack of ``LSTMCell``\\ s that starts
+  from (sampled h, encoder's c) and input zeros, *emits its top layer's h* and *feeds back*
+  ``out(top h)``: its input is not known in advance, so it cannot be one fused ``nn.LSTM`` call
+  like notebook 03's (:class:`FeedbackDecoder`);
+- **the losses**: reconstruction ‖φ(x) − φ(x̂)‖₂ *not squared*; the GAN terms are least squares on
+  the discriminator's probabilities against labels 1 (original) and 0 (summary); no random-score
+  negative;
+- **the updates**: per video three phases, each recomputing the whole forward pass (fresh noise,
+  the weights just updated), each with its own Adam (:func:`train_step`).
+
+At the reference's sizes (hidden 500, two layers) the model has 23,305,502 parameters.
+
+The faithful trainer reproduces the reference's update order, quirks included; each quirk is a
+field of :class:`~course_lib.config.SumGanSlConfig` whose default is the reference's behaviour.
+It makes the same updates with less work (``benchmarks/bench_sum_gan_sl.py`` measures how much):
+the decoder's recurrence runs in one autograd node whose backward forms each weight gradient in
+one matrix product (:class:`FeedbackDecoder`), the discriminator reads the originals and the
+reconstructions as one batch, and the third pass, whose graph the reference throws away, runs
+without building one. At batch 1 every step reads all of a recurrence's weights from memory, so
+memory bandwidth, not arithmetic, bounds what any batch-1 trainer can save.
+``videos_per_update > 1`` is the *fast* trainer, a deliberate change: several videos per update,
+padded, each video's steps handled exactly (masked).
+
+Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
+over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
+reconstruction and sparsity losses are this module's: -sl's norm is not squared, and the fast
+trainer needs each video's mean score over its own steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from course_lib.errors import CourseError
+from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters, run_lstm
+from course_lib.models.sum_gan import Discriminator, Selector, prior_loss, reparameterize
+from course_lib.models.summarizer_training import (
+    SumGanRun,
+    check_split,
+    cpu_settings,
+    evaluate_model,
+    run_settings,
+)
+
+PHASES = ("summarizer", "decoder", "discriminator")
+CLIP_SCOPES = ("all", "stepped")
+COMPRESS_OPTIMIZERS = ("per_phase", "shared")
+DISCRIMINATOR_FAKES = ("fresh_pass", "phase2_pass")
+TRAINING_ORDERS = ("split", "shuffled", "by_length")
+MIN_STEPS = 2
+
+
+# ---------------------------------------------------------------- the decoder
+
+class _FeedbackLoop(torch.autograd.Function):
+    """The decoder's whole recurrence as one autograd node (time-major, any number of layers).
+
+    Forward: the same arithmetic as a loop of ``nn.LSTMCell``\\ s and ``out``. Backward: back
+    through time for the gate gradients only (the recurrence needs them step by step); each
+    weight gradient is then one matrix product over all steps, instead of one outer product per
+    step as autograd forms it for a loop of cells (see models/sequence_lstm.py for the same idea).
+    """
+
+    @staticmethod
+    def forward(ctx, steps, h0, c0, w_out, b_out, *cells):
+        layers, batch, hidden = h0.shape
+        inputs = h0.new_zeros(steps, batch, hidden)  # layer 0's input: zeros, then out(top h)
+        h = h0.new_empty(layers, steps + 1, batch, hidden)
+        c = h0.new_empty(layers, steps + 1, batch, hidden)
+        gates = h0.new_empty(layers, steps, batch, 4 * hidden)
+        h[:, 0], c[:, 0] = h0, c0
+        biases = [cells[4 * i + 2] + cells[4 * i + 3] for i in range(layers)]
+        for t in range(steps):
+            layer_input = inputs[t]
+            for i in range(layers):
+                w_ih, w_hh = cells[4 * i], cells[4 * i + 1]
+                gate = torch.addmm(biases[i], layer_input, w_ih.t(), out=gates[i, t])
+                gate.addmm_(h[i, t], w_hh.t())
+                gate[:, :2 * hidden].sigmoid_()
+                gate[:, 2 * hidden:3 * hidden].tanh_()
+                gate[:, 3 * hidden:].sigmoid_()
+                i_, f_, g_, o_ = gate.chunk(4, dim=1)
+                torch.addcmul(f_ * c[i, t], i_, g_, out=c[i, t + 1])
+                torch.mul(o_, c[i, t + 1].tanh(), out=h[i, t + 1])
+                layer_input = h[i, t + 1]
+            if t + 1 < steps:
+                torch.addmm(b_out, layer_input, w_out.t(), out=inputs[t + 1])
+        ctx.save_for_backward(inputs, h, c, gates, w_out, *cells)
+        return h[-1, 1:].clone()
+
+    @staticmethod
+    def backward(ctx, d_emitted):
+        inputs, h, c, gates, w_out, *cells = ctx.saved_tensors
+        layers, steps, batch, four_hidden = gates.shape
+        hidden = four_hidden // 4
+        dh = d_emitted.new_zeros(layers, batch, hidden)
+        dc = d_emitted.new_zeros(layers, batch, hidden)
+        d_gates = torch.empty_like(gates)
+        d_inputs = d_emitted.new_zeros(steps, batch, hidden)  # gradient of each step's input
+        for t in reversed(range(steps)):
+            from_above = d_emitted[t]
+            if t + 1 < steps:
+                from_above = from_above + d_inputs[t + 1] @ w_out
+            for i in reversed(range(layers)):
+                d_h = dh[i] + from_above
+                i_, f_, g_, o_ = gates[i, t].chunk(4, dim=1)
+                tanh_c = c[i, t + 1].tanh()
+                d_c = dc[i] + d_h * o_ * (1 - tanh_c * tanh_c)
+                di, df, dg, do = d_gates[i, t].chunk(4, dim=1)
+                torch.mul(d_c * g_, i_ * (1 - i_), out=di)
+                torch.mul(d_c * c[i, t], f_ * (1 - f_), out=df)
+                torch.mul(d_c * i_, 1 - g_ * g_, out=dg)
+                torch.mul(d_h * tanh_c, o_ * (1 - o_), out=do)
+                dc[i] = d_c * f_
+                dh[i] = d_gates[i, t] @ cells[4 * i + 1]
+                from_above = d_gates[i, t] @ cells[4 * i]
+            d_inputs[t] = from_above
+        grads = []
+        for i in range(layers):
+            rows = d_gates[i].reshape(steps * batch, four_hidden)
+            below = inputs if i == 0 else h[i - 1, 1:]
+            d_bias = rows.sum(dim=0)
+            grads += [rows.t() @ below.reshape(steps * batch, hidden),
+                      rows.t() @ h[i, :steps].reshape(steps * batch, hidden), d_bias, d_bias]
+        fed_back = d_inputs[1:].reshape(-1, hidden)  # out(top h) of steps 0 .. T-2
+        d_w_out = fed_back.t() @ h[-1, 1:steps].reshape(-1, hidden)
+        return None, dh, dc, d_w_out, fed_back.sum(dim=0), *grads
+
+
+class FeedbackDecoder(nn.Module):
+    """dLSTM of SUM-GAN-sl: stacked ``LSTMCell``\\ s that feed back ``out(top h)``.
+
+    It starts from a given (h, c) and input zeros (which works because its input and hidden
+    widths are equal), emits the top layer's h at each step (values in (−1, 1)) and reads
+    ``out(top h)`` at the next one. Notebook 03's decoder reads nothing and is one fused
+    ``nn.LSTM`` call; this one's input depends on its previous output, so it is a loop.
+    """
+
+    def __init__(self, hidden_size: int, num_layers: int = 2):
+        super().__init__()
+        self.cells = nn.ModuleList([nn.LSTMCell(hidden_size, hidden_size)
+                                    for _ in range(num_layers)])
+        self.out = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, state: tuple[torch.Tensor, torch.Tensor], steps: int) -> torch.Tensor:
+        """Emitted top-layer h [B, steps, H] in the order emitted (the reverse of the video)."""
+        h0, c0 = state
+        weights = [w for cell in self.cells
+                   for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        emitted = _FeedbackLoop.apply(steps, h0.contiguous(), c0.contiguous(),
+                                      self.out.weight, self.out.bias, *weights)
+        return emitted.transpose(0, 1)
+
+    def loop(self, state: tuple[torch.Tensor, torch.Tensor], steps: int) -> torch.Tensor:
+        """The same, as a plain Python loop of the cells (what :meth:`forward` must equal)."""
+        h, c = state
+        states = [(h[i], c[i]) for i in range(len(self.cells))]
+        step_input = h.new_zeros(h.shape[1:])
+        emitted = []
+        for _ in range(steps):
+            layer_input = step_input
+            for i, cell in enumerate(self.cells):
+                states[i] = cell(layer_input, states[i])
+                layer_input = states[i][0]
+            emitted.append(layer_input)
+            step_input = self.out(layer_input)
+        return torch.stack(emitted, dim=1)
+
+
+def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Put each video's emitted sequence [B, T, H] back in forward order, within its own length:
+    step t of video i is what it emitted at T_i − 1 − t (padding stays padding)."""
+    if lengths is None:
+        return emitted.flip(1)
+    steps = emitted.shape[1]
+    index = (lengths.to(emitted.device).unsqueeze(1) - 1
+             - torch.arange(steps, device=emitted.device)).clamp(min=0)
+    return emitted.gather(1, index.unsqueeze(-1).expand(-1, -1, emitted.shape[2]))
+
+
+# ---------------------------------------------------------------- the model
+
+def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None):
+    """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
+
+    Outputs past a video's end are zeros. A unidirectional LSTM runs in segments between the
+    videos' ends, carrying the state, so each video's final (h, c) is taken at its own last
+    step; a bidirectional one (whose final state is not needed here) runs layer by layer, its
+    reverse direction over each video reversed within its length. Exact, unlike running over
+    the padding; PyTorch's packed sequences would be too, but their CPU backward pass is slow.
+    """
+    if lengths is None:
+        return run_lstm(lstm, inputs)
+    if lstm.bidirectional:
+        return _bidirectional_outputs(lstm, inputs, lengths), None
+    batch = inputs.shape[0]
+    h = inputs.new_zeros(lstm.num_layers, batch, lstm.hidden_size)
+    c = torch.zeros_like(h)
+    pieces, start = [], 0
+    for end in sorted(set(lengths.tolist())):
+        active = torch.nonzero(lengths >= end).squeeze(1)
+        out, (h_end, c_end) = run_lstm(lstm, inputs[active, start:end].contiguous(),
+                                       (h[:, active].contiguous(), c[:, active].contiguous()))
+        h, c = h.index_copy(1, active, h_end), c.index_copy(1, active, c_end)
+        pieces.append(out.new_zeros(batch, *out.shape[1:]).index_copy(0, active, out))
+        start = end
+    outputs = torch.cat(pieces, dim=1)
+    padding = outputs.new_zeros(batch, inputs.shape[1] - start, outputs.shape[2])
+    return torch.cat([outputs, padding], dim=1), (h, c)
+
+
+def _bidirectional_outputs(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
+    mask = (torch.arange(inputs.shape[1], device=inputs.device)
+            < lengths.unsqueeze(1)).unsqueeze(-1).to(inputs.dtype)
+    x = inputs
+    for layer in range(lstm.num_layers):
+        outputs = []
+        for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
+            weights = [getattr(lstm, name + suffix)
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+            # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
+            sequence = x if suffix.endswith(f"{layer}") else reverse_each(x, lengths)
+            out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
+                             False, True)[0]
+            outputs.append(out if sequence is x else reverse_each(out, lengths))
+        x = torch.cat(outputs, dim=2) * mask
+    return x
+
+
+@dataclass
+class SummarizerOutput:
+    scores: torch.Tensor  # [B, T]
+    mu: torch.Tensor  # [layers, B, hidden]
+    logvar: torch.Tensor  # [layers, B, hidden]
+    decoded: torch.Tensor  # [B, T, hidden], in forward time order
+
+
+class SumGanSl(nn.Module):
+    """Compression, summarizer (sLSTM → eLSTM + μ/variance heads → dLSTM) and discriminator.
+
+    All tensors are batch-first. The selector, the encoder and the discriminator are notebook
+    03's modules (:class:`Selector`, :class:`FrameEncoder`, :class:`Discriminator`), which are
+    the same thing here; a ``lengths`` tensor makes every part respect each video's own length.
+    """
+
+    def __init__(self, feature_dim: int = 1024, hidden_size: int = 500, num_layers: int = 2):
+        super().__init__()
+        self.feature_dim = feature_dim
+        self.compress = nn.Linear(feature_dim, hidden_size)
+        self.selector = Selector(hidden_size, hidden_size, num_layers)
+        self.encoder = FrameEncoder(hidden_size, hidden_size, num_layers)
+        self.mu = nn.Linear(hidden_size, hidden_size)
+        self.variance = nn.Linear(hidden_size, hidden_size)
+        self.decoder = FeedbackDecoder(hidden_size, num_layers)
+        self.discriminator = Discriminator(hidden_size, hidden_size, num_layers)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """What each phase's optimizer steps, without the compression layer (in all three)."""
+        return {"summarizer": [*self.selector.parameters(), *self.encoder.parameters(),
+                               *self.mu.parameters(), *self.variance.parameters()],
+                "decoder": list(self.decoder.parameters()),
+                "discriminator": list(self.discriminator.parameters())}
+
+    def prepare(self, features: torch.Tensor) -> torch.Tensor:
+        """Check the features of one video [T, D] (or a batch [B, T, D]) and batch them."""
+        if features.dim() == 2:
+            features = features.unsqueeze(0)
+        if features.dim() != 3 or features.shape[-1] != self.feature_dim:
+            raise CourseError(
+                f"features of shape {tuple(features.shape)} do not fit this model, which reads "
+                f"{self.feature_dim}-d features ([T, {self.feature_dim}] per video): build it "
+                f"with feature_dim={features.shape[-1]} or pass the features it was built for.")
+        if features.shape[1] < MIN_STEPS:
+            raise CourseError(
+                f"a video of {features.shape[1]} step(s) is too short for SUM-GAN-sl: it needs "
+                f"at least {MIN_STEPS} (a summary must select among steps); leave it out.")
+        if not torch.isfinite(features).all():
+            raise CourseError("the features contain NaN or infinite values: recompute or clean "
+                              "them (e.g. drop the affected videos) before training.")
+        device = next(self.parameters()).device
+        return features.to(device=device, dtype=self.compress.weight.dtype)
+
+    def score(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """sLSTM: compressed features [B, T, H] → scores [B, T] (what is evaluated)."""
+        if lengths is None:
+            return self.selector(x)
+        outputs, _ = run_lstm_masked(self.selector.lstm, x, lengths)
+        return torch.sigmoid(self.selector.score(outputs)).squeeze(-1)
+
+    def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
+                  generator: torch.Generator | None = None) -> SummarizerOutput:
+        """Scores, the latent's μ and log-variance, and the decoded sequence.
+
+        One draw ε of shape [layers, B, hidden] (from ``generator``, else the global RNG, as the
+        reference) samples h only; the encoder's c is passed through unchanged.
+        """
+        scores = self.score(x, lengths)
+        _, (h, c) = run_lstm_masked(self.encoder.lstm, x * scores.unsqueeze(-1), lengths)
+        mu = self.mu(h)
+        logvar = torch.log(nn.functional.softplus(self.variance(h)))
+        noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        emitted = self.decoder((reparameterize(mu, logvar, noise), c), x.shape[1])
+        return SummarizerOutput(scores, mu, logvar, reverse_each(emitted, lengths))
+
+    def discriminate(self, sequence: torch.Tensor, lengths: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """φ (top layer's last h, [B, H]) and P(original) [B]."""
+        if lengths is None:
+            phi, logit = self.discriminator(sequence)
+        else:
+            # The top layer's output at each video's last step is its last h: steps after it
+            # (padding) do not change it, so one call over the padded batch is exact.
+            outputs, _ = run_lstm(self.discriminator.lstm.lstm, sequence)
+            phi = outputs[torch.arange(len(lengths), device=outputs.device), lengths - 1]
+            logit = self.discriminator.classifier(phi).squeeze(-1)
+        return phi, torch.sigmoid(logit)
+
+    def discriminate_both(self, original: torch.Tensor, summary: torch.Tensor,
+                          lengths: torch.Tensor | None = None):
+        """:meth:`discriminate` of the originals and of the summaries' reconstructions, as one
+        batch: the same results, with the LSTM's weights read once per step for both."""
+        both = None if lengths is None else torch.cat([lengths, lengths])
+        phi, p = self.discriminate(torch.cat([original, summary]), both)
+        return phi.chunk(2), p.chunk(2)
+
+
+def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
+    """The model sized by a :class:`~course_lib.config.SumGanSlConfig`, initialised from ``seed``
+    (without touching the global random state) when one is given."""
+    def build():
+        return SumGanSl(config.feature_dim, config.hidden_size, config.num_layers)
+
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def part_sizes(model: SumGanSl) -> dict[str, int]:
+    """Parameters per part, as in the paper's table (23,305,502 in all at the paper's sizes)."""
+    return {"linear_compress": count_parameters(model.compress),
+            "sLSTM": count_parameters(model.selector),
+            "eLSTM (+ mu, variance)": (count_parameters(model.encoder)
+                                       + count_parameters(model.mu)
+                                       + count_parameters(model.variance)),
+            "dLSTM": count_parameters(model.decoder),
+            "discriminator": count_parameters(model.discriminator),
+            "total": count_parameters(model)}
+
+
+# ---------------------------------------------------------------- the losses
+
+def reconstruction_loss(phi_original: torch.Tensor, phi_summary: torch.Tensor) -> torch.Tensor:
+    """‖φ(x) − φ(x̂)‖₂ per video, *not squared* as in -sl (SUM-GAN's is squared); mean over
+    the batch."""
+    return (phi_original - phi_summary).norm(dim=-1).mean()
+
+
+def sparsity_loss(scores: torch.Tensor, sigma: float, lengths: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """|mean of a video's scores − σ| over its own steps; mean over the batch."""
+    if lengths is None:
+        means = scores.mean(dim=1)
+    else:
+        mask = torch.arange(scores.shape[1], device=scores.device) < lengths.unsqueeze(1)
+        means = (scores * mask).sum(dim=1) / lengths
+    return (means - sigma).abs().mean()
+
+
+def least_squares(probability: torch.Tensor, label: float) -> torch.Tensor:
+    """The label-based GAN term: (P − label)², mean over the batch (labels 1 original,
+    0 summary); -sl uses this instead of SUM-GAN's log-loss."""
+    return (probability - label).pow(2).mean()
+
+
+# ---------------------------------------------------------------- the updates
+
+def make_optimizers(model: SumGanSl, config) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per phase (the discriminator's at its lower rate).
+
+    ``compress_optimizer="per_phase"`` (the reference): each Adam also holds the compression
+    layer, which so has three Adam states and three updates per video. ``"shared"``: a fourth
+    Adam holds it alone (one state), stepped after each phase at that phase's rate.
+    """
+    if config.compress_optimizer not in COMPRESS_OPTIMIZERS:
+        raise CourseError(f"compress_optimizer must be one of {COMPRESS_OPTIMIZERS}, "
+                          f"got {config.compress_optimizer!r}.")
+    groups = model.parameter_groups()
+    rates = phase_rates(config)
+    compress = list(model.compress.parameters())
+    if config.compress_optimizer == "shared":
+        optimizers = {p: torch.optim.Adam(groups[p], lr=rates[p]) for p in PHASES}
+        optimizers["compress"] = torch.optim.Adam(compress, lr=config.learning_rate)
+        return optimizers
+    return {p: torch.optim.Adam(groups[p] + compress, lr=rates[p]) for p in PHASES}
+
+
+def phase_rates(config) -> dict[str, float]:
+    return {"summarizer": config.learning_rate, "decoder": config.learning_rate,
+            "discriminator": config.discriminator_learning_rate}
+
+
+@dataclass
+class VideoBatch:
+    """Features [B, T, D] of one or more videos, zero-padded, and their lengths (``None``: one
+    video, or all of the same length)."""
+
+    features: torch.Tensor
+    lengths: torch.Tensor | None = None
+
+
+def make_batch(model: SumGanSl, videos: Sequence[torch.Tensor]) -> VideoBatch:
+    """Check each video and pad them into one batch."""
+    videos = [model.prepare(v)[0] for v in videos]
+    if len(videos) == 1:
+        return VideoBatch(videos[0].unsqueeze(0))
+    lengths = torch.tensor([len(v) for v in videos])
+    padded = nn.utils.rnn.pad_sequence(videos, batch_first=True)
+    same = bool((lengths == lengths[0]).all())
+    return VideoBatch(padded, None if same else lengths.to(padded.device))
+
+
+class _Phase:
+    """Zeroing, clipping and stepping of one phase, as the configuration says."""
+
+    def __init__(self, model, optimizers, config, phase):
+        self.model, self.optimizers, self.config, self.phase = model, optimizers, config, phase
+
+    def zero_grad(self):
+        self.optimizers[self.phase].zero_grad()
+        if "compress" in self.optimizers:
+            self.optimizers["compress"].zero_grad()
+
+    def clip_and_step(self):
+        if self.config.clip_scope not in CLIP_SCOPES:
+            raise CourseError(f"clip_scope must be one of {CLIP_SCOPES}, "
+                              f"got {self.config.clip_scope!r}.")
+        if self.config.grad_clip:
+            if self.config.clip_scope == "all":  # the reference: stale gradients in the norm
+                params = list(self.model.parameters())
+            else:
+                params = [p for group in self.optimizers[self.phase].param_groups
+                          for p in group["params"]]
+                params += list(self.model.compress.parameters()) if (
+                    "compress" in self.optimizers) else []
+            nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        self.optimizers[self.phase].step()
+        if "compress" in self.optimizers:
+            compress = self.optimizers["compress"]
+            compress.param_groups[0]["lr"] = phase_rates(self.config)[self.phase]
+            compress.step()
+
+
+def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
+               batch: VideoBatch, config, generator: torch.Generator | None = None
+               ) -> dict[str, float]:
+    """One update of SUM-GAN-sl on one video (or, fast trainer, one padded batch of videos).
+
+    The three phases in order, each recomputing the forward pass with the weights the previous
+    phase left. Each phase zeroes only its own optimizer, backpropagates, clips the gradient
+    norm (over *all* parameters with ``clip_scope="all"``, as the reference, so gradients left
+    by earlier phases and videos count in the norm) and steps its optimizer. Phase 3 zeroes
+    before its forward pass and draws its fake from a fresh summarizer pass
+    (``discriminator_fakes="fresh_pass"``), of which it needs only the values: that pass runs
+    without building a graph, with the same random draw as the reference's. The originals and
+    the reconstructions go through the discriminator as one batch (the same results).
+    """
+    if config.discriminator_fakes not in DISCRIMINATOR_FAKES:
+        raise CourseError(f"discriminator_fakes must be one of {DISCRIMINATOR_FAKES}, "
+                          f"got {config.discriminator_fakes!r}.")
+    features, lengths = batch.features, batch.lengths
+    logged = {}
+
+    # Phase 1: sLSTM, eLSTM (+ heads) and the compression descend reconstruction + prior
+    # + sparsity.
+    phase = _Phase(model, optimizers, config, "summarizer")
+    x = model.compress(features)
+    out = model.summarize(x, lengths, generator)
+    (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
+    terms = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
+             "prior": prior_loss(out.mu, out.logvar),
+             "sparsity": sparsity_loss(out.scores, config.sigma, lengths)}
+    phase.zero_grad()
+    sum(terms.values()).backward()
+    phase.clip_and_step()
+    logged.update({k: v.item() for k, v in terms.items()})
+    logged["mean_score"] = (out.scores.mean() if lengths is None
+                            else (out.scores.sum(1) / lengths).mean()).item()
+
+    # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
+    phase = _Phase(model, optimizers, config, "decoder")
+    x = model.compress(features)
+    out = model.summarize(x, lengths, generator)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
+    generator_gan = least_squares(p_hat, 1.0)
+    phase.zero_grad()
+    (reconstruction_loss(phi_x, phi_hat) + generator_gan).backward()
+    phase.clip_and_step()
+    logged["gan_generator"] = generator_gan.item()
+
+    # Phase 3: the discriminator (and the compression, through the original only) descends
+    # (P(original) − 1)² + (P(summary) − 0)². The reference backpropagates the first term
+    # before the summarizer pass and the second after it; the gradients add up the same.
+    phase = _Phase(model, optimizers, config, "discriminator")
+    phase.zero_grad()
+    x = model.compress(features)
+    if config.discriminator_fakes == "fresh_pass":
+        with torch.no_grad():
+            fake = model.summarize(x, lengths, generator).decoded
+    else:
+        fake = out.decoded.detach()
+    _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths)
+    original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
+    (original_term + summary_term).backward()
+    phase.clip_and_step()
+    logged.update({"discriminator": original_term.item() + summary_term.item(),
+                   "p_original": p_x.mean().item(), "p_summary": p_hat.mean().item()})
+    return logged
+
+
+# ---------------------------------------------------------------- training
+
+def update_batches(keys: Sequence[str], config, seed: int, start: int = 0,
+                   lengths: Mapping[str, int] | None = None) -> Iterator[list[str]]:
+    """The videos of each update from update ``start`` on, ``videos_per_update`` at a time.
+
+    ``training_order``: ``"split"`` (the reference), every epoch in the split's order;
+    ``"shuffled"``, a fresh seeded permutation each epoch; ``"by_length"`` (for the fast
+    trainer: less padding), the videos sorted by their ``lengths`` and cut into batches, which
+    each epoch visits in a fresh seeded order. The draws before ``start`` are repeated and
+    skipped, so a resumed run sees what an uninterrupted one would.
+    """
+    if config.training_order not in TRAINING_ORDERS:
+        raise CourseError(f"training_order must be one of {TRAINING_ORDERS}, "
+                          f"got {config.training_order!r}.")
+    if config.training_order == "by_length" and lengths is None:
+        raise CourseError('training_order="by_length" needs the videos\' lengths.')
+    rng = np.random.default_rng(seed)
+    size = config.videos_per_update
+
+    def epochs():
+        if config.training_order == "by_length":
+            ordered = sorted(keys, key=lambda k: lengths[k])
+            batches = [ordered[i:i + size] for i in range(0, len(ordered), size)]
+        while True:
+            if config.training_order == "by_length":
+                yield from (batches[i] for i in rng.permutation(len(batches)))
+                continue
+            order = (list(keys) if config.training_order == "split"
+                     else [keys[i] for i in rng.permutation(len(keys))])
+            yield from (order[i:i + size] for i in range(0, len(order), size))
+
+    return itertools.islice(epochs(), start, None)
+
+
+def updates_per_epoch(n_videos: int, config) -> int:
+    return math.ceil(n_videos / config.videos_per_update)
+
+
+def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-gan-sl", *,
+                   seed: int = 0, checkpoint: bool = True, live: bool | None = None
+                   ) -> SumGanRun:
+    """Train by SUM-GAN-sl's updates, evaluating the test split before training and after every
+    epoch (the reference's "epoch −1" and epochs 0..99 are the course's epochs 0 and 1..100).
+
+    A step of :func:`course_lib.training.train` is one update (one video, or with
+    ``videos_per_update > 1`` one batch). ``seed`` drives ε (a generator kept in the checkpoint)
+    and a shuffled order; build the model with ``build_sum_gan_sl(config, seed)``. The run
+    checkpoints every epoch: a finished run is loaded, an interrupted one resumes exactly, and
+    another configuration trains its own (the file name carries a hash of the configuration).
+    """
+    with cpu_settings(next(model.parameters()).device):
+        return _fit(model, config, dataset, split, name, seed, checkpoint, live)
+
+
+def _fit(model, config, dataset, split, name, seed, checkpoint, live):
+    from course_lib.training import GeneratorState, checkpoint_path, train
+
+    train_keys, test_keys = check_split(dataset, split)
+    videos = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
+    for key, video in videos.items():
+        try:
+            model.prepare(video)
+        except CourseError as error:
+            raise CourseError(f"training video {key!r} of {dataset.name}: {error}") from None
+    n = updates_per_epoch(len(train_keys), config)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    optimizers = make_optimizers(model, config)
+    settings = run_settings(config, dataset, seed, train_keys)
+
+    def step(keys: list[str]) -> dict[str, float]:
+        model.train()
+        return train_step(model, optimizers, make_batch(model, [videos[k] for k in keys]),
+                          config, generator)
+
+    lengths = {k: len(v) for k, v in videos.items()}
+    history = train(step, lambda start: update_batches(train_keys, config, seed, start, lengths),
+                    config.epochs * n,
+                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
+                           "generator": GeneratorState(generator)},
+                    evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
+                    evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
+                    checkpoint=checkpoint_path(name, settings) if checkpoint else None, live=live)
+    return SumGanRun(model, history, n, seed)
