@@ -8,28 +8,37 @@ losses) and the objects whose state matters; :func:`train` does the rest:
 - a ``tqdm.auto`` progress bar and, inside Jupyter, a live loss plot in an ipywidgets ``Output``;
 - periodic evaluation on held-out data;
 - checkpoints written atomically (a temporary file, then ``os.replace``), so a crash or a full
-  disk never leaves a half-written file behind;
-- Ctrl-C / "Interrupt kernel" takes effect *between* steps: the cell ends normally, keeping (and
-  saving) the state after the last completed step.
+  disk never leaves a half-written file behind; they hold the random states too, so a resumed
+  run ends exactly where an uninterrupted one would;
+- Ctrl-C / "Interrupt kernel" takes effect *between* steps: the state after the last completed
+  step is saved, then :class:`TrainingInterrupted` stops the cell with a one-line message.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import pickle
+import random
+import secrets
 import signal
-import tempfile
 import threading
 import time
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from course_lib.errors import CheckpointError
 
 CHECKPOINT_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 
@@ -76,56 +85,186 @@ def checkpoint_path(name: str, config: Any) -> Path:
     return checkpoint_dir() / f"{name}-{tier}-{digest[:8]}.pt"
 
 
+class GeneratorState:
+    """Registers a ``torch.Generator`` in :func:`train`'s ``state`` so its position is saved.
+
+    ``state={"model": model, "noise": GeneratorState(generator)}``: the checkpoint then stores
+    the generator's state after the last completed step, and a resumed run draws the same random
+    numbers an uninterrupted one would have drawn.
+    """
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"state": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state["state"])
+
+
+def random_states() -> dict[str, Any]:
+    """The global random states a step may consume: torch's (and CUDA's), numpy's, Python's."""
+    numpy_state = np.random.get_state(legacy=False)
+    states = {"torch": torch.get_rng_state(), "python": random.getstate(),
+              "numpy_key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+              "numpy_rest": [numpy_state["state"]["pos"], numpy_state["has_gauss"],
+                             numpy_state["gauss"]]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_random_states(states: dict[str, Any]) -> None:
+    """Restore what :func:`random_states` returned."""
+    torch.set_rng_state(states["torch"])
+    random.setstate(states["python"])
+    pos, has_gauss, gauss = states["numpy_rest"]
+    np.random.set_state({"bit_generator": "MT19937", "has_gauss": has_gauss, "gauss": gauss,
+                         "state": {"key": states["numpy_key"].numpy().astype(np.uint32),
+                                   "pos": pos}})
+    if "cuda" in states and torch.cuda.is_available():
+        if len(states["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states["cuda"])
+
+
 def save_checkpoint(path: Path, state: dict[str, Any], history: History) -> None:
-    """Write ``state`` (objects with ``state_dict``) and ``history`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"state": {k: v.state_dict() for k, v in state.items()}, "history": asdict(history)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``state`` (objects with ``state_dict``), ``history`` and the global random states.
+
+    Atomic (a temporary file beside ``path``, then ``os.replace``): a crash, a full disk or a
+    killed kernel never leaves a half-written checkpoint, and the temporary files a killed save
+    left behind are removed by the next save of the same checkpoint. Ctrl-C during the save is
+    held back until the file is complete. The file gets the user's normal mode (umask).
+    """
+    with deferred_interrupts():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        payload = {"state": {k: v.state_dict() for k, v in state.items()},
+                   "history": asdict(history), "random": random_states()}
+        tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(payload, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
-def load_checkpoint(path: Path, state: dict[str, Any]) -> History:
-    """Restore ``state`` in place from ``path``; return the stored history."""
+def _unreadable(path: Path, problem: str, fix: str) -> CheckpointError:
+    """One error naming the file, what is wrong and the fix (torch's own message, with its
+    advice to load untrusted files, is not chained: ``raise ... from None``)."""
+    return CheckpointError(f"Checkpoint {path} {problem}. {fix}")
+
+
+_DAMAGED_FIX = "It is damaged; delete it and the run trains from scratch."
+_FOREIGN_FIX = (f"Move it out of the checkpoint folder (or set {CHECKPOINT_ENV_VAR} to another "
+                "folder) and the run trains from scratch.")
+
+
+def _read_payload(path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if not head:
+        raise _unreadable(path, "is empty (0 bytes)", _DAMAGED_FIX)
+    if head.startswith(b"version https://git-lfs"):
+        raise _unreadable(path, "is a git-LFS pointer, not the checkpoint itself",
+                          "Run `git lfs pull` to download it, or delete the pointer file and "
+                          "the run trains from scratch.")
+    if not zipfile.is_zipfile(path):
+        raise _unreadable(path, "is damaged or truncated (not a complete PyTorch archive)",
+                          _DAMAGED_FIX)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        for key, obj in state.items():
+    except pickle.UnpicklingError:
+        raise _unreadable(path, "holds objects other than tensors and numbers, so it was not "
+                          "written by the course's training loop", _FOREIGN_FIX) from None
+    except Exception as err:  # a corrupted archive raises anything
+        raise _unreadable(path, f"cannot be read ({type(err).__name__})", _DAMAGED_FIX) from None
+    if not isinstance(payload, dict) or not {"state", "history"} <= payload.keys():
+        raise _unreadable(path, "lacks the model state or the training history, so it was not "
+                          "written by the course's training loop", _FOREIGN_FIX)
+    return payload
+
+
+def load_checkpoint(path: Path, state: dict[str, Any], *, restore_random: bool = True
+                    ) -> History:
+    """Restore ``state`` in place (and the global random states) from ``path``; return the
+    stored history. A damaged or foreign file raises a :class:`CheckpointError` that names the
+    file, what is wrong with it and the fix."""
+    payload = _read_payload(path)
+    try:
+        history = History(**payload["history"])
+    except TypeError as err:
+        raise _unreadable(path, f"has a malformed training history ({err})",
+                          _FOREIGN_FIX) from None
+    missing = sorted(set(state) - set(payload["state"]))
+    if missing:
+        raise _unreadable(path, f"does not hold {', '.join(map(repr, missing))}: it belongs to "
+                          "another configuration or an older version of the course", _FOREIGN_FIX)
+    for key, obj in state.items():
+        try:
             obj.load_state_dict(payload["state"][key])
-    except (KeyError, RuntimeError, EOFError, OSError) as err:
-        raise RuntimeError(
-            f"Checkpoint {path} does not fit this model ({type(err).__name__}: {err}). "
-            f"Delete the file to train from scratch.") from err
-    return History(**payload["history"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise _unreadable(path, f"does not fit this run's {key!r} ({type(err).__name__}: "
+                              f"{first_line}): it belongs to another configuration",
+                              _FOREIGN_FIX) from None
+    if restore_random and "random" in payload:
+        set_random_states(payload["random"])
+    return history
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (Jupyter's "Interrupt kernel") stopped :func:`train` between two steps.
+
+    Raised after the state of the last completed step was saved, so that an enclosing loop
+    (pre-training then training, a loop over seeds) stops too. ``history`` is the run so far.
+    Inside Jupyter the cell shows only the one-line message, without a traceback.
+    """
+
+    def __init__(self, message: str, history: History | None = None):
+        super().__init__(message)
+        self.history = history
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+_deferring = False
 
 
 @contextmanager
-def deferred_interrupts() -> Iterator[dict[str, bool]]:
+def deferred_interrupts() -> Iterator[None]:
     """Hold back SIGINT (Ctrl-C, Jupyter's interrupt) until the block ends, then raise it.
 
-    An interrupt in the middle of ``optimizer.step()`` would leave half-updated parameters;
-    deferring it keeps every step atomic. Outside the main thread this is a no-op.
+    An interrupt in the middle of ``optimizer.step()`` or of ``torch.save`` would leave
+    half-updated parameters or a broken file; deferring it keeps every step and every save
+    atomic. A nested block leaves the interrupt to the outermost one. Outside the main thread
+    this is a no-op.
     """
-    flag = {"interrupted": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
+    global _deferring
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
         return
+    interrupted = False
 
     def remember(signum, frame):
-        flag["interrupted"] = True
+        nonlocal interrupted
+        interrupted = True
 
     previous = signal.signal(signal.SIGINT, remember)
+    _deferring = True
     try:
-        yield flag
+        yield
     finally:
+        _deferring = False
         signal.signal(signal.SIGINT, previous)
-    if flag["interrupted"]:
+    if interrupted:
         raise KeyboardInterrupt
 
 
@@ -167,41 +306,75 @@ class LivePlot:
         self._last = time.monotonic()
 
 
-def train(step: Callable[[Any], dict[str, float]], batches: Iterable, total_steps: int, *,
+def train(step: Callable[[Any], dict[str, float]],
+          batches: Callable[[int], Iterable] | Iterable, total_steps: int, *,
           state: dict[str, Any], evaluate: Callable[[], dict[str, float]] | None = None,
-          eval_every: int = 0, checkpoint: Path | None = None, checkpoint_every: int = 0,
-          title: str = "training", live: bool | None = None) -> History:
+          eval_every: int = 0, evaluate_first: bool = False, checkpoint: Path | None = None,
+          checkpoint_every: int = 0, title: str = "training", live: bool | None = None
+          ) -> History:
     """Run ``step`` on ``total_steps`` batches, or load the finished run from ``checkpoint``.
 
+    ``batches(start_step)`` returns an iterator over the batches from step ``start_step`` on
+    (0 for a fresh run), so that a resumed run continues the data stream where it stopped; a
+    plain iterable is accepted too (a resumed run then takes it from wherever it stands).
+
     ``state`` maps names to objects with ``state_dict``/``load_state_dict`` (models, optimizers,
-    schedulers): exactly what the checkpoint stores. ``evaluate`` is called every ``eval_every``
-    steps and at the end. ``live`` (default: inside Jupyter) draws the live loss plot.
+    schedulers, a ``torch.Generator`` wrapped in :class:`GeneratorState`): with the global random
+    states of torch, numpy and Python, exactly what the checkpoint stores and a resume restores,
+    so an interrupted and resumed run ends with the same weights and history as an uninterrupted
+    one. (Loading a finished run restores them too: later cells see the same random numbers
+    whether the run was trained or loaded.)
+
+    ``evaluate`` runs every ``eval_every`` steps, at the end and, with ``evaluate_first``, before
+    the first step (logged as step 0). ``checkpoint`` is written every ``checkpoint_every``
+    steps, at the end (the only save marked finished) and on an interrupt; if it cannot be
+    written, one warning says so and training goes on in memory. ``live`` (default: inside
+    Jupyter) draws the live loss plot.
+
+    Ctrl-C (Jupyter's "Interrupt kernel") takes effect between steps: the state after the last
+    completed step is saved, then :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) is
+    raised so that enclosing code stops too. In Jupyter the cell ends with its one line, e.g.
+    ``TrainingInterrupted: 01-composite: stopped after step 157 of 1000, saved to ...; run the
+    cell again to resume.``
     """
     history = History()
     if checkpoint is not None and checkpoint.exists():
         history = load_checkpoint(checkpoint, state)
         if history.finished:
-            print(f"Loaded a finished run from {checkpoint} ({history.completed_steps} steps, "
-                  f"trained in {history.seconds:.0f} s). Delete the file to train again.")
+            print(f"Loaded the finished run from {checkpoint} ({history.completed_steps} steps, "
+                  f"trained in {history.seconds:.0f} s). To train again, move that file away.")
             return history
         print(f"Resuming from {checkpoint} after step {history.completed_steps}.")
     live = in_notebook() if live is None else live
     plot = LivePlot(title) if live else None
-    batch_iter = iter(batches)
+    batch_iter = iter(batches(history.completed_steps) if callable(batches) else batches)
     started = time.monotonic() - history.seconds
+    target = checkpoint
 
     def run_evaluation(step_number: int) -> None:
         if evaluate is not None and history.eval_steps[-1:] != [step_number]:
             history.log("eval", step_number, evaluate())
 
     def save() -> None:
+        nonlocal target
         history.seconds = time.monotonic() - started
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, state, history)
+        if target is None:
+            return
+        try:
+            save_checkpoint(target, state, history)
+        except OSError as err:
+            warnings.warn(f"Could not write the checkpoint {target} ({type(err).__name__}: "
+                          f"{err}). Training goes on and the model stays in memory, but it is "
+                          f"not saved; set {CHECKPOINT_ENV_VAR} to a writable folder to keep "
+                          "checkpoints.", RuntimeWarning, stacklevel=3)
+            target = None
 
     progress = tqdm(range(history.completed_steps, total_steps), initial=history.completed_steps,
                     total=total_steps, desc=title)
     try:
+        if evaluate_first and history.completed_steps == 0:
+            with deferred_interrupts():
+                run_evaluation(0)
         for number in progress:
             with deferred_interrupts():
                 metrics = step(next(batch_iter))
@@ -219,9 +392,14 @@ def train(step: Callable[[Any], dict[str, float]], batches: Iterable, total_step
             history.finished = True
             save()
     except KeyboardInterrupt:
-        save()
-        where = f", saved to {checkpoint}; run the cell again to resume" if checkpoint else ""
-        print(f"Interrupted: kept the state after step {history.completed_steps}{where}.")
+        try:
+            save()
+        except KeyboardInterrupt:  # a second Ctrl-C during the save: the save completed first
+            pass
+        where = (f"saved to {target}; run the cell again to resume" if target is not None
+                 else "not saved; the model in memory holds that state")
+        raise TrainingInterrupted(f"{title}: stopped after step {history.completed_steps} of "
+                                  f"{total_steps}, {where}.", history) from None
     finally:
         progress.close()
         if plot is not None:

@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,7 +10,9 @@ from benchmarks.sum_gan_sl_plain import (
     plain_optimizers,
     plain_train_video,
 )
-from course_lib.config import sum_gan_sl_config
+from course_lib.config import sum_gan_sl_config, summarization_data_config
+from course_lib.data.summarization import Split, make_splits
+from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.errors import CourseError
 from course_lib.models import sum_gan_sl as sl
 
@@ -143,3 +146,63 @@ def test_a_padded_batch_gives_each_video_its_own_results():
         torch.testing.assert_close(p[i], p_i[0])
         alone_sparsity.append(sl.sparsity_loss(si, 0.1))
     torch.testing.assert_close(sparsity, torch.stack(alone_sparsity).mean())
+
+
+# ---------------------------------------------------------------- the fit function
+
+@pytest.fixture(scope="module")
+def smoke_data():
+    data = make_synthetic_dataset(summarization_data_config("smoke"))
+    return data, make_splits(data.keys(), rng=np.random.default_rng(0))
+
+
+def smoke_fit(data, split, seed=7, **kwargs):
+    config = sum_gan_sl_config("smoke", verbose=False)
+    return sl.fit_sum_gan_sl(sl.build_sum_gan_sl(config, seed), config, data, split, seed=seed,
+                             live=False, **kwargs)
+
+
+def test_fit_evaluates_every_epoch_and_reloads_from_its_checkpoint(smoke_data, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    first = smoke_fit(data, splits[0])
+    # 4 training videos, 2 per update: 2 updates per epoch, evaluated before and after each
+    assert first.history.eval_steps == [0, 2, 4]
+    assert {"reconstruction", "prior", "sparsity", "gan_generator", "discriminator",
+            "p_original", "p_summary"} <= set(first.history.train)
+    again = smoke_fit(data, splits[0], checkpoint=False)
+    assert again.history.train == first.history.train
+    loaded = smoke_fit(data, splits[0], seed=7)
+    for a, b in zip(loaded.model.parameters(), first.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert set(first.selections()) == {"best test epoch (uses test labels)",
+                                       "final epoch (label-free)",
+                                       "lowest training loss (label-free)"}
+
+
+def test_fit_rejects_a_split_naming_a_missing_video(smoke_data):
+    data, splits = smoke_data
+    split = Split(splits[0].train_keys + ("video_99",), splits[0].test_keys)
+    with pytest.raises(CourseError, match="video_99.*split file"):
+        smoke_fit(data, split, checkpoint=False)
+
+
+def test_a_checkpoint_of_another_configuration_is_a_clear_error(smoke_data, tmp_path,
+                                                                monkeypatch):
+    from course_lib.errors import CheckpointError
+    from course_lib.training import checkpoint_path
+
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    run = smoke_fit(data, splits[0])
+    files = list(tmp_path.glob("04-sum-gan-sl-*.pt"))
+    assert len(files) == 1
+    wider = dataclasses.replace(sum_gan_sl_config("smoke", verbose=False), hidden_size=5)
+    settings = {**dataclasses.asdict(wider), "seed": 7, "dataset": data.name,
+                "source": data.source, "train_keys": list(splits[0].train_keys)}
+    files[0].rename(checkpoint_path("04-sum-gan-sl", settings))
+    with pytest.raises(CheckpointError, match="another configuration"):
+        sl.fit_sum_gan_sl(sl.build_sum_gan_sl(wider, 7), wider, data, splits[0], seed=7,
+                          live=False)
+    assert run.history.finished

@@ -1,10 +1,29 @@
+import dataclasses
+import errno
 import os
+import random
 import signal
+import stat
+import traceback
 
+import numpy as np
 import pytest
 import torch
 
 from course_lib import training
+from course_lib.config import autoencoder_config, sum_gan_config, summarization_data_config
+from course_lib.data import moving_mnist
+from course_lib.data.mnist import embedded_digits
+from course_lib.data.summarization import make_splits
+from course_lib.data.synthetic_videos import make_synthetic_dataset
+from course_lib.errors import CheckpointError
+from course_lib.models import lstm_autoencoder as ae
+from course_lib.models import sum_gan as sg
+
+
+def _ctrl_c():
+    """What Ctrl-C or Jupyter's "Interrupt kernel" does: SIGINT to this process."""
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def _setup():
@@ -24,17 +43,46 @@ def _setup():
     return model, optimizer, step, calls
 
 
+def _same_history(a: training.History, b: training.History) -> bool:
+    strip = lambda h: {k: v for k, v in dataclasses.asdict(h).items() if k != "seconds"}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def _assert_same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], dict):
+            _assert_same_tensors(a[key], b[key])
+        elif isinstance(a[key], torch.Tensor):
+            assert torch.equal(a[key], b[key]), key
+        else:
+            assert a[key] == b[key], key
+
+
 def test_train_logs_evaluates_and_saves(tmp_path):
     model, optimizer, step, calls = _setup()
     path = tmp_path / "run.pt"
     history = training.train(step, iter(range(100)), 6, state={"model": model, "opt": optimizer},
                              evaluate=lambda: {"weight": model.weight.sum().item()},
-                             eval_every=4, checkpoint=path, live=False)
+                             eval_every=4, evaluate_first=True, checkpoint=path, live=False)
     assert calls == list(range(6))
-    assert history.train_steps == list(range(1, 7)) and history.eval_steps == [4, 6]
+    assert history.train_steps == list(range(1, 7)) and history.eval_steps == [0, 4, 6]
     assert history.finished and history.completed_steps == 6
     assert path.exists() and not list(tmp_path.glob(".*tmp"))
     assert history.train["loss"][-1] < history.train["loss"][0]
+
+
+def test_batches_callable_gets_the_step_to_start_from(tmp_path):
+    model, optimizer, step, calls = _setup()
+    starts = []
+
+    def batches(start):
+        starts.append(start)
+        return iter(range(start, 100))
+
+    training.train(step, batches, 5, state={"model": model}, checkpoint=tmp_path / "run.pt",
+                   checkpoint_every=2, live=False)
+    assert starts == [0] and calls == [0, 1, 2, 3, 4]
 
 
 def test_finished_checkpoint_is_loaded_instead_of_training(tmp_path):
@@ -42,12 +90,15 @@ def test_finished_checkpoint_is_loaded_instead_of_training(tmp_path):
     path = tmp_path / "run.pt"
     training.train(step, iter(range(100)), 5, state={"model": model}, checkpoint=path, live=False)
     trained = model.weight.detach().clone()
+    after_training = torch.rand(3)
 
     fresh, _, fresh_step, calls = _setup()
     history = training.train(fresh_step, iter(range(100)), 5, state={"model": fresh},
                              checkpoint=path, live=False)
     assert calls == [] and history.finished and history.completed_steps == 5
-    torch.testing.assert_close(fresh.weight, trained)
+    assert torch.equal(fresh.weight, trained)
+    # the random numbers drawn next are the same whether the run was trained or loaded
+    assert torch.equal(torch.rand(3), after_training)
 
 
 def test_interrupt_keeps_the_completed_step_and_resumes(tmp_path):
@@ -56,24 +107,166 @@ def test_interrupt_keeps_the_completed_step_and_resumes(tmp_path):
 
     def interrupted_step(batch):
         if batch == 2:  # Ctrl-C arrives in the middle of step 3: it must finish first
-            os.kill(os.getpid(), signal.SIGINT)
+            _ctrl_c()
         return step(batch)
 
     state = {"model": model, "opt": optimizer}
-    history = training.train(interrupted_step, iter(range(100)), 8, state=state,
-                             checkpoint=path, live=False)
+    with pytest.raises(training.TrainingInterrupted, match="after step 3 of 8") as stopped:
+        training.train(interrupted_step, lambda start: iter(range(start, 100)), 8, state=state,
+                       checkpoint=path, live=False)
+    history = stopped.value.history
     assert calls == [0, 1, 2]
     assert history.completed_steps == 3 and not history.finished
-    after_three = model.weight.detach().clone()
+    assert not training.load_checkpoint(path, {"model": torch.nn.Linear(3, 1)}).finished
 
     resumed, resumed_opt, resumed_step, resumed_calls = _setup()
-    history = training.train(resumed_step, iter(range(3, 100)), 8,
+    history = training.train(resumed_step, lambda start: iter(range(start, 100)), 8,
                              state={"model": resumed, "opt": resumed_opt}, checkpoint=path,
                              live=False)
     assert resumed_calls == [3, 4, 5, 6, 7]
     assert history.finished and history.train_steps == list(range(1, 9))
-    assert not torch.equal(resumed.weight, after_three)
 
+
+def test_interrupted_run_shows_one_line_in_jupyter():
+    error = training.TrainingInterrupted("run: stopped after step 3 of 8, not saved.",
+                                         training.History())
+    assert isinstance(error, KeyboardInterrupt)
+    assert error._render_traceback_() == [
+        "TrainingInterrupted: run: stopped after step 3 of 8, not saved."]
+
+
+# ---------------------------------------------------------------- exact resume
+
+def _random_run(path, interrupt_at=None, how="ctrl-c", reseed=0):
+    """A run whose steps draw from every random source a step may use: torch's, numpy's and
+    Python's global generators, a registered torch.Generator and a seeded batch stream.
+    ``reseed`` seeds those sources before the call (a resumed run must not depend on it)."""
+    torch.manual_seed(reseed)
+    np.random.seed(reseed)
+    random.seed(reseed)
+    generator = torch.Generator().manual_seed(100 + reseed)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+
+    def batches(start):
+        for index in range(start, 10**6):
+            yield index + 1, torch.from_numpy(np.random.default_rng([5, index]).normal(size=(4, 3)))
+
+    def step(numbered_batch):
+        number, batch = numbered_batch
+        if how == "raise" and number == interrupt_at:
+            raise KeyboardInterrupt  # before the step consumed anything
+        noise = torch.randn(4, 3, generator=generator) + 0.1 * torch.randn(4, 3)
+        scale = float(np.random.rand()) + random.random()
+        loss = model((batch.float() + noise) * scale).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        if how == "ctrl-c" and number == interrupt_at:
+            _ctrl_c()  # in the middle of the step
+        if how == "crash" and number == interrupt_at:
+            raise RuntimeError("the kernel died")  # no save: resume from the periodic one
+        optimizer.step()
+        return {"loss": loss.item()}
+
+    state = {"model": model, "optimizer": optimizer, "noise": training.GeneratorState(generator)}
+    history = training.train(step, batches, 9, state=state,
+                             evaluate=lambda: {"w": model.weight.sum().item(),
+                                               "draw": torch.rand(1).item()},
+                             eval_every=4, evaluate_first=True, checkpoint=path,
+                             checkpoint_every=3, live=False)
+    return model, optimizer, generator, history
+
+
+@pytest.mark.parametrize("how, at", [("ctrl-c", 1), ("ctrl-c", 3), ("ctrl-c", 4), ("ctrl-c", 5),
+                                     ("ctrl-c", 9), ("raise", 1), ("raise", 6), ("crash", 5)])
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, how, at):
+    model, optimizer, generator, history = _random_run(None)
+    after = torch.rand(2), np.random.rand(), random.random()
+
+    path = tmp_path / "run.pt"
+    error = RuntimeError if how == "crash" else training.TrainingInterrupted
+    with pytest.raises(error):
+        _random_run(path, interrupt_at=at, how=how)
+    stored = training.load_checkpoint(path, {}, restore_random=False)
+    assert not stored.finished
+    assert stored.completed_steps == {"ctrl-c": at, "raise": at - 1, "crash": 3}[how]
+    resumed, resumed_optimizer, resumed_generator, resumed_history = _random_run(path, reseed=1)
+
+    assert _same_history(resumed_history, history) and resumed_history.finished
+    _assert_same_tensors(resumed.state_dict(), model.state_dict())
+    _assert_same_tensors(resumed_optimizer.state_dict(), optimizer.state_dict())
+    assert torch.equal(resumed_generator.get_state(), generator.get_state())
+    resumed_after = torch.rand(2), np.random.rand(), random.random()
+    assert torch.equal(resumed_after[0], after[0]) and resumed_after[1:] == after[1:]
+
+
+def test_random_states_round_trip():
+    states = training.random_states()
+    draws = torch.rand(3), np.random.rand(3), random.random(), np.random.normal()
+    training.set_random_states(states)
+    again = torch.rand(3), np.random.rand(3), random.random(), np.random.normal()
+    assert torch.equal(draws[0], again[0]) and np.array_equal(draws[1], again[1])
+    assert draws[2:] == again[2:]
+
+
+# ---------------------------------------------------------------- interrupts during saves
+
+def _stopped(run) -> training.TrainingInterrupted:
+    """The TrainingInterrupted that ``run()`` raises; a plain KeyboardInterrupt (an interrupt
+    that escaped) fails the test instead of stopping pytest."""
+    try:
+        run()
+    except training.TrainingInterrupted as stopped:
+        return stopped
+    except KeyboardInterrupt:
+        pytest.fail("a Ctrl-C escaped as a plain KeyboardInterrupt")
+    pytest.fail("training was not interrupted")
+
+
+def test_second_interrupt_during_the_save_waits_for_the_save(tmp_path, monkeypatch):
+    model, optimizer, step, calls = _setup()
+    path = tmp_path / "run.pt"
+    real_save = torch.save
+
+    def interrupted_save(obj, handle):
+        _ctrl_c()  # Ctrl-C again, while the checkpoint is being written
+        real_save(obj, handle)
+
+    def step_with_ctrl_c(batch):
+        if batch == 2:
+            _ctrl_c()
+        return step(batch)
+
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    stopped = _stopped(lambda: training.train(step_with_ctrl_c, iter(range(100)), 8,
+                                              state={"model": model}, checkpoint=path,
+                                              live=False))
+    assert "after step 3 of 8" in str(stopped)
+    assert calls == [0, 1, 2] and not list(tmp_path.glob(".*tmp"))
+    loaded = torch.nn.Linear(3, 1)
+    assert training.load_checkpoint(path, {"model": loaded}).completed_steps == 3
+    assert torch.equal(loaded.weight, model.weight)
+
+
+def test_interrupt_during_a_periodic_save_takes_effect_after_it(tmp_path, monkeypatch):
+    model, optimizer, step, calls = _setup()
+    path = tmp_path / "run.pt"
+    real_save = torch.save
+
+    def interrupted_save(obj, handle):
+        if obj["history"]["completed_steps"] == 2:
+            _ctrl_c()
+        real_save(obj, handle)
+
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    stopped = _stopped(lambda: training.train(step, iter(range(100)), 8, state={"model": model},
+                                              checkpoint=path, checkpoint_every=2, live=False))
+    assert "after step 2 of 8" in str(stopped)
+    assert calls == [0, 1]
+    assert training.load_checkpoint(path, {"model": torch.nn.Linear(3, 1)}).completed_steps == 2
+
+
+# ---------------------------------------------------------------- writing checkpoints
 
 def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
     model, optimizer, step, _ = _setup()
@@ -92,11 +285,124 @@ def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == [path]
 
 
-def test_checkpoint_of_another_model_gives_a_clear_error(tmp_path):
+def test_next_save_removes_the_temporary_files_of_a_killed_save(tmp_path):
     path = tmp_path / "run.pt"
+    stale = tmp_path / ".run.pt.4242-0badf00d.tmp"  # what a save killed by SIGKILL leaves
+    stale.write_bytes(b"\0" * 4096)
+    other = tmp_path / ".other.pt.4242-0badf00d.tmp"  # another checkpoint's: not ours to remove
+    other.write_bytes(b"\0")
     training.save_checkpoint(path, {"model": torch.nn.Linear(3, 1)}, training.History())
-    with pytest.raises(RuntimeError, match="Delete the file"):
-        training.load_checkpoint(path, {"model": torch.nn.Linear(4, 1)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, path.name]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_checkpoint_gets_the_users_file_mode(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        training.save_checkpoint(tmp_path / "run.pt", {"m": torch.nn.Linear(3, 1)},
+                                 training.History())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "run.pt").stat().st_mode) == mode
+
+
+def _read_only_folder(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(training.os, "open", refuse)
+    return tmp_path / "run.pt"
+
+
+def _folder_under_a_file(tmp_path, monkeypatch):
+    (tmp_path / "a file").write_text("")
+    return tmp_path / "a file" / "run.pt"
+
+
+@pytest.mark.parametrize("where", [_read_only_folder, _folder_under_a_file])
+def test_unwritable_checkpoint_folder_warns_once_and_keeps_the_model(tmp_path, monkeypatch,
+                                                                     where):
+    path = where(tmp_path, monkeypatch)
+    model, optimizer, step, calls = _setup()
+    with pytest.warns(RuntimeWarning, match="Could not write the checkpoint") as warned:
+        history = training.train(step, iter(range(100)), 6, state={"model": model},
+                                 evaluate=lambda: {"w": model.weight.sum().item()},
+                                 eval_every=2, checkpoint=path, checkpoint_every=2, live=False)
+    assert len(warned) == 1 and str(path) in str(warned[0].message)
+    assert calls == list(range(6)) and history.finished and history.eval_steps == [2, 4, 6]
+    reference, _, reference_step, _ = _setup()
+    training.train(reference_step, iter(range(100)), 6, state={"model": reference}, live=False)
+    assert torch.equal(model.weight, reference.weight)  # the trained model, in memory
+
+
+def test_unwritable_folder_on_interrupt_says_nothing_was_saved(tmp_path, monkeypatch):
+    path = _read_only_folder(tmp_path, monkeypatch)
+    model, optimizer, step, calls = _setup()
+
+    def step_with_ctrl_c(batch):
+        if batch == 1:
+            _ctrl_c()
+        return step(batch)
+
+    with pytest.warns(RuntimeWarning), pytest.raises(training.TrainingInterrupted,
+                                                     match="after step 2 of 6, not saved"):
+        training.train(step_with_ctrl_c, iter(range(100)), 6, state={"model": model},
+                       checkpoint=path, live=False)
+
+
+# ---------------------------------------------------------------- damaged or foreign checkpoints
+
+def _good_state():
+    return {"model": torch.nn.Linear(3, 1)}
+
+
+def _write(kind, path):
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(3000))
+    elif kind == "truncated":
+        training.save_checkpoint(path, _good_state(), training.History())
+        path.write_bytes(path.read_bytes()[:700])
+    elif kind == "git-lfs pointer":
+        path.write_text("version https://git-lfs.github.com/spec/v1\n"
+                        f"oid sha256:{'4d7a2146' * 8}\nsize 123456\n")
+    elif kind == "no history":
+        torch.save({"state": {k: v.state_dict() for k, v in _good_state().items()}}, path)
+    elif kind == "other objects":
+        torch.save({"state": {}, "history": {}, "extra": np.zeros(3)}, path)
+    elif kind == "other configuration":
+        training.save_checkpoint(path, {"model": torch.nn.Linear(4, 1)}, training.History())
+    elif kind == "other parts":
+        training.save_checkpoint(path, {"encoder": torch.nn.Linear(3, 1)}, training.History())
+
+
+DAMAGED = {"empty": "is empty", "garbage": "damaged or truncated",
+           "truncated": "damaged or truncated", "git-lfs pointer": "git-LFS pointer"}
+FOREIGN = {"no history": "lacks the model state or the training history",
+           "other objects": "objects other than tensors",
+           "other configuration": "does not fit this run's 'model'",
+           "other parts": "does not hold 'model'"}
+
+
+@pytest.mark.parametrize("kind", [*DAMAGED, *FOREIGN])
+def test_unusable_checkpoint_gives_one_clear_error(tmp_path, kind):
+    path = tmp_path / "run.pt"
+    _write(kind, path)
+    before = path.read_bytes()
+    model, optimizer, step, calls = _setup()
+    with pytest.raises(CheckpointError) as raised:
+        training.train(step, iter(range(100)), 3, state={"model": model}, checkpoint=path,
+                       live=False)
+    message = str(raised.value)
+    assert str(path) in message and {**DAMAGED, **FOREIGN}[kind] in message
+    shown = "".join(traceback.format_exception(raised.value))  # with any chained errors
+    assert "weights_only" not in shown and calls == []
+    if kind in DAMAGED:
+        assert "git lfs pull" in message if kind == "git-lfs pointer" else "delete it" in message
+    else:  # a good file of another run is never to be deleted: moved away instead
+        assert "delete" not in message.lower() and "Move it out" in message
+    assert path.read_bytes() == before
 
 
 def test_checkpoint_name_changes_with_the_configuration(tmp_path, monkeypatch):
@@ -105,3 +411,106 @@ def test_checkpoint_name_changes_with_the_configuration(tmp_path, monkeypatch):
     b = training.checkpoint_path("run", {"tier": "smoke", "hidden": 16})
     assert a != b and a.parent == tmp_path and a.name.startswith("run-smoke-")
     assert a == training.checkpoint_path("run", {"hidden": 8, "tier": "smoke"})
+
+
+# ---------------------------------------------------------------- notebook 01's training
+
+def test_moving_mnist_stream_can_start_at_any_batch():
+    digits = embedded_digits()
+    stream = moving_mnist.moving_mnist_batches(digits, 2, seed=4, n_frames=3, canvas=32)
+    batches = [next(stream) for _ in range(4)]
+    later = moving_mnist.moving_mnist_batches(digits, 2, seed=4, start=2, n_frames=3, canvas=32)
+    assert torch.equal(next(later), batches[2]) and torch.equal(next(later), batches[3])
+
+
+def _autoencoder_run(monkeypatch, interrupt_at=None, init_seed=0, checkpoint=True):
+    config = dataclasses.replace(autoencoder_config("smoke"), canvas=32, steps=7, eval_every=3)
+    digits = embedded_digits()
+    test = torch.from_numpy(moving_mnist.moving_mnist_test_set(digits, 4, canvas=32).frames)
+    torch.manual_seed(init_seed)
+    model = ae.build_autoencoder(config)
+    real = moving_mnist.moving_mnist_batches
+
+    def interrupted(*args, start=0, **kwargs):
+        for index, batch in enumerate(real(*args, start=start, **kwargs), start):
+            if index + 1 == interrupt_at:
+                _ctrl_c()  # while step `interrupt_at` runs
+            yield batch
+
+    with monkeypatch.context() as patch:
+        patch.setattr(moving_mnist, "moving_mnist_batches", interrupted)
+        history = ae.fit_autoencoder(model, config, digits, test, "resume", seed=3,
+                                     checkpoint=checkpoint)
+    return model, history
+
+
+@pytest.mark.parametrize("interrupt_at", [2, 3, 5])
+def test_notebook_01_training_resumes_exactly(tmp_path, monkeypatch, interrupt_at):
+    monkeypatch.setenv(training.CHECKPOINT_ENV_VAR, str(tmp_path))
+    model, history = _autoencoder_run(monkeypatch, checkpoint=False)
+    with pytest.raises(training.TrainingInterrupted, match=f"after step {interrupt_at} of 7"):
+        _autoencoder_run(monkeypatch, interrupt_at)
+    resumed, resumed_history = _autoencoder_run(monkeypatch, init_seed=1)  # re-run the cell
+    assert _same_history(resumed_history, history) and resumed_history.finished
+    _assert_same_tensors(resumed.state_dict(), model.state_dict())
+
+
+# ---------------------------------------------------------------- notebook 03's training
+
+@pytest.fixture(scope="module")
+def sum_gan_setup():
+    data = make_synthetic_dataset(summarization_data_config("smoke"))
+    split = make_splits(data.keys(), rng=np.random.default_rng(0))[0]
+    cfg = dataclasses.replace(sum_gan_config("smoke", verbose=False), epochs=2)
+    reference = sg.fit_sum_gan(sg.build_sum_gan(cfg, 7), cfg, data, split, seed=7,
+                               checkpoint=False, live=False)
+    return data, split, cfg, reference
+
+
+@pytest.mark.parametrize("where, at", [("pretrain_step", 2), ("evaluate_model", 1),
+                                       ("train_step", 3), ("evaluate_model", 2),
+                                       ("train_step", 8)])
+def test_notebook_03_training_resumes_exactly(sum_gan_setup, tmp_path, monkeypatch, where, at):
+    """Ctrl-C in pre-training, in the untrained evaluation, mid-epoch, in an epoch's
+    evaluation and at the last video: the run stops, nothing is marked finished, and running
+    the cell again ends exactly where an uninterrupted run does."""
+    monkeypatch.setenv(training.CHECKPOINT_ENV_VAR, str(tmp_path))
+    data, split, cfg, reference = sum_gan_setup
+    calls = dict.fromkeys(["pretrain_step", "train_step", "evaluate_model"], 0)
+
+    def count(patch, name, interrupt=False):
+        real = getattr(sg, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            if interrupt and calls[name] == at:
+                _ctrl_c()
+            return real(*args, **kwargs)
+
+        patch.setattr(sg, name, counted)
+
+    with monkeypatch.context() as patch:
+        for name in calls:
+            count(patch, name, interrupt=name == where)
+        with pytest.raises(training.TrainingInterrupted):
+            sg.fit_sum_gan(sg.build_sum_gan(cfg, 7), cfg, data, split, seed=7, live=False)
+    if where == "pretrain_step":
+        assert calls["train_step"] == calls["evaluate_model"] == 0  # training never started
+    for path in tmp_path.glob("*.pt"):  # only a completed pre-training is marked finished
+        finished = training.load_checkpoint(path, {}, restore_random=False).finished
+        assert finished == ("-pretrain-" in path.name and where != "pretrain_step")
+
+    calls.update(dict.fromkeys(calls, 0))
+    with monkeypatch.context() as patch:
+        for name in calls:
+            count(patch, name)
+        run = sg.fit_sum_gan(sg.build_sum_gan(cfg, 8), cfg, data, split, seed=7, live=False)
+    n = len(split.train_keys)
+    # pre-training resumed from its last completed video (or was done and is not repeated)
+    assert calls["pretrain_step"] == (cfg.pretrain_epochs * n - at if where == "pretrain_step"
+                                      else 0)
+    assert _same_history(run.history, reference.history) and run.history.finished
+    assert run.history.eval_steps == [n * e for e in range(cfg.epochs + 1)]
+    _assert_same_tensors(run.model.state_dict(), reference.model.state_dict())
+    if run.pretrain is not None:
+        assert _same_history(run.pretrain, reference.pretrain)

@@ -7,6 +7,7 @@ built on it) follows their code's dynamics, and ``load_moving_mnist_test`` reads
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,14 +122,16 @@ def generate_moving_mnist(
 
 
 def moving_mnist_batches(
-    digits: DigitSource, batch_size: int, *, seed: int, **kwargs
+    digits: DigitSource, batch_size: int, *, seed: int, start: int = 0, **kwargs
 ) -> Iterator[torch.Tensor]:
     """Endless fresh training batches float32 [B, T, H, W]: no sequence is ever seen twice.
 
-    ``kwargs`` go to ``generate_moving_mnist`` (n_frames, n_digits, canvas, speed).
+    Batch ``i`` comes from its own generator, seeded by (``seed``, ``i``), so the stream can
+    begin at any batch ``start``: a resumed training run continues it exactly. ``kwargs`` go to
+    ``generate_moving_mnist`` (n_frames, n_digits, canvas, speed).
     """
-    rng = np.random.default_rng(seed)
-    while True:
+    for index in itertools.count(start):
+        rng = np.random.default_rng([seed, index])
         yield torch.from_numpy(generate_moving_mnist(digits, batch_size, rng=rng, **kwargs).frames)
 
 

@@ -282,16 +282,19 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
 
     Evaluates on the fixed ``test_frames`` [N, T, H, W] every ``config.eval_every`` steps, with
     the future predicted free-running. Returns the :class:`~course_lib.training.History`; the
-    run is loaded instead when its checkpoint exists.
+    run is loaded instead when its checkpoint exists, and an interrupted run (Ctrl-C saves it)
+    resumes where it stopped, with the same batches and final weights as an uninterrupted one.
     """
     from course_lib.data.moving_mnist import moving_mnist_batches
     from course_lib.training import checkpoint_path, train
 
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
-    batches = moving_mnist_batches(digits, config.batch_size, seed=seed,
-                                   n_frames=config.n_input + config.n_future,
-                                   n_digits=config.n_digits, canvas=config.canvas)
+
+    def batches(start: int):
+        return moving_mnist_batches(digits, config.batch_size, seed=seed, start=start,
+                                    n_frames=config.n_input + config.n_future,
+                                    n_digits=config.n_digits, canvas=config.canvas)
 
     def step(frames: torch.Tensor) -> dict[str, float]:
         inputs, future = split_sequence(frames.to(device), config.n_input)

@@ -479,11 +479,14 @@ def cpu_settings(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _video_order(keys: Sequence[str], seed: int) -> Iterator[str]:
-    """Training order: every epoch a fresh permutation of the training videos (seeded)."""
+def _video_order(keys: Sequence[str], seed: int, start: int = 0) -> Iterator[str]:
+    """Training order from step ``start`` on: every epoch a fresh permutation of the training
+    videos (seeded); the permutations before ``start`` are drawn and skipped (cheap), so a
+    resumed run sees the videos an uninterrupted one would."""
     rng = np.random.default_rng(seed)
-    while True:
-        yield from (keys[i] for i in rng.permutation(len(keys)))
+    order = itertools.chain.from_iterable(
+        [keys[i] for i in rng.permutation(len(keys))] for _ in itertools.count())
+    return itertools.islice(order, start, None)
 
 
 @dataclass
@@ -530,16 +533,20 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
     A step of :func:`course_lib.training.train` is one training video (one iteration of
     Algorithm 1), so the live curves show the adversarial game video by video; the test split's
     F-score is computed after every epoch (and, with ``evaluate_before``, of the untrained
-    selector, "epoch 0"). The finished run is loaded from its checkpoint when present. ``seed``
-    fixes the video order and every random draw (ε, random scores); build the model with
-    ``build_sum_gan(config, seed)`` to fix its initialisation too.
+    selector, "epoch 0"). ``seed`` fixes the video order and every random draw (ε, random
+    scores); build the model with ``build_sum_gan(config, seed)`` to fix its initialisation too.
+
+    Both phases checkpoint every epoch: the finished run is loaded when present, and a run
+    stopped by Ctrl-C (in pre-training or training) resumes from its last completed video with
+    the same final weights and history as an uninterrupted run; nothing is marked finished
+    before every step of its phase ran.
     """
     with cpu_settings(next(model.parameters()).device):
         return _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before)
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before):
-    from course_lib.training import History, checkpoint_path, save_checkpoint, train
+    from course_lib.training import GeneratorState, checkpoint_path, train
 
     train_keys, test_keys = list(split.train_keys), list(split.test_keys)
     if not train_keys or not test_keys:
@@ -550,34 +557,30 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
     settings = {**asdict(config), "seed": seed, "dataset": dataset.name,
                 "source": dataset.source, "train_keys": train_keys}
     path = checkpoint_path(name, settings) if checkpoint else None
+    pretrain_path = checkpoint_path(f"{name}-pretrain", settings) if checkpoint else None
 
     pretrain = None
     if config.pretrain_epochs and not (path is not None and path.exists()):
         vae_optimizer = torch.optim.Adam(model.vae.parameters(), lr=config.learning_rate)
         pretrain = train(lambda key: pretrain_step(model, vae_optimizer, features[key], config,
                                                    generator),
-                         _video_order(train_keys, seed + 10_000), config.pretrain_epochs * n,
-                         state={}, title=f"{name}: VAE pre-training (seed {seed})", live=False)
+                         lambda start: _video_order(train_keys, seed + 10_000, start),
+                         config.pretrain_epochs * n,
+                         state={"model": model, "optimizer": vae_optimizer,
+                                "generator": GeneratorState(generator)},
+                         checkpoint=pretrain_path, checkpoint_every=n,
+                         title=f"{name}: VAE pre-training (seed {seed})", live=False)
 
     optimizers = make_optimizers(model, config)
-    history = History()
-    if evaluate_before and not (path is not None and path.exists()):
-        history.log("eval", 0, evaluate_model(model, dataset, test_keys))
 
     def step(key: str) -> dict[str, float]:
         model.train()
         return train_step(model, optimizers, features[key], config, generator)
 
-    trained = train(step, _video_order(train_keys, seed), config.epochs * n,
-                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()}},
+    trained = train(step, lambda start: _video_order(train_keys, seed, start), config.epochs * n,
+                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
+                           "generator": GeneratorState(generator)},
                     evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
-                    checkpoint=path, checkpoint_every=n, title=f"{name} (seed {seed})", live=live)
-    if history.eval_steps and trained.eval_steps[:1] != [0]:
-        # prepend the untrained evaluation (a loaded checkpoint already carries it)
-        trained.eval_steps.insert(0, 0)
-        for key, values in history.evals.items():
-            trained.evals.setdefault(key, []).insert(0, values[0])
-        if path is not None:
-            save_checkpoint(path, {"model": model, **{f"optimizer_{k}": v
-                                                      for k, v in optimizers.items()}}, trained)
+                    evaluate_first=evaluate_before, checkpoint=path, checkpoint_every=n,
+                    title=f"{name} (seed {seed})", live=live)
     return SumGanRun(model, trained, n, seed, pretrain)

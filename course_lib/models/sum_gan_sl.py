@@ -29,6 +29,7 @@ several videos per update, padded, each video's steps handled exactly (masked).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -36,10 +37,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_lib.errors import CheckpointError, CourseError
-from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
+from course_lib.errors import CourseError
+from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters, run_lstm
 from course_lib.models.sum_gan import (
     Discriminator,
     Selector,
@@ -189,16 +189,50 @@ def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.T
 # ---------------------------------------------------------------- the model
 
 def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None):
-    """``run_lstm`` of a batch-first LSTM; with ``lengths``, each sequence stops at its own end
-    (packed), so a reverse direction and the final state see only that video's steps."""
-    if lengths is None:
-        from course_lib.models.lstm_autoencoder import run_lstm
+    """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
 
+    Outputs past a video's end are zeros. A unidirectional LSTM runs in segments between the
+    videos' ends, carrying the state, so each video's final (h, c) is taken at its own last
+    step; a bidirectional one (whose final state is not needed here) runs layer by layer, its
+    reverse direction over each video reversed within its length. Exact, unlike running over
+    the padding; PyTorch's packed sequences would be too, but their CPU backward pass is slow.
+    """
+    if lengths is None:
         return run_lstm(lstm, inputs)
-    packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    outputs, state = lstm(packed)
-    outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])
-    return outputs, state
+    if lstm.bidirectional:
+        return _bidirectional_outputs(lstm, inputs, lengths), None
+    batch = inputs.shape[0]
+    h = inputs.new_zeros(lstm.num_layers, batch, lstm.hidden_size)
+    c = torch.zeros_like(h)
+    pieces, start = [], 0
+    for end in sorted(set(lengths.tolist())):
+        active = torch.nonzero(lengths >= end).squeeze(1)
+        out, (h_end, c_end) = run_lstm(lstm, inputs[active, start:end].contiguous(),
+                                       (h[:, active].contiguous(), c[:, active].contiguous()))
+        h, c = h.index_copy(1, active, h_end), c.index_copy(1, active, c_end)
+        pieces.append(out.new_zeros(batch, *out.shape[1:]).index_copy(0, active, out))
+        start = end
+    outputs = torch.cat(pieces, dim=1)
+    padding = outputs.new_zeros(batch, inputs.shape[1] - start, outputs.shape[2])
+    return torch.cat([outputs, padding], dim=1), (h, c)
+
+
+def _bidirectional_outputs(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
+    mask = (torch.arange(inputs.shape[1], device=inputs.device)
+            < lengths.unsqueeze(1)).unsqueeze(-1).to(inputs.dtype)
+    x = inputs
+    for layer in range(lstm.num_layers):
+        outputs = []
+        for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
+            weights = [getattr(lstm, name + suffix)
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+            sequence = x if suffix.endswith(f"{layer}") else reverse_each(x, lengths)
+            out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
+                             False, True)[0]
+            outputs.append(out if sequence is x else reverse_each(out, lengths))
+        x = torch.cat(outputs, dim=2) * mask
+    return x
 
 
 @dataclass
@@ -292,6 +326,14 @@ class SumGanSl(nn.Module):
             phi = h[-1]
             logit = self.discriminator.classifier(phi).squeeze(-1)
         return phi, torch.sigmoid(logit)
+
+    def discriminate_both(self, original: torch.Tensor, summary: torch.Tensor,
+                          lengths: torch.Tensor | None = None):
+        """:meth:`discriminate` of the originals and of the summaries' reconstructions, as one
+        batch: the same results, with the LSTM's weights read once per step for both."""
+        both = None if lengths is None else torch.cat([lengths, lengths])
+        phi, p = self.discriminate(torch.cat([original, summary]), both)
+        return phi.chunk(2), p.chunk(2)
 
 
 def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
@@ -431,9 +473,10 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase left. Each phase zeroes only its own optimizer, backpropagates, clips the gradient
     norm (over *all* parameters with ``clip_scope="all"``, as the reference, so gradients left
     by earlier phases and videos count in the norm) and steps its optimizer. Phase 3 zeroes
-    before its forward pass, backpropagates its two terms separately, and draws its fake from a
-    fresh summarizer pass (``discriminator_fakes="fresh_pass"``), which only needs its values:
-    it runs without building a graph, with the same random draw as the reference's.
+    before its forward pass and draws its fake from a fresh summarizer pass
+    (``discriminator_fakes="fresh_pass"``), of which it needs only the values: that pass runs
+    without building a graph, with the same random draw as the reference's. The originals and
+    the reconstructions go through the discriminator as one batch (the same results).
     """
     if config.discriminator_fakes not in DISCRIMINATOR_FAKES:
         raise CourseError(f"discriminator_fakes must be one of {DISCRIMINATOR_FAKES}, "
@@ -446,8 +489,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase = _Phase(model, optimizers, config, "summarizer")
     x = model.compress(features)
     out = model.summarize(x, lengths, generator)
-    phi_x, p_x = model.discriminate(x, lengths)
-    phi_hat, p_hat = model.discriminate(out.decoded, lengths)
+    (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
     terms = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
              **model.latent_terms(out),
              "sparsity": sparsity_loss(out.scores, config.sigma, lengths)}
@@ -455,38 +497,34 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     sum(terms.values()).backward()
     phase.clip_and_step()
     logged.update({k: v.item() for k, v in terms.items()})
-    logged["mean_score"] = out.scores.mean().item() if lengths is None else float(
-        (out.scores.sum(1) / lengths).mean())
+    logged["mean_score"] = (out.scores.mean() if lengths is None
+                            else (out.scores.sum(1) / lengths).mean()).item()
 
     # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
     phase = _Phase(model, optimizers, config, "decoder")
     x = model.compress(features)
     out = model.summarize(x, lengths, generator)
-    phi_x, _ = model.discriminate(x, lengths)
-    phi_hat, p_hat = model.discriminate(out.decoded, lengths)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
     generator_gan = least_squares(p_hat, 1.0)
     phase.zero_grad()
     (reconstruction_loss(phi_x, phi_hat) + generator_gan).backward()
     phase.clip_and_step()
     logged["gan_generator"] = generator_gan.item()
-    decoded_phase2 = out.decoded.detach()
 
     # Phase 3: the discriminator (and the compression, through the original only) descends
-    # (P(original) − 1)² + (P(summary) − 0)², backpropagated one term at a time.
+    # (P(original) − 1)² + (P(summary) − 0)². The reference backpropagates the first term
+    # before the summarizer pass and the second after it; the gradients add up the same.
     phase = _Phase(model, optimizers, config, "discriminator")
     phase.zero_grad()
     x = model.compress(features)
-    _, p_x = model.discriminate(x, lengths)
-    original_term = least_squares(p_x, 1.0)
-    original_term.backward()
     if config.discriminator_fakes == "fresh_pass":
         with torch.no_grad():
             fake = model.summarize(x, lengths, generator).decoded
     else:
-        fake = decoded_phase2
-    _, p_hat = model.discriminate(fake, lengths)
-    summary_term = least_squares(p_hat, 0.0)
-    summary_term.backward()
+        fake = out.decoded.detach()
+    _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths)
+    original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
+    (original_term + summary_term).backward()
     phase.clip_and_step()
     logged.update({"discriminator": original_term.item() + summary_term.item(),
                    "p_original": p_x.mean().item(), "p_summary": p_hat.mean().item()})
@@ -495,20 +533,24 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
 
 # ---------------------------------------------------------------- training
 
-def update_batches(keys: Sequence[str], config, seed: int) -> Iterator[list[str]]:
-    """The videos of each update, epoch after epoch: ``videos_per_update`` at a time, in the
-    split's order (``training_order="split"``, the reference) or a fresh seeded permutation
-    each epoch (``"shuffled"``)."""
+def update_batches(keys: Sequence[str], config, seed: int, start: int = 0
+                   ) -> Iterator[list[str]]:
+    """The videos of each update from update ``start`` on: ``videos_per_update`` at a time, every
+    epoch in the split's order (``training_order="split"``, the reference) or in a fresh seeded
+    permutation (``"shuffled"``); a resumed run so sees what an uninterrupted one would."""
     if config.training_order not in TRAINING_ORDERS:
         raise CourseError(f"training_order must be one of {TRAINING_ORDERS}, "
                           f"got {config.training_order!r}.")
     rng = np.random.default_rng(seed)
     size = config.videos_per_update
-    while True:
-        order = (list(keys) if config.training_order == "split"
-                 else [keys[i] for i in rng.permutation(len(keys))])
-        for start in range(0, len(order), size):
-            yield order[start:start + size]
+
+    def epochs():
+        while True:
+            order = (list(keys) if config.training_order == "split"
+                     else [keys[i] for i in rng.permutation(len(keys))])
+            yield from (order[i:i + size] for i in range(0, len(order), size))
+
+    return itertools.islice(epochs(), start, None)
 
 
 def updates_per_epoch(n_videos: int, config) -> int:
@@ -532,52 +574,44 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
                    seed: int = 0, checkpoint: bool = True, live: bool | None = None
                    ) -> SumGanRun:
     """Train by SUM-GAN-sl's updates, evaluating the test split before training and after every
-    epoch (the reference's epoch −1 and epochs 0..99 are the course's epochs 0 and 1..100).
+    epoch (the reference's "epoch −1" and epochs 0..99 are the course's epochs 0 and 1..100).
 
     A step of :func:`course_lib.training.train` is one update (one video, or with
-    ``videos_per_update > 1`` one batch). ``seed`` drives ε (a generator stored in the
-    checkpoint) and a shuffled order; build the model with ``build_sum_gan_sl(config, seed)``.
-    A finished run is loaded from its checkpoint; a checkpoint of another configuration is not
-    (its file name carries a hash of the configuration).
+    ``videos_per_update > 1`` one batch). ``seed`` drives ε (a generator kept in the checkpoint)
+    and a shuffled order; build the model with ``build_sum_gan_sl(config, seed)``. The run
+    checkpoints every epoch: a finished run is loaded, an interrupted one resumes exactly, and
+    another configuration trains its own (the file name carries a hash of the configuration).
     """
     with cpu_settings(next(model.parameters()).device):
         return _fit(model, config, dataset, split, name, seed, checkpoint, live)
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live):
-    from course_lib.training import checkpoint_path, load_checkpoint, train
+    from course_lib.training import GeneratorState, checkpoint_path, train
 
     train_keys, test_keys = check_split(dataset, split)
     videos = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
+    for key, video in videos.items():
+        try:
+            model.prepare(video)
+        except CourseError as error:
+            raise CourseError(f"training video {key!r} of {dataset.name}: {error}") from None
     n = updates_per_epoch(len(train_keys), config)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     optimizers = make_optimizers(model, config)
-    state = {"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()}}
     settings = {**asdict(config), "seed": seed, "dataset": dataset.name,
                 "source": dataset.source, "train_keys": train_keys}
-    path = checkpoint_path(name, settings) if checkpoint else None
-    if path is not None and path.exists():
-        try:
-            load_checkpoint(path, dict(state))
-        except (RuntimeError, ValueError) as error:
-            raise CheckpointError(f"{path} is not a checkpoint of this configuration ({error}); "
-                                  "delete it to train from scratch.") from error
 
-    def evaluate():
-        return evaluate_model(model, dataset, test_keys)
-
-    before = evaluate() if path is None or not path.exists() else None
-
-    def step(keys):
+    def step(keys: list[str]) -> dict[str, float]:
         model.train()
         return train_step(model, optimizers, make_batch(model, [videos[k] for k in keys]),
                           config, generator)
 
-    history = train(step, update_batches(train_keys, config, seed), config.epochs * n,
-                    state=state, evaluate=evaluate, eval_every=n, checkpoint=path,
-                    checkpoint_every=n, title=f"{name} (seed {seed})", live=live)
-    if before is not None and history.eval_steps[:1] != [0]:
-        history.eval_steps.insert(0, 0)
-        for key, value in before.items():
-            history.evals.setdefault(key, []).insert(0, value)
+    history = train(step, lambda start: update_batches(train_keys, config, seed, start),
+                    config.epochs * n,
+                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
+                           "generator": GeneratorState(generator)},
+                    evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
+                    evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
+                    checkpoint=checkpoint_path(name, settings) if checkpoint else None, live=live)
     return SumGanRun(model, history, n, seed)

@@ -1,0 +1,102 @@
+"""SUM-GAN-sl training time per epoch: the course's faithful and fast trainers vs the baseline.
+
+Baseline: ``benchmarks/sum_gan_sl_plain.py``, a straightforward implementation with the
+reference's structure (batch 1, a Python loop of ``nn.LSTMCell``\\ s for the decoder, three full
+forward passes per video, PyTorch's defaults). The course's faithful trainer makes the same
+updates (``tests/test_sum_gan_sl.py``); the fast one trains ``--per-update`` videos per update.
+
+Data: random 1024-d features with the lengths of SumMe split 0's training videos (their
+``n_steps``, read from the real annotations when present, else the list below), paper size
+(hidden 500, two layers). The baseline and the faithful trainer are timed on the first
+``--videos`` videos of the epoch (both on the same ones, in the split's order) and their epoch
+time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
+trainer is timed over the whole epoch. All three run in the same process, one after another.
+
+Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
+      python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import torch
+from sum_gan_sl_plain import PlainSumGanSl, copy_parameters, plain_optimizers, plain_train_video
+
+from course_lib.config import sum_gan_sl_config
+from course_lib.models import sum_gan_sl as sl
+from course_lib.models.sum_gan import cpu_settings
+
+# n_steps of SumMe split 0's training videos, in its train_keys order (video_1, video_10, ...).
+SUMME_SPLIT0_LENGTHS = [300, 649, 108, 64, 213, 308, 407, 446, 149, 117, 316, 258, 346, 293, 172,
+                        223, 343, 339, 604, 86]
+
+
+def split0_lengths() -> tuple[list[int], str]:
+    """The real lengths when the annotations and splits are at hand, else the list above."""
+    from course_lib.data.summarization import load_annotations, load_splits, reference_data_dir
+
+    path = reference_data_dir() / "splits" / "summe_splits.json"
+    annotations = load_annotations("summe")
+    if annotations is None or not path.exists():
+        return SUMME_SPLIT0_LENGTHS, "a fixed list (SumMe split 0)"
+    keys = load_splits(path, annotations)[0].train_keys
+    return [annotations[k].n_steps for k in keys], f"SumMe split 0 ({annotations.source})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=500)
+    parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")
+    parser.add_argument("--per-update", type=int, default=5, help="fast trainer's batch")
+    args = parser.parse_args()
+
+    lengths, source = split0_lengths()
+    timed = lengths[:args.videos]
+    scale = sum(lengths) / sum(timed)
+    g = torch.Generator().manual_seed(0)
+    videos = [torch.randn(n, 1024, generator=g) for n in lengths]
+    config = dataclasses.replace(sum_gan_sl_config("paper", verbose=False),
+                                 hidden_size=args.hidden)
+    print(f"{len(lengths)} videos, {sum(lengths)} steps (lengths from {source}); hidden "
+          f"{args.hidden}; slow trainers timed on {len(timed)} videos ({sum(timed)} steps), "
+          f"x{scale:.2f} for an epoch; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads by default")
+
+    model = sl.build_sum_gan_sl(config, seed=0)
+    plain = PlainSumGanSl(1024, args.hidden)
+    copy_parameters(model, plain)
+    epoch = {}
+
+    optimizers = plain_optimizers(plain)
+    start = time.perf_counter()
+    for video in videos[:len(timed)]:
+        plain_train_video(plain, optimizers, video)
+    epoch["baseline"] = (time.perf_counter() - start) * scale
+
+    optimizers = sl.make_optimizers(model, config)
+    with cpu_settings(torch.device("cpu")):
+        start = time.perf_counter()
+        for video in videos[:len(timed)]:
+            sl.train_step(model, optimizers, sl.make_batch(model, [video]), config)
+        epoch["faithful trainer"] = (time.perf_counter() - start) * scale
+
+        fast = dataclasses.replace(config, videos_per_update=args.per_update)
+        optimizers = sl.make_optimizers(model, fast)
+        start = time.perf_counter()
+        for begin in range(0, len(videos), args.per_update):
+            batch = sl.make_batch(model, videos[begin:begin + args.per_update])
+            sl.train_step(model, optimizers, batch, fast)
+        epoch[f"fast trainer ({args.per_update} videos per update)"] = (
+            time.perf_counter() - start)
+
+    for name, seconds in epoch.items():
+        print(f"{name}: {seconds:.1f} s per epoch")
+    for name, seconds in list(epoch.items())[1:]:
+        print(f"{name.split(' (')[0]}: {epoch['baseline'] / seconds:.1f}× the baseline")
+
+
+if __name__ == "__main__":
+    main()
