@@ -1,4 +1,5 @@
-"""SUM-GAN-sl training time per epoch: the course's faithful and fast trainers vs the baseline.
+"""SUM-GAN-sl (or -AAE) training time per epoch: the course's faithful and fast trainers vs the
+baseline.
 
 Baseline: ``benchmarks/sum_gan_sl_plain.py``, a straightforward implementation with the
 reference's structure (batch 1, a Python loop of ``nn.LSTMCell``\\ s for the decoder, three full
@@ -12,8 +13,12 @@ Data: random 1024-d features with the lengths of SumMe split 0's training videos
 time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
 trainer is timed over the whole epoch. All three run in the same process, one after another.
 
+``--model aae`` times SUM-GAN-AAE the same way, against the plain AAE of the same file (whose
+attention adds a cost quadratic in a video's length, small beside the rest at these lengths).
+
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
       python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
+      python benchmarks/bench_sum_gan_sl.py --model aae
 """
 
 from __future__ import annotations
@@ -23,15 +28,25 @@ import dataclasses
 import time
 
 import torch
-from sum_gan_sl_plain import PlainSumGanSl, copy_parameters, plain_optimizers, plain_train_video
+from sum_gan_sl_plain import (
+    PlainSumGanAae,
+    PlainSumGanSl,
+    copy_parameters,
+    plain_optimizers,
+    plain_train_video,
+)
 
-from course_lib.config import sum_gan_sl_config
+from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
+from course_lib.models import sum_gan_aae as aae
 from course_lib.models import sum_gan_sl as sl
 from course_lib.models.sum_gan import cpu_settings
 
 # n_steps of SumMe split 0's training videos, in its train_keys order (video_1, video_10, ...).
 SUMME_SPLIT0_LENGTHS = [300, 649, 108, 64, 213, 308, 407, 446, 149, 117, 316, 258, 346, 293, 172,
                         223, 343, 339, 604, 86]
+# configuration, the course's model and the plain one, per --model
+MODELS = {"sl": (sum_gan_sl_config, sl.build_sum_gan_sl, PlainSumGanSl),
+          "aae": (sum_gan_aae_config, aae.build_sum_gan_aae, PlainSumGanAae)}
 
 
 def split0_lengths() -> tuple[list[int], str]:
@@ -48,6 +63,7 @@ def split0_lengths() -> tuple[list[int], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="sl")
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")
     parser.add_argument("--per-update", type=int, default=5, help="fast trainer's batch")
@@ -58,22 +74,22 @@ def main() -> None:
     scale = sum(lengths) / sum(timed)
     g = torch.Generator().manual_seed(0)
     videos = [torch.randn(n, 1024, generator=g) for n in lengths]
-    config = dataclasses.replace(sum_gan_sl_config("paper", verbose=False),
-                                 hidden_size=args.hidden)
-    print(f"{len(lengths)} videos, {sum(lengths)} steps (lengths from {source}); hidden "
-          f"{args.hidden}; slow trainers timed on {len(timed)} videos ({sum(timed)} steps), "
-          f"x{scale:.2f} for an epoch; torch {torch.__version__}, "
+    make_config, build, plain_model = MODELS[args.model]
+    config = dataclasses.replace(make_config("paper", verbose=False), hidden_size=args.hidden)
+    print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
+          f"{source}); hidden {args.hidden}; slow trainers timed on {len(timed)} videos "
+          f"({sum(timed)} steps), x{scale:.2f} for an epoch; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads by default")
 
-    model = sl.build_sum_gan_sl(config, seed=0)
-    plain = PlainSumGanSl(1024, args.hidden)
+    model = build(config, seed=0)
+    plain = plain_model(1024, args.hidden)
     copy_parameters(model, plain)
     epoch = {}
 
     optimizers = plain_optimizers(plain)
     start = time.perf_counter()
     for video in videos[:len(timed)]:
-        plain_train_video(plain, optimizers, video)
+        plain_train_video(plain, optimizers, video, config.sigma)
     epoch["baseline"] = (time.perf_counter() - start) * scale
 
     optimizers = sl.make_optimizers(model, config)

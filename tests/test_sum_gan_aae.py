@@ -49,6 +49,28 @@ def test_config_is_sl_with_aae_sigma():
             for f in dataclasses.fields(config) if f.name != "sigma"}
 
 
+@pytest.mark.parametrize("lengths", [None, [7, 4, 6]])
+def test_fused_decoder_equals_a_loop_of_modules_values_and_gradients(lengths):
+    decoder = aae.AttentionDecoder(5, 3).double()
+    g = torch.Generator().manual_seed(1)
+    h, c = (torch.randn(3, 3, 5, generator=g, dtype=torch.float64, requires_grad=True)
+            for _ in range(2))
+    memory = torch.randn(3, 7, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 7, 5, generator=g, dtype=torch.float64)
+    lengths = None if lengths is None else torch.tensor(lengths)
+    results = []
+    for run in (decoder.forward, decoder.loop):
+        decoder.zero_grad()
+        h.grad = c.grad = memory.grad = None
+        emitted, attention = run((h, c), memory, lengths)
+        (emitted * weights).sum().backward()
+        results.append([emitted, attention, h.grad, c.grad, memory.grad,
+                        *(p.grad for p in decoder.parameters())])
+    for fused, looped in zip(*results, strict=True):
+        torch.testing.assert_close(fused, looped, rtol=1e-12, atol=1e-12)
+    assert emitted.shape == (3, 7, 5) and emitted.abs().max() < 1  # top h, not out(top h)
+
+
 def test_deterministic_and_attention_weights_for_plotting():
     model = aae.build_sum_gan_aae(tiny_config(), seed=0).double()
     video = videos([7])[0]
@@ -189,12 +211,12 @@ def test_a_padded_batch_gives_each_video_its_own_losses_and_attention():
     data = videos([5, 9, 3])
     batch = sl.make_batch(model, data)
     x = model.compress(batch.features)
-    out = model.summarize(x, batch.lengths, return_attention=True)
+    out = model.summarize(x, batch.lengths)
     losses = per_video_losses(model, out, x, batch.lengths, 0.15)
     for i, video in enumerate(data):
         n = len(video)
         xi = model.compress(video.unsqueeze(0))
-        alone = model.summarize(xi, return_attention=True)
+        alone = model.summarize(xi)
         torch.testing.assert_close(losses[i], per_video_losses(model, alone, xi, None, 0.15)[0])
         torch.testing.assert_close(out.decoded[i, :n], alone.decoded[0])
         torch.testing.assert_close(out.attention[i, :n, :n], alone.attention[0])

@@ -30,9 +30,129 @@ from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
 from course_lib.models.sum_gan import Discriminator, Selector
 from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl, reverse_each, run_lstm_masked
 
-# The attention's memory per decoder step and encoder step: energies, weights and, in the
-# backward pass, their gradient.
+# The attention's memory per decoder step and encoder step: the weights, kept for the backward
+# pass, their gradient, and a copy of either there.
 ATTENTION_TENSORS = 3
+
+
+def _cell_forward(gate: torch.Tensor, c_before: torch.Tensor, c_after: torch.Tensor,
+                  h_after: torch.Tensor) -> None:
+    """An LSTM cell's step from its pre-activations ``gate`` [B, 4H] (i, f, g, o; activated in
+    place): writes the new c and h."""
+    hidden = c_before.shape[1]
+    gate[:, :2 * hidden].sigmoid_()
+    gate[:, 2 * hidden:3 * hidden].tanh_()
+    gate[:, 3 * hidden:].sigmoid_()
+    i, f, g, o = gate.chunk(4, dim=1)
+    torch.addcmul(f * c_before, i, g, out=c_after)
+    torch.mul(o, c_after.tanh(), out=h_after)
+
+
+def _cell_backward(gate, c_before, c_after, d_h, d_c, d_gate) -> torch.Tensor:
+    """The step's gradient: writes d(pre-activations) into ``d_gate`` and returns d(c before),
+    from the gradients of the new h and c and the activated ``gate``."""
+    i, f, g, o = gate.chunk(4, dim=1)
+    tanh_c = c_after.tanh()
+    d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
+    di, df, dg, do = d_gate.chunk(4, dim=1)
+    torch.mul(d_c * g, i * (1 - i), out=di)
+    torch.mul(d_c * c_before, f * (1 - f), out=df)
+    torch.mul(d_c * i, 1 - g * g, out=dg)
+    torch.mul(d_h * tanh_c, o * (1 - o), out=do)
+    return d_c * f
+
+
+class _AttentionLoop(torch.autograd.Function):
+    """The attention decoder's whole recurrence as one autograd node (time-major).
+
+    Forward: the arithmetic of :meth:`AttentionDecoder.loop`. Backward: back through time for
+    what the recurrence needs step by step (the gates' and the queries' gradients); each weight
+    gradient, and the gradient of the encoder's outputs, is then one matrix product over all
+    steps instead of one outer product per step (as -sl's fused decoder, ``_FeedbackLoop``).
+    The attention weights [T_decoder, B, T_encoder] are its second output (no gradient).
+    """
+
+    @staticmethod
+    def forward(ctx, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
+        layers, batch, hidden = h0.shape
+        steps = memory.shape[1]
+        inputs = h0.new_zeros(steps, batch, 2 * hidden)  # [previous output, context]
+        queries = h0.new_empty(steps, batch, hidden)
+        weights = h0.new_empty(steps, batch, steps)
+        h = h0.new_empty(layers, steps + 1, batch, hidden)
+        c = h0.new_empty(layers, steps + 1, batch, hidden)
+        gates = h0.new_empty(layers, steps, batch, 4 * hidden)
+        h[:, 0], c[:, 0] = h0, c0
+        w_parts = w_att.split(hidden, dim=1)  # the query reads layer 0's h, then layer 1's, ...
+        biases = [cells[4 * i + 2] + cells[4 * i + 3] for i in range(layers)]
+        for t in range(steps):
+            query = torch.addmm(b_att, h[0, t], w_parts[0].t(), out=queries[t])
+            for i in range(1, layers):
+                query.addmm_(h[i, t], w_parts[i].t())
+            energies = torch.bmm(memory, query.unsqueeze(2)).squeeze(2)
+            if padded is not None:
+                energies.masked_fill_(padded, float("-inf"))
+            weights[t] = torch.softmax(energies, dim=1)
+            inputs[t, :, hidden:] = torch.bmm(weights[t].unsqueeze(1), memory).squeeze(1)
+            layer_input = inputs[t]
+            for i in range(layers):
+                gate = torch.addmm(biases[i], layer_input, cells[4 * i].t(), out=gates[i, t])
+                gate.addmm_(h[i, t], cells[4 * i + 1].t())
+                _cell_forward(gate, c[i, t], c[i, t + 1], h[i, t + 1])
+                layer_input = h[i, t + 1]
+            if t + 1 < steps:
+                inputs[t + 1, :, :hidden] = torch.addmm(b_out, layer_input, w_out.t())
+        ctx.save_for_backward(inputs, queries, weights, h, c, gates, memory, w_att, w_out, *cells)
+        ctx.mark_non_differentiable(weights)
+        return h[-1, 1:].clone(), weights
+
+    @staticmethod
+    def backward(ctx, d_emitted, _):
+        inputs, queries, weights, h, c, gates, memory, w_att, w_out, *cells = ctx.saved_tensors
+        layers, steps, batch, four_hidden = gates.shape
+        hidden = four_hidden // 4
+        w_parts = w_att.split(hidden, dim=1)
+        dh = d_emitted.new_zeros(layers, batch, hidden)
+        dc = d_emitted.new_zeros(layers, batch, hidden)
+        d_gates = torch.empty_like(gates)
+        d_inputs = torch.empty_like(inputs)
+        d_queries = torch.empty_like(queries)
+        d_energies = torch.empty_like(weights)
+        for t in reversed(range(steps)):
+            from_above = d_emitted[t]
+            if t + 1 < steps:
+                from_above = from_above + d_inputs[t + 1, :, :hidden] @ w_out
+            for i in reversed(range(layers)):
+                dc[i] = _cell_backward(gates[i, t], c[i, t], c[i, t + 1], dh[i] + from_above,
+                                       dc[i], d_gates[i, t])
+                dh[i] = d_gates[i, t] @ cells[4 * i + 1]
+                from_above = d_gates[i, t] @ cells[4 * i]
+            d_inputs[t] = from_above
+            d_weights = torch.bmm(memory, from_above[:, hidden:].unsqueeze(2)).squeeze(2)
+            alpha = weights[t]
+            torch.mul(alpha, d_weights - (alpha * d_weights).sum(dim=1, keepdim=True),
+                      out=d_energies[t])
+            d_query = torch.bmm(d_energies[t].unsqueeze(1), memory).squeeze(1)
+            d_queries[t] = d_query
+            for i in range(layers):
+                dh[i] += d_query @ w_parts[i]
+        d_memory = (torch.bmm(weights.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
+                    + torch.bmm(d_energies.permute(1, 2, 0), queries.transpose(0, 1)))
+        rows = d_queries.reshape(steps * batch, hidden)
+        d_w_att = torch.cat([rows.t() @ h[i, :steps].reshape(steps * batch, hidden)
+                             for i in range(layers)], dim=1)
+        grads = []
+        for i in range(layers):
+            gate_rows = d_gates[i].reshape(steps * batch, four_hidden)
+            below = inputs if i == 0 else h[i - 1, 1:]
+            d_bias = gate_rows.sum(dim=0)
+            grads += [gate_rows.t() @ below.reshape(steps * batch, below.shape[-1]),
+                      gate_rows.t() @ h[i, :steps].reshape(steps * batch, hidden),
+                      d_bias, d_bias]
+        fed_back = d_inputs[1:, :, :hidden].reshape(-1, hidden)  # out(top h), steps 0 .. T-2
+        d_w_out = fed_back.t() @ h[-1, 1:steps].reshape(-1, hidden)
+        return (dh, dc, d_memory, None, d_w_att, rows.sum(dim=0), d_w_out,
+                fed_back.sum(dim=0), *grads)
 
 
 class AttentionDecoder(nn.Module):
@@ -52,37 +172,50 @@ class AttentionDecoder(nn.Module):
         self.out = nn.Linear(hidden_size, hidden_size)
 
     def forward(self, state: tuple[torch.Tensor, torch.Tensor], memory: torch.Tensor,
-                lengths: torch.Tensor | None = None, return_attention: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Emitted top-layer h [B, T, H] in the order emitted (the reverse of the video) from
-        the encoder's state ([layers, B, H] each) and outputs ``memory`` [B, T, H]; with
-        ``return_attention``, also each step's attention weights [B, T_decoder, T_encoder].
-        ``lengths`` masks each video's padded encoder steps out of the softmax."""
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Emitted top-layer h [B, T, H] in the order emitted (the reverse of the video), and
+        each step's attention weights [B, T_decoder, T_encoder], from the encoder's state
+        ([layers, B, H] each) and outputs ``memory`` [B, T, H]; ``lengths`` masks each video's
+        padded encoder steps out of the softmax."""
+        h0, c0 = state
+        weights = [w for cell in self.cells
+                   for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        emitted, attention = _AttentionLoop.apply(
+            h0.contiguous(), c0.contiguous(), memory.contiguous(),
+            padding_mask(memory, lengths), self.attention.weight, self.attention.bias,
+            self.out.weight, self.out.bias, *weights)
+        return emitted.transpose(0, 1), attention.transpose(0, 1)
+
+    def loop(self, state: tuple[torch.Tensor, torch.Tensor], memory: torch.Tensor,
+             lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same, as a plain Python loop of the modules (what :meth:`forward` must equal)."""
         h, c = state
-        batch, steps, _ = memory.shape
-        padded = None if lengths is None else (
-            torch.arange(steps, device=memory.device) >= lengths.to(memory.device).unsqueeze(1))
+        padded = padding_mask(memory, lengths)
         states = [(h[i], c[i]) for i in range(len(self.cells))]
-        previous = memory.new_zeros(batch, memory.shape[2])
+        previous = memory.new_zeros(memory.shape[0], memory.shape[2])
         emitted, weights = [], []
-        for t in range(steps):
+        for _ in range(memory.shape[1]):
             query = self.attention(torch.cat([s[0] for s in states], dim=1))
             energies = torch.bmm(memory, query.unsqueeze(2)).squeeze(2)
             if padded is not None:
                 energies = energies.masked_fill(padded, float("-inf"))
-            alpha = torch.softmax(energies, dim=1)
-            context = torch.bmm(alpha.unsqueeze(1), memory).squeeze(1)
+            weights.append(torch.softmax(energies, dim=1))
+            context = torch.bmm(weights[-1].unsqueeze(1), memory).squeeze(1)
             layer_input = torch.cat([previous, context], dim=1)
             for i, cell in enumerate(self.cells):
                 states[i] = cell(layer_input, states[i])
                 layer_input = states[i][0]
             emitted.append(layer_input)
-            if return_attention:
-                weights.append(alpha)
-            if t + 1 < steps:
-                previous = self.out(layer_input)
-        return (torch.stack(emitted, dim=1),
-                torch.stack(weights, dim=1) if return_attention else None)
+            previous = self.out(layer_input)
+        return torch.stack(emitted, dim=1), torch.stack(weights, dim=1)
+
+
+def padding_mask(memory: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor | None:
+    """True at each video's padded steps of ``memory`` [B, T, H] (``None``: no padding)."""
+    if lengths is None:
+        return None
+    return (torch.arange(memory.shape[1], device=memory.device)
+            >= lengths.to(memory.device).unsqueeze(1))
 
 
 def available_memory(device: torch.device) -> int | None:
@@ -112,7 +245,7 @@ def check_attention_memory(batch: int, steps: int, dtype: torch.dtype, device: t
 class AaeOutput:
     scores: torch.Tensor  # [B, T]
     decoded: torch.Tensor  # [B, T, hidden], in forward time order
-    attention: torch.Tensor | None = None  # [B, T_decoder, T_encoder], on request
+    attention: torch.Tensor  # [B, T_decoder, T_encoder], weights of the encoder's steps
 
 
 class SumGanAae(SumGanSl):
@@ -146,15 +279,14 @@ class SumGanAae(SumGanSl):
         return {}
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None, return_attention: bool = False
-                  ) -> AaeOutput:
-        """Scores, the decoded sequence and, on request, the attention weights (row t: decoder
-        step t, which reconstructs step T − 1 − t). Deterministic: ``generator`` is unused (it
-        is there for -sl's trainer, whose VAE samples)."""
+                  generator: torch.Generator | None = None) -> AaeOutput:
+        """Scores, the decoded sequence and the attention weights (row t: decoder step t, which
+        reconstructs step T − 1 − t). Deterministic: ``generator`` is unused (it is there for
+        -sl's trainer, whose VAE samples)."""
         check_attention_memory(x.shape[0], x.shape[1], x.dtype, x.device)
         scores = self.score(x, lengths)
         memory, state = run_lstm_masked(self.encoder.lstm, x * scores.unsqueeze(-1), lengths)
-        emitted, attention = self.decoder(state, memory, lengths, return_attention)
+        emitted, attention = self.decoder(state, memory, lengths)
         return AaeOutput(scores, reverse_each(emitted, lengths), attention)
 
     @torch.no_grad()
@@ -162,7 +294,7 @@ class SumGanAae(SumGanSl):
         """The attention weights of one video [T, D] as a [T_decoder, T_encoder] matrix (row t:
         decoder step t, which reconstructs step T − 1 − t), for plotting."""
         x = self.compress(self.prepare(features))
-        return self.summarize(x, return_attention=True).attention[0]
+        return self.summarize(x).attention[0]
 
 
 def build_sum_gan_aae(config, seed: int | None = None) -> SumGanAae:
