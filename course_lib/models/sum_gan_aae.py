@@ -83,13 +83,15 @@ class _AttentionLoop(torch.autograd.Function):
         c = h0.new_empty(layers, steps + 1, batch, hidden)
         gates = h0.new_empty(layers, steps, batch, 4 * hidden)
         h[:, 0], c[:, 0] = h0, c0
+        keys = memory.transpose(1, 2).contiguous()  # [B, H, T]: a row vector times a matrix is
+        # a fast batched product on a CPU, a matrix times a column vector is not
         w_parts = w_att.split(hidden, dim=1)  # the query reads layer 0's h, then layer 1's, ...
         biases = [cells[4 * i + 2] + cells[4 * i + 3] for i in range(layers)]
         for t in range(steps):
             query = torch.addmm(b_att, h[0, t], w_parts[0].t(), out=queries[t])
             for i in range(1, layers):
                 query.addmm_(h[i, t], w_parts[i].t())
-            energies = torch.bmm(memory, query.unsqueeze(2)).squeeze(2)
+            energies = torch.bmm(query.unsqueeze(1), keys).squeeze(1)
             if padded is not None:
                 energies.masked_fill_(padded, float("-inf"))
             weights[t] = torch.softmax(energies, dim=1)
@@ -118,6 +120,7 @@ class _AttentionLoop(torch.autograd.Function):
         d_inputs = torch.empty_like(inputs)
         d_queries = torch.empty_like(queries)
         d_energies = torch.empty_like(weights)
+        keys = memory.transpose(1, 2).contiguous()
         for t in reversed(range(steps)):
             from_above = d_emitted[t]
             if t + 1 < steps:
@@ -128,7 +131,7 @@ class _AttentionLoop(torch.autograd.Function):
                 dh[i] = d_gates[i, t] @ cells[4 * i + 1]
                 from_above = d_gates[i, t] @ cells[4 * i]
             d_inputs[t] = from_above
-            d_weights = torch.bmm(memory, from_above[:, hidden:].unsqueeze(2)).squeeze(2)
+            d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys).squeeze(1)
             alpha = weights[t]
             torch.mul(alpha, d_weights - (alpha * d_weights).sum(dim=1, keepdim=True),
                       out=d_energies[t])
