@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,7 +11,9 @@ from benchmarks.sum_gan_sl_plain import (
     plain_optimizers,
     plain_train_video,
 )
-from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
+from course_lib.config import sum_gan_aae_config, sum_gan_sl_config, summarization_data_config
+from course_lib.data.summarization import make_splits
+from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.errors import CourseError
 from course_lib.models import sum_gan_aae as aae
 from course_lib.models import sum_gan_sl as sl
@@ -100,7 +103,7 @@ def test_an_attention_too_large_for_memory_is_refused_before_allocation():
     aae.check_attention_memory(2, 100, torch.float32, torch.device("cpu"), limit=needed)
     with pytest.raises(CourseError, match="shorter video .* fewer videos per update"):
         aae.check_attention_memory(2, 100, torch.float32, torch.device("cpu"), limit=needed - 1)
-    # 400,000 steps: a 2 TB attention on this machine, refused at once, nothing allocated.
+    # 400,000 steps: a 2.6 TB attention, refused at once, before anything is allocated.
     config = tiny_config()
     model = aae.build_sum_gan_aae(config, seed=0)
     batch = sl.make_batch(model, [torch.zeros(400_000, FEATURES)])
@@ -233,3 +236,25 @@ def test_fast_trainer_updates_on_a_padded_batch():
                            sl.make_batch(model, videos([5, 9, 3])), config)
     assert "prior" not in logged and all(torch.isfinite(torch.tensor(v)) for v in logged.values())
     assert all((a != b).any() for a, b in zip(before, model.parameters(), strict=True))
+
+
+# ---------------------------------------------------------------- the fit function (-sl's)
+
+def test_fit_trains_evaluates_and_reloads_from_its_own_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data = make_synthetic_dataset(summarization_data_config("smoke"))
+    split = make_splits(data.keys(), rng=np.random.default_rng(0))[0]
+    config = sum_gan_aae_config("smoke", verbose=False)
+
+    def fit():
+        model = aae.build_sum_gan_aae(config, seed=7)
+        return aae.fit_sum_gan_aae(model, config, data, split, seed=7, live=False)
+
+    first = fit()
+    assert [f.name.split("-")[:4] for f in tmp_path.glob("*.pt")] == [["05", "sum", "gan", "aae"]]
+    assert first.history.eval_steps == [0, 2, 4]  # 4 videos, 2 per update, 2 epochs
+    assert {"reconstruction", "sparsity", "gan_generator", "discriminator"} <= set(
+        first.history.train) and "prior" not in first.history.train
+    loaded = fit()
+    for a, b in zip(loaded.model.parameters(), first.model.parameters(), strict=True):
+        assert torch.equal(a, b)

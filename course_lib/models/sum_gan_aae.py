@@ -30,9 +30,9 @@ from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
 from course_lib.models.sum_gan import Discriminator, Selector
 from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl, reverse_each, run_lstm_masked
 
-# The attention's memory per decoder step and encoder step: the weights, kept for the backward
-# pass, their gradient, and a copy of either there.
-ATTENTION_TENSORS = 3
+# What training holds per decoder step and encoder step: the attention weights (kept for the
+# backward pass), their gradient, and a copy of each for the backward pass's final products.
+ATTENTION_TENSORS = 4
 
 
 def _cell_forward(gate: torch.Tensor, c_before: torch.Tensor, c_after: torch.Tensor,
@@ -164,7 +164,8 @@ class AttentionDecoder(nn.Module):
     Started from the encoder's final (h, c) and a zero previous output. At each step the state
     *before* the step (all layers' h, layer 0 first) is the query; the context it reads from the
     encoder's outputs and the previous output ``out(top h)`` are the first cell's input; the
-    step emits its top layer's h.
+    step emits its top layer's h. :meth:`forward` runs the recurrence as one autograd node,
+    :meth:`loop` as a plain loop of the modules (the definition it is tested against).
     """
 
     def __init__(self, hidden_size: int, num_layers: int = 2):
@@ -222,9 +223,19 @@ def padding_mask(memory: torch.Tensor, lengths: torch.Tensor | None) -> torch.Te
 
 
 def available_memory(device: torch.device) -> int | None:
-    """Bytes free on ``device`` (``None`` where the system does not say)."""
+    """Bytes that a tensor on ``device`` could still take (``None`` where the system does not
+    say): on a GPU the free memory plus what PyTorch has reserved but not used; on Linux the
+    kernel's estimate of available memory (free and reclaimable), elsewhere the free pages."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+        return (torch.cuda.mem_get_info(device)[0] + torch.cuda.memory_reserved(device)
+                - torch.cuda.memory_allocated(device))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
