@@ -4,19 +4,22 @@ baseline.
 Baseline: ``benchmarks/sum_gan_sl_plain.py``, a straightforward implementation with the
 reference's structure (batch 1, a Python loop of ``nn.LSTMCell``\\ s for the decoder, three full
 forward passes per video, PyTorch's defaults). The course's faithful trainer makes the same
-updates (``tests/test_sum_gan_sl.py``); the fast one trains ``--per-update`` videos per update.
+updates (``tests/test_sum_gan_sl.py``); each fast trainer trains ``--per-update`` videos, of
+similar lengths, per update.
 
 Data: random 1024-d features with the lengths of SumMe split 0's training videos (their
 ``n_steps``, read from the real annotations when present, else the list below), paper size
 (hidden 500, two layers). The baseline and the faithful trainer are timed on the first
 ``--videos`` videos of the epoch (both on the same ones, in the split's order) and their epoch
 time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
-trainer is timed over the whole epoch. All three run in the same process, one after another.
+trainers are timed over the whole epoch. All run in the same process, interleaved: one update
+of each trainer, then the next round.
 
 ``--model aae`` times SUM-GAN-AAE the same way, against the plain AAE of the same file (whose
 attention adds a cost quadratic in a video's length, small beside the rest at these lengths).
 
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
+      python benchmarks/bench_sum_gan_sl.py --per-update 5 10 20
       python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
       python benchmarks/bench_sum_gan_sl.py --model aae
 """
@@ -24,7 +27,9 @@ Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos tim
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import itertools
 import time
 
 import torch
@@ -39,7 +44,7 @@ from sum_gan_sl_plain import (
 from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
 from course_lib.models import sum_gan_aae as aae
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.sum_gan import cpu_settings
+from course_lib.models.summarizer_training import CPU_THREADS, cpu_settings
 
 # n_steps of SumMe split 0's training videos, in its train_keys order (video_1, video_10, ...).
 SUMME_SPLIT0_LENGTHS = [300, 649, 108, 64, 213, 308, 407, 446, 149, 117, 316, 258, 346, 293, 172,
@@ -66,7 +71,8 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(MODELS), default="sl")
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")
-    parser.add_argument("--per-update", type=int, default=5, help="fast trainer's batch")
+    parser.add_argument("--per-update", type=int, nargs="+", default=[5, 10],
+                        help="the fast trainer's videos per update (one fast trainer each)")
     args = parser.parse_args()
 
     lengths, source = split0_lengths()
@@ -76,42 +82,52 @@ def main() -> None:
     videos = [torch.randn(n, 1024, generator=g) for n in lengths]
     make_config, build, plain_model = MODELS[args.model]
     config = dataclasses.replace(make_config("paper", verbose=False), hidden_size=args.hidden)
-    print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
-          f"{source}); hidden {args.hidden}; slow trainers timed on {len(timed)} videos "
-          f"({sum(timed)} steps), x{scale:.2f} for an epoch; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads by default")
-
+    keys = [str(i) for i in range(len(videos))]
     model = build(config, seed=0)
     plain = plain_model(1024, args.hidden)
     copy_parameters(model, plain)
-    epoch = {}
+    # name: (model, config, optimizers, the videos of each timed update, time factor)
+    trainers = {"baseline": (plain, None, plain_optimizers(plain), [[i] for i in
+                                                                    range(len(timed))], scale),
+                "faithful trainer": (model, config, sl.make_optimizers(model, config),
+                                     [[i] for i in range(len(timed))], scale)}
+    for size in args.per_update:
+        fast = dataclasses.replace(config, videos_per_update=size, training_order="by_length")
+        batches = itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
+            keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast))
+        fast_model = copy.deepcopy(model)
+        trainers[f"fast trainer ({size} videos per update)"] = (
+            fast_model, fast, sl.make_optimizers(fast_model, fast),
+            [[int(k) for k in batch] for batch in batches], 1.0)
+    print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
+          f"{source}); hidden "
+          f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
+          f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainers on the whole "
+          f"epoch; interleaved; torch {torch.__version__}, baseline on "
+          f"{torch.get_num_threads()} thread(s), the course's trainers on "
+          f"{CPU_THREADS or torch.get_num_threads()}")
 
-    optimizers = plain_optimizers(plain)
-    start = time.perf_counter()
-    for video in videos[:len(timed)]:
-        plain_train_video(plain, optimizers, video, config.sigma)
-    epoch["baseline"] = (time.perf_counter() - start) * scale
+    seconds = dict.fromkeys(trainers, 0.0)
+    for round_ in range(max(len(t[3]) for t in trainers.values())):
+        # One update of each trainer per round, so that a change in the machine's load
+        # affects them alike.
+        for name, (net, settings, optimizers, updates, factor) in trainers.items():
+            if round_ >= len(updates):
+                continue
+            batch = [videos[i] for i in updates[round_]]
+            if settings is None:
+                start = time.perf_counter()
+                plain_train_video(net, optimizers, batch[0], config.sigma)
+            else:
+                with cpu_settings(torch.device("cpu")):
+                    start = time.perf_counter()
+                    sl.train_step(net, optimizers, sl.make_batch(net, batch), settings)
+            seconds[name] += (time.perf_counter() - start) * factor
 
-    optimizers = sl.make_optimizers(model, config)
-    with cpu_settings(torch.device("cpu")):
-        start = time.perf_counter()
-        for video in videos[:len(timed)]:
-            sl.train_step(model, optimizers, sl.make_batch(model, [video]), config)
-        epoch["faithful trainer"] = (time.perf_counter() - start) * scale
-
-        fast = dataclasses.replace(config, videos_per_update=args.per_update)
-        optimizers = sl.make_optimizers(model, fast)
-        start = time.perf_counter()
-        for begin in range(0, len(videos), args.per_update):
-            batch = sl.make_batch(model, videos[begin:begin + args.per_update])
-            sl.train_step(model, optimizers, batch, fast)
-        epoch[f"fast trainer ({args.per_update} videos per update)"] = (
-            time.perf_counter() - start)
-
-    for name, seconds in epoch.items():
-        print(f"{name}: {seconds:.1f} s per epoch")
-    for name, seconds in list(epoch.items())[1:]:
-        print(f"{name.split(' (')[0]}: {epoch['baseline'] / seconds:.1f}× the baseline")
+    for name, value in seconds.items():
+        print(f"{name}: {value:.1f} s per epoch")
+    for name in list(seconds)[1:]:
+        print(f"{name}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from course_lib.data.summarization import make_splits
 from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.models import lstm_autoencoder as ae
 from course_lib.models import sum_gan as sg
+from course_lib.models import summarizer_training as st
 
 TINY = dict(compress_to=None, selector_hidden=6, selector_layers=1, vae_hidden=7, vae_layers=2,
             discriminator_hidden=5, discriminator_layers=1)
@@ -335,7 +336,7 @@ def test_model_selection_rules():
 
 def test_cpu_settings_are_restored():
     threads, kernel = torch.get_num_threads(), ae.USE_ONEDNN_LSTM
-    with sg.cpu_settings(torch.device("cpu")):
-        assert torch.get_num_threads() == sg.CPU_THREADS
-        assert ae.USE_ONEDNN_LSTM == sg.CPU_LSTM_ONEDNN
+    with st.cpu_settings(torch.device("cpu")):
+        assert torch.get_num_threads() == st.CPU_THREADS
+        assert ae.USE_ONEDNN_LSTM == st.CPU_LSTM_ONEDNN
     assert torch.get_num_threads() == threads and ae.USE_ONEDNN_LSTM == kernel

@@ -1,4 +1,5 @@
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -206,3 +207,47 @@ def test_a_checkpoint_of_another_configuration_is_a_clear_error(smoke_data, tmp_
         sl.fit_sum_gan_sl(sl.build_sum_gan_sl(wider, 7), wider, data, splits[0], seed=7,
                           live=False)
     assert run.history.finished
+
+
+def test_update_batches_orders_and_resumes():
+    keys = [f"v{i}" for i in range(7)]
+    lengths = dict(zip(keys, [9, 3, 7, 2, 8, 5, 4], strict=True))
+    split = tiny_config(videos_per_update=3)
+    assert list(itertools.islice(sl.update_batches(keys, split, 0), 4)) == [
+        keys[0:3], keys[3:6], keys[6:], keys[0:3]]
+    by_length = tiny_config(videos_per_update=3, training_order="by_length")
+    epoch = list(itertools.islice(sl.update_batches(keys, by_length, 0, 0, lengths), 3))
+    assert sorted(map(sorted, epoch)) == sorted(map(sorted, [["v3", "v1", "v6"],
+                                                              ["v5", "v2", "v4"], ["v0"]]))
+    for config in (split, by_length, tiny_config(training_order="shuffled")):
+        stream = list(itertools.islice(sl.update_batches(keys, config, 5, 0, lengths), 12))
+        resumed = list(itertools.islice(sl.update_batches(keys, config, 5, 7, lengths), 5))
+        assert resumed == stream[7:]
+
+
+def test_an_interrupted_fit_resumes_where_it_stopped(smoke_data, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from course_lib import training
+
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    reference = smoke_fit(data, splits[0], checkpoint=False)
+    real, calls = sl.train_step, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # Ctrl-C during the second epoch's first update
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "train_step", interrupted)
+        with pytest.raises(training.TrainingInterrupted):
+            smoke_fit(data, splits[0])
+    resumed = smoke_fit(data, splits[0])
+    assert resumed.history.train == reference.history.train
+    assert resumed.history.evals == reference.history.evals and resumed.history.finished
+    for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -59,7 +58,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.models import lstm_autoencoder
 from course_lib.models.lstm_autoencoder import (
     FrameDecoder,
     FrameEncoder,
@@ -70,18 +68,19 @@ from course_lib.models.lstm_autoencoder import (
     squared_error_per_frame,
 )
 
+# The SUM-GAN family's shared training, scoring and model selection (score_videos is
+# re-exported: notebook 03 calls sg.score_videos).
+from course_lib.models.summarizer_training import (  # noqa: F401
+    SumGanRun,
+    check_split,
+    cpu_settings,
+    evaluate_model,
+    score_videos,
+)
+
 PHASES = ("summarizer", "decoder", "discriminator")
 NEGATIVES = ("random", "unweighted")
 GENERATOR_LOSSES = ("minimax", "non_saturating")
-
-# SUM-GAN trains on one video at a time (batch 1, a few hundred steps, small layers in the laptop
-# tier): there oneDNN's CPU LSTM was 3x faster than the course's whole-sequence one (73 vs 220 ms
-# per 150-step video, laptop tier; the opposite of notebook 01's big batches), and a single
-# intra-op thread beat two (two threads wait on each other for every tiny per-step operation,
-# badly so when anything else runs). fit_sum_gan uses these on a CPU.
-CPU_LSTM_ONEDNN = True
-CPU_THREADS = 1
-
 
 # ---------------------------------------------------------------- the losses
 
@@ -439,45 +438,7 @@ def pretrain_step(model: SumGan, optimizer: torch.optim.Optimizer, features: tor
     return {"vae_reconstruction": reconstruction.item(), "vae_prior": prior.item()}
 
 
-# ---------------------------------------------------------------- scoring and evaluation
-
-@torch.no_grad()
-def score_videos(model: SumGan, dataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """The selector's scores, one per step, for each video of ``keys`` (what is evaluated)."""
-    was_training = model.training
-    model.eval()
-    try:
-        return {k: model.selector(model.compress(model.prepare(
-            torch.from_numpy(np.asarray(dataset[k].features)))))[0].cpu().numpy()
-            for k in keys}
-    finally:
-        model.train(was_training)
-
-
-def evaluate_model(model: SumGan, dataset, keys: Sequence[str]) -> dict[str, float]:
-    """F-score (%) on ``keys`` through the standard protocol, and the mean score."""
-    from course_lib.evaluation import evaluate
-
-    scores = score_videos(model, dataset, keys)
-    return {"f_score": evaluate(dataset, scores, keys).mean,
-            "mean_score": float(np.mean([s.mean() for s in scores.values()]))}
-
-
-@contextmanager
-def cpu_settings(device: torch.device) -> Iterator[None]:
-    """On a CPU: the LSTM kernel and thread count chosen above, restored afterwards."""
-    if device.type != "cpu":
-        yield
-        return
-    kernel, threads = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
-    lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN
-    torch.set_num_threads(CPU_THREADS or threads)
-    try:
-        yield
-    finally:
-        lstm_autoencoder.USE_ONEDNN_LSTM = kernel
-        torch.set_num_threads(threads)
-
+# ---------------------------------------------------------------- training
 
 def _video_order(keys: Sequence[str], seed: int, start: int = 0) -> Iterator[str]:
     """Training order from step ``start`` on: every epoch a fresh permutation of the training
@@ -487,42 +448,6 @@ def _video_order(keys: Sequence[str], seed: int, start: int = 0) -> Iterator[str
     order = itertools.chain.from_iterable(
         [keys[i] for i in rng.permutation(len(keys))] for _ in itertools.count())
     return itertools.islice(order, start, None)
-
-
-@dataclass
-class SumGanRun:
-    """A trained model with its history and what a step (one video) and an epoch mean."""
-
-    model: SumGan
-    history: object  # course_lib.training.History
-    steps_per_epoch: int
-    seed: int
-    pretrain: object | None = None  # History of the VAE pre-training, if it ran
-
-    def epoch_means(self, key: str) -> np.ndarray:
-        """A training metric averaged over each epoch's videos."""
-        values = np.asarray(self.history.train[key], dtype=float)
-        n = len(values) // self.steps_per_epoch
-        return values[:n * self.steps_per_epoch].reshape(n, -1).mean(axis=1)
-
-    def selections(self) -> dict[str, tuple[int, float]]:
-        """(epoch, test F-score) under three model-selection rules.
-
-        ``best test epoch`` looks at the test labels: what the papers' tables print (§5.9 of
-        the notes), optimistic. ``final epoch`` and ``lowest training loss`` (the epoch with the
-        smallest mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects)
-        use no labels.
-        """
-        epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
-        f = np.asarray(self.history.evals["f_score"])
-        loss = (self.epoch_means("reconstruction") + self.epoch_means("prior")
-                + self.epoch_means("sparsity"))
-        trained = epochs >= 1
-        best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
-        lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])
-        return {"best test epoch (uses test labels)": (int(epochs[best]), float(f[best])),
-                "final epoch (label-free)": (int(epochs[-1]), float(f[-1])),
-                "lowest training loss (label-free)": (int(epochs[lowest]), float(f[lowest]))}
 
 
 def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan", *,
@@ -548,9 +473,7 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before):
     from course_lib.training import GeneratorState, checkpoint_path, train
 
-    train_keys, test_keys = list(split.train_keys), list(split.test_keys)
-    if not train_keys or not test_keys:
-        raise ValueError("the split needs training and test videos.")
+    train_keys, test_keys = check_split(dataset, split)
     n = len(train_keys)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     features = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}

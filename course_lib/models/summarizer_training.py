@@ -1,0 +1,151 @@
+"""What the SUM-GAN family (notebooks 03-06) shares: CPU settings, scoring, evaluation, checks of
+a split, a run's history and its model-selection rules, and one list of the methods.
+
+A model module (:mod:`~course_lib.models.sum_gan`, :mod:`~course_lib.models.sum_gan_sl`) keeps
+its modules, losses and update step; its fit function trains with
+:func:`course_lib.training.train` and returns a :class:`SumGanRun`. Every model of the family
+exposes ``prepare`` (check and batch a video's features), ``compress`` and ``selector``, so one
+:func:`score_videos` scores them all. Notebook 06 loops over :func:`family`: for each method,
+``config(tier)``, ``build(config, seed)``, ``fit(...)``, then the run's :meth:`~SumGanRun.
+selections` and :func:`score_videos`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from course_lib.errors import CourseError
+from course_lib.models import lstm_autoencoder
+
+# The family trains on one video at a time (batch 1, a few hundred steps, small layers in the
+# laptop tier): there oneDNN's CPU LSTM was 3x faster than the course's whole-sequence one (73 vs
+# 220 ms per 150-step video, laptop tier; the opposite of notebook 01's big batches), and a single
+# intra-op thread beat two (two threads wait on each other for every tiny per-step operation,
+# badly so when anything else runs). The fit functions use these on a CPU.
+CPU_LSTM_ONEDNN = True
+CPU_THREADS = 1
+
+
+@contextmanager
+def cpu_settings(device: torch.device) -> Iterator[None]:
+    """On a CPU: the LSTM kernel and thread count chosen above, restored afterwards."""
+    if device.type != "cpu":
+        yield
+        return
+    kernel, threads = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
+    lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN
+    torch.set_num_threads(CPU_THREADS or threads)
+    try:
+        yield
+    finally:
+        lstm_autoencoder.USE_ONEDNN_LSTM = kernel
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------- scoring and evaluation
+
+@torch.no_grad()
+def score_videos(model, dataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """The selector's scores, one per step, for each video of ``keys`` (what is evaluated)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return {k: model.selector(model.compress(model.prepare(
+            torch.from_numpy(np.asarray(dataset[k].features)))))[0].cpu().numpy()
+            for k in keys}
+    finally:
+        model.train(was_training)
+
+
+def evaluate_model(model, dataset, keys: Sequence[str]) -> dict[str, float]:
+    """F-score (%) on ``keys`` through the standard protocol, and the mean score."""
+    from course_lib.evaluation import evaluate
+
+    scores = score_videos(model, dataset, keys)
+    return {"f_score": evaluate(dataset, scores, keys).mean,
+            "mean_score": float(np.mean([s.mean() for s in scores.values()]))}
+
+
+def check_split(dataset, split) -> tuple[list[str], list[str]]:
+    """The split's training and test keys, after checking that the dataset has every video."""
+    train_keys, test_keys = list(split.train_keys), list(split.test_keys)
+    if not train_keys or not test_keys:
+        raise CourseError("the split needs training and test videos.")
+    missing = [k for k in train_keys + test_keys if k not in set(dataset.keys())]
+    if missing:
+        raise CourseError(f"the split names videos that {dataset.name} lacks: {missing}. Use "
+                          f"the split file that belongs to {dataset.name}, or make splits from "
+                          f"its own keys (make_splits).")
+    return train_keys, test_keys
+
+
+# ---------------------------------------------------------------- a run and model selection
+
+@dataclass
+class SumGanRun:
+    """A trained model with its history and how many steps (updates) make an epoch."""
+
+    model: torch.nn.Module
+    history: object  # course_lib.training.History
+    steps_per_epoch: int
+    seed: int
+    pretrain: object | None = None  # History of a VAE pre-training, if one ran
+
+    def epoch_means(self, key: str) -> np.ndarray:
+        """A training metric averaged over each epoch's steps."""
+        values = np.asarray(self.history.train[key], dtype=float)
+        n = len(values) // self.steps_per_epoch
+        return values[:n * self.steps_per_epoch].reshape(n, -1).mean(axis=1)
+
+    def selections(self) -> dict[str, tuple[int, float]]:
+        """(epoch, test F-score) under three model-selection rules.
+
+        ``best test epoch`` looks at the test labels: what the papers' tables print,
+        optimistic. ``final epoch`` and ``lowest training loss`` (the epoch with the smallest
+        mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects) use no
+        labels.
+        """
+        epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
+        f = np.asarray(self.history.evals["f_score"])
+        loss = (self.epoch_means("reconstruction") + self.epoch_means("prior")
+                + self.epoch_means("sparsity"))
+        trained = epochs >= 1
+        best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
+        lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])
+        return {"best test epoch (uses test labels)": (int(epochs[best]), float(f[best])),
+                "final epoch (label-free)": (int(epochs[-1]), float(f[-1])),
+                "lowest training loss (label-free)": (int(epochs[lowest]), float(f[lowest]))}
+
+
+# ---------------------------------------------------------------- the family
+
+@dataclass(frozen=True)
+class Method:
+    """One method of the family, as notebook 06 loops over them.
+
+    ``config(tier)`` → its configuration; ``build(config, seed)`` → a model;
+    ``fit(model, config, dataset, split, *, seed, checkpoint, live)`` → a :class:`SumGanRun`.
+    """
+
+    name: str
+    notebook: str
+    config: Callable
+    build: Callable
+    fit: Callable
+
+
+def family() -> dict[str, Method]:
+    """The family's methods by name (imported here, so that the model modules can import this
+    one)."""
+    from course_lib.config import sum_gan_config, sum_gan_sl_config
+    from course_lib.models import sum_gan, sum_gan_sl
+
+    return {"SUM-GAN": Method("SUM-GAN", "03", sum_gan_config, sum_gan.build_sum_gan,
+                              sum_gan.fit_sum_gan),
+            "SUM-GAN-sl": Method("SUM-GAN-sl", "04", sum_gan_sl_config,
+                                 sum_gan_sl.build_sum_gan_sl, sum_gan_sl.fit_sum_gan_sl)}
