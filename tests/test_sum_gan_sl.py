@@ -251,3 +251,16 @@ def test_an_interrupted_fit_resumes_where_it_stopped(smoke_data, tmp_path, monke
     assert resumed.history.evals == reference.history.evals and resumed.history.finished
     for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_the_family_interface_builds_and_scores_every_method(smoke_data):
+    from course_lib.models.summarizer_training import family, score_videos
+
+    data, splits = smoke_data
+    methods = family()
+    assert set(methods) == {"SUM-GAN", "SUM-GAN-sl"}
+    for method in methods.values():
+        config = method.config("smoke", verbose=False)
+        scores = score_videos(method.build(config, 0), data, splits[0].test_keys)
+        assert {k: v.shape for k, v in scores.items()} == {
+            k: (data[k].n_steps,) for k in splits[0].test_keys}

@@ -20,11 +20,19 @@ At the reference's sizes (hidden 500, two layers) the model has 23,305,502 param
 
 The faithful trainer reproduces the reference's update order, quirks included; each quirk is a
 field of :class:`~course_lib.config.SumGanSlConfig` whose default is the reference's behaviour.
-It is faster than the reference's structure with the same updates: the decoder's recurrence runs
-in one autograd node whose backward forms each weight gradient in one matrix product
-(:class:`FeedbackDecoder`), and the third pass, whose graph the reference throws away, is run
-without building one. ``videos_per_update > 1`` is the *fast* trainer, a deliberate change:
-several videos per update, padded, each video's steps handled exactly (masked).
+It makes the same updates with less work (``benchmarks/bench_sum_gan_sl.py`` measures how much):
+the decoder's recurrence runs in one autograd node whose backward forms each weight gradient in
+one matrix product (:class:`FeedbackDecoder`), the discriminator reads the originals and the
+reconstructions as one batch, and the third pass, whose graph the reference throws away, runs
+without building one. At batch 1 every step reads all of a recurrence's weights from memory, so
+memory bandwidth, not arithmetic, bounds what any batch-1 trainer can save.
+``videos_per_update > 1`` is the *fast* trainer, a deliberate change: several videos per update,
+padded, each video's steps handled exactly (masked).
+
+Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
+over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
+reconstruction and sparsity losses are this module's: -sl's norm is not squared, and the fast
+trainer needs each video's mean score over its own steps.
 """
 
 from __future__ import annotations
@@ -225,6 +233,7 @@ def _bidirectional_outputs(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.T
             weights = [getattr(lstm, name + suffix)
                        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
             zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+            # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
             sequence = x if suffix.endswith(f"{layer}") else reverse_each(x, lengths)
             out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
                              False, True)[0]
@@ -320,8 +329,10 @@ class SumGanSl(nn.Module):
         if lengths is None:
             phi, logit = self.discriminator(sequence)
         else:
-            _, (h, _) = run_lstm_masked(self.discriminator.lstm.lstm, sequence, lengths)
-            phi = h[-1]
+            # The top layer's output at each video's last step is its last h: steps after it
+            # (padding) do not change it, so one call over the padded batch is exact.
+            outputs, _ = run_lstm(self.discriminator.lstm.lstm, sequence)
+            phi = outputs[torch.arange(len(lengths), device=outputs.device), lengths - 1]
             logit = self.discriminator.classifier(phi).squeeze(-1)
         return phi, torch.sigmoid(logit)
 
