@@ -14,7 +14,11 @@ is -sl's configuration with AAE's σ = 0.15), the faithful and the fast trainer.
   previous output as the first cell's input (:class:`AttentionDecoder`).
 
 At the reference's sizes (hidden 500, two layers) the model has 24,305,002 parameters. Each
-decoder step reads every encoder step, so a video of T steps costs O(T²) time and memory.
+decoder step reads every encoder step, so a video of T steps costs O(T²) time and memory; a video
+(or batch) whose attention would not fit in the memory available is refused before it is
+allocated (:func:`check_attention_memory`). The decoder's recurrence runs in one autograd node
+whose backward forms each weight gradient, and that of the encoder's outputs, in one matrix
+product (as -sl's decoder); ``benchmarks/bench_sum_gan_sl.py --model aae`` measures the trainers.
 """
 
 from __future__ import annotations
