@@ -1,4 +1,5 @@
-"""SUM-GAN-sl training time per epoch: the course's faithful and fast trainers vs the baseline.
+"""SUM-GAN-sl (or -AAE) training time per epoch: the course's faithful and fast trainers vs the
+baseline.
 
 Baseline: ``benchmarks/sum_gan_sl_plain.py``, a straightforward implementation with the
 reference's structure (batch 1, a Python loop of ``nn.LSTMCell``\\ s for the decoder, three full
@@ -14,9 +15,13 @@ time is extrapolated by the number of steps (their cost is linear in a video's l
 trainers are timed over the whole epoch. All run in the same process, interleaved: one update
 of each trainer, then the next round.
 
+``--model aae`` times SUM-GAN-AAE the same way, against the plain AAE of the same file (whose
+attention adds a cost quadratic in a video's length, small beside the rest at these lengths).
+
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
       python benchmarks/bench_sum_gan_sl.py --per-update 5 10 20
       python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
+      python benchmarks/bench_sum_gan_sl.py --model aae
 """
 
 from __future__ import annotations
@@ -28,15 +33,25 @@ import itertools
 import time
 
 import torch
-from sum_gan_sl_plain import PlainSumGanSl, copy_parameters, plain_optimizers, plain_train_video
+from sum_gan_sl_plain import (
+    PlainSumGanAae,
+    PlainSumGanSl,
+    copy_parameters,
+    plain_optimizers,
+    plain_train_video,
+)
 
-from course_lib.config import sum_gan_sl_config
+from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
+from course_lib.models import sum_gan_aae as aae
 from course_lib.models import sum_gan_sl as sl
 from course_lib.models.summarizer_training import CPU_THREADS, cpu_settings
 
 # n_steps of SumMe split 0's training videos, in its train_keys order (video_1, video_10, ...).
 SUMME_SPLIT0_LENGTHS = [300, 649, 108, 64, 213, 308, 407, 446, 149, 117, 316, 258, 346, 293, 172,
                         223, 343, 339, 604, 86]
+# configuration, the course's model and the plain one, per --model
+MODELS = {"sl": (sum_gan_sl_config, sl.build_sum_gan_sl, PlainSumGanSl),
+          "aae": (sum_gan_aae_config, aae.build_sum_gan_aae, PlainSumGanAae)}
 
 
 def split0_lengths() -> tuple[list[int], str]:
@@ -53,6 +68,7 @@ def split0_lengths() -> tuple[list[int], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="sl")
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")
     parser.add_argument("--per-update", type=int, nargs="+", default=[5, 10],
@@ -64,11 +80,11 @@ def main() -> None:
     scale = sum(lengths) / sum(timed)
     g = torch.Generator().manual_seed(0)
     videos = [torch.randn(n, 1024, generator=g) for n in lengths]
-    config = dataclasses.replace(sum_gan_sl_config("paper", verbose=False),
-                                 hidden_size=args.hidden)
+    make_config, build, plain_model = MODELS[args.model]
+    config = dataclasses.replace(make_config("paper", verbose=False), hidden_size=args.hidden)
     keys = [str(i) for i in range(len(videos))]
-    model = sl.build_sum_gan_sl(config, seed=0)
-    plain = PlainSumGanSl(1024, args.hidden)
+    model = build(config, seed=0)
+    plain = plain_model(1024, args.hidden)
     copy_parameters(model, plain)
     # name: (model, config, optimizers, the videos of each timed update, time factor)
     trainers = {"baseline": (plain, None, plain_optimizers(plain), [[i] for i in
@@ -83,7 +99,8 @@ def main() -> None:
         trainers[f"fast trainer ({size} videos per update)"] = (
             fast_model, fast, sl.make_optimizers(fast_model, fast),
             [[int(k) for k in batch] for batch in batches], 1.0)
-    print(f"{len(lengths)} videos, {sum(lengths)} steps (lengths from {source}); hidden "
+    print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
+          f"{source}); hidden "
           f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
           f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainers on the whole "
           f"epoch; interleaved; torch {torch.__version__}, baseline on "
@@ -100,7 +117,7 @@ def main() -> None:
             batch = [videos[i] for i in updates[round_]]
             if settings is None:
                 start = time.perf_counter()
-                plain_train_video(net, optimizers, batch[0])
+                plain_train_video(net, optimizers, batch[0], config.sigma)
             else:
                 with cpu_settings(torch.device("cpu")):
                     start = time.perf_counter()

@@ -21,6 +21,10 @@ from torch import nn
 
 
 class PlainSumGanSl(nn.Module):
+    # The modules each optimizer holds besides linear_compress: summarizer, decoder.
+    summarizer_modules = ("s_lstm", "s_out", "e_lstm", "linear_mu", "linear_var")
+    decoder_modules = ("d_cells", "d_out")
+
     def __init__(self, feature_dim: int = 1024, hidden: int = 500, layers: int = 2):
         super().__init__()
         self.linear_compress = nn.Linear(feature_dim, hidden)
@@ -34,10 +38,14 @@ class PlainSumGanSl(nn.Module):
         self.c_lstm = nn.LSTM(hidden, hidden, layers)
         self.c_out = nn.Linear(hidden, 1)
 
+    def select(self, x):
+        """x [T, 1, H] -> scores [T, 1]."""
+        out, _ = self.s_lstm(x)
+        return torch.sigmoid(self.s_out(out.squeeze(1)))
+
     def summarize(self, x):
         """x [T, 1, H] -> scores [T, 1], mu, logvar [L, H], decoded [T, 1, H]."""
-        out, _ = self.s_lstm(x)
-        scores = torch.sigmoid(self.s_out(out.squeeze(1)))
+        scores = self.select(x)
         weighted = x * scores.unsqueeze(1)
         _, (h, c) = self.e_lstm(weighted)
         h, c = h.squeeze(1), c.squeeze(1)
@@ -58,6 +66,9 @@ class PlainSumGanSl(nn.Module):
         emitted.reverse()
         return scores, mu, logvar, torch.stack(emitted)
 
+    def prior(self, mu, logvar):
+        return 0.5 * torch.sum(-1 + logvar.exp() + mu.pow(2) - logvar)
+
     def discriminate(self, sequence):
         _, (h, _) = self.c_lstm(sequence)
         return h[-1], torch.sigmoid(self.c_out(h[-1]))
@@ -65,10 +76,8 @@ class PlainSumGanSl(nn.Module):
 
 def plain_optimizers(model: PlainSumGanSl, lr: float = 1e-4, discriminator_lr: float = 1e-5):
     compress = list(model.linear_compress.parameters())
-    summarizer = [*model.s_lstm.parameters(), *model.s_out.parameters(),
-                  *model.e_lstm.parameters(), *model.linear_mu.parameters(),
-                  *model.linear_var.parameters()]
-    decoder = [*model.d_cells.parameters(), *model.d_out.parameters()]
+    summarizer = [p for name in model.summarizer_modules for p in getattr(model, name).parameters()]
+    decoder = [p for name in model.decoder_modules for p in getattr(model, name).parameters()]
     discriminator = [*model.c_lstm.parameters(), *model.c_out.parameters()]
     return (torch.optim.Adam(summarizer + compress, lr=lr),
             torch.optim.Adam(decoder + compress, lr=lr),
@@ -88,7 +97,7 @@ def plain_train_video(model: PlainSumGanSl, optimizers, features, sigma: float =
     h_origin, _ = model.discriminate(x)
     h_fake, _ = model.discriminate(decoded)
     loss = (torch.norm(h_origin - h_fake, p=2)
-            + 0.5 * torch.sum(-1 + logvar.exp() + mu.pow(2) - logvar)
+            + model.prior(mu, logvar)
             + (scores.mean() - sigma).abs())
     s_e_optimizer.zero_grad()
     loss.backward()
@@ -124,3 +133,67 @@ def copy_parameters(source: nn.Module, target: nn.Module) -> None:
             if a.shape != b.shape:
                 raise ValueError(f"parameter shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
             b.copy_(a)
+
+
+# ---------------------------------------------------------------- SUM-GAN-AAE
+# What SUM-GAN-AAE (Apostolidis et al., MMM 2020) changes, written from its published description
+# independently of course_lib.models.sum_gan_aae: the VAE becomes an attention auto-encoder; the
+# update order, optimizers and clipping above are used as they are.
+
+
+class PlainAttentionDecoder(nn.Module):
+    def __init__(self, hidden: int = 500, layers: int = 2):
+        super().__init__()
+        self.attn = nn.Linear(layers * hidden, hidden)
+        self.cells = nn.ModuleList([nn.LSTMCell(2 * hidden, hidden)]
+                                   + [nn.LSTMCell(hidden, hidden) for _ in range(layers - 1)])
+        self.out = nn.Linear(hidden, hidden)
+
+    def query(self, states):
+        """The state before the step, layers 0, 1, ... side by side -> [1, H]."""
+        return self.attn(torch.cat([h for h, _ in states], dim=1))
+
+    def forward(self, enc_out, h, c):
+        """enc_out [T, 1, H], final h, c [L, 1, H] -> emitted top h, reversed: [T, 1, H]."""
+        memory = enc_out.squeeze(1)
+        states = [(h[i], c[i]) for i in range(len(self.cells))]
+        previous = torch.zeros(1, memory.shape[1], dtype=memory.dtype)
+        emitted = []
+        for _ in range(memory.shape[0]):
+            energies = memory @ self.query(states).t()  # [T, 1]
+            weights = torch.softmax(energies, dim=0)
+            context = (weights * memory).sum(dim=0, keepdim=True)
+            layer_input = torch.cat([previous, context], dim=1)
+            for i, cell in enumerate(self.cells):
+                states[i] = cell(layer_input, states[i])
+                layer_input = states[i][0]
+            emitted.append(layer_input)
+            previous = self.out(layer_input)
+        emitted.reverse()
+        return torch.stack(emitted)
+
+
+class PlainSumGanAae(PlainSumGanSl):
+    """The plain -sl with the attention auto-encoder in place of the VAE (no mu / var heads)."""
+
+    summarizer_modules = ("s_lstm", "s_out", "e_lstm")
+    decoder_modules = ("decoder",)
+
+    def __init__(self, feature_dim: int = 1024, hidden: int = 500, layers: int = 2):
+        nn.Module.__init__(self)  # other modules than the plain -sl's, in the model's order
+        self.linear_compress = nn.Linear(feature_dim, hidden)
+        self.s_lstm = nn.LSTM(hidden, hidden, layers, bidirectional=True)
+        self.s_out = nn.Linear(2 * hidden, 1)
+        self.e_lstm = nn.LSTM(hidden, hidden, layers)
+        self.decoder = PlainAttentionDecoder(hidden, layers)
+        self.c_lstm = nn.LSTM(hidden, hidden, layers)
+        self.c_out = nn.Linear(hidden, 1)
+
+    def summarize(self, x):
+        """x [T, 1, H] -> scores [T, 1], no mu, no logvar, decoded [T, 1, H]."""
+        scores = self.select(x)
+        enc_out, (h, c) = self.e_lstm(x * scores.unsqueeze(1))
+        return scores, None, None, self.decoder(enc_out, h, c)
+
+    def prior(self, mu, logvar):
+        return 0

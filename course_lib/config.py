@@ -13,7 +13,7 @@ notebook can be read side by side.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -248,3 +248,18 @@ def sum_gan_sl_config(tier: str | None = None, verbose: bool = True) -> SumGanSl
         return SumGanSlConfig(tier, hidden_size=128, epochs=20, videos_per_update=5,
                               training_order="by_length")
     return SumGanSlConfig(tier)
+
+
+@dataclass(frozen=True)
+class SumGanAaeConfig(SumGanSlConfig):
+    """Sizes and training settings for notebook 05 (SUM-GAN-AAE; Apostolidis et al., MMM 2020):
+    -sl's configuration, options and tiers (AAE trains by -sl's updates), with AAE's default
+    σ = 0.15. At the paper's sizes the model has 24,305,002 parameters."""
+
+    sigma: float = 0.15
+
+
+def sum_gan_aae_config(tier: str | None = None, verbose: bool = True) -> SumGanAaeConfig:
+    """-sl's tier with AAE's σ."""
+    sl = sum_gan_sl_config(tier, verbose)
+    return SumGanAaeConfig(**{**asdict(sl), "sigma": SumGanAaeConfig.sigma})

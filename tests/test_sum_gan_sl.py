@@ -259,7 +259,7 @@ def test_the_family_interface_builds_and_scores_every_method(smoke_data):
 
     data, splits = smoke_data
     methods = family()
-    assert set(methods) == {"SUM-GAN", "SUM-GAN-sl"}
+    assert set(methods) == {"SUM-GAN", "SUM-GAN-sl", "SUM-GAN-AAE"}
     for method in methods.values():
         config = method.config("smoke", verbose=False)
         scores = score_videos(method.build(config, 0), data, splits[0].test_keys)

@@ -259,6 +259,8 @@ class SumGanSl(nn.Module):
     the same thing here; a ``lengths`` tensor makes every part respect each video's own length.
     """
 
+    title = "SUM-GAN-sl"
+
     def __init__(self, feature_dim: int = 1024, hidden_size: int = 500, num_layers: int = 2):
         super().__init__()
         self.feature_dim = feature_dim
@@ -277,6 +279,10 @@ class SumGanSl(nn.Module):
                 "decoder": list(self.decoder.parameters()),
                 "discriminator": list(self.discriminator.parameters())}
 
+    def latent_terms(self, out: SummarizerOutput) -> dict[str, torch.Tensor]:
+        """Phase 1's loss terms on the latent code: the VAE's prior (SUM-GAN-AAE has none)."""
+        return {"prior": prior_loss(out.mu, out.logvar)}
+
     def prepare(self, features: torch.Tensor) -> torch.Tensor:
         """Check the features of one video [T, D] (or a batch [B, T, D]) and batch them."""
         if features.dim() == 2:
@@ -288,7 +294,7 @@ class SumGanSl(nn.Module):
                 f"with feature_dim={features.shape[-1]} or pass the features it was built for.")
         if features.shape[1] < MIN_STEPS:
             raise CourseError(
-                f"a video of {features.shape[1]} step(s) is too short for SUM-GAN-sl: it needs "
+                f"a video of {features.shape[1]} step(s) is too short for {self.title}: it needs "
                 f"at least {MIN_STEPS} (a summary must select among steps); leave it out.")
         if not torch.isfinite(features).all():
             raise CourseError("the features contain NaN or infinite values: recompute or clean "
@@ -495,7 +501,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     out = model.summarize(x, lengths, generator)
     (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
     terms = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
-             "prior": prior_loss(out.mu, out.logvar),
+             **model.latent_terms(out),
              "sparsity": sparsity_loss(out.scores, config.sigma, lengths)}
     phase.zero_grad()
     sum(terms.values()).backward()

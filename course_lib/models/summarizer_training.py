@@ -150,10 +150,12 @@ class Method:
 def family() -> dict[str, Method]:
     """The family's methods by name (imported here, so that the model modules can import this
     one)."""
-    from course_lib.config import sum_gan_config, sum_gan_sl_config
-    from course_lib.models import sum_gan, sum_gan_sl
+    from course_lib.config import sum_gan_aae_config, sum_gan_config, sum_gan_sl_config
+    from course_lib.models import sum_gan, sum_gan_aae, sum_gan_sl
 
     return {"SUM-GAN": Method("SUM-GAN", "03", sum_gan_config, sum_gan.build_sum_gan,
                               sum_gan.fit_sum_gan),
             "SUM-GAN-sl": Method("SUM-GAN-sl", "04", sum_gan_sl_config,
-                                 sum_gan_sl.build_sum_gan_sl, sum_gan_sl.fit_sum_gan_sl)}
+                                 sum_gan_sl.build_sum_gan_sl, sum_gan_sl.fit_sum_gan_sl),
+            "SUM-GAN-AAE": Method("SUM-GAN-AAE", "05", sum_gan_aae_config,
+                                  sum_gan_aae.build_sum_gan_aae, sum_gan_aae.fit_sum_gan_aae)}

@@ -1,0 +1,351 @@
+"""SUM-GAN-AAE: SUM-GAN-sl with an attention auto-encoder (Apostolidis et al., MMM 2020).
+
+Taught in notebook 05, built on notebook 04's SUM-GAN-sl (:mod:`course_lib.models.sum_gan_sl`).
+Everything but the auto-encoder is -sl's: the compression, the selector, the discriminator, the
+losses, the three phases per video and their options (:class:`~course_lib.config.SumGanAaeConfig`
+is -sl's configuration with AAE's σ = 0.15), the faithful and the fast trainer. What changes:
+
+- **no VAE**: the encoder's outputs at every step and its final state go to the decoder as they
+  are: no μ / variance heads, no sampling, so no prior term in phase 1 (the model is
+  deterministic);
+- **attention**: before each decoder step, its state (both layers' h, layer 0 first) becomes a
+  query ``Linear(layers·hidden → hidden)``; the energies are plain dot products of the query with
+  every encoder output, softmax-ed over all steps; the context (their weighted sum) joins the
+  previous output as the first cell's input (:class:`AttentionDecoder`).
+
+At the reference's sizes (hidden 500, two layers) the model has 24,305,002 parameters. Each
+decoder step reads every encoder step, so a video of T steps costs O(T²) time and memory; a video
+(or batch) whose attention would not fit in the memory available is refused before it is
+allocated (:func:`check_attention_memory`). The decoder's recurrence runs in one autograd node
+whose backward forms each weight gradient, and that of the encoder's outputs, in one matrix
+product (as -sl's decoder); ``benchmarks/bench_sum_gan_sl.py --model aae`` measures the trainers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from course_lib.errors import CourseError
+from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
+from course_lib.models.sum_gan import Discriminator, Selector
+from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl, reverse_each, run_lstm_masked
+
+# What training holds per decoder step and encoder step: the attention weights (kept for the
+# backward pass), their gradient, and a copy of each for the backward pass's final products.
+ATTENTION_TENSORS = 4
+
+
+def _cell_forward(gate: torch.Tensor, c_before: torch.Tensor, c_after: torch.Tensor,
+                  h_after: torch.Tensor) -> None:
+    """An LSTM cell's step from its pre-activations ``gate`` [B, 4H] (i, f, g, o; activated in
+    place): writes the new c and h."""
+    hidden = c_before.shape[1]
+    gate[:, :2 * hidden].sigmoid_()
+    gate[:, 2 * hidden:3 * hidden].tanh_()
+    gate[:, 3 * hidden:].sigmoid_()
+    i, f, g, o = gate.chunk(4, dim=1)
+    torch.addcmul(f * c_before, i, g, out=c_after)
+    torch.mul(o, c_after.tanh(), out=h_after)
+
+
+def _cell_backward(gate, c_before, c_after, d_h, d_c, d_gate) -> torch.Tensor:
+    """The step's gradient: writes d(pre-activations) into ``d_gate`` and returns d(c before),
+    from the gradients of the new h and c and the activated ``gate``."""
+    i, f, g, o = gate.chunk(4, dim=1)
+    tanh_c = c_after.tanh()
+    d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
+    di, df, dg, do = d_gate.chunk(4, dim=1)
+    torch.mul(d_c * g, i * (1 - i), out=di)
+    torch.mul(d_c * c_before, f * (1 - f), out=df)
+    torch.mul(d_c * i, 1 - g * g, out=dg)
+    torch.mul(d_h * tanh_c, o * (1 - o), out=do)
+    return d_c * f
+
+
+class _AttentionLoop(torch.autograd.Function):
+    """The attention decoder's whole recurrence as one autograd node (time-major).
+
+    Forward: the arithmetic of :meth:`AttentionDecoder.loop`. Backward: back through time for
+    what the recurrence needs step by step (the gates' and the queries' gradients); each weight
+    gradient, and the gradient of the encoder's outputs, is then one matrix product over all
+    steps instead of one outer product per step (as -sl's fused decoder, ``_FeedbackLoop``).
+    The attention weights [T_decoder, B, T_encoder] are its second output (no gradient).
+    """
+
+    @staticmethod
+    def forward(ctx, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
+        layers, batch, hidden = h0.shape
+        steps = memory.shape[1]
+        inputs = h0.new_zeros(steps, batch, 2 * hidden)  # [previous output, context]
+        queries = h0.new_empty(steps, batch, hidden)
+        weights = h0.new_empty(steps, batch, steps)
+        h = h0.new_empty(layers, steps + 1, batch, hidden)
+        c = h0.new_empty(layers, steps + 1, batch, hidden)
+        gates = h0.new_empty(layers, steps, batch, 4 * hidden)
+        h[:, 0], c[:, 0] = h0, c0
+        keys = memory.transpose(1, 2).contiguous()  # [B, H, T]: a row vector times a matrix is
+        # a fast batched product on a CPU, a matrix times a column vector is not
+        w_parts = w_att.split(hidden, dim=1)  # the query reads layer 0's h, then layer 1's, ...
+        biases = [cells[4 * i + 2] + cells[4 * i + 3] for i in range(layers)]
+        for t in range(steps):
+            query = torch.addmm(b_att, h[0, t], w_parts[0].t(), out=queries[t])
+            for i in range(1, layers):
+                query.addmm_(h[i, t], w_parts[i].t())
+            energies = torch.bmm(query.unsqueeze(1), keys).squeeze(1)
+            if padded is not None:
+                energies.masked_fill_(padded, float("-inf"))
+            weights[t] = torch.softmax(energies, dim=1)
+            inputs[t, :, hidden:] = torch.bmm(weights[t].unsqueeze(1), memory).squeeze(1)
+            layer_input = inputs[t]
+            for i in range(layers):
+                gate = torch.addmm(biases[i], layer_input, cells[4 * i].t(), out=gates[i, t])
+                gate.addmm_(h[i, t], cells[4 * i + 1].t())
+                _cell_forward(gate, c[i, t], c[i, t + 1], h[i, t + 1])
+                layer_input = h[i, t + 1]
+            if t + 1 < steps:
+                inputs[t + 1, :, :hidden] = torch.addmm(b_out, layer_input, w_out.t())
+        ctx.save_for_backward(inputs, queries, weights, h, c, gates, memory, w_att, w_out, *cells)
+        ctx.mark_non_differentiable(weights)
+        return h[-1, 1:].clone(), weights
+
+    @staticmethod
+    def backward(ctx, d_emitted, _):
+        inputs, queries, weights, h, c, gates, memory, w_att, w_out, *cells = ctx.saved_tensors
+        layers, steps, batch, four_hidden = gates.shape
+        hidden = four_hidden // 4
+        w_parts = w_att.split(hidden, dim=1)
+        dh = d_emitted.new_zeros(layers, batch, hidden)
+        dc = d_emitted.new_zeros(layers, batch, hidden)
+        d_gates = torch.empty_like(gates)
+        d_inputs = torch.empty_like(inputs)
+        d_queries = torch.empty_like(queries)
+        d_energies = torch.empty_like(weights)
+        keys = memory.transpose(1, 2).contiguous()
+        for t in reversed(range(steps)):
+            from_above = d_emitted[t]
+            if t + 1 < steps:
+                from_above = from_above + d_inputs[t + 1, :, :hidden] @ w_out
+            for i in reversed(range(layers)):
+                dc[i] = _cell_backward(gates[i, t], c[i, t], c[i, t + 1], dh[i] + from_above,
+                                       dc[i], d_gates[i, t])
+                dh[i] = d_gates[i, t] @ cells[4 * i + 1]
+                from_above = d_gates[i, t] @ cells[4 * i]
+            d_inputs[t] = from_above
+            d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys).squeeze(1)
+            alpha = weights[t]
+            torch.mul(alpha, d_weights - (alpha * d_weights).sum(dim=1, keepdim=True),
+                      out=d_energies[t])
+            d_query = torch.bmm(d_energies[t].unsqueeze(1), memory).squeeze(1)
+            d_queries[t] = d_query
+            for i in range(layers):
+                dh[i] += d_query @ w_parts[i]
+        d_memory = (torch.bmm(weights.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
+                    + torch.bmm(d_energies.permute(1, 2, 0), queries.transpose(0, 1)))
+        rows = d_queries.reshape(steps * batch, hidden)
+        d_w_att = torch.cat([rows.t() @ h[i, :steps].reshape(steps * batch, hidden)
+                             for i in range(layers)], dim=1)
+        grads = []
+        for i in range(layers):
+            gate_rows = d_gates[i].reshape(steps * batch, four_hidden)
+            below = inputs if i == 0 else h[i - 1, 1:]
+            d_bias = gate_rows.sum(dim=0)
+            grads += [gate_rows.t() @ below.reshape(steps * batch, below.shape[-1]),
+                      gate_rows.t() @ h[i, :steps].reshape(steps * batch, hidden),
+                      d_bias, d_bias]
+        fed_back = d_inputs[1:, :, :hidden].reshape(-1, hidden)  # out(top h), steps 0 .. T-2
+        d_w_out = fed_back.t() @ h[-1, 1:steps].reshape(-1, hidden)
+        return (dh, dc, d_memory, None, d_w_att, rows.sum(dim=0), d_w_out,
+                fed_back.sum(dim=0), *grads)
+
+
+class AttentionDecoder(nn.Module):
+    """dLSTM of SUM-GAN-AAE: stacked ``LSTMCell``\\ s that attend to the encoder's outputs.
+
+    Started from the encoder's final (h, c) and a zero previous output. At each step the state
+    *before* the step (all layers' h, layer 0 first) is the query; the context it reads from the
+    encoder's outputs and the previous output ``out(top h)`` are the first cell's input; the
+    step emits its top layer's h. :meth:`forward` runs the recurrence as one autograd node,
+    :meth:`loop` as a plain loop of the modules (the definition it is tested against).
+    """
+
+    def __init__(self, hidden_size: int, num_layers: int = 2):
+        super().__init__()
+        self.attention = nn.Linear(num_layers * hidden_size, hidden_size)
+        self.cells = nn.ModuleList([nn.LSTMCell(2 * hidden_size if i == 0 else hidden_size,
+                                                hidden_size) for i in range(num_layers)])
+        self.out = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, state: tuple[torch.Tensor, torch.Tensor], memory: torch.Tensor,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Emitted top-layer h [B, T, H] in the order emitted (the reverse of the video), and
+        each step's attention weights [B, T_decoder, T_encoder], from the encoder's state
+        ([layers, B, H] each) and outputs ``memory`` [B, T, H]; ``lengths`` masks each video's
+        padded encoder steps out of the softmax."""
+        h0, c0 = state
+        weights = [w for cell in self.cells
+                   for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        emitted, attention = _AttentionLoop.apply(
+            h0.contiguous(), c0.contiguous(), memory.contiguous(),
+            padding_mask(memory, lengths), self.attention.weight, self.attention.bias,
+            self.out.weight, self.out.bias, *weights)
+        return emitted.transpose(0, 1), attention.transpose(0, 1)
+
+    def loop(self, state: tuple[torch.Tensor, torch.Tensor], memory: torch.Tensor,
+             lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same, as a plain Python loop of the modules (what :meth:`forward` must equal)."""
+        h, c = state
+        padded = padding_mask(memory, lengths)
+        states = [(h[i], c[i]) for i in range(len(self.cells))]
+        previous = memory.new_zeros(memory.shape[0], memory.shape[2])
+        emitted, weights = [], []
+        for _ in range(memory.shape[1]):
+            query = self.attention(torch.cat([s[0] for s in states], dim=1))
+            energies = torch.bmm(memory, query.unsqueeze(2)).squeeze(2)
+            if padded is not None:
+                energies = energies.masked_fill(padded, float("-inf"))
+            weights.append(torch.softmax(energies, dim=1))
+            context = torch.bmm(weights[-1].unsqueeze(1), memory).squeeze(1)
+            layer_input = torch.cat([previous, context], dim=1)
+            for i, cell in enumerate(self.cells):
+                states[i] = cell(layer_input, states[i])
+                layer_input = states[i][0]
+            emitted.append(layer_input)
+            previous = self.out(layer_input)
+        return torch.stack(emitted, dim=1), torch.stack(weights, dim=1)
+
+
+def padding_mask(memory: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor | None:
+    """True at each video's padded steps of ``memory`` [B, T, H] (``None``: no padding)."""
+    if lengths is None:
+        return None
+    return (torch.arange(memory.shape[1], device=memory.device)
+            >= lengths.to(memory.device).unsqueeze(1))
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that a tensor on ``device`` could still take (``None`` where the system does not
+    say): on a GPU the free memory plus what PyTorch has reserved but not used; on Linux the
+    kernel's estimate of available memory (free and reclaimable), elsewhere the free pages."""
+    if device.type == "cuda":
+        return (torch.cuda.mem_get_info(device)[0] + torch.cuda.memory_reserved(device)
+                - torch.cuda.memory_allocated(device))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_attention_memory(batch: int, steps: int, dtype: torch.dtype, device: torch.device,
+                           limit: int | None = None) -> None:
+    """Refuse, before allocating it, an attention that would not fit in memory (``limit``
+    bytes, by default what the device has free): it holds B·T² weights several times over."""
+    needed = ATTENTION_TENSORS * batch * steps * steps * torch.finfo(dtype).bits // 8
+    limit = available_memory(device) if limit is None else limit
+    if limit is not None and needed > limit:
+        raise CourseError(
+            f"the attention over {batch} video(s) of {steps} steps needs about "
+            f"{needed / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB free on {device}: "
+            f"use a shorter video (or subsample its steps), or fewer videos per update.")
+
+
+@dataclass
+class AaeOutput:
+    scores: torch.Tensor  # [B, T]
+    decoded: torch.Tensor  # [B, T, hidden], in forward time order
+    attention: torch.Tensor  # [B, T_decoder, T_encoder], weights of the encoder's steps
+
+
+class SumGanAae(SumGanSl):
+    """Compression, summarizer (sLSTM → eLSTM → attention dLSTM) and discriminator.
+
+    The -sl model with the attention auto-encoder in place of the VAE: it reuses -sl's checks
+    (:meth:`prepare`), selector and discriminator methods, and builds its own parts (so it does
+    not run -sl's constructor, which would build the VAE's).
+    """
+
+    title = "SUM-GAN-AAE"
+
+    def __init__(self, feature_dim: int = 1024, hidden_size: int = 500, num_layers: int = 2):
+        nn.Module.__init__(self)
+        self.feature_dim = feature_dim
+        self.compress = nn.Linear(feature_dim, hidden_size)
+        self.selector = Selector(hidden_size, hidden_size, num_layers)
+        self.encoder = FrameEncoder(hidden_size, hidden_size, num_layers)
+        self.decoder = AttentionDecoder(hidden_size, num_layers)
+        self.discriminator = Discriminator(hidden_size, hidden_size, num_layers)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """What each phase's optimizer steps, without the compression layer (in all three); the
+        attention belongs to the decoder."""
+        return {"summarizer": [*self.selector.parameters(), *self.encoder.parameters()],
+                "decoder": list(self.decoder.parameters()),
+                "discriminator": list(self.discriminator.parameters())}
+
+    def latent_terms(self, out: AaeOutput) -> dict[str, torch.Tensor]:
+        """No prior: the code is not sampled."""
+        return {}
+
+    def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
+                  generator: torch.Generator | None = None) -> AaeOutput:
+        """Scores, the decoded sequence and the attention weights (row t: decoder step t, which
+        reconstructs step T − 1 − t). Deterministic: ``generator`` is unused (it is there for
+        -sl's trainer, whose VAE samples)."""
+        check_attention_memory(x.shape[0], x.shape[1], x.dtype, x.device)
+        scores = self.score(x, lengths)
+        memory, state = run_lstm_masked(self.encoder.lstm, x * scores.unsqueeze(-1), lengths)
+        emitted, attention = self.decoder(state, memory, lengths)
+        return AaeOutput(scores, reverse_each(emitted, lengths), attention)
+
+    @torch.no_grad()
+    def attention_map(self, features: torch.Tensor) -> torch.Tensor:
+        """The attention weights of one video [T, D] as a [T_decoder, T_encoder] matrix (row t:
+        decoder step t, which reconstructs step T − 1 − t), for plotting."""
+        x = self.compress(self.prepare(features))
+        return self.summarize(x).attention[0]
+
+
+def build_sum_gan_aae(config, seed: int | None = None) -> SumGanAae:
+    """The model sized by a :class:`~course_lib.config.SumGanAaeConfig`, initialised from
+    ``seed`` (without touching the global random state) when one is given."""
+    def build():
+        return SumGanAae(config.feature_dim, config.hidden_size, config.num_layers)
+
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def part_sizes(model: SumGanAae) -> dict[str, int]:
+    """Parameters per part, as in the paper (24,305,002 in all at the paper's sizes)."""
+    decoder = model.decoder
+    return {"linear_compress": count_parameters(model.compress),
+            "sLSTM": count_parameters(model.selector),
+            "eLSTM": count_parameters(model.encoder),
+            "dLSTM attention": count_parameters(decoder.attention),
+            **{f"dLSTM cell {i + 1}": count_parameters(cell)
+               for i, cell in enumerate(decoder.cells)},
+            "dLSTM out": count_parameters(decoder.out),
+            "dLSTM": count_parameters(decoder),
+            "discriminator": count_parameters(model.discriminator),
+            "total": count_parameters(model)}
+
+
+def fit_sum_gan_aae(model: SumGanAae, config, dataset, split, name: str = "05-sum-gan-aae",
+                    **options):
+    """Train by SUM-GAN-sl's updates (:func:`~course_lib.models.sum_gan_sl.fit_sum_gan_sl`,
+    the same options and checkpoints): the faithful trainer with ``videos_per_update=1``, the
+    fast one with more."""
+    return fit_sum_gan_sl(model, config, dataset, split, name, **options)

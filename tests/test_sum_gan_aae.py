@@ -1,0 +1,258 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.sum_gan_sl_plain import (
+    PlainAttentionDecoder,
+    PlainSumGanAae,
+    copy_parameters,
+    plain_optimizers,
+    plain_train_video,
+)
+from course_lib.config import sum_gan_aae_config, sum_gan_sl_config, summarization_data_config
+from course_lib.data.summarization import make_splits
+from course_lib.data.synthetic_videos import make_synthetic_dataset
+from course_lib.errors import CourseError
+from course_lib.models import sum_gan_aae as aae
+from course_lib.models import sum_gan_sl as sl
+
+FEATURES, HIDDEN = 12, 6
+
+
+def tiny_config(**changes):
+    return dataclasses.replace(sum_gan_aae_config("paper", verbose=False), feature_dim=FEATURES,
+                               hidden_size=HIDDEN, **changes)
+
+
+def videos(lengths, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, FEATURES, generator=g, dtype=dtype) for n in lengths]
+
+
+# ---------------------------------------------------------------- the model
+
+def test_paper_size_parameter_count_part_by_part():
+    model = aae.SumGanAae(1024, 500, 2)
+    assert aae.part_sizes(model) == {
+        "linear_compress": 512_500, "sLSTM": 10_017_001, "eLSTM": 4_008_000,
+        "dLSTM attention": 500_500, "dLSTM cell 1": 3_004_000, "dLSTM cell 2": 2_004_000,
+        "dLSTM out": 250_500, "dLSTM": 5_759_000, "discriminator": 4_008_501,
+        "total": 24_305_002}
+
+
+def test_config_is_sl_with_aae_sigma():
+    for tier in ("smoke", "laptop", "paper"):
+        config = sum_gan_aae_config(tier, verbose=False)
+        sl_config = sum_gan_sl_config(tier, verbose=False)
+        assert config.sigma == 0.15 != sl_config.sigma
+        assert dataclasses.asdict(config) == {**dataclasses.asdict(sl_config), "sigma": 0.15}
+
+
+@pytest.mark.parametrize("lengths", [None, [7, 4, 6]])
+def test_fused_decoder_equals_a_loop_of_modules_values_and_gradients(lengths):
+    decoder = aae.AttentionDecoder(5, 3).double()
+    g = torch.Generator().manual_seed(1)
+    h, c = (torch.randn(3, 3, 5, generator=g, dtype=torch.float64, requires_grad=True)
+            for _ in range(2))
+    memory = torch.randn(3, 7, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 7, 5, generator=g, dtype=torch.float64)
+    lengths = None if lengths is None else torch.tensor(lengths)
+    results = []
+    for run in (decoder.forward, decoder.loop):
+        decoder.zero_grad()
+        h.grad = c.grad = memory.grad = None
+        emitted, attention = run((h, c), memory, lengths)
+        (emitted * weights).sum().backward()
+        results.append([emitted, attention, h.grad, c.grad, memory.grad,
+                        *(p.grad for p in decoder.parameters())])
+    for fused, looped in zip(*results, strict=True):
+        torch.testing.assert_close(fused, looped, rtol=1e-12, atol=1e-12)
+    assert emitted.shape == (3, 7, 5) and emitted.abs().max() < 1  # top h, not out(top h)
+
+
+def test_deterministic_and_attention_weights_for_plotting():
+    model = aae.build_sum_gan_aae(tiny_config(), seed=0).double()
+    video = videos([7])[0]
+    x = model.compress(model.prepare(video))
+    first, second = model.summarize(x), model.summarize(x)
+    torch.testing.assert_close(first.decoded, second.decoded, rtol=0, atol=0)
+    weights = model.attention_map(video)
+    assert weights.shape == (7, 7)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(7, dtype=torch.float64))
+    assert model.latent_terms(first) == {}
+
+
+def test_bad_input_is_a_clear_error():
+    model = aae.SumGanAae(FEATURES, HIDDEN)
+    with pytest.raises(CourseError, match="too short for SUM-GAN-AAE"):
+        model.prepare(torch.randn(1, FEATURES))
+    with pytest.raises(CourseError, match="feature_dim=7"):
+        model.prepare(torch.randn(5, 7))
+    bad = torch.randn(5, FEATURES)
+    bad[2, 3] = float("nan")
+    with pytest.raises(CourseError, match="NaN"):
+        model.prepare(bad)
+
+
+def test_an_attention_too_large_for_memory_is_refused_before_allocation():
+    needed = aae.ATTENTION_TENSORS * 2 * 100 * 100 * 4  # bytes for 2 videos of 100 steps
+    aae.check_attention_memory(2, 100, torch.float32, torch.device("cpu"), limit=needed)
+    with pytest.raises(CourseError, match="shorter video .* fewer videos per update"):
+        aae.check_attention_memory(2, 100, torch.float32, torch.device("cpu"), limit=needed - 1)
+    # 400,000 steps: a 2.6 TB attention, refused at once, before anything is allocated.
+    config = tiny_config()
+    model = aae.build_sum_gan_aae(config, seed=0)
+    batch = sl.make_batch(model, [torch.zeros(400_000, FEATURES)])
+    with pytest.raises(CourseError, match=r"400000 steps needs about \d+"):
+        sl.train_step(model, sl.make_optimizers(model, config), batch, config)
+
+
+# ---------------------------------------------------------------- faithful training
+
+def faithful_parameters(config, lengths, plain_decoder=PlainAttentionDecoder):
+    """Train the course's model and the plain reference from the same weights on the same
+    videos; ``plain_decoder`` swaps in a (deliberately wrong) decoder on the plain side."""
+    model = aae.build_sum_gan_aae(config, seed=3).double()
+    plain = PlainSumGanAae(FEATURES, HIDDEN).double()
+    plain.decoder = plain_decoder(HIDDEN, 2).double()
+    copy_parameters(model, plain)
+    data = videos(lengths)
+    optimizers = sl.make_optimizers(model, config)
+    batches = sl.update_batches([str(i) for i in range(len(data))], config, seed=0)
+    for _ in data:
+        (key,) = next(batches)
+        sl.train_step(model, optimizers, sl.make_batch(model, [data[int(key)]]), config)
+    reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
+    for video in data:
+        plain_train_video(plain, reference, video, config.sigma, config.grad_clip)
+    return model, plain
+
+
+@torch.no_grad()
+def max_relative_difference(model, plain):
+    return max(float((a - b).abs().max() / b.abs().max())
+               for a, b in zip(model.parameters(), plain.parameters(), strict=True))
+
+
+# Clipping at 0.05 is active in every phase at this size, so its scope matters.
+PARITY = dict(grad_clip=0.05, learning_rate=1e-2, discriminator_learning_rate=1e-3)
+LENGTHS = [5, 9, 3, 7, 4, 6]
+TOLERANCE = 1e-9  # float64; the parameters move by more than 1e-2 (relative)
+
+
+def test_faithful_trainer_makes_the_reference_updates():
+    model, plain = faithful_parameters(tiny_config(**PARITY), LENGTHS)
+    start = aae.build_sum_gan_aae(tiny_config(), seed=3).double()
+    assert max_relative_difference(start, plain) > 1e-2  # training moved the weights
+    assert max_relative_difference(model, plain) < TOLERANCE
+
+
+class QueryLayersSwapped(PlainAttentionDecoder):
+    """Wrong: the query reads layer 1's h before layer 0's."""
+
+    def query(self, states):
+        return self.attn(torch.cat([h for h, _ in reversed(states)], dim=1))
+
+
+class QueryAfterTheStep(PlainAttentionDecoder):
+    """Wrong: the query is the state after each step, its context fed to the next step (zeros
+    at the first), so no step reads the encoder's final state."""
+
+    def forward(self, enc_out, h, c):
+        memory = enc_out.squeeze(1)
+        states = [(h[i], c[i]) for i in range(len(self.cells))]
+        previous = torch.zeros(1, memory.shape[1], dtype=memory.dtype)
+        context = torch.zeros_like(previous)
+        emitted = []
+        for _ in range(memory.shape[0]):
+            layer_input = torch.cat([previous, context], dim=1)
+            for i, cell in enumerate(self.cells):
+                states[i] = cell(layer_input, states[i])
+                layer_input = states[i][0]
+            emitted.append(layer_input)
+            previous = self.out(layer_input)
+            weights = torch.softmax(memory @ self.query(states).t(), dim=0)
+            context = (weights * memory).sum(dim=0, keepdim=True)
+        emitted.reverse()
+        return torch.stack(emitted)
+
+
+@pytest.mark.parametrize("wrong", [QueryLayersSwapped, QueryAfterTheStep])
+def test_parity_test_catches_a_wrong_query(wrong):
+    model, plain = faithful_parameters(tiny_config(**PARITY), LENGTHS, wrong)
+    assert max_relative_difference(model, plain) > 1e-4
+
+
+@pytest.mark.parametrize("change", [dict(clip_scope="stepped"),
+                                    dict(compress_optimizer="shared"),
+                                    dict(discriminator_fakes="phase2_pass"),
+                                    dict(training_order="shuffled")])
+def test_each_quirk_option_changes_the_updates(change):
+    model, plain = faithful_parameters(tiny_config(**PARITY, **change), LENGTHS)
+    assert max_relative_difference(model, plain) > 1e-4
+
+
+# ---------------------------------------------------------------- fast training (masked)
+
+def per_video_losses(model, out, x, lengths, sigma):
+    """Reconstruction, sparsity and the discriminator's P(summary) of each video."""
+    phi_x, _ = model.discriminate(x, lengths)
+    phi_hat, p_hat = model.discriminate(out.decoded, lengths)
+    rows = range(len(x))
+    lengths = [x.shape[1]] * len(x) if lengths is None else lengths.tolist()
+    return torch.stack([torch.stack([
+        sl.reconstruction_loss(phi_x[i:i + 1], phi_hat[i:i + 1]),
+        sl.sparsity_loss(out.scores[i:i + 1, :lengths[i]], sigma), p_hat[i]]) for i in rows])
+
+
+def test_a_padded_batch_gives_each_video_its_own_losses_and_attention():
+    model = aae.build_sum_gan_aae(tiny_config(), seed=0).double()
+    data = videos([5, 9, 3])
+    batch = sl.make_batch(model, data)
+    x = model.compress(batch.features)
+    out = model.summarize(x, batch.lengths)
+    losses = per_video_losses(model, out, x, batch.lengths, 0.15)
+    for i, video in enumerate(data):
+        n = len(video)
+        xi = model.compress(video.unsqueeze(0))
+        alone = model.summarize(xi)
+        torch.testing.assert_close(losses[i], per_video_losses(model, alone, xi, None, 0.15)[0])
+        torch.testing.assert_close(out.decoded[i, :n], alone.decoded[0])
+        torch.testing.assert_close(out.attention[i, :n, :n], alone.attention[0])
+        assert (out.attention[i, :, n:] == 0).all()  # padded encoder steps get no weight
+    sparsity = sl.sparsity_loss(out.scores, 0.15, batch.lengths)
+    torch.testing.assert_close(sparsity, losses[:, 1].mean())
+
+
+def test_fast_trainer_updates_on_a_padded_batch():
+    config = tiny_config(videos_per_update=3)
+    model = aae.build_sum_gan_aae(config, seed=0).double()
+    before = [p.detach().clone() for p in model.parameters()]
+    logged = sl.train_step(model, sl.make_optimizers(model, config),
+                           sl.make_batch(model, videos([5, 9, 3])), config)
+    assert "prior" not in logged and all(torch.isfinite(torch.tensor(v)) for v in logged.values())
+    assert all((a != b).any() for a, b in zip(before, model.parameters(), strict=True))
+
+
+# ---------------------------------------------------------------- the fit function (-sl's)
+
+def test_fit_trains_evaluates_and_reloads_from_its_own_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data = make_synthetic_dataset(summarization_data_config("smoke"))
+    split = make_splits(data.keys(), rng=np.random.default_rng(0))[0]
+    config = sum_gan_aae_config("smoke", verbose=False)
+
+    def fit():
+        model = aae.build_sum_gan_aae(config, seed=7)
+        return aae.fit_sum_gan_aae(model, config, data, split, seed=7, live=False)
+
+    first = fit()
+    assert [f.name.split("-")[:4] for f in tmp_path.glob("*.pt")] == [["05", "sum", "gan", "aae"]]
+    assert first.history.eval_steps == [0, 2, 4]  # 4 videos, 2 per update, 2 epochs
+    assert {"reconstruction", "sparsity", "gan_generator", "discriminator"} <= set(
+        first.history.train) and "prior" not in first.history.train
+    loaded = fit()
+    for a, b in zip(loaded.model.parameters(), first.model.parameters(), strict=True):
+        assert torch.equal(a, b)
