@@ -103,6 +103,25 @@ class GeneratorState:
         self.generator.set_state(state["state"])
 
 
+class GradientState:
+    """Registers a module's gradients in :func:`train`'s ``state`` so they are checkpointed too.
+
+    For trainers whose next step reads gradients an earlier step left behind (SUM-GAN-sl clips
+    over all parameters, stale gradients included): without them a resumed run's first clipping
+    norm, and so its weights, would differ from an uninterrupted run's.
+    """
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {name: p.grad for name, p in self.module.named_parameters() if p.grad is not None}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for name, p in self.module.named_parameters():
+            p.grad = state[name].to(p.device).clone() if name in state else None
+
+
 def random_states() -> dict[str, Any]:
     """The global random states a step may consume: torch's (and CUDA's), numpy's, Python's."""
     numpy_state = np.random.get_state(legacy=False)

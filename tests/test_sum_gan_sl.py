@@ -193,6 +193,7 @@ def test_fit_rejects_a_split_naming_a_missing_video(smoke_data):
 def test_a_checkpoint_of_another_configuration_is_a_clear_error(smoke_data, tmp_path,
                                                                 monkeypatch):
     from course_lib.errors import CheckpointError
+    from course_lib.models.summarizer_training import run_settings
     from course_lib.training import checkpoint_path
 
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
@@ -201,8 +202,7 @@ def test_a_checkpoint_of_another_configuration_is_a_clear_error(smoke_data, tmp_
     files = list(tmp_path.glob("04-sum-gan-sl-*.pt"))
     assert len(files) == 1
     wider = dataclasses.replace(sum_gan_sl_config("smoke", verbose=False), hidden_size=5)
-    settings = {**dataclasses.asdict(wider), "seed": 7, "dataset": data.name,
-                "source": data.source, "train_keys": list(splits[0].train_keys)}
+    settings = run_settings(wider, data, 7, splits[0].train_keys)
     files[0].rename(checkpoint_path("04-sum-gan-sl", settings))
     with pytest.raises(CheckpointError, match="another configuration"):
         sl.fit_sum_gan_sl(sl.build_sum_gan_sl(wider, 7), wider, data, splits[0], seed=7,

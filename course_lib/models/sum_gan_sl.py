@@ -597,7 +597,7 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live):
-    from course_lib.training import GeneratorState, checkpoint_path, train
+    from course_lib.training import GeneratorState, GradientState, checkpoint_path, train
 
     train_keys, test_keys = check_split(dataset, split)
     videos = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
@@ -620,7 +620,8 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live):
     history = train(step, lambda start: update_batches(train_keys, config, seed, start, lengths),
                     config.epochs * n,
                     state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
-                           "generator": GeneratorState(generator)},
+                           "generator": GeneratorState(generator),
+                           "gradients": GradientState(model)},  # stale ones enter the clipping
                     evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
                     evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
                     checkpoint=checkpoint_path(name, settings) if checkpoint else None, live=live)
