@@ -34,8 +34,8 @@ State = tuple[torch.Tensor, torch.Tensor]
 # each weight gradient in one matrix product for the whole sequence, rather than through PyTorch's
 # default (oneDNN). On the course's 2-core CPU a training step of notebook 01's paper-size model
 # (2x2048, batch 16) took 4.2 s instead of 5.8 s, and of a 1x256 one on 64x64 frames (batch 32)
-# 0.15 s instead of 0.23 s; benchmarks/bench_fused_decoder.py prints both. For batch-1 SUM-GAN oneDNN was faster:
-# models/sum_gan.py sets this flag for its run.
+# 0.15 s instead of 0.23 s; benchmarks/bench_fused_decoder.py prints both. For batch-1 SUM-GAN
+# oneDNN was faster: models/sum_gan.py sets this flag for its run.
 USE_ONEDNN_LSTM = False
 
 
