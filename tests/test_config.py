@@ -28,3 +28,10 @@ def test_autoencoder_tiers_grow_to_the_paper_sizes():
     assert smoke.steps < laptop.steps < paper.steps
     assert smoke.hidden_size < laptop.hidden_size < paper.hidden_size == 2048
     assert (paper.num_layers, paper.frame_size, paper.n_input, paper.n_future) == (2, 4096, 10, 10)
+    assert (paper.canvas, paper.n_digits, paper.optimizer) == (64, 2, "adam")
+
+
+def test_laptop_autoencoder_tier_is_a_smaller_task():
+    # Two digits on 64x64 stay grey blobs after a few CPU minutes: the laptop tier shows one.
+    laptop = config.autoencoder_config("laptop")
+    assert (laptop.canvas, laptop.n_digits, laptop.frame_size) == (40, 1, 1600)

@@ -118,3 +118,36 @@ def test_prediction_and_representation_shapes():
     np.testing.assert_array_equal(shown["inputs"], frames[0, :10].numpy())
     np.testing.assert_array_equal(shown["future"], frames[0, 10:].numpy())
     assert ae.representations(model, frames, 10, batch_size=2).shape == (3, 32)
+
+
+def test_entropy_floor_is_the_loss_of_predicting_the_targets_themselves():
+    # Hand-computed: pixels 0 and 1 cost nothing, 0.5 costs ln 2, 0.25 costs H(0.25).
+    targets = torch.tensor([[[0.0, 1.0, 0.5, 0.25]]])
+    h_quarter = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    floor = ae.bernoulli_entropy_per_frame(targets).item()
+    assert floor == pytest.approx(math.log(2) + h_quarter)
+    frames = torch.rand(3, 5, 7, 7)  # grey levels [N, T, H, W]
+    inputs, future = ae.split_sequence(frames, 2)
+    itself = torch.nn.functional.binary_cross_entropy(future, future, reduction="sum") / (3 * 3)
+    floors = ae.entropy_floor(frames, 2)
+    assert floors["future_nats"] == pytest.approx(itself.item(), rel=1e-5)
+    assert floors["reconstruction_nats"] == pytest.approx(
+        ae.bernoulli_entropy_per_frame(inputs).item())
+    logits = torch.randn_like(future)  # no prediction gets below the floor
+    assert ae.bernoulli_nats_per_frame(logits, future).item() > floors["future_nats"]
+    assert ae.bernoulli_entropy_per_frame(frames.round().flatten(2)).item() == 0.0
+
+
+def test_optimizer_settings():
+    config = autoencoder_config("smoke")
+    model = ae.LSTMAutoencoder(4, 3)
+    adam = ae.make_optimizer(model, config)
+    assert type(adam) is torch.optim.Adam
+    assert adam.defaults["lr"] == config.learning_rate and adam.defaults["weight_decay"] == 0
+    sgd = ae.make_optimizer(model, dataclasses.replace(config, optimizer="sgd",
+                                                       learning_rate=1e-4))
+    assert type(sgd) is torch.optim.SGD  # the official code's momentum and weight decay
+    assert (sgd.defaults["lr"], sgd.defaults["momentum"], sgd.defaults["weight_decay"]) == (
+        1e-4, 0.9, 1e-4)
+    with pytest.raises(ValueError, match="optimizer"):
+        ae.make_optimizer(model, dataclasses.replace(config, optimizer="rmsprop"))

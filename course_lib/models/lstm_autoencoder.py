@@ -33,9 +33,9 @@ State = tuple[torch.Tensor, torch.Tensor]
 # On a CPU the course runs its LSTMs through models/sequence_lstm.py, whose backward pass forms
 # each weight gradient in one matrix product for the whole sequence, rather than through PyTorch's
 # default (oneDNN). On the course's 2-core CPU a training step of notebook 01's paper-size model
-# (2x2048, batch 16) took 4.2 s instead of 5.8 s, and of the laptop tier 0.15 s instead of 0.23 s;
-# benchmarks/bench_fused_decoder.py prints both. For batch-1 SUM-GAN oneDNN was faster:
-# models/sum_gan.py sets this flag for its run.
+# (2x2048, batch 16) took 4.2 s instead of 5.8 s, and of a 1x256 one on 64x64 frames (batch 32)
+# 0.15 s instead of 0.23 s; benchmarks/bench_fused_decoder.py prints both. For batch-1 SUM-GAN
+# oneDNN was faster: models/sum_gan.py sets this flag for its run.
 USE_ONEDNN_LSTM = False
 
 
@@ -72,6 +72,25 @@ def bernoulli_nats_per_frame(logits: torch.Tensor, targets: torch.Tensor) -> tor
     """
     n_frames = targets.shape[0] * targets.shape[1]
     return F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / n_frames
+
+
+def bernoulli_entropy_per_frame(targets: torch.Tensor) -> torch.Tensor:
+    """The entropy floor of :func:`bernoulli_nats_per_frame`, in the same units.
+
+    Grey-level targets y in [0, 1] are not coin flips that a perfect model could call: even the
+    best prediction, p = y, pays the binary entropy H(y) = -y ln y - (1-y) ln(1-y) at every pixel.
+    The floor depends on the data (blurrier digits, more grey, a higher floor), so a loss means
+    little without it: report the loss *above* the floor.
+    """
+    n_frames = targets.shape[0] * targets.shape[1]
+    return (torch.special.entr(targets) + torch.special.entr(1 - targets)).sum() / n_frames
+
+
+def entropy_floor(frames: torch.Tensor, n_input: int) -> dict[str, float]:
+    """Each decoder's floor on sequences [N, T, H, W], keyed like ``evaluate_autoencoder``."""
+    inputs, future = split_sequence(frames, n_input)
+    return {"reconstruction_nats": bernoulli_entropy_per_frame(inputs).item(),
+            "future_nats": bernoulli_entropy_per_frame(future).item()}
 
 
 def squared_error_per_frame(frames: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -263,7 +282,11 @@ def build_autoencoder(config, **variant) -> LSTMAutoencoder:
 
 
 def make_optimizer(model: nn.Module, config) -> torch.optim.Optimizer:
-    """Adam (the course's default), or the official code's SGD with momentum and weight decay.
+    """``config.optimizer`` at ``config.learning_rate``: ``"adam"`` (the course's) or ``"sgd"``.
+
+    ``"sgd"`` is the official code's optimizer: SGD with momentum 0.9 and weight decay 1e-4.
+    Its learning rate stays the configuration's: the official code's was 1e-4 (batch 80), which
+    it also multiplied by 0.9 every 10,000 steps; that decay is not reproduced here.
 
     Adam runs as one fused kernel (``fused=True``): on a CPU its update of the 268 M parameters
     of the paper-size model took 0.17 s instead of 1.26 s.
