@@ -86,6 +86,9 @@ def baseline_bars(ours: Mapping[str, float], published: Mapping[str, float],
     ax.bar(x + 0.2, [published.get(n, np.nan) for n in names], 0.4, label="Otani et al. 2019")
     for xi, name in zip(x, names, strict=True):
         ax.text(xi - 0.2, ours[name] + 1, f"{ours[name]:.1f}", ha="center", fontsize=8)
+        if name in published:
+            ax.text(xi + 0.2, published[name] + 1, f"{published[name]:.1f}", ha="center",
+                    fontsize=8)
     ax.set_xticks(x, names)
     ax.set(ylabel="F-score (%)", title=title, ylim=(0, 100))
     ax.legend(fontsize=8)
@@ -178,6 +181,24 @@ def sum_gan_diagram(ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
+# One look per baseline in every figure (colour and dash pattern both differ, so two baselines
+# at nearly the same F-score stay distinguishable, and in grey print too).
+BASELINE_STYLES = {
+    "random": dict(color="0.45", ls=":"),
+    "uniform": dict(color="tab:olive", ls="--"),
+    "feature norm": dict(color="tab:brown", ls="-."),
+    "motion": dict(color="tab:purple", ls=(0, (6, 2, 1, 2, 1, 2))),
+    "supervised (uses labels)": dict(color="darkgreen", ls=(0, (8, 3))),
+    "human (leave-one-out)": dict(color="k", ls="-"),
+}
+
+
+def baseline_line(ax: plt.Axes, name: str, value: float) -> None:
+    """A baseline as a labelled horizontal line in its own style."""
+    style = BASELINE_STYLES.get(name, dict(color="0.3", ls="--"))
+    ax.axhline(value, lw=1.1, label=f"{name} ({value:.1f})", **style)
+
+
 # What SUM-GAN logs per video, grouped by unit: (panel title, y label, {key: legend label}).
 SUM_GAN_PANELS = (
     ("reconstruction loss", "‖φ(x) − φ(x̂)‖² (φ's units squared)",
@@ -233,14 +254,16 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
     if history.evals.get("f_score"):
         f_ax.plot(np.asarray(history.eval_steps) / steps_per_epoch, history.evals["f_score"],
                   "o-", ms=3, color="C0", label="SUM-GAN (test split)")
-    for i, (name, value) in enumerate((baselines or {}).items()):
-        f_ax.axhline(value, ls="--", lw=1, color=f"C{i + 1}", label=f"{name} ({value:.1f})")
+    for name, value in (baselines or {}).items():
+        baseline_line(f_ax, name, value)
     f_ax.set(title="test-split F-score per epoch (epoch 0: untrained)", xlabel="epoch",
              ylabel="F-score (%)")
     for ax in axes[:len(panels) + 1]:
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
+        if ax.get_legend_handles_labels()[0] and ax is not f_ax:
             ax.legend(fontsize=7)
+    if f_ax.get_legend_handles_labels()[0]:  # beside the panel: the lines sit where F lies
+        f_ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     for ax in axes[len(panels) + 1:]:
         ax.axis("off")
     if title:
@@ -301,9 +324,8 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
                      run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
         axes[1].plot(np.arange(1, len(run.epoch_means("c_summary")) + 1),
                      run.epoch_means("c_summary"), "o-", ms=3, label=f"seed {seed}")
-    for i, (name, value) in enumerate((baselines or {}).items()):
-        axes[0].axhline(value, ls="--", color=f"C{len(runs) + i}", lw=1,
-                        label=f"{name} ({value:.1f})")
+    for name, value in (baselines or {}).items():
+        baseline_line(axes[0], name, value)
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
     axes[1].set(xlabel="epoch", ylabel="c(x̂) = P(original), epoch mean",
                 title="discriminator on summaries")

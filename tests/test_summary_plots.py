@@ -108,3 +108,38 @@ def test_live_plot_spends_at_most_a_fifth_of_the_time_drawing():
         if live._last != before:
             draws.append(live._cost)
     assert 2 <= len(draws) <= 6 and sum(draws) <= 0.3
+
+
+def baseline_looks(ax, baselines):
+    """Colour and dash pattern of each baseline's line in ``ax``, by baseline name."""
+    looks = {}
+    for line in ax.get_lines():
+        name = line.get_label().rsplit(" (", 1)[0]
+        if name in baselines:
+            looks[name] = (line.get_color(), line.get_linestyle(), str(line._dash_pattern))
+    return looks
+
+
+def test_each_baseline_looks_the_same_in_every_figure_and_unlike_the_others():
+    """Two baselines at nearly the same F-score must stay distinguishable, in every figure."""
+    names = ["random", "uniform", "feature norm", "motion", "supervised (uses labels)",
+             "human (leave-one-out)"]
+    baselines = {name: 40.0 + 0.1 * i for i, name in enumerate(names)}
+
+    panels = sp.sum_gan_panels(sum_gan_history(), 4, baselines=baselines)
+    f_ax = next(ax for ax in panels.axes if "F-score" in ax.get_title())
+    styles = baseline_looks(f_ax, baselines)
+    assert set(styles) == set(names)
+    assert len(set(styles.values())) == len(names)  # no two alike
+    assert len({color for color, *_ in styles.values()}) == len(names)
+    assert len({dashes for *_, dashes in styles.values()}) == len(names)  # in grey print too
+
+    class Run:
+        steps_per_epoch = 4
+        history = sum_gan_history()
+
+        def epoch_means(self, key):
+            return np.ones(3)
+
+    seeds = sp.seeds_plot({0: Run()}, baselines)
+    assert baseline_looks(seeds.axes[0], baselines) == styles
