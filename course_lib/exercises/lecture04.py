@@ -130,7 +130,7 @@ REVERSE = Exercise(
                 lambda e, n: reverse_each(e, n)),
     ))
 
-EXERCISES = [LEAST_SQUARES, MASKED_SPARSITY, REVERSE]
+EXERCISES = [REVERSE, LEAST_SQUARES, MASKED_SPARSITY]  # in the notebook's order
 check_least_squares_discriminator_loss = LEAST_SQUARES.check
 check_masked_sparsity_loss = MASKED_SPARSITY.check
 check_reverse_within_length = REVERSE.check
