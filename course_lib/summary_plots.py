@@ -405,24 +405,29 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
     and ``reconstructed`` ([T, units]: what the discriminator compares) and ``f_score`` (the
     test split's). Top: the scores (blue, own scale) beside ``gtscore`` (black) with the
     selected shots shaded; below: the first ``max_units`` units of the original and of the
-    reconstructed sequence over the steps, on one colour scale.
+    reconstructed sequence over the steps, each on its own colour scale (the same in every
+    frame, printed in its title: -sl's reconstruction is a tanh-bounded hidden state, far
+    smaller than the features it is compared with).
     """
     from celluloid import Camera
 
     from course_lib.plotting import MAX_ANIMATION_FRAMES
 
     frames = list(frames)[::max(1, int(np.ceil(len(frames) / MAX_ANIMATION_FRAMES)))]
-    limit = max(float(np.abs(f[k][:, :max_units]).max()) for f in frames
-                for k in ("original", "reconstructed"))
-    fig, axes = plt.subplots(3, 1, figsize=(9, 6.2), height_ratios=[1.2, 1, 1])
+    parts = {"original": "original x (compressed features)",
+             "reconstructed": "reconstruction x̂ (decoder)"}
+    limits = {k: max(float(np.abs(f[k][:, :max_units]).max()) for f in frames) or 1.0
+              for k in parts}
+    fig, axes = plt.subplots(3, 1, figsize=(9, 6.6), height_ratios=[1.2, 1, 1])
     right = axes[0].twinx()
-    axes[0].set(ylabel="gtscore", ylim=(0, 1.02), xlim=(0, record.n_frames),
-                title=f"{record.key}: scores and selected shots (shaded)")
-    right.set_ylabel("model score (own scale)", color="C0")
-    for ax, what in zip(axes[1:], ("original x (compressed features)",
-                                   "reconstruction x̂ (decoder)"), strict=True):
-        ax.set(ylabel=f"unit (first {max_units})", title=what)
+    axes[0].set(ylabel="gtscore", ylim=(0, 1.02), xlim=(0, record.n_frames), xlabel="frame")
+    right.set_ylabel("model score\n(min to max)", color="C0")
+    for ax, (key, what) in zip(axes[1:], parts.items(), strict=True):
+        ax.set(ylabel=f"unit (first {max_units})",
+               title=f"{what}, colour scale ±{limits[key]:.2g}")
     axes[2].set_xlabel("step")
+    fig.suptitle(f"{record.key}: model scores (blue), gtscore (black), selected shots (shaded)",
+                 fontsize=10)
     camera = Camera(fig)
     for frame in frames:
         scores = np.asarray(frame["scores"], dtype=float)
@@ -432,12 +437,12 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
         axes[0].plot(record.picks, record.gtscore, color="k", alpha=0.6, lw=1)
         low, high = scores.min(), scores.max()
         right.plot(record.picks, (scores - low) / max(high - low, 1e-6), color="C0", lw=1.2)
-        axes[0].text(0.01, 1.04, f"epoch {frame['epoch']}: test F = {frame['f_score']:.1f} %, "
+        axes[0].text(0.0, 1.03, f"epoch {frame['epoch']}: test F = {frame['f_score']:.1f} %, "
                      f"scores in [{low:.3f}, {high:.3f}], mean {scores.mean():.3f}",
                      transform=axes[0].transAxes, fontsize=8)
-        for ax, key in zip(axes[1:], ("original", "reconstructed"), strict=True):
+        for ax, key in zip(axes[1:], parts, strict=True):
             ax.imshow(np.asarray(frame[key])[:, :max_units].T, aspect="auto", cmap="RdBu_r",
-                      vmin=-limit, vmax=limit, interpolation="nearest")
+                      vmin=-limits[key], vmax=limits[key], interpolation="nearest")
         camera.snap()
     right.set_yticks([])
     fig.tight_layout()
