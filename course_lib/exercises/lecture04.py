@@ -59,11 +59,14 @@ def _emitted_inputs():
     return {"emitted [3 videos, 6 steps, 2 units], lengths 6, 4, 2": (emitted, lengths)}
 
 
-def _gather_steps(emitted, index, lengths):
+def _gather_steps(emitted, index, lengths, zeros_past_end=True):
     """Step t of video i taken from ``index[i, t]`` (clamped to the sequence), zeros past its
-    end: a slip's answer, for the checker."""
+    end unless ``zeros_past_end`` is false: a slip's answer, for the checker."""
     index = index.clamp(0, emitted.shape[1] - 1).unsqueeze(-1).expand(-1, -1, emitted.shape[2])
-    return emitted.gather(1, index) * step_mask(lengths, emitted.shape[1]).unsqueeze(-1)
+    gathered = emitted.gather(1, index)
+    if not zeros_past_end:
+        return gathered
+    return gathered * step_mask(lengths, emitted.shape[1]).unsqueeze(-1)
 
 
 def _masked_means(scores, lengths):
@@ -127,7 +130,8 @@ REVERSE = Exercise(
         Mistake("reverse the time axis (dim 1), not the batch.", lambda e, n: e.flip(0)),
         Mistake("reverse the time axis (dim 1), not the features.", lambda e, n: e.flip(2)),
         Mistake("keep zeros past each video's end: the padding stays padding.",
-                lambda e, n: reverse_each(e, n)),
+                lambda e, n: _gather_steps(e, n.unsqueeze(1) - 1 - torch.arange(e.shape[1]), n,
+                                           zeros_past_end=False)),
     ))
 
 EXERCISES = [REVERSE, LEAST_SQUARES, MASKED_SPARSITY]  # in the notebook's order
