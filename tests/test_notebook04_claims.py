@@ -81,3 +81,14 @@ def test_selection_animation_has_one_frame_per_epoch(smoke, monkeypatch):
     monkeypatch.setattr(Camera, "snap", lambda self: (snaps.append(1), real(self))[1])
     html = sp.selection_animation(record, frames)
     assert len(snaps) == 3 and html.data.count("data:image/png;base64") == 3
+
+
+def test_the_laptop_tier_departs_from_the_reference_as_the_notebook_says():
+    laptop, paper = (sum_gan_sl_config(t, verbose=False) for t in ("laptop", "paper"))
+    assert laptop.hidden_size < paper.hidden_size and laptop.epochs < paper.epochs
+    assert laptop.videos_per_update == 5 and paper.videos_per_update == 1
+    assert laptop.learning_rate == pytest.approx(10 * paper.learning_rate)
+    assert laptop.discriminator_learning_rate == pytest.approx(
+        10 * paper.discriminator_learning_rate)
+    quirks = ("clip_scope", "compress_optimizer", "discriminator_fakes", "sigma", "num_layers")
+    assert all(getattr(laptop, q) == getattr(paper, q) for q in quirks)
