@@ -261,7 +261,8 @@ RIGHT = {
 
 
 def test_every_exercise_lists_its_wrong_answers():
-    assert set(WRONG) == set(ALL_EXERCISES)
+    # Lectures 04 onwards list theirs in their own file, tests/test_exercises_lectureNN.py.
+    assert set(WRONG) == {name for name, ex in ALL_EXERCISES.items() if ex.lecture <= "03"}
     assert all(len(wrong) >= 3 for wrong in WRONG.values())
 
 
