@@ -32,7 +32,7 @@ def _draw(axes, attention: np.ndarray, step: int, bounds: np.ndarray | None,
     steps = attention.shape[1]
     target = attention.shape[0] - 1 - step
     artists = [heat_ax.imshow(attention, aspect="auto", cmap="viridis", interpolation="nearest",
-                              vmin=0, vmax=float(attention.max()))]
+                              vmin=float(attention.min()), vmax=float(attention.max()))]
     artists.append(heat_ax.axhspan(step - 0.5, step + 0.5, fill=False, ec="w", lw=1.5))
     artists += heat_ax.plot([target], [step], "o", mfc="none", mec="r", ms=7)
     artists += row_ax.plot(np.arange(steps), attention[step], color="C0", lw=1.2)
@@ -53,8 +53,9 @@ def _figure(attention: np.ndarray, title: str):
     heat_ax, row_ax = axes
     heat_ax.set(xlabel="encoder step i (the video, forward)",
                 ylabel="decoder step t (emits the video backwards)", title=title)
-    fig.colorbar(heat_ax.imshow(attention, aspect="auto", cmap="viridis", vmin=0,
-                                vmax=float(attention.max())), ax=heat_ax, label="weight α_t,i")
+    fig.colorbar(heat_ax.imshow(attention, aspect="auto", cmap="viridis",
+                                vmin=float(attention.min()), vmax=float(attention.max())),
+                 ax=heat_ax, label="weight α_t,i (colours: its min to max)")
     row_ax.set(xlabel="encoder step i", ylabel="α_t,i", xlim=(-0.5, attention.shape[1] - 0.5),
                ylim=(0, 1.1 * float(attention.max())))
     row_ax.grid(alpha=0.3)
