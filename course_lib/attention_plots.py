@@ -48,14 +48,18 @@ def _draw(axes, attention: np.ndarray, step: int, bounds: np.ndarray | None,
     return artists
 
 
-def _figure(attention: np.ndarray, title: str):
+def _figure(attention: np.ndarray, title: str, colorbar: bool = True):
+    """The two axes; with ``colorbar`` a colour bar (celluloid loses it after the first frame,
+    so an animation states the range in its title instead)."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.2), height_ratios=(2.2, 1))
     heat_ax, row_ax = axes
+    low, high = float(attention.min()), float(attention.max())
     heat_ax.set(xlabel="encoder step i (the video, forward)",
-                ylabel="decoder step t (emits the video backwards)", title=title)
-    fig.colorbar(heat_ax.imshow(attention, aspect="auto", cmap="viridis",
-                                vmin=float(attention.min()), vmax=float(attention.max())),
-                 ax=heat_ax, label="weight α_t,i (colours: its min to max)")
+                ylabel="decoder step t (emits the video backwards)",
+                title=title if colorbar else f"{title}\n(colours: weights {low:.4f} to {high:.4f})")
+    if colorbar:
+        mappable = plt.cm.ScalarMappable(plt.Normalize(low, high), cmap="viridis")
+        fig.colorbar(mappable, ax=heat_ax, label="weight α_t,i (colours: its min to max)")
     row_ax.set(xlabel="encoder step i", ylabel="α_t,i", xlim=(-0.5, attention.shape[1] - 0.5),
                ylim=(0, 1.1 * float(attention.max())))
     row_ax.grid(alpha=0.3)
@@ -97,7 +101,7 @@ def attention_animation(attention: np.ndarray, shot_bounds: np.ndarray | None = 
     """The rows of ``attention`` as a celluloid animation (at most ``max_frames`` decoder
     steps, evenly spaced, so the page stays small), embedded as JavaScript HTML."""
     attention = np.asarray(attention, dtype=float)
-    fig, axes = _figure(attention, title)
+    fig, axes = _figure(attention, title, colorbar=False)
     camera = Camera(fig)
     uniform = np.full(attention.shape[1], 1 / attention.shape[1])
     for step in np.unique(np.linspace(0, len(attention) - 1, max_frames).round().astype(int)):
