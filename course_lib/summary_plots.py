@@ -449,3 +449,83 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
     animation = camera.animate(interval=interval, blit=False)
     plt.close(fig)
     return HTML(animation.to_jshtml(default_mode="loop"))
+
+
+# ---------------------------------------------------------------- notebook 05: stability, σ
+
+def stability(runs: Mapping[int, object]) -> dict[str, float]:
+    """How much a model's test F-score moves, from runs of several seeds on one split.
+
+    ``between seeds``: the standard deviation over seeds of each trained epoch's F, averaged
+    over the epochs; ``final epoch, between seeds``: that of the final epoch alone; ``between
+    epochs``: the mean |F(e) − F(e − 1)| over trained epochs and seeds; ``seconds per epoch``:
+    each run's training time over its epochs, averaged over the seeds (a run loaded from its
+    checkpoint keeps the time it was trained in).
+    """
+    f = np.array([run.history.evals["f_score"] for run in runs.values()], dtype=float)
+    epochs = f.shape[1] - 1
+    return {"between seeds": float(f[:, 1:].std(axis=0).mean()),
+            "final epoch, between seeds": float(f[:, -1].std()),
+            "between epochs": float(np.abs(np.diff(f, axis=1))[:, 1:].mean()),
+            "mean final F": float(f[:, -1].mean()),
+            "seconds per epoch": float(np.mean([r.history.seconds / epochs
+                                                for r in runs.values()]))}
+
+
+def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """One sentence per measure of :func:`stability`, computed from the numbers: which model had
+    the smaller value (or that they were equal as printed), for two models."""
+    (a, first), (b, second) = measures.items()
+    sentences = []
+    for key, what, unit in (("between seeds", "moved less between seeds", "F points"),
+                            ("between epochs", "moved less from one epoch to the next",
+                             "F points"),
+                            ("seconds per epoch", "took less time per epoch", "s")):
+        x, y = first[key], second[key]
+        if f"{x:.1f}" == f"{y:.1f}":
+            sentences.append(f"{a} and {b} did not differ on '{key}' ({x:.1f} {unit} each).")
+        else:
+            winner, loser = (a, b) if x < y else (b, a)
+            sentences.append(f"{winner} {what} ({min(x, y):.1f} against {loser}'s "
+                             f"{max(x, y):.1f} {unit}).")
+    return sentences
+
+
+def stability_plot(runs: Mapping[str, Mapping[int, object]],
+                   baselines: Mapping[str, float] | None = None) -> plt.Figure:
+    """Test F-score per epoch, one line per seed, one panel per model (shared y axis)."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, (name, by_seed) in zip(axes[0], runs.items(), strict=True):
+        for seed, run in by_seed.items():
+            ax.plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
+                    run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
+        for baseline, value in (baselines or {}).items():
+            baseline_line(ax, baseline, value)
+        ax.set(xlabel="epoch (0: untrained)", title=f"{name}: test F-score per seed")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("F-score (%)")
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
+                     published: Mapping[str, Mapping[float, float]],
+                     baselines: Mapping[str, float] | None = None, title: str = ""
+                     ) -> plt.Figure:
+    """F-score against σ: this run's (left, with the baselines) beside a paper's (right)."""
+    fig, (ours, theirs) = plt.subplots(1, 2, figsize=(12, 3.6))
+    for name, values in measured.items():
+        ours.plot(list(values), list(values.values()), "o-", label=name)
+    for name, value in (baselines or {}).items():
+        baseline_line(ours, name, value)
+    for name, values in published.items():
+        theirs.plot(list(values), list(values.values()), "s--", label=name)
+    ours.set(title=title or "measured here", xlabel="σ", ylabel="F-score (%)")
+    theirs.set(title="reported in the paper", xlabel="σ", ylabel="F-score (%)")
+    for ax in (ours, theirs):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig

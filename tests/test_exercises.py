@@ -306,7 +306,8 @@ RIGHT = {
 
 
 def test_every_exercise_lists_its_wrong_answers():
-    assert set(WRONG) == set(ALL_EXERCISES)
+    # Lecture 05's are listed in tests/test_exercises_lecture05.py.
+    assert set(WRONG) == {name for name, ex in ALL_EXERCISES.items() if ex.lecture != "05"}
     assert all(len(wrong) >= 3 for wrong in WRONG.values())
 
 

@@ -198,18 +198,13 @@ class AttentionDecoder(nn.Module):
              lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The same, as a plain Python loop of the modules (what :meth:`forward` must equal)."""
         h, c = state
-        padded = padding_mask(memory, lengths)
         states = [(h[i], c[i]) for i in range(len(self.cells))]
         previous = memory.new_zeros(memory.shape[0], memory.shape[2])
         emitted, weights = [], []
         for _ in range(memory.shape[1]):
-            query = self.attention(torch.cat([s[0] for s in states], dim=1))
-            energies = torch.bmm(memory, query.unsqueeze(2)).squeeze(2)
-            if padded is not None:
-                energies = energies.masked_fill(padded, float("-inf"))
-            weights.append(torch.softmax(energies, dim=1))
-            context = torch.bmm(weights[-1].unsqueeze(1), memory).squeeze(1)
-            layer_input = torch.cat([previous, context], dim=1)
+            layer_input, step_weights = decoder_input(torch.stack([s[0] for s in states]),
+                                                      previous, memory, self.attention, lengths)
+            weights.append(step_weights)
             for i, cell in enumerate(self.cells):
                 states[i] = cell(layer_input, states[i])
                 layer_input = states[i][0]
@@ -219,11 +214,39 @@ class AttentionDecoder(nn.Module):
 
 
 def padding_mask(memory: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor | None:
-    """True at each video's padded steps of ``memory`` [B, T, H] (``None``: no padding)."""
+    """True at each video's padded steps of ``memory`` [B, T, ...] (``None``: no padding)."""
     if lengths is None:
         return None
     return (torch.arange(memory.shape[1], device=memory.device)
             >= lengths.to(memory.device).unsqueeze(1))
+
+
+def masked_softmax(energies: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax over the steps of ``energies`` [B, T], each video's padded steps (at and after
+    its length) set to −∞ first, so that they get weight 0 and the real steps share all of it."""
+    padded = padding_mask(energies, lengths)
+    if padded is not None:
+        energies = energies.masked_fill(padded, float("-inf"))
+    return torch.softmax(energies, dim=1)
+
+
+def attend(query: torch.Tensor, memory: torch.Tensor, lengths: torch.Tensor | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dot-product attention of a query [B, H] over the encoder's outputs ``memory`` [B, T, H]:
+    energies ⟨memory_i, query⟩ (not scaled), their (masked) softmax α [B, T], and the context
+    Σ_i α_i memory_i [B, H]."""
+    weights = masked_softmax(torch.bmm(memory, query.unsqueeze(2)).squeeze(2), lengths)
+    return weights, torch.bmm(weights.unsqueeze(1), memory).squeeze(1)
+
+
+def decoder_input(h: torch.Tensor, previous: torch.Tensor, memory: torch.Tensor,
+                  attention: nn.Linear, lengths: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a decoder step's first cell reads, and the step's attention weights [B, T]: the
+    query is ``attention`` of the state's h [layers, B, H] side by side (layer 0 first), and the
+    input is [previous output, context] [B, 2H]."""
+    weights, context = attend(attention(torch.cat(list(h), dim=1)), memory, lengths)
+    return torch.cat([previous, context], dim=1), weights
 
 
 def available_memory(device: torch.device) -> int | None:

@@ -115,13 +115,13 @@ class SumGanRun:
 
         ``best test epoch`` looks at the test labels: what the papers' tables print,
         optimistic. ``final epoch`` and ``lowest training loss`` (the epoch with the smallest
-        mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects) use no
-        labels.
+        mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects; SUM-GAN-AAE
+        has no prior) use no labels.
         """
         epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
         f = np.asarray(self.history.evals["f_score"])
-        loss = (self.epoch_means("reconstruction") + self.epoch_means("prior")
-                + self.epoch_means("sparsity"))
+        loss = sum(self.epoch_means(term) for term in ("reconstruction", "prior", "sparsity")
+                   if term in self.history.train)
         trained = epochs >= 1
         best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
         lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])

@@ -1,0 +1,113 @@
+"""Notebook 05's exercises: wrong answers a student would plausibly write, each rejected with a
+hint that names it, and right answers in another form accepted (the structure of
+tests/test_exercises.py, whose other tests cover every lecture's checkers)."""
+
+import pytest
+import torch
+
+from course_lib.exercises import lecture05
+from course_lib.models import sum_gan_aae as aae
+
+EXERCISES = {ex.name: ex for ex in lecture05.EXERCISES}
+
+
+def attention_with(normalise, context=None):
+    def attention(query, memory):
+        energies = torch.einsum("bth,bh->bt", memory, query)
+        weights = normalise(energies)
+        return weights, (context or (lambda w, m: torch.einsum("bt,bth->bh", w, m)))(weights,
+                                                                                 memory)
+    return attention
+
+
+def masked_with(fill, offset=0, after=False):
+    def masked(energies, lengths):
+        steps = torch.arange(energies.shape[1]).unsqueeze(0)
+        padded = steps >= lengths.unsqueeze(1) + offset
+        if after:
+            return torch.softmax(energies, dim=-1) * ~padded
+        return torch.softmax(torch.where(padded, torch.full_like(energies, fill), energies), -1)
+    return masked
+
+
+def decoder_step(query_from, order="previous, context"):
+    def step(h, previous, memory, attention):
+        query = attention(query_from(h))
+        weights, context = aae.attend(query, memory)
+        second = context if "context" in order else query
+        parts = [second, previous] if order.startswith("context") else [previous, second]
+        return torch.cat(parts, dim=-1), weights
+    return step
+
+
+def side_by_side(h):
+    return torch.cat([h[i] for i in range(len(h))], dim=-1)
+
+
+WRONG = {
+    "attend": [
+        (attention_with(lambda e: e), "normalise the energies with a softmax"),
+        (attention_with(lambda e: torch.softmax(e, dim=0)), "not over the videos"),
+        (attention_with(lambda e: torch.softmax(e / e.new_tensor(4.0).sqrt(), dim=-1)),
+         "no division by √H"),
+        (attention_with(lambda e: torch.exp(e) / torch.exp(e).sum(-1, keepdim=True)),
+         "exp overflows"),
+        (attention_with(torch.sigmoid), "not from a sigmoid"),
+        (attention_with(lambda e: torch.softmax(e, -1), lambda w, m: m.sum(1) / m.shape[1]),
+         "unweighted mean"),
+    ],
+    "masked_softmax": [
+        (masked_with(0.0), "not to 0"),
+        (masked_with(float("-inf"), after=True), "*before* the softmax"),
+        (masked_with(float("-inf"), offset=1), "not after it"),
+        (masked_with(-1e4, offset=-1), "step L − 1 is real"),
+        (lambda energies, lengths: energies.softmax(dim=1), "a plain softmax"),
+    ],
+    "decoder_input": [
+        (decoder_step(side_by_side, "context, previous"), "[previous output, context]"),
+        (decoder_step(lambda h: torch.cat([h[1], h[0]], dim=-1)), "layer 0's h first"),
+        (decoder_step(lambda h: h.view(h.shape[1], -1)), "mixes the videos"),
+        (decoder_step(side_by_side, "previous, query"), "not the query"),
+    ],
+}
+WRONG_CASES = [(name, i) for name, wrong in WRONG.items() for i in range(len(wrong))]
+
+RIGHT = {
+    "attend": attention_with(lambda e: torch.softmax(e, dim=-1)),
+    "masked_softmax": masked_with(-1e9),
+    "decoder_input": decoder_step(lambda h: h.permute(1, 0, 2).reshape(h.shape[1], -1)),
+}
+
+
+def test_every_exercise_lists_its_wrong_answers():
+    assert set(WRONG) == set(EXERCISES) and len(EXERCISES) >= 3
+    assert all(len(wrong) >= 3 for wrong in WRONG.values())
+
+
+@pytest.mark.parametrize(("name", "index"), WRONG_CASES, ids=[f"{n}-{i}" for n, i in WRONG_CASES])
+def test_wrong_answer_is_rejected_with_a_useful_hint(name, index):
+    wrong, fragment = WRONG[name][index]
+    result = EXERCISES[name].check(wrong)
+    assert not result.passed, result
+    assert fragment in result.message, result
+
+
+@pytest.mark.parametrize("name", list(RIGHT))
+def test_right_answers_in_another_form_pass(name):
+    result = EXERCISES[name].check(RIGHT[name])
+    assert result.passed, result
+
+
+def test_the_solutions_are_what_the_decoder_computes():
+    # The library's AttentionDecoder.loop is built from these functions, and the fused decoder
+    # is tested against the loop; here one step of the loop against the solutions by hand.
+    torch.manual_seed(0)
+    decoder = aae.AttentionDecoder(4, 2)
+    h, c, memory = torch.randn(2, 3, 4), torch.randn(2, 3, 4), torch.randn(3, 5, 4)
+    lengths = torch.tensor([5, 2, 4])
+    _, weights = decoder.loop((h, c), memory, lengths)
+    query = decoder.attention(torch.cat([h[0], h[1]], dim=1))
+    energies = (memory * query.unsqueeze(1)).sum(-1)
+    torch.testing.assert_close(weights[:, 0], aae.masked_softmax(energies, lengths))
+    first = weights[:, 0]  # the first decoder step: every video still running
+    assert (first[1, 2:] == 0).all() and torch.allclose(first.sum(-1), torch.ones(3))
