@@ -261,7 +261,8 @@ RIGHT = {
 
 
 def test_every_exercise_lists_its_wrong_answers():
-    assert set(WRONG) == set(ALL_EXERCISES)
+    # Later lectures list theirs in tests/test_exercises_lectureNN.py.
+    assert set(WRONG) == {n for n, e in ALL_EXERCISES.items() if e.lecture in ("01", "02", "03")}
     assert all(len(wrong) >= 3 for wrong in WRONG.values())
 
 
