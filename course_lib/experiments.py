@@ -1,0 +1,530 @@
+"""The benchmark protocol as a grid of jobs (notebook 06 and the ``course-experiments`` command).
+
+One *job* trains one model on one split of one dataset from one seed, at one tier, in its own
+folder ``<out>/<dataset>/<tier>/<model>/split<k>-seed<s>/``:
+
+- ``config.json``, written first: the model, its full configuration (with any overrides), the
+  tier, split, seed, the training and test videos and a fingerprint of the data. A folder whose
+  configuration differs from the one asked for is refused, so results of two configurations are
+  never mixed;
+- ``results/<Dataset>_<epoch>.json``: the test videos' scores after every epoch, one file per
+  epoch in the reference implementations' shape (``{"video_1": [scores...], ...}``, epochs
+  numbered from -1 = before training), so their evaluation scripts can read them;
+- ``progress.json``, rewritten after every epoch: F-score, mean score and seconds per epoch;
+- ``checkpoint/``: the training checkpoint (resumable; the final model at the end);
+- at the end ``epochs.csv`` (F-score, seconds and the training losses' means per epoch),
+  ``f_scores.json`` (F per epoch, as the reference's evaluation script writes it) and, last,
+  ``result.json``, which marks the job finished.
+
+Every file is written atomically (a temporary file, then a rename). An interrupted job resumes
+from its last completed epoch and ends as an uninterrupted one would; a finished job is skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from course_lib.config import resolve_tier, summarization_data_config
+from course_lib.errors import CheckpointError, CourseError, DataError
+from course_lib.models.summarizer_training import Method, checkpoint_file, family, run_settings
+
+DATASETS = ("synthetic", "summe", "tvsum")
+# File-name prefixes of the per-epoch score files, as the reference names them ("SumMe_-1.json");
+# the synthetic data's has the same length, so the reference's parser reads it too.
+RESULT_PREFIX = {"summe": "SumMe", "tvsum": "TVSum", "synthetic": "Synth"}
+FAST_VIDEOS_PER_UPDATE = 5  # the fast trainers' batch where a tier trains one video per update
+FINISHED = "result.json"
+
+
+# ---------------------------------------------------------------- models
+
+@dataclass(frozen=True)
+class Model:
+    """A runner model: a method of the family and which trainer it uses.
+
+    ``trainer``: ``None`` (SUM-GAN has one), ``"faithful"`` (one video per update in the
+    split's order, as the reference, whatever the tier) or ``"fast"`` (several videos of similar
+    length per update: the tier's number when it uses the fast trainer, else
+    ``FAST_VIDEOS_PER_UPDATE``).
+    """
+
+    method: Method
+    trainer: str | None = None
+
+    def config(self, tier: str, overrides: Mapping | None = None):
+        """The method's configuration at ``tier`` for this trainer, with ``overrides``."""
+        config = self.method.config(tier, verbose=False)
+        changes = {}
+        if self.trainer == "faithful":
+            changes = {"videos_per_update": 1, "training_order": "split"}
+        elif self.trainer == "fast":
+            batch = config.videos_per_update
+            changes = {"videos_per_update": batch if batch > 1 else FAST_VIDEOS_PER_UPDATE,
+                       "training_order": "by_length"}
+        names = {f.name for f in fields(config)}
+        if unknown := sorted(set(overrides or {}) - names):
+            raise CourseError(f"{self.method.name}'s configuration has no field "
+                              f"{', '.join(map(repr, unknown))}; its fields are "
+                              f"{', '.join(sorted(names))}.")
+        return replace(config, **{**changes, **(overrides or {})})
+
+
+def _models() -> dict[str, Model]:
+    methods = family()
+    return {"sum-gan": Model(methods["SUM-GAN"]),
+            "sum-gan-sl": Model(methods["SUM-GAN-sl"], "faithful"),
+            "sum-gan-aae": Model(methods["SUM-GAN-AAE"], "faithful"),
+            "sum-gan-sl-fast": Model(methods["SUM-GAN-sl"], "fast"),
+            "sum-gan-aae-fast": Model(methods["SUM-GAN-AAE"], "fast")}
+
+
+MODELS: dict[str, Model] = _models()
+
+
+def check_model(name: str) -> Model:
+    if name not in MODELS:
+        raise CourseError(f"Unknown model {name!r}: use one of {', '.join(MODELS)}.")
+    return MODELS[name]
+
+
+# ---------------------------------------------------------------- data
+
+def check_dataset(name: str) -> str:
+    if name not in DATASETS:
+        raise CourseError(f"Unknown dataset {name!r}: use one of {', '.join(DATASETS)} (the "
+                          "real ones once downloaded with `course-data summe` or "
+                          "`course-data tvsum`).")
+    return name
+
+
+@lru_cache(maxsize=4)
+def load_data(dataset: str, tier: str):
+    """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, or the
+    downloaded SumMe / TVSum file. Never another dataset in place of a missing one."""
+    from course_lib.data.summarization import load_benchmark, make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    if check_dataset(dataset) == "synthetic":
+        config = summarization_data_config(tier, verbose=False)
+        data = make_synthetic_dataset(config)
+        return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+    try:
+        return load_benchmark(dataset)
+    except DataError as error:
+        raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
+                        f"{error}") from None
+
+
+def check_splits(dataset: str, tier: str, splits: Iterable[int]) -> list[int]:
+    n = len(load_data(dataset, tier)[1])
+    splits = list(splits)
+    if bad := [k for k in splits if not 0 <= k < n]:
+        raise CourseError(f"Split {', '.join(map(str, bad))} does not exist: {dataset} has "
+                          f"{n} splits, numbered 0-{n - 1}.")
+    return splits
+
+
+# ---------------------------------------------------------------- jobs and their folders
+
+@dataclass(frozen=True)
+class Job:
+    """One (model, dataset, tier, split, seed) of the grid."""
+
+    model: str
+    dataset: str
+    tier: str
+    split: int
+    seed: int
+
+    def folder(self, out: str | Path) -> Path:
+        return (Path(out) / self.dataset / self.tier / self.model
+                / f"split{self.split}-seed{self.seed}")
+
+    def __str__(self) -> str:
+        return (f"{self.model} on {self.dataset} ({self.tier} tier), split {self.split}, "
+                f"seed {self.seed}")
+
+
+@dataclass
+class JobResult:
+    """What a job's folder holds, finished or not. Arrays are aligned with ``epochs``
+    (0 = the untrained model, then 1..E); ``seconds_per_epoch[0]`` is the time before and for
+    the untrained model's evaluation (SUM-GAN's VAE pre-training included)."""
+
+    job: Job
+    folder: Path
+    finished: bool
+    parameters: int
+    epochs: np.ndarray
+    f_scores: np.ndarray
+    seconds_per_epoch: np.ndarray
+    train_curves: dict[str, np.ndarray] = field(default_factory=dict)
+    selections: dict[str, tuple[int, float]] = field(default_factory=dict)
+    rank_correlation: dict[str, float] | None = None
+    total_epochs: int = 0
+
+    def test_scores(self, epoch: int) -> dict[str, np.ndarray]:
+        """The test videos' scores saved after ``epoch`` (0 = untrained)."""
+        path = _scores_path(self.folder, self.job.dataset, epoch)
+        if not path.exists():
+            raise CourseError(f"{self.folder} has no scores of epoch {epoch} (it has epochs "
+                              f"{_ranges(self.epochs.tolist())}).")
+        return {k: np.asarray(v, dtype=np.float32) for k, v in _read_json(path).items()}
+
+
+def _scores_path(folder: Path, dataset: str, epoch: int) -> Path:
+    """The reference numbers epochs from -1 (before training): the course's epoch 0."""
+    return folder / "results" / f"{RESULT_PREFIX[dataset]}_{epoch - 1}.json"
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomically: a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, obj, indent: int | None = 1) -> None:
+    """Standard JSON (NaN becomes null), atomically."""
+    _write_text(path, json.dumps(_finite(obj), indent=indent, allow_nan=False))
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CourseError(f"{path} cannot be read ({type(error).__name__}); it was not written "
+                          f"by course-experiments or was edited. Delete the folder "
+                          f"{path.parent} and run the job again.") from None
+
+
+def _plain(obj):
+    """JSON's view of ``obj`` (tuples become lists), so a stored config compares equal."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _qualname(function: Callable) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', function)}"
+
+
+def job_config(job: Job, method: Method, config, data, split, overrides: Mapping | None) -> dict:
+    """What a job folder's ``config.json`` holds: everything its results depend on."""
+    return _plain({"model": job.model, "method": method.name, "build": _qualname(method.build),
+                   "fit": _qualname(method.fit), "dataset": job.dataset, "tier": job.tier,
+                   "split": job.split, "seed": job.seed, "config": asdict(config),
+                   "overrides": dict(overrides or {}),
+                   "data": {"name": data.name, "source": data.source,
+                            "fingerprint": data.fingerprint()},
+                   "train_keys": list(split.train_keys), "test_keys": list(split.test_keys)})
+
+
+def _differences(stored: dict, wanted: dict) -> list[str]:
+    out = []
+    for key in sorted(set(stored) | set(wanted)):
+        a, b = stored.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key != "data":
+            out += [f"{key}.{d}" for d in _differences(a, b)]
+        elif a != b:
+            out.append(f"{key} ({a!r} there, {b!r} asked for)"[:160])
+    return out
+
+
+def claim_folder(folder: Path, config: dict) -> None:
+    """Write ``config.json`` into a new job folder, or check that an existing one holds this
+    configuration; refuse (changing nothing) a folder of another configuration or a foreign one."""
+    path = folder / "config.json"
+    if path.exists():
+        stored = _read_json(path)
+        if stored != config:
+            raise CourseError(
+                f"{folder} holds a run of another configuration: "
+                f"{'; '.join(_differences(stored, config)[:4])}. Nothing was changed. Write "
+                f"these results to another folder (--out), or delete {folder} to run this "
+                "configuration there.")
+        return
+    if folder.exists() and any(folder.iterdir()):
+        raise CourseError(f"{folder} holds files but no config.json, so it was not written by "
+                          f"course-experiments (or its config.json was deleted). Nothing was "
+                          f"changed. Delete {folder} to run the job there, or use another --out.")
+    _write_json(path, config)
+
+
+class _EpochRecorder:
+    """``on_evaluate`` of a fit function: saves each epoch's test scores and progress.
+
+    ``epoch`` starts at the number of evaluations the checkpoint already holds, so a resumed
+    run numbers its epochs on; epochs recorded after that checkpoint (by a run killed before it
+    saved the next one) are dropped from the progress and written again."""
+
+    def __init__(self, folder: Path, dataset: str, epoch: int):
+        self.folder, self.dataset, self.epoch = folder, dataset, epoch
+        self.path = folder / "progress.json"
+        stored = _read_json(self.path)["epochs"] if self.path.exists() else []
+        self.epochs = [e for e in stored if e["epoch"] < epoch]
+        self.last = time.monotonic()
+
+    def __call__(self, scores: Mapping[str, np.ndarray], metrics: Mapping[str, float]) -> None:
+        now = time.monotonic()
+        _write_json(_scores_path(self.folder, self.dataset, self.epoch),
+                    {k: np.asarray(v, dtype=float).tolist() for k, v in scores.items()},
+                    indent=None)
+        self.epochs.append({"epoch": self.epoch, **metrics, "seconds": now - self.last})
+        _write_json(self.path, {"epochs": self.epochs})
+        self.epoch += 1
+        self.last = time.monotonic()
+
+
+def _evaluations_done(path: Path | None) -> int:
+    """How many evaluations a checkpoint's history holds (0 without one); a damaged file is
+    left for the training loop to report."""
+    if path is None or not path.exists():
+        return 0
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return len(payload["history"]["eval_steps"])
+    except Exception:
+        return 0
+
+
+def run_job(job: Job, out: str | Path, *, method: Method | None = None,
+            overrides: Mapping | None = None, progress: bool = True) -> JobResult:
+    """Run one job in its folder under ``out``: skipped when finished, resumed when started.
+
+    ``method`` (a :class:`Method` with its own ``build``/``fit``) and ``overrides`` (changed
+    configuration fields) run a variant under its own ``job.model`` name through the same
+    harness; the folder's ``config.json`` records both, so a variant never mixes with another.
+    ``progress=False`` hides the training's progress bars (its stderr).
+    """
+    spec = Model(method) if method is not None else check_model(job.model)
+    tier = resolve_tier(job.tier, verbose=False)
+    if tier != job.tier:
+        job = replace(job, tier=tier)
+    data, splits = load_data(job.dataset, job.tier)
+    split = splits[check_splits(job.dataset, job.tier, [job.split])[0]]
+    config = spec.config(job.tier, overrides)
+    folder = job.folder(out)
+    claim_folder(folder, job_config(job, spec.method, config, data, split, overrides))
+    if (folder / FINISHED).exists():
+        return load_job(folder)
+
+    from course_lib.runtime import get_device
+
+    model = spec.method.build(config, job.seed).to(get_device(verbose=False))
+    path = checkpoint_file(folder / "checkpoint", job.model,
+                           run_settings(config, data, job.seed, split.train_keys))
+    recorder = _EpochRecorder(folder, job.dataset, _evaluations_done(path))
+    try:
+        with _quiet(not progress):
+            run = spec.method.fit(model, config, data, split, name=job.model, seed=job.seed,
+                                  checkpoint=folder / "checkpoint", live=False,
+                                  on_evaluate=recorder)
+    except CheckpointError as error:
+        raise CheckpointError(f"{job}: {error}") from None
+    _finish(folder, job, run, data, split)
+    return load_job(folder)
+
+
+@contextmanager
+def _quiet(quiet: bool) -> Iterator[None]:
+    """Without progress bars: the training loop's tqdm bars (on stderr) go nowhere."""
+    if not quiet:
+        yield
+        return
+    with open(os.devnull, "w") as sink, redirect_stderr(sink):
+        yield
+
+
+def _finish(folder: Path, job: Job, run, data, split) -> None:
+    """The end-of-job files, ``result.json`` (the finished mark) last."""
+    from course_lib.evaluation import evaluate_rank_correlation
+
+    history = run.history
+    epochs = [s // run.steps_per_epoch for s in history.eval_steps]
+    progress = {e["epoch"]: e for e in _read_json(folder / "progress.json")["epochs"]}
+    seconds = [progress.get(e, {}).get("seconds", float("nan")) for e in epochs]
+    curves = {k: [float("nan")] + run.epoch_means(k).tolist() for k in history.train}
+    f = history.evals["f_score"]
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["epoch", "test_f_score", "test_mean_score", "seconds",
+                     *(f"train_{k}" for k in curves)])
+    for i, epoch in enumerate(epochs):
+        writer.writerow([epoch, f[i], history.evals["mean_score"][i], seconds[i],
+                         *(c[epoch] if epoch < len(c) else "" for c in curves.values())])
+    _write_text(folder / "epochs.csv", table.getvalue())
+    _write_json(folder / "f_scores.json", f)
+    test_keys = list(split.test_keys)
+    ranked = None
+    if all(data[k].user_scores is not None for k in test_keys):
+        final = JobResult(job, folder, False, 0, np.array(epochs), np.array(f),
+                          np.array(seconds)).test_scores(epochs[-1])
+        ranked = evaluate_rank_correlation(data, final, test_keys)
+    _write_json(folder / FINISHED, {
+        "parameters": sum(p.numel() for p in run.model.parameters()), "epochs": epochs,
+        "f_scores": f, "seconds_per_epoch": seconds, "train_curves": curves,
+        "selections": run.selections(), "rank_correlation_final_epoch": ranked,
+        "seconds": history.seconds})
+
+
+def load_job(folder: str | Path) -> JobResult:
+    """A job folder's results: complete when finished, the epochs so far otherwise."""
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    job = Job(config["model"], config["dataset"], config["tier"], config["split"], config["seed"])
+    total = config["config"].get("epochs", 0)
+    if (folder / FINISHED).exists():
+        r = _read_json(folder / FINISHED)
+        return JobResult(job, folder, True, r["parameters"], np.array(r["epochs"]),
+                         np.array(r["f_scores"], dtype=float),
+                         np.array(r["seconds_per_epoch"], dtype=float),
+                         {k: np.array(v, dtype=float) for k, v in r["train_curves"].items()},
+                         {k: (int(e), float(v)) for k, (e, v) in r["selections"].items()},
+                         r["rank_correlation_final_epoch"], total)
+    path = folder / "progress.json"
+    epochs = _read_json(path)["epochs"] if path.exists() else []
+    return JobResult(job, folder, False, 0, np.array([e["epoch"] for e in epochs], dtype=int),
+                     np.array([e["f_score"] for e in epochs], dtype=float),
+                     np.array([e["seconds"] for e in epochs], dtype=float), total_epochs=total)
+
+
+def load_results(out: str | Path, *, dataset: str | None = None,
+                 tier: str | None = None) -> list[JobResult]:
+    """Every job folder under ``out`` (of ``dataset`` / ``tier`` if given), finished or not."""
+    pattern = f"{dataset or '*'}/{tier or '*'}/*/split*-seed*/config.json"
+    return [load_job(p.parent) for p in sorted(Path(out).glob(pattern))]
+
+
+def grid(models: Sequence[str], dataset: str, tier: str, splits: Iterable[int],
+         seeds: Iterable[int]) -> list[Job]:
+    """The jobs of a grid, model by model, split by split, seed by seed."""
+    return [Job(m, dataset, tier, k, s) for m in models for k in splits for s in seeds]
+
+
+def missing(out: str | Path, models: Sequence[str], dataset: str, tier: str,
+            splits: Iterable[int], seeds: Iterable[int]) -> list[Job]:
+    """The jobs of the grid that are not finished under ``out``."""
+    return [j for j in grid(models, dataset, tier, list(splits), list(seeds))
+            if not (j.folder(out) / FINISHED).exists()]
+
+
+# ---------------------------------------------------------------- the grid
+
+def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iterable[int],
+             seeds: Iterable[int], out: str | Path, *, jobs: int = 1,
+             progress: bool = True) -> list[JobResult]:
+    """Run every job of the grid (finished ones are skipped): one after another in this process,
+    or ``jobs`` at a time in their own processes (one per GPU when there are several)."""
+    for name in models:
+        check_model(name)
+    tier = resolve_tier(tier, verbose=False)
+    splits = check_splits(dataset, tier, splits)
+    todo = grid(models, dataset, tier, splits, list(seeds))
+    data, all_splits = load_data(dataset, tier)
+    for job in todo:  # every folder is checked before anything trains
+        config = MODELS[job.model].config(tier)
+        claim_folder(job.folder(out), job_config(job, MODELS[job.model].method, config, data,
+                                                 all_splits[job.split], None))
+    pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
+    bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({dataset}, "
+               f"{tier})", disable=not progress)
+    try:
+        if jobs <= 1:
+            for job in pending:
+                bar.set_postfix_str(str(job))
+                run_job(job, out, progress=progress)
+                bar.update()
+        else:
+            _run_parallel(pending, out, jobs, bar)
+    finally:
+        bar.close()
+    return [load_job(j.folder(out)) for j in todo]
+
+
+def job_command(job: Job, out: str | Path) -> list[str]:
+    """The command that runs ``job`` alone (what a cluster's job array would run)."""
+    return [sys.executable, "-m", "course_lib.experiments_cli", "run", job.model, "--dataset",
+            job.dataset, "--tier", job.tier, "--out", str(out),
+            "--only", f"split={job.split},seed={job.seed}", "--splits", str(job.split),
+            "--seeds", str(job.seed)]
+
+
+def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
+    """``jobs`` processes at a time, each single-threaded on the CPU or alone on one GPU; each
+    one's output goes to ``<out>/logs/``. A failed job does not stop the others."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    logs = Path(out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    queue, running, failed = list(pending), {}, []
+    free = list(range(jobs))
+    try:
+        while queue or running:
+            while queue and free:
+                job, slot = queue.pop(0), free.pop(0)
+                env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                       "TQDM_MININTERVAL": "10"}
+                if gpus > 1:
+                    env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+                log = logs / f"{job.dataset}-{job.tier}-{job.model}-split{job.split}-seed" \
+                             f"{job.seed}.log"
+                with open(log, "w") as handle:
+                    process = subprocess.Popen(job_command(job, out), env=env, stdout=handle,
+                                               stderr=subprocess.STDOUT, start_new_session=True)
+                running[process] = (job, slot, log)
+            time.sleep(0.2)
+            for process in [p for p in running if p.poll() is not None]:
+                job, slot, log = running.pop(process)
+                free.append(slot)
+                if process.returncode:
+                    failed.append((job, log))
+                bar.update()
+    except KeyboardInterrupt:
+        for process in running:  # each saves its last completed step, then stops
+            process.send_signal(2)
+        for process in running:
+            process.wait()
+        raise
+    if failed:
+        raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
+            f"{job} (see {log})" for job, log in failed))
+
+
+def _ranges(values: Sequence[int]) -> str:
+    """``[0, 1, 2, 4]`` → ``"0-2, 4"``."""
+    values, parts = sorted(set(values)), []
+    for v in values:
+        if parts and v == parts[-1][1] + 1:
+            parts[-1][1] = v
+        else:
+            parts.append([v, v])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in parts) or "none"
