@@ -24,8 +24,9 @@ higher-level function takes them as arguments so that a student's passing versio
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy import stats
@@ -137,7 +138,8 @@ def summary_table(results: Iterable, rules: Sequence[str] | None = None, *,
         ranks = [r.rank_correlation for r in mine if r.rank_correlation]
         tau = float(np.mean([c["kendall_tau"] for c in ranks])) if ranks else np.nan
         rho = float(np.mean([c["spearman_rho"] for c in ranks])) if ranks else np.nan
-        seconds = float(np.mean([np.mean(r.seconds_per_epoch) for r in mine]))
+        seconds = float(np.mean([np.mean(np.asarray(r.seconds_per_epoch)[
+            np.asarray(r.epochs) >= 1]) for r in mine]))  # epoch 0 is setup and pre-training
         for rule in rules:
             f, splits, _ = grid(f_by_run(mine, rule)[model])
             mean, sd = spread(f)
@@ -252,14 +254,19 @@ def paired_comparison(results: Iterable, a: str, b: str, rule: str = FINAL, *,
         raise CourseError(f"{a} and {b} share {len(runs)} finished (split, seed) run(s); a "
                           "paired comparison needs at least 2: run both on the same grid.")
     d = np.array([table[a][r] - table[b][r] for r in runs])
-    t = t_statistic(np.array([table[a][r] for r in runs]), np.array([table[b][r] for r in runs]))
+    with np.errstate(divide="ignore", invalid="ignore"):  # equal differences: t is undefined
+        t = t_statistic(np.array([table[a][r] for r in runs]),
+                        np.array([table[b][r] for r in runs]))
     t_p = _t_p(t, len(d))
-    wilcoxon_p = 1.0 if np.all(d == 0) else float(stats.wilcoxon(d).pvalue)
+    with warnings.catch_warnings():  # zero differences: scipy says it leaves the exact test
+        warnings.simplefilter("ignore")
+        wilcoxon_p = 1.0 if np.all(d == 0) else float(stats.wilcoxon(d).pvalue)
     splits = sorted({s for s, _ in runs})
     per_split = np.array([d[[i for i, (s, _) in enumerate(runs) if s == split]].mean()
                           for split in splits])
-    split_t_p = (_t_p(paired_t_statistic(per_split, np.zeros_like(per_split)), len(per_split))
-                 if len(per_split) > 1 else np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        split_t_p = (_t_p(paired_t_statistic(per_split, np.zeros_like(per_split)),
+                          len(per_split)) if len(per_split) > 1 else np.nan)
     return Paired(a, b, rule, runs, d, ci(d, n_resamples, seed, level), level, t_p, wilcoxon_p,
                   wilcoxon_floor(len(d)), per_split, split_t_p)
 
@@ -388,3 +395,45 @@ def baseline_post_processing(dataset, splits: Sequence, split_ids: Sequence[int]
                     data, sets, keys, metric=metric)]))
             table[baseline][name] = float(np.mean(values))
     return table
+
+
+# ---------------------------------------------------------------- your improvement
+
+def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: Iterable[int],
+                seeds: Iterable[int], out, *, overrides: Mapping | None = None,
+                build: Callable | None = None, fit: Callable | None = None,
+                progress: bool = True) -> list:
+    """Train a change to the runner's model ``base`` on the same grid, under its own ``name``.
+
+    ``overrides`` changes configuration fields (``{"sigma": 0.3}``); ``build`` / ``fit`` replace
+    the method's model builder or training function (a new layer, a loss term). Everything else
+    is ``base``'s, its trainer included, so a difference in the results is the change's. Each
+    job goes through the runner (``run_job``): resumable, skipped when finished, its folder's
+    ``config.json`` recording the change.
+    """
+    from course_lib import experiments as xp
+
+    spec = xp.check_model(base)
+    if name in xp.MODELS:
+        raise CourseError(f"{name!r} is one of the runner's models: give the variant a name of "
+                          f"its own, e.g. {base + '-mine'!r}, so its results never mix.")
+    config = spec.config(tier, overrides)
+    plain = spec.method.config(config.tier, verbose=False)
+    changed = {f.name: getattr(config, f.name) for f in fields(config)
+               if getattr(config, f.name) != getattr(plain, f.name)}
+    method = replace(spec.method, name=name, build=build or spec.method.build,
+                     fit=fit or spec.method.fit)
+    return [xp.run_job(xp.Job(name, dataset, config.tier, k, s), out, method=method,
+                       overrides=changed, progress=progress)
+            for k in splits for s in seeds]
+
+
+def improvement_report(results: Iterable, variant: str, against: Sequence[str],
+                       rules: Sequence[str] = (FINAL, BEST), **kwargs) -> list[Paired]:
+    """``variant`` against each model of ``against`` that has results, under each rule: the
+    same paired statistics as the family's own comparisons (``kwargs`` go to
+    :func:`paired_comparison`)."""
+    results = list(results)
+    present = {r.job.model for r in _finished(results)}
+    return [paired_comparison(results, variant, model, rule, **kwargs)
+            for rule in rules for model in against if model in present and model != variant]
