@@ -89,7 +89,9 @@ def run(args) -> int:
 def report(args) -> int:
     paths = ex.report(args.out, dataset=args.dataset, tier=args.tier)
     for path in paths:
-        print(f"Wrote {path}")
+        if path.name == "comparison.md":
+            print(path.read_text())
+    print("Wrote " + ", ".join(map(str, paths)))
     return 0
 
 
