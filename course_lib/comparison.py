@@ -151,10 +151,12 @@ def summary_table(results: Iterable, rules: Sequence[str] | None = None, *,
 
 def format_table(rows: Sequence[Row]) -> str:
     """The rows as aligned text, one line per model and rule."""
-    lines = [f"{'model':18s} {'selection rule':36s} {'F (%) mean ± sd':>16s} {'[min, max]':>13s}"
-             f" {'runs':>4s} {'τ':>6s} {'ρ':>6s} {'parameters':>11s} {'s/epoch':>8s}"]
+    width = max([len("model"), *(len(r.model) for r in rows)])
+    lines = [f"{'model':{width}s} {'selection rule':36s} {'F (%) mean ± sd':>16s} "
+             f"{'[min, max]':>13s} {'runs':>4s} {'τ':>6s} {'ρ':>6s} {'parameters':>11s} "
+             f"{'s/epoch':>8s}"]
     for r in rows:
-        lines.append(f"{r.model:18s} {r.rule:36s} {r.mean:8.1f} ± {r.spread:4.1f}  "
+        lines.append(f"{r.model:{width}s} {r.rule:36s} {r.mean:8.1f} ± {r.spread:4.1f}  "
                      f"[{r.low:4.1f}, {r.high:4.1f}] {r.n_runs:4d} {r.kendall_tau:+6.3f} "
                      f"{r.spearman_rho:+6.3f} {r.parameters:11,d} {r.seconds_per_epoch:8.2f}")
     return "\n".join(lines)
