@@ -1,6 +1,6 @@
 """The comparison statistics on synthetic results shaped like the runner's ``JobResult``s."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -27,13 +27,16 @@ class Result:
     f_scores: np.ndarray
     finished: bool = True
     parameters: int = 1000
-    seconds_per_epoch: np.ndarray = field(default_factory=lambda: np.array([1.0, 1.2]))
     rank_correlation: dict | None = None
     scores: dict | None = None
 
     @property
     def epochs(self):
         return np.arange(len(self.f_scores))
+
+    @property
+    def seconds_per_epoch(self):
+        return np.array([9.0] + [1.0] * (len(self.f_scores) - 1))  # epoch 0: setup
 
     @property
     def selections(self):
@@ -151,6 +154,7 @@ def test_summary_table_rows_per_model_and_rule_skip_unfinished_runs():
     assert by["a", cmp.FINAL].n_runs == 14 and by["b", cmp.FINAL].n_runs == 15
     assert by["a", cmp.BEST].mean > by["a", cmp.FINAL].mean  # best test epoch is optimistic
     assert by["a", cmp.FINAL].kendall_tau == pytest.approx(0.1)
+    assert by["a", cmp.FINAL].seconds_per_epoch == 1.0  # not epoch 0's setup
     assert np.isnan(by["b", cmp.FINAL].kendall_tau)
     assert "± " in cmp.format_table(rows)
     with pytest.raises(CourseError, match="Unknown selection rule"):
@@ -210,3 +214,53 @@ def test_baseline_post_processing_mean_over_users_is_below_max(data):
     assert dataset.eval_method == "max"
     assert table["random"][names[1]] < table["random"][names[0]]
     assert set(table["uniform"]) == set(names)
+
+
+# ---------------------------------------------------------------- the improvement harness
+
+def test_run_variant_trains_the_base_model_with_only_the_change_under_its_own_name(tmp_path):
+    import json
+
+    from course_lib import experiments as xp
+
+    (run,) = cmp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
+                             tmp_path, overrides={"sigma": 0.4}, progress=False)
+    stored = json.loads((run.folder / "config.json").read_text())
+    base = xp.MODELS["sum-gan-sl"].config("smoke")
+    assert run.finished and run.job.model == "sl-sigma-0.4"
+    assert stored["config"] == {**json.loads(json.dumps(base.__dict__)), "sigma": 0.4}
+    assert stored["config"]["videos_per_update"] == 1  # the faithful trainer, as its base
+    assert stored["overrides"]["sigma"] == 0.4
+    (again,) = cmp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
+                               tmp_path, overrides={"sigma": 0.4}, progress=False)
+    assert np.array_equal(again.f_scores, run.f_scores)  # loaded, not trained again
+    with pytest.raises(CourseError, match="name of its own"):
+        cmp.run_variant("sum-gan", "sum-gan-sl", "synthetic", "smoke", [0], [0], tmp_path)
+
+
+def test_improvement_report_compares_the_variant_with_each_model_present():
+    results = grid_results("mine", 2) + grid_results("a", 0, seed=1) + grid_results("b", 0,
+                                                                                    seed=2)
+    report = cmp.improvement_report(results, "mine", ["a", "b", "absent"])
+    assert [(c.b, c.rule) for c in report] == [("a", cmp.FINAL), ("b", cmp.FINAL),
+                                               ("a", cmp.BEST), ("b", cmp.BEST)]
+    assert all(c.a == "mine" and c.mean > 0 for c in report)
+
+
+def test_comparison_figures_draw_every_model_and_label_published_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib import summary_plots as sp
+
+    results = grid_results("a", 0) + grid_results("b", 3, seed=1)
+    ax = sp.paired_plot([cmp.paired_comparison(results, "b", "a")])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b − a"]
+    assert len(ax.get_legend().get_texts()) == 5 + 1  # five splits and the interval
+    rows = [cmp.Sensitivity("a", 1.0, 0.5, 0.7, 3.0, {"other": -2.0})]
+    fig = sp.sensitivity_plot(rows, {"random": {"protocol": 40.0, "other": 37.0}})
+    right = fig.axes[1]
+    assert [t.get_text() for t in right.get_yticklabels()] == ["a", "random scores"]
+    assert [p.get_width() for p in right.patches] == [-2.0, -3.0]
+    ax = sp.published_bars({"a": (40.0, 2.0)}, {"a": 47.8})
+    assert "published (their protocol)" in [t.get_text() for t in ax.get_legend().get_texts()]
