@@ -120,7 +120,7 @@ BOOTSTRAP = Exercise(
                     [(1 - level) / 2, (1 + level) / 2]))),
     ))
 
-EXERCISES = [PAIRED_T, MEAN_AND_SPREAD, BOOTSTRAP]
+EXERCISES = [MEAN_AND_SPREAD, PAIRED_T, BOOTSTRAP]  # in the notebook's order
 check_paired_t_statistic = PAIRED_T.check
 check_mean_and_spread = MEAN_AND_SPREAD.check
 check_bootstrap_ci = BOOTSTRAP.check
