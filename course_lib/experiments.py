@@ -642,10 +642,9 @@ def _describe_missing(out: Path, jobs: Sequence[Job]) -> list[str]:
     for model in _model_order(j.model for j in jobs):
         absent, started = {}, []
         for job in (j for j in jobs if j.model == model):
-            if (job.folder(out) / "config.json").exists():
-                r = load_job(job.folder(out))
-                done = int(r.epochs.max()) if len(r.epochs) else 0
-                started.append(f"split {job.split} seed {job.seed} (epoch {done} of "
+            r = load_job(job.folder(out)) if (job.folder(out) / "config.json").exists() else None
+            if r is not None and len(r.epochs):
+                started.append(f"split {job.split} seed {job.seed} (epoch {r.epochs.max()} of "
                                f"{r.total_epochs} done)")
             else:
                 absent.setdefault(job.split, []).append(job.seed)

@@ -75,11 +75,10 @@ def run(args) -> int:
     print(f"{len(jobs)} job(s) of {', '.join(args.models)} on {args.dataset} ({tier} tier) "
           f"in {args.out}: splits {ex._ranges([j.split for j in jobs])}, seeds "
           f"{ex._ranges([j.seed for j in jobs])}.")
-    results = []
-    for model in dict.fromkeys(j.model for j in jobs):
-        mine = [j for j in jobs if j.model == model]
-        results += ex.run_grid([model], args.dataset, tier, sorted({j.split for j in mine}),
-                               sorted({j.seed for j in mine}), args.out, jobs=args.jobs)
+    # --only keeps a product of models, splits and seeds (or one job): a grid again.
+    results = ex.run_grid(list(dict.fromkeys(j.model for j in jobs)), args.dataset, tier,
+                          sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}),
+                          args.out, jobs=args.jobs)
     done = sum(r.finished for r in results)
     print(f"Done: {done} of {len(results)} job(s) finished in {args.out}. Compare them with: "
           f"course-experiments report --out {args.out}")
