@@ -27,6 +27,7 @@ import io
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -113,19 +114,34 @@ def check_dataset(name: str) -> str:
     return name
 
 
-@lru_cache(maxsize=4)
 def load_data(dataset: str, tier: str):
     """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, or the
     downloaded SumMe / TVSum file. Never another dataset in place of a missing one."""
-    from course_lib.data.summarization import load_benchmark, make_splits
-    from course_lib.data.synthetic_videos import make_synthetic_dataset
+    from course_lib.data.summarization import feature_file
 
     if check_dataset(dataset) == "synthetic":
-        config = summarization_data_config(tier, verbose=False)
-        data = make_synthetic_dataset(config)
-        return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+        return _synthetic(tier)
+    path = feature_file(dataset)
+    return _benchmark(dataset, path, path.stat().st_mtime_ns if path.exists() else None)
+
+
+@lru_cache(maxsize=3)
+def _synthetic(tier: str):
+    from course_lib.data.summarization import make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    config = summarization_data_config(tier, verbose=False)
+    data = make_synthetic_dataset(config)
+    return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+
+
+@lru_cache(maxsize=2)
+def _benchmark(dataset: str, path: Path, modified: int | None):
+    """Read once per version of the file (``modified``: its time stamp)."""
+    from course_lib.data.summarization import load_benchmark
+
     try:
-        return load_benchmark(dataset)
+        return load_benchmark(dataset, folder=path.parent)
     except DataError as error:
         raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
                         f"{error}") from None
@@ -510,7 +526,7 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
                 bar.update()
     except KeyboardInterrupt:
         for process in running:  # each saves its last completed step, then stops
-            process.send_signal(2)
+            process.send_signal(signal.SIGINT)
         for process in running:
             process.wait()
         raise

@@ -221,3 +221,26 @@ def test_a_damaged_checkpoint_names_the_job_and_the_fix(finished, tmp_path):
     next(folder.glob("checkpoint/*.pt")).write_bytes(b"half")
     with pytest.raises(ex.CheckpointError, match=f"{MODEL} on synthetic.*damaged"):
         ex.run_job(job(), tmp_path, progress=False)
+
+
+def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
+    """A small file in SumMe's layout and place: the job trains and evaluates on it."""
+    from course_lib.data.summarization import (
+        SummarizationDataset,
+        feature_file,
+        save_splits,
+        splits_file,
+        write_h5,
+    )
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    data, splits = ex.load_data("synthetic", "smoke")
+    write_h5(SummarizationDataset("summe", data.videos, "max"), feature_file("summe"))
+    save_splits(splits[:2], splits_file("summe"))
+    result = ex.run_job(ex.Job(MODEL, "summe", "smoke", 1, 0), tmp_path / "out", progress=False)
+    stored = json.loads((result.folder / "config.json").read_text())
+    assert stored["data"]["name"] == "summe" and stored["data"]["source"] == str(
+        feature_file("summe"))
+    assert sorted(os.listdir(result.folder / "results"))[0] == "SumMe_-1.json"
+    with pytest.raises(ex.CourseError, match="Split 2 does not exist: summe has 2 splits"):
+        ex.run_job(ex.Job(MODEL, "summe", "smoke", 2, 0), tmp_path / "out", progress=False)
