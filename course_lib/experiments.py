@@ -403,8 +403,7 @@ def _finish(folder: Path, job: Job, run, data, split) -> None:
     test_keys = list(split.test_keys)
     ranked = None
     if all(data[k].user_scores is not None for k in test_keys):
-        final = JobResult(job, folder, False, 0, np.array(epochs), np.array(f),
-                          np.array(seconds)).test_scores(epochs[-1])
+        final = _read_json(_scores_path(folder, job.dataset, epochs[-1]))
         ranked = evaluate_rank_correlation(data, final, test_keys)
     _write_json(folder / FINISHED, {
         "parameters": sum(p.numel() for p in run.model.parameters()), "epochs": epochs,

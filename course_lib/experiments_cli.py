@@ -86,7 +86,9 @@ def run(args) -> int:
 
 
 def report(args) -> int:
-    paths = ex.report(args.out, dataset=args.dataset, tier=args.tier)
+    paths = ex.report(args.out, dataset=args.dataset, tier=args.tier, models=args.models,
+                      splits=args.splits and parse_numbers(args.splits, "splits"),
+                      seeds=args.seeds and parse_numbers(args.seeds, "seeds"))
     for path in paths:
         if path.name == "comparison.md":
             print(path.read_text())
@@ -118,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--out", type=Path, required=True, help="the results folder")
     sub.add_argument("--dataset", help="only this dataset's results")
     sub.add_argument("--tier", help="only this tier's results")
+    sub.add_argument("--models", nargs="+", metavar="MODEL",
+                     help="the grid's models (default: those found)")
+    sub.add_argument("--splits", help="the grid's splits (default: every split of the data)")
+    sub.add_argument("--seeds", help="the grid's seeds (default: those found)")
     args = parser.parse_args(argv)
     try:
         return run(args) if args.command == "run" else report(args)
