@@ -267,7 +267,7 @@ def job_config(job: Job, method: Method, config, data, split, overrides: Mapping
 
 def _differences(stored: dict, wanted: dict) -> list[str]:
     out = []
-    for key in sorted(set(stored) | set(wanted)):
+    for key in sorted((set(stored) | set(wanted)) - {"overrides"}):  # shown in config
         a, b = stored.get(key), wanted.get(key)
         if isinstance(a, dict) and isinstance(b, dict) and key != "data":
             out += [f"{key}.{d}" for d in _differences(a, b)]

@@ -108,9 +108,17 @@ def test_an_interrupted_job_resumes_and_ends_as_an_uninterrupted_one(finished, t
         patch.setattr(sl, "train_step", interrupted)
         with pytest.raises(TrainingInterrupted):
             ex.run_job(job(), tmp_path, progress=False)
-    partial = ex.load_job(job().folder(tmp_path))
+    folder = job().folder(tmp_path)
+    partial = ex.load_job(folder)
     assert not partial.finished and list(partial.epochs) == [0, 1]
+    # As if killed after evaluating epoch 2 but before its checkpoint: that epoch is redone.
+    progress = json.loads((folder / "progress.json").read_text())
+    progress["epochs"].append({**progress["epochs"][-1], "epoch": 2, "f_score": -1.0})
+    (folder / "progress.json").write_text(json.dumps(progress))
+    (folder / "results" / "Synth_1.json").write_text('{"video_0": [0.5]}')
     same_results(ex.run_job(job(), tmp_path, progress=False), finished[1])
+    redone = json.loads((folder / "progress.json").read_text())["epochs"]
+    assert [(e["epoch"], e["f_score"]) for e in redone] == list(enumerate(finished[1].f_scores))
     model = [torch.load(p, weights_only=True)["state"]["model"]
              for out in (tmp_path, finished[0])
              for p in (job().folder(out) / "checkpoint").glob("*.pt")]
