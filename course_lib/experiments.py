@@ -138,13 +138,21 @@ def _synthetic(tier: str):
 @lru_cache(maxsize=2)
 def _benchmark(dataset: str, path: Path, modified: int | None):
     """Read once per version of the file (``modified``: its time stamp)."""
-    from course_lib.data.summarization import load_benchmark
+    from course_lib.data import summarization as sm
 
     try:
-        return load_benchmark(dataset, folder=path.parent)
+        data, splits = sm.load_benchmark(dataset, folder=path.parent)
     except DataError as error:
         raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
                         f"{error}") from None
+    table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
+    if table is not None:  # the annotators' scores, for rank correlation
+        try:
+            data = sm.with_user_scores(data, sm.validate_tvsum_annotations(
+                sm.read_tvsum_annotator_scores(table), str(table), force=True))
+        except DataError as error:
+            print(f"No rank correlation on {dataset}: {error}")
+    return data, splits
 
 
 def check_splits(dataset: str, tier: str, splits: Iterable[int]) -> list[int]:
@@ -801,9 +809,9 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     elif note:
         lines += [note, ""]
     if absent:
-        lines += [f"Missing: {len(absent)} of {expected * len(names)} jobs are not finished "
-                  f"(the table leaves them out; `course-experiments run` with the same grid "
-                  f"and --out {out} runs or resumes them):", "",
+        lines += [f"Missing: {len(absent)} of the grid's {expected * len(names)} jobs, not "
+                  f"finished (the table leaves them out; `course-experiments run` with the same "
+                  f"grid and --out {out} runs or resumes them):", "",
                   *(f"- {line}" for line in _describe_missing(out, absent)), ""]
     else:
         lines += ["Every job of the grid is finished.", ""]
