@@ -262,12 +262,15 @@ def _qualname(function: Callable) -> str:
     return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', function)}"
 
 
-def job_config(job: Job, method: Method, config, data, split, overrides: Mapping | None) -> dict:
-    """What a job folder's ``config.json`` holds: everything its results depend on."""
+def job_config(job: Job, spec: Model, data, split, overrides: Mapping | None = None) -> dict:
+    """What a job folder's ``config.json`` holds: everything its results depend on.
+    ``overrides`` there lists the fields that differ from the model's configuration."""
+    config, base = asdict(spec.config(job.tier, overrides)), asdict(spec.config(job.tier))
+    method = spec.method
     return _plain({"model": job.model, "method": method.name, "build": _qualname(method.build),
                    "fit": _qualname(method.fit), "dataset": job.dataset, "tier": job.tier,
-                   "split": job.split, "seed": job.seed, "config": asdict(config),
-                   "overrides": dict(overrides or {}),
+                   "split": job.split, "seed": job.seed, "config": config,
+                   "overrides": {k: v for k, v in config.items() if v != base[k]},
                    "data": {"name": data.name, "source": data.source,
                             "fingerprint": data.fingerprint()},
                    "train_keys": list(split.train_keys), "test_keys": list(split.test_keys)})
@@ -275,7 +278,7 @@ def job_config(job: Job, method: Method, config, data, split, overrides: Mapping
 
 def _differences(stored: dict, wanted: dict) -> list[str]:
     out = []
-    for key in sorted((set(stored) | set(wanted)) - {"overrides"}):  # shown in config
+    for key in sorted((set(stored) | set(wanted)) - {"overrides"}):  # shown in config.*
         a, b = stored.get(key), wanted.get(key)
         if isinstance(a, dict) and isinstance(b, dict) and key != "data":
             out += [f"{key}.{d}" for d in _differences(a, b)]
@@ -358,7 +361,7 @@ def run_job(job: Job, out: str | Path, *, method: Method | None = None,
     split = splits[check_splits(job.dataset, job.tier, [job.split])[0]]
     config = spec.config(job.tier, overrides)
     folder = job.folder(out)
-    claim_folder(folder, job_config(job, spec.method, config, data, split, overrides))
+    claim_folder(folder, job_config(job, spec, data, split, overrides))
     if (folder / FINISHED).exists():
         return load_job(folder)
 
@@ -475,9 +478,8 @@ def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iter
     todo = grid(models, dataset, tier, splits, list(seeds))
     data, all_splits = load_data(dataset, tier)
     for job in todo:  # every folder is checked before anything trains
-        config = MODELS[job.model].config(tier)
-        claim_folder(job.folder(out), job_config(job, MODELS[job.model].method, config, data,
-                                                 all_splits[job.split], None))
+        claim_folder(job.folder(out), job_config(job, MODELS[job.model], data,
+                                                 all_splits[job.split]))
     pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
     bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({dataset}, "
                f"{tier})", disable=not progress)

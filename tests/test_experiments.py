@@ -203,7 +203,7 @@ def test_a_variant_runs_under_its_own_name(finished):
     variant = ex.run_job(job(model="sl-sigma-0.5"), out, method=ex.MODELS[MODEL].method,
                          overrides={"sigma": 0.5, "videos_per_update": 2}, progress=False)
     assert variant.finished and json.loads((variant.folder / "config.json").read_text())[
-        "overrides"] == {"sigma": 0.5, "videos_per_update": 2}
+        "overrides"] == {"sigma": 0.5}  # the smoke tier's fast trainer has 2 videos per update
 
 
 def test_half_written_and_foreign_folders_are_refused(tmp_path):
