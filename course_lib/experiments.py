@@ -208,7 +208,7 @@ class JobResult:
         path = _scores_path(self.folder, self.job.dataset, epoch)
         if not path.exists():
             raise CourseError(f"{self.folder} has no scores of epoch {epoch} (it has epochs "
-                              f"{_ranges(self.epochs.tolist())}).")
+                              f"{number_ranges(self.epochs.tolist())}).")
         return {k: np.asarray(v, dtype=np.float32) for k, v in _read_json(path).items()}
 
 
@@ -544,7 +544,7 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
             f"{job} (see {log})" for job, log in failed))
 
 
-def _ranges(values: Sequence[int]) -> str:
+def number_ranges(values: Sequence[int]) -> str:
     """``[0, 1, 2, 4]`` → ``"0-2, 4"``."""
     values, parts = sorted(set(values)), []
     for v in values:
@@ -674,7 +674,7 @@ def _describe_missing(out: Path, jobs: Sequence[Job]) -> list[str]:
             else:
                 absent.setdefault(job.split, []).append(job.seed)
         parts = (["not started: " + ", ".join(f"split {k} seed{'s' * (len(v) > 1)} "
-                                               f"{_ranges(v)}" for k, v in absent.items())]
+                                               f"{number_ranges(v)}" for k, v in absent.items())]
                  if absent else []) + ([f"unfinished: {', '.join(started)}"] if started else [])
         lines.append(f"{model}: {'; '.join(parts)}")
     return lines
@@ -784,12 +784,12 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     header = ["model", "finished", *SELECTION_RULES.values(), "Kendall τ (final)",
               "Spearman ρ (final)", "s / epoch", "parameters"]
     lines = [f"# The SUM-GAN family on {dataset} ({tier} tier)", "",
-             f"Grid: splits {_ranges(splits)} × seeds {_ranges(seeds)}. F-score (%) on each "
-             "split's test videos under three model-selection rules; each cell is the mean over "
-             "splits for each seed, then the mean ± standard deviation over seeds (finished "
-             "jobs only). τ and ρ: rank correlation of the final epoch's scores with the "
-             "annotators'. s / epoch: median over jobs of the mean seconds per epoch (with "
-             "its evaluation; other work on the machine slows it).", "",
+             f"Grid: splits {number_ranges(splits)} × seeds {number_ranges(seeds)}. F-score "
+             "(%) on each split's test videos under three model-selection rules; each cell "
+             "is the mean over splits for each seed, then the mean ± standard deviation over "
+             "seeds (finished jobs only). τ and ρ: rank correlation of the final epoch's "
+             "scores with the annotators'. s / epoch: median over jobs of the mean seconds per "
+             "epoch (with its evaluation; other work on the machine slows it).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, row in rows.items():
         lines.append("| " + " | ".join([
@@ -802,7 +802,8 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     lines.append("")
     if baselines:
         trivial = {b: baselines[b]["f_final_mean"] for b in TRIVIAL_BASELINES if b in baselines}
-        lines += [f"Baselines on the same test videos (mean over splits {_ranges(used)}):", "",
+        lines += [f"Baselines on the same test videos (mean over splits "
+                  f"{number_ranges(used)}):", "",
                   "| baseline | F | Kendall τ | Spearman ρ |", "|---|---|---|---|",
                   *(f"| {b} | {v['f_final_mean']:.1f} | {_number(v['kendall_tau'], '.3f')} | "
                     f"{_number(v['spearman_rho'], '.3f')} |" for b, v in baselines.items()), "",

@@ -62,19 +62,19 @@ def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
 
 
 def run(args) -> int:
-    tier = ex.resolve_tier(args.tier, verbose=False)
-    splits = (parse_numbers(args.splits, "splits") if args.splits
-              else range(len(ex.load_data(ex.check_dataset(args.dataset), tier)[1])))
-    seeds = parse_numbers(args.seeds, "seeds")
     for name in args.models:
         ex.check_model(name)
-    ex.check_splits(ex.check_dataset(args.dataset), tier, splits)
+    ex.check_dataset(args.dataset)
+    tier = ex.resolve_tier(args.tier, verbose=False)
+    seeds = parse_numbers(args.seeds, "seeds")
+    splits = ex.check_splits(args.dataset, tier, parse_numbers(args.splits, "splits")
+                             if args.splits else range(len(ex.load_data(args.dataset, tier)[1])))
     jobs = ex.grid(args.models, args.dataset, tier, list(splits), seeds)
     if args.only:
         jobs = select(jobs, parse_only(args.only))
     print(f"{len(jobs)} job(s) of {', '.join(args.models)} on {args.dataset} ({tier} tier) "
-          f"in {args.out}: splits {ex._ranges([j.split for j in jobs])}, seeds "
-          f"{ex._ranges([j.seed for j in jobs])}.")
+          f"in {args.out}: splits {ex.number_ranges([j.split for j in jobs])}, seeds "
+          f"{ex.number_ranges([j.seed for j in jobs])}.")
     # --only keeps a product of models, splits and seeds (or one job): a grid again.
     results = ex.run_grid(list(dict.fromkeys(j.model for j in jobs)), args.dataset, tier,
                           sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}),
