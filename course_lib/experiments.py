@@ -526,13 +526,15 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
                     process = subprocess.Popen(job_command(job, out), env=env, stdout=handle,
                                                stderr=subprocess.STDOUT, start_new_session=True)
                 running[process] = (job, slot, log)
-            time.sleep(0.2)
+            time.sleep(0.5)
             for process in [p for p in running if p.poll() is not None]:
                 job, slot, log = running.pop(process)
                 free.append(slot)
                 if process.returncode:
                     failed.append((job, log))
                 bar.update()
+            bar.set_postfix_str(", ".join(_epochs_done(job, out) for job, _, _ in
+                                          running.values()))
     except KeyboardInterrupt:
         for process in running:  # each saves its last completed step, then stops
             process.send_signal(signal.SIGINT)
@@ -542,6 +544,16 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
     if failed:
         raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
             f"{job} (see {log})" for job, log in failed))
+
+
+def _epochs_done(job: Job, out: str | Path) -> str:
+    """``"sum-gan split 0 seed 1: epoch 5/20"``: how far a running job is."""
+    try:
+        r = load_job(job.folder(out))
+    except (CourseError, KeyError):  # not started yet, or being written
+        return f"{job.model} split {job.split} seed {job.seed}: starting"
+    done = int(r.epochs.max()) if len(r.epochs) else 0
+    return f"{job.model} split {job.split} seed {job.seed}: epoch {done}/{r.total_epochs}"
 
 
 def number_ranges(values: Sequence[int]) -> str:
