@@ -27,6 +27,7 @@ import io
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -113,22 +114,45 @@ def check_dataset(name: str) -> str:
     return name
 
 
-@lru_cache(maxsize=4)
 def load_data(dataset: str, tier: str):
     """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, or the
     downloaded SumMe / TVSum file. Never another dataset in place of a missing one."""
-    from course_lib.data.summarization import load_benchmark, make_splits
-    from course_lib.data.synthetic_videos import make_synthetic_dataset
+    from course_lib.data.summarization import feature_file
 
     if check_dataset(dataset) == "synthetic":
-        config = summarization_data_config(tier, verbose=False)
-        data = make_synthetic_dataset(config)
-        return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+        return _synthetic(tier)
+    path = feature_file(dataset)
+    return _benchmark(dataset, path, path.stat().st_mtime_ns if path.exists() else None)
+
+
+@lru_cache(maxsize=3)
+def _synthetic(tier: str):
+    from course_lib.data.summarization import make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    config = summarization_data_config(tier, verbose=False)
+    data = make_synthetic_dataset(config)
+    return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+
+
+@lru_cache(maxsize=2)
+def _benchmark(dataset: str, path: Path, modified: int | None):
+    """Read once per version of the file (``modified``: its time stamp)."""
+    from course_lib.data import summarization as sm
+
     try:
-        return load_benchmark(dataset)
+        data, splits = sm.load_benchmark(dataset, folder=path.parent)
     except DataError as error:
         raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
                         f"{error}") from None
+    table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
+    if table is not None:  # the annotators' scores, for rank correlation
+        try:
+            data = sm.with_user_scores(data, sm.validate_tvsum_annotations(
+                sm.read_tvsum_annotator_scores(table), str(table), force=True))
+        except DataError as error:
+            print(f"No rank correlation on {dataset}: {error}")
+    return data, splits
 
 
 def check_splits(dataset: str, tier: str, splits: Iterable[int]) -> list[int]:
@@ -184,7 +208,7 @@ class JobResult:
         path = _scores_path(self.folder, self.job.dataset, epoch)
         if not path.exists():
             raise CourseError(f"{self.folder} has no scores of epoch {epoch} (it has epochs "
-                              f"{_ranges(self.epochs.tolist())}).")
+                              f"{number_ranges(self.epochs.tolist())}).")
         return {k: np.asarray(v, dtype=np.float32) for k, v in _read_json(path).items()}
 
 
@@ -238,12 +262,15 @@ def _qualname(function: Callable) -> str:
     return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', function)}"
 
 
-def job_config(job: Job, method: Method, config, data, split, overrides: Mapping | None) -> dict:
-    """What a job folder's ``config.json`` holds: everything its results depend on."""
+def job_config(job: Job, spec: Model, data, split, overrides: Mapping | None = None) -> dict:
+    """What a job folder's ``config.json`` holds: everything its results depend on.
+    ``overrides`` there lists the fields that differ from the model's configuration."""
+    config, base = asdict(spec.config(job.tier, overrides)), asdict(spec.config(job.tier))
+    method = spec.method
     return _plain({"model": job.model, "method": method.name, "build": _qualname(method.build),
                    "fit": _qualname(method.fit), "dataset": job.dataset, "tier": job.tier,
-                   "split": job.split, "seed": job.seed, "config": asdict(config),
-                   "overrides": dict(overrides or {}),
+                   "split": job.split, "seed": job.seed, "config": config,
+                   "overrides": {k: v for k, v in config.items() if v != base[k]},
                    "data": {"name": data.name, "source": data.source,
                             "fingerprint": data.fingerprint()},
                    "train_keys": list(split.train_keys), "test_keys": list(split.test_keys)})
@@ -251,7 +278,7 @@ def job_config(job: Job, method: Method, config, data, split, overrides: Mapping
 
 def _differences(stored: dict, wanted: dict) -> list[str]:
     out = []
-    for key in sorted(set(stored) | set(wanted)):
+    for key in sorted((set(stored) | set(wanted)) - {"overrides"}):  # shown in config.*
         a, b = stored.get(key), wanted.get(key)
         if isinstance(a, dict) and isinstance(b, dict) and key != "data":
             out += [f"{key}.{d}" for d in _differences(a, b)]
@@ -334,7 +361,7 @@ def run_job(job: Job, out: str | Path, *, method: Method | None = None,
     split = splits[check_splits(job.dataset, job.tier, [job.split])[0]]
     config = spec.config(job.tier, overrides)
     folder = job.folder(out)
-    claim_folder(folder, job_config(job, spec.method, config, data, split, overrides))
+    claim_folder(folder, job_config(job, spec, data, split, overrides))
     if (folder / FINISHED).exists():
         return load_job(folder)
 
@@ -387,8 +414,7 @@ def _finish(folder: Path, job: Job, run, data, split) -> None:
     test_keys = list(split.test_keys)
     ranked = None
     if all(data[k].user_scores is not None for k in test_keys):
-        final = JobResult(job, folder, False, 0, np.array(epochs), np.array(f),
-                          np.array(seconds)).test_scores(epochs[-1])
+        final = _read_json(_scores_path(folder, job.dataset, epochs[-1]))
         ranked = evaluate_rank_correlation(data, final, test_keys)
     _write_json(folder / FINISHED, {
         "parameters": sum(p.numel() for p in run.model.parameters()), "epochs": epochs,
@@ -452,9 +478,8 @@ def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iter
     todo = grid(models, dataset, tier, splits, list(seeds))
     data, all_splits = load_data(dataset, tier)
     for job in todo:  # every folder is checked before anything trains
-        config = MODELS[job.model].config(tier)
-        claim_folder(job.folder(out), job_config(job, MODELS[job.model].method, config, data,
-                                                 all_splits[job.split], None))
+        claim_folder(job.folder(out), job_config(job, MODELS[job.model], data,
+                                                 all_splits[job.split]))
     pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
     bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({dataset}, "
                f"{tier})", disable=not progress)
@@ -501,16 +526,18 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
                     process = subprocess.Popen(job_command(job, out), env=env, stdout=handle,
                                                stderr=subprocess.STDOUT, start_new_session=True)
                 running[process] = (job, slot, log)
-            time.sleep(0.2)
+            time.sleep(0.5)
             for process in [p for p in running if p.poll() is not None]:
                 job, slot, log = running.pop(process)
                 free.append(slot)
                 if process.returncode:
                     failed.append((job, log))
                 bar.update()
+            bar.set_postfix_str(", ".join(_epochs_done(job, out) for job, _, _ in
+                                          running.values()))
     except KeyboardInterrupt:
         for process in running:  # each saves its last completed step, then stops
-            process.send_signal(2)
+            process.send_signal(signal.SIGINT)
         for process in running:
             process.wait()
         raise
@@ -519,7 +546,17 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
             f"{job} (see {log})" for job, log in failed))
 
 
-def _ranges(values: Sequence[int]) -> str:
+def _epochs_done(job: Job, out: str | Path) -> str:
+    """``"sum-gan split 0 seed 1: epoch 5/20"``: how far a running job is."""
+    try:
+        r = load_job(job.folder(out))
+    except (CourseError, KeyError):  # not started yet, or being written
+        return f"{job.model} split {job.split} seed {job.seed}: starting"
+    done = int(r.epochs.max()) if len(r.epochs) else 0
+    return f"{job.model} split {job.split} seed {job.seed}: epoch {done}/{r.total_epochs}"
+
+
+def number_ranges(values: Sequence[int]) -> str:
     """``[0, 1, 2, 4]`` → ``"0-2, 4"``."""
     values, parts = sorted(set(values)), []
     for v in values:
@@ -642,15 +679,14 @@ def _describe_missing(out: Path, jobs: Sequence[Job]) -> list[str]:
     for model in _model_order(j.model for j in jobs):
         absent, started = {}, []
         for job in (j for j in jobs if j.model == model):
-            if (job.folder(out) / "config.json").exists():
-                r = load_job(job.folder(out))
-                done = int(r.epochs.max()) if len(r.epochs) else 0
-                started.append(f"split {job.split} seed {job.seed} (epoch {done} of "
+            r = load_job(job.folder(out)) if (job.folder(out) / "config.json").exists() else None
+            if r is not None and len(r.epochs):
+                started.append(f"split {job.split} seed {job.seed} (epoch {r.epochs.max()} of "
                                f"{r.total_epochs} done)")
             else:
                 absent.setdefault(job.split, []).append(job.seed)
         parts = (["not started: " + ", ".join(f"split {k} seed{'s' * (len(v) > 1)} "
-                                               f"{_ranges(v)}" for k, v in absent.items())]
+                                               f"{number_ranges(v)}" for k, v in absent.items())]
                  if absent else []) + ([f"unfinished: {', '.join(started)}"] if started else [])
         lines.append(f"{model}: {'; '.join(parts)}")
     return lines
@@ -760,12 +796,12 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     header = ["model", "finished", *SELECTION_RULES.values(), "Kendall τ (final)",
               "Spearman ρ (final)", "s / epoch", "parameters"]
     lines = [f"# The SUM-GAN family on {dataset} ({tier} tier)", "",
-             f"Grid: splits {_ranges(splits)} × seeds {_ranges(seeds)}. F-score (%) on each "
-             "split's test videos under three model-selection rules; each cell is the mean over "
-             "splits for each seed, then the mean ± standard deviation over seeds (finished "
-             "jobs only). τ and ρ: rank correlation of the final epoch's scores with the "
-             "annotators'. s / epoch: median over jobs of the mean seconds per epoch (with "
-             "its evaluation; other work on the machine slows it).", "",
+             f"Grid: splits {number_ranges(splits)} × seeds {number_ranges(seeds)}. F-score "
+             "(%) on each split's test videos under three model-selection rules; each cell "
+             "is the mean over splits for each seed, then the mean ± standard deviation over "
+             "seeds (finished jobs only). τ and ρ: rank correlation of the final epoch's "
+             "scores with the annotators'. s / epoch: median over jobs of the mean seconds per "
+             "epoch (with its evaluation; other work on the machine slows it).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, row in rows.items():
         lines.append("| " + " | ".join([
@@ -778,7 +814,8 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     lines.append("")
     if baselines:
         trivial = {b: baselines[b]["f_final_mean"] for b in TRIVIAL_BASELINES if b in baselines}
-        lines += [f"Baselines on the same test videos (mean over splits {_ranges(used)}):", "",
+        lines += [f"Baselines on the same test videos (mean over splits "
+                  f"{number_ranges(used)}):", "",
                   "| baseline | F | Kendall τ | Spearman ρ |", "|---|---|---|---|",
                   *(f"| {b} | {v['f_final_mean']:.1f} | {_number(v['kendall_tau'], '.3f')} | "
                     f"{_number(v['spearman_rho'], '.3f')} |" for b, v in baselines.items()), "",
@@ -787,9 +824,9 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     elif note:
         lines += [note, ""]
     if absent:
-        lines += [f"Missing: {len(absent)} of {expected * len(names)} jobs are not finished "
-                  f"(the table leaves them out; `course-experiments run` with the same grid "
-                  f"and --out {out} runs or resumes them):", "",
+        lines += [f"Missing: {len(absent)} of the grid's {expected * len(names)} jobs, not "
+                  f"finished (the table leaves them out; `course-experiments run` with the same "
+                  f"grid and --out {out} runs or resumes them):", "",
                   *(f"- {line}" for line in _describe_missing(out, absent)), ""]
     else:
         lines += ["Every job of the grid is finished.", ""]

@@ -62,24 +62,23 @@ def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
 
 
 def run(args) -> int:
-    tier = ex.resolve_tier(args.tier, verbose=False)
-    splits = (parse_numbers(args.splits, "splits") if args.splits
-              else range(len(ex.load_data(ex.check_dataset(args.dataset), tier)[1])))
-    seeds = parse_numbers(args.seeds, "seeds")
     for name in args.models:
         ex.check_model(name)
-    ex.check_splits(ex.check_dataset(args.dataset), tier, splits)
+    ex.check_dataset(args.dataset)
+    tier = ex.resolve_tier(args.tier, verbose=False)
+    seeds = parse_numbers(args.seeds, "seeds")
+    splits = ex.check_splits(args.dataset, tier, parse_numbers(args.splits, "splits")
+                             if args.splits else range(len(ex.load_data(args.dataset, tier)[1])))
     jobs = ex.grid(args.models, args.dataset, tier, list(splits), seeds)
     if args.only:
         jobs = select(jobs, parse_only(args.only))
     print(f"{len(jobs)} job(s) of {', '.join(args.models)} on {args.dataset} ({tier} tier) "
-          f"in {args.out}: splits {ex._ranges([j.split for j in jobs])}, seeds "
-          f"{ex._ranges([j.seed for j in jobs])}.")
-    results = []
-    for model in dict.fromkeys(j.model for j in jobs):
-        mine = [j for j in jobs if j.model == model]
-        results += ex.run_grid([model], args.dataset, tier, sorted({j.split for j in mine}),
-                               sorted({j.seed for j in mine}), args.out, jobs=args.jobs)
+          f"in {args.out}: splits {ex.number_ranges([j.split for j in jobs])}, seeds "
+          f"{ex.number_ranges([j.seed for j in jobs])}.")
+    # --only keeps a product of models, splits and seeds (or one job): a grid again.
+    results = ex.run_grid(list(dict.fromkeys(j.model for j in jobs)), args.dataset, tier,
+                          sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}),
+                          args.out, jobs=args.jobs)
     done = sum(r.finished for r in results)
     print(f"Done: {done} of {len(results)} job(s) finished in {args.out}. Compare them with: "
           f"course-experiments report --out {args.out}")
@@ -87,7 +86,9 @@ def run(args) -> int:
 
 
 def report(args) -> int:
-    paths = ex.report(args.out, dataset=args.dataset, tier=args.tier)
+    paths = ex.report(args.out, dataset=args.dataset, tier=args.tier, models=args.models,
+                      splits=args.splits and parse_numbers(args.splits, "splits"),
+                      seeds=args.seeds and parse_numbers(args.seeds, "seeds"))
     for path in paths:
         if path.name == "comparison.md":
             print(path.read_text())
@@ -119,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--out", type=Path, required=True, help="the results folder")
     sub.add_argument("--dataset", help="only this dataset's results")
     sub.add_argument("--tier", help="only this tier's results")
+    sub.add_argument("--models", nargs="+", metavar="MODEL",
+                     help="the grid's models (default: those found)")
+    sub.add_argument("--splits", help="the grid's splits (default: every split of the data)")
+    sub.add_argument("--seeds", help="the grid's seeds (default: those found)")
     args = parser.parse_args(argv)
     try:
         return run(args) if args.command == "run" else report(args)

@@ -9,11 +9,12 @@ training and results beside the baselines (with the sentence that says which it 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import HTML
 
 from course_lib import evaluation as ev
 from course_lib.data.summarization import SummarizationDataset, VideoRecord
@@ -214,24 +215,41 @@ SUM_GAN_PANELS = (
 )
 
 
+# What SUM-GAN-sl (and -AAE, which has no prior) logs per update, grouped the same way.
+SUM_GAN_SL_PANELS = (
+    ("reconstruction loss", "‖φ(x) − φ(x̂)‖ (φ's units, not squared)",
+     {"reconstruction": "$L_{reconst}$"}),
+    ("prior loss", "KL to N(0, I) (nats)", {"prior": "$L_{prior}$"}),
+    ("least-squares GAN losses", "squared error on probabilities",
+     {"discriminator": "discriminator: $(P(x)-1)^2 + P(\\hat x)^2$",
+      "gan_generator": "decoder: $(P(\\hat x)-1)^2$"}),
+    ("discriminator outputs", "P(original)",
+     {"p_original": "P(x), original", "p_summary": "P(x̂), summary"}),
+    ("mean score (sparsity loss = |mean − σ|)", "mean of $s_t$ over the video",
+     {"mean_score": "mean score"}),
+)
+
+
 def _epoch_means(values: np.ndarray, steps_per_epoch: int) -> np.ndarray:
     n = len(values) // steps_per_epoch
     return values[:n * steps_per_epoch].reshape(n, steps_per_epoch).mean(axis=1)
 
 
 def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = None,
-                   baselines: Mapping[str, float] | None = None, title: str = "") -> plt.Figure:
+                   baselines: Mapping[str, float] | None = None, title: str = "",
+                   panels=SUM_GAN_PANELS, model: str = "SUM-GAN") -> plt.Figure:
     """A SUM-GAN training history in panels grouped by unit, x in epochs.
 
     Losses (thin: per video, dots: epoch means), the discriminator's outputs in [0, 1], the mean
     score with a line at ``sigma``, and the test F-score (%) per epoch with ``baselines`` as
     dashed lines. Keys the history lacks are left out, so it also draws a run in progress:
     :func:`~course_lib.models.sum_gan.fit_sum_gan` passes it to
-    :func:`course_lib.training.train` as the live plot (``plot=``).
+    :func:`course_lib.training.train` as the live plot (``plot=``). ``panels`` says what to
+    draw (:data:`SUM_GAN_SL_PANELS` for SUM-GAN-sl and -AAE), ``model`` names the F-score line.
     """
     x = np.asarray(history.train_steps) / steps_per_epoch
     panels = [(name, ylabel, {k: v for k, v in keys.items() if k in history.train})
-              for name, ylabel, keys in SUM_GAN_PANELS]
+              for name, ylabel, keys in panels]
     panels = [panel for panel in panels if panel[2]]
     fig, axes = plt.subplots(2, 3, figsize=(15, 6.6), squeeze=False)
     axes = axes.ravel()
@@ -253,7 +271,7 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
     f_ax = axes[len(panels)]
     if history.evals.get("f_score"):
         f_ax.plot(np.asarray(history.eval_steps) / steps_per_epoch, history.evals["f_score"],
-                  "o-", ms=3, color="C0", label="SUM-GAN (test split)")
+                  "o-", ms=3, color="C0", label=f"{model} (test split)")
     for name, value in (baselines or {}).items():
         baseline_line(f_ax, name, value)
     f_ax.set(title="test-split F-score per epoch (epoch 0: untrained)", xlabel="epoch",
@@ -315,19 +333,20 @@ def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],
     return ax
 
 
-def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None = None
-               ) -> plt.Figure:
-    """Test F-score and the discriminator's output on summaries per epoch, one line per seed."""
+def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None = None,
+               summary_key: str = "c_summary") -> plt.Figure:
+    """Test F-score and the discriminator's output on summaries per epoch, one line per seed
+    (``summary_key``: what the model logs for it, ``"p_summary"`` in SUM-GAN-sl and -AAE)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
     for seed, run in runs.items():
         axes[0].plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
                      run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
-        axes[1].plot(np.arange(1, len(run.epoch_means("c_summary")) + 1),
-                     run.epoch_means("c_summary"), "o-", ms=3, label=f"seed {seed}")
+        means = run.epoch_means(summary_key)
+        axes[1].plot(np.arange(1, len(means) + 1), means, "o-", ms=3, label=f"seed {seed}")
     for name, value in (baselines or {}).items():
         baseline_line(axes[0], name, value)
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
-    axes[1].set(xlabel="epoch", ylabel="c(x̂) = P(original), epoch mean",
+    axes[1].set(xlabel="epoch", ylabel="P(original) of x̂, epoch mean",
                 title="discriminator on summaries")
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -376,6 +395,55 @@ def selected_shots_strip(record: VideoRecord, scores: np.ndarray, max_shots: int
     fig.suptitle(title or f"{record.key}: the selected shots (middle frames)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_units: int = 24,
+                        interval: int = 400) -> HTML:
+    """What a summarizer does with one video over training, one animation frame per epoch.
+
+    ``frames``: per epoch a mapping with ``epoch``, ``scores`` (one per step), ``original``
+    and ``reconstructed`` ([T, units]: what the discriminator compares) and ``f_score`` (the
+    test split's). Top: the scores (blue, own scale) beside ``gtscore`` (black) with the
+    selected shots shaded; below: the first ``max_units`` units of the original and of the
+    reconstructed sequence over the steps, on one colour scale.
+    """
+    from celluloid import Camera
+
+    from course_lib.plotting import MAX_ANIMATION_FRAMES
+
+    frames = list(frames)[::max(1, int(np.ceil(len(frames) / MAX_ANIMATION_FRAMES)))]
+    limit = max(float(np.abs(f[k][:, :max_units]).max()) for f in frames
+                for k in ("original", "reconstructed"))
+    fig, axes = plt.subplots(3, 1, figsize=(9, 6.2), height_ratios=[1.2, 1, 1])
+    right = axes[0].twinx()
+    axes[0].set(ylabel="gtscore", ylim=(0, 1.02), xlim=(0, record.n_frames),
+                title=f"{record.key}: scores and selected shots (shaded)")
+    right.set_ylabel("model score (own scale)", color="C0")
+    for ax, what in zip(axes[1:], ("original x (compressed features)",
+                                   "reconstruction x̂ (decoder)"), strict=True):
+        ax.set(ylabel=f"unit (first {max_units})", title=what)
+    axes[2].set_xlabel("step")
+    camera = Camera(fig)
+    for frame in frames:
+        scores = np.asarray(frame["scores"], dtype=float)
+        summary = ev.generate_summary(scores, record.change_points, record.picks, record.n_frames)
+        axes[0].fill_between(np.arange(len(summary)), 0, summary * 1.02, color="C1", alpha=0.3,
+                             step="post", lw=0)
+        axes[0].plot(record.picks, record.gtscore, color="k", alpha=0.6, lw=1)
+        low, high = scores.min(), scores.max()
+        right.plot(record.picks, (scores - low) / max(high - low, 1e-6), color="C0", lw=1.2)
+        axes[0].text(0.01, 1.04, f"epoch {frame['epoch']}: test F = {frame['f_score']:.1f} %, "
+                     f"scores in [{low:.3f}, {high:.3f}], mean {scores.mean():.3f}",
+                     transform=axes[0].transAxes, fontsize=8)
+        for ax, key in zip(axes[1:], ("original", "reconstructed"), strict=True):
+            ax.imshow(np.asarray(frame[key])[:, :max_units].T, aspect="auto", cmap="RdBu_r",
+                      vmin=-limit, vmax=limit, interpolation="nearest")
+        camera.snap()
+    right.set_yticks([])
+    fig.tight_layout()
+    animation = camera.animate(interval=interval, blit=False)
+    plt.close(fig)
+    return HTML(animation.to_jshtml(default_mode="loop"))
 
 
 # ---------------------------------------------------------------- the comparison (notebook 06)

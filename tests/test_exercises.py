@@ -139,6 +139,19 @@ def bce_prob(probability, label):
     return F.binary_cross_entropy(probability, torch.full_like(probability, float(label)))
 
 
+def per_video_means(scores, lengths, divide_by_lengths=True):
+    sums = torch.stack([scores[i, :int(n)].sum() for i, n in enumerate(lengths)])
+    return sums / (lengths if divide_by_lengths else scores.shape[1])
+
+
+def reverse_loop(emitted, lengths, shift=1):
+    out = torch.zeros_like(emitted)
+    for i, n in enumerate(lengths.tolist()):
+        for t in range(n):
+            out[i, t] = emitted[i, min(n - shift - t, emitted.shape[1] - 1)]
+    return out
+
+
 WRONG = {
     "bounce_step": [
         (bounce_strict, "<= and >="),
@@ -244,6 +257,33 @@ WRONG = {
         (lambda a, b, c: disc(a, -b, c), "both reconstructions are fakes"),
         (lambda a, b, c: disc(-a, b, c), "the original is real"),
     ],
+    # lecture 04
+    "least_squares_discriminator_loss": [
+        (lambda p, q: F.mse_loss(p, torch.zeros_like(p)) + F.mse_loss(q, torch.ones_like(q)),
+         "not the other way round"),
+        (lambda p, q: bce_prob(p, 1) + bce_prob(q, 0), "replaces the log-loss"),
+        (lambda p, q: F.mse_loss(p, torch.ones_like(p), reduction="sum")
+         + F.mse_loss(q, torch.zeros_like(q), reduction="sum"), "do not sum"),
+        (lambda p, q: torch.cat([(p - 1) ** 2, q ** 2]).mean(), "do not average them"),
+        (lambda p, q: F.l1_loss(p, torch.ones_like(p)) + F.l1_loss(q, torch.zeros_like(q)),
+         "not least squares"),
+    ],
+    "masked_sparsity_loss": [
+        (lambda s, sigma, n: torch.abs(s.mean(1) - sigma).mean(), "padding is not a score"),
+        (lambda s, sigma, n: torch.abs(per_video_means(s, n, False) - sigma).mean(),
+         "padding is not a score"),
+        (lambda s, sigma, n: torch.abs(per_video_means(s, n).mean() - sigma),
+         "averaging the videos' means first"),
+        (lambda s, sigma, n: (per_video_means(s, n) - sigma).abs().sum(), "do not sum"),
+        (lambda s, sigma, n: ((per_video_means(s, n) - sigma) ** 2).mean(), "not its square"),
+    ],
+    "reverse_within_length": [
+        (lambda e, n: torch.flip(e, dims=[1]), "puts a shorter video's padding first"),
+        (lambda e, n: reverse_loop(e, n, shift=0), "off by one"),
+        (lambda e, n: e.flip(1) * (torch.arange(e.shape[1]) < n[:, None])[..., None],
+         "reverse each video within its own length"),
+        (lambda e, n: torch.flip(e, dims=[2]), "not the features"),
+    ],
 }
 WRONG_CASES = [(name, i) for name, wrong in WRONG.items() for i in range(len(wrong))]
 
@@ -257,6 +297,11 @@ RIGHT = {
     "discriminator_loss": lambda a, b, c: F.binary_cross_entropy_with_logits(
         torch.stack([a, b, c]), torch.stack([torch.ones_like(a), torch.zeros_like(b),
                                              torch.zeros_like(c)]), reduction="none").sum(0).mean(),
+    "least_squares_discriminator_loss": lambda p, q: F.mse_loss(p, torch.ones_like(p))
+    + F.mse_loss(q, torch.zeros_like(q)),
+    "masked_sparsity_loss": lambda s, sigma, n: torch.stack(
+        [(s[i, :int(k)].mean() - sigma).abs() for i, k in enumerate(n)]).mean(),
+    "reverse_within_length": lambda e, n: reverse_loop(e, n),
 }
 
 

@@ -601,15 +601,17 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluate):
+    from course_lib.summary_plots import SUM_GAN_SL_PANELS, sum_gan_panels
     from course_lib.training import GeneratorState, GradientState, train
 
     train_keys, test_keys = check_split(dataset, split)
     videos = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
-    for key, video in videos.items():
-        try:
-            model.prepare(video)
-        except CourseError as error:
-            raise CourseError(f"training video {key!r} of {dataset.name}: {error}") from None
+    for role, keys in (("training", train_keys), ("test", test_keys)):
+        for key in keys:
+            try:
+                model.prepare(torch.from_numpy(np.asarray(dataset[key].features)))
+            except CourseError as error:
+                raise CourseError(f"{role} video {key!r} of {dataset.name}: {error}") from None
     n = updates_per_epoch(len(train_keys), config)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     optimizers = make_optimizers(model, config)
@@ -629,5 +631,8 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluat
                     evaluate=lambda: evaluate_model(model, dataset, test_keys, on_evaluate),
                     eval_every=n,
                     evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
-                    checkpoint=checkpoint_file(checkpoint, name, settings), live=live)
+                    checkpoint=checkpoint_file(checkpoint, name, settings), live=live,
+                    plot=lambda history: sum_gan_panels(history, n, sigma=config.sigma,
+                                                        panels=SUM_GAN_SL_PANELS,
+                                                        model=model.title))
     return SumGanRun(model, history, n, seed)
