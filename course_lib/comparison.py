@@ -200,17 +200,18 @@ class Paired:
         k = len(self.split_differences)
         text = (f"{self.a} − {self.b} ({self.rule}): {self.mean:+.1f} F points over {self.n} "
                 f"paired runs on {k} split{'s' * (k != 1)} ({self.level:.0%} bootstrap interval "
-                f"[{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]; paired t-test p = {self.t_p:.3f}, "
-                f"Wilcoxon p = {self.wilcoxon_p:.3f}). ")
+                f"[{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]; paired t-test {_p(self.t_p)}, "
+                f"Wilcoxon {_p(self.wilcoxon_p)}). ")
         if self.wilcoxon_floor >= ALPHA:
             text += (f"With {self.n} pairs Wilcoxon's test cannot give p below "
                      f"{self.wilcoxon_floor:.3f}: no test on so few runs can show much. ")
         winner = self.a if self.mean > 0 else self.b
         if self.exceeds_noise:
-            text += (f"On these splits {winner} is ahead by more than the seed-to-seed noise "
+            text += (f"On {'this split' if k == 1 else 'these splits'} {winner} is ahead by "
+                     "more than the seed-to-seed noise "
                      f"(p < {ALPHA} in both tests, interval excludes 0)")
             text += (f"; across splits (one mean difference per split, t-test over {k} splits) "
-                     f"p = {self.split_t_p:.3f}, so "
+                     f"{_p(self.split_t_p)}, so "
                      + ("it holds across splits too." if self.split_t_p < ALPHA else
                         "whether it holds on other splits is not shown.")
                      if k > 2 else f"; with {k} split{'s' * (k != 1)} nothing can be said "
@@ -218,6 +219,10 @@ class Paired:
         else:
             text += "The difference is not larger than the noise of these runs."
         return text
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def wilcoxon_floor(n: int) -> float:
