@@ -256,6 +256,28 @@ def paired_comparison(results: Iterable, a: str, b: str, rule: str = FINAL, *,
         if name not in table:
             raise CourseError(f"No finished runs of {name!r}; models with results: "
                               f"{', '.join(table) or 'none'}.")
+    return _paired(a, b, rule, table[a], table[b], level=level, n_resamples=n_resamples,
+                   seed=seed, t_statistic=t_statistic, ci=ci)
+
+
+def versus_baseline(results: Iterable, model: str, baseline: str,
+                    per_split: Mapping[int, float], rule: str = FINAL, **kwargs) -> Paired:
+    """``model`` against a baseline's F on each run's own split (``per_split[k]``: e.g. random
+    scores on split k's test videos), by the same paired statistics: whether the model beats
+    the baseline by more than the noise, not only on average."""
+    table = f_by_run(results, rule)
+    if model not in table:
+        raise CourseError(f"No finished runs of {model!r}; models with results: "
+                          f"{', '.join(table) or 'none'}.")
+    runs = table[model]
+    return _paired(model, baseline, rule, runs, {r: per_split[r[0]] for r in runs}, **kwargs)
+
+
+def _paired(a: str, b: str, rule: str, table_a: Mapping[Run, float],
+            table_b: Mapping[Run, float], *, level: float = 0.95, n_resamples: int = 10_000,
+            seed: int = 0, t_statistic: Callable = paired_t_statistic,
+            ci: Callable = bootstrap_ci) -> Paired:
+    table = {a: table_a, b: table_b}
     runs = sorted(set(table[a]) & set(table[b]))
     if len(runs) < 2:
         raise CourseError(f"{a} and {b} share {len(runs)} finished (split, seed) run(s); a "

@@ -264,3 +264,14 @@ def test_comparison_figures_draw_every_model_and_label_published_numbers():
     assert [p.get_width() for p in right.patches] == [-2.0, -3.0]
     ax = sp.published_bars({"a": (40.0, 2.0)}, {"a": 47.8})
     assert "published (their protocol)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_versus_baseline_pairs_each_run_with_the_baseline_on_its_own_split():
+    effect = np.array([0.0, 20.0, -15.0, 8.0, 30.0])
+    model = grid_results("m", 2, split_effect=effect, noise=0.5)
+    random = {k: 40 + effect[k] for k in range(5)}  # the baseline moves with the split too
+    paired = cmp.versus_baseline(model, "m", "random", random)
+    assert paired.mean == pytest.approx(2, abs=0.5) and paired.exceeds_noise
+    assert paired.b == "random" and paired.n == 15
+    flat = cmp.versus_baseline(model, "m", "random", {k: 42.0 for k in range(5)})
+    assert not flat.exceeds_noise  # without the pairing, the split effect hides it
