@@ -151,6 +151,7 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     table = (folder / "comparison.md").read_text()
     assert table in printed
     assert f"| {MODEL} | 1 of " in table and "random" in table and "human" in table
+    assert "| F, untrained |" in table and "its untrained model (" in table
     assert "Missing:" in table and "not started: split 1 seed 0" in table
     rows = (folder / "comparison.csv").read_text().splitlines()
     assert rows[0].startswith("kind,name,") and any(r.startswith(f"model,{MODEL},") for r in rows)
