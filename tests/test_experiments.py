@@ -169,6 +169,8 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     (["run", MODEL, "--seeds", "one", "--out", "{out}"], "--seeds 'one' is not a list"),
     (["run", MODEL, "--only", "fold=1", "--out", "{out}"], "is not KEY=VALUE"),
     (["run", MODEL, "--only", "seed=7", "--out", "{out}"], "matches no job of the grid"),
+    (["run", MODEL, "--only", "index=x", "--out", "{out}"], "--only index 'x' is not a list"),
+    (["run", MODEL, "--only", "index=30", "--out", "{out}"], "the grid has 15 jobs"),
     (["run", MODEL, "--tier", "huge", "--out", "{out}"], "Unknown configuration tier 'huge'"),
     (["report", "--out", "{out}"], "holds no job folders"),
 ])
