@@ -758,10 +758,13 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
 
 
 def summarize(results: Sequence[JobResult]) -> dict[str, float]:
-    """One model's row of the comparison from its finished jobs: F under each selection rule
-    (mean and standard deviation over seeds, see :func:`over_seeds`), τ and ρ of the final
+    """One model's row of the comparison from its finished jobs: F of the untrained model and
+    under each selection rule (mean and standard deviation over seeds, see
+    :func:`over_seeds`), τ and ρ of the final
     epoch, the median of the jobs' mean seconds per epoch and the parameter count."""
     row = {"finished": len(results)}
+    row["f_untrained_mean"], row["f_untrained_sd"], _ = over_seeds(results,
+                                                                   lambda r: r.f_scores[0])
     for rule, key in zip(SELECTION_RULES, ("best", "final", "lowest"), strict=True):
         row[f"f_{key}_mean"], row[f"f_{key}_sd"], row["seeds"] = over_seeds(
             results, lambda r, rule=rule: r.selections[rule][1])
@@ -777,7 +780,8 @@ def summarize(results: Sequence[JobResult]) -> dict[str, float]:
 def _number(value: float, fmt: str = ".1f", sd: float = np.nan) -> str:
     if np.isnan(value):
         return "—"
-    return format(value, fmt) + ("" if np.isnan(sd) else f" ± {sd:{fmt}}")
+    shown = float(format(value, fmt)) + 0.0  # no "-0.000"
+    return format(shown, fmt) + ("" if np.isnan(sd) else f" ± {sd:{fmt}}")
 
 
 def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
@@ -793,7 +797,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                      **{m: float(np.mean([getattr(tables[k][b], m) for k in used]))
                         for m in ("kendall_tau", "spearman_rho")}}
                  for b in (tables[used[0]] if used else {})}
-    header = ["model", "finished", *SELECTION_RULES.values(), "Kendall τ (final)",
+    header = ["model", "finished", "F, untrained", *SELECTION_RULES.values(), "Kendall τ (final)",
               "Spearman ρ (final)", "s / epoch", "parameters"]
     lines = [f"# The SUM-GAN family on {dataset} ({tier} tier)", "",
              f"Grid: splits {number_ranges(splits)} × seeds {number_ranges(seeds)}. F-score "
@@ -806,8 +810,8 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     for model, row in rows.items():
         lines.append("| " + " | ".join([
             model, f"{row['finished']} of {expected}",
-            *(_number(row[f"f_{k}_mean"], sd=row[f"f_{k}_sd"]) for k in ("best", "final",
-                                                                         "lowest")),
+            *(_number(row[f"f_{k}_mean"], sd=row[f"f_{k}_sd"])
+              for k in ("untrained", "best", "final", "lowest")),
             _number(row["kendall_tau"], ".3f"), _number(row["spearman_rho"], ".3f"),
             _number(row["seconds_per_epoch"], ".2f"),
             f"{row['parameters']:,}" if row["parameters"] else "—"]) + " |")
@@ -819,7 +823,8 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                   "| baseline | F | Kendall τ | Spearman ρ |", "|---|---|---|---|",
                   *(f"| {b} | {v['f_final_mean']:.1f} | {_number(v['kendall_tau'], '.3f')} | "
                     f"{_number(v['spearman_rho'], '.3f')} |" for b, v in baselines.items()), "",
-                  *(f"- {versus_baselines(f'{m}, final epoch', r['f_final_mean'], trivial)}"
+                  *("- " + versus_baselines(f"{m}, final epoch", r["f_final_mean"], {
+                      **trivial, "its untrained model": r["f_untrained_mean"]})
                     for m, r in rows.items() if r["finished"]), ""]
     elif note:
         lines += [note, ""]

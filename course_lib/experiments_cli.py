@@ -47,7 +47,7 @@ def parse_only(text: str) -> dict[str, str]:
 def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
     """The jobs --only names; an empty selection is an error that lists the grid."""
     if "index" in only:
-        index = int(only["index"])
+        index = parse_numbers(only["index"], "only index")[0]
         if not 0 <= index < len(jobs):
             raise CourseError(f"--only index={index}: the grid has {len(jobs)} jobs, numbered "
                               f"0-{len(jobs) - 1}.")

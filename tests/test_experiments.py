@@ -151,6 +151,7 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     table = (folder / "comparison.md").read_text()
     assert table in printed
     assert f"| {MODEL} | 1 of " in table and "random" in table and "human" in table
+    assert "| F, untrained |" in table and "its untrained model (" in table
     assert "Missing:" in table and "not started: split 1 seed 0" in table
     rows = (folder / "comparison.csv").read_text().splitlines()
     assert rows[0].startswith("kind,name,") and any(r.startswith(f"model,{MODEL},") for r in rows)
@@ -168,6 +169,8 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     (["run", MODEL, "--seeds", "one", "--out", "{out}"], "--seeds 'one' is not a list"),
     (["run", MODEL, "--only", "fold=1", "--out", "{out}"], "is not KEY=VALUE"),
     (["run", MODEL, "--only", "seed=7", "--out", "{out}"], "matches no job of the grid"),
+    (["run", MODEL, "--only", "index=x", "--out", "{out}"], "--only index 'x' is not a list"),
+    (["run", MODEL, "--only", "index=30", "--out", "{out}"], "the grid has 15 jobs"),
     (["run", MODEL, "--tier", "huge", "--out", "{out}"], "Unknown configuration tier 'huge'"),
     (["report", "--out", "{out}"], "holds no job folders"),
 ])
