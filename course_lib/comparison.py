@@ -10,7 +10,8 @@ into numbers a sceptic accepts:
 - :func:`paired_comparison`: two models on identical ``(split, seed)`` pairs, the mean
   difference with a bootstrap interval, a paired t-test and Wilcoxon's signed-rank test, and
   what each assumes; pairs that share a split are not independent, so the same test runs again
-  on one difference per split;
+  on one difference per split; :func:`versus_baseline` pairs each run with a baseline's F on
+  its own split;
 - :func:`sensitivity`: how far the choice of epoch, seed, split and post-processing (shots,
   knapsack, the rule over annotators) moves the F-score of the *same* scores (Otani et al.,
   CVPR 2019, measured here);
@@ -95,7 +96,7 @@ def f_by_run(results: Iterable, rule: str) -> dict[str, dict[Run, float]]:
     return table
 
 
-def grid(runs: Mapping[Run, float]) -> tuple[np.ndarray, list[int], list[int]]:
+def as_grid(runs: Mapping[Run, float]) -> tuple[np.ndarray, list[int], list[int]]:
     """Runs as an array ``[split, seed]`` (NaN where a run is missing), with its splits and
     seeds."""
     splits = sorted({s for s, _ in runs})
@@ -141,7 +142,7 @@ def summary_table(results: Iterable, rules: Sequence[str] | None = None, *,
         seconds = float(np.mean([np.mean(np.asarray(r.seconds_per_epoch)[
             np.asarray(r.epochs) >= 1]) for r in mine]))  # epoch 0 is setup and pre-training
         for rule in rules:
-            f, splits, _ = grid(f_by_run(mine, rule)[model])
+            f, splits, _ = as_grid(f_by_run(mine, rule)[model])
             mean, sd = spread(f)
             rows.append(Row(model, rule, int((~np.isnan(f)).sum()), len(splits), mean, sd,
                             float(np.nanmin(f)), float(np.nanmax(f)), tau, rho,
@@ -380,7 +381,7 @@ def sensitivity(results: Iterable, dataset, splits: Sequence, *,
         mine = [r for r in results if r.job.model == model]
         trained = [np.asarray(r.f_scores)[np.asarray(r.epochs) >= 1] for r in mine]
         final = {(r.job.split, r.job.seed): f[-1] for r, f in zip(mine, trained, strict=True)}
-        f, _, _ = grid(final)
+        f, _, _ = as_grid(final)
         post: dict[str, list[float]] = {name: [] for name in processings if name != protocol}
         for r in mine:
             keys = list(splits[r.job.split].test_keys)
