@@ -529,3 +529,96 @@ def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- the comparison (notebook 06)
+
+def paired_plot(comparisons, ax: plt.Axes | None = None) -> plt.Axes:
+    """One row per :class:`~course_lib.comparison.Paired`: each run's difference ``a - b`` as a
+    dot coloured by its split, the mean as a bar with its bootstrap interval, a line at 0."""
+    if ax is None:
+        ax = plt.subplots(figsize=(8, 0.55 * len(comparisons) + 1.2))[1]
+    splits = sorted({s for c in comparisons for s, _ in c.runs})
+    jitter = np.random.default_rng(0)
+    for row, c in enumerate(comparisons):
+        for split in splits:
+            d = [v for (s, _), v in zip(c.runs, c.differences, strict=True) if s == split]
+            ax.plot(d, row + jitter.uniform(-0.18, 0.18, len(d)), "o", ms=4, alpha=0.8,
+                    color=f"C{splits.index(split) % 10}",
+                    label=f"split {split}" if row == 0 else None)
+        ax.errorbar(c.mean, row, xerr=[[c.mean - c.ci[0]], [c.ci[1] - c.mean]], fmt="D",
+                    color="k", ms=6, capsize=4,
+                    label=f"mean, {c.level:.0%} bootstrap interval" if row == 0 else None)
+    ax.axvline(0, color="0.4", lw=1)
+    ax.set_yticks(range(len(comparisons)), [f"{c.a} − {c.b}" for c in comparisons])
+    ax.set(xlabel=f"difference in F-score (points), {comparisons[0].rule}",
+           title="paired differences on identical (split, seed) runs")
+    ax.invert_yaxis()
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def sensitivity_plot(rows, baselines: Mapping[str, Mapping[str, float]] | None = None
+                     ) -> plt.Figure:
+    """Left: how much the epoch, the seed and the split move each model's F (points); right:
+    how much each post-processing moves the same scores' F (points, signed), with random and
+    uniform scores' change under the same post-processing (``baselines``, from
+    :func:`~course_lib.comparison.baseline_post_processing`)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.5 * len(rows) + 2.4))
+    sources = {"epoch: best − final": "epoch", "epoch: sd over epochs": "epoch_sd",
+               "seed: sd, same split": "seed", "split: sd, same seed": "split"}
+    y = np.arange(len(rows))
+    height = 0.8 / len(sources)
+    for i, (label, field) in enumerate(sources.items()):
+        values = [getattr(r, field) for r in rows]
+        left.barh(y + i * height, np.nan_to_num(values), height, label=label)
+    left.set_yticks(y + 0.4 - height / 2, [r.model for r in rows])
+    left.set(xlabel="F-score points", title="spread from epoch, seed and split")
+    posts = list(rows[0].post) if rows else []
+    names = [r.model for r in rows]
+    changes = [[r.post[p] for p in posts] for r in rows]
+    if baselines:
+        protocol = next(iter(next(iter(baselines.values()))))
+        for name, by in baselines.items():
+            names.append(f"{name} scores")
+            changes.append([by[p] - by[protocol] for p in posts])
+    y2 = np.arange(len(names))
+    height2 = 0.8 / max(len(posts), 1)
+    for i, post in enumerate(posts):
+        right.barh(y2 + i * height2, [c[i] for c in changes], height2, label=post,
+                   color=f"C{i + 4}")
+    right.set_yticks(y2 + 0.4 - height2 / 2, names)
+    right.axvline(0, color="0.4", lw=1)
+    right.set(xlabel="F-score points, compared with the protocol",
+              title="the same scores, another post-processing")
+    for ax in (left, right):
+        ax.invert_yaxis()
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def published_bars(ours: Mapping[str, tuple[float, float]], published: Mapping[str, float],
+                   title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
+    """Our mean ± spread per model (blue, with the spread as an error bar) beside the published
+    figure (hatched, labelled as published)."""
+    if ax is None:
+        ax = plt.subplots(figsize=(7, 3))[1]
+    names = list(ours)
+    x = np.arange(len(names))
+    means = [ours[n][0] for n in names]
+    ax.bar(x - 0.2, means, 0.4, yerr=[ours[n][1] for n in names], capsize=3, color="C0",
+           label="this course: mean ± sd over runs")
+    ax.bar(x + 0.2, [published.get(n, np.nan) for n in names], 0.4, color="white",
+           edgecolor="C1", hatch="//", label="published (their protocol)")
+    for xi, name, mean in zip(x, names, means, strict=True):
+        ax.text(xi - 0.2, mean + 1, f"{mean:.1f}", ha="center", fontsize=8)
+        if name in published:
+            ax.text(xi + 0.2, published[name] + 1, f"{published[name]:.1f}", ha="center",
+                    fontsize=8)
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set(ylabel="F-score (%)", ylim=(0, 100), title=title)
+    ax.legend(fontsize=7)
+    return ax

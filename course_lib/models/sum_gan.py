@@ -58,8 +58,9 @@ alone, one per step (:func:`score_videos`).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -81,6 +82,7 @@ from course_lib.models.lstm_autoencoder import (
 from course_lib.models.summarizer_training import (  # noqa: F401
     SumGanRun,
     check_split,
+    checkpoint_file,
     cpu_settings,
     evaluate_model,
     run_settings,
@@ -461,8 +463,8 @@ def _video_order(keys: Sequence[str], seed: int, start: int = 0) -> Iterator[str
 
 
 def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan", *,
-                seed: int = 0, checkpoint: bool = True, live: bool | None = None,
-                evaluate_before: bool = True) -> SumGanRun:
+                seed: int = 0, checkpoint: bool | Path = True, live: bool | None = None,
+                evaluate_before: bool = True, on_evaluate: Callable | None = None) -> SumGanRun:
     """Pre-train the VAE (``config.pretrain_epochs``), then train by Algorithm 1.
 
     A step of :func:`course_lib.training.train` is one training video (one iteration of
@@ -474,23 +476,26 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
     Both phases checkpoint every epoch: the finished run is loaded when present, and a run
     stopped by Ctrl-C (in pre-training or training) resumes from its last completed video with
     the same final weights and history as an uninterrupted run; nothing is marked finished
-    before every step of its phase ran.
+    before every step of its phase ran. ``checkpoint``: a folder puts the checkpoints there;
+    ``on_evaluate`` is passed to :func:`~course_lib.models.summarizer_training.evaluate_model`.
     """
     with cpu_settings(next(model.parameters()).device):
-        return _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before)
+        return _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before,
+                    on_evaluate)
 
 
-def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before):
+def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before,
+         on_evaluate):
     from course_lib.summary_plots import sum_gan_panels
-    from course_lib.training import GeneratorState, checkpoint_path, train
+    from course_lib.training import GeneratorState, train
 
     train_keys, test_keys = check_split(dataset, split)
     n = len(train_keys)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     features = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
     settings = run_settings(config, dataset, seed, train_keys)
-    path = checkpoint_path(name, settings) if checkpoint else None
-    pretrain_path = checkpoint_path(f"{name}-pretrain", settings) if checkpoint else None
+    path = checkpoint_file(checkpoint, name, settings)
+    pretrain_path = checkpoint_file(checkpoint, f"{name}-pretrain", settings)
 
     pretrain = None
     if config.pretrain_epochs and not (path is not None and path.exists()):
@@ -513,7 +518,8 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
     trained = train(step, lambda start: _video_order(train_keys, seed, start), config.epochs * n,
                     state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
                            "generator": GeneratorState(generator)},
-                    evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
+                    evaluate=lambda: evaluate_model(model, dataset, test_keys, on_evaluate),
+                    eval_every=n,
                     evaluate_first=evaluate_before, checkpoint=path, checkpoint_every=n,
                     title=f"{name} (seed {seed})", live=live,
                     plot=lambda history: sum_gan_panels(history, n, sigma=config.sigma))

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,6 +53,7 @@ from course_lib.models.sum_gan import Discriminator, Selector, prior_loss, repar
 from course_lib.models.summarizer_training import (
     SumGanRun,
     check_split,
+    checkpoint_file,
     cpu_settings,
     evaluate_model,
     run_settings,
@@ -581,8 +583,8 @@ def updates_per_epoch(n_videos: int, config) -> int:
 
 
 def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-gan-sl", *,
-                   seed: int = 0, checkpoint: bool = True, live: bool | None = None
-                   ) -> SumGanRun:
+                   seed: int = 0, checkpoint: bool | Path = True, live: bool | None = None,
+                   on_evaluate: Callable | None = None) -> SumGanRun:
     """Train by SUM-GAN-sl's updates, evaluating the test split before training and after every
     epoch (the reference's "epoch −1" and epochs 0..99 are the course's epochs 0 and 1..100).
 
@@ -591,14 +593,16 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
     and a shuffled order; build the model with ``build_sum_gan_sl(config, seed)``. The run
     checkpoints every epoch: a finished run is loaded, an interrupted one resumes exactly, and
     another configuration trains its own (the file name carries a hash of the configuration).
+    ``checkpoint``: a folder puts the checkpoint there; ``on_evaluate`` is passed to
+    :func:`~course_lib.models.summarizer_training.evaluate_model`.
     """
     with cpu_settings(next(model.parameters()).device):
-        return _fit(model, config, dataset, split, name, seed, checkpoint, live)
+        return _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluate)
 
 
-def _fit(model, config, dataset, split, name, seed, checkpoint, live):
+def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluate):
     from course_lib.summary_plots import SUM_GAN_SL_PANELS, sum_gan_panels
-    from course_lib.training import GeneratorState, GradientState, checkpoint_path, train
+    from course_lib.training import GeneratorState, GradientState, train
 
     train_keys, test_keys = check_split(dataset, split)
     videos = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
@@ -624,9 +628,10 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live):
                     state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
                            "generator": GeneratorState(generator),
                            "gradients": GradientState(model)},  # stale ones enter the clipping
-                    evaluate=lambda: evaluate_model(model, dataset, test_keys), eval_every=n,
+                    evaluate=lambda: evaluate_model(model, dataset, test_keys, on_evaluate),
+                    eval_every=n,
                     evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
-                    checkpoint=checkpoint_path(name, settings) if checkpoint else None, live=live,
+                    checkpoint=checkpoint_file(checkpoint, name, settings), live=live,
                     plot=lambda history: sum_gan_panels(history, n, sigma=config.sigma,
                                                         panels=SUM_GAN_SL_PANELS,
                                                         model=model.title))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,13 +63,20 @@ def score_videos(model, dataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
         model.train(was_training)
 
 
-def evaluate_model(model, dataset, keys: Sequence[str]) -> dict[str, float]:
-    """F-score (%) on ``keys`` through the standard protocol, and the mean score."""
+def evaluate_model(model, dataset, keys: Sequence[str], on_evaluate: Callable | None = None
+                   ) -> dict[str, float]:
+    """F-score (%) on ``keys`` through the standard protocol, and the mean score.
+
+    ``on_evaluate(scores, metrics)``, when given, also sees the scores themselves (the
+    experiment runner saves them after every epoch, as the reference does)."""
     from course_lib.evaluation import evaluate
 
     scores = score_videos(model, dataset, keys)
-    return {"f_score": evaluate(dataset, scores, keys).mean,
-            "mean_score": float(np.mean([s.mean() for s in scores.values()]))}
+    metrics = {"f_score": evaluate(dataset, scores, keys).mean,
+               "mean_score": float(np.mean([s.mean() for s in scores.values()]))}
+    if on_evaluate is not None:
+        on_evaluate(scores, metrics)
+    return metrics
 
 
 def check_split(dataset, split) -> tuple[list[str], list[str]]:
@@ -90,6 +98,17 @@ def run_settings(config, dataset, seed: int, train_keys: Sequence[str]) -> dict:
     the synthetic videos, another download) is never loaded beside this data's baselines."""
     return {**asdict(config), "seed": seed, "dataset": dataset.name, "source": dataset.source,
             "data": dataset.fingerprint(), "train_keys": list(train_keys)}
+
+
+def checkpoint_file(checkpoint: bool | Path, name: str, settings: dict) -> Path | None:
+    """Where a fit function keeps its checkpoint: nowhere (``False``), the course's checkpoint
+    folder (``True``) or the folder given (the experiment runner's job folder)."""
+    from course_lib.training import checkpoint_path
+
+    if checkpoint is False:
+        return None
+    path = checkpoint_path(name, settings)
+    return path if checkpoint is True else Path(checkpoint) / path.name
 
 
 # ---------------------------------------------------------------- a run and model selection
@@ -137,7 +156,8 @@ class Method:
     """One method of the family, as notebook 06 loops over them.
 
     ``config(tier)`` → its configuration; ``build(config, seed)`` → a model;
-    ``fit(model, config, dataset, split, *, seed, checkpoint, live)`` → a :class:`SumGanRun`.
+    ``fit(model, config, dataset, split, *, seed, checkpoint, live, on_evaluate)`` → a
+    :class:`SumGanRun`.
     """
 
     name: str

@@ -1,0 +1,469 @@
+"""Statistics for comparing summarizers across splits and seeds (notebook 06).
+
+The experiment runner (:mod:`course_lib.experiments`) trains every model on the same
+``(split, seed)`` pairs and returns one ``JobResult`` per run. This module turns those results
+into numbers a sceptic accepts:
+
+- :func:`summary_table`: F-score mean ± spread over the runs, per model and model-selection rule
+  (the best test epoch, which looks at the test labels, beside label-free rules), with rank
+  correlation, parameters and seconds per epoch;
+- :func:`paired_comparison`: two models on identical ``(split, seed)`` pairs, the mean
+  difference with a bootstrap interval, a paired t-test and Wilcoxon's signed-rank test, and
+  what each assumes; pairs that share a split are not independent, so the same test runs again
+  on one difference per split; :func:`versus_baseline` pairs each run with a baseline's F on
+  its own split;
+- :func:`sensitivity`: how far the choice of epoch, seed, split and post-processing (shots,
+  knapsack, the rule over annotators) moves the F-score of the *same* scores (Otani et al.,
+  CVPR 2019, measured here);
+- :func:`run_variant` and :func:`improvement_report`: a student's change to a model, run through
+  the runner's harness under its own name and compared with the family by the same statistics.
+
+The three small functions the notebook's exercises ask for (:func:`paired_t_statistic`,
+:func:`mean_and_spread`, :func:`bootstrap_ci`) are the building blocks of the rest, and each
+higher-level function takes them as arguments so that a student's passing version can be used.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+from scipy import stats
+
+from course_lib import evaluation as ev
+from course_lib.errors import CourseError
+
+Run = tuple[int, int]  # (split, seed)
+BEST = "best test epoch (uses test labels)"
+FINAL = "final epoch (label-free)"
+LOWEST_LOSS = "lowest training loss (label-free)"
+ALPHA = 0.05
+
+
+# ---------------------------------------------------------------- the building blocks
+
+def paired_t_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """Student's paired t: the mean of ``a - b`` over its standard error, ``sd(d, ddof=1) /
+    sqrt(n)``. Pairing removes what both runs of a pair share (the split's test videos, the
+    seed's data order), which is why it sees differences an unpaired test misses."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    return float(d.mean() / (d.std(ddof=1) / np.sqrt(len(d))))
+
+
+def mean_and_spread(f: np.ndarray) -> tuple[float, float]:
+    """Mean and spread of F-scores laid out ``[split, seed]``, NaN where a run is missing.
+
+    The mean is the protocol's: each split's mean over its seeds, then the mean over splits, so a
+    split with a missing run weighs as much as the others. The spread is the sample standard
+    deviation (ddof = 1) of all runs present: what one more run would typically differ by.
+    """
+    f = np.asarray(f, dtype=float)
+    per_split = np.array([row[~np.isnan(row)].mean() for row in f if (~np.isnan(row)).any()])
+    present = f[~np.isnan(f)]
+    return float(per_split.mean()), float(present.std(ddof=1)) if len(present) > 1 else np.nan
+
+
+def bootstrap_ci(d: np.ndarray, n_resamples: int, seed: int,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``d``: draw ``n_resamples`` samples of
+    ``len(d)`` values *with replacement* (``np.random.default_rng(seed).integers(0, n, (
+    n_resamples, n))``), take each sample's mean, and return the ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` quantiles of those means."""
+    d = np.asarray(d, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(d), (n_resamples, len(d)))
+    means = d[draws].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+# ---------------------------------------------------------------- results as tables of F
+
+def _finished(results: Iterable) -> list:
+    return [r for r in results if r.finished]
+
+
+def f_by_run(results: Iterable, rule: str) -> dict[str, dict[Run, float]]:
+    """``{model: {(split, seed): F}}`` of the finished runs, F as chosen by ``rule`` (a key of
+    ``JobResult.selections``)."""
+    table: dict[str, dict[Run, float]] = {}
+    for r in _finished(results):
+        if rule not in r.selections:
+            raise CourseError(f"Unknown selection rule {rule!r}: use one of "
+                              f"{', '.join(map(repr, r.selections))}.")
+        table.setdefault(r.job.model, {})[(r.job.split, r.job.seed)] = r.selections[rule][1]
+    return table
+
+
+def as_grid(runs: Mapping[Run, float]) -> tuple[np.ndarray, list[int], list[int]]:
+    """Runs as an array ``[split, seed]`` (NaN where a run is missing), with its splits and
+    seeds."""
+    splits = sorted({s for s, _ in runs})
+    seeds = sorted({s for _, s in runs})
+    f = np.full((len(splits), len(seeds)), np.nan)
+    for (split, seed), value in runs.items():
+        f[splits.index(split), seeds.index(seed)] = value
+    return f, splits, seeds
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model under one selection rule, over its finished runs."""
+
+    model: str
+    rule: str
+    n_runs: int
+    n_splits: int
+    mean: float
+    spread: float
+    low: float
+    high: float
+    kendall_tau: float
+    spearman_rho: float
+    parameters: int
+    seconds_per_epoch: float
+
+
+def summary_table(results: Iterable, rules: Sequence[str] | None = None, *,
+                  spread: Callable = mean_and_spread) -> list[Row]:
+    """One :class:`Row` per model and rule (default: every rule the runs have)."""
+    results = _finished(results)
+    if not results:
+        raise CourseError("No finished runs to summarise: run the grid first (run_grid), or "
+                          "check the results folder, dataset and tier.")
+    rules = list(results[0].selections) if rules is None else list(rules)
+    rows = []
+    for model in dict.fromkeys(r.job.model for r in results):
+        mine = [r for r in results if r.job.model == model]
+        ranks = [r.rank_correlation for r in mine if r.rank_correlation]
+        tau = float(np.mean([c["kendall_tau"] for c in ranks])) if ranks else np.nan
+        rho = float(np.mean([c["spearman_rho"] for c in ranks])) if ranks else np.nan
+        seconds = float(np.mean([np.mean(np.asarray(r.seconds_per_epoch)[
+            np.asarray(r.epochs) >= 1]) for r in mine]))  # epoch 0 is setup and pre-training
+        for rule in rules:
+            f, splits, _ = as_grid(f_by_run(mine, rule)[model])
+            mean, sd = spread(f)
+            rows.append(Row(model, rule, int((~np.isnan(f)).sum()), len(splits), mean, sd,
+                            float(np.nanmin(f)), float(np.nanmax(f)), tau, rho,
+                            int(mine[0].parameters), seconds))
+    return rows
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The rows as aligned text, one line per model and rule."""
+    width = max([len("model"), *(len(r.model) for r in rows)])
+    lines = [f"{'model':{width}s} {'selection rule':36s} {'F (%) mean ± sd':>16s} "
+             f"{'[min, max]':>13s} {'runs':>4s} {'τ':>6s} {'ρ':>6s} {'parameters':>11s} "
+             f"{'s/epoch':>8s}"]
+    for r in rows:
+        lines.append(f"{r.model:{width}s} {r.rule:36s} {r.mean:8.1f} ± {r.spread:4.1f}  "
+                     f"[{r.low:4.1f}, {r.high:4.1f}] {r.n_runs:4d} {r.kendall_tau:+6.3f} "
+                     f"{r.spearman_rho:+6.3f} {r.parameters:11,d} {r.seconds_per_epoch:8.2f}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- paired comparison
+
+@dataclass(frozen=True)
+class Paired:
+    """``a`` against ``b`` on the runs both finished: differences ``a - b`` in F points."""
+
+    a: str
+    b: str
+    rule: str
+    runs: list[Run]
+    differences: np.ndarray
+    ci: tuple[float, float]
+    level: float
+    t_p: float
+    wilcoxon_p: float
+    wilcoxon_floor: float
+    split_differences: np.ndarray
+    split_t_p: float
+
+    @property
+    def n(self) -> int:
+        return len(self.differences)
+
+    @property
+    def mean(self) -> float:
+        return float(self.differences.mean())
+
+    @property
+    def exceeds_noise(self) -> bool:
+        """Both pair-level tests below ``ALPHA`` and the bootstrap interval excludes 0."""
+        return bool(self.t_p < ALPHA and self.wilcoxon_p < ALPHA
+                    and (self.ci[0] > 0 or self.ci[1] < 0))
+
+    def sentence(self) -> str:
+        """What the numbers allow one to say, computed from them."""
+        k = len(self.split_differences)
+        text = (f"{self.a} − {self.b} ({self.rule}): {self.mean:+.1f} F points over {self.n} "
+                f"paired runs on {k} split{'s' * (k != 1)} ({self.level:.0%} bootstrap interval "
+                f"[{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]; paired t-test {_p(self.t_p)}, "
+                f"Wilcoxon {_p(self.wilcoxon_p)}). ")
+        if self.wilcoxon_floor >= ALPHA:
+            text += (f"With {self.n} pairs Wilcoxon's test cannot give p below "
+                     f"{self.wilcoxon_floor:.3f}: no test on so few runs can show much. ")
+        winner = self.a if self.mean > 0 else self.b
+        if self.exceeds_noise:
+            text += (f"On {'this split' if k == 1 else 'these splits'} {winner} is ahead by "
+                     "more than the seed-to-seed noise "
+                     f"(p < {ALPHA} in both tests, interval excludes 0)")
+            text += (f"; across splits (one mean difference per split, t-test over {k} splits) "
+                     f"{_p(self.split_t_p)}, so "
+                     + ("it holds across splits too." if self.split_t_p < ALPHA else
+                        "whether it holds on other splits is not shown.")
+                     if k > 2 else f"; with {k} split{'s' * (k != 1)} nothing can be said "
+                     "about other splits.")
+        else:
+            text += "The difference is not larger than the noise of these runs."
+        return text
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def wilcoxon_floor(n: int) -> float:
+    """The smallest two-sided p Wilcoxon's exact signed-rank test can give with ``n`` pairs
+    (every difference of one sign): ``2 / 2**n``."""
+    return min(1.0, 2.0 / 2 ** n)
+
+
+def paired_comparison(results: Iterable, a: str, b: str, rule: str = FINAL, *,
+                      level: float = 0.95, n_resamples: int = 10_000, seed: int = 0,
+                      t_statistic: Callable = paired_t_statistic,
+                      ci: Callable = bootstrap_ci) -> Paired:
+    """``a`` against ``b`` on the ``(split, seed)`` runs both have finished.
+
+    What each number assumes:
+
+    - the **paired t-test** (p from ``t_statistic`` on n − 1 degrees of freedom): independent
+      pairs whose differences are roughly normal; with few pairs a skewed difference misleads it;
+    - **Wilcoxon's signed-rank test** (``scipy.stats.wilcoxon``, exact for small n): independent
+      pairs, differences symmetric about their median; no normality, but with n pairs its p
+      cannot go below ``2 / 2**n``;
+    - the **bootstrap interval** (``ci``): the pairs are a fair sample of all pairs; with few
+      pairs it is too narrow.
+
+    Runs on the same split share its test videos, so they are not independent: the pair-level
+    tests answer "beyond the seed-to-seed noise, on these splits"; ``split_t_p`` (the t-test on
+    one mean difference per split) answers "on other splits too", and needs several splits.
+    """
+    table = f_by_run(results, rule)
+    for name in (a, b):
+        if name not in table:
+            raise CourseError(f"No finished runs of {name!r}; models with results: "
+                              f"{', '.join(table) or 'none'}.")
+    return _paired(a, b, rule, table[a], table[b], level=level, n_resamples=n_resamples,
+                   seed=seed, t_statistic=t_statistic, ci=ci)
+
+
+def versus_baseline(results: Iterable, model: str, baseline: str,
+                    per_split: Mapping[int, float], rule: str = FINAL, **kwargs) -> Paired:
+    """``model`` against a baseline's F on each run's own split (``per_split[k]``: e.g. random
+    scores on split k's test videos), by the same paired statistics: whether the model beats
+    the baseline by more than the noise, not only on average."""
+    table = f_by_run(results, rule)
+    if model not in table:
+        raise CourseError(f"No finished runs of {model!r}; models with results: "
+                          f"{', '.join(table) or 'none'}.")
+    runs = table[model]
+    return _paired(model, baseline, rule, runs, {r: per_split[r[0]] for r in runs}, **kwargs)
+
+
+def _paired(a: str, b: str, rule: str, table_a: Mapping[Run, float],
+            table_b: Mapping[Run, float], *, level: float = 0.95, n_resamples: int = 10_000,
+            seed: int = 0, t_statistic: Callable = paired_t_statistic,
+            ci: Callable = bootstrap_ci) -> Paired:
+    table = {a: table_a, b: table_b}
+    runs = sorted(set(table[a]) & set(table[b]))
+    if len(runs) < 2:
+        raise CourseError(f"{a} and {b} share {len(runs)} finished (split, seed) run(s); a "
+                          "paired comparison needs at least 2: run both on the same grid.")
+    d = np.array([table[a][r] - table[b][r] for r in runs])
+    with np.errstate(divide="ignore", invalid="ignore"):  # equal differences: t is undefined
+        t = t_statistic(np.array([table[a][r] for r in runs]),
+                        np.array([table[b][r] for r in runs]))
+    t_p = _t_p(t, len(d))
+    with warnings.catch_warnings():  # zero differences: scipy says it leaves the exact test
+        warnings.simplefilter("ignore")
+        wilcoxon_p = 1.0 if np.all(d == 0) else float(stats.wilcoxon(d).pvalue)
+    splits = sorted({s for s, _ in runs})
+    per_split = np.array([d[[i for i, (s, _) in enumerate(runs) if s == split]].mean()
+                          for split in splits])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        split_t_p = (_t_p(paired_t_statistic(per_split, np.zeros_like(per_split)),
+                          len(per_split)) if len(per_split) > 1 else np.nan)
+    return Paired(a, b, rule, runs, d, ci(d, n_resamples, seed, level), level, t_p, wilcoxon_p,
+                  wilcoxon_floor(len(d)), per_split, split_t_p)
+
+
+def _t_p(t: float, n: int) -> float:
+    """Two-sided p of a t statistic on n − 1 degrees of freedom (1 when every difference is
+    equal: nothing varies, nothing is shown)."""
+    return float(2 * stats.t.sf(abs(t), n - 1)) if np.isfinite(t) else 1.0
+
+
+# ---------------------------------------------------------------- sensitivity (Otani et al.)
+
+def uniform_shots(record) -> np.ndarray:
+    """Equal segments as inclusive ``[start, end]`` frames, a segmentation that knows nothing
+    about the content: as many as the record's KTS shots, or more where that many would each be
+    longer than the summary budget (then no shot fits, and F is 0 whatever the scores)."""
+    n_frames = int(record.change_points[-1, 1]) + 1
+    budget = max(ev.summary_budget(record.change_points), 1)
+    n_shots = max(len(record.change_points), -(-n_frames // budget) + 1)
+    bounds = np.linspace(0, n_frames, n_shots + 1).round().astype(np.int64)
+    return np.stack([bounds[:-1], bounds[1:] - 1], axis=1)
+
+
+def step_shots(record) -> np.ndarray:
+    """One segment per subsampled step (``[picks[i], picks[i+1] - 1]``): the knapsack then
+    fills the budget with the highest-scored steps, no shots at all."""
+    n_frames = int(record.change_points[-1, 1]) + 1
+    starts = np.asarray(record.picks, dtype=np.int64)
+    starts = starts[starts < n_frames]
+    return np.stack([starts, np.append(starts[1:], n_frames) - 1], axis=1)
+
+
+def with_shots(dataset, segment: Callable):
+    """A copy of ``dataset`` whose shots are ``segment(record)``: the same scores and user
+    summaries, another post-processing."""
+    videos = {k: replace(r, change_points=segment(r)) for k, r in dataset.videos.items()}
+    return type(dataset)(dataset.name, videos, dataset.eval_method, dataset.source)
+
+
+def post_processings(dataset) -> dict[str, tuple[object, str]]:
+    """The post-processings compared: ``{name: (dataset, rule over annotators)}``; the first
+    is the protocol."""
+    other = "mean" if dataset.eval_method == "max" else "max"
+    return {f"KTS shots, knapsack, {dataset.eval_method} over users (the protocol)":
+            (dataset, dataset.eval_method),
+            f"KTS shots, knapsack, {other} over users": (dataset, other),
+            "equal-length shots, knapsack": (with_shots(dataset, uniform_shots),
+                                             dataset.eval_method),
+            "no shots: top-scored steps": (with_shots(dataset, step_shots), dataset.eval_method)}
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """How many F points each choice moves one model's numbers (final epoch unless named).
+
+    ``epoch``: mean over runs of best minus final test F (what picking the epoch on the test
+    labels adds); ``epoch_sd``: mean over runs of the sd of F over the trained epochs;
+    ``seed``: mean over splits of the sd over seeds; ``split``: mean over seeds of the sd over
+    splits; ``post``: per post-processing, the mean over runs of (F there − F by the protocol).
+    """
+
+    model: str
+    epoch: float
+    epoch_sd: float
+    seed: float
+    split: float
+    post: dict[str, float]
+
+
+def sensitivity(results: Iterable, dataset, splits: Sequence, *,
+                processings: Mapping[str, tuple[object, str]] | None = None
+                ) -> list[Sensitivity]:
+    """One :class:`Sensitivity` per model, from its finished runs' saved per-epoch scores.
+
+    ``splits`` are the dataset's splits the runs were trained on (``splits[k]`` for split k).
+    """
+    processings = post_processings(dataset) if processings is None else processings
+    protocol = next(iter(processings))
+    out = []
+    results = _finished(results)
+    for model in dict.fromkeys(r.job.model for r in results):
+        mine = [r for r in results if r.job.model == model]
+        trained = [np.asarray(r.f_scores)[np.asarray(r.epochs) >= 1] for r in mine]
+        final = {(r.job.split, r.job.seed): f[-1] for r, f in zip(mine, trained, strict=True)}
+        f, _, _ = as_grid(final)
+        post: dict[str, list[float]] = {name: [] for name in processings if name != protocol}
+        for r in mine:
+            keys = list(splits[r.job.split].test_keys)
+            scores = r.test_scores(int(np.asarray(r.epochs)[-1]))
+            by = {name: ev.evaluate(data, scores, keys, metric=metric).mean
+                  for name, (data, metric) in processings.items()}
+            for name in post:
+                post[name].append(by[name] - by[protocol])
+        out.append(Sensitivity(
+            model, float(np.mean([t.max() - t[-1] for t in trained])),
+            float(np.mean([t.std() for t in trained])), _mean_sd(f, axis=1),
+            _mean_sd(f, axis=0), {name: float(np.mean(v)) for name, v in post.items()}))
+    return out
+
+
+def _mean_sd(f: np.ndarray, axis: int) -> float:
+    """Mean over the other axis of the sample sd along ``axis`` (rows or columns with at least
+    two runs); NaN when there is no such row: one seed or one split says nothing."""
+    sds = [np.std(v[~np.isnan(v)], ddof=1) for v in np.moveaxis(f, axis, -1)
+           if (~np.isnan(v)).sum() > 1]
+    return float(np.mean(sds)) if sds else np.nan
+
+
+def baseline_post_processing(dataset, splits: Sequence, split_ids: Sequence[int], *,
+                             n_random_trials: int = 10, seed: int = 0,
+                             processings: Mapping[str, tuple[object, str]] | None = None
+                             ) -> dict[str, dict[str, float]]:
+    """Random and uniform scores' F under each post-processing, mean over ``split_ids``: the
+    share of a number that the post-processing alone earns."""
+    processings = post_processings(dataset) if processings is None else processings
+    table: dict[str, dict[str, float]] = {"random": {}, "uniform": {}}
+    for name, (data, metric) in processings.items():
+        rng = np.random.default_rng(seed)
+        for baseline in table:
+            values = []
+            for k in split_ids:
+                keys = list(splits[k].test_keys)
+                sets = ([ev.random_scores(dataset, keys, rng) for _ in range(n_random_trials)]
+                        if baseline == "random" else [ev.uniform_scores(dataset, keys)])
+                values.append(np.mean([e.mean for e in ev.evaluate_epochs(
+                    data, sets, keys, metric=metric)]))
+            table[baseline][name] = float(np.mean(values))
+    return table
+
+
+# ---------------------------------------------------------------- your improvement
+
+def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: Iterable[int],
+                seeds: Iterable[int], out, *, overrides: Mapping | None = None,
+                build: Callable | None = None, fit: Callable | None = None,
+                progress: bool = True) -> list:
+    """Train a change to the runner's model ``base`` on the same grid, under its own ``name``.
+
+    ``overrides`` changes configuration fields (``{"sigma": 0.3}``); ``build`` / ``fit`` replace
+    the method's model builder or training function (a new layer, a loss term). Everything else
+    is ``base``'s, its trainer included, so a difference in the results is the change's. Each
+    job goes through the runner (``run_job``): resumable, skipped when finished, its folder's
+    ``config.json`` recording the change.
+    """
+    from course_lib import experiments as xp
+
+    spec = xp.check_model(base)
+    if name in xp.MODELS:
+        raise CourseError(f"{name!r} is one of the runner's models: give the variant a name of "
+                          f"its own, e.g. {base + '-mine'!r}, so its results never mix.")
+    config = spec.config(tier, overrides)
+    plain = spec.method.config(config.tier, verbose=False)
+    changed = {f.name: getattr(config, f.name) for f in fields(config)
+               if getattr(config, f.name) != getattr(plain, f.name)}
+    method = replace(spec.method, name=name, build=build or spec.method.build,
+                     fit=fit or spec.method.fit)
+    return [xp.run_job(xp.Job(name, dataset, config.tier, k, s), out, method=method,
+                       overrides=changed, progress=progress)
+            for k in splits for s in seeds]
+
+
+def improvement_report(results: Iterable, variant: str, against: Sequence[str],
+                       rules: Sequence[str] = (FINAL, BEST), **kwargs) -> list[Paired]:
+    """``variant`` against each model of ``against`` that has results, under each rule: the
+    same paired statistics as the family's own comparisons (``kwargs`` go to
+    :func:`paired_comparison`)."""
+    results = list(results)
+    present = {r.job.model for r in _finished(results)}
+    return [paired_comparison(results, variant, model, rule, **kwargs)
+            for rule in rules for model in against if model in present and model != variant]

@@ -1,0 +1,140 @@
+"""``course-experiments``: the benchmark protocol for the SUM-GAN family, job by job.
+
+    course-experiments run sum-gan-sl --dataset summe --splits 0-4 --seeds 0,1,2 --out results/
+    course-experiments report --out results/
+
+Each (model, dataset, tier, split, seed) is one job with its own folder under --out; a finished
+job is skipped and an interrupted one resumes, so the same command continues a grid. --only
+runs one job of the grid (for a cluster's job array), --jobs N runs N at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from course_lib import experiments as ex
+from course_lib.errors import CourseError
+from course_lib.training import TrainingInterrupted
+
+ONLY_KEYS = ("model", "split", "seed", "index")
+
+
+def parse_numbers(text: str, what: str) -> list[int]:
+    """``"0-4"``, ``"0,2,4"`` or ``"0-2,4"`` → a list of integers."""
+    numbers = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            numbers += range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise CourseError(f"--{what} {text!r} is not a list of numbers: write e.g. 0-4, 0,2,4 "
+                          "or 0-2,4.") from None
+    return numbers
+
+
+def parse_only(text: str) -> dict[str, str]:
+    """``"split=3,seed=2"`` → ``{"split": "3", "seed": "2"}``."""
+    pairs = dict(part.partition("=")[::2] for part in text.split(","))
+    if bad := [k for k, v in pairs.items() if k not in ONLY_KEYS or not v]:
+        raise CourseError(f"--only {text!r}: {', '.join(map(repr, bad))} is not KEY=VALUE "
+                          f"with KEY one of {', '.join(ONLY_KEYS)} (e.g. --only split=3,seed=2, "
+                          "or --only index=$SLURM_ARRAY_TASK_ID).")
+    return pairs
+
+
+def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
+    """The jobs --only names; an empty selection is an error that lists the grid."""
+    if "index" in only:
+        index = parse_numbers(only["index"], "only index")[0]
+        if not 0 <= index < len(jobs):
+            raise CourseError(f"--only index={index}: the grid has {len(jobs)} jobs, numbered "
+                              f"0-{len(jobs) - 1}.")
+        jobs = [jobs[index]]
+    chosen = [j for j in jobs if all(str(getattr(j, k)) == v for k, v in only.items()
+                                     if k != "index")]
+    if not chosen:
+        raise CourseError(f"--only {','.join(f'{k}={v}' for k, v in only.items())} matches no "
+                          f"job of the grid (splits {sorted({j.split for j in jobs})}, seeds "
+                          f"{sorted({j.seed for j in jobs})}).")
+    return chosen
+
+
+def run(args) -> int:
+    for name in args.models:
+        ex.check_model(name)
+    ex.check_dataset(args.dataset)
+    tier = ex.resolve_tier(args.tier, verbose=False)
+    seeds = parse_numbers(args.seeds, "seeds")
+    splits = ex.check_splits(args.dataset, tier, parse_numbers(args.splits, "splits")
+                             if args.splits else range(len(ex.load_data(args.dataset, tier)[1])))
+    jobs = ex.grid(args.models, args.dataset, tier, list(splits), seeds)
+    if args.only:
+        jobs = select(jobs, parse_only(args.only))
+    print(f"{len(jobs)} job(s) of {', '.join(args.models)} on {args.dataset} ({tier} tier) "
+          f"in {args.out}: splits {ex.number_ranges([j.split for j in jobs])}, seeds "
+          f"{ex.number_ranges([j.seed for j in jobs])}.")
+    # --only keeps a product of models, splits and seeds (or one job): a grid again.
+    results = ex.run_grid(list(dict.fromkeys(j.model for j in jobs)), args.dataset, tier,
+                          sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}),
+                          args.out, jobs=args.jobs)
+    done = sum(r.finished for r in results)
+    print(f"Done: {done} of {len(results)} job(s) finished in {args.out}. Compare them with: "
+          f"course-experiments report --out {args.out}")
+    return 0
+
+
+def report(args) -> int:
+    paths = ex.report(args.out, dataset=args.dataset, tier=args.tier, models=args.models,
+                      splits=args.splits and parse_numbers(args.splits, "splits"),
+                      seeds=args.seeds and parse_numbers(args.seeds, "seeds"))
+    for path in paths:
+        if path.name == "comparison.md":
+            print(path.read_text())
+    print("Wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; bad input is reported in one message, exit status 1."""
+    parser = argparse.ArgumentParser(prog="course-experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sub = commands.add_parser("run", help="train the jobs of a grid (skips finished ones)")
+    sub.add_argument("models", nargs="+", metavar="MODEL",
+                     help=f"one or more of {', '.join(ex.MODELS)}")
+    sub.add_argument("--dataset", default="synthetic",
+                     help=f"{', '.join(ex.DATASETS)} (default: synthetic)")
+    sub.add_argument("--splits", help="e.g. 0-4 or 0,2 (default: every split)")
+    sub.add_argument("--seeds", default="0,1,2", help="e.g. 0-2 or 0,1,2 (default: 0,1,2)")
+    sub.add_argument("--tier", help="smoke, laptop or paper (default: $COURSE_TIER, else "
+                     "paper on a CUDA GPU and laptop otherwise)")
+    sub.add_argument("--out", type=Path, required=True, help="the results folder")
+    sub.add_argument("--jobs", type=int, default=1,
+                     help="jobs at a time, each in its own process (one per GPU when there "
+                     "are several; default 1: one after another in this process)")
+    sub.add_argument("--only", help="run only these jobs of the grid: split=K,seed=S "
+                     "(either or both, and model=NAME), or index=I, the I-th job")
+    sub = commands.add_parser("report", help="write the comparison table and figures")
+    sub.add_argument("--out", type=Path, required=True, help="the results folder")
+    sub.add_argument("--dataset", help="only this dataset's results")
+    sub.add_argument("--tier", help="only this tier's results")
+    sub.add_argument("--models", nargs="+", metavar="MODEL",
+                     help="the grid's models (default: those found)")
+    sub.add_argument("--splits", help="the grid's splits (default: every split of the data)")
+    sub.add_argument("--seeds", help="the grid's seeds (default: those found)")
+    args = parser.parse_args(argv)
+    try:
+        return run(args) if args.command == "run" else report(args)
+    except CourseError as error:
+        print(f"course-experiments {args.command}: {error}", file=sys.stderr)
+        return 1
+    except (TrainingInterrupted, KeyboardInterrupt):
+        print(f"course-experiments {args.command}: interrupted; every completed epoch is saved. "
+              "Run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The comparison statistics on synthetic results shaped like the runner's ``JobResult``s."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from course_lib import comparison as cmp
+from course_lib import config
+from course_lib import evaluation as ev
+from course_lib.data import summarization as sm
+from course_lib.errors import CourseError
+
+
+@dataclass(frozen=True)
+class Job:
+    model: str
+    dataset: str
+    tier: str
+    split: int
+    seed: int
+
+
+@dataclass
+class Result:
+    job: Job
+    f_scores: np.ndarray
+    finished: bool = True
+    parameters: int = 1000
+    rank_correlation: dict | None = None
+    scores: dict | None = None
+
+    @property
+    def epochs(self):
+        return np.arange(len(self.f_scores))
+
+    @property
+    def seconds_per_epoch(self):
+        return np.array([9.0] + [1.0] * (len(self.f_scores) - 1))  # epoch 0: setup
+
+    @property
+    def selections(self):
+        trained = self.f_scores[1:]
+        best = 1 + int(np.argmax(trained))
+        return {cmp.BEST: (best, float(trained.max())),
+                cmp.FINAL: (len(trained), float(trained[-1])),
+                cmp.LOWEST_LOSS: (1, float(trained[0]))}
+
+    def test_scores(self, epoch):
+        return self.scores
+
+
+def grid_results(model, offset, *, splits=5, seeds=3, noise=1.0, seed=0, split_effect=None):
+    """Runs whose final F = 40 + offset + a split effect shared by every model + noise."""
+    rng = np.random.default_rng(seed)
+    split_effect = np.arange(splits) * 3.0 if split_effect is None else split_effect
+    results = []
+    for split in range(splits):
+        for s in range(seeds):
+            final = 40 + offset + split_effect[split] + noise * rng.standard_normal()
+            f = np.array([30.0, final - 2, final + 1, final])
+            results.append(Result(Job(model, "synthetic", "smoke", split, s), f))
+    return results
+
+
+# ---------------------------------------------------------------- the building blocks
+
+def test_paired_t_statistic_matches_scipy_and_ignores_what_pairs_share():
+    rng = np.random.default_rng(1)
+    shared = 10 * rng.standard_normal(8)
+    a, b = shared + 1 + 0.3 * rng.standard_normal(8), shared + 0.3 * rng.standard_normal(8)
+    from scipy import stats
+    assert cmp.paired_t_statistic(a, b) == pytest.approx(stats.ttest_rel(a, b).statistic)
+    # the large shared part hides the difference from an unpaired test, not from the paired one
+    assert abs(cmp.paired_t_statistic(a, b)) > 3 > abs(stats.ttest_ind(a, b).statistic)
+
+
+def test_mean_and_spread_weighs_splits_equally_when_a_run_is_missing():
+    f = np.array([[40.0, 42.0, np.nan], [50.0, 50.0, 50.0]])
+    mean, spread = cmp.mean_and_spread(f)
+    assert mean == pytest.approx((41 + 50) / 2)
+    assert spread == pytest.approx(np.std([40, 42, 50, 50, 50], ddof=1))
+
+
+def test_bootstrap_interval_contains_the_mean_and_narrows_with_more_data():
+    rng = np.random.default_rng(2)
+    few, many = rng.normal(1, 1, 5), rng.normal(1, 1, 200)
+    lo, hi = cmp.bootstrap_ci(few, 2000, 0)
+    assert lo < few.mean() < hi
+    lo2, hi2 = cmp.bootstrap_ci(many, 2000, 0)
+    assert hi2 - lo2 < hi - lo
+    assert cmp.bootstrap_ci(few, 2000, 0) == (lo, hi)  # seeded: reproducible
+
+
+# ---------------------------------------------------------------- paired comparison
+
+def test_paired_comparison_finds_a_planted_difference_and_not_a_zero_one():
+    base = grid_results("a", 0)
+    better = grid_results("b", 3, seed=1)
+    same = grid_results("c", 0, seed=2)
+    planted = cmp.paired_comparison(base + better, "b", "a")
+    assert planted.n == 15 and planted.mean == pytest.approx(3, abs=1)
+    assert planted.exceeds_noise and planted.ci[0] > 0
+    assert "ahead by more than the seed-to-seed noise" in planted.sentence()
+    null = cmp.paired_comparison(base + same, "c", "a")
+    assert not null.exceeds_noise and null.ci[0] < 0 < null.ci[1]
+    assert "not larger than the noise" in null.sentence()
+
+
+def test_pairing_removes_the_split_effect_that_hides_a_difference_between_means():
+    effect = np.array([0.0, 20.0, -15.0, 8.0, 30.0])
+    a = grid_results("a", 0, split_effect=effect, noise=0.5)
+    b = grid_results("b", 1.5, split_effect=effect, noise=0.5, seed=3)
+    paired = cmp.paired_comparison(a + b, "b", "a")
+    assert paired.exceeds_noise
+    rows = {r.model: r for r in cmp.summary_table(a + b, [cmp.FINAL])}
+    assert rows["a"].spread > 5 * abs(paired.mean)  # the unpaired spread dwarfs the difference
+
+
+def test_few_pairs_say_that_no_test_can_show_much():
+    a = grid_results("a", 0, splits=2, seeds=2)
+    b = grid_results("b", 5, splits=2, seeds=2, seed=1)
+    paired = cmp.paired_comparison(a + b, "b", "a")
+    assert paired.wilcoxon_floor == pytest.approx(0.125) and not paired.exceeds_noise
+    assert "cannot give p below 0.125" in paired.sentence()
+
+
+def test_paired_comparison_uses_only_shared_runs_and_says_when_there_are_too_few():
+    a = grid_results("a", 0)
+    b = [r for r in grid_results("b", 2, seed=1) if r.job.seed == 0]
+    assert cmp.paired_comparison(a + b, "b", "a").runs == [(s, 0) for s in range(5)]
+    with pytest.raises(CourseError, match="share 1 finished"):
+        cmp.paired_comparison(a + b[:1], "b", "a")
+    with pytest.raises(CourseError, match="No finished runs of 'nope'"):
+        cmp.paired_comparison(a, "nope", "a")
+
+
+def test_a_students_statistic_is_used_when_given():
+    a, b = grid_results("a", 0), grid_results("b", 3, seed=1)
+    paired = cmp.paired_comparison(a + b, "b", "a", t_statistic=lambda x, y: 0.0)
+    assert paired.t_p == pytest.approx(1.0) and not paired.exceeds_noise
+
+
+# ---------------------------------------------------------------- tables
+
+def test_summary_table_rows_per_model_and_rule_skip_unfinished_runs():
+    results = grid_results("a", 0) + grid_results("b", 5, seed=1)
+    results[0].finished = False
+    results[1].rank_correlation = {"kendall_tau": 0.1, "spearman_rho": 0.2}
+    rows = cmp.summary_table(results)
+    assert [(r.model, r.rule) for r in rows][:3] == [("a", cmp.BEST), ("a", cmp.FINAL),
+                                                     ("a", cmp.LOWEST_LOSS)]
+    by = {(r.model, r.rule): r for r in rows}
+    assert by["a", cmp.FINAL].n_runs == 14 and by["b", cmp.FINAL].n_runs == 15
+    assert by["a", cmp.BEST].mean > by["a", cmp.FINAL].mean  # best test epoch is optimistic
+    assert by["a", cmp.FINAL].kendall_tau == pytest.approx(0.1)
+    assert by["a", cmp.FINAL].seconds_per_epoch == 1.0  # not epoch 0's setup
+    assert np.isnan(by["b", cmp.FINAL].kendall_tau)
+    assert "± " in cmp.format_table(rows)
+    with pytest.raises(CourseError, match="Unknown selection rule"):
+        cmp.summary_table(results, ["best"])
+    with pytest.raises(CourseError, match="No finished runs"):
+        cmp.summary_table([])
+
+
+# ---------------------------------------------------------------- sensitivity
+
+@pytest.fixture(scope="module")
+def data():
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    dataset = make_synthetic_dataset(config.summarization_data_config("smoke", verbose=False))
+    return dataset, sm.make_splits(dataset.keys(), n_splits=2, rng=np.random.default_rng(0))
+
+
+def test_segmentations_tile_the_video(data):
+    dataset, _ = data
+    for record in dataset:
+        for shots in (cmp.uniform_shots(record), cmp.step_shots(record)):
+            assert shots[0, 0] == 0 and shots[-1, 1] == record.change_points[-1, 1]
+            assert np.all(shots[1:, 0] == shots[:-1, 1] + 1)
+        assert len(cmp.uniform_shots(record)) >= len(record.change_points)
+        assert np.diff(cmp.uniform_shots(record)).max() < ev.summary_budget(record.change_points)
+
+
+def test_sensitivity_separates_seed_and_split_noise_and_measures_post_processing(data):
+    dataset, splits = data
+    keys = dataset.keys()
+    gt = {k: dataset[k].gtscore for k in keys}
+    # split effect 10 points, seed noise small: the split term must dominate
+    results = grid_results("a", 0, splits=2, seeds=3, noise=0.5,
+                           split_effect=np.array([0.0, 10.0]))
+    for r in results:
+        r.scores = gt
+    (row,) = cmp.sensitivity(results, dataset, splits)
+    assert row.split > 5 > row.seed > 0
+    assert row.epoch == pytest.approx(1.0)  # final + 1 is the best trained epoch
+    processings = cmp.post_processings(dataset)
+    protocol = next(iter(processings))
+    assert set(row.post) == set(processings) - {protocol}
+    for name, (variant, metric) in processings.items():
+        if name == protocol:
+            continue
+        expected = np.mean([ev.evaluate(variant, gt, s.test_keys, metric=metric).mean
+                            - ev.evaluate(dataset, gt, s.test_keys).mean for s in splits])
+        assert row.post[name] == pytest.approx(expected)
+    assert any(abs(v) > 0.1 for v in row.post.values())  # post-processing moves the numbers
+
+
+def test_baseline_post_processing_mean_over_users_is_below_max(data):
+    dataset, splits = data
+    table = cmp.baseline_post_processing(dataset, splits, [0, 1], n_random_trials=2)
+    names = list(cmp.post_processings(dataset))
+    assert dataset.eval_method == "max"
+    assert table["random"][names[1]] < table["random"][names[0]]
+    assert set(table["uniform"]) == set(names)
+
+
+# ---------------------------------------------------------------- the improvement harness
+
+def test_run_variant_trains_the_base_model_with_only_the_change_under_its_own_name(tmp_path):
+    import json
+
+    from course_lib import experiments as xp
+
+    (run,) = cmp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
+                             tmp_path, overrides={"sigma": 0.4}, progress=False)
+    stored = json.loads((run.folder / "config.json").read_text())
+    base = xp.MODELS["sum-gan-sl"].config("smoke")
+    assert run.finished and run.job.model == "sl-sigma-0.4"
+    assert stored["config"] == {**json.loads(json.dumps(base.__dict__)), "sigma": 0.4}
+    assert stored["config"]["videos_per_update"] == 1  # the faithful trainer, as its base
+    assert stored["overrides"]["sigma"] == 0.4
+    (again,) = cmp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
+                               tmp_path, overrides={"sigma": 0.4}, progress=False)
+    assert np.array_equal(again.f_scores, run.f_scores)  # loaded, not trained again
+    with pytest.raises(CourseError, match="name of its own"):
+        cmp.run_variant("sum-gan", "sum-gan-sl", "synthetic", "smoke", [0], [0], tmp_path)
+
+
+def test_improvement_report_compares_the_variant_with_each_model_present():
+    results = grid_results("mine", 2) + grid_results("a", 0, seed=1) + grid_results("b", 0,
+                                                                                    seed=2)
+    report = cmp.improvement_report(results, "mine", ["a", "b", "absent"])
+    assert [(c.b, c.rule) for c in report] == [("a", cmp.FINAL), ("b", cmp.FINAL),
+                                               ("a", cmp.BEST), ("b", cmp.BEST)]
+    assert all(c.a == "mine" and c.mean > 0 for c in report)
+
+
+def test_comparison_figures_draw_every_model_and_label_published_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib import summary_plots as sp
+
+    results = grid_results("a", 0) + grid_results("b", 3, seed=1)
+    ax = sp.paired_plot([cmp.paired_comparison(results, "b", "a")])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b − a"]
+    assert len(ax.get_legend().get_texts()) == 5 + 1  # five splits and the interval
+    rows = [cmp.Sensitivity("a", 1.0, 0.5, 0.7, 3.0, {"other": -2.0})]
+    fig = sp.sensitivity_plot(rows, {"random": {"protocol": 40.0, "other": 37.0}})
+    right = fig.axes[1]
+    assert [t.get_text() for t in right.get_yticklabels()] == ["a", "random scores"]
+    assert [p.get_width() for p in right.patches] == [-2.0, -3.0]
+    ax = sp.published_bars({"a": (40.0, 2.0)}, {"a": 47.8})
+    assert "published (their protocol)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_versus_baseline_pairs_each_run_with_the_baseline_on_its_own_split():
+    effect = np.array([0.0, 20.0, -15.0, 8.0, 30.0])
+    model = grid_results("m", 2, split_effect=effect, noise=0.5)
+    random = {k: 40 + effect[k] for k in range(5)}  # the baseline moves with the split too
+    paired = cmp.versus_baseline(model, "m", "random", random)
+    assert paired.mean == pytest.approx(2, abs=0.5) and paired.exceeds_noise
+    assert paired.b == "random" and paired.n == 15
+    flat = cmp.versus_baseline(model, "m", "random", {k: 42.0 for k in range(5)})
+    assert not flat.exceeds_noise  # without the pairing, the split effect hides it

@@ -1,0 +1,109 @@
+"""Notebook 06's exercises: plausible wrong answers, written here independently of the checkers'
+own list, must each be rejected with a hint that names the mistake (as in test_exercises.py)."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from course_lib.exercises import lecture06
+
+EXERCISES = {ex.name: ex for ex in lecture06.EXERCISES}
+
+
+def t_of(d, ddof=1, root=True):
+    return np.mean(d) / (np.std(d, ddof=ddof) / (np.sqrt(len(d)) if root else 1))
+
+
+def flat(f):
+    present = f[~np.isnan(f)]
+    return present.mean(), present.std(ddof=1)
+
+
+def split_means(f):
+    return np.array([row[~np.isnan(row)].mean() for row in f])
+
+
+def interval(means, level):
+    return tuple(np.percentile(means, [50 * (1 - level), 50 * (1 + level)]))
+
+
+def boot(d, n, seed, level, *, shape=None, stat=np.mean, replace=True, q=None):
+    rng = np.random.default_rng(seed)
+    if replace:
+        idx = rng.integers(0, len(d), shape or (n, len(d)))
+        idx = idx if shape is None else idx.T
+    else:
+        idx = np.stack([rng.permutation(len(d)) for _ in range(n)])
+    means = stat(d[idx], axis=1)
+    return q(means, level) if q else interval(means, level)
+
+
+WRONG = {
+    "paired_t_statistic": [
+        (lambda a, b: stats.ttest_ind(a, b, equal_var=False).statistic, "pair the runs"),
+        (lambda a, b: stats.ttest_ind(a, b).statistic, "pair the runs"),
+        (lambda a, b: t_of(a - b, ddof=0), "ddof=1"),
+        (lambda a, b: t_of(a - b, root=False), "sqrt(n)"),
+        (lambda a, b: t_of(b - a), "the sign"),
+        (lambda a, b: np.mean(a - b) / (np.std(a, ddof=1) / np.sqrt(len(a))), "not of a alone"),
+    ],
+    "mean_and_spread": [
+        (lambda f: (f.mean(), f.std(ddof=1)), "skip missing runs"),
+        (flat, "each split weighs equally"),
+        (lambda f: (split_means(f).mean(), np.nanstd(f)), "ddof=1"),
+        (lambda f: (split_means(f).mean(), split_means(f).std(ddof=1)),
+         "not of the per-split means"),
+        (lambda f: (split_means(f).mean(),
+                    np.mean([row[~np.isnan(row)].std(ddof=1) for row in f
+                             if (~np.isnan(row)).sum() > 1])), "not the mean over splits"),
+    ],
+    "bootstrap_ci": [
+        (lambda d, n, seed, level: boot(d, n, seed, level, replace=False), "with replacement"),
+        (lambda d, n, seed, level: tuple(np.quantile(
+            boot(d, n, seed, level, q=lambda m, lv: m), [1 - level, level])), "in each tail"),
+        (lambda d, n, seed, level: boot(
+            d, n, seed, level, q=lambda m, lv: (m.mean() - 1.96 * m.std(),
+                                                m.mean() + 1.96 * m.std())),
+         "not mean ± 1.96 sd"),
+        (lambda d, n, seed, level: boot(d, n, seed, level, stat=np.median), "not its median"),
+        (lambda d, n, seed, level: boot(d, n, seed, level, shape=(len(d), n)),
+         "one row per resample"),
+    ],
+}
+WRONG_CASES = [(name, i) for name, wrong in WRONG.items() for i in range(len(wrong))]
+
+# Right answers written differently from the library: a checker must accept them.
+RIGHT = {
+    "paired_t_statistic": lambda a, b: stats.ttest_rel(a, b).statistic,
+    "mean_and_spread": lambda f: (np.mean([np.nanmean(r) for r in f]),
+                                  np.std(f[np.isfinite(f)], ddof=1)),
+    "bootstrap_ci": lambda d, n, seed, level: boot(d, n, seed, level),
+}
+
+
+def test_every_exercise_lists_its_wrong_answers():
+    assert set(WRONG) == set(EXERCISES)
+    assert all(len(wrong) >= 3 for wrong in WRONG.values())
+
+
+@pytest.mark.parametrize(("name", "index"), WRONG_CASES, ids=[f"{n}-{i}" for n, i in WRONG_CASES])
+def test_wrong_answer_is_rejected_with_a_useful_hint(name, index):
+    wrong, fragment = WRONG[name][index]
+    result = EXERCISES[name].check(wrong)
+    assert not result.passed, result
+    assert fragment in result.message, result
+
+
+@pytest.mark.parametrize("name", list(RIGHT))
+def test_right_answers_in_another_form_pass(name):
+    result = EXERCISES[name].check(RIGHT[name])
+    assert result.passed, result
+
+
+def test_a_bootstrap_drawn_with_choice_is_the_same_draw():
+    # rng.choice(d, (n_resamples, n)) draws the same indices as rng.integers: both must pass.
+    def by_choice(d, n, seed, level):
+        means = np.random.default_rng(seed).choice(d, (n, len(d))).mean(axis=1)
+        return interval(means, level)
+
+    assert EXERCISES["bootstrap_ci"].check(by_choice).passed

@@ -1,0 +1,257 @@
+"""The experiment runner (``course_lib.experiments``, ``course-experiments``): smoke-tier jobs on
+the synthetic data, a few seconds each."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import experiments as ex
+from course_lib.evaluation import evaluate
+from course_lib.experiments_cli import main
+from course_lib.models import sum_gan_sl as sl
+
+MODEL = "sum-gan-sl-fast"  # the quickest of the family at the smoke tier
+
+
+def job(split=0, seed=0, model=MODEL):
+    return ex.Job(model, "synthetic", "smoke", split, seed)
+
+
+def snapshot(folder):
+    """Every file under ``folder`` with its bytes: to show that nothing changed."""
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def same_results(a: ex.JobResult, b: ex.JobResult) -> None:
+    assert a.finished and b.finished
+    np.testing.assert_array_equal(a.epochs, b.epochs)
+    np.testing.assert_array_equal(a.f_scores, b.f_scores)
+    assert a.selections == b.selections and a.rank_correlation == b.rank_correlation
+    for key in a.train_curves:
+        np.testing.assert_array_equal(a.train_curves[key], b.train_curves[key])
+    for epoch in a.epochs:
+        scores_a, scores_b = a.test_scores(epoch), b.test_scores(epoch)
+        assert scores_a.keys() == scores_b.keys()
+        for key in scores_a:
+            np.testing.assert_array_equal(scores_a[key], scores_b[key])
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    return out, ex.run_job(job(), out, progress=False)
+
+
+def test_a_job_writes_every_file_and_its_scores_are_what_was_evaluated(finished):
+    out, result = finished
+    folder = job().folder(out)
+    assert folder == out / "synthetic" / "smoke" / MODEL / "split0-seed0"
+    epochs = ex.MODELS[MODEL].config("smoke").epochs
+    for name in ("config.json", "progress.json", "epochs.csv", "f_scores.json", "result.json"):
+        assert (folder / name).is_file(), name
+    assert len(list((folder / "checkpoint").glob("*.pt"))) == 1
+    # The reference's evaluation scripts list the folder and sort by int(name[6:-5]).
+    names = sorted(os.listdir(folder / "results"), key=lambda name: int(name[6:-5]))
+    assert names == [f"Synth_{e}.json" for e in range(-1, epochs)]
+    data, splits = ex.load_data("synthetic", "smoke")
+    f_scores = json.loads((folder / "f_scores.json").read_text())
+    assert result.finished and list(result.epochs) == list(range(epochs + 1))
+    for epoch, name in zip(result.epochs, names, strict=True):
+        saved = json.loads((folder / "results" / name).read_text())
+        assert sorted(saved) == sorted(splits[0].test_keys)
+        assert all(len(saved[k]) == data[k].n_steps and all(isinstance(v, float) for v in
+                                                            saved[k]) for k in saved)
+        assert evaluate(data, saved).mean == pytest.approx(f_scores[epoch])
+    assert np.all(result.seconds_per_epoch > 0) and len(result.seconds_per_epoch) == epochs + 1
+    assert set(result.train_curves) >= {"reconstruction", "sparsity", "discriminator"}
+    assert result.parameters == sum(
+        p.numel() for p in sl.build_sum_gan_sl(ex.MODELS[MODEL].config("smoke")).parameters())
+    stored = json.loads((folder / "config.json").read_text())
+    assert stored["config"]["videos_per_update"] > 1 and stored["data"]["fingerprint"] == (
+        data.fingerprint())
+
+
+def test_the_plain_names_train_faithfully_and_the_fast_ones_in_batches():
+    for tier in ("smoke", "laptop", "paper"):
+        for name in ("sum-gan-sl", "sum-gan-aae"):
+            plain, fast = ex.MODELS[name].config(tier), ex.MODELS[f"{name}-fast"].config(tier)
+            assert (plain.videos_per_update, plain.training_order) == (1, "split")
+            assert fast.videos_per_update > 1 and fast.training_order == "by_length"
+
+
+def test_a_finished_job_is_skipped(finished, monkeypatch):
+    out, result = finished
+    before = snapshot(job().folder(out))
+    monkeypatch.setattr(sl, "_fit", lambda *args: pytest.fail("a finished job trained again"))
+    again = ex.run_job(job(), out, progress=False)
+    same_results(again, result)
+    assert snapshot(job().folder(out)) == before
+
+
+def test_an_interrupted_job_resumes_and_ends_as_an_uninterrupted_one(finished, tmp_path,
+                                                                     monkeypatch):
+    from course_lib.training import TrainingInterrupted
+
+    real, calls = sl.train_step, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # Ctrl-C in the second epoch
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "train_step", interrupted)
+        with pytest.raises(TrainingInterrupted):
+            ex.run_job(job(), tmp_path, progress=False)
+    folder = job().folder(tmp_path)
+    partial = ex.load_job(folder)
+    assert not partial.finished and list(partial.epochs) == [0, 1]
+    # As if killed after evaluating epoch 2 but before its checkpoint: that epoch is redone.
+    progress = json.loads((folder / "progress.json").read_text())
+    progress["epochs"].append({**progress["epochs"][-1], "epoch": 2, "f_score": -1.0})
+    (folder / "progress.json").write_text(json.dumps(progress))
+    (folder / "results" / "Synth_1.json").write_text('{"video_0": [0.5]}')
+    same_results(ex.run_job(job(), tmp_path, progress=False), finished[1])
+    redone = json.loads((folder / "progress.json").read_text())["epochs"]
+    assert [(e["epoch"], e["f_score"]) for e in redone] == list(enumerate(finished[1].f_scores))
+    model = [torch.load(p, weights_only=True)["state"]["model"]
+             for out in (tmp_path, finished[0])
+             for p in (job().folder(out) / "checkpoint").glob("*.pt")]
+    assert all(torch.equal(model[0][k], model[1][k]) for k in model[0])
+
+
+def test_only_runs_one_job_of_the_grid(tmp_path, capsys):
+    assert main(["run", MODEL, "--tier", "smoke", "--splits", "0-1", "--seeds", "0,1", "--out",
+                 str(tmp_path), "--only", "split=1,seed=0"]) == 0
+    assert [r.job for r in ex.load_results(tmp_path)] == [job(split=1)]
+    assert "1 of 1 job(s) finished" in capsys.readouterr().out
+    assert main(["run", MODEL, "--tier", "smoke", "--splits", "0-1", "--seeds", "0,1", "--out",
+                 str(tmp_path), "--only", "index=3"]) == 0  # model, split, seed order
+    assert [r.job for r in ex.load_results(tmp_path)] == [job(split=1), job(split=1, seed=1)]
+
+
+def test_parallel_jobs_give_the_same_results_as_one_after_another(finished, tmp_path):
+    parallel = ex.run_grid([MODEL], "synthetic", "smoke", [0, 1], [0], tmp_path / "parallel",
+                           jobs=2, progress=False)
+    assert ex.missing(tmp_path / "parallel", [MODEL], "synthetic", "smoke", [0, 1], [0]) == []
+    same_results(parallel[0], finished[1])
+    same_results(parallel[1], ex.run_job(job(split=1), tmp_path / "sequential", progress=False))
+
+
+def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
+    out, _ = finished
+    assert main(["report", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    folder = out / "synthetic" / "smoke"
+    table = (folder / "comparison.md").read_text()
+    assert table in printed
+    assert f"| {MODEL} | 1 of " in table and "random" in table and "human" in table
+    assert "| F, untrained |" in table and "its untrained model (" in table
+    assert "Missing:" in table and "not started: split 1 seed 0" in table
+    rows = (folder / "comparison.csv").read_text().splitlines()
+    assert rows[0].startswith("kind,name,") and any(r.startswith(f"model,{MODEL},") for r in rows)
+    assert (folder / "f_per_epoch.png").stat().st_size > 0
+    assert (folder / "f_per_split.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "sum-gan-xl", "--out", "{out}"], "Unknown model 'sum-gan-xl': use one of sum-gan,"),
+    (["run", MODEL, "--dataset", "summ", "--out", "{out}"], "Unknown dataset 'summ'"),
+    (["run", MODEL, "--splits", "3-5", "--out", "{out}"],
+     "Split 5 does not exist: synthetic has 5 splits, numbered 0-4"),
+    (["run", MODEL, "--seeds", "one", "--out", "{out}"], "--seeds 'one' is not a list"),
+    (["run", MODEL, "--only", "fold=1", "--out", "{out}"], "is not KEY=VALUE"),
+    (["run", MODEL, "--only", "seed=7", "--out", "{out}"], "matches no job of the grid"),
+    (["run", MODEL, "--only", "index=x", "--out", "{out}"], "--only index 'x' is not a list"),
+    (["run", MODEL, "--only", "index=30", "--out", "{out}"], "the grid has 15 jobs"),
+    (["run", MODEL, "--tier", "huge", "--out", "{out}"], "Unknown configuration tier 'huge'"),
+    (["report", "--out", "{out}"], "holds no job folders"),
+])
+def test_bad_input_is_one_clear_message(argv, message, tmp_path, capsys):
+    argv = [a.replace("{out}", str(tmp_path / "out")) for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_real_dataset_that_is_not_downloaded_is_an_error_not_the_synthetic_one(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    assert main(["run", MODEL, "--dataset", "summe", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "summe benchmark was asked for" in err and "course-data summe" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_another_configuration_is_refused_and_left_as_it_was(finished):
+    out, _ = finished
+    before = snapshot(out / "synthetic")
+    with pytest.raises(ex.CourseError, match=r"another configuration: config\.sigma .*delete"):
+        ex.run_job(job(), out, overrides={"sigma": 0.5}, progress=False)
+    with pytest.raises(ex.CourseError, match="no field 'sigmaa'"):
+        ex.run_job(job(), out, overrides={"sigmaa": 0.5}, progress=False)
+    assert snapshot(out / "synthetic") == before
+
+
+def test_a_variant_runs_under_its_own_name(finished):
+    out, _ = finished
+    variant = ex.run_job(job(model="sl-sigma-0.5"), out, method=ex.MODELS[MODEL].method,
+                         overrides={"sigma": 0.5, "videos_per_update": 2}, progress=False)
+    assert variant.finished and json.loads((variant.folder / "config.json").read_text())[
+        "overrides"] == {"sigma": 0.5}  # the smoke tier's fast trainer has 2 videos per update
+
+
+def test_half_written_and_foreign_folders_are_refused(tmp_path):
+    foreign = job().folder(tmp_path)
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ex.CourseError, match="holds files but no config.json"):
+        ex.run_job(job(), tmp_path, progress=False)
+    damaged = job(seed=1).folder(tmp_path)
+    damaged.mkdir(parents=True)
+    (damaged / "config.json").write_text('{"model": "sum-')
+    with pytest.raises(ex.CourseError, match=r"config\.json cannot be read.*Delete the folder"):
+        ex.run_job(job(seed=1), tmp_path, progress=False)
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_a_damaged_checkpoint_names_the_job_and_the_fix(finished, tmp_path):
+    import shutil
+
+    folder = job().folder(tmp_path)
+    shutil.copytree(job().folder(finished[0]), folder)
+    (folder / "result.json").unlink()  # as if killed before the end
+    next(folder.glob("checkpoint/*.pt")).write_bytes(b"half")
+    with pytest.raises(ex.CheckpointError, match=f"{MODEL} on synthetic.*damaged"):
+        ex.run_job(job(), tmp_path, progress=False)
+
+
+def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
+    """A small file in SumMe's layout and place: the job trains and evaluates on it."""
+    from course_lib.data.summarization import (
+        SummarizationDataset,
+        feature_file,
+        save_splits,
+        splits_file,
+        write_h5,
+    )
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    data, splits = ex.load_data("synthetic", "smoke")
+    write_h5(SummarizationDataset("summe", data.videos, "max"), feature_file("summe"))
+    save_splits(splits[:2], splits_file("summe"))
+    result = ex.run_job(ex.Job(MODEL, "summe", "smoke", 1, 0), tmp_path / "out", progress=False)
+    stored = json.loads((result.folder / "config.json").read_text())
+    assert stored["data"]["name"] == "summe" and stored["data"]["source"] == str(
+        feature_file("summe"))
+    assert sorted(os.listdir(result.folder / "results"))[0] == "SumMe_-1.json"
+    with pytest.raises(ex.CourseError, match="Split 2 does not exist: summe has 2 splits"):
+        ex.run_job(ex.Job(MODEL, "summe", "smoke", 2, 0), tmp_path / "out", progress=False)
