@@ -297,13 +297,15 @@ def claim_folder(folder: Path, config: dict) -> None:
             raise CourseError(
                 f"{folder} holds a run of another configuration: "
                 f"{'; '.join(_differences(stored, config)[:4])}. Nothing was changed. Write "
-                f"these results to another folder (--out), or delete {folder} to run this "
+                f"these results to another folder (--out; in notebook 06, RESULTS), or delete "
+                f"{folder} to run this "
                 "configuration there.")
         return
     if folder.exists() and any(folder.iterdir()):
         raise CourseError(f"{folder} holds files but no config.json, so it was not written by "
                           f"course-experiments (or its config.json was deleted). Nothing was "
-                          f"changed. Delete {folder} to run the job there, or use another --out.")
+                          f"changed. Delete {folder} to run the job there, or use another "
+                          f"--out (in notebook 06, RESULTS).")
     _write_json(path, config)
 
 
