@@ -48,6 +48,12 @@ from torch import nn
 
 from course_lib.errors import CourseError
 from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters, run_lstm
+from course_lib.models.sequence_lstm import (
+    cell_gradients,
+    cell_weights,
+    lstm_cell_step,
+    lstm_cell_step_backward,
+)
 from course_lib.models.sum_gan import Discriminator, Selector, prior_loss, reparameterize
 from course_lib.models.summarizer_training import (
     SumGanRun,
@@ -74,71 +80,57 @@ class _FeedbackLoop(torch.autograd.Function):
     through time for the gate gradients only (the recurrence needs them step by step); each
     weight gradient is then one matrix product over all steps, instead of one outer product per
     step as autograd forms it for a loop of cells (see models/sequence_lstm.py for the same idea).
+    The cells step with the course LSTM's arithmetic (``lstm_cell_step``), as SUM-GAN-AAE's
+    decoder (``_AttentionLoop``) does.
     """
 
     @staticmethod
     def forward(ctx, steps, h0, c0, w_out, b_out, *cells):
         layers, batch, hidden = h0.shape
-        inputs = h0.new_zeros(steps, batch, hidden)  # layer 0's input: zeros, then out(top h)
-        h = h0.new_empty(layers, steps + 1, batch, hidden)
+        weights = cell_weights(cells)
+        w_out_t = w_out.t().contiguous()
+        # rows[i, t] = [layer i's input at step t, its h before step t]; layer 0's input is
+        # zeros, then out(top h); row T holds the final h.
+        rows = h0.new_zeros(layers, steps + 1, batch, 2 * hidden)
         c = h0.new_empty(layers, steps + 1, batch, hidden)
         gates = h0.new_empty(layers, steps, batch, 4 * hidden)
-        h[:, 0], c[:, 0] = h0, c0
-        biases = [cells[4 * i + 2] + cells[4 * i + 3] for i in range(layers)]
+        rows[:, 0, :, hidden:], c[:, 0] = h0, c0
         for t in range(steps):
-            layer_input = inputs[t]
-            for i in range(layers):
-                w_ih, w_hh = cells[4 * i], cells[4 * i + 1]
-                gate = torch.addmm(biases[i], layer_input, w_ih.t(), out=gates[i, t])
-                gate.addmm_(h[i, t], w_hh.t())
-                gate[:, :2 * hidden].sigmoid_()
-                gate[:, 2 * hidden:3 * hidden].tanh_()
-                gate[:, 3 * hidden:].sigmoid_()
-                i_, f_, g_, o_ = gate.chunk(4, dim=1)
-                torch.addcmul(f_ * c[i, t], i_, g_, out=c[i, t + 1])
-                torch.mul(o_, c[i, t + 1].tanh(), out=h[i, t + 1])
-                layer_input = h[i, t + 1]
+            for i, (weight, bias) in enumerate(weights):
+                h_new = rows[i, t + 1, :, hidden:]
+                torch.addmm(bias, rows[i, t], weight, out=gates[i, t])
+                lstm_cell_step(gates[i, t], c[i, t], c[i, t + 1], h_new)
+                if i + 1 < layers:
+                    rows[i + 1, t, :, :hidden] = h_new
             if t + 1 < steps:
-                torch.addmm(b_out, layer_input, w_out.t(), out=inputs[t + 1])
-        ctx.save_for_backward(inputs, h, c, gates, w_out, *cells)
-        return h[-1, 1:].clone()
+                torch.addmm(b_out, h_new, w_out_t, out=rows[0, t + 1, :, :hidden])
+        ctx.weights = weights
+        ctx.save_for_backward(rows, c, gates, w_out_t)
+        return rows[-1, 1:, :, hidden:].clone()
 
     @staticmethod
     def backward(ctx, d_emitted):
-        inputs, h, c, gates, w_out, *cells = ctx.saved_tensors
+        rows, c, gates, w_out_t = ctx.saved_tensors
         layers, steps, batch, four_hidden = gates.shape
         hidden = four_hidden // 4
         dh = d_emitted.new_zeros(layers, batch, hidden)
         dc = d_emitted.new_zeros(layers, batch, hidden)
         d_gates = torch.empty_like(gates)
-        d_inputs = d_emitted.new_zeros(steps, batch, hidden)  # gradient of each step's input
+        d_inputs = d_emitted.new_zeros(steps, batch, hidden)  # gradient of layer 0's input
         for t in reversed(range(steps)):
             from_above = d_emitted[t]
             if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1] @ w_out
+                from_above = from_above + d_inputs[t + 1] @ w_out_t.t()
             for i in reversed(range(layers)):
-                d_h = dh[i] + from_above
-                i_, f_, g_, o_ = gates[i, t].chunk(4, dim=1)
-                tanh_c = c[i, t + 1].tanh()
-                d_c = dc[i] + d_h * o_ * (1 - tanh_c * tanh_c)
-                di, df, dg, do = d_gates[i, t].chunk(4, dim=1)
-                torch.mul(d_c * g_, i_ * (1 - i_), out=di)
-                torch.mul(d_c * c[i, t], f_ * (1 - f_), out=df)
-                torch.mul(d_c * i_, 1 - g_ * g_, out=dg)
-                torch.mul(d_h * tanh_c, o_ * (1 - o_), out=do)
-                dc[i] = d_c * f_
-                dh[i] = d_gates[i, t] @ cells[4 * i + 1]
-                from_above = d_gates[i, t] @ cells[4 * i]
+                dc[i] = lstm_cell_step_backward(gates[i, t], c[i, t], c[i, t + 1],
+                                                dh[i] + from_above, dc[i], d_gates[i, t])
+                d_row = d_gates[i, t] @ ctx.weights[i][0].t()
+                from_above, dh[i] = d_row[:, :hidden], d_row[:, hidden:]
             d_inputs[t] = from_above
-        grads = []
-        for i in range(layers):
-            rows = d_gates[i].reshape(steps * batch, four_hidden)
-            below = inputs if i == 0 else h[i - 1, 1:]
-            d_bias = rows.sum(dim=0)
-            grads += [rows.t() @ below.reshape(steps * batch, hidden),
-                      rows.t() @ h[i, :steps].reshape(steps * batch, hidden), d_bias, d_bias]
+        grads = [g for i in range(layers)
+                 for g in cell_gradients(rows[i, :steps], d_gates[i], hidden)]
         fed_back = d_inputs[1:].reshape(-1, hidden)  # out(top h) of steps 0 .. T-2
-        d_w_out = fed_back.t() @ h[-1, 1:steps].reshape(-1, hidden)
+        d_w_out = fed_back.t() @ rows[-1, 1:steps, :, hidden:].reshape(-1, hidden)
         return None, dh, dc, d_w_out, fed_back.sum(dim=0), *grads
 
 
