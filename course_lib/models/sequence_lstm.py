@@ -46,17 +46,22 @@ def lstm_cell_step_backward(gate, c_before, c_after, d_h, d_c, d_gate) -> torch.
     return d_c * f
 
 
-def cell_weights(cells: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Each cell's weights as the decoder loops use them: [W_ih | W_hh] transposed into one
-    contiguous [I + H, 4H] matrix, and the two biases summed.
+def cell_weights(cells: Sequence[torch.Tensor]
+                 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Each cell's weights as the decoder loops use them: [W_ih | W_hh] as one contiguous
+    [4H, I + H] matrix, the same transposed (contiguous [I + H, 4H]), and the two biases summed.
 
     For loops that step the cells one at a time (the SUM-GAN-sl/-AAE decoders): a step
-    multiplies one row [input, h before] by it, one product instead of two, and at batch 1 a
-    product read the weights about 1.4x faster in this layout than in ``nn.LSTMCell``'s [4H, I]
-    on the course's CPU; the copy, once per pass over a video, costs about as much as a few steps.
+    multiplies one row [input, h before] by the transposed matrix, one product instead of two,
+    and its backward multiplies the gates' gradients by the other: at batch 1 these layouts
+    read the weights faster than ``nn.LSTMCell``'s (about 1.4x on the course's CPU). The copies,
+    once per pass over a video, cost about as much as a few steps.
     """
-    return [(torch.cat([w_ih, w_hh], dim=1).t().contiguous(), b_ih + b_hh)
-            for w_ih, w_hh, b_ih, b_hh in zip(*[iter(cells)] * 4, strict=True)]
+    weights = []
+    for w_ih, w_hh, b_ih, b_hh in zip(*[iter(cells)] * 4, strict=True):
+        weight = torch.cat([w_ih, w_hh], dim=1)
+        weights.append((weight, weight.t().contiguous(), b_ih + b_hh))
+    return weights
 
 
 def cell_gradients(rows: torch.Tensor, d_gates: torch.Tensor, inputs: int) -> list:

@@ -64,7 +64,7 @@ class _AttentionLoop(torch.autograd.Function):
         w_att_t, w_out_t = w_att.t().contiguous(), w_out.t().contiguous()
         # rows[i][t] = [layer i's input at step t, its h before step t] (row T: the final h);
         # layer 0's input is [previous output, context], the previous output zeros at first.
-        rows = [h0.new_zeros(steps + 1, batch, weight.shape[0]) for weight, _ in weights]
+        rows = [h0.new_zeros(steps + 1, batch, weight.shape[1]) for weight, _, _ in weights]
         c = h0.new_empty(layers, steps + 1, batch, hidden)
         gates = h0.new_empty(layers, steps, batch, 4 * hidden)
         queries = h0.new_empty(steps, batch, hidden)
@@ -84,22 +84,22 @@ class _AttentionLoop(torch.autograd.Function):
             torch.softmax(energies, dim=1, out=attention[t])
             rows[0][t, :, hidden:2 * hidden] = torch.bmm(attention[t].unsqueeze(1),
                                                          memory).squeeze(1)
-            for i, (weight, bias) in enumerate(weights):
+            for i, (_, weight_t, bias) in enumerate(weights):
                 h_new = rows[i][t + 1, :, -hidden:]
-                torch.addmm(bias, rows[i][t], weight, out=gates[i, t])
+                torch.addmm(bias, rows[i][t], weight_t, out=gates[i, t])
                 lstm_cell_step(gates[i, t], c[i, t], c[i, t + 1], h_new)
                 if i + 1 < layers:
                     rows[i + 1][t, :, :hidden] = h_new
             if t + 1 < steps:
                 torch.addmm(b_out, h_new, w_out_t, out=rows[0][t + 1, :, :hidden])
         ctx.weights = weights
-        ctx.save_for_backward(queries, attention, c, gates, memory, w_att_t, w_out_t, *rows)
+        ctx.save_for_backward(queries, attention, c, gates, memory, w_att, w_out, *rows)
         ctx.mark_non_differentiable(attention)
         return rows[-1][1:, :, -hidden:].clone(), attention
 
     @staticmethod
     def backward(ctx, d_emitted, _):
-        queries, attention, c, gates, memory, w_att_t, w_out_t, *rows = ctx.saved_tensors
+        queries, attention, c, gates, memory, w_att, w_out, *rows = ctx.saved_tensors
         layers, steps, batch, four_hidden = gates.shape
         hidden = four_hidden // 4
         dh = d_emitted.new_zeros(layers, batch, hidden)
@@ -112,11 +112,11 @@ class _AttentionLoop(torch.autograd.Function):
         for t in reversed(range(steps)):
             from_above = d_emitted[t]
             if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1, :, :hidden] @ w_out_t.t()
+                from_above = from_above + d_inputs[t + 1, :, :hidden] @ w_out
             for i in reversed(range(layers)):
                 dc[i] = lstm_cell_step_backward(gates[i, t], c[i, t], c[i, t + 1],
                                                 dh[i] + from_above, dc[i], d_gates[i, t])
-                d_row = d_gates[i, t] @ ctx.weights[i][0].t()
+                d_row = d_gates[i, t] @ ctx.weights[i][0]
                 from_above, dh[i] = d_row[:, :-hidden], d_row[:, -hidden:]
             d_inputs[t] = from_above
             d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys).squeeze(1)
@@ -125,7 +125,7 @@ class _AttentionLoop(torch.autograd.Function):
                       out=d_energies[t])
             d_query = torch.bmm(d_energies[t].unsqueeze(1), memory).squeeze(1)
             d_queries[t] = d_query
-            dh += (d_query @ w_att_t.t()).view(batch, layers, hidden).transpose(0, 1)
+            dh += (d_query @ w_att).view(batch, layers, hidden).transpose(0, 1)
         d_memory = (torch.bmm(attention.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
                     + torch.bmm(d_energies.permute(1, 2, 0), queries.transpose(0, 1)))
         q_rows = d_queries.reshape(steps * batch, hidden)

@@ -96,21 +96,21 @@ class _FeedbackLoop(torch.autograd.Function):
         gates = h0.new_empty(layers, steps, batch, 4 * hidden)
         rows[:, 0, :, hidden:], c[:, 0] = h0, c0
         for t in range(steps):
-            for i, (weight, bias) in enumerate(weights):
+            for i, (_, weight_t, bias) in enumerate(weights):
                 h_new = rows[i, t + 1, :, hidden:]
-                torch.addmm(bias, rows[i, t], weight, out=gates[i, t])
+                torch.addmm(bias, rows[i, t], weight_t, out=gates[i, t])
                 lstm_cell_step(gates[i, t], c[i, t], c[i, t + 1], h_new)
                 if i + 1 < layers:
                     rows[i + 1, t, :, :hidden] = h_new
             if t + 1 < steps:
                 torch.addmm(b_out, h_new, w_out_t, out=rows[0, t + 1, :, :hidden])
         ctx.weights = weights
-        ctx.save_for_backward(rows, c, gates, w_out_t)
+        ctx.save_for_backward(rows, c, gates, w_out)
         return rows[-1, 1:, :, hidden:].clone()
 
     @staticmethod
     def backward(ctx, d_emitted):
-        rows, c, gates, w_out_t = ctx.saved_tensors
+        rows, c, gates, w_out = ctx.saved_tensors
         layers, steps, batch, four_hidden = gates.shape
         hidden = four_hidden // 4
         dh = d_emitted.new_zeros(layers, batch, hidden)
@@ -120,11 +120,11 @@ class _FeedbackLoop(torch.autograd.Function):
         for t in reversed(range(steps)):
             from_above = d_emitted[t]
             if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1] @ w_out_t.t()
+                from_above = from_above + d_inputs[t + 1] @ w_out
             for i in reversed(range(layers)):
                 dc[i] = lstm_cell_step_backward(gates[i, t], c[i, t], c[i, t + 1],
                                                 dh[i] + from_above, dc[i], d_gates[i, t])
-                d_row = d_gates[i, t] @ ctx.weights[i][0].t()
+                d_row = d_gates[i, t] @ ctx.weights[i][0]
                 from_above, dh[i] = d_row[:, :hidden], d_row[:, hidden:]
             d_inputs[t] = from_above
         grads = [g for i in range(layers)
