@@ -38,7 +38,14 @@ from course_lib.models.sequence_lstm import (
     lstm_cell_step_backward,
 )
 from course_lib.models.sum_gan import Discriminator, Selector
-from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl, reverse_each, run_lstm_masked
+from course_lib.models.sum_gan_sl import (
+    SumGanSl,
+    fit_sum_gan_sl,
+    longest_first,
+    reverse_each,
+    run_lstm_masked,
+    running_mask,
+)
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
 # backward pass), their gradient, and a copy of each for the backward pass's final products.
@@ -57,9 +64,9 @@ class _AttentionLoop(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
+    def forward(ctx, running, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
         layers, batch, hidden = h0.shape
-        steps = memory.shape[1]
+        steps = memory.shape[1]  # the first running[t] videos of the batch are still running
         weights = cell_weights(cells)
         w_att_t, w_out_t = w_att.t().contiguous(), w_out.t().contiguous()
         # rows[i][t] = [layer i's input at step t, its h before step t] (row T: the final h);
@@ -67,32 +74,32 @@ class _AttentionLoop(torch.autograd.Function):
         rows = [h0.new_zeros(steps + 1, batch, weight.shape[1]) for weight, _, _ in weights]
         c = h0.new_empty(layers, steps + 1, batch, hidden)
         gates = h0.new_empty(layers, steps, batch, 4 * hidden)
-        queries = h0.new_empty(steps, batch, hidden)
-        attention = h0.new_empty(steps, batch, steps)
+        queries = h0.new_zeros(steps, batch, hidden)
+        attention = h0.new_zeros(steps, batch, steps)
         for i in range(layers):
             rows[i][0, :, -hidden:] = h0[i]
         c[:, 0] = c0
         keys = memory.transpose(1, 2).contiguous()  # [B, H, T]: a row vector times a matrix is
         # a fast batched product on a CPU, a matrix times a column vector is not
-        for t in range(steps):
-            query = queries[t].copy_(b_att)  # reads layer 0's h, then layer 1's, ...
+        for t, n in enumerate(running):
+            query = queries[t, :n].copy_(b_att)  # reads layer 0's h, then layer 1's, ...
             for i in range(layers):
-                query.addmm_(rows[i][t, :, -hidden:], w_att_t[i * hidden:(i + 1) * hidden])
-            energies = torch.bmm(query.unsqueeze(1), keys).squeeze(1)
+                query.addmm_(rows[i][t, :n, -hidden:], w_att_t[i * hidden:(i + 1) * hidden])
+            energies = torch.bmm(query.unsqueeze(1), keys[:n]).squeeze(1)
             if padded is not None:
-                energies.masked_fill_(padded, float("-inf"))
-            torch.softmax(energies, dim=1, out=attention[t])
-            rows[0][t, :, hidden:2 * hidden] = torch.bmm(attention[t].unsqueeze(1),
-                                                         memory).squeeze(1)
+                energies.masked_fill_(padded[:n], float("-inf"))
+            torch.softmax(energies, dim=1, out=attention[t, :n])
+            rows[0][t, :n, hidden:2 * hidden] = torch.bmm(attention[t, :n].unsqueeze(1),
+                                                          memory[:n]).squeeze(1)
             for i, (_, weight_t, bias) in enumerate(weights):
-                h_new = rows[i][t + 1, :, -hidden:]
-                torch.addmm(bias, rows[i][t], weight_t, out=gates[i, t])
-                lstm_cell_step(gates[i, t], c[i, t], c[i, t + 1], h_new)
+                h_new = rows[i][t + 1, :n, -hidden:]
+                torch.addmm(bias, rows[i][t, :n], weight_t, out=gates[i, t, :n])
+                lstm_cell_step(gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], h_new)
                 if i + 1 < layers:
-                    rows[i + 1][t, :, :hidden] = h_new
+                    rows[i + 1][t, :n, :hidden] = h_new
             if t + 1 < steps:
-                torch.addmm(b_out, h_new, w_out_t, out=rows[0][t + 1, :, :hidden])
-        ctx.weights = weights
+                torch.addmm(b_out, h_new, w_out_t, out=rows[0][t + 1, :n, :hidden])
+        ctx.weights, ctx.running = weights, running
         ctx.save_for_backward(queries, attention, c, gates, memory, w_att, w_out, *rows)
         ctx.mark_non_differentiable(attention)
         return rows[-1][1:, :, -hidden:].clone(), attention
@@ -104,28 +111,31 @@ class _AttentionLoop(torch.autograd.Function):
         hidden = four_hidden // 4
         dh = d_emitted.new_zeros(layers, batch, hidden)
         dc = d_emitted.new_zeros(layers, batch, hidden)
-        d_gates = torch.empty_like(gates)
-        d_inputs = d_emitted.new_empty(steps, batch, 2 * hidden)  # [previous output, context]
-        d_queries = torch.empty_like(queries)
-        d_energies = torch.empty_like(attention)
+        # zeros where a video has ended
+        d_gates = torch.zeros_like(gates)
+        d_inputs = d_emitted.new_zeros(steps, batch, 2 * hidden)  # [previous output, context]
+        d_queries = torch.zeros_like(queries)
+        d_energies = torch.zeros_like(attention)
         keys = memory.transpose(1, 2).contiguous()
         for t in reversed(range(steps)):
-            from_above = d_emitted[t]
+            n = ctx.running[t]
+            from_above = d_emitted[t, :n]
             if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1, :, :hidden] @ w_out
+                from_above = from_above + d_inputs[t + 1, :n, :hidden] @ w_out
             for i in reversed(range(layers)):
-                dc[i] = lstm_cell_step_backward(gates[i, t], c[i, t], c[i, t + 1],
-                                                dh[i] + from_above, dc[i], d_gates[i, t])
-                d_row = d_gates[i, t] @ ctx.weights[i][0]
-                from_above, dh[i] = d_row[:, :-hidden], d_row[:, -hidden:]
-            d_inputs[t] = from_above
-            d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys).squeeze(1)
-            alpha = attention[t]
+                dc[i, :n] = lstm_cell_step_backward(
+                    gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], dh[i, :n] + from_above,
+                    dc[i, :n], d_gates[i, t, :n])
+                d_row = d_gates[i, t, :n] @ ctx.weights[i][0]
+                from_above, dh[i, :n] = d_row[:, :-hidden], d_row[:, -hidden:]
+            d_inputs[t, :n] = from_above
+            d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys[:n]).squeeze(1)
+            alpha = attention[t, :n]
             torch.mul(alpha, d_weights - (alpha * d_weights).sum(dim=1, keepdim=True),
-                      out=d_energies[t])
-            d_query = torch.bmm(d_energies[t].unsqueeze(1), memory).squeeze(1)
-            d_queries[t] = d_query
-            dh += (d_query @ w_att).view(batch, layers, hidden).transpose(0, 1)
+                      out=d_energies[t, :n])
+            d_query = torch.bmm(d_energies[t, :n].unsqueeze(1), memory[:n]).squeeze(1)
+            d_queries[t, :n] = d_query
+            dh[:, :n] += (d_query @ w_att).view(n, layers, hidden).transpose(0, 1)
         d_memory = (torch.bmm(attention.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
                     + torch.bmm(d_energies.permute(1, 2, 0), queries.transpose(0, 1)))
         q_rows = d_queries.reshape(steps * batch, hidden)
@@ -135,7 +145,7 @@ class _AttentionLoop(torch.autograd.Function):
             rows[i][:steps], d_gates[i], rows[i].shape[-1] - hidden)]
         fed_back = d_inputs[1:, :, :hidden].reshape(-1, hidden)  # out(top h), steps 0 .. T-2
         d_w_out = fed_back.t() @ rows[-1][1:steps, :, -hidden:].reshape(-1, hidden)
-        return (dh, dc, d_memory, None, d_w_att, q_rows.sum(dim=0), d_w_out,
+        return (None, dh, dc, d_memory, None, d_w_att, q_rows.sum(dim=0), d_w_out,
                 fed_back.sum(dim=0), *grads)
 
 
@@ -161,15 +171,20 @@ class AttentionDecoder(nn.Module):
         """Emitted top-layer h [B, T, H] in the order emitted (the reverse of the video), and
         each step's attention weights [B, T_decoder, T_encoder], from the encoder's state
         ([layers, B, H] each) and outputs ``memory`` [B, T, H]; ``lengths`` masks each video's
-        padded encoder steps out of the softmax."""
+        padded encoder steps out of the softmax, and its decoder steps past its length are
+        zeros (not computed)."""
         h0, c0 = state
+        order, running = longest_first(lengths, memory.shape[0], memory.shape[1])
         weights = [w for cell in self.cells
                    for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        padded = padding_mask(memory, lengths)
         emitted, attention = _AttentionLoop.apply(
-            h0.contiguous(), c0.contiguous(), memory.contiguous(),
-            padding_mask(memory, lengths), self.attention.weight, self.attention.bias,
-            self.out.weight, self.out.bias, *weights)
-        return emitted.transpose(0, 1), attention.transpose(0, 1)
+            running, h0[:, order].contiguous(), c0[:, order].contiguous(),
+            memory[order].contiguous(), None if padded is None else padded[order],
+            self.attention.weight, self.attention.bias, self.out.weight, self.out.bias,
+            *weights)
+        restore = torch.argsort(order)
+        return emitted[:, restore].transpose(0, 1), attention[:, restore].transpose(0, 1)
 
     def loop(self, state: tuple[torch.Tensor, torch.Tensor], memory: torch.Tensor,
              lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,18 +194,20 @@ class AttentionDecoder(nn.Module):
         states = [(h[i], c[i]) for i in range(len(self.cells))]
         previous = memory.new_zeros(memory.shape[0], memory.shape[2])
         emitted, weights = [], []
-        for _ in range(memory.shape[1]):
+        for t in range(memory.shape[1]):
             query = self.attention(torch.cat([s[0] for s in states], dim=1))
             energies = torch.bmm(memory, query.unsqueeze(2)).squeeze(2)
             if padded is not None:
                 energies = energies.masked_fill(padded, float("-inf"))
-            weights.append(torch.softmax(energies, dim=1))
-            context = torch.bmm(weights[-1].unsqueeze(1), memory).squeeze(1)
+            alpha = torch.softmax(energies, dim=1)
+            context = torch.bmm(alpha.unsqueeze(1), memory).squeeze(1)
             layer_input = torch.cat([previous, context], dim=1)
             for i, cell in enumerate(self.cells):
                 states[i] = cell(layer_input, states[i])
                 layer_input = states[i][0]
-            emitted.append(layer_input)
+            running = running_mask(lengths, t, layer_input)
+            emitted.append(layer_input * running)
+            weights.append(alpha * running)
             previous = self.out(layer_input)
         return torch.stack(emitted, dim=1), torch.stack(weights, dim=1)
 
