@@ -22,12 +22,15 @@ The faithful trainer reproduces the reference's update order, quirks included; e
 field of :class:`~course_lib.config.SumGanSlConfig` whose default is the reference's behaviour.
 It makes the same updates with less work (``benchmarks/bench_sum_gan_sl.py`` measures how much):
 the decoder's recurrence runs in one autograd node whose backward forms each weight gradient in
-one matrix product (:class:`FeedbackDecoder`), the discriminator reads the originals and the
-reconstructions as one batch, and the third pass, whose graph the reference throws away, runs
-without building one. At batch 1 every step reads all of a recurrence's weights from memory, so
-memory bandwidth, not arithmetic, bounds what any batch-1 trainer can save.
+one matrix product (:class:`FeedbackDecoder`), its weights laid out once per pass for fast
+batch-1 products, the discriminator reads the originals and the reconstructions as one batch,
+and the third pass, whose graph the reference throws away, runs without building one. At
+batch 1 every step reads all of a recurrence's weights from memory, so memory bandwidth, not
+arithmetic, bounds what any batch-1 trainer can save.
 ``videos_per_update > 1`` is the *fast* trainer, a deliberate change: several videos per update,
-padded, each video's steps handled exactly (masked).
+padded, each video's steps handled exactly and none spent on padding (every recurrence steps
+only the videos still running). It reads the weights once for several videos, so arithmetic
+bounds it instead: about 0.4 GFLOP per video step at the paper's size, whatever the batch.
 
 Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
 over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
