@@ -3,9 +3,11 @@ baseline.
 
 Baseline: ``benchmarks/sum_gan_sl_plain.py``, a straightforward implementation with the
 reference's structure (batch 1, a Python loop of ``nn.LSTMCell``\\ s for the decoder, three full
-forward passes per video, PyTorch's defaults). The course's faithful trainer makes the same
-updates (``tests/test_sum_gan_sl.py``); each fast trainer trains ``--per-update`` videos, of
-similar lengths, per update.
+forward passes per video) on PyTorch's defaults: oneDNN's LSTM for ``nn.LSTM``, the for-loop
+Adam, ``clip_grad_norm_``. The course's faithful trainer makes the same updates
+(``tests/test_sum_gan_sl.py``); each fast trainer trains ``--per-update`` videos, of similar
+lengths, per update. Every trainer, the baseline included, runs on ``--threads`` intra-op
+threads (default: the course's CPU setting, 1), so neither side gets a setting the other lacks.
 
 Data: random 1024-d features with the lengths of SumMe split 0's training videos (their
 ``n_steps``, read from the real annotations when present, else the list below), paper size
@@ -13,13 +15,17 @@ Data: random 1024-d features with the lengths of SumMe split 0's training videos
 ``--videos`` videos of the epoch (both on the same ones, in the split's order) and their epoch
 time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
 trainers are timed over the whole epoch. All run in the same process, interleaved: one update
-of each trainer, then the next round.
+of each trainer, then the next round, so that a change in the machine's load affects them alike.
 
 ``--model aae`` times SUM-GAN-AAE the same way, against the plain AAE of the same file (whose
 attention adds a cost quadratic in a video's length, small beside the rest at these lengths).
 
+The last lines name each trainer with its ratio: ``faithful trainer: N× the baseline``, one line
+per ``--per-update`` value, and ``fast trainer: N× the baseline`` for the first value given.
+
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
       python benchmarks/bench_sum_gan_sl.py --per-update 5 10 20
+      python benchmarks/bench_sum_gan_sl.py --threads 2
       python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
       python benchmarks/bench_sum_gan_sl.py --model aae
 """
@@ -30,6 +36,7 @@ import argparse
 import copy
 import dataclasses
 import itertools
+import os
 import time
 
 import torch
@@ -71,9 +78,13 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(MODELS), default="sl")
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")
-    parser.add_argument("--per-update", type=int, nargs="+", default=[5, 10],
-                        help="the fast trainer's videos per update (one fast trainer each)")
+    parser.add_argument("--per-update", type=int, nargs="+", default=[10, 5, 20],
+                        help="the fast trainer's videos per update (one fast trainer each; the "
+                             "first is the one of the 'fast trainer:' line)")
+    parser.add_argument("--threads", type=int, default=CPU_THREADS,
+                        help="intra-op threads of every trainer, the baseline's included")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     lengths, source = split0_lengths()
     timed = lengths[:args.videos]
@@ -96,16 +107,15 @@ def main() -> None:
         batches = itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
             keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast))
         fast_model = copy.deepcopy(model)
-        trainers[f"fast trainer ({size} videos per update)"] = (
+        trainers[f"fast trainer, {size} videos per update"] = (
             fast_model, fast, sl.make_optimizers(fast_model, fast),
             [[int(k) for k in batch] for batch in batches], 1.0)
     print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
           f"{source}); hidden "
           f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
           f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainers on the whole "
-          f"epoch; interleaved; torch {torch.__version__}, baseline on "
-          f"{torch.get_num_threads()} thread(s), the course's trainers on "
-          f"{CPU_THREADS or torch.get_num_threads()}")
+          f"epoch; interleaved; torch {torch.__version__}, every trainer on "
+          f"{args.threads} thread(s); load average before: {os.getloadavg()[0]:.1f}")
 
     seconds = dict.fromkeys(trainers, 0.0)
     for round_ in range(max(len(t[3]) for t in trainers.values())):
@@ -120,14 +130,18 @@ def main() -> None:
                 plain_train_video(net, optimizers, batch[0], config.sigma)
             else:
                 with cpu_settings(torch.device("cpu")):
+                    torch.set_num_threads(args.threads)
                     start = time.perf_counter()
                     sl.train_step(net, optimizers, sl.make_batch(net, batch), settings)
             seconds[name] += (time.perf_counter() - start) * factor
 
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     for name, value in seconds.items():
         print(f"{name}: {value:.1f} s per epoch")
     for name in list(seconds)[1:]:
         print(f"{name}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
+    headline = f"fast trainer, {args.per_update[0]} videos per update"
+    print(f"fast trainer: {seconds['baseline'] / seconds[headline]:.1f}× the baseline")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ def test_paper_size_parameter_count_part_by_part():
         "dLSTM": 4_258_500, "discriminator": 4_008_501, "total": 23_305_502}
 
 
-def test_fused_decoder_equals_a_loop_of_cells_values_and_gradients():
+@pytest.mark.parametrize("lengths", [None, [4, 7]])
+def test_fused_decoder_equals_a_loop_of_cells_values_and_gradients(lengths):
     decoder = sl.FeedbackDecoder(5, 3).double()
+    lengths = None if lengths is None else torch.tensor(lengths)
     g = torch.Generator().manual_seed(1)
     h = torch.randn(3, 2, 5, generator=g, dtype=torch.float64, requires_grad=True)
     c = torch.randn(3, 2, 5, generator=g, dtype=torch.float64, requires_grad=True)
@@ -49,12 +51,14 @@ def test_fused_decoder_equals_a_loop_of_cells_values_and_gradients():
     for run in (decoder.forward, decoder.loop):
         decoder.zero_grad()
         h.grad = c.grad = None
-        emitted = run((h, c), 7)
+        emitted = run((h, c), 7, lengths)
         (emitted * weights).sum().backward()
         results.append([emitted, h.grad, c.grad, *(p.grad for p in decoder.parameters())])
     for fused, looped in zip(*results, strict=True):
         torch.testing.assert_close(fused, looped, rtol=1e-12, atol=1e-12)
     assert emitted.shape == (2, 7, 5) and emitted.abs().max() < 1  # top h, not out(top h)
+    if lengths is not None:  # past a video's end: zeros, not computed
+        assert (emitted[0, 4:] == 0).all() and (emitted[0, :4] != 0).all()
 
 
 def test_bad_input_is_a_clear_error():
@@ -128,7 +132,7 @@ def test_a_padded_batch_gives_each_video_its_own_results():
     x = model.compress(batch.features)
     scores = model.score(x, batch.lengths)
     _, (h, c) = sl.run_lstm_masked(model.encoder.lstm, x * scores.unsqueeze(-1), batch.lengths)
-    emitted = model.decoder((h, c), x.shape[1])
+    emitted = model.decoder((h, c), x.shape[1], batch.lengths)
     decoded = sl.reverse_each(emitted, batch.lengths)
     phi, p = model.discriminate(decoded, batch.lengths)
     sparsity = sl.sparsity_loss(scores, 0.1, batch.lengths)

@@ -12,8 +12,65 @@ results up to float rounding (``tests/test_sequence_lstm.py``), and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+
+
+def lstm_cell_step(gate: torch.Tensor, c_before: torch.Tensor, c_after: torch.Tensor,
+                   h_after: torch.Tensor) -> None:
+    """An LSTM cell's step from its pre-activations ``gate`` [B, 4H] (i, f, g, o; activated in
+    place and kept for the backward pass): writes the new c and h. The one copy of this
+    arithmetic: the layer below and the SUM-GAN-sl/-AAE decoders' loops step with it."""
+    hidden = c_before.shape[1]
+    gate[:, :2 * hidden].sigmoid_()
+    gate[:, 2 * hidden:3 * hidden].tanh_()
+    gate[:, 3 * hidden:].sigmoid_()
+    i, f, g, o = gate.chunk(4, dim=1)
+    torch.addcmul(f * c_before, i, g, out=c_after)
+    torch.mul(o, c_after.tanh(), out=h_after)
+
+
+def lstm_cell_step_backward(gate, c_before, c_after, d_h, d_c, d_gate) -> torch.Tensor:
+    """The step's gradient, from those of the new h and c and the activated ``gate``: writes
+    d(pre-activations) into ``d_gate`` and returns d(c before)."""
+    i, f, g, o = gate.chunk(4, dim=1)
+    tanh_c = c_after.tanh()
+    d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
+    di, df, dg, do = d_gate.chunk(4, dim=1)
+    torch.mul(d_c * g, i * (1 - i), out=di)
+    torch.mul(d_c * c_before, f * (1 - f), out=df)
+    torch.mul(d_c * i, 1 - g * g, out=dg)
+    torch.mul(d_h * tanh_c, o * (1 - o), out=do)
+    return d_c * f
+
+
+def cell_weights(cells: Sequence[torch.Tensor]
+                 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Each cell's weights as the decoder loops use them: [W_ih | W_hh] as one contiguous
+    [4H, I + H] matrix, the same transposed (contiguous [I + H, 4H]), and the two biases summed.
+
+    For loops that step the cells one at a time (the SUM-GAN-sl/-AAE decoders): a step
+    multiplies one row [input, h before] by the transposed matrix, one product instead of two,
+    and its backward multiplies the gates' gradients by the other: at batch 1 these layouts
+    read the weights faster than ``nn.LSTMCell``'s (about 1.4x on the course's CPU). The copies,
+    once per pass over a video, cost about as much as a few steps.
+    """
+    weights = []
+    for w_ih, w_hh, b_ih, b_hh in zip(*[iter(cells)] * 4, strict=True):
+        weight = torch.cat([w_ih, w_hh], dim=1)
+        weights.append((weight, weight.t().contiguous(), b_ih + b_hh))
+    return weights
+
+
+def cell_gradients(rows: torch.Tensor, d_gates: torch.Tensor, inputs: int) -> list:
+    """A cell's weight gradients (W_ih, W_hh, b_ih, b_hh), each one matrix product over all
+    steps, from its rows [T, B, I + H] and its pre-activations' gradients [T, B, 4H]."""
+    rows = rows.reshape(-1, rows.shape[-1])
+    d_gates = d_gates.reshape(-1, d_gates.shape[-1])
+    d_bias = d_gates.sum(dim=0)
+    return [d_gates.t() @ rows[:, :inputs], d_gates.t() @ rows[:, inputs:], d_bias, d_bias]
 
 
 class _LSTMLayer(torch.autograd.Function):
@@ -31,13 +88,8 @@ class _LSTMLayer(torch.autograd.Function):
         c = x.new_empty(steps + 1, batch, hidden)
         h[0], c[0] = h0, c0
         for t in range(steps):
-            gate = torch.addmm(from_inputs[t], h[t], w_hh.t(), out=gates[t])
-            gate[:, :2 * hidden].sigmoid_()
-            gate[:, 2 * hidden:3 * hidden].tanh_()
-            gate[:, 3 * hidden:].sigmoid_()
-            i, f, g, o = gate.chunk(4, dim=1)
-            torch.addcmul(f * c[t], i, g, out=c[t + 1])
-            torch.mul(o, c[t + 1].tanh(), out=h[t + 1])
+            torch.addmm(from_inputs[t], h[t], w_hh.t(), out=gates[t])
+            lstm_cell_step(gates[t], c[t], c[t + 1], h[t + 1])
         ctx.save_for_backward(x, w_ih, w_hh, gates, h, c)
         return h[1:].clone(), h[steps].clone(), c[steps].clone()
 
@@ -50,15 +102,7 @@ class _LSTMLayer(torch.autograd.Function):
         d_gates = torch.empty_like(gates)  # gradients of the gates' pre-activations
         for t in reversed(range(steps)):
             dh += d_outputs[t]
-            i, f, g, o = gates[t].chunk(4, dim=1)
-            tanh_c = c[t + 1].tanh()
-            dc += dh * o * (1 - tanh_c * tanh_c)
-            di, df, dg, do = d_gates[t].chunk(4, dim=1)
-            torch.mul(dc * g, i * (1 - i), out=di)
-            torch.mul(dc * c[t], f * (1 - f), out=df)
-            torch.mul(dc * i, 1 - g * g, out=dg)
-            torch.mul(dh * tanh_c, o * (1 - o), out=do)
-            dc = dc * f
+            dc = lstm_cell_step_backward(gates[t], c[t], c[t + 1], dh, dc, d_gates[t])
             dh = d_gates[t] @ w_hh
         # Everything that does not feed the recurrence: one matrix product each, over all steps.
         rows = d_gates.view(steps * batch, 4 * hidden)

@@ -31,39 +31,25 @@ from torch import nn
 
 from course_lib.errors import CourseError
 from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
+from course_lib.models.sequence_lstm import (
+    cell_gradients,
+    cell_weights,
+    lstm_cell_step,
+    lstm_cell_step_backward,
+)
 from course_lib.models.sum_gan import Discriminator, Selector
-from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl, reverse_each, run_lstm_masked
+from course_lib.models.sum_gan_sl import (
+    SumGanSl,
+    fit_sum_gan_sl,
+    longest_first,
+    reverse_each,
+    run_lstm_masked,
+    running_mask,
+)
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
 # backward pass), their gradient, and a copy of each for the backward pass's final products.
 ATTENTION_TENSORS = 4
-
-
-def _cell_forward(gate: torch.Tensor, c_before: torch.Tensor, c_after: torch.Tensor,
-                  h_after: torch.Tensor) -> None:
-    """An LSTM cell's step from its pre-activations ``gate`` [B, 4H] (i, f, g, o; activated in
-    place): writes the new c and h."""
-    hidden = c_before.shape[1]
-    gate[:, :2 * hidden].sigmoid_()
-    gate[:, 2 * hidden:3 * hidden].tanh_()
-    gate[:, 3 * hidden:].sigmoid_()
-    i, f, g, o = gate.chunk(4, dim=1)
-    torch.addcmul(f * c_before, i, g, out=c_after)
-    torch.mul(o, c_after.tanh(), out=h_after)
-
-
-def _cell_backward(gate, c_before, c_after, d_h, d_c, d_gate) -> torch.Tensor:
-    """The step's gradient: writes d(pre-activations) into ``d_gate`` and returns d(c before),
-    from the gradients of the new h and c and the activated ``gate``."""
-    i, f, g, o = gate.chunk(4, dim=1)
-    tanh_c = c_after.tanh()
-    d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
-    di, df, dg, do = d_gate.chunk(4, dim=1)
-    torch.mul(d_c * g, i * (1 - i), out=di)
-    torch.mul(d_c * c_before, f * (1 - f), out=df)
-    torch.mul(d_c * i, 1 - g * g, out=dg)
-    torch.mul(d_h * tanh_c, o * (1 - o), out=do)
-    return d_c * f
 
 
 class _AttentionLoop(torch.autograd.Function):
@@ -72,93 +58,94 @@ class _AttentionLoop(torch.autograd.Function):
     Forward: the arithmetic of :meth:`AttentionDecoder.loop`. Backward: back through time for
     what the recurrence needs step by step (the gates' and the queries' gradients); each weight
     gradient, and the gradient of the encoder's outputs, is then one matrix product over all
-    steps instead of one outer product per step (as -sl's fused decoder, ``_FeedbackLoop``).
-    The attention weights [T_decoder, B, T_encoder] are its second output (no gradient).
+    steps instead of one outer product per step. The cells step as -sl's decoder's do
+    (``_FeedbackLoop``: the same weight layout and cell arithmetic). The attention weights
+    [T_decoder, B, T_encoder] are its second output (no gradient).
     """
 
     @staticmethod
-    def forward(ctx, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
+    def forward(ctx, running, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
         layers, batch, hidden = h0.shape
-        steps = memory.shape[1]
-        inputs = h0.new_zeros(steps, batch, 2 * hidden)  # [previous output, context]
-        queries = h0.new_empty(steps, batch, hidden)
-        weights = h0.new_empty(steps, batch, steps)
-        h = h0.new_empty(layers, steps + 1, batch, hidden)
+        steps = memory.shape[1]  # the first running[t] videos of the batch are still running
+        weights = cell_weights(cells)
+        w_att_t, w_out_t = w_att.t().contiguous(), w_out.t().contiguous()
+        # rows[i][t] = [layer i's input at step t, its h before step t] (row T: the final h);
+        # layer 0's input is [previous output, context], the previous output zeros at first.
+        rows = [h0.new_zeros(steps + 1, batch, weight.shape[1]) for weight, _, _ in weights]
         c = h0.new_empty(layers, steps + 1, batch, hidden)
         gates = h0.new_empty(layers, steps, batch, 4 * hidden)
-        h[:, 0], c[:, 0] = h0, c0
+        queries = h0.new_zeros(steps, batch, hidden)
+        attention = h0.new_zeros(steps, batch, steps)
+        for i in range(layers):
+            rows[i][0, :, -hidden:] = h0[i]
+        c[:, 0] = c0
         keys = memory.transpose(1, 2).contiguous()  # [B, H, T]: a row vector times a matrix is
         # a fast batched product on a CPU, a matrix times a column vector is not
-        w_parts = w_att.split(hidden, dim=1)  # the query reads layer 0's h, then layer 1's, ...
-        biases = [cells[4 * i + 2] + cells[4 * i + 3] for i in range(layers)]
-        for t in range(steps):
-            query = torch.addmm(b_att, h[0, t], w_parts[0].t(), out=queries[t])
-            for i in range(1, layers):
-                query.addmm_(h[i, t], w_parts[i].t())
-            energies = torch.bmm(query.unsqueeze(1), keys).squeeze(1)
-            if padded is not None:
-                energies.masked_fill_(padded, float("-inf"))
-            weights[t] = torch.softmax(energies, dim=1)
-            inputs[t, :, hidden:] = torch.bmm(weights[t].unsqueeze(1), memory).squeeze(1)
-            layer_input = inputs[t]
+        for t, n in enumerate(running):
+            query = queries[t, :n].copy_(b_att)  # reads layer 0's h, then layer 1's, ...
             for i in range(layers):
-                gate = torch.addmm(biases[i], layer_input, cells[4 * i].t(), out=gates[i, t])
-                gate.addmm_(h[i, t], cells[4 * i + 1].t())
-                _cell_forward(gate, c[i, t], c[i, t + 1], h[i, t + 1])
-                layer_input = h[i, t + 1]
+                query.addmm_(rows[i][t, :n, -hidden:], w_att_t[i * hidden:(i + 1) * hidden])
+            energies = torch.bmm(query.unsqueeze(1), keys[:n]).squeeze(1)
+            if padded is not None:
+                energies.masked_fill_(padded[:n], float("-inf"))
+            torch.softmax(energies, dim=1, out=attention[t, :n])
+            rows[0][t, :n, hidden:2 * hidden] = torch.bmm(attention[t, :n].unsqueeze(1),
+                                                          memory[:n]).squeeze(1)
+            for i, (_, weight_t, bias) in enumerate(weights):
+                h_new = rows[i][t + 1, :n, -hidden:]
+                torch.addmm(bias, rows[i][t, :n], weight_t, out=gates[i, t, :n])
+                lstm_cell_step(gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], h_new)
+                if i + 1 < layers:
+                    rows[i + 1][t, :n, :hidden] = h_new
             if t + 1 < steps:
-                inputs[t + 1, :, :hidden] = torch.addmm(b_out, layer_input, w_out.t())
-        ctx.save_for_backward(inputs, queries, weights, h, c, gates, memory, w_att, w_out, *cells)
-        ctx.mark_non_differentiable(weights)
-        return h[-1, 1:].clone(), weights
+                torch.addmm(b_out, h_new, w_out_t, out=rows[0][t + 1, :n, :hidden])
+        ctx.weights, ctx.running = weights, running
+        ctx.save_for_backward(queries, attention, c, gates, memory, w_att, w_out, *rows)
+        ctx.mark_non_differentiable(attention)
+        return rows[-1][1:, :, -hidden:].clone(), attention
 
     @staticmethod
     def backward(ctx, d_emitted, _):
-        inputs, queries, weights, h, c, gates, memory, w_att, w_out, *cells = ctx.saved_tensors
+        queries, attention, c, gates, memory, w_att, w_out, *rows = ctx.saved_tensors
         layers, steps, batch, four_hidden = gates.shape
         hidden = four_hidden // 4
-        w_parts = w_att.split(hidden, dim=1)
         dh = d_emitted.new_zeros(layers, batch, hidden)
         dc = d_emitted.new_zeros(layers, batch, hidden)
-        d_gates = torch.empty_like(gates)
-        d_inputs = torch.empty_like(inputs)
-        d_queries = torch.empty_like(queries)
-        d_energies = torch.empty_like(weights)
+        # zeros where a video has ended
+        d_gates = torch.zeros_like(gates)
+        d_inputs = d_emitted.new_zeros(steps, batch, 2 * hidden)  # [previous output, context]
+        d_queries = torch.zeros_like(queries)
+        d_energies = torch.zeros_like(attention)
         keys = memory.transpose(1, 2).contiguous()
         for t in reversed(range(steps)):
-            from_above = d_emitted[t]
+            n = ctx.running[t]
+            from_above = d_emitted[t, :n]
             if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1, :, :hidden] @ w_out
+                from_above = from_above + d_inputs[t + 1, :n, :hidden] @ w_out
             for i in reversed(range(layers)):
-                dc[i] = _cell_backward(gates[i, t], c[i, t], c[i, t + 1], dh[i] + from_above,
-                                       dc[i], d_gates[i, t])
-                dh[i] = d_gates[i, t] @ cells[4 * i + 1]
-                from_above = d_gates[i, t] @ cells[4 * i]
-            d_inputs[t] = from_above
-            d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys).squeeze(1)
-            alpha = weights[t]
+                dc[i, :n] = lstm_cell_step_backward(
+                    gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], dh[i, :n] + from_above,
+                    dc[i, :n], d_gates[i, t, :n])
+                d_row = d_gates[i, t, :n] @ ctx.weights[i][0]
+                from_above, dh[i, :n] = d_row[:, :-hidden], d_row[:, -hidden:]
+            d_inputs[t, :n] = from_above
+            d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys[:n]).squeeze(1)
+            alpha = attention[t, :n]
             torch.mul(alpha, d_weights - (alpha * d_weights).sum(dim=1, keepdim=True),
-                      out=d_energies[t])
-            d_query = torch.bmm(d_energies[t].unsqueeze(1), memory).squeeze(1)
-            d_queries[t] = d_query
-            for i in range(layers):
-                dh[i] += d_query @ w_parts[i]
-        d_memory = (torch.bmm(weights.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
+                      out=d_energies[t, :n])
+            d_query = torch.bmm(d_energies[t, :n].unsqueeze(1), memory[:n]).squeeze(1)
+            d_queries[t, :n] = d_query
+            dh[:, :n] += (d_query @ w_att).view(n, layers, hidden).transpose(0, 1)
+        d_memory = (torch.bmm(attention.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
                     + torch.bmm(d_energies.permute(1, 2, 0), queries.transpose(0, 1)))
-        rows = d_queries.reshape(steps * batch, hidden)
-        d_w_att = torch.cat([rows.t() @ h[i, :steps].reshape(steps * batch, hidden)
+        q_rows = d_queries.reshape(steps * batch, hidden)
+        d_w_att = torch.cat([q_rows.t() @ rows[i][:steps, :, -hidden:].reshape(-1, hidden)
                              for i in range(layers)], dim=1)
-        grads = []
-        for i in range(layers):
-            gate_rows = d_gates[i].reshape(steps * batch, four_hidden)
-            below = inputs if i == 0 else h[i - 1, 1:]
-            d_bias = gate_rows.sum(dim=0)
-            grads += [gate_rows.t() @ below.reshape(steps * batch, below.shape[-1]),
-                      gate_rows.t() @ h[i, :steps].reshape(steps * batch, hidden),
-                      d_bias, d_bias]
+        grads = [g for i in range(layers) for g in cell_gradients(
+            rows[i][:steps], d_gates[i], rows[i].shape[-1] - hidden)]
         fed_back = d_inputs[1:, :, :hidden].reshape(-1, hidden)  # out(top h), steps 0 .. T-2
-        d_w_out = fed_back.t() @ h[-1, 1:steps].reshape(-1, hidden)
-        return (dh, dc, d_memory, None, d_w_att, rows.sum(dim=0), d_w_out,
+        d_w_out = fed_back.t() @ rows[-1][1:steps, :, -hidden:].reshape(-1, hidden)
+        return (None, dh, dc, d_memory, None, d_w_att, q_rows.sum(dim=0), d_w_out,
                 fed_back.sum(dim=0), *grads)
 
 
@@ -184,15 +171,20 @@ class AttentionDecoder(nn.Module):
         """Emitted top-layer h [B, T, H] in the order emitted (the reverse of the video), and
         each step's attention weights [B, T_decoder, T_encoder], from the encoder's state
         ([layers, B, H] each) and outputs ``memory`` [B, T, H]; ``lengths`` masks each video's
-        padded encoder steps out of the softmax."""
+        padded encoder steps out of the softmax, and its decoder steps past its length are
+        zeros (not computed)."""
         h0, c0 = state
+        order, running = longest_first(lengths, memory.shape[0], memory.shape[1])
         weights = [w for cell in self.cells
                    for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        padded = padding_mask(memory, lengths)
         emitted, attention = _AttentionLoop.apply(
-            h0.contiguous(), c0.contiguous(), memory.contiguous(),
-            padding_mask(memory, lengths), self.attention.weight, self.attention.bias,
-            self.out.weight, self.out.bias, *weights)
-        return emitted.transpose(0, 1), attention.transpose(0, 1)
+            running, h0[:, order].contiguous(), c0[:, order].contiguous(),
+            memory[order].contiguous(), None if padded is None else padded[order],
+            self.attention.weight, self.attention.bias, self.out.weight, self.out.bias,
+            *weights)
+        restore = torch.argsort(order)
+        return emitted[:, restore].transpose(0, 1), attention[:, restore].transpose(0, 1)
 
     def loop(self, state: tuple[torch.Tensor, torch.Tensor], memory: torch.Tensor,
              lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,14 +193,15 @@ class AttentionDecoder(nn.Module):
         states = [(h[i], c[i]) for i in range(len(self.cells))]
         previous = memory.new_zeros(memory.shape[0], memory.shape[2])
         emitted, weights = [], []
-        for _ in range(memory.shape[1]):
-            layer_input, step_weights = decoder_input(torch.stack([s[0] for s in states]),
-                                                      previous, memory, self.attention, lengths)
-            weights.append(step_weights)
+        for t in range(memory.shape[1]):
+            layer_input, alpha = decoder_input(torch.stack([s[0] for s in states]), previous,
+                                               memory, self.attention, lengths)
             for i, cell in enumerate(self.cells):
                 states[i] = cell(layer_input, states[i])
                 layer_input = states[i][0]
-            emitted.append(layer_input)
+            running = running_mask(lengths, t, layer_input)
+            emitted.append(layer_input * running)
+            weights.append(alpha * running)
             previous = self.out(layer_input)
         return torch.stack(emitted, dim=1), torch.stack(weights, dim=1)
 

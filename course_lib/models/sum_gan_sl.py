@@ -22,12 +22,15 @@ The faithful trainer reproduces the reference's update order, quirks included; e
 field of :class:`~course_lib.config.SumGanSlConfig` whose default is the reference's behaviour.
 It makes the same updates with less work (``benchmarks/bench_sum_gan_sl.py`` measures how much):
 the decoder's recurrence runs in one autograd node whose backward forms each weight gradient in
-one matrix product (:class:`FeedbackDecoder`), the discriminator reads the originals and the
-reconstructions as one batch, and the third pass, whose graph the reference throws away, runs
-without building one. At batch 1 every step reads all of a recurrence's weights from memory, so
-memory bandwidth, not arithmetic, bounds what any batch-1 trainer can save.
+one matrix product (:class:`FeedbackDecoder`), its weights laid out once per pass for fast
+batch-1 products, the discriminator reads the originals and the reconstructions as one batch,
+and the third pass, whose graph the reference throws away, runs without building one. At
+batch 1 every step reads all of a recurrence's weights from memory, so memory bandwidth, not
+arithmetic, bounds what any batch-1 trainer can save.
 ``videos_per_update > 1`` is the *fast* trainer, a deliberate change: several videos per update,
-padded, each video's steps handled exactly (masked).
+padded, each video's steps handled exactly and none spent on padding (every recurrence steps
+only the videos still running). It reads the weights once for several videos, so arithmetic
+bounds it instead: about 0.4 GFLOP per video step at the paper's size, whatever the batch.
 
 Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
 over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
@@ -49,6 +52,12 @@ from torch import nn
 
 from course_lib.errors import CourseError
 from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters, run_lstm
+from course_lib.models.sequence_lstm import (
+    cell_gradients,
+    cell_weights,
+    lstm_cell_step,
+    lstm_cell_step_backward,
+)
 from course_lib.models.sum_gan import Discriminator, Selector, prior_loss, reparameterize
 from course_lib.models.summarizer_training import (
     SumGanRun,
@@ -76,71 +85,60 @@ class _FeedbackLoop(torch.autograd.Function):
     through time for the gate gradients only (the recurrence needs them step by step); each
     weight gradient is then one matrix product over all steps, instead of one outer product per
     step as autograd forms it for a loop of cells (see models/sequence_lstm.py for the same idea).
+    The cells step with the course LSTM's arithmetic (``lstm_cell_step``), as SUM-GAN-AAE's
+    decoder (``_AttentionLoop``) does.
     """
 
     @staticmethod
-    def forward(ctx, steps, h0, c0, w_out, b_out, *cells):
+    def forward(ctx, running, h0, c0, w_out, b_out, *cells):
         layers, batch, hidden = h0.shape
-        inputs = h0.new_zeros(steps, batch, hidden)  # layer 0's input: zeros, then out(top h)
-        h = h0.new_empty(layers, steps + 1, batch, hidden)
+        steps = len(running)  # the first running[t] videos of the batch are still running
+        weights = cell_weights(cells)
+        w_out_t = w_out.t().contiguous()
+        # rows[i, t] = [layer i's input at step t, its h before step t]; layer 0's input is
+        # zeros, then out(top h); row T holds the final h.
+        rows = h0.new_zeros(layers, steps + 1, batch, 2 * hidden)
         c = h0.new_empty(layers, steps + 1, batch, hidden)
         gates = h0.new_empty(layers, steps, batch, 4 * hidden)
-        h[:, 0], c[:, 0] = h0, c0
-        biases = [cells[4 * i + 2] + cells[4 * i + 3] for i in range(layers)]
-        for t in range(steps):
-            layer_input = inputs[t]
-            for i in range(layers):
-                w_ih, w_hh = cells[4 * i], cells[4 * i + 1]
-                gate = torch.addmm(biases[i], layer_input, w_ih.t(), out=gates[i, t])
-                gate.addmm_(h[i, t], w_hh.t())
-                gate[:, :2 * hidden].sigmoid_()
-                gate[:, 2 * hidden:3 * hidden].tanh_()
-                gate[:, 3 * hidden:].sigmoid_()
-                i_, f_, g_, o_ = gate.chunk(4, dim=1)
-                torch.addcmul(f_ * c[i, t], i_, g_, out=c[i, t + 1])
-                torch.mul(o_, c[i, t + 1].tanh(), out=h[i, t + 1])
-                layer_input = h[i, t + 1]
+        rows[:, 0, :, hidden:], c[:, 0] = h0, c0
+        for t, n in enumerate(running):
+            for i, (_, weight_t, bias) in enumerate(weights):
+                h_new = rows[i, t + 1, :n, hidden:]
+                torch.addmm(bias, rows[i, t, :n], weight_t, out=gates[i, t, :n])
+                lstm_cell_step(gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], h_new)
+                if i + 1 < layers:
+                    rows[i + 1, t, :n, :hidden] = h_new
             if t + 1 < steps:
-                torch.addmm(b_out, layer_input, w_out.t(), out=inputs[t + 1])
-        ctx.save_for_backward(inputs, h, c, gates, w_out, *cells)
-        return h[-1, 1:].clone()
+                torch.addmm(b_out, h_new, w_out_t, out=rows[0, t + 1, :n, :hidden])
+        ctx.weights, ctx.running = weights, running
+        ctx.save_for_backward(rows, c, gates, w_out)
+        return rows[-1, 1:, :, hidden:].clone()
 
     @staticmethod
     def backward(ctx, d_emitted):
-        inputs, h, c, gates, w_out, *cells = ctx.saved_tensors
+        rows, c, gates, w_out = ctx.saved_tensors
         layers, steps, batch, four_hidden = gates.shape
         hidden = four_hidden // 4
         dh = d_emitted.new_zeros(layers, batch, hidden)
         dc = d_emitted.new_zeros(layers, batch, hidden)
-        d_gates = torch.empty_like(gates)
-        d_inputs = d_emitted.new_zeros(steps, batch, hidden)  # gradient of each step's input
+        d_gates = torch.zeros_like(gates)  # zeros where a video has ended
+        d_inputs = d_emitted.new_zeros(steps, batch, hidden)  # gradient of layer 0's input
         for t in reversed(range(steps)):
-            from_above = d_emitted[t]
+            n = ctx.running[t]
+            from_above = d_emitted[t, :n]
             if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1] @ w_out
+                from_above = from_above + d_inputs[t + 1, :n] @ w_out
             for i in reversed(range(layers)):
-                d_h = dh[i] + from_above
-                i_, f_, g_, o_ = gates[i, t].chunk(4, dim=1)
-                tanh_c = c[i, t + 1].tanh()
-                d_c = dc[i] + d_h * o_ * (1 - tanh_c * tanh_c)
-                di, df, dg, do = d_gates[i, t].chunk(4, dim=1)
-                torch.mul(d_c * g_, i_ * (1 - i_), out=di)
-                torch.mul(d_c * c[i, t], f_ * (1 - f_), out=df)
-                torch.mul(d_c * i_, 1 - g_ * g_, out=dg)
-                torch.mul(d_h * tanh_c, o_ * (1 - o_), out=do)
-                dc[i] = d_c * f_
-                dh[i] = d_gates[i, t] @ cells[4 * i + 1]
-                from_above = d_gates[i, t] @ cells[4 * i]
-            d_inputs[t] = from_above
-        grads = []
-        for i in range(layers):
-            rows = d_gates[i].reshape(steps * batch, four_hidden)
-            below = inputs if i == 0 else h[i - 1, 1:]
-            d_bias = rows.sum(dim=0)
-            grads += [rows.t() @ below.reshape(steps * batch, hidden),
-                      rows.t() @ h[i, :steps].reshape(steps * batch, hidden), d_bias, d_bias]
+                dc[i, :n] = lstm_cell_step_backward(
+                    gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], dh[i, :n] + from_above,
+                    dc[i, :n], d_gates[i, t, :n])
+                d_row = d_gates[i, t, :n] @ ctx.weights[i][0]
+                from_above, dh[i, :n] = d_row[:, :hidden], d_row[:, hidden:]
+            d_inputs[t, :n] = from_above
+        grads = [g for i in range(layers)
+                 for g in cell_gradients(rows[i, :steps], d_gates[i], hidden)]
         fed_back = d_inputs[1:].reshape(-1, hidden)  # out(top h) of steps 0 .. T-2
-        d_w_out = fed_back.t() @ h[-1, 1:steps].reshape(-1, hidden)
+        d_w_out = fed_back.t() @ rows[-1, 1:steps, :, hidden:].reshape(-1, hidden)
         return None, dh, dc, d_w_out, fed_back.sum(dim=0), *grads
 
 
@@ -159,29 +157,53 @@ class FeedbackDecoder(nn.Module):
                                     for _ in range(num_layers)])
         self.out = nn.Linear(hidden_size, hidden_size)
 
-    def forward(self, state: tuple[torch.Tensor, torch.Tensor], steps: int) -> torch.Tensor:
-        """Emitted top-layer h [B, steps, H] in the order emitted (the reverse of the video)."""
+    def forward(self, state: tuple[torch.Tensor, torch.Tensor], steps: int,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Emitted top-layer h [B, steps, H] in the order emitted (the reverse of the video);
+        with ``lengths``, each video's steps past its own length are zeros (not computed)."""
         h0, c0 = state
+        order, running = longest_first(lengths, h0.shape[1], steps)
         weights = [w for cell in self.cells
                    for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
-        emitted = _FeedbackLoop.apply(steps, h0.contiguous(), c0.contiguous(),
-                                      self.out.weight, self.out.bias, *weights)
-        return emitted.transpose(0, 1)
+        emitted = _FeedbackLoop.apply(running, h0[:, order].contiguous(),
+                                      c0[:, order].contiguous(), self.out.weight,
+                                      self.out.bias, *weights)
+        return emitted[:, torch.argsort(order)].transpose(0, 1)
 
-    def loop(self, state: tuple[torch.Tensor, torch.Tensor], steps: int) -> torch.Tensor:
+    def loop(self, state: tuple[torch.Tensor, torch.Tensor], steps: int,
+             lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The same, as a plain Python loop of the cells (what :meth:`forward` must equal)."""
         h, c = state
         states = [(h[i], c[i]) for i in range(len(self.cells))]
         step_input = h.new_zeros(h.shape[1:])
         emitted = []
-        for _ in range(steps):
+        for t in range(steps):
             layer_input = step_input
             for i, cell in enumerate(self.cells):
                 states[i] = cell(layer_input, states[i])
                 layer_input = states[i][0]
-            emitted.append(layer_input)
+            emitted.append(layer_input * running_mask(lengths, t, layer_input))
             step_input = self.out(layer_input)
         return torch.stack(emitted, dim=1)
+
+
+def longest_first(lengths: torch.Tensor | None, batch: int, steps: int
+                  ) -> tuple[torch.Tensor, list[int]]:
+    """The order that puts a batch's videos longest first, and how many are still running at
+    each step: the decoders' loops then step only those, the first rows of the batch, and spend
+    no arithmetic on padding."""
+    if lengths is None:
+        return torch.arange(batch), [batch] * steps
+    order = torch.argsort(lengths.cpu(), descending=True, stable=True)
+    running = (lengths.cpu().unsqueeze(0) > torch.arange(steps).unsqueeze(1)).sum(dim=1)
+    return order.to(lengths.device), running.tolist()
+
+
+def running_mask(lengths: torch.Tensor | None, step: int, like: torch.Tensor) -> torch.Tensor:
+    """1 for the videos still running at ``step``, 0 for those that have ended, [B, 1]."""
+    if lengths is None:
+        return like.new_ones(1, 1)
+    return (lengths.to(like.device) > step).to(like.dtype).unsqueeze(1)
 
 
 def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -200,24 +222,33 @@ def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.T
 def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None):
     """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
 
-    Outputs past a video's end are zeros. A unidirectional LSTM runs in segments between the
-    videos' ends, carrying the state, so each video's final (h, c) is taken at its own last
-    step; a bidirectional one (whose final state is not needed here) runs layer by layer, its
-    reverse direction over each video reversed within its length. Exact, unlike running over
-    the padding; PyTorch's packed sequences would be too, but their CPU backward pass is slow.
+    Outputs past a video's end are zeros, and the final (h, c) of a unidirectional LSTM is each
+    video's at its own last step (a bidirectional one's, not needed here, is ``None``). Every
+    direction of every layer runs in segments between the videos' ends, each segment over the
+    videos still running (a bidirectional layer's reverse direction over each video reversed
+    within its length): exact, and no step is spent on padding. PyTorch's packed sequences
+    would be exact too, but their CPU backward pass is slow.
     """
     if lengths is None:
         return run_lstm(lstm, inputs)
     if lstm.bidirectional:
         return _bidirectional_outputs(lstm, inputs, lengths), None
+    zeros = inputs.new_zeros(lstm.num_layers, inputs.shape[0], lstm.hidden_size)
+    return _in_segments(lambda x, state: run_lstm(lstm, x, state), inputs, lengths,
+                        (zeros, zeros))
+
+
+def _in_segments(run, inputs: torch.Tensor, lengths: torch.Tensor, state):
+    """``run(inputs, (h, c)) -> (outputs, (h, c))``, a recurrence over batch-first inputs, on
+    padded videos [B, T, D]: segment by segment between the videos' ends, over the videos
+    still running, carrying the state."""
     batch = inputs.shape[0]
-    h = inputs.new_zeros(lstm.num_layers, batch, lstm.hidden_size)
-    c = torch.zeros_like(h)
+    h, c = state
     pieces, start = [], 0
     for end in sorted(set(lengths.tolist())):
         active = torch.nonzero(lengths >= end).squeeze(1)
-        out, (h_end, c_end) = run_lstm(lstm, inputs[active, start:end].contiguous(),
-                                       (h[:, active].contiguous(), c[:, active].contiguous()))
+        out, (h_end, c_end) = run(inputs[active, start:end].contiguous(),
+                                  (h[:, active].contiguous(), c[:, active].contiguous()))
         h, c = h.index_copy(1, active, h_end), c.index_copy(1, active, c_end)
         pieces.append(out.new_zeros(batch, *out.shape[1:]).index_copy(0, active, out))
         start = end
@@ -235,12 +266,18 @@ def _bidirectional_outputs(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.T
         for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
             weights = [getattr(lstm, name + suffix)
                        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+            def run(sequence, state, weights=weights):
+                # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
+                out, h, c = torch.lstm(sequence, state, weights, True, 1, 0.0, lstm.training,
+                                       False, True)
+                return out, (h, c)
+
             zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
-            # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
-            sequence = x if suffix.endswith(f"{layer}") else reverse_each(x, lengths)
-            out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
-                             False, True)[0]
-            outputs.append(out if sequence is x else reverse_each(out, lengths))
+            forward = suffix.endswith(f"{layer}")
+            sequence = x if forward else reverse_each(x, lengths)
+            out, _ = _in_segments(run, sequence, lengths, (zeros, zeros))
+            outputs.append(out if forward else reverse_each(out, lengths))
         x = torch.cat(outputs, dim=2) * mask
     return x
 
@@ -323,7 +360,7 @@ class SumGanSl(nn.Module):
         mu = self.mu(h)
         logvar = torch.log(nn.functional.softplus(self.variance(h)))
         noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
-        emitted = self.decoder((reparameterize(mu, logvar, noise), c), x.shape[1])
+        emitted = self.decoder((reparameterize(mu, logvar, noise), c), x.shape[1], lengths)
         return SummarizerOutput(scores, mu, logvar, reverse_each(emitted, lengths))
 
     def discriminate(self, sequence: torch.Tensor, lengths: torch.Tensor | None = None
@@ -332,10 +369,8 @@ class SumGanSl(nn.Module):
         if lengths is None:
             phi, logit = self.discriminator(sequence)
         else:
-            # The top layer's output at each video's last step is its last h: steps after it
-            # (padding) do not change it, so one call over the padded batch is exact.
-            outputs, _ = run_lstm(self.discriminator.lstm.lstm, sequence)
-            phi = outputs[torch.arange(len(lengths), device=outputs.device), lengths - 1]
+            _, (h, _) = run_lstm_masked(self.discriminator.lstm.lstm, sequence, lengths)
+            phi = h[-1]
             logit = self.discriminator.classifier(phi).squeeze(-1)
         return phi, torch.sigmoid(logit)
 
