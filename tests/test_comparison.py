@@ -10,15 +10,7 @@ from course_lib import config
 from course_lib import evaluation as ev
 from course_lib.data import summarization as sm
 from course_lib.errors import CourseError
-
-
-@dataclass(frozen=True)
-class Job:
-    model: str
-    dataset: str
-    tier: str
-    split: int
-    seed: int
+from course_lib.experiments import Job
 
 
 @dataclass
