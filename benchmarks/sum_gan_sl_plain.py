@@ -85,10 +85,17 @@ def plain_optimizers(model: PlainSumGanSl, lr: float = 1e-4, discriminator_lr: f
 
 
 def plain_train_video(model: PlainSumGanSl, optimizers, features, sigma: float = 0.1,
-                      clip: float = 5.0) -> None:
-    """One training video [T, D]: the three phases, in order, each with its own forward pass."""
+                      clip: float = 5.0, clip_scope: str = "all") -> None:
+    """One training video [T, D]: the three phases, in order, each with its own forward pass.
+
+    ``clip_scope="stepped"`` clips only the parameters of the optimizer about to step (all
+    gradients are still computed), the course's option of that name."""
     s_e_optimizer, d_optimizer, c_optimizer = optimizers
-    every = list(model.parameters())
+
+    def clip_grad_norm(optimizer):
+        params = (model.parameters() if clip_scope == "all"
+                  else optimizer.param_groups[0]["params"])
+        nn.utils.clip_grad_norm_(params, clip)
     one = torch.ones(1, 1, dtype=features.dtype)
     zero = torch.zeros(1, 1, dtype=features.dtype)
 
@@ -101,7 +108,7 @@ def plain_train_video(model: PlainSumGanSl, optimizers, features, sigma: float =
             + (scores.mean() - sigma).abs())
     s_e_optimizer.zero_grad()
     loss.backward()
-    nn.utils.clip_grad_norm_(every, clip)
+    clip_grad_norm(s_e_optimizer)
     s_e_optimizer.step()
 
     x = model.linear_compress(features).unsqueeze(1)
@@ -111,7 +118,7 @@ def plain_train_video(model: PlainSumGanSl, optimizers, features, sigma: float =
     loss = torch.norm(h_origin - h_fake, p=2) + F.mse_loss(p_fake, one)
     d_optimizer.zero_grad()
     loss.backward()
-    nn.utils.clip_grad_norm_(every, clip)
+    clip_grad_norm(d_optimizer)
     d_optimizer.step()
 
     c_optimizer.zero_grad()
@@ -121,7 +128,7 @@ def plain_train_video(model: PlainSumGanSl, optimizers, features, sigma: float =
     scores, mu, logvar, decoded = model.summarize(x)
     _, p_fake = model.discriminate(decoded.detach())
     F.mse_loss(p_fake, zero).backward()
-    nn.utils.clip_grad_norm_(every, clip)
+    clip_grad_norm(c_optimizer)
     c_optimizer.step()
 
 

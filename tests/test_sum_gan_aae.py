@@ -111,7 +111,8 @@ def test_an_attention_too_large_for_memory_is_refused_before_allocation():
 
 # ---------------------------------------------------------------- faithful training
 
-def faithful_parameters(config, lengths, plain_decoder=PlainAttentionDecoder):
+def faithful_parameters(config, lengths, plain_decoder=PlainAttentionDecoder,
+                        plain_clip_scope="all"):
     """Train the course's model and the plain reference from the same weights on the same
     videos; ``plain_decoder`` swaps in a (deliberately wrong) decoder on the plain side."""
     model = aae.build_sum_gan_aae(config, seed=3).double()
@@ -126,7 +127,8 @@ def faithful_parameters(config, lengths, plain_decoder=PlainAttentionDecoder):
         sl.train_step(model, optimizers, sl.make_batch(model, [data[int(key)]]), config)
     reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
     for video in data:
-        plain_train_video(plain, reference, video, config.sigma, config.grad_clip)
+        plain_train_video(plain, reference, video, config.sigma, config.grad_clip,
+                          plain_clip_scope)
     return model, plain
 
 
@@ -192,6 +194,15 @@ def test_parity_test_catches_a_wrong_query(wrong):
 def test_each_quirk_option_changes_the_updates(change):
     model, plain = faithful_parameters(tiny_config(**PARITY, **change), LENGTHS)
     assert max_relative_difference(model, plain) > 1e-4
+
+
+def test_stepped_clipping_forms_only_the_stepped_gradients_and_makes_the_same_updates():
+    """With clip_scope="stepped" a phase freezes what it does not step (no gradient formed);
+    the plain implementation forms every gradient and clips the stepped ones."""
+    config = tiny_config(**PARITY, clip_scope="stepped")
+    model, plain = faithful_parameters(config, LENGTHS, plain_clip_scope="stepped")
+    assert max_relative_difference(model, plain) < TOLERANCE
+    assert all(p.requires_grad for p in model.parameters())  # unfrozen after each phase
 
 
 # ---------------------------------------------------------------- fast training (masked)

@@ -75,7 +75,7 @@ def test_bad_input_is_a_clear_error():
 
 # ---------------------------------------------------------------- faithful training
 
-def faithful_parameters(config, lengths, seed=0):
+def faithful_parameters(config, lengths, seed=0, plain_clip_scope="all"):
     """Train the course's model and the plain reference from the same weights and noise."""
     model = sl.build_sum_gan_sl(config, seed=3).double()
     plain = PlainSumGanSl(FEATURES, HIDDEN).double()
@@ -90,7 +90,8 @@ def faithful_parameters(config, lengths, seed=0):
     reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
     torch.manual_seed(seed)
     for video in data:
-        plain_train_video(plain, reference, video, config.sigma, config.grad_clip)
+        plain_train_video(plain, reference, video, config.sigma, config.grad_clip,
+                          plain_clip_scope)
     return model, plain
 
 
@@ -120,6 +121,15 @@ def test_faithful_trainer_makes_the_reference_updates():
 def test_each_quirk_option_changes_the_updates(change):
     model, plain = faithful_parameters(tiny_config(**PARITY, **change), LENGTHS)
     assert max_relative_difference(model, plain) > 1e-4
+
+
+def test_stepped_clipping_forms_only_the_stepped_gradients_and_makes_the_same_updates():
+    """With clip_scope="stepped" a phase freezes what it does not step (no gradient formed);
+    the plain implementation forms every gradient and clips the stepped ones."""
+    config = tiny_config(**PARITY, clip_scope="stepped")
+    model, plain = faithful_parameters(config, LENGTHS, plain_clip_scope="stepped")
+    assert max_relative_difference(model, plain) < 1e-6
+    assert all(p.requires_grad for p in model.parameters())  # unfrozen after each phase
 
 
 # ---------------------------------------------------------------- fast training (masked)
