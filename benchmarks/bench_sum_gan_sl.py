@@ -21,7 +21,17 @@ of each trainer, then the next round, so that a change in the machine's load aff
 attention adds a cost quadratic in a video's length, small beside the rest at these lengths).
 
 The last lines name each trainer with its ratio: ``faithful trainer: N× the baseline``, one line
-per ``--per-update`` value, and ``fast trainer: N× the baseline`` for the first value given.
+per ``--per-update`` value, one for the fast trainer with the course's speed options
+(``clip_scope="stepped"``, which forms no gradient that is not stepped, and
+``discriminator_fakes="phase2_pass"``: named changes of training), and ``fast trainer: N× the
+baseline`` for the first ``--per-update`` value with the reference's options.
+
+Why the fast trainer stops where it does: the last line, ``fp32 ceiling``, is the ratio no
+trainer doing the reference's arithmetic in float32 could beat on this machine. The matrix
+products of one epoch are counted (``torch.utils.flop_counter`` on the course's own LSTM, on
+three short videos, a quadratic in the length extrapolated to the epoch's), and this CPU's
+float32 matrix-product rate is measured in the same run on a large product; the ceiling is the
+baseline's time over the time those products alone would take at that rate.
 
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
       python benchmarks/bench_sum_gan_sl.py --per-update 5 10 20
@@ -39,6 +49,7 @@ import itertools
 import os
 import time
 
+import numpy as np
 import torch
 from sum_gan_sl_plain import (
     PlainSumGanAae,
@@ -71,6 +82,43 @@ def split0_lengths() -> tuple[list[int], str]:
         return SUMME_SPLIT0_LENGTHS, "a fixed list (SumMe split 0)"
     keys = load_splits(path, annotations)[0].train_keys
     return [annotations[k].n_steps for k in keys], f"SumMe split 0 ({annotations.source})"
+
+
+def matmul_rate(threads: int) -> float:
+    """This CPU's float32 matrix-product rate now (FLOP/s), on a product large enough to reach
+    it: a generous bound for the per-step products of any trainer."""
+    a, b = torch.randn(4096, 1024), torch.randn(1024, 2000)
+    torch.set_num_threads(threads)
+    a @ b
+    start, repeats = time.perf_counter(), 20
+    for _ in range(repeats):
+        a @ b
+    return repeats * 2 * a.shape[0] * a.shape[1] * b.shape[1] / (time.perf_counter() - start)
+
+
+def epoch_flops(build, config, lengths: list[int]) -> float:
+    """The matrix-product FLOPs of one epoch of the reference's updates: counted on the
+    course's LSTM (whose products the counter sees) for three short videos, and extrapolated
+    by the exact quadratic in a video's length (the attention's energies are quadratic)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from course_lib.models import lstm_autoencoder
+
+    short = (16, 32, 64)
+    counts = []
+    kernel, lstm_autoencoder.USE_ONEDNN_LSTM = lstm_autoencoder.USE_ONEDNN_LSTM, False
+    try:
+        for steps in short:
+            model = build(config, seed=0)
+            optimizers = sl.make_optimizers(model, config)
+            batch = sl.make_batch(model, [torch.randn(steps, config.feature_dim)])
+            with FlopCounterMode(display=False) as counter:
+                sl.train_step(model, optimizers, batch, config)
+            counts.append(counter.get_total_flops())
+    finally:
+        lstm_autoencoder.USE_ONEDNN_LSTM = kernel
+    quadratic = np.polyfit(short, counts, 2)
+    return float(sum(np.polyval(quadratic, n) for n in lengths))
 
 
 def main() -> None:
@@ -110,6 +158,15 @@ def main() -> None:
         trainers[f"fast trainer, {size} videos per update"] = (
             fast_model, fast, sl.make_optimizers(fast_model, fast),
             [[int(k) for k in batch] for batch in batches], 1.0)
+    speedy = dataclasses.replace(config, videos_per_update=args.per_update[0],
+                                 training_order="by_length", clip_scope="stepped",
+                                 discriminator_fakes="phase2_pass")
+    batches = itertools.islice(sl.update_batches(keys, speedy, 0, 0, dict(zip(
+        keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), speedy))
+    speedy_model = copy.deepcopy(model)
+    trainers[f"fast trainer, {args.per_update[0]} videos per update, speed options"] = (
+        speedy_model, speedy, sl.make_optimizers(speedy_model, speedy),
+        [[int(k) for k in batch] for batch in batches], 1.0)
     print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
           f"{source}); hidden "
           f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
@@ -136,12 +193,17 @@ def main() -> None:
             seconds[name] += (time.perf_counter() - start) * factor
 
     print(f"load average after: {os.getloadavg()[0]:.1f}")
+    flops, rate = epoch_flops(build, config, lengths), matmul_rate(args.threads)
+    print(f"matrix products of an epoch of the reference's updates: {flops / 1e9:.0f} GFLOP; "
+          f"this CPU's float32 rate now: {rate / 1e9:.0f} GFLOP/s on {args.threads} thread(s)")
     for name, value in seconds.items():
         print(f"{name}: {value:.1f} s per epoch")
     for name in list(seconds)[1:]:
         print(f"{name}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
     headline = f"fast trainer, {args.per_update[0]} videos per update"
     print(f"fast trainer: {seconds['baseline'] / seconds[headline]:.1f}× the baseline")
+    print(f"fp32 ceiling: {seconds['baseline'] / (flops / rate):.1f}× the baseline (those "
+          f"products alone, at that rate)")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ arithmetic, bounds what any batch-1 trainer can save.
 ``videos_per_update > 1`` is the *fast* trainer, a deliberate change: several videos per update,
 padded, each video's steps handled exactly and none spent on padding (every recurrence steps
 only the videos still running). It reads the weights once for several videos, so arithmetic
-bounds it instead: about 0.4 GFLOP per video step at the paper's size, whatever the batch.
+bounds it instead: about 0.4 GFLOP of matrix products per video step at the paper's size,
+whatever the batch, which caps any float32 trainer of these updates at a few times the batch-1
+baseline on a CPU (the benchmark prints the cap it measures). ``clip_scope="stepped"`` lowers
+the arithmetic (:class:`_Phase` forms only the stepped gradients).
 
 Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
 over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
