@@ -4,6 +4,10 @@ the synthetic data, a few seconds each."""
 import json
 import os
 import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,6 +161,70 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     assert rows[0].startswith("kind,name,") and any(r.startswith(f"model,{MODEL},") for r in rows)
     assert (folder / "f_per_epoch.png").stat().st_size > 0
     assert (folder / "f_per_split.png").stat().st_size > 0
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+
+from course_lib import experiments as ex
+
+with ex._job_lock(Path(sys.argv[1]), "the job"):
+    print("locked", flush=True)
+    sys.stdin.read()  # until the test closes stdin
+"""
+
+
+@contextmanager
+def lock_held_by_another_process(folder):
+    """Another process holds the job folder's lock until the block ends; yields its pid."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)],
+                              cwd=Path(ex.__file__).parents[1], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        yield holder.pid
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+@pytest.mark.skipif(ex.fcntl is None, reason="no file locks here (Windows): jobs run unlocked")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_job_another_process_is_running_is_skipped_untouched_then_run(jobs, tmp_path, capsys):
+    argv = ["run", MODEL, "--tier", "smoke", "--splits", "0-1", "--seeds", "0", "--jobs",
+            str(jobs), "--out", str(tmp_path)]
+    folder = job().folder(tmp_path)
+    data, splits = ex.load_data("synthetic", "smoke")
+    ex.claim_folder(folder, ex.job_config(job(), ex.MODELS[MODEL], data, splits[0]))
+    with lock_held_by_another_process(folder) as pid:
+        before = snapshot(folder)
+        assert main(argv) == ex.BUSY_EXIT
+        printed = capsys.readouterr().out
+        assert snapshot(folder) == before  # not trained: no checkpoint, no scores
+        logs = "".join(p.read_text() for p in tmp_path.glob("logs/*.log"))
+        assert f"Skipped {job()}: another process" in printed
+        assert f"another process (pid {pid} on " in printed + logs
+        assert "Done: 1 of 2 job(s) finished" in printed and "1 skipped" in printed
+        assert ex.load_job(job(split=1).folder(tmp_path)).finished  # the others ran
+        with pytest.raises(ex.JobBusy, match="another process"):
+            ex.run_job(job(), tmp_path, progress=False)
+    assert main(argv) == 0
+    assert "Done: 2 of 2 job(s) finished" in capsys.readouterr().out
+    assert ex.load_job(folder).finished
+
+
+@pytest.mark.skipif(ex.fcntl is None, reason="no file locks here (Windows): jobs run unlocked")
+def test_a_file_system_without_locks_runs_the_job_unlocked_and_says_so(tmp_path, monkeypatch,
+                                                                      capsys):
+    def refused(*args):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(ex.fcntl, "flock", refused)
+    ran = []
+    with ex._job_lock(tmp_path, job()):
+        ran.append(1)
+    assert ran and f"{job()}: runs unlocked" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- bad input
