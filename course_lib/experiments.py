@@ -410,8 +410,9 @@ def _job_lock(folder: Path, job: Job) -> Iterator[None]:
                 locked = True
             except BlockingIOError:
                 handle.seek(0)
-                raise JobBusy(f"Skipped {job}: another process ({handle.read().strip()}) is "
-                              f"running it (it holds {folder / LOCK}).") from None
+                holder = handle.read().strip()  # empty until the holder has written it
+                raise JobBusy(f"Skipped {job}: another process{f' ({holder})' * bool(holder)} "
+                              f"is running it (it holds {folder / LOCK}).") from None
             except OSError as error:
                 print(f"{job}: runs unlocked, {folder / LOCK} cannot be locked "
                       f"({error.strerror}): run it in one process at a time.")

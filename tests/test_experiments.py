@@ -291,6 +291,15 @@ def test_half_written_and_foreign_folders_are_refused(tmp_path):
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
+def test_a_folder_another_process_is_claiming_at_this_moment_is_not_foreign(tmp_path):
+    folder = job().folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / ".config.json.123-0a1b2c3d.tmp").write_text('{"model": ')  # its config.json, half
+    data, splits = ex.load_data("synthetic", "smoke")
+    ex.claim_folder(folder, ex.job_config(job(), ex.MODELS[MODEL], data, splits[0]))
+    assert json.loads((folder / "config.json").read_text())["model"] == MODEL
+
+
 def test_a_damaged_checkpoint_names_the_job_and_the_fix(finished, tmp_path):
     import shutil
 
