@@ -1,6 +1,8 @@
 """The experiment runner (``course_lib.experiments``, ``course-experiments``): smoke-tier jobs on
 the synthetic data, a few seconds each."""
 
+import csv
+import dataclasses
 import json
 import os
 import signal
@@ -311,9 +313,11 @@ def test_a_damaged_checkpoint_names_the_job_and_the_fix(finished, tmp_path):
         ex.run_job(job(), tmp_path, progress=False)
 
 
-def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
-    """A small file in SumMe's layout and place: the job trains and evaluates on it."""
+def install_benchmark(name, records, splits):
+    """A feature file and splits in the layout and place `course-data NAME` downloads them to
+    (``$COURSE_DATA_DIR``); returns the feature file."""
     from course_lib.data.summarization import (
+        EVAL_METHODS,
         SummarizationDataset,
         feature_file,
         save_splits,
@@ -321,14 +325,67 @@ def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
         write_h5,
     )
 
+    write_h5(SummarizationDataset(name, records, EVAL_METHODS[name]), feature_file(name))
+    save_splits(splits, splits_file(name))
+    return feature_file(name)
+
+
+def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
+    """A small file in SumMe's layout and place: the job trains and evaluates on it."""
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     data, splits = ex.load_data("synthetic", "smoke")
-    write_h5(SummarizationDataset("summe", data.videos, "max"), feature_file("summe"))
-    save_splits(splits[:2], splits_file("summe"))
+    path = install_benchmark("summe", data.videos, splits[:2])
     result = ex.run_job(ex.Job(MODEL, "summe", "smoke", 1, 0), tmp_path / "out", progress=False)
     stored = json.loads((result.folder / "config.json").read_text())
-    assert stored["data"]["name"] == "summe" and stored["data"]["source"] == str(
-        feature_file("summe"))
+    assert stored["data"]["name"] == "summe" and stored["data"]["source"] == str(path)
     assert sorted(os.listdir(result.folder / "results"))[0] == "SumMe_-1.json"
     with pytest.raises(ex.CourseError, match="Split 2 does not exist: summe has 2 splits"):
         ex.run_job(ex.Job(MODEL, "summe", "smoke", 2, 0), tmp_path / "out", progress=False)
+
+
+def test_on_tvsum_the_rank_correlation_reported_is_that_of_the_final_scores_and_annotators(
+        tmp_path, monkeypatch, capsys):
+    """Synthetic videos as TVSum's feature file (no annotator scores in it, as the real one) and
+    a made-up annotation table beside it: τ and ρ in result.json and in the report are those
+    of the final epoch's test scores against each of the table's annotators at the picked
+    frames, averaged over annotators, then over test videos."""
+    from scipy.stats import kendalltau, spearmanr
+
+    from course_lib.data.summarization import (
+        TVSUM_ANNOTATION_FILE,
+        TVSUM_ANNOTATORS,
+        Split,
+        summarization_dir,
+    )
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    data, _ = ex.load_data("synthetic", "smoke")
+    rng = np.random.default_rng(0)
+    table, records = {}, {}
+    for key, record in data.videos.items():
+        name = f"tvsum-{key}"
+        table[name] = rng.integers(1, 6, (TVSUM_ANNOTATORS, record.n_frames))
+        records[key] = dataclasses.replace(record, video_name=name, user_scores=None)
+    keys = data.keys()
+    install_benchmark("tvsum", records, [Split(tuple(keys[:3]), tuple(keys[3:]))])
+    (summarization_dir() / TVSUM_ANNOTATION_FILE).write_text("".join(
+        f"{name}\tVT\t{','.join(map(str, row))}\n" for name, scores in table.items()
+        for row in scores))
+    result = ex.run_job(ex.Job(MODEL, "tvsum", "smoke", 0, 0), tmp_path / "out",
+                        progress=False)
+    final = result.test_scores(result.epochs[-1])
+    assert sorted(final) == sorted(keys[3:])
+    taus, rhos = [], []
+    for key, scores in final.items():
+        targets = table[records[key].video_name][:, records[key].picks]
+        taus.append(np.mean([kendalltau(scores, t).statistic for t in targets]))
+        rhos.append(np.mean([spearmanr(scores, t).statistic for t in targets]))
+    expected = {"kendall_tau": np.mean(taus), "spearman_rho": np.mean(rhos)}
+    assert result.rank_correlation == pytest.approx(expected, rel=1e-9)
+    assert result.rank_correlation["kendall_tau"] != 0  # the scores rank the steps
+    assert main(["report", "--out", str(tmp_path / "out")]) == 0
+    row = next(r for r in csv.DictReader((tmp_path / "out" / "tvsum" / "smoke" /
+                                          "comparison.csv").open()) if r["name"] == MODEL)
+    assert {k: float(row[k]) for k in expected} == pytest.approx(expected, rel=1e-9)
+    assert f"| {expected['kendall_tau']:.3f} | {expected['spearman_rho']:.3f} |" in (
+        capsys.readouterr().out)
