@@ -126,12 +126,17 @@ def check_dataset(name: str) -> str:
 def load_data(dataset: str, tier: str):
     """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, or the
     downloaded SumMe / TVSum file. Never another dataset in place of a missing one."""
-    from course_lib.data.summarization import feature_file
+    from course_lib.data import summarization as sm
 
     if check_dataset(dataset) == "synthetic":
         return _synthetic(tier)
-    path = feature_file(dataset)
-    return _benchmark(dataset, path, path.stat().st_mtime_ns if path.exists() else None)
+    path = sm.feature_file(dataset)
+    table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
+    return _benchmark(dataset, path, _modified(path), table, _modified(table))
+
+
+def _modified(path: Path | None) -> int | None:
+    return path.stat().st_mtime_ns if path is not None and path.exists() else None
 
 
 @lru_cache(maxsize=3)
@@ -145,8 +150,10 @@ def _synthetic(tier: str):
 
 
 @lru_cache(maxsize=2)
-def _benchmark(dataset: str, path: Path, modified: int | None):
-    """Read once per version of the file (``modified``: its time stamp)."""
+def _benchmark(dataset: str, path: Path, modified: int | None, table: Path | None,
+               table_modified: int | None):
+    """Read once per version of the feature file and of TVSum's annotation ``table`` (the
+    ``modified`` time stamps): a table downloaded later is used at once."""
     from course_lib.data import summarization as sm
 
     try:
@@ -154,7 +161,6 @@ def _benchmark(dataset: str, path: Path, modified: int | None):
     except DataError as error:
         raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
                         f"{error}") from None
-    table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
     if table is not None:  # the annotators' scores, for rank correlation
         try:
             data = sm.with_user_scores(data, sm.validate_tvsum_annotations(

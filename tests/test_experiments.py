@@ -368,6 +368,7 @@ def test_on_tvsum_the_rank_correlation_reported_is_that_of_the_final_scores_and_
         records[key] = dataclasses.replace(record, video_name=name, user_scores=None)
     keys = data.keys()
     install_benchmark("tvsum", records, [Split(tuple(keys[:3]), tuple(keys[3:]))])
+    assert ex.load_data("tvsum", "smoke")[0][keys[0]].user_scores is None  # no table yet
     (summarization_dir() / TVSUM_ANNOTATION_FILE).write_text("".join(
         f"{name}\tVT\t{','.join(map(str, row))}\n" for name, scores in table.items()
         for row in scores))
