@@ -14,7 +14,9 @@ folder ``<out>/<dataset>/<tier>/<model>/split<k>-seed<s>/``:
 - ``checkpoint/``: the training checkpoint (resumable; the final model at the end);
 - at the end ``epochs.csv`` (F-score, seconds and the training losses' means per epoch),
   ``f_scores.json`` (F per epoch, as the reference's evaluation script writes it) and, last,
-  ``result.json``, which marks the job finished.
+  ``result.json``, which marks the job finished;
+- ``lock``: held by the process running the job, so that a second one (the same command started
+  twice, two array tasks with the same ``--only``) skips the job instead of training it too.
 
 Every file is written atomically (a temporary file, then a rename). An interrupted job resumes
 from its last completed epoch and ends as an uninterrupted one would; a finished job is skipped.
@@ -28,6 +30,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,12 +48,18 @@ from course_lib.config import resolve_tier, summarization_data_config
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import Method, checkpoint_file, family, run_settings
 
+try:
+    import fcntl
+except ImportError:  # Windows: jobs run unlocked (see _job_lock)
+    fcntl = None
+
 DATASETS = ("synthetic", "summe", "tvsum")
 # File-name prefixes of the per-epoch score files, as the reference names them ("SumMe_-1.json");
 # the synthetic data's has the same length, so the reference's parser reads it too.
 RESULT_PREFIX = {"summe": "SumMe", "tvsum": "TVSum", "synthetic": "Synth"}
 FAST_VIDEOS_PER_UPDATE = 5  # the fast trainers' batch where a tier trains one video per update
 FINISHED = "result.json"
+LOCK = "lock"
 
 
 # ---------------------------------------------------------------- models
@@ -117,12 +126,17 @@ def check_dataset(name: str) -> str:
 def load_data(dataset: str, tier: str):
     """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, or the
     downloaded SumMe / TVSum file. Never another dataset in place of a missing one."""
-    from course_lib.data.summarization import feature_file
+    from course_lib.data import summarization as sm
 
     if check_dataset(dataset) == "synthetic":
         return _synthetic(tier)
-    path = feature_file(dataset)
-    return _benchmark(dataset, path, path.stat().st_mtime_ns if path.exists() else None)
+    path = sm.feature_file(dataset)
+    table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
+    return _benchmark(dataset, path, _modified(path), table, _modified(table))
+
+
+def _modified(path: Path | None) -> int | None:
+    return path.stat().st_mtime_ns if path is not None and path.exists() else None
 
 
 @lru_cache(maxsize=3)
@@ -136,8 +150,10 @@ def _synthetic(tier: str):
 
 
 @lru_cache(maxsize=2)
-def _benchmark(dataset: str, path: Path, modified: int | None):
-    """Read once per version of the file (``modified``: its time stamp)."""
+def _benchmark(dataset: str, path: Path, modified: int | None, table: Path | None,
+               table_modified: int | None):
+    """Read once per version of the feature file and of TVSum's annotation ``table`` (the
+    ``modified`` time stamps): a table downloaded later is used at once."""
     from course_lib.data import summarization as sm
 
     try:
@@ -145,7 +161,6 @@ def _benchmark(dataset: str, path: Path, modified: int | None):
     except DataError as error:
         raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
                         f"{error}") from None
-    table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
     if table is not None:  # the annotators' scores, for rank correlation
         try:
             data = sm.with_user_scores(data, sm.validate_tvsum_annotations(
@@ -202,6 +217,7 @@ class JobResult:
     selections: dict[str, tuple[int, float]] = field(default_factory=dict)
     rank_correlation: dict[str, float] | None = None
     total_epochs: int = 0
+    running_elsewhere: bool = False  # skipped by this run: another process held its lock
 
     def test_scores(self, epoch: int) -> dict[str, np.ndarray]:
         """The test videos' scores saved after ``epoch`` (0 = untrained)."""
@@ -301,7 +317,10 @@ def claim_folder(folder: Path, config: dict) -> None:
                 f"{folder} to run this "
                 "configuration there.")
         return
-    if folder.exists() and any(folder.iterdir()):
+    # A process claiming the same new folder at this moment writes only config.json (through a
+    # temporary file): not a foreign file.
+    if folder.exists() and any(p.name != path.name and not p.name.startswith(f".{path.name}.")
+                               for p in folder.iterdir()):
         raise CourseError(f"{folder} holds files but no config.json, so it was not written by "
                           f"course-experiments (or its config.json was deleted). Nothing was "
                           f"changed. Delete {folder} to run the job there, or use another "
@@ -363,10 +382,55 @@ def run_job(job: Job, out: str | Path, *, method: Method | None = None,
     split = splits[check_splits(job.dataset, job.tier, [job.split])[0]]
     config = spec.config(job.tier, overrides)
     folder = job.folder(out)
-    claim_folder(folder, job_config(job, spec, data, split, overrides))
+    wanted = job_config(job, spec, data, split, overrides)
+    claim_folder(folder, wanted)
     if (folder / FINISHED).exists():
         return load_job(folder)
+    with _job_lock(folder, job):
+        # Checked again under the lock: the process that held it may have finished the job, or
+        # have claimed the new folder at the same moment for another configuration.
+        claim_folder(folder, wanted)
+        if (folder / FINISHED).exists():
+            return load_job(folder)
+        _train(job, spec, config, data, split, folder, progress)
+    return load_job(folder)
 
+
+class JobBusy(CourseError):
+    """Another process holds the job folder's lock: it is running the job."""
+
+
+@contextmanager
+def _job_lock(folder: Path, job: Job) -> Iterator[None]:
+    """Hold the job folder's lock file while the body runs, or raise :class:`JobBusy`.
+
+    The operating system's lock (``flock``) goes with the process that holds it, however that
+    ends, so none is ever left behind. Where there is none (Windows, a file system mounted
+    without locks) the job runs unlocked: then only one process may run a job folder at a time.
+    """
+    with open(folder / LOCK, "a+") as handle:  # "a+": leaves the holder's name in the file
+        locked = False
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip()  # empty until the holder has written it
+                raise JobBusy(f"Skipped {job}: another process{f' ({holder})' * bool(holder)} "
+                              f"is running it (it holds {folder / LOCK}).") from None
+            except OSError as error:
+                print(f"{job}: runs unlocked, {folder / LOCK} cannot be locked "
+                      f"({error.strerror}): run it in one process at a time.")
+        if locked:
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+            handle.flush()
+        yield
+
+
+def _train(job: Job, spec: Model, config, data, split, folder: Path, progress: bool) -> None:
+    """Train (or resume) the job in its claimed folder and write its end-of-job files."""
     from course_lib.runtime import get_device
 
     model = spec.method.build(config, job.seed).to(get_device(verbose=False))
@@ -381,7 +445,6 @@ def run_job(job: Job, out: str | Path, *, method: Method | None = None,
     except CheckpointError as error:
         raise CheckpointError(f"{job}: {error}") from None
     _finish(folder, job, run, data, split)
-    return load_job(folder)
 
 
 @contextmanager
@@ -472,7 +535,9 @@ def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iter
              seeds: Iterable[int], out: str | Path, *, jobs: int = 1,
              progress: bool = True) -> list[JobResult]:
     """Run every job of the grid (finished ones are skipped): one after another in this process,
-    or ``jobs`` at a time in their own processes (one per GPU when there are several)."""
+    or ``jobs`` at a time in their own processes (one per GPU when there are several). A job
+    that another process is running is skipped with a message, and its result says
+    ``running_elsewhere``."""
     for name in models:
         check_model(name)
     tier = resolve_tier(tier, verbose=False)
@@ -485,17 +550,22 @@ def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iter
     pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
     bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({dataset}, "
                f"{tier})", disable=not progress)
+    busy = []
     try:
         if jobs <= 1:
             for job in pending:
                 bar.set_postfix_str(str(job))
-                run_job(job, out, progress=progress)
+                try:
+                    run_job(job, out, progress=progress)
+                except JobBusy as error:
+                    tqdm.write(str(error))
+                    busy.append(job)
                 bar.update()
         else:
-            _run_parallel(pending, out, jobs, bar)
+            busy = _run_parallel(pending, out, jobs, bar)
     finally:
         bar.close()
-    return [load_job(j.folder(out)) for j in todo]
+    return [replace(load_job(j.folder(out)), running_elsewhere=j in busy) for j in todo]
 
 
 def job_command(job: Job, out: str | Path) -> list[str]:
@@ -506,13 +576,17 @@ def job_command(job: Job, out: str | Path) -> list[str]:
             "--seeds", str(job.seed)]
 
 
-def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
+BUSY_EXIT = 75  # the exit status of ``course-experiments run`` that skipped a running job
+
+
+def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> list[Job]:
     """``jobs`` processes at a time, each single-threaded on the CPU or alone on one GPU; each
-    one's output goes to ``<out>/logs/``. A failed job does not stop the others."""
+    one's output goes to ``<out>/logs/``. A failed job does not stop the others. Returns the
+    jobs skipped because another process was running them."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     logs = Path(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    queue, running, failed = list(pending), {}, []
+    queue, running, failed, busy = list(pending), {}, [], []
     free = list(range(jobs))
     try:
         while queue or running:
@@ -532,7 +606,10 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
             for process in [p for p in running if p.poll() is not None]:
                 job, slot, log = running.pop(process)
                 free.append(slot)
-                if process.returncode:
+                if process.returncode == BUSY_EXIT:
+                    tqdm.write(f"Skipped {job}: another process is running it (see {log}).")
+                    busy.append(job)
+                elif process.returncode:
                     failed.append((job, log))
                 bar.update()
             bar.set_postfix_str(", ".join(_epochs_done(job, out) for job, _, _ in
@@ -546,6 +623,7 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> None:
     if failed:
         raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
             f"{job} (see {log})" for job, log in failed))
+    return busy
 
 
 def _epochs_done(job: Job, out: str | Path) -> str:

@@ -5,7 +5,8 @@
 
 Each (model, dataset, tier, split, seed) is one job with its own folder under --out; a finished
 job is skipped and an interrupted one resumes, so the same command continues a grid. --only
-runs one job of the grid (for a cluster's job array), --jobs N runs N at a time.
+runs one job of the grid (for a cluster's job array), --jobs N runs N at a time. A job that
+another process is running is skipped; then the exit status is 75 (run the command again later).
 """
 
 from __future__ import annotations
@@ -80,9 +81,12 @@ def run(args) -> int:
                           sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}),
                           args.out, jobs=args.jobs)
     done = sum(r.finished for r in results)
-    print(f"Done: {done} of {len(results)} job(s) finished in {args.out}. Compare them with: "
-          f"course-experiments report --out {args.out}")
-    return 0
+    busy = [r for r in results if r.running_elsewhere and not r.finished]
+    print(f"Done: {done} of {len(results)} job(s) finished in {args.out}"
+          + (f"; {len(busy)} skipped: another process is running them (run this command again "
+             "once it has stopped)" if busy else "")
+          + f". Compare them with: course-experiments report --out {args.out}")
+    return ex.BUSY_EXIT if busy else 0
 
 
 def report(args) -> int:

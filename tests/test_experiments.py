@@ -1,9 +1,15 @@
 """The experiment runner (``course_lib.experiments``, ``course-experiments``): smoke-tier jobs on
 the synthetic data, a few seconds each."""
 
+import csv
+import dataclasses
 import json
 import os
 import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,6 +165,70 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     assert (folder / "f_per_split.png").stat().st_size > 0
 
 
+HOLDER = """
+import sys
+from pathlib import Path
+
+from course_lib import experiments as ex
+
+with ex._job_lock(Path(sys.argv[1]), "the job"):
+    print("locked", flush=True)
+    sys.stdin.read()  # until the test closes stdin
+"""
+
+
+@contextmanager
+def lock_held_by_another_process(folder):
+    """Another process holds the job folder's lock until the block ends; yields its pid."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)],
+                              cwd=Path(ex.__file__).parents[1], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        yield holder.pid
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+@pytest.mark.skipif(ex.fcntl is None, reason="no file locks here (Windows): jobs run unlocked")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_job_another_process_is_running_is_skipped_untouched_then_run(jobs, tmp_path, capsys):
+    argv = ["run", MODEL, "--tier", "smoke", "--splits", "0-1", "--seeds", "0", "--jobs",
+            str(jobs), "--out", str(tmp_path)]
+    folder = job().folder(tmp_path)
+    data, splits = ex.load_data("synthetic", "smoke")
+    ex.claim_folder(folder, ex.job_config(job(), ex.MODELS[MODEL], data, splits[0]))
+    with lock_held_by_another_process(folder) as pid:
+        before = snapshot(folder)
+        assert main(argv) == ex.BUSY_EXIT
+        printed = capsys.readouterr().out
+        assert snapshot(folder) == before  # not trained: no checkpoint, no scores
+        logs = "".join(p.read_text() for p in tmp_path.glob("logs/*.log"))
+        assert f"Skipped {job()}: another process" in printed
+        assert f"another process (pid {pid} on " in printed + logs
+        assert "Done: 1 of 2 job(s) finished" in printed and "1 skipped" in printed
+        assert ex.load_job(job(split=1).folder(tmp_path)).finished  # the others ran
+        with pytest.raises(ex.JobBusy, match="another process"):
+            ex.run_job(job(), tmp_path, progress=False)
+    assert main(argv) == 0
+    assert "Done: 2 of 2 job(s) finished" in capsys.readouterr().out
+    assert ex.load_job(folder).finished
+
+
+@pytest.mark.skipif(ex.fcntl is None, reason="no file locks here (Windows): jobs run unlocked")
+def test_a_file_system_without_locks_runs_the_job_unlocked_and_says_so(tmp_path, monkeypatch,
+                                                                      capsys):
+    def refused(*args):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(ex.fcntl, "flock", refused)
+    ran = []
+    with ex._job_lock(tmp_path, job()):
+        ran.append(1)
+    assert ran and f"{job()}: runs unlocked" in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("argv, message", [
@@ -223,6 +293,15 @@ def test_half_written_and_foreign_folders_are_refused(tmp_path):
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
+def test_a_folder_another_process_is_claiming_at_this_moment_is_not_foreign(tmp_path):
+    folder = job().folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / ".config.json.123-0a1b2c3d.tmp").write_text('{"model": ')  # its config.json, half
+    data, splits = ex.load_data("synthetic", "smoke")
+    ex.claim_folder(folder, ex.job_config(job(), ex.MODELS[MODEL], data, splits[0]))
+    assert json.loads((folder / "config.json").read_text())["model"] == MODEL
+
+
 def test_a_damaged_checkpoint_names_the_job_and_the_fix(finished, tmp_path):
     import shutil
 
@@ -234,9 +313,11 @@ def test_a_damaged_checkpoint_names_the_job_and_the_fix(finished, tmp_path):
         ex.run_job(job(), tmp_path, progress=False)
 
 
-def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
-    """A small file in SumMe's layout and place: the job trains and evaluates on it."""
+def install_benchmark(name, records, splits):
+    """A feature file and splits in the layout and place `course-data NAME` downloads them to
+    (``$COURSE_DATA_DIR``); returns the feature file."""
     from course_lib.data.summarization import (
+        EVAL_METHODS,
         SummarizationDataset,
         feature_file,
         save_splits,
@@ -244,14 +325,68 @@ def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
         write_h5,
     )
 
+    write_h5(SummarizationDataset(name, records, EVAL_METHODS[name]), feature_file(name))
+    save_splits(splits, splits_file(name))
+    return feature_file(name)
+
+
+def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
+    """A small file in SumMe's layout and place: the job trains and evaluates on it."""
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     data, splits = ex.load_data("synthetic", "smoke")
-    write_h5(SummarizationDataset("summe", data.videos, "max"), feature_file("summe"))
-    save_splits(splits[:2], splits_file("summe"))
+    path = install_benchmark("summe", data.videos, splits[:2])
     result = ex.run_job(ex.Job(MODEL, "summe", "smoke", 1, 0), tmp_path / "out", progress=False)
     stored = json.loads((result.folder / "config.json").read_text())
-    assert stored["data"]["name"] == "summe" and stored["data"]["source"] == str(
-        feature_file("summe"))
+    assert stored["data"]["name"] == "summe" and stored["data"]["source"] == str(path)
     assert sorted(os.listdir(result.folder / "results"))[0] == "SumMe_-1.json"
     with pytest.raises(ex.CourseError, match="Split 2 does not exist: summe has 2 splits"):
         ex.run_job(ex.Job(MODEL, "summe", "smoke", 2, 0), tmp_path / "out", progress=False)
+
+
+def test_on_tvsum_the_rank_correlation_reported_is_that_of_the_final_scores_and_annotators(
+        tmp_path, monkeypatch, capsys):
+    """Synthetic videos as TVSum's feature file (no annotator scores in it, as the real one) and
+    a made-up annotation table beside it: τ and ρ in result.json and in the report are those
+    of the final epoch's test scores against each of the table's annotators at the picked
+    frames, averaged over annotators, then over test videos."""
+    from scipy.stats import kendalltau, spearmanr
+
+    from course_lib.data.summarization import (
+        TVSUM_ANNOTATION_FILE,
+        TVSUM_ANNOTATORS,
+        Split,
+        summarization_dir,
+    )
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    data, _ = ex.load_data("synthetic", "smoke")
+    rng = np.random.default_rng(0)
+    table, records = {}, {}
+    for key, record in data.videos.items():
+        name = f"tvsum-{key}"
+        table[name] = rng.integers(1, 6, (TVSUM_ANNOTATORS, record.n_frames))
+        records[key] = dataclasses.replace(record, video_name=name, user_scores=None)
+    keys = data.keys()
+    install_benchmark("tvsum", records, [Split(tuple(keys[:3]), tuple(keys[3:]))])
+    assert ex.load_data("tvsum", "smoke")[0][keys[0]].user_scores is None  # no table yet
+    (summarization_dir() / TVSUM_ANNOTATION_FILE).write_text("".join(
+        f"{name}\tVT\t{','.join(map(str, row))}\n" for name, scores in table.items()
+        for row in scores))
+    result = ex.run_job(ex.Job(MODEL, "tvsum", "smoke", 0, 0), tmp_path / "out",
+                        progress=False)
+    final = result.test_scores(result.epochs[-1])
+    assert sorted(final) == sorted(keys[3:])
+    taus, rhos = [], []
+    for key, scores in final.items():
+        targets = table[records[key].video_name][:, records[key].picks]
+        taus.append(np.mean([kendalltau(scores, t).statistic for t in targets]))
+        rhos.append(np.mean([spearmanr(scores, t).statistic for t in targets]))
+    expected = {"kendall_tau": np.mean(taus), "spearman_rho": np.mean(rhos)}
+    assert result.rank_correlation == pytest.approx(expected, rel=1e-9)
+    assert result.rank_correlation["kendall_tau"] != 0  # the scores rank the steps
+    assert main(["report", "--out", str(tmp_path / "out")]) == 0
+    row = next(r for r in csv.DictReader((tmp_path / "out" / "tvsum" / "smoke" /
+                                          "comparison.csv").open()) if r["name"] == MODEL)
+    assert {k: float(row[k]) for k in expected} == pytest.approx(expected, rel=1e-9)
+    assert f"| {expected['kendall_tau']:.3f} | {expected['spearman_rho']:.3f} |" in (
+        capsys.readouterr().out)

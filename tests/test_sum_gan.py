@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from course_lib.config import sum_gan_config, summarization_data_config
-from course_lib.data.summarization import make_splits
 from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.models import lstm_autoencoder as ae
 from course_lib.models import sum_gan as sg
@@ -286,12 +285,6 @@ def test_unweighted_negative_encodes_the_raw_features():
     torch.testing.assert_close(out.negative.reconstruction, model.vae(x).reconstruction)
 
 
-@pytest.fixture(scope="module")
-def smoke_data():
-    data = make_synthetic_dataset(summarization_data_config("smoke"))
-    return data, make_splits(data.keys(), rng=np.random.default_rng(0))
-
-
 def test_fit_is_deterministic_and_reloads_from_its_checkpoint(smoke_data, tmp_path,
                                                               monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
@@ -344,7 +337,6 @@ def test_cpu_settings_are_restored():
 
 def test_a_run_on_other_data_gets_another_checkpoint():
     """A finished run is keyed by a fingerprint of its data, not only by the data's name."""
-    from course_lib.data.synthetic_videos import make_synthetic_dataset
     from course_lib.models.summarizer_training import run_settings
     from course_lib.training import checkpoint_path
 

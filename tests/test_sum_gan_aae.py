@@ -1,35 +1,25 @@
+"""What only SUM-GAN-AAE has (the attention auto-encoder); the updates and fit function it shares
+with SUM-GAN-sl are tested for both in test_sum_gan_sl_training.py."""
+
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
-from benchmarks.sum_gan_sl_plain import (
-    PlainAttentionDecoder,
-    PlainSumGanAae,
-    copy_parameters,
-    plain_optimizers,
-    plain_train_video,
-)
-from course_lib.config import sum_gan_aae_config, sum_gan_sl_config, summarization_data_config
-from course_lib.data.summarization import make_splits
-from course_lib.data.synthetic_videos import make_synthetic_dataset
+from benchmarks.sum_gan_sl_plain import PlainAttentionDecoder
+from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
 from course_lib.errors import CourseError
 from course_lib.models import sum_gan_aae as aae
 from course_lib.models import sum_gan_sl as sl
-
-FEATURES, HIDDEN = 12, 6
-
-
-def tiny_config(**changes):
-    return dataclasses.replace(sum_gan_aae_config("paper", verbose=False), feature_dim=FEATURES,
-                               hidden_size=HIDDEN, **changes)
-
-
-def videos(lengths, seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, FEATURES, generator=g, dtype=dtype) for n in lengths]
-
+from tests.summarizer_helpers import (
+    AAE,
+    FEATURES,
+    PARITY,
+    faithful_parameters,
+    max_relative_difference,
+    tiny_config,
+    videos,
+)
 
 # ---------------------------------------------------------------- the model
 
@@ -73,7 +63,7 @@ def test_fused_decoder_equals_a_loop_of_modules_values_and_gradients(lengths):
 
 
 def test_deterministic_and_attention_weights_for_plotting():
-    model = aae.build_sum_gan_aae(tiny_config(), seed=0).double()
+    model = aae.build_sum_gan_aae(tiny_config(AAE), seed=0).double()
     video = videos([7])[0]
     x = model.compress(model.prepare(video))
     first, second = model.summarize(x), model.summarize(x)
@@ -84,72 +74,37 @@ def test_deterministic_and_attention_weights_for_plotting():
     assert model.latent_terms(first) == {}
 
 
-def test_bad_input_is_a_clear_error():
-    model = aae.SumGanAae(FEATURES, HIDDEN)
-    with pytest.raises(CourseError, match="too short for SUM-GAN-AAE"):
-        model.prepare(torch.randn(1, FEATURES))
-    with pytest.raises(CourseError, match="feature_dim=7"):
-        model.prepare(torch.randn(5, 7))
-    bad = torch.randn(5, FEATURES)
-    bad[2, 3] = float("nan")
-    with pytest.raises(CourseError, match="NaN"):
-        model.prepare(bad)
-
-
 def test_an_attention_too_large_for_memory_is_refused_before_allocation():
     needed = aae.ATTENTION_TENSORS * 2 * 100 * 100 * 4  # bytes for 2 videos of 100 steps
     aae.check_attention_memory(2, 100, torch.float32, torch.device("cpu"), limit=needed)
     with pytest.raises(CourseError, match="shorter video .* fewer videos per update"):
         aae.check_attention_memory(2, 100, torch.float32, torch.device("cpu"), limit=needed - 1)
     # 400,000 steps: a 2.6 TB attention, refused at once, before anything is allocated.
-    config = tiny_config()
+    config = tiny_config(AAE)
     model = aae.build_sum_gan_aae(config, seed=0)
     batch = sl.make_batch(model, [torch.zeros(400_000, FEATURES)])
     with pytest.raises(CourseError, match=r"400000 steps needs about \d+"):
         sl.train_step(model, sl.make_optimizers(model, config), batch, config)
 
 
-# ---------------------------------------------------------------- faithful training
-
-def faithful_parameters(config, lengths, plain_decoder=PlainAttentionDecoder,
-                        plain_clip_scope="all"):
-    """Train the course's model and the plain reference from the same weights on the same
-    videos; ``plain_decoder`` swaps in a (deliberately wrong) decoder on the plain side."""
-    model = aae.build_sum_gan_aae(config, seed=3).double()
-    plain = PlainSumGanAae(FEATURES, HIDDEN).double()
-    plain.decoder = plain_decoder(HIDDEN, 2).double()
-    copy_parameters(model, plain)
-    data = videos(lengths)
-    optimizers = sl.make_optimizers(model, config)
-    batches = sl.update_batches([str(i) for i in range(len(data))], config, seed=0)
-    for _ in data:
-        (key,) = next(batches)
-        sl.train_step(model, optimizers, sl.make_batch(model, [data[int(key)]]), config)
-    reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
-    for video in data:
-        plain_train_video(plain, reference, video, config.sigma, config.grad_clip,
-                          plain_clip_scope)
-    return model, plain
+def test_a_video_too_long_for_the_attention_is_refused_before_allocation(monkeypatch):
+    # The limit is what the machine has free: pretend it has 1 MiB, then a 300-step video's
+    # attention (4 × 300² float32 = 1.4 MB) must be refused with the fix, before training.
+    monkeypatch.setattr(aae, "available_memory", lambda device: 2**20)
+    config = sum_gan_aae_config("smoke", verbose=False)
+    model = aae.build_sum_gan_aae(config, seed=0)
+    features = torch.randn(300, config.feature_dim)
+    with pytest.raises(CourseError, match=r"300 steps .* shorter video \(or subsample"):
+        model.attention_map(features)
+    batch = sl.make_batch(model, [features])
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(CourseError, match="fewer videos per update"):
+        sl.train_step(model, sl.make_optimizers(model, config), batch, config)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert model.attention_map(features[:200]).shape == (200, 200)  # 0.6 MB: fits
 
 
-@torch.no_grad()
-def max_relative_difference(model, plain):
-    return max(float((a - b).abs().max() / b.abs().max())
-               for a, b in zip(model.parameters(), plain.parameters(), strict=True))
-
-
-# Clipping at 0.05 is active in every phase at this size, so its scope matters.
-PARITY = dict(grad_clip=0.05, learning_rate=1e-2, discriminator_learning_rate=1e-3)
-LENGTHS = [5, 9, 3, 7, 4, 6]
-TOLERANCE = 1e-9  # float64; the parameters move by more than 1e-2 (relative)
-
-
-def test_faithful_trainer_makes_the_reference_updates():
-    model, plain = faithful_parameters(tiny_config(**PARITY), LENGTHS)
-    start = aae.build_sum_gan_aae(tiny_config(), seed=3).double()
-    assert max_relative_difference(start, plain) > 1e-2  # training moved the weights
-    assert max_relative_difference(model, plain) < TOLERANCE
-
+# ---------------------------------------------------------------- faithful training: the query
 
 class QueryLayersSwapped(PlainAttentionDecoder):
     """Wrong: the query reads layer 1's h before layer 0's."""
@@ -183,26 +138,8 @@ class QueryAfterTheStep(PlainAttentionDecoder):
 
 @pytest.mark.parametrize("wrong", [QueryLayersSwapped, QueryAfterTheStep])
 def test_parity_test_catches_a_wrong_query(wrong):
-    model, plain = faithful_parameters(tiny_config(**PARITY), LENGTHS, wrong)
+    model, plain = faithful_parameters(AAE, tiny_config(AAE, **PARITY), plain_decoder=wrong)
     assert max_relative_difference(model, plain) > 1e-4
-
-
-@pytest.mark.parametrize("change", [dict(clip_scope="stepped"),
-                                    dict(compress_optimizer="shared"),
-                                    dict(discriminator_fakes="phase2_pass"),
-                                    dict(training_order="shuffled")])
-def test_each_quirk_option_changes_the_updates(change):
-    model, plain = faithful_parameters(tiny_config(**PARITY, **change), LENGTHS)
-    assert max_relative_difference(model, plain) > 1e-4
-
-
-def test_stepped_clipping_forms_only_the_stepped_gradients_and_makes_the_same_updates():
-    """With clip_scope="stepped" a phase freezes what it does not step (no gradient formed);
-    the plain implementation forms every gradient and clips the stepped ones."""
-    config = tiny_config(**PARITY, clip_scope="stepped")
-    model, plain = faithful_parameters(config, LENGTHS, plain_clip_scope="stepped")
-    assert max_relative_difference(model, plain) < TOLERANCE
-    assert all(p.requires_grad for p in model.parameters())  # unfrozen after each phase
 
 
 # ---------------------------------------------------------------- fast training (masked)
@@ -219,7 +156,7 @@ def per_video_losses(model, out, x, lengths, sigma):
 
 
 def test_a_padded_batch_gives_each_video_its_own_losses_and_attention():
-    model = aae.build_sum_gan_aae(tiny_config(), seed=0).double()
+    model = aae.build_sum_gan_aae(tiny_config(AAE), seed=0).double()
     data = videos([5, 9, 3])
     batch = sl.make_batch(model, data)
     x = model.compress(batch.features)
@@ -235,35 +172,3 @@ def test_a_padded_batch_gives_each_video_its_own_losses_and_attention():
         assert (out.attention[i, :, n:] == 0).all()  # padded encoder steps get no weight
     sparsity = sl.sparsity_loss(out.scores, 0.15, batch.lengths)
     torch.testing.assert_close(sparsity, losses[:, 1].mean())
-
-
-def test_fast_trainer_updates_on_a_padded_batch():
-    config = tiny_config(videos_per_update=3)
-    model = aae.build_sum_gan_aae(config, seed=0).double()
-    before = [p.detach().clone() for p in model.parameters()]
-    logged = sl.train_step(model, sl.make_optimizers(model, config),
-                           sl.make_batch(model, videos([5, 9, 3])), config)
-    assert "prior" not in logged and all(torch.isfinite(torch.tensor(v)) for v in logged.values())
-    assert all((a != b).any() for a, b in zip(before, model.parameters(), strict=True))
-
-
-# ---------------------------------------------------------------- the fit function (-sl's)
-
-def test_fit_trains_evaluates_and_reloads_from_its_own_checkpoint(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
-    data = make_synthetic_dataset(summarization_data_config("smoke"))
-    split = make_splits(data.keys(), rng=np.random.default_rng(0))[0]
-    config = sum_gan_aae_config("smoke", verbose=False)
-
-    def fit():
-        model = aae.build_sum_gan_aae(config, seed=7)
-        return aae.fit_sum_gan_aae(model, config, data, split, seed=7, live=False)
-
-    first = fit()
-    assert [f.name.split("-")[:4] for f in tmp_path.glob("*.pt")] == [["05", "sum", "gan", "aae"]]
-    assert first.history.eval_steps == [0, 2, 4]  # 4 videos, 2 per update, 2 epochs
-    assert {"reconstruction", "sparsity", "gan_generator", "discriminator"} <= set(
-        first.history.train) and "prior" not in first.history.train
-    loaded = fit()
-    for a, b in zip(loaded.model.parameters(), first.model.parameters(), strict=True):
-        assert torch.equal(a, b)

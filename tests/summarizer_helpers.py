@@ -1,0 +1,97 @@
+"""What the tests of SUM-GAN-sl and SUM-GAN-AAE share: AAE trains by -sl's updates and fit
+function, so the tests of those run for both models (``@pytest.mark.parametrize("variant",
+VARIANTS)``), each against its own plain reference implementation."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from benchmarks.sum_gan_sl_plain import (
+    PlainSumGanAae,
+    PlainSumGanSl,
+    copy_parameters,
+    plain_optimizers,
+    plain_train_video,
+)
+from course_lib.models import sum_gan_sl as sl
+from course_lib.models.summarizer_training import Method, family
+
+FEATURES, HIDDEN = 12, 6
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A model trained by -sl's updates, with what its tests expect of it."""
+
+    method: Method
+    plain: type  # the plain reference implementation of its updates
+    logs_prior: bool  # a VAE logs the prior loss; the attention auto-encoder has none
+    tolerance: float  # float64 parity with the plain reference (relative)
+
+    @property
+    def checkpoint(self):
+        """The name its fit function gives its checkpoints ("04-sum-gan-sl")."""
+        return f"{self.method.notebook}-{self.method.name.lower()}"
+
+
+SL = Variant(family()["SUM-GAN-sl"], PlainSumGanSl, logs_prior=True, tolerance=1e-6)
+AAE = Variant(family()["SUM-GAN-AAE"], PlainSumGanAae, logs_prior=False, tolerance=1e-9)
+VARIANTS = [pytest.param(SL, id="sl"), pytest.param(AAE, id="aae")]
+
+
+def tiny_config(variant, **changes):
+    return dataclasses.replace(variant.method.config("paper", verbose=False),
+                               feature_dim=FEATURES, hidden_size=HIDDEN, **changes)
+
+
+def videos(lengths, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, FEATURES, generator=g, dtype=dtype) for n in lengths]
+
+
+def smoke_fit(variant, data, split, config=None, seed=7, **kwargs):
+    """The variant's fit function at the smoke tier (or ``config``), built with ``seed``."""
+    config = config or variant.method.config("smoke", verbose=False)
+    return variant.method.fit(variant.method.build(config, seed), config, data, split,
+                              seed=seed, live=False, **kwargs)
+
+
+# ---------------------------------------------------------------- faithful training
+
+# Clipping at 0.05 is active in every phase at this size, so its scope matters (a large rate
+# makes the updates large enough that every option changes the result).
+PARITY = dict(grad_clip=0.05, learning_rate=1e-2, discriminator_learning_rate=1e-3)
+LENGTHS = [5, 9, 3, 7, 4, 6]
+
+
+def faithful_parameters(variant, config, lengths=LENGTHS, plain_decoder=None,
+                        plain_clip_scope="all", seed=0):
+    """Train the course's model and the plain reference from the same weights and noise, one
+    video per update; ``plain_decoder`` swaps in a (deliberately wrong) decoder on the plain
+    side."""
+    model = variant.method.build(config, seed=3).double()
+    plain = variant.plain(FEATURES, HIDDEN)
+    if plain_decoder is not None:
+        plain.decoder = plain_decoder(HIDDEN, 2)
+    plain = plain.double()
+    copy_parameters(model, plain)
+    data = videos(lengths)
+    optimizers = sl.make_optimizers(model, config)
+    batches = sl.update_batches([str(i) for i in range(len(data))], config, seed)
+    torch.manual_seed(seed)
+    for _ in data:
+        (key,) = next(batches)
+        sl.train_step(model, optimizers, sl.make_batch(model, [data[int(key)]]), config)
+    reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
+    torch.manual_seed(seed)
+    for video in data:
+        plain_train_video(plain, reference, video, config.sigma, config.grad_clip,
+                          plain_clip_scope)
+    return model, plain
+
+
+@torch.no_grad()
+def max_relative_difference(model, plain):
+    return max(float((a - b).abs().max() / b.abs().max())
+               for a, b in zip(model.parameters(), plain.parameters(), strict=True))

@@ -1,0 +1,177 @@
+"""SUM-GAN-sl's updates and fit function, by which SUM-GAN-AAE trains too: every test runs for
+both models. Faithful updates (parity with a plain reference), clear errors on bad input (each
+naming the video and the fix), checkpoints, and an interrupt that keeps the last good update
+and resumes exactly. What only one model has is in test_sum_gan_sl.py / test_sum_gan_aae.py."""
+
+import dataclasses
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import training
+from course_lib.data.summarization import Split
+from course_lib.errors import CheckpointError, CourseError
+from course_lib.models import sum_gan_sl as sl
+from course_lib.models.summarizer_training import run_settings
+from tests.summarizer_helpers import (
+    FEATURES,
+    PARITY,
+    VARIANTS,
+    faithful_parameters,
+    max_relative_difference,
+    smoke_fit,
+    tiny_config,
+    videos,
+)
+
+pytestmark = pytest.mark.parametrize("variant", VARIANTS)
+
+SELECTIONS = {"best test epoch (uses test labels)", "final epoch (label-free)",
+              "lowest training loss (label-free)"}
+
+
+def test_bad_input_is_a_clear_error(variant):
+    model = variant.method.build(tiny_config(variant), 0)
+    with pytest.raises(CourseError, match=f"too short for {variant.method.name}"):
+        model.prepare(torch.randn(1, FEATURES))
+    with pytest.raises(CourseError, match="feature_dim=7"):
+        model.prepare(torch.randn(5, 7))
+    bad = torch.randn(5, FEATURES)
+    bad[2, 3] = float("nan")
+    with pytest.raises(CourseError, match="NaN"):
+        model.prepare(bad)
+
+
+# ---------------------------------------------------------------- faithful training
+
+def test_faithful_trainer_makes_the_reference_updates(variant):
+    model, plain = faithful_parameters(variant, tiny_config(variant, **PARITY))
+    start = variant.method.build(tiny_config(variant), seed=3).double()
+    assert max_relative_difference(start, plain) > 1e-2  # training moved the weights
+    assert max_relative_difference(model, plain) < variant.tolerance
+
+
+@pytest.mark.parametrize("change", [dict(clip_scope="stepped"),
+                                    dict(compress_optimizer="shared"),
+                                    dict(discriminator_fakes="phase2_pass"),
+                                    dict(training_order="shuffled")])
+def test_each_quirk_option_changes_the_updates(variant, change):
+    model, plain = faithful_parameters(variant, tiny_config(variant, **PARITY, **change))
+    assert max_relative_difference(model, plain) > 1e-4
+
+
+def test_stepped_clipping_forms_only_the_stepped_gradients_and_makes_the_same_updates(variant):
+    """With clip_scope="stepped" a phase freezes what it does not step (no gradient formed);
+    the plain implementation forms every gradient and clips the stepped ones."""
+    config = tiny_config(variant, **PARITY, clip_scope="stepped")
+    model, plain = faithful_parameters(variant, config, plain_clip_scope="stepped")
+    assert max_relative_difference(model, plain) < variant.tolerance
+    assert all(p.requires_grad for p in model.parameters())  # unfrozen after each phase
+
+
+def test_fast_trainer_updates_on_a_padded_batch(variant):
+    config = tiny_config(variant, videos_per_update=3)
+    model = variant.method.build(config, seed=0).double()
+    before = [p.detach().clone() for p in model.parameters()]
+    logged = sl.train_step(model, sl.make_optimizers(model, config),
+                           sl.make_batch(model, videos([5, 9, 3])), config)
+    assert ("prior" in logged) == variant.logs_prior
+    assert all(torch.isfinite(torch.tensor(v)) for v in logged.values())
+    assert all((a != b).any() for a, b in zip(before, model.parameters(), strict=True))
+
+
+# ---------------------------------------------------------------- the fit function
+
+def test_fit_evaluates_every_epoch_and_reloads_from_its_checkpoint(variant, smoke_data, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    first = smoke_fit(variant, data, splits[0])
+    assert [f.name.startswith(f"{variant.checkpoint}-smoke-") for f in tmp_path.glob("*.pt")
+            ] == [True]
+    # 4 training videos, 2 per update: 2 updates per epoch, evaluated before and after each
+    assert first.history.eval_steps == [0, 2, 4]
+    assert {"reconstruction", "sparsity", "gan_generator", "discriminator", "p_original",
+            "p_summary"} <= set(first.history.train)
+    assert ("prior" in first.history.train) == variant.logs_prior
+    again = smoke_fit(variant, data, splits[0], checkpoint=False)
+    assert again.history.train == first.history.train
+    loaded = smoke_fit(variant, data, splits[0])
+    for a, b in zip(loaded.model.parameters(), first.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    # the label-free selection sums the terms the model logs (with or without a prior)
+    assert set(first.selections()) == SELECTIONS
+
+
+def with_features(data, key, features):
+    """The dataset with other features for one video."""
+    record = dataclasses.replace(data[key], features=features)
+    return dataclasses.replace(data, videos={**data.videos, key: record})
+
+
+@pytest.mark.parametrize("role", ["train", "test"])
+@pytest.mark.parametrize(("make", "message"), [
+    pytest.param(lambda f: f[:1], r"1 step\(s\) is too short for {model}.*leave it out",
+                 id="one step"),
+    pytest.param(lambda f: f[:, :7], "build it with feature_dim=7", id="wrong width"),
+    pytest.param(lambda f: np.where(np.arange(len(f))[:, None] == 1, np.nan, f).astype(f.dtype),
+                 "NaN.*before training", id="NaN"),
+])
+def test_a_bad_video_is_a_clear_error_naming_it(variant, smoke_data, role, make, message):
+    data, splits = smoke_data
+    split = splits[0]
+    key = (split.train_keys if role == "train" else split.test_keys)[0]
+    bad = with_features(data, key, make(np.asarray(data[key].features)))
+    with pytest.raises(CourseError, match=rf"\b{key}\b.*" + message.format(
+            model=variant.method.name)):
+        smoke_fit(variant, bad, split, checkpoint=False)
+
+
+def test_a_split_naming_a_missing_video_says_which_and_what_to_do(variant, smoke_data):
+    data, splits = smoke_data
+    split = Split(splits[0].train_keys + ("video_99",), splits[0].test_keys)
+    with pytest.raises(CourseError, match=r"video_99.*split file.*make_splits"):
+        smoke_fit(variant, data, split, checkpoint=False)
+
+
+def test_a_checkpoint_of_another_configuration_is_a_clear_error(variant, smoke_data, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    run = smoke_fit(variant, data, splits[0])
+    files = list(tmp_path.glob(f"{variant.checkpoint}-*.pt"))
+    assert len(files) == 1
+    wider = dataclasses.replace(variant.method.config("smoke", verbose=False), hidden_size=5)
+    files[0].rename(training.checkpoint_path(
+        variant.checkpoint, run_settings(wider, data, 7, splits[0].train_keys)))
+    with pytest.raises(CheckpointError, match="another configuration"):
+        smoke_fit(variant, data, splits[0], wider)
+    assert run.history.finished
+
+
+def test_an_interrupted_fit_keeps_the_last_update_and_resumes_exactly(variant, smoke_data,
+                                                                      tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    reference = smoke_fit(variant, data, splits[0], checkpoint=False)
+    real, calls = sl.train_step, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # Ctrl-C during the second epoch's first update
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "train_step", interrupted)
+        with pytest.raises(training.TrainingInterrupted, match="after step 3"):
+            smoke_fit(variant, data, splits[0])
+    resumed = smoke_fit(variant, data, splits[0])
+    assert resumed.history.train == reference.history.train
+    assert resumed.history.evals == reference.history.evals and resumed.history.finished
+    for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert set(resumed.selections()) == SELECTIONS
