@@ -568,6 +568,20 @@ def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iter
     return [replace(load_job(j.folder(out)), running_elsewhere=j in busy) for j in todo]
 
 
+def check_finished(results: Sequence[JobResult]) -> list[JobResult]:
+    """``results`` when every run finished; else a clear error naming the runs that another
+    process is still training (the only way :func:`run_grid` returns an unfinished one)."""
+    waiting = [r for r in results if not r.finished]
+    if waiting:
+        names = ", ".join(str(r.job) for r in waiting[:3]) + (", ..." if len(waiting) > 3 else "")
+        raise CourseError(
+            f"{len(waiting)} of {len(results)} runs are not finished ({names}): another process "
+            f"is training them (it holds the lock in their folders under "
+            f"{waiting[0].folder.parent}). Wait for it to finish, then run this again: finished "
+            f"runs are loaded, not retrained.")
+    return list(results)
+
+
 def job_command(job: Job, out: str | Path) -> list[str]:
     """The command that runs ``job`` alone (what a cluster's job array would run)."""
     return [sys.executable, "-m", "course_lib.experiments_cli", "run", job.model, "--dataset",

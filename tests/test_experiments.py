@@ -211,6 +211,11 @@ def test_a_job_another_process_is_running_is_skipped_untouched_then_run(jobs, tm
         assert ex.load_job(job(split=1).folder(tmp_path)).finished  # the others ran
         with pytest.raises(ex.JobBusy, match="another process"):
             ex.run_job(job(), tmp_path, progress=False)
+        results = ex.run_grid([MODEL], "synthetic", "smoke", [0, 1], [0], tmp_path, jobs=jobs,
+                              progress=False)
+        assert [r.running_elsewhere for r in results] == [True, False]
+        with pytest.raises(ex.CourseError, match=r"1 of 2 runs are not finished \(.*Wait"):
+            ex.check_finished(results)  # what notebook 06 calls: a clear message
     assert main(argv) == 0
     assert "Done: 2 of 2 job(s) finished" in capsys.readouterr().out
     assert ex.load_job(folder).finished
