@@ -90,34 +90,36 @@ def matmul_rate(threads: int) -> float:
     a, b = torch.randn(4096, 1024), torch.randn(1024, 2000)
     torch.set_num_threads(threads)
     a @ b
-    start, repeats = time.perf_counter(), 20
+    start, repeats = time.perf_counter(), 5
     for _ in range(repeats):
         a @ b
     return repeats * 2 * a.shape[0] * a.shape[1] * b.shape[1] / (time.perf_counter() - start)
 
 
-def epoch_flops(build, config, lengths: list[int]) -> float:
-    """The matrix-product FLOPs of one epoch of the reference's updates: counted on the
-    course's LSTM (whose products the counter sees) for three short videos, and extrapolated
-    by the exact quadratic in a video's length (the attention's energies are quadratic)."""
+def video_flops(build, config, steps: int) -> int:
+    """The matrix-product FLOPs of the reference's update on one video of ``steps`` steps,
+    counted on the course's LSTM (whose products the counter sees; oneDNN's it does not)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from course_lib.models import lstm_autoencoder
 
-    short = (16, 32, 64)
-    counts = []
+    model = build(config, seed=0)
+    optimizers = sl.make_optimizers(model, config)
+    batch = sl.make_batch(model, [torch.randn(steps, config.feature_dim)])
     kernel, lstm_autoencoder.USE_ONEDNN_LSTM = lstm_autoencoder.USE_ONEDNN_LSTM, False
     try:
-        for steps in short:
-            model = build(config, seed=0)
-            optimizers = sl.make_optimizers(model, config)
-            batch = sl.make_batch(model, [torch.randn(steps, config.feature_dim)])
-            with FlopCounterMode(display=False) as counter:
-                sl.train_step(model, optimizers, batch, config)
-            counts.append(counter.get_total_flops())
+        with FlopCounterMode(display=False) as counter:
+            sl.train_step(model, optimizers, batch, config)
     finally:
         lstm_autoencoder.USE_ONEDNN_LSTM = kernel
-    quadratic = np.polyfit(short, counts, 2)
+    return counter.get_total_flops()
+
+
+def epoch_flops(build, config, lengths: list[int]) -> float:
+    """The matrix-product FLOPs of an epoch: counted on three short videos and extrapolated by
+    the exact quadratic in a video's length (the attention's energies are quadratic)."""
+    short = (16, 32, 64)
+    quadratic = np.polyfit(short, [video_flops(build, config, n) for n in short], 2)
     return float(sum(np.polyval(quadratic, n) for n in lengths))
 
 

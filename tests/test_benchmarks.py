@@ -1,0 +1,34 @@
+"""The SUM-GAN-sl/-AAE benchmark runs and reports what it promises: a ratio line per trainer and
+an fp32 ceiling that no trainer beats; its FLOP count extrapolates exactly."""
+
+import dataclasses
+import re
+
+import bench_sum_gan_sl as bench  # benchmarks/ is on pytest's path (pyproject.toml)
+import pytest
+
+
+@pytest.mark.parametrize("model", ["sl", "aae"])
+def test_the_epoch_flop_count_is_the_sum_of_each_videos(model):
+    make_config, build, _ = bench.MODELS[model]
+    config = dataclasses.replace(make_config("paper", verbose=False), feature_dim=24,
+                                 hidden_size=8)
+    lengths = [40, 7, 25]
+    counted = sum(bench.video_flops(build, config, n) for n in lengths)
+    assert bench.epoch_flops(build, config, lengths) == pytest.approx(counted, rel=1e-9)
+
+
+@pytest.mark.parametrize("model", ["sl", "aae"])
+def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(model, monkeypatch,
+                                                                          capsys):
+    monkeypatch.setattr(bench, "split0_lengths", lambda: ([12, 30, 7, 20, 9], "a test list"))
+    monkeypatch.setattr("sys.argv", ["bench", "--model", model, "--hidden", "8", "--videos", "2",
+                                     "--per-update", "2", "3"])
+    bench.main()
+    printed = capsys.readouterr().out
+    ratios = dict(re.findall(r"^(.+): ([\d.]+)× the baseline", printed, re.MULTILINE))
+    assert {"faithful trainer", "fast trainer", "fast trainer, 2 videos per update",
+            "fast trainer, 3 videos per update",
+            "fast trainer, 2 videos per update, speed options"} <= set(ratios)
+    ceiling = float(ratios.pop("fp32 ceiling"))
+    assert all(0 < float(r) < ceiling for r in ratios.values())
