@@ -210,8 +210,7 @@ class SumGanSlConfig:
 
     - ``clip_scope``: ``"all"`` clips the norm of *every* parameter's gradient after each
       backward, including gradients left by earlier phases and videos that this phase will not
-      step (they change only the clip scale); ``"stepped"`` clips only what is stepped, and
-      so needs no other gradient: each phase forms only its own (less arithmetic).
+      step (they change only the clip scale); ``"stepped"`` clips only what is stepped.
     - ``compress_optimizer``: ``"per_phase"``, the compression layer belongs to all three Adam
       optimizers (three moment estimates for one layer, three updates per video); ``"shared"``,
       one Adam of its own, stepped after each phase at that phase's rate.

@@ -29,6 +29,6 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
     ratios = dict(re.findall(r"^(.+): ([\d.]+)× the baseline", printed, re.MULTILINE))
     assert {"faithful trainer", "fast trainer", "fast trainer, 2 videos per update",
             "fast trainer, 3 videos per update",
-            "fast trainer, 2 videos per update, speed options"} <= set(ratios)
+            "fast trainer, 2 videos per update, phase-2 fakes"} <= set(ratios)
     ceiling = float(ratios.pop("fp32 ceiling"))
     assert all(0 < float(r) < ceiling for r in ratios.values())

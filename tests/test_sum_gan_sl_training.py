@@ -63,13 +63,12 @@ def test_each_quirk_option_changes_the_updates(variant, change):
     assert max_relative_difference(model, plain) > 1e-4
 
 
-def test_stepped_clipping_forms_only_the_stepped_gradients_and_makes_the_same_updates(variant):
-    """With clip_scope="stepped" a phase freezes what it does not step (no gradient formed);
-    the plain implementation forms every gradient and clips the stepped ones."""
+def test_stepped_clipping_makes_the_updates_of_the_plain_stepped_clipping(variant):
+    """clip_scope="stepped" is what it says: the same updates as the plain implementation
+    clipping only the parameters of the optimizer about to step."""
     config = tiny_config(variant, **PARITY, clip_scope="stepped")
     model, plain = faithful_parameters(variant, config, plain_clip_scope="stepped")
     assert max_relative_difference(model, plain) < variant.tolerance
-    assert all(p.requires_grad for p in model.parameters())  # unfrozen after each phase
 
 
 def test_fast_trainer_updates_on_a_padded_batch(variant):

@@ -138,8 +138,6 @@ class _AttentionLoop(torch.autograd.Function):
             dh[:, :n] += (d_query @ w_att).view(n, layers, hidden).transpose(0, 1)
         d_memory = (torch.bmm(attention.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
                     + torch.bmm(d_energies.permute(1, 2, 0), queries.transpose(0, 1)))
-        if not ctx.needs_input_grad[5]:  # the weights are not stepped (clip_scope="stepped")
-            return None, dh, dc, d_memory, *[None] * (5 + 4 * layers)
         q_rows = d_queries.reshape(steps * batch, hidden)
         d_w_att = torch.cat([q_rows.t() @ rows[i][:steps, :, -hidden:].reshape(-1, hidden)
                              for i in range(layers)], dim=1)

@@ -32,8 +32,7 @@ padded, each video's steps handled exactly and none spent on padding (every recu
 only the videos still running). It reads the weights once for several videos, so arithmetic
 bounds it instead: about 0.4 GFLOP of matrix products per video step at the paper's size,
 whatever the batch, which caps any float32 trainer of these updates at a few times the batch-1
-baseline on a CPU (the benchmark prints the cap it measures). ``clip_scope="stepped"`` lowers
-the arithmetic (:class:`_Phase` forms only the stepped gradients).
+baseline on a CPU (the benchmark prints the cap it measures).
 
 Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
 over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
@@ -138,8 +137,6 @@ class _FeedbackLoop(torch.autograd.Function):
                 d_row = d_gates[i, t, :n] @ ctx.weights[i][0]
                 from_above, dh[i, :n] = d_row[:, :hidden], d_row[:, hidden:]
             d_inputs[t, :n] = from_above
-        if not ctx.needs_input_grad[3]:  # the weights are not stepped (clip_scope="stepped")
-            return None, dh, dc, *[None] * (2 + 4 * layers)
         grads = [g for i in range(layers)
                  for g in cell_gradients(rows[i, :steps], d_gates[i], hidden)]
         fed_back = d_inputs[1:].reshape(-1, hidden)  # out(top h) of steps 0 .. T-2
@@ -486,39 +483,10 @@ def make_batch(model: SumGanSl, videos: Sequence[torch.Tensor]) -> VideoBatch:
 
 
 class _Phase:
-    """Zeroing, clipping and stepping of one phase, as the configuration says; used as a
-    ``with`` block around the phase's forward and backward passes.
-
-    With ``clip_scope="stepped"`` nothing reads the gradients of the parameters this phase does
-    not step (the phase that steps them zeroes them before its own backward pass), so the block
-    freezes those parameters and the backward pass does not form their gradients: the same
-    updates, less arithmetic. With ``"all"`` (the reference) they count in the clipping norm and
-    are formed.
-    """
+    """Zeroing, clipping and stepping of one phase, as the configuration says."""
 
     def __init__(self, model, optimizers, config, phase):
-        if config.clip_scope not in CLIP_SCOPES:
-            raise CourseError(f"clip_scope must be one of {CLIP_SCOPES}, "
-                              f"got {config.clip_scope!r}.")
         self.model, self.optimizers, self.config, self.phase = model, optimizers, config, phase
-        self.stepped = [p for group in optimizers[phase].param_groups for p in group["params"]]
-        if "compress" in optimizers:
-            self.stepped += list(model.compress.parameters())
-        self.frozen = []
-
-    def __enter__(self):
-        if self.config.clip_scope == "stepped":
-            stepped = {id(p) for p in self.stepped}
-            self.frozen = [p for p in self.model.parameters()
-                           if p.requires_grad and id(p) not in stepped]
-            for p in self.frozen:
-                p.requires_grad_(False)
-        return self
-
-    def __exit__(self, *exc):
-        for p in self.frozen:
-            p.requires_grad_(True)
-        self.frozen = []
 
     def zero_grad(self):
         self.optimizers[self.phase].zero_grad()
@@ -526,10 +494,17 @@ class _Phase:
             self.optimizers["compress"].zero_grad()
 
     def clip_and_step(self):
+        if self.config.clip_scope not in CLIP_SCOPES:
+            raise CourseError(f"clip_scope must be one of {CLIP_SCOPES}, "
+                              f"got {self.config.clip_scope!r}.")
         if self.config.grad_clip:
-            # "all", the reference: stale gradients of the other phases' parameters in the norm
-            params = (list(self.model.parameters()) if self.config.clip_scope == "all"
-                      else self.stepped)
+            if self.config.clip_scope == "all":  # the reference: stale gradients in the norm
+                params = list(self.model.parameters())
+            else:
+                params = [p for group in self.optimizers[self.phase].param_groups
+                          for p in group["params"]]
+                params += list(self.model.compress.parameters()) if (
+                    "compress" in self.optimizers) else []
             nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         self.optimizers[self.phase].step()
         if "compress" in self.optimizers:
@@ -560,46 +535,46 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
 
     # Phase 1: sLSTM, eLSTM (+ heads) and the compression descend reconstruction + prior
     # + sparsity.
-    with _Phase(model, optimizers, config, "summarizer") as phase:
-        x = model.compress(features)
-        out = model.summarize(x, lengths, generator)
-        (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
-        terms = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
-                 **model.latent_terms(out),
-                 "sparsity": sparsity_loss(out.scores, config.sigma, lengths)}
-        phase.zero_grad()
-        sum(terms.values()).backward()
-        phase.clip_and_step()
+    phase = _Phase(model, optimizers, config, "summarizer")
+    x = model.compress(features)
+    out = model.summarize(x, lengths, generator)
+    (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
+    terms = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
+             **model.latent_terms(out),
+             "sparsity": sparsity_loss(out.scores, config.sigma, lengths)}
+    phase.zero_grad()
+    sum(terms.values()).backward()
+    phase.clip_and_step()
     logged.update({k: v.item() for k, v in terms.items()})
     logged["mean_score"] = (out.scores.mean() if lengths is None
                             else (out.scores.sum(1) / lengths).mean()).item()
 
     # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
-    with _Phase(model, optimizers, config, "decoder") as phase:
-        x = model.compress(features)
-        out = model.summarize(x, lengths, generator)
-        (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
-        generator_gan = least_squares(p_hat, 1.0)
-        phase.zero_grad()
-        (reconstruction_loss(phi_x, phi_hat) + generator_gan).backward()
-        phase.clip_and_step()
+    phase = _Phase(model, optimizers, config, "decoder")
+    x = model.compress(features)
+    out = model.summarize(x, lengths, generator)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
+    generator_gan = least_squares(p_hat, 1.0)
+    phase.zero_grad()
+    (reconstruction_loss(phi_x, phi_hat) + generator_gan).backward()
+    phase.clip_and_step()
     logged["gan_generator"] = generator_gan.item()
 
     # Phase 3: the discriminator (and the compression, through the original only) descends
     # (P(original) − 1)² + (P(summary) − 0)². The reference backpropagates the first term
     # before the summarizer pass and the second after it; the gradients add up the same.
-    with _Phase(model, optimizers, config, "discriminator") as phase:
-        phase.zero_grad()
-        x = model.compress(features)
-        if config.discriminator_fakes == "fresh_pass":
-            with torch.no_grad():
-                fake = model.summarize(x, lengths, generator).decoded
-        else:
-            fake = out.decoded.detach()
-        _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths)
-        original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
-        (original_term + summary_term).backward()
-        phase.clip_and_step()
+    phase = _Phase(model, optimizers, config, "discriminator")
+    phase.zero_grad()
+    x = model.compress(features)
+    if config.discriminator_fakes == "fresh_pass":
+        with torch.no_grad():
+            fake = model.summarize(x, lengths, generator).decoded
+    else:
+        fake = out.decoded.detach()
+    _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths)
+    original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
+    (original_term + summary_term).backward()
+    phase.clip_and_step()
     logged.update({"discriminator": original_term.item() + summary_term.item(),
                    "p_original": p_x.mean().item(), "p_summary": p_hat.mean().item()})
     return logged
