@@ -158,22 +158,17 @@ def main() -> None:
                                                                     range(len(timed))], scale),
                 "faithful trainer": (model, config, sl.make_optimizers(model, config),
                                      [[i] for i in range(len(timed))], scale)}
-    for size in args.per_update:
-        fast = dataclasses.replace(config, videos_per_update=size, training_order="by_length")
+    fast_runs = {f"fast trainer, {size} videos per update": dict(videos_per_update=size)
+                 for size in args.per_update}
+    fast_runs[f"fast trainer, {args.per_update[0]} videos per update, phase-2 fakes"] = dict(
+        videos_per_update=args.per_update[0], discriminator_fakes="phase2_pass")
+    for name, changes in fast_runs.items():
+        fast = dataclasses.replace(config, training_order="by_length", **changes)
         batches = itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
             keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast))
         fast_model = copy.deepcopy(model)
-        trainers[f"fast trainer, {size} videos per update"] = (
-            fast_model, fast, sl.make_optimizers(fast_model, fast),
-            [[int(k) for k in batch] for batch in batches], 1.0)
-    speedy = dataclasses.replace(config, videos_per_update=args.per_update[0],
-                                 training_order="by_length", discriminator_fakes="phase2_pass")
-    batches = itertools.islice(sl.update_batches(keys, speedy, 0, 0, dict(zip(
-        keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), speedy))
-    speedy_model = copy.deepcopy(model)
-    trainers[f"fast trainer, {args.per_update[0]} videos per update, phase-2 fakes"] = (
-        speedy_model, speedy, sl.make_optimizers(speedy_model, speedy),
-        [[int(k) for k in batch] for batch in batches], 1.0)
+        trainers[name] = (fast_model, fast, sl.make_optimizers(fast_model, fast),
+                          [[int(k) for k in batch] for batch in batches], 1.0)
     print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
           f"{source}); hidden "
           f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
