@@ -486,7 +486,6 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before,
          on_evaluate):
-    from course_lib.summary_plots import sum_gan_panels
     from course_lib.training import GeneratorState, train
 
     train_keys, test_keys = check_split(dataset, split)
@@ -522,5 +521,13 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
                     eval_every=n,
                     evaluate_first=evaluate_before, checkpoint=path, checkpoint_every=n,
                     title=f"{name} (seed {seed})", live=live,
-                    plot=lambda history: sum_gan_panels(history, n, sigma=config.sigma))
+                    plot=lambda history: _panels(history, n, config))
     return SumGanRun(model, trained, n, seed, pretrain)
+
+
+def _panels(history, steps_per_epoch: int, config):
+    """The live training panels; imported only when drawn, so that training on a machine
+    without Jupyter's widget packages (a GPU server running the experiment runner) works."""
+    from course_lib.summary_plots import sum_gan_panels
+
+    return sum_gan_panels(history, steps_per_epoch, sigma=config.sigma)

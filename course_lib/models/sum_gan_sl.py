@@ -638,7 +638,6 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluate):
-    from course_lib.summary_plots import SUM_GAN_SL_PANELS, sum_gan_panels
     from course_lib.training import GeneratorState, GradientState, train
 
     train_keys, test_keys = check_split(dataset, split)
@@ -669,7 +668,14 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluat
                     eval_every=n,
                     evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
                     checkpoint=checkpoint_file(checkpoint, name, settings), live=live,
-                    plot=lambda history: sum_gan_panels(history, n, sigma=config.sigma,
-                                                        panels=SUM_GAN_SL_PANELS,
-                                                        model=model.title))
+                    plot=lambda history: _panels(history, n, config, model.title))
     return SumGanRun(model, history, n, seed)
+
+
+def _panels(history, steps_per_epoch: int, config, title: str):
+    """The live training panels; imported only when drawn, so that training on a machine
+    without Jupyter's widget packages (a GPU server running the experiment runner) works."""
+    from course_lib.summary_plots import SUM_GAN_SL_PANELS, sum_gan_panels
+
+    return sum_gan_panels(history, steps_per_epoch, sigma=config.sigma, panels=SUM_GAN_SL_PANELS,
+                          model=title)
