@@ -15,7 +15,10 @@ Paths (each through the library's own fit function, as the notebooks call it):
 Timing: each path runs twice, a short and a longer run from a fresh model, and the difference
 is what the extra steps (or the extra epoch) cost, timed with the GPU synchronised: start-up,
 warm-up and the final evaluation cancel out. The SUM-GAN family's epoch is also given at SumMe
-split 0's size (5,741 steps over 20 training videos) by scaling with the number of steps. Peak
+split 0's size (5,741 steps over 20 training videos) by scaling with the number of steps
+(``--faithful-videos N`` times the slow faithful trainers on N videos to save time), and each
+family path repeats its one-epoch run from the same seed and checks the weights are identical
+(the runner's promise that a resumed job ends as an uninterrupted one rests on it). Peak
 memory is the device's high-water mark over the path; the checkpoint is the model's and its
 optimizers' state written by the course's ``save_checkpoint``, timed and sized.
 
@@ -55,7 +58,7 @@ from course_lib.data.summarization import make_splits
 from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.experiments import MODELS
 from course_lib.models import lstm_autoencoder as ae
-from course_lib.runtime import seed_everything
+from course_lib.runtime import seed_everything, synchronize
 from course_lib.training import save_checkpoint
 
 SUMME_SPLIT0_STEPS = 5741  # n_steps of SumMe split 0's 20 training videos (eccv16 h5, 2 fps)
@@ -79,11 +82,6 @@ class Check:
     notes: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     error: str = ""
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed(device: torch.device, run: Callable[[], object]) -> float:
@@ -150,8 +148,16 @@ def family_data(tiny: bool):
     return data, split
 
 
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                 b.state_dict().values(), strict=True))
+
+
 def check_family(check: Check, device: torch.device, tiny: bool, folder: Path, data,
-                 **_) -> None:
+                 faithful_videos: int | None = None, **_) -> None:
+    """One epoch (and its evaluation) of the model, then the same epoch again from the same
+    seed: a run on the GPU must repeat itself bit for bit, or a resumed run could not end as an
+    uninterrupted one."""
     from course_lib.models.sum_gan_sl import make_optimizers
 
     dataset, split = data
@@ -159,6 +165,8 @@ def check_family(check: Check, device: torch.device, tiny: bool, folder: Path, d
     cfg = spec.config("smoke" if tiny else "paper")
     if hasattr(cfg, "pretrain_epochs"):
         cfg = dataclasses.replace(cfg, pretrain_epochs=0)  # the epochs of training are timed
+    if faithful_videos and getattr(cfg, "videos_per_update", 1) == 1:
+        split = split._replace(train_keys=split.train_keys[:faithful_videos])
 
     def run(epochs: int):
         seed_everything(0)
@@ -167,7 +175,9 @@ def check_family(check: Check, device: torch.device, tiny: bool, folder: Path, d
                         name=check.name, seed=0, checkpoint=False, live=False)
         return model
 
-    seconds = {epochs: timed(device, lambda epochs=epochs: run(epochs)) for epochs in (1, 2)}
+    models = {}
+    seconds = {epochs: timed(device, lambda epochs=epochs: models.update({epochs: run(epochs)}))
+               for epochs in (1, 2)}
     steps = sum(dataset[k].n_steps for k in split.train_keys)
     check.unit, check.units_timed = "epoch", 1
     check.seconds_per_unit = seconds[2] - seconds[1]
@@ -177,7 +187,12 @@ def check_family(check: Check, device: torch.device, tiny: bool, folder: Path, d
         summe = check.seconds_per_unit * SUMME_SPLIT0_STEPS / steps
         check.notes.append(f"at SumMe split 0's {SUMME_SPLIT0_STEPS} steps: {summe:.1f} s "
                            f"per epoch, {cfg.epochs} epochs in {cfg.epochs * summe / 60:.1f} min")
-    model = run(0)
+    repeatable = same_weights(models[1], run(1))
+    check.notes.append("the epoch repeated from the same seed: " + (
+        "identical weights" if repeatable else "DIFFERENT weights (not reproducible)"))
+    if not repeatable:
+        raise RuntimeError("an epoch repeated from the same seed gave different weights")
+    model = models[1]
     optimizers = (make_optimizers(model, cfg) if hasattr(cfg, "videos_per_update")
                   else {})
     checkpoint_cost(check, {"model": model, **{f"optimizer_{k}": v for k, v in
@@ -208,7 +223,8 @@ CHECKS: dict[str, Callable] = {"01-autoencoder": check_autoencoder,
                                "06-runner": check_runner}
 
 
-def run_check(name: str, device: torch.device, tiny: bool, folder: Path, data) -> Check:
+def run_check(name: str, device: torch.device, tiny: bool, folder: Path, data,
+              faithful_videos: int | None) -> Check:
     check = Check(name)
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -217,7 +233,8 @@ def run_check(name: str, device: torch.device, tiny: bool, folder: Path, data) -
         warnings.simplefilter("always")
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # the training's progress bars
-                CHECKS[name](check, device, tiny, folder, data=data)
+                CHECKS[name](check, device, tiny, folder, data=data,
+                             faithful_videos=faithful_videos)
             check.ok = True
         except Exception as error:  # a failing path is reported, and the others still run
             check.error = f"{type(error).__name__}: {error}".splitlines()[0][:300]
@@ -234,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-tiny", action="store_true",
                         help="the same paths at smoke sizes on the CPU (what CI runs)")
     parser.add_argument("--only", nargs="+", choices=list(CHECKS), help="run only these paths")
+    parser.add_argument("--faithful-videos", type=int, metavar="N",
+                        help="time the faithful trainers (one video per update, their cost "
+                             "linear in the steps) on the first N training videos only")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.cpu_tiny:
@@ -254,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         for path_name in names:
             started = time.perf_counter()
-            check = run_check(path_name, device, args.cpu_tiny, Path(tmp), data)
+            check = run_check(path_name, device, args.cpu_tiny, Path(tmp), data,
+                              args.faithful_videos)
             results.append(check)
             print(f"{path_name}: {'ok' if check.ok else 'FAILED'} in "
                   f"{time.perf_counter() - started:.0f} s; {check.seconds_per_unit:.3f} s per "

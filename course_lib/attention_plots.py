@@ -20,6 +20,7 @@ import torch
 from celluloid import Camera
 from IPython.display import HTML
 
+from course_lib.runtime import synchronize
 from course_lib.summary_plots import _png
 from course_lib.widgets import play_controls
 
@@ -124,15 +125,19 @@ def attention_cost(decoders: dict[str, torch.nn.Module], lengths: Sequence[int],
     results = {}
     for name, decoder in decoders.items():
         first = decoder.cells[0]
-        hidden, layers = first.hidden_size, len(decoder.cells)
+        hidden, layers, device = first.hidden_size, len(decoder.cells), first.weight_hh.device
         seconds, weight_bytes = [], []
         for steps in lengths:
-            generator = torch.Generator().manual_seed(steps)
-            state = tuple(torch.randn(layers, 1, hidden, generator=generator, requires_grad=True)
-                          for _ in range(2))
-            memory = torch.randn(1, steps, hidden, generator=generator, requires_grad=True)
+            generator = torch.Generator().manual_seed(steps)  # the same inputs on any device
+
+            def draw(*shape, generator=generator, device=device):
+                return torch.randn(*shape, generator=generator).to(device).requires_grad_()
+
+            state = (draw(layers, 1, hidden), draw(layers, 1, hidden))
+            memory = draw(1, steps, hidden)
             times, size = [], 0
             for _ in range(repeats):
+                synchronize(device)
                 started = time.perf_counter()
                 if hasattr(decoder, "attention"):
                     emitted, attention = decoder(state, memory)
@@ -140,6 +145,7 @@ def attention_cost(decoders: dict[str, torch.nn.Module], lengths: Sequence[int],
                 else:
                     emitted = decoder(state, steps)
                 emitted.sum().backward()
+                synchronize(device)  # a GPU's work is done when it says so
                 times.append(time.perf_counter() - started)
             seconds.append(np.median(times))
             weight_bytes.append(size)

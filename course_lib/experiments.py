@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from course_lib.config import resolve_tier, summarization_data_config
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import Method, checkpoint_file, family, run_settings
+from course_lib.training import read_progress
 
 try:
     import fcntl
@@ -354,15 +355,13 @@ class _EpochRecorder:
 
 
 def _evaluations_done(path: Path | None) -> int:
-    """How many evaluations a checkpoint's history holds (0 without one); a damaged file is
-    left for the training loop to report."""
-    if path is None or not path.exists():
-        return 0
+    """How many evaluations a checkpoint's history holds (0 without one), read from its side
+    file where it can be; a damaged file is left for the training loop to report."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        return len(payload["history"]["eval_steps"])
-    except Exception:
+        progress = read_progress(path) if path is not None else None
+    except CheckpointError:
         return 0
+    return 0 if progress is None else progress["evaluations"]
 
 
 def run_job(job: Job, out: str | Path, *, method: Method | None = None,
@@ -431,8 +430,11 @@ def _job_lock(folder: Path, job: Job) -> Iterator[None]:
 
 def _train(job: Job, spec: Model, config, data, split, folder: Path, progress: bool) -> None:
     """Train (or resume) the job in its claimed folder and write its end-of-job files."""
-    from course_lib.runtime import get_device
+    from course_lib.runtime import get_device, seed_everything
 
+    # As the notebooks do: the deterministic kernels (and cuBLAS's setting for them, which must
+    # precede the first CUDA call), so that a job, resumed or not, gives the same numbers on a GPU.
+    seed_everything(job.seed)
     model = spec.method.build(config, job.seed).to(get_device(verbose=False))
     path = checkpoint_file(folder / "checkpoint", job.model,
                            run_settings(config, data, job.seed, split.train_keys))

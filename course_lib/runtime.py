@@ -43,3 +43,10 @@ def get_device(prefer: str | None = None, verbose: bool = True) -> torch.device:
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
         print(f"Device: {name} (torch {torch.__version__}, {torch.get_num_threads()} CPU threads)")
     return device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for ``device`` to finish its queued work (a GPU runs asynchronously: a clock read
+    without this times the queueing, not the work); nothing to wait for on a CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -74,6 +74,35 @@ def test_a_padded_batch_gives_each_video_its_own_results():
 
 # ---------------------------------------------------------------- training order and the family
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_packed_sequences_give_the_segments_results_values_and_gradients(bidirectional):
+    """The GPU's way (one packed call) and the CPU's (segments between the videos' ends) are
+    the same computation: outputs, final states and every gradient agree."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True,
+                         bidirectional=bidirectional).double()
+    lengths = torch.tensor([5, 9, 3, 9])
+    inputs = torch.randn(4, 9, 3, dtype=torch.float64)
+    inputs[0, 5:] = inputs[2, 3:] = 0.47  # padding that is not zero must not count
+    results = []
+    for packed in (False, True):
+        lstm.zero_grad()
+        x = inputs.clone().requires_grad_()
+        outputs, state = sl.run_lstm_masked(lstm, x, lengths, packed=packed)
+        loss = (outputs * torch.linspace(-1, 1, outputs.numel(), dtype=torch.float64)
+                .view_as(outputs)).sum()
+        if state is not None:
+            loss = loss + state[0].sum() * 0.3 + state[1].sum() * 0.7
+        loss.backward()
+        results.append([outputs, *(state or ()), x.grad,
+                        *(p.grad for p in lstm.parameters())])
+    assert (bidirectional and len(results[1]) == 2 + len(list(lstm.parameters()))) or (
+        not bidirectional and len(results[1]) == 4 + len(list(lstm.parameters())))
+    for segments, packed in zip(*results, strict=True):
+        torch.testing.assert_close(packed, segments, rtol=1e-10, atol=1e-12)
+    assert (results[1][0][0, 5:] == 0).all() and (results[1][0][0, :5] != 0).all()
+
+
 def test_update_batches_orders_and_resumes():
     keys = [f"v{i}" for i in range(7)]
     lengths = dict(zip(keys, [9, 3, 7, 2, 8, 5, 4], strict=True))

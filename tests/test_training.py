@@ -282,7 +282,8 @@ def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch
     with pytest.raises(OSError, match="disk full"):
         training.save_checkpoint(path, {"model": model}, training.History(completed_steps=2))
     assert path.read_bytes() == before
-    assert list(tmp_path.iterdir()) == [path]
+    assert sorted(tmp_path.iterdir()) == [path, training.progress_path(path)]
+    assert training.read_progress(path)["completed_steps"] == 1
 
 
 def test_next_save_removes_the_temporary_files_of_a_killed_save(tmp_path):
@@ -292,7 +293,44 @@ def test_next_save_removes_the_temporary_files_of_a_killed_save(tmp_path):
     other = tmp_path / ".other.pt.4242-0badf00d.tmp"  # another checkpoint's: not ours to remove
     other.write_bytes(b"\0")
     training.save_checkpoint(path, {"model": torch.nn.Linear(3, 1)}, training.History())
-    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, path.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, path.name,
+                                                          training.progress_path(path).name]
+
+
+def test_progress_is_read_from_the_side_file_without_loading_the_checkpoint(tmp_path,
+                                                                           monkeypatch):
+    path = tmp_path / "run.pt"
+    assert training.read_progress(path) is None
+    history = training.History(completed_steps=6, eval_steps=[0, 3, 6], finished=True)
+    training.save_checkpoint(path, {"model": torch.nn.Linear(3, 1)}, history)
+    expected = {"completed_steps": 6, "evaluations": 3, "finished": True}
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "load", lambda *a, **k: pytest.fail("loaded the checkpoint"))
+        assert training.read_progress(path).items() >= expected.items()
+    # a side file that describes another version of the checkpoint (or none) is not trusted
+    side = training.progress_path(path)
+    side.write_text(side.read_text().replace('"evaluations": 3', '"evaluations": 9')
+                    .replace('"checkpoint_bytes": ', '"checkpoint_bytes": 1'))
+    assert training.read_progress(path) == expected
+    side.unlink()
+    assert training.read_progress(path) == expected
+
+
+@pytest.mark.parametrize("seconds, saves", [(0.0, [2, 4, 6, 7]), (3600.0, [7])])
+def test_periodic_checkpoints_wait_for_checkpoint_seconds(tmp_path, monkeypatch, seconds,
+                                                          saves):
+    model, optimizer, step, calls = _setup()
+    saved, real_save = [], training.save_checkpoint
+
+    def counting_save(path, state, history):
+        saved.append(history.completed_steps)
+        real_save(path, state, history)
+
+    monkeypatch.setattr(training, "save_checkpoint", counting_save)
+    history = training.train(step, iter(range(100)), 7, state={"model": model},
+                             checkpoint=tmp_path / "run.pt", checkpoint_every=2,
+                             checkpoint_seconds=seconds, live=False)
+    assert saved == saves and history.finished  # the end is always saved
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
@@ -421,6 +459,22 @@ def test_moving_mnist_stream_can_start_at_any_batch():
     batches = [next(stream) for _ in range(4)]
     later = moving_mnist.moving_mnist_batches(digits, 2, seed=4, start=2, n_frames=3, canvas=32)
     assert torch.equal(next(later), batches[2]) and torch.equal(next(later), batches[3])
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+@pytest.mark.parametrize("start", [0, 3])
+def test_the_prefetching_loader_gives_the_streams_batches_bit_for_bit(workers, start):
+    """What a GPU run trains on (batches made ahead by worker processes) is what the CPU's
+    stream gives, from any step a resumed run starts at."""
+    digits = embedded_digits()
+    kwargs = dict(n_frames=3, canvas=32)
+    stream = moving_mnist.moving_mnist_batches(digits, 2, seed=4, start=start, **kwargs)
+    expected = [next(stream) for _ in range(6 - start)]
+    loaded = list(moving_mnist.moving_mnist_loader(digits, 2, seed=4, start=start, stop=6,
+                                                   workers=workers, **kwargs))
+    assert len(loaded) == len(expected)
+    for got, want in zip(loaded, expected, strict=True):
+        assert torch.equal(got, want)
 
 
 def _autoencoder_run(monkeypatch, interrupt_at=None, init_seed=0, checkpoint=True):

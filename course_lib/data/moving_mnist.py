@@ -137,6 +137,40 @@ def moving_mnist_batches(
         yield torch.from_numpy(generate_moving_mnist(digits, batch_size, rng=rng, **kwargs).frames)
 
 
+class _Batches(torch.utils.data.Dataset):
+    """Batch ``i`` of :func:`moving_mnist_batches`, for a ``DataLoader``'s worker processes."""
+
+    def __init__(self, digits: DigitSource, batch_size: int, seed: int, kwargs: dict):
+        self.digits, self.batch_size, self.seed, self.kwargs = digits, batch_size, seed, kwargs
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, index])
+        return torch.from_numpy(generate_moving_mnist(self.digits, self.batch_size, rng=rng,
+                                                      **self.kwargs).frames)
+
+
+def moving_mnist_loader(
+    digits: DigitSource, batch_size: int, *, seed: int, start: int = 0, stop: int,
+    workers: int = 0, pin_memory: bool = False, **kwargs
+) -> Iterator[torch.Tensor]:
+    """Batches ``start`` … ``stop - 1`` of :func:`moving_mnist_batches`, the same tensors bit
+    for bit, made ahead by ``workers`` processes while the model trains.
+
+    On a GPU, making a paper-size batch on one CPU core takes longer than a training step, so
+    without workers the GPU waits; ``pin_memory`` lets the copy to the GPU run asynchronously
+    (``.to(device, non_blocking=True)``). Each batch is still drawn from its own (seed, index)
+    generator, so a resumed run gets the batches an uninterrupted one would, whatever the number
+    of workers. ``workers=0`` makes them in this process, as they are asked for.
+    """
+    if workers <= 0:
+        yield from itertools.islice(moving_mnist_batches(digits, batch_size, seed=seed,
+                                                         start=start, **kwargs), stop - start)
+        return
+    yield from torch.utils.data.DataLoader(
+        _Batches(digits, batch_size, seed, kwargs), batch_size=None, sampler=range(start, stop),
+        num_workers=workers, pin_memory=pin_memory, prefetch_factor=4)
+
+
 def moving_mnist_test_set(
     digits: DigitSource, n_sequences: int = 1000, *, seed: int = TEST_SEED, **kwargs
 ) -> MovingMNISTBatch:

@@ -299,6 +299,13 @@ def make_optimizer(model: nn.Module, config) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {config.optimizer!r}.")
 
 
+# Processes that make Moving MNIST batches ahead of a GPU: on an H200 machine one paper-size
+# batch took 53 ms on one CPU core and a training step 90 ms with the batch made in between
+# (benchmarks/gpu_check.py); four keep the GPU fed with room for a slower CPU. On a CPU the
+# training itself uses the cores, and batches are made in between.
+GPU_LOADER_WORKERS = 4
+
+
 def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.Tensor,
                     name: str, *, seed: int = 0, checkpoint: bool = True):
     """Train on fresh Moving MNIST batches (made on the fly, as the official code does).
@@ -308,25 +315,27 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
     run is loaded instead when its checkpoint exists, and an interrupted run (Ctrl-C saves it)
     resumes where it stopped, with the same batches and final weights as an uninterrupted one.
     """
-    from course_lib.data.moving_mnist import moving_mnist_batches
-    from course_lib.training import checkpoint_path, train
+    from course_lib.data.moving_mnist import moving_mnist_loader
+    from course_lib.training import CHECKPOINT_SECONDS, as_floats, checkpoint_path, train
 
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
+    on_gpu = device.type == "cuda"
 
     def batches(start: int):
-        return moving_mnist_batches(digits, config.batch_size, seed=seed, start=start,
-                                    n_frames=config.n_input + config.n_future,
-                                    n_digits=config.n_digits, canvas=config.canvas)
+        return moving_mnist_loader(digits, config.batch_size, seed=seed, start=start,
+                                   stop=config.steps, workers=GPU_LOADER_WORKERS * on_gpu,
+                                   pin_memory=on_gpu, n_frames=config.n_input + config.n_future,
+                                   n_digits=config.n_digits, canvas=config.canvas)
 
     def step(frames: torch.Tensor) -> dict[str, float]:
-        inputs, future = split_sequence(frames.to(device), config.n_input)
+        inputs, future = split_sequence(frames.to(device, non_blocking=True), config.n_input)
         losses = model.losses(model(inputs, future), inputs, future)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        return {key: value.item() for key, value in losses.items()}
+        return as_floats(losses)
 
     variant = {"reconstruct": model.reconstructor is not None,
                "predict": model.predictor is not None, "loss": model.loss_name,
@@ -337,7 +346,8 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
     return train(step, batches, config.steps, state={"model": model, "optimizer": optimizer},
                  evaluate=lambda: evaluate_autoencoder(model, test_frames, config.n_input),
                  eval_every=config.eval_every, checkpoint=path,
-                 checkpoint_every=config.eval_every, title=name)
+                 checkpoint_every=config.eval_every, checkpoint_seconds=CHECKPOINT_SECONDS,
+                 title=name)
 
 
 @torch.no_grad()

@@ -88,6 +88,7 @@ from course_lib.models.summarizer_training import (  # noqa: F401
     run_settings,
     score_videos,
 )
+from course_lib.training import as_floats
 
 PHASES = ("summarizer", "decoder", "discriminator")
 NEGATIVES = ("random", "unweighted")
@@ -359,11 +360,10 @@ def forward_losses(model: SumGan, features: torch.Tensor, config,
               "gan_generator": generator_gan_loss(logit_hat, logit_p, config.generator_loss),
               "discriminator": discriminator_loss(logit_x, logit_hat_detached,
                                                   logit_p_detached)}
-    logged = {key: value.item() for key, value in losses.items()}
-    logged.update({"c_original": torch.sigmoid(logit_x).mean().item(),
-                   "c_summary": torch.sigmoid(logit_hat).mean().item(),
-                   "c_random": torch.sigmoid(logit_p).mean().item(),
-                   "mean_score": out.scores.mean().item()})
+    logged = as_floats({**losses, "c_original": torch.sigmoid(logit_x).mean(),
+                        "c_summary": torch.sigmoid(logit_hat).mean(),
+                        "c_random": torch.sigmoid(logit_p).mean(),
+                        "mean_score": out.scores.mean()})
     return losses, logged
 
 
@@ -447,7 +447,7 @@ def pretrain_step(model: SumGan, optimizer: torch.optim.Optimizer, features: tor
     if config.grad_clip:
         nn.utils.clip_grad_norm_(model.vae.parameters(), config.grad_clip)
     optimizer.step()
-    return {"vae_reconstruction": reconstruction.item(), "vae_prior": prior.item()}
+    return as_floats({"vae_reconstruction": reconstruction, "vae_prior": prior})
 
 
 # ---------------------------------------------------------------- training
@@ -486,12 +486,14 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before,
          on_evaluate):
-    from course_lib.training import GeneratorState, train
+    from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, train
 
     train_keys, test_keys = check_split(dataset, split)
     n = len(train_keys)
-    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    features = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
+    device = next(model.parameters()).device  # the training videos are copied there once
+    generator = torch.Generator(device=device).manual_seed(seed)
+    features = {k: torch.from_numpy(np.asarray(dataset[k].features)).to(device)
+                for k in train_keys}
     settings = run_settings(config, dataset, seed, train_keys)
     path = checkpoint_file(checkpoint, name, settings)
     pretrain_path = checkpoint_file(checkpoint, f"{name}-pretrain", settings)
@@ -506,6 +508,7 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
                          state={"model": model, "optimizer": vae_optimizer,
                                 "generator": GeneratorState(generator)},
                          checkpoint=pretrain_path, checkpoint_every=n,
+                         checkpoint_seconds=CHECKPOINT_SECONDS,
                          title=f"{name}: VAE pre-training (seed {seed})", live=False)
 
     optimizers = make_optimizers(model, config)
@@ -520,6 +523,7 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
                     evaluate=lambda: evaluate_model(model, dataset, test_keys, on_evaluate),
                     eval_every=n,
                     evaluate_first=evaluate_before, checkpoint=path, checkpoint_every=n,
+                    checkpoint_seconds=CHECKPOINT_SECONDS,
                     title=f"{name} (seed {seed})", live=live,
                     plot=lambda history: _panels(history, n, config))
     return SumGanRun(model, trained, n, seed, pretrain)

@@ -69,6 +69,7 @@ from course_lib.models.summarizer_training import (
     evaluate_model,
     run_settings,
 )
+from course_lib.training import as_floats
 
 PHASES = ("summarizer", "decoder", "discriminator")
 CLIP_SCOPES = ("all", "stepped")
@@ -221,23 +222,40 @@ def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.T
 
 # ---------------------------------------------------------------- the model
 
-def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None):
+def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None,
+                    packed: bool | None = None):
     """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
 
     Outputs past a video's end are zeros, and the final (h, c) of a unidirectional LSTM is each
-    video's at its own last step (a bidirectional one's, not needed here, is ``None``). Every
-    direction of every layer runs in segments between the videos' ends, each segment over the
-    videos still running (a bidirectional layer's reverse direction over each video reversed
-    within its length): exact, and no step is spent on padding. PyTorch's packed sequences
-    would be exact too, but their CPU backward pass is slow.
+    video's at its own last step (a bidirectional one's, not needed here, is ``None``).
+
+    Two exact ways, the same results: ``packed`` (the default on a GPU) hands the LSTM PyTorch's
+    packed sequences, one cuDNN call over its flat weights for every layer and direction. On a
+    CPU (the default there) every direction of every layer runs in segments between the videos'
+    ends, each segment over the videos still running (a bidirectional layer's reverse direction
+    over each video reversed within its length): no step is spent on padding, and it avoids the
+    packed sequences' slow CPU backward pass. On a GPU the segments would cost a kernel launch
+    per segment, and per call a copy of the weights into one block (PyTorch's "not part of
+    single contiguous chunk of memory" warning); benchmarks/gpu_check.py measures the gain.
     """
     if lengths is None:
         return run_lstm(lstm, inputs)
+    if inputs.device.type == "cuda" if packed is None else packed:
+        return _packed(lstm, inputs, lengths)
     if lstm.bidirectional:
         return _bidirectional_outputs(lstm, inputs, lengths), None
     zeros = inputs.new_zeros(lstm.num_layers, inputs.shape[0], lstm.hidden_size)
     return _in_segments(lambda x, state: run_lstm(lstm, x, state), inputs, lengths,
                         (zeros, zeros))
+
+
+def _packed(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
+    sequences = nn.utils.rnn.pack_padded_sequence(inputs, lengths.cpu(), batch_first=True,
+                                                  enforce_sorted=False)
+    outputs, state = lstm(sequences)  # (h, c) come back in the batch's own order
+    outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True,
+                                                  total_length=inputs.shape[1])
+    return outputs, None if lstm.bidirectional else state
 
 
 def _in_segments(run, inputs: torch.Tensor, lengths: torch.Tensor, state):
@@ -545,9 +563,9 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase.zero_grad()
     sum(terms.values()).backward()
     phase.clip_and_step()
-    logged.update({k: v.item() for k, v in terms.items()})
+    logged.update(terms)
     logged["mean_score"] = (out.scores.mean() if lengths is None
-                            else (out.scores.sum(1) / lengths).mean()).item()
+                            else (out.scores.sum(1) / lengths).mean())
 
     # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
     phase = _Phase(model, optimizers, config, "decoder")
@@ -558,7 +576,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase.zero_grad()
     (reconstruction_loss(phi_x, phi_hat) + generator_gan).backward()
     phase.clip_and_step()
-    logged["gan_generator"] = generator_gan.item()
+    logged["gan_generator"] = generator_gan
 
     # Phase 3: the discriminator (and the compression, through the original only) descends
     # (P(original) − 1)² + (P(summary) − 0)². The reference backpropagates the first term
@@ -575,9 +593,9 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
     (original_term + summary_term).backward()
     phase.clip_and_step()
-    logged.update({"discriminator": original_term.item() + summary_term.item(),
-                   "p_original": p_x.mean().item(), "p_summary": p_hat.mean().item()})
-    return logged
+    logged.update({"discriminator": original_term.detach().double() + summary_term.double(),
+                   "p_original": p_x.mean(), "p_summary": p_hat.mean()})
+    return as_floats(logged)  # one transfer from the device per update
 
 
 # ---------------------------------------------------------------- training
@@ -638,10 +656,12 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
 
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluate):
-    from course_lib.training import GeneratorState, GradientState, train
+    from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, GradientState, train
 
     train_keys, test_keys = check_split(dataset, split)
-    videos = {k: torch.from_numpy(np.asarray(dataset[k].features)) for k in train_keys}
+    device = next(model.parameters()).device  # the training videos are copied there once
+    videos = {k: torch.from_numpy(np.asarray(dataset[k].features)).to(device)
+              for k in train_keys}
     for role, keys in (("training", train_keys), ("test", test_keys)):
         for key in keys:
             try:
@@ -649,7 +669,7 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluat
             except CourseError as error:
                 raise CourseError(f"{role} video {key!r} of {dataset.name}: {error}") from None
     n = updates_per_epoch(len(train_keys), config)
-    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     optimizers = make_optimizers(model, config)
     settings = run_settings(config, dataset, seed, train_keys)
 
@@ -666,7 +686,8 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluat
                            "gradients": GradientState(model)},  # stale ones enter the clipping
                     evaluate=lambda: evaluate_model(model, dataset, test_keys, on_evaluate),
                     eval_every=n,
-                    evaluate_first=True, checkpoint_every=n, title=f"{name} (seed {seed})",
+                    evaluate_first=True, checkpoint_every=n,
+                    checkpoint_seconds=CHECKPOINT_SECONDS, title=f"{name} (seed {seed})",
                     checkpoint=checkpoint_file(checkpoint, name, settings), live=live,
                     plot=lambda history: _panels(history, n, config, model.title))
     return SumGanRun(model, history, n, seed)
