@@ -16,7 +16,7 @@ Timing: each path runs twice, a short and a longer run from a fresh model, and t
 is what the extra steps (or the extra epoch) cost, timed with the GPU synchronised: start-up,
 warm-up and the final evaluation cancel out. The SUM-GAN family's epoch is also given at SumMe
 split 0's size (5,741 steps over 20 training videos) by scaling with the number of steps
-(``--faithful-videos N`` times the slow faithful trainers on N videos to save time), and each
+(the slow faithful trainers are timed on ``--faithful-videos``, default 10), and each
 family path repeats its one-epoch run from the same seed and checks the weights are identical
 (the runner's promise that a resumed job ends as an uninterrupted one rests on it). Peak
 memory is the device's high-water mark over the path; the checkpoint is the model's and its
@@ -251,9 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-tiny", action="store_true",
                         help="the same paths at smoke sizes on the CPU (what CI runs)")
     parser.add_argument("--only", nargs="+", choices=list(CHECKS), help="run only these paths")
-    parser.add_argument("--faithful-videos", type=int, metavar="N",
+    parser.add_argument("--faithful-videos", type=int, metavar="N", default=10,
                         help="time the faithful trainers (one video per update, their cost "
-                             "linear in the steps) on the first N training videos only")
+                             "linear in the steps) on the first N training videos only "
+                             "(default: %(default)s, half an epoch, to keep the check short)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.cpu_tiny:

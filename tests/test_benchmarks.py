@@ -32,3 +32,35 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
             "fast trainer, 2 videos per update, phase-2 fakes"} <= set(ratios)
     ceiling = float(ratios.pop("fp32 ceiling"))
     assert all(0 < float(r) < ceiling for r in ratios.values())
+
+
+# ---------------------------------------------------------------- the GPU check, on a CPU
+
+def test_the_gpu_check_runs_every_path_at_smoke_sizes(tmp_path, capsys):
+    """What CI can do of benchmarks/gpu_check.py: every notebook's training path at smoke sizes
+    on the CPU, each timed, repeatable from its seed, and reported PASS."""
+    import json
+
+    import gpu_check
+
+    figures = tmp_path / "figures.json"
+    assert gpu_check.main(["--cpu-tiny", "--faithful-videos", "2", "--json", str(figures)]) == 0
+    printed = capsys.readouterr().out
+    assert set(re.findall(r"^PASS (\S+)$", printed, re.MULTILINE)) == set(gpu_check.CHECKS)
+    checks = {c["name"]: c for c in json.loads(figures.read_text())}
+    assert set(checks) == set(gpu_check.CHECKS)
+    for name, check in checks.items():
+        assert check["ok"] and check["units_timed"] >= 1, name
+        if name != "06-runner":
+            assert check["checkpoint_mib"] > 0, name
+        if name in gpu_check.FAMILY_PATHS:
+            assert "identical weights" in " ".join(check["notes"]), name
+
+
+def test_the_gpu_check_reports_a_failing_or_unrepeatable_path(monkeypatch, capsys):
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "same_weights", lambda a, b: False)
+    assert gpu_check.main(["--cpu-tiny", "--only", "04-sum-gan-sl-fast"]) == 1
+    assert re.search(r"^FAIL 04-sum-gan-sl-fast: RuntimeError: an epoch repeated from the same "
+                     r"seed gave different weights", capsys.readouterr().out, re.MULTILINE)
