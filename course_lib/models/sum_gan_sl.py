@@ -227,26 +227,62 @@ def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor |
     """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
 
     Outputs past a video's end are zeros, and the final (h, c) of a unidirectional LSTM is each
-    video's at its own last step (a bidirectional one's, not needed here, is ``None``).
+    video's at its own last step (a bidirectional one's, not needed here, is ``None``; nor are
+    the final states where :func:`lstm_outputs_masked` is enough).
 
     Two exact ways, the same results: ``packed`` (the default on a GPU) hands the LSTM PyTorch's
     packed sequences, one cuDNN call over its flat weights for every layer and direction. On a
-    CPU (the default there) every direction of every layer runs in segments between the videos'
-    ends, each segment over the videos still running (a bidirectional layer's reverse direction
-    over each video reversed within its length): no step is spent on padding, and it avoids the
-    packed sequences' slow CPU backward pass. On a GPU the segments would cost a kernel launch
-    per segment, and per call a copy of the weights into one block (PyTorch's "not part of
-    single contiguous chunk of memory" warning); benchmarks/gpu_check.py measures the gain.
+    CPU (the default there) the recurrence runs in segments between the videos' ends, each over
+    the videos still running, carrying the state: the packed sequences' CPU backward pass is
+    slow. On a GPU the segments would cost a kernel launch per segment, and per call a copy of
+    the weights into one block (PyTorch's "not part of single contiguous chunk of memory"
+    warning); benchmarks/gpu_check.py measures the gain.
     """
     if lengths is None:
         return run_lstm(lstm, inputs)
     if inputs.device.type == "cuda" if packed is None else packed:
         return _packed(lstm, inputs, lengths)
     if lstm.bidirectional:
-        return _bidirectional_outputs(lstm, inputs, lengths), None
+        return lstm_outputs_masked(lstm, inputs, lengths), None
     zeros = inputs.new_zeros(lstm.num_layers, inputs.shape[0], lstm.hidden_size)
     return _in_segments(lambda x, state: run_lstm(lstm, x, state), inputs, lengths,
                         (zeros, zeros))
+
+
+def lstm_outputs_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None,
+                        packed: bool | None = None) -> torch.Tensor:
+    """The outputs [B, T, directions × H] of :func:`run_lstm_masked`, without the final states.
+
+    Without them, a CPU needs no segments: each direction of each layer runs once over the
+    whole padded batch. A video's steps come before its padding, so what the recurrence computes
+    on the padding never reaches them (the reverse direction runs over each video reversed
+    within its length, so there too); the outputs past each end are then set to zero. One
+    oneDNN call per layer and direction instead of one per segment: the backward pass of each
+    call has a large fixed cost on a CPU (benchmarks/bench_sum_gan_sl.py prints its share).
+    """
+    if lengths is None:
+        return run_lstm(lstm, inputs)[0]
+    if inputs.device.type == "cuda" if packed is None else packed:
+        return _packed(lstm, inputs, lengths)[0]
+    mask = (torch.arange(inputs.shape[1], device=inputs.device)
+            < lengths.to(inputs.device).unsqueeze(1)).unsqueeze(-1).to(inputs.dtype)
+    if not lstm.bidirectional:
+        return run_lstm(lstm, inputs)[0] * mask
+    x = inputs
+    for layer in range(lstm.num_layers):
+        outputs = []
+        for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
+            weights = [getattr(lstm, name + suffix)
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            forward = suffix.endswith(f"{layer}")
+            sequence = x if forward else reverse_each(x, lengths)
+            zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+            # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
+            out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
+                             False, True)[0]
+            outputs.append(out if forward else reverse_each(out, lengths))
+        x = torch.cat(outputs, dim=2) * mask
+    return x
 
 
 def _packed(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
@@ -275,31 +311,6 @@ def _in_segments(run, inputs: torch.Tensor, lengths: torch.Tensor, state):
     outputs = torch.cat(pieces, dim=1)
     padding = outputs.new_zeros(batch, inputs.shape[1] - start, outputs.shape[2])
     return torch.cat([outputs, padding], dim=1), (h, c)
-
-
-def _bidirectional_outputs(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
-    mask = (torch.arange(inputs.shape[1], device=inputs.device)
-            < lengths.unsqueeze(1)).unsqueeze(-1).to(inputs.dtype)
-    x = inputs
-    for layer in range(lstm.num_layers):
-        outputs = []
-        for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
-            weights = [getattr(lstm, name + suffix)
-                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-
-            def run(sequence, state, weights=weights):
-                # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
-                out, h, c = torch.lstm(sequence, state, weights, True, 1, 0.0, lstm.training,
-                                       False, True)
-                return out, (h, c)
-
-            zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
-            forward = suffix.endswith(f"{layer}")
-            sequence = x if forward else reverse_each(x, lengths)
-            out, _ = _in_segments(run, sequence, lengths, (zeros, zeros))
-            outputs.append(out if forward else reverse_each(out, lengths))
-        x = torch.cat(outputs, dim=2) * mask
-    return x
 
 
 @dataclass
@@ -365,7 +376,7 @@ class SumGanSl(nn.Module):
         """sLSTM: compressed features [B, T, H] → scores [B, T] (what is evaluated)."""
         if lengths is None:
             return self.selector(x)
-        outputs, _ = run_lstm_masked(self.selector.lstm, x, lengths)
+        outputs = lstm_outputs_masked(self.selector.lstm, x, lengths)
         return torch.sigmoid(self.selector.score(outputs)).squeeze(-1)
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -389,8 +400,9 @@ class SumGanSl(nn.Module):
         if lengths is None:
             phi, logit = self.discriminator(sequence)
         else:
-            _, (h, _) = run_lstm_masked(self.discriminator.lstm.lstm, sequence, lengths)
-            phi = h[-1]
+            outputs = lstm_outputs_masked(self.discriminator.lstm.lstm, sequence, lengths)
+            last = lengths.to(outputs.device) - 1  # the top layer's h at each video's end
+            phi = outputs[torch.arange(len(outputs), device=outputs.device), last]
             logit = self.discriminator.classifier(phi).squeeze(-1)
         return phi, torch.sigmoid(logit)
 
