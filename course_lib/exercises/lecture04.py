@@ -42,8 +42,9 @@ def _probability_inputs():
 
 
 def _padding_scores(shape):
-    """What the selector scores a padded step: the sigmoid of its output on zero features, about
-    0.47, never 0. Inputs padded with zeros would let answers that ignore the lengths pass."""
+    """What the selector scores a padded step: the sigmoid of its score layer's bias (the masked
+    LSTM outputs zeros there), near 0.5, never 0. Zero padding would let answers that ignore the
+    lengths, or take zeros for padding, pass."""
     return torch.sigmoid(-0.12 + 0.05 * torch.randn(shape))
 
 
@@ -55,16 +56,16 @@ def _padded_scores_inputs():
     scores[1, :4] = 0.15 + 0.1 * torch.rand(4)
     three = _padding_scores((3, 9))
     three[0, :3], three[1], three[2, :6] = 0.3 * torch.rand(3), 0.1 * torch.rand(9), torch.rand(6)
-    return {"scores [2 videos, 9 steps], lengths 9 and 4, padding scored about 0.47": (
+    return {"scores [2 videos, 9 steps], lengths 9 and 4, padding scored near 0.5": (
         scores, 0.15, torch.tensor([9, 4])),
-        "scores [3 videos, 9 steps], lengths 3, 9 and 6, padding scored about 0.47": (
+        "scores [3 videos, 9 steps], lengths 3, 9 and 6, padding scored near 0.5": (
         three, 0.15, torch.tensor([3, 9, 6]))}
 
 
 def _emitted_inputs():
     torch.manual_seed(8)
-    # The decoder runs for the longest video: a shorter one's padded steps hold states it went on
-    # emitting, not zeros.
+    # A decoder run for the longest video (as notebook 04 runs it) goes on emitting past a
+    # shorter one's end: the padded steps hold states, not zeros.
     return {"emitted [3 videos, 6 steps, 2 units], lengths 6, 4, 2": (
         torch.randn(3, 6, 2), torch.tensor([6, 4, 2]))}
 
@@ -115,10 +116,10 @@ MASKED_SPARSITY = Exercise(
     hint="For each video the mean of its own scores (the first lengths[i] steps; the padding is "
          "not a score), then |mean - sigma| per video, then the mean over the videos.",
     mistakes=(
-        Mistake("the padding is not a score (and not zero: padded steps score about 0.47): "
+        Mistake("the padding is not a score (and not zero: padded steps score near 0.5): "
                 "average each video over its own lengths[i] steps, not over all T.",
                 lambda s, sigma, n: (s.mean(dim=1) - sigma).abs().mean()),
-        Mistake("the padded steps are not zero (they score about 0.47): mask them out before "
+        Mistake("the padded steps are not zero (they score near 0.5): mask them out before "
                 "summing, then divide by lengths[i].",
                 lambda s, sigma, n: (s.sum(dim=1) / n - sigma).abs().mean()),
         Mistake("a video of length L has steps 0 … L − 1: keep the steps t < lengths[i], "
