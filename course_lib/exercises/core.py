@@ -167,7 +167,8 @@ class Exercise:
         if not _is_sequence(out) or len(out) != len(self.outputs):
             what = f"{len(out)} values" if isinstance(out, tuple | list) else _describe(out)
             raise _WrongStructure(f"returned {what}, expected a tuple "
-                                  f"({', '.join(self.outputs)}) (a list works too).")
+                                  f"({', '.join(self.outputs)}) (or a list or array of "
+                                  f"{len(self.outputs)}).")
         return tuple(out)
 
     def gradients(self, calls: list[_Call]) -> list[dict[str, np.ndarray | None]]:
