@@ -156,6 +156,38 @@ def reverse_loop(emitted, lengths, shift=1):
     return out
 
 
+def steps_of(scores, lengths, shift=0):
+    """[B, T] booleans: True at the steps t < lengths[i] + shift (shift 1 is `<=`)."""
+    return torch.arange(scores.shape[1]) < lengths[:, None] + shift
+
+
+def sparsity_of(means, sigma):
+    return (means - sigma).abs().mean()
+
+
+def zero_padding_in_place(scores, sigma, lengths):
+    with torch.no_grad():  # torch refuses it on a tensor that requires grad; no_grad lets it be
+        scores[~steps_of(scores, lengths)] = 0
+    return sparsity_of(scores.sum(1) / lengths, sigma)
+
+
+def flip_and_roll(emitted, lengths):
+    # Each video flipped, then rolled so that its own steps come first: right only if the padding
+    # was zero, since the rolled padding ends up past the video's end.
+    return torch.stack([e.flip(0).roll(int(n) - len(e), 0)
+                        for e, n in zip(emitted, lengths, strict=True)])
+
+
+def lengths_from_nonzero_steps(emitted, lengths):
+    return reverse_loop(emitted, (emitted.abs().sum(-1) != 0).sum(1))
+
+
+def zeroed_in_place_then_flip_and_roll(emitted, lengths):
+    with torch.no_grad():
+        emitted.mul_(steps_of(emitted[..., 0], lengths)[..., None])
+    return flip_and_roll(emitted, lengths)
+
+
 WRONG = {
     "bounce_step": [
         (bounce_strict, "<= and >="),
@@ -239,6 +271,8 @@ WRONG = {
          "use the noise that is passed in"),
         (lambda mu, logvar, noise: noise + mu * (0.5 * logvar).exp(), "not the other way round"),
         (lambda mu, logvar, noise: mu + (0.5 * logvar).exp(), "multiply the standard deviation"),
+        (reparameterize_with(lambda logvar: (0.5 * logvar.detach()).exp()),
+         "no gradient reaches `logvar`"),
     ],
     "prior_loss": [
         (lambda mu, logvar: kl(mu, logvar).sum(), "instead of summing over it"),
@@ -249,6 +283,7 @@ WRONG = {
         (lambda mu, logvar: (0.5 * (mu ** 2 + logvar.exp() - logvar)).sum((0, 2)).mean(),
          "- 1 inside the sum"),
         (lambda mu, logvar: -kl(mu, logvar).sum((0, 2)).mean(), "check the sign"),
+        (lambda mu, logvar: kl(mu.detach(), logvar).sum((0, 2)).mean(), "no gradient reaches `mu`"),
     ],
     "discriminator_loss": [
         (lambda a, b, c: -(a.sigmoid().log() + (1 - b.sigmoid()).log()
@@ -260,6 +295,7 @@ WRONG = {
         (lambda a, b, c: disc(a, b, c) / 3, "do not average them"),
         (lambda a, b, c: disc(a, -b, c), "both reconstructions are fakes"),
         (lambda a, b, c: disc(-a, b, c), "the original is real"),
+        (lambda a, b, c: disc(a, b, c.detach()), "no gradient reaches `logit_random`"),
     ],
     # lecture 04
     "least_squares_discriminator_loss": [
@@ -271,6 +307,13 @@ WRONG = {
         (lambda p, q: torch.cat([(p - 1) ** 2, q ** 2]).mean(), "do not average them"),
         (lambda p, q: F.l1_loss(p, torch.ones_like(p)) + F.l1_loss(q, torch.zeros_like(q)),
          "not least squares"),
+        (lambda p, q: ((p.detach() - 1) ** 2).mean() + (q ** 2).mean(),
+         "no gradient reaches `p_original`"),
+        (lambda p, q: F.mse_loss(p, torch.ones_like(p)) + (q.data ** 2).mean(),
+         "no gradient reaches `p_summary`"),
+        (lambda p, q: torch.tensor(((p - 1) ** 2).mean().item() + (q ** 2).mean().item(),
+                                   requires_grad=True), "no gradient reaches `p_original`"),
+        (lambda p, q: p.sub_(1).pow(2).mean() + q.pow(2).mean(), "work on a copy"),
     ],
     "masked_sparsity_loss": [
         (lambda s, sigma, n: torch.abs(s.mean(1) - sigma).mean(), "padding is not a score"),
@@ -280,6 +323,19 @@ WRONG = {
          "averaging the videos' means first"),
         (lambda s, sigma, n: (per_video_means(s, n) - sigma).abs().sum(), "do not sum"),
         (lambda s, sigma, n: ((per_video_means(s, n) - sigma) ** 2).mean(), "not its square"),
+        (lambda s, sigma, n: sparsity_of(s.sum(1) / n, sigma), "padded steps are not zero"),
+        (lambda s, sigma, n: sparsity_of(s.sum(1) / (s != 0).sum(1), sigma),
+         "padding is not a score"),
+        (lambda s, sigma, n: sparsity_of((s * steps_of(s, n, shift=1)).sum(1) / n, sigma),
+         "no more, no fewer"),
+        (lambda s, sigma, n: sparsity_of((s * steps_of(s, n, shift=-1)).sum(1) / n, sigma),
+         "the first lengths[i] steps"),
+        (lambda s, sigma, n: sparsity_of(torch.tensor(
+            [s[i, :k].mean().item() for i, k in enumerate(n)], requires_grad=True), sigma),
+         "no gradient reaches `scores`"),
+        (zero_padding_in_place, "changes its argument `scores` in place"),
+        (lambda s, sigma, n: sparsity_of(s.masked_fill_(~steps_of(s, n), 0).sum(1) / n, sigma),
+         "work on a copy"),
     ],
     "reverse_within_length": [
         (lambda e, n: torch.flip(e, dims=[1]), "puts a shorter video's padding first"),
@@ -287,27 +343,47 @@ WRONG = {
         (lambda e, n: e.flip(1) * (torch.arange(e.shape[1]) < n[:, None])[..., None],
          "reverse each video within its own length"),
         (lambda e, n: torch.flip(e, dims=[2]), "not the features"),
+        (flip_and_roll, "zero the steps past each video's end"),
+        (lengths_from_nonzero_steps, "reverse each video within its own length"),
+        (zeroed_in_place_then_flip_and_roll, "changes its argument `emitted` in place"),
+        (lambda e, n: torch.from_numpy(reverse_loop(e, n).detach().numpy()),
+         "carries no gradient"),
+        (lambda e, n: reverse_loop(e.detach(), n), "carries no gradient"),
     ],
 }
 # Lectures 05 and 06 keep their tables, and tests of their own, in their own files.
 WRONG |= WRONG_05 | WRONG_06
 WRONG_CASES = [(name, i) for name, wrong in WRONG.items() for i in range(len(wrong))]
 
-# Right answers written differently from the library: a checker must accept them.
+def bounce_right(p, v):
+    return (np.minimum(np.maximum(p + v, 0), 1), v * np.where((p + v <= 0) | (p + v >= 1), -1, 1))
+
+
+# Right answers written differently from the library, and a multi-value result in each form the
+# notebook's code unpacks (tuple, list, array): a checker must accept every one.
 RIGHT = {
-    "bounce_step": lambda p, v: (np.minimum(np.maximum(p + v, 0), 1),
-                                 v * np.where((p + v <= 0) | (p + v >= 1), -1, 1)),
-    "knapsack": lambda v, w, c: tuple(knapsack_table(v, w, c)),
-    "f_scores": lambda s, u: list(f_student(s, u)),
-    "sparsity_loss": lambda s, sigma: torch.abs(s.sum() / s.numel() - sigma).reshape(1),
-    "discriminator_loss": lambda a, b, c: F.binary_cross_entropy_with_logits(
-        torch.stack([a, b, c]), torch.stack([torch.ones_like(a), torch.zeros_like(b),
-                                             torch.zeros_like(c)]), reduction="none").sum(0).mean(),
-    "least_squares_discriminator_loss": lambda p, q: F.mse_loss(p, torch.ones_like(p))
-    + F.mse_loss(q, torch.zeros_like(q)),
-    "masked_sparsity_loss": lambda s, sigma, n: torch.stack(
-        [(s[i, :int(k)].mean() - sigma).abs() for i, k in enumerate(n)]).mean(),
-    "reverse_within_length": lambda e, n: reverse_loop(e, n),
+    "bounce_step": [bounce_right, lambda p, v: list(bounce_right(p, v)),
+                    lambda p, v: np.stack(bounce_right(p, v))],
+    "knapsack": [lambda v, w, c: tuple(knapsack_table(v, w, c))],
+    "f_scores": [lambda s, u: list(f_student(s, u))],
+    "sparsity_loss": [lambda s, sigma: torch.abs(s.sum() / s.numel() - sigma).reshape(1)],
+    "discriminator_loss": [lambda a, b, c: F.binary_cross_entropy_with_logits(
+        torch.stack([a, b, c]),
+        torch.stack([torch.ones_like(a), torch.zeros_like(b), torch.zeros_like(c)]),
+        reduction="none").sum(0).mean()],
+    "least_squares_discriminator_loss": [lambda p, q: F.mse_loss(p, torch.ones_like(p))
+                                         + F.mse_loss(q, torch.zeros_like(q))],
+    "masked_sparsity_loss": [
+        lambda s, sigma, n: torch.stack(
+            [(s[i, :int(k)].mean() - sigma).abs() for i, k in enumerate(n)]).mean(),
+        lambda s, sigma, n: sparsity_of(s.masked_fill(~steps_of(s, n), 0).sum(1) / n, sigma),
+        lambda s, sigma, n: sparsity_of(torch.where(steps_of(s, n), s, 0.0).sum(1) / n, sigma),
+    ],
+    "reverse_within_length": [
+        reverse_loop,
+        lambda e, n: torch.stack([torch.cat([e[i, :k].flip(0), torch.zeros_like(e[i, k:])])
+                                  for i, k in enumerate(n.tolist())]),
+    ],
 }
 RIGHT |= RIGHT_05 | RIGHT_06
 
@@ -328,9 +404,12 @@ def test_wrong_answer_is_rejected_with_a_useful_hint(name, index):
     assert fragment in result.message, result
 
 
-@pytest.mark.parametrize("name", list(RIGHT))
-def test_right_answers_in_another_form_pass(name):
-    result = ALL_EXERCISES[name].check(RIGHT[name])
+RIGHT_CASES = [(name, i) for name, right in RIGHT.items() for i in range(len(right))]
+
+
+@pytest.mark.parametrize(("name", "index"), RIGHT_CASES, ids=[f"{n}-{i}" for n, i in RIGHT_CASES])
+def test_right_answers_in_another_form_pass(name, index):
+    result = ALL_EXERCISES[name].check(RIGHT[name][index])
     assert result.passed, result
 
 
@@ -351,8 +430,61 @@ def test_stored_references_match_the_library(exercise):
             g = g.detach().numpy() if isinstance(g, torch.Tensor) else np.asarray(g)
             assert g.dtype == e.dtype
             np.testing.assert_allclose(g, e, rtol=exercise.rtol, atol=exercise.atol)
+    if exercise.differentiable:
+        got_grads = exercise.gradients(exercise._calls(exercise.solution))
+        for got, wanted in zip(got_grads, exercise.expected_gradients(), strict=True):
+            assert got.keys() == wanted.keys()
+            for name, grad in got.items():
+                np.testing.assert_allclose(grad, wanted[name], rtol=exercise.rtol,
+                                           atol=exercise.atol, err_msg=name)
     result = exercise.check(exercise.solution)
     assert result.passed and result.message.startswith("matches the reference"), result
+
+
+DIFFERENTIABLE = [e for e in ALL_EXERCISES.values() if e.differentiable]
+
+
+@pytest.mark.parametrize("exercise", DIFFERENTIABLE, ids=[e.name for e in DIFFERENTIABLE])
+def test_the_solution_with_one_input_cut_from_the_graph_is_refused_and_named(exercise):
+    # The hole of checking only that the result requires grad: with one of several inputs
+    # detached it still does. Each differentiable tensor argument in turn, in every exercise.
+    names = exercise.arg_names()
+    first_case = next(iter(exercise.inputs().values()))
+    cut_any = False
+    for k, arg in enumerate(first_case):
+        if not (isinstance(arg, torch.Tensor) and arg.requires_grad):
+            continue
+
+        def cut(*args, k=k):
+            return exercise.solution(*args[:k], args[k].detach(), *args[k + 1:])
+
+        result = exercise.check(cut)
+        assert not result.passed, (names[k], result)
+        assert (f"no gradient reaches `{names[k]}`" in result.message
+                or "carries no gradient" in result.message), (names[k], result)
+        cut_any = True
+    assert cut_any
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES.values(), ids=EXERCISE_IDS)
+def test_the_solution_changing_an_input_in_place_is_refused_and_named(exercise):
+    # Right values, but the caller's array changed: each case has its own copy, so only the
+    # mutation is reported, never a wrong value on the next case.
+    names = exercise.arg_names()
+    first_case = next(iter(exercise.inputs().values()))
+    k = next(i for i, a in enumerate(first_case) if isinstance(a, torch.Tensor | np.ndarray))
+
+    def mutating(*args):
+        result = exercise.solution(*args)
+        x = args[k]
+        with torch.no_grad():
+            x[...] = ~x if x.dtype in (bool, torch.bool) else x + 1
+        return result
+
+    result = exercise.check(mutating)
+    assert not result.passed
+    assert result.message.startswith(f"changes its argument `{names[k]}` in place"), result
+    assert "Its result is wrong too" not in result.message, result
 
 
 @pytest.mark.parametrize("exercise", ALL_EXERCISES.values(), ids=EXERCISE_IDS)
@@ -392,7 +524,7 @@ def test_checking_leaves_the_notebooks_random_stream_alone():
 
 def test_use_if_passed_uses_a_passing_function_and_says_so(capsys):
     exercise = ALL_EXERCISES["knapsack"]
-    mine = RIGHT["knapsack"]
+    mine = RIGHT["knapsack"][0]
     assert use_if_passed(exercise.check(mine), ev.knapsack) is mine
     assert "Using your `knapsack`" in capsys.readouterr().out
     assert use_if_passed(exercise.check(knapsack_greedy), ev.knapsack) is ev.knapsack

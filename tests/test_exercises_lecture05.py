@@ -40,6 +40,33 @@ def side_by_side(h):
     return torch.cat([h[i] for i in range(len(h))], dim=-1)
 
 
+def attention_detaching(energies_of, context_of):
+    """An attention that is right in value but cuts one path from the graph."""
+    def attention(query, memory):
+        weights = torch.softmax(energies_of(query, memory), dim=1)
+        return weights, context_of(weights, memory)
+    return attention
+
+
+def dot(query, memory):
+    return torch.einsum("bth,bh->bt", memory, query)
+
+
+def weighted(weights, memory):
+    return torch.einsum("bt,bth->bh", weights, memory)
+
+
+def masked_in_place(energies, lengths):
+    # torch refuses masked_fill_ on a tensor that requires grad; `.data` slips past the refusal
+    energies.data.masked_fill_(torch.arange(energies.shape[1]) >= lengths[:, None], -torch.inf)
+    return torch.softmax(energies, dim=1)
+
+
+def normaliser_without_gradient(energies, lengths):
+    exp = energies.exp() * (torch.arange(energies.shape[1]) < lengths[:, None])
+    return exp / exp.sum(1, keepdim=True).detach()
+
+
 WRONG = {
     "attend": [
         (attention_with(lambda e: e), "normalise the energies with a softmax"),
@@ -51,6 +78,12 @@ WRONG = {
         (attention_with(torch.sigmoid), "not from a sigmoid"),
         (attention_with(lambda e: torch.softmax(e, -1), lambda w, m: m.sum(1) / m.shape[1]),
          "unweighted mean"),
+        (attention_detaching(lambda q, m: dot(q, m.detach()), weighted),
+         "the gradient with respect to `memory`"),
+        (attention_detaching(dot, lambda w, m: weighted(w.detach(), m)),
+         "the gradient with respect to `query`"),
+        (attention_detaching(lambda q, m: dot(q.detach(), m), weighted),
+         "no gradient reaches `query`"),
     ],
     "masked_softmax": [
         (masked_with(0.0), "not to 0"),
@@ -58,19 +91,26 @@ WRONG = {
         (masked_with(float("-inf"), offset=1), "not after it"),
         (masked_with(-1e4, offset=-1), "step L − 1 is real"),
         (lambda energies, lengths: energies.softmax(dim=1), "a plain softmax"),
+        (masked_in_place, "changes its argument `energies` in place"),
+        (normaliser_without_gradient, "the gradient with respect to `energies`"),
     ],
     "decoder_input": [
         (decoder_step(side_by_side, "context, previous"), "[previous output, context]"),
         (decoder_step(lambda h: torch.cat([h[1], h[0]], dim=-1)), "layer 0's h first"),
         (decoder_step(lambda h: h.view(h.shape[1], -1)), "mixes the videos"),
         (decoder_step(side_by_side, "previous, query"), "not the query"),
+        (decoder_step(lambda h: side_by_side(h).detach()), "no gradient reaches `h`"),
+        (lambda h, previous, memory, attention: decoder_step(side_by_side)(
+            h, previous.detach(), memory, attention), "no gradient reaches `previous`"),
     ],
 }
 
 RIGHT = {
-    "attend": attention_with(lambda e: torch.softmax(e, dim=-1)),
-    "masked_softmax": masked_with(-1e9),
-    "decoder_input": decoder_step(lambda h: h.permute(1, 0, 2).reshape(h.shape[1], -1)),
+    "attend": [attention_with(lambda e: torch.softmax(e, dim=-1)),
+               lambda query, memory: list(attention_with(lambda e: e.softmax(-1))(query, memory))],
+    "masked_softmax": [masked_with(-1e9), masked_with(float("-inf"))],
+    "decoder_input": [decoder_step(lambda h: h.permute(1, 0, 2).reshape(h.shape[1], -1)),
+                      lambda *args: list(decoder_step(side_by_side)(*args))],
 }
 
 

@@ -38,6 +38,21 @@ def boot(d, n, seed, level, *, shape=None, stat=np.mean, replace=True, q=None):
     return q(means, level) if q else interval(means, level)
 
 
+def t_in_place(a, b):
+    a -= b  # a is the caller's array: now it holds the differences
+    return t_of(a)
+
+
+def sorted_in_place(f):
+    f.sort(axis=1)  # NaN sorts last: each split's present runs first
+    return split_means(f).mean(), f[~np.isnan(f)].std(ddof=1)
+
+
+def boot_sorted_in_place(d, n, seed, level):
+    d.sort()
+    return boot(d, n, seed, level)
+
+
 WRONG = {
     "paired_t_statistic": [
         (lambda a, b: stats.ttest_ind(a, b, equal_var=False).statistic, "pair the runs"),
@@ -46,6 +61,7 @@ WRONG = {
         (lambda a, b: t_of(a - b, root=False), "sqrt(n)"),
         (lambda a, b: t_of(b - a), "the sign"),
         (lambda a, b: np.mean(a - b) / (np.std(a, ddof=1) / np.sqrt(len(a))), "not of a alone"),
+        (t_in_place, "changes its argument `a` in place"),
     ],
     "mean_and_spread": [
         (lambda f: (f.mean(), f.std(ddof=1)), "skip missing runs"),
@@ -56,6 +72,8 @@ WRONG = {
         (lambda f: (split_means(f).mean(),
                     np.mean([row[~np.isnan(row)].std(ddof=1) for row in f
                              if (~np.isnan(row)).sum() > 1])), "not the mean over splits"),
+        (sorted_in_place, "changes its argument `f` in place"),
+        (lambda f: np.array(flat(f)), "each split weighs equally"),
     ],
     "bootstrap_ci": [
         (lambda d, n, seed, level: boot(d, n, seed, level, replace=False), "with replacement"),
@@ -68,15 +86,25 @@ WRONG = {
         (lambda d, n, seed, level: boot(d, n, seed, level, stat=np.median), "not its median"),
         (lambda d, n, seed, level: boot(d, n, seed, level, shape=(len(d), n)),
          "one row per resample"),
+        (boot_sorted_in_place, "changes its argument `d` in place"),
+        (lambda d, n, seed, level: np.array(boot(d, n, seed, level, stat=np.median)),
+         "not its median"),
     ],
 }
 
 # Right answers written differently from the library: a checker must accept them.
+def mean_and_spread_right(f):
+    return np.mean([np.nanmean(r) for r in f]), np.std(f[np.isfinite(f)], ddof=1)
+
+
 RIGHT = {
-    "paired_t_statistic": lambda a, b: stats.ttest_rel(a, b).statistic,
-    "mean_and_spread": lambda f: (np.mean([np.nanmean(r) for r in f]),
-                                  np.std(f[np.isfinite(f)], ddof=1)),
-    "bootstrap_ci": lambda d, n, seed, level: boot(d, n, seed, level),
+    "paired_t_statistic": [lambda a, b: stats.ttest_rel(a, b).statistic],
+    "mean_and_spread": [mean_and_spread_right, lambda f: list(mean_and_spread_right(f)),
+                        lambda f: np.array(mean_and_spread_right(f))],
+    "bootstrap_ci": [lambda d, n, seed, level: boot(d, n, seed, level),
+                     lambda d, n, seed, level: list(boot(d, n, seed, level)),
+                     lambda d, n, seed, level: boot(d, n, seed, level, q=lambda m, lv: np.quantile(
+                         m, [(1 - lv) / 2, (1 + lv) / 2]))],
 }
 
 

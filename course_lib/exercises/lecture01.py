@@ -122,7 +122,7 @@ TEACHER_FORCING = Exercise(
     ))
 NATS = Exercise(
     "01", "bernoulli_nats_per_frame", _nats_inputs, bernoulli_nats_per_frame, rtol=1e-4,
-    tensor=True, differentiable=True,
+    tensor=True, differentiable=True, data_args=("targets",),
     hint="Sum the per-pixel cross-entropy over pixels, then divide by the number of frames "
          "(batch × time), working from logits.",
     mistakes=(

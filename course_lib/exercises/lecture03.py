@@ -78,6 +78,7 @@ SPARSITY = Exercise(
     ))
 REPARAMETERIZE = Exercise(
     "03", "reparameterize", _gaussian_inputs, reparameterize, tensor=True, differentiable=True,
+    data_args=("noise",),
     hint="mu + noise * exp(0.5 * logvar): the standard deviation is exp(0.5 * logvar).",
     mistakes=(
         Mistake("the standard deviation is exp(0.5 * logvar); exp(logvar) is the variance.",

@@ -41,22 +41,33 @@ def _probability_inputs():
         torch.rand(3), torch.rand(3))}
 
 
+def _padding_scores(shape):
+    """What the selector scores a padded step: the sigmoid of its score layer's bias (the masked
+    LSTM outputs zeros there), near 0.5, never 0. Zero padding would let answers that ignore the
+    lengths, or take zeros for padding, pass."""
+    return torch.sigmoid(-0.12 + 0.05 * torch.randn(shape))
+
+
 def _padded_scores_inputs():
     torch.manual_seed(7)
-    # Two videos of 9 and 4 steps padded with zeros to 9; their means lie on either side of σ.
-    scores = torch.zeros(2, 9)
+    # Videos of 9 and 4 steps (then 3, 9 and 6) padded to 9; their means lie on either side of σ.
+    scores = _padding_scores((2, 9))
     scores[0] = 0.1 * torch.rand(9)
     scores[1, :4] = 0.15 + 0.1 * torch.rand(4)
-    return {"scores [2 videos, 9 steps], lengths 9 and 4, zero-padded": (
-        scores, 0.15, torch.tensor([9, 4]))}
+    three = _padding_scores((3, 9))
+    three[0, :3], three[1], three[2, :6] = 0.3 * torch.rand(3), 0.1 * torch.rand(9), torch.rand(6)
+    return {"scores [2 videos, 9 steps], lengths 9 and 4, padding scored near 0.5": (
+        scores, 0.15, torch.tensor([9, 4])),
+        "scores [3 videos, 9 steps], lengths 3, 9 and 6, padding scored near 0.5": (
+        three, 0.15, torch.tensor([3, 9, 6]))}
 
 
 def _emitted_inputs():
     torch.manual_seed(8)
-    emitted = torch.randn(3, 6, 2)
-    lengths = torch.tensor([6, 4, 2])
-    emitted = emitted * step_mask(lengths, 6).unsqueeze(-1)  # what a decoder leaves: zeros past
-    return {"emitted [3 videos, 6 steps, 2 units], lengths 6, 4, 2": (emitted, lengths)}
+    # A decoder run for the longest video (as notebook 04 runs it) goes on emitting past a
+    # shorter one's end: the padded steps hold states, not zeros.
+    return {"emitted [3 videos, 6 steps, 2 units], lengths 6, 4, 2": (
+        torch.randn(3, 6, 2), torch.tensor([6, 4, 2]))}
 
 
 def _gather_steps(emitted, index, lengths, zeros_past_end=True):
@@ -69,8 +80,12 @@ def _gather_steps(emitted, index, lengths, zeros_past_end=True):
     return gathered * step_mask(lengths, emitted.shape[1]).unsqueeze(-1)
 
 
+def _masked_sums(scores, lengths):
+    return (scores * step_mask(lengths, scores.shape[1])).sum(dim=1)
+
+
 def _masked_means(scores, lengths):
-    return (scores * step_mask(lengths, scores.shape[1])).sum(dim=1) / lengths
+    return _masked_sums(scores, lengths) / lengths
 
 
 LEAST_SQUARES = Exercise(
@@ -101,9 +116,15 @@ MASKED_SPARSITY = Exercise(
     hint="For each video the mean of its own scores (the first lengths[i] steps; the padding is "
          "not a score), then |mean - sigma| per video, then the mean over the videos.",
     mistakes=(
-        Mistake("the padding is not a score: average each video over its own lengths[i] steps, "
-                "not over all T.",
+        Mistake("the padding is not a score (and not zero: padded steps score near 0.5): "
+                "average each video over its own lengths[i] steps, not over all T.",
                 lambda s, sigma, n: (s.mean(dim=1) - sigma).abs().mean()),
+        Mistake("the padded steps are not zero (they score near 0.5): mask them out before "
+                "summing, then divide by lengths[i].",
+                lambda s, sigma, n: (s.sum(dim=1) / n - sigma).abs().mean()),
+        Mistake("a video of length L has steps 0 … L − 1: keep the steps t < lengths[i], "
+                "no more, no fewer.",
+                lambda s, sigma, n: (_masked_sums(s, n + 1) / n - sigma).abs().mean()),
         Mistake("take |mean - sigma| per video, then average over the videos; not the mean of all "
                 "the videos' steps pooled together.",
                 lambda s, sigma, n: ((s * step_mask(n, s.shape[1])).sum() / n.sum()
@@ -120,6 +141,7 @@ MASKED_SPARSITY = Exercise(
     ))
 REVERSE = Exercise(
     "04", "reverse_within_length", _emitted_inputs, reverse_within_length, tensor=True,
+    differentiable=True,
     hint="Step t of video i is emitted[i, lengths[i] - 1 - t] for t < lengths[i], zeros "
          "after: reverse each video within its own length (gather or a loop over the videos).",
     mistakes=(
@@ -129,6 +151,10 @@ REVERSE = Exercise(
                 lambda e, n: _gather_steps(e, n.unsqueeze(1) - torch.arange(e.shape[1]), n)),
         Mistake("reverse the time axis (dim 1), not the batch.", lambda e, n: e.flip(0)),
         Mistake("reverse the time axis (dim 1), not the features.", lambda e, n: e.flip(2)),
+        Mistake("zero the steps past each video's end: flipping and rolling moves the padded "
+                "steps there, and they hold the decoder's leftover states, not zeros.",
+                lambda e, n: _gather_steps(e, (n.unsqueeze(1) - 1 - torch.arange(e.shape[1]))
+                                           % e.shape[1], n, zeros_past_end=False)),
         Mistake("keep zeros past each video's end: the padding stays padding.",
                 lambda e, n: _gather_steps(e, n.unsqueeze(1) - 1 - torch.arange(e.shape[1]), n,
                                            zeros_past_end=False)),
