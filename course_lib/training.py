@@ -363,7 +363,9 @@ def train(step: Callable[[Any], dict[str, float]],
 
     Ctrl-C (Jupyter's "Interrupt kernel") takes effect between steps: the state after the last
     completed step is saved, then :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) is
-    raised so that enclosing code stops too. In Jupyter the cell ends with its one line, e.g.
+    raised so that enclosing code stops too. (A ``KeyboardInterrupt`` raised inside an
+    evaluation leaves its step saved without it: the resumed run evaluates it first.) In
+    Jupyter the cell ends with its one line, e.g.
     ``TrainingInterrupted: 01-composite: stopped after step 157 of 1000, saved to ...; run the
     cell again to resume.``
     """
@@ -380,10 +382,14 @@ def train(step: Callable[[Any], dict[str, float]],
     batch_iter = iter(batches(history.completed_steps) if callable(batches) else batches)
     started = time.monotonic() - history.seconds
     target = checkpoint
+    before_evaluation = None  # the random states while an evaluation runs
 
     def run_evaluation(step_number: int) -> None:
+        nonlocal before_evaluation
         if evaluate is not None and history.eval_steps[-1:] != [step_number]:
+            before_evaluation = random_states()
             history.log("eval", step_number, evaluate())
+        before_evaluation = None
 
     def save() -> None:
         nonlocal target
@@ -402,9 +408,12 @@ def train(step: Callable[[Any], dict[str, float]],
     progress = tqdm(range(history.completed_steps, total_steps), initial=history.completed_steps,
                     total=total_steps, desc=title)
     try:
-        if evaluate_first and history.completed_steps == 0:
+        # A fresh run's first evaluation, or the one a KeyboardInterrupt raised inside the
+        # evaluation after the last saved step kept from being logged: redone before going on.
+        done = history.completed_steps
+        if evaluate_first if done == 0 else eval_every and done % eval_every == 0:
             with deferred_interrupts():
-                run_evaluation(0)
+                run_evaluation(done)
         for number in progress:
             with deferred_interrupts():
                 metrics = step(next(batch_iter))
@@ -422,6 +431,8 @@ def train(step: Callable[[Any], dict[str, float]],
             history.finished = True
             save()
     except KeyboardInterrupt:
+        if before_evaluation is not None:  # saved as before the unfinished evaluation
+            set_random_states(before_evaluation)
         try:
             save()
         except KeyboardInterrupt:  # a second Ctrl-C during the save: the save completed first

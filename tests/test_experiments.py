@@ -131,6 +131,32 @@ def test_an_interrupted_job_resumes_and_ends_as_an_uninterrupted_one(finished, t
     assert all(torch.equal(model[0][k], model[1][k]) for k in model[0])
 
 
+@pytest.mark.parametrize("after_recording", [False, True])
+def test_a_job_interrupted_in_an_evaluation_redoes_it(finished, tmp_path, monkeypatch,
+                                                      after_recording):
+    """A KeyboardInterrupt raised in epoch 1's evaluation (before or after its scores were
+    written): the resumed job evaluates epoch 1 again, so no epoch's F-score or scores file is
+    missing, and it ends as an uninterrupted job."""
+    from course_lib.training import TrainingInterrupted
+
+    real, calls = sl.evaluate_model, []
+
+    def interrupted(model, dataset, keys, on_evaluate=None):
+        calls.append(1)
+        if len(calls) == 2 and not after_recording:
+            raise KeyboardInterrupt
+        metrics = real(model, dataset, keys, on_evaluate)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return metrics
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "evaluate_model", interrupted)
+        with pytest.raises(TrainingInterrupted):
+            ex.run_job(job(), tmp_path, progress=False)
+    same_results(ex.run_job(job(), tmp_path, progress=False), finished[1])
+
+
 def test_only_runs_one_job_of_the_grid(tmp_path, capsys):
     assert main(["run", MODEL, "--tier", "smoke", "--splits", "0-1", "--seeds", "0,1", "--out",
                  str(tmp_path), "--only", "split=1,seed=0"]) == 0

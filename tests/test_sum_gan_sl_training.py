@@ -174,3 +174,28 @@ def test_an_interrupted_fit_keeps_the_last_update_and_resumes_exactly(variant, s
     for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert set(resumed.selections()) == SELECTIONS
+
+
+def test_an_interrupt_in_an_epochs_evaluation_is_evaluated_on_resume(variant, smoke_data,
+                                                                     tmp_path, monkeypatch):
+    """A KeyboardInterrupt raised inside epoch 1's evaluation leaves that epoch's update saved
+    without its F-score; the resumed run must evaluate it, not skip to epoch 2."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    reference = smoke_fit(variant, data, splits[0], checkpoint=False)
+    real, calls = sl.evaluate_model, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the evaluation after the first epoch
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "evaluate_model", interrupted)
+        with pytest.raises(training.TrainingInterrupted, match="after step 2"):
+            smoke_fit(variant, data, splits[0])
+    resumed = smoke_fit(variant, data, splits[0])
+    assert resumed.history.eval_steps == reference.history.eval_steps == [0, 2, 4]
+    assert resumed.history.evals == reference.history.evals and resumed.history.finished
+    assert resumed.selections() == reference.selections()
