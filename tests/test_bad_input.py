@@ -127,6 +127,17 @@ CASES = {
         lambda t, m: splits_file(t, None, ["video_2"]), DataError, "'train_keys' must be a list"),
     "split with no test keys": (
         lambda t, m: splits_file(t, ["video_1"], []), DataError, "has no test videos"),
+    "split repeating a training video": (
+        lambda t, m: splits_file(t, ["video_1", "video_3", "video_1"], ["video_2"]), DataError,
+        "lists ['video_1'] more than once in 'train_keys': each would train twice per epoch. "
+        "List every video once"),
+    "split repeating a test video": (
+        lambda t, m: splits_file(t, ["video_1"], ["video_2", "video_2"]), DataError,
+        "lists ['video_2'] more than once in 'test_keys'"),
+    "split testing a training video": (
+        lambda t, m: splits_file(t, ["video_1", "video_2"], ["video_2"]), DataError,
+        "trains on its test videos ['video_2'], so the F-score would not measure unseen videos. "
+        "Put each video in 'train_keys' or in 'test_keys', not both"),
     # scores and the evaluation
     "scores as a list": (
         lambda t, m: scores_call(t, lambda d: [np.ones(4)] * 2), CourseError, "must be a dict"),

@@ -136,6 +136,20 @@ def test_a_split_naming_a_missing_video_says_which_and_what_to_do(variant, smoke
         smoke_fit(variant, data, split, checkpoint=False)
 
 
+@pytest.mark.parametrize("part", ["train", "both"])
+def test_a_split_listing_a_video_twice_is_refused(variant, smoke_data, part):
+    """A Split built in code with a repeated training key would train that video twice per
+    epoch (the reference does); one in both parts would be evaluated on its training data."""
+    data, splits = smoke_data
+    train, test = splits[0]
+    split = (Split(train + train[:1], test) if part == "train"
+             else Split(train, test + train[:1]))
+    message = (rf"\['{train[0]}'\] more than once in 'train_keys'.*train twice per epoch"
+               if part == "train" else rf"trains on its test videos \['{train[0]}'\]")
+    with pytest.raises(CourseError, match=message):
+        smoke_fit(variant, data, split, checkpoint=False)
+
+
 def test_a_checkpoint_of_another_configuration_is_a_clear_error(variant, smoke_data, tmp_path,
                                                                 monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))

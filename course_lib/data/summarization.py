@@ -344,8 +344,7 @@ def load_splits(path: str | Path, dataset: SummarizationDataset | None = None) -
             raise DataError(f"Split {i} of {path} has no test videos ('test_keys' is empty), so "
                             "it cannot be evaluated: every split needs at least one test key.")
         split = Split(tuple(entry["train_keys"]), tuple(entry["test_keys"]))
-        if overlap := set(split.train_keys) & set(split.test_keys):
-            raise DataError(f"Split {i} of {path} trains on its test videos {sorted(overlap)}.")
+        check_split_keys(split, f"Split {i} of {path}")
         if dataset is not None and (unknown := set(split.train_keys + split.test_keys)
                                     - set(dataset.videos)):
             raise DataError(f"Split {i} of {path} names videos that {dataset.name} "
@@ -353,6 +352,26 @@ def load_splits(path: str | Path, dataset: SummarizationDataset | None = None) -
                             "Is it the split file of another dataset?")
         splits.append(split)
     return splits
+
+
+def check_split_keys(split: Split, where: str) -> None:
+    """Refuse a video listed twice or both trained and tested on.
+
+    The reference reads ``train_keys`` as a list and trains on each entry in turn, so a repeated
+    key silently trains that video twice per epoch (a repeated test key counts twice in the mean
+    F-score); a video in both lists is evaluated on what the model trained on.
+    """
+    for part, keys, effect in (("train_keys", split.train_keys, "train twice per epoch"),
+                               ("test_keys", split.test_keys, "count twice in the F-score")):
+        repeated = sorted({k for k in keys if list(keys).count(k) > 1}, key=natural_key)
+        if repeated:
+            raise DataError(f"{where} lists {repeated} more than once in '{part}': each would "
+                            f"{effect}. List every video once (remove the repeats), or draw "
+                            "the splits again with make_splits.")
+    if overlap := sorted(set(split.train_keys) & set(split.test_keys), key=natural_key):
+        raise DataError(f"{where} trains on its test videos {overlap}, so the F-score would not "
+                        "measure unseen videos. Put each video in 'train_keys' or in "
+                        "'test_keys', not both (or draw the splits again with make_splits).")
 
 
 def save_splits(splits: Sequence[Split], path: str | Path) -> Path:

@@ -83,10 +83,15 @@ def evaluate_model(model, dataset, keys: Sequence[str], on_evaluate: Callable | 
 
 
 def check_split(dataset, split) -> tuple[list[str], list[str]]:
-    """The split's training and test keys, after checking that the dataset has every video."""
+    """The split's training and test keys, after checking that the dataset has every video
+    and that no video is listed twice or in both parts (a split built in code never went
+    through :func:`~course_lib.data.summarization.load_splits`)."""
+    from course_lib.data.summarization import Split, check_split_keys
+
     train_keys, test_keys = list(split.train_keys), list(split.test_keys)
     if not train_keys or not test_keys:
         raise CourseError("the split needs training and test videos.")
+    check_split_keys(Split(tuple(train_keys), tuple(test_keys)), "The split")
     missing = [k for k in train_keys + test_keys if k not in set(dataset.keys())]
     if missing:
         raise CourseError(f"the split names videos that {dataset.name} lacks: {missing}. Use "
