@@ -241,6 +241,21 @@ def _check_shot_values(values: np.ndarray, lengths: np.ndarray, budget: int, whe
                       "the F-score is 0.", ScoreWarning, stacklevel=3)
 
 
+def _check_user_summaries(user_frames: np.ndarray, key: str, source: str, metric: str) -> None:
+    """Say which video has user summaries that select no frame: against them every summary
+    scores F = 0, so with all of them empty the video's F-score is 0 whatever the model does."""
+    empty = np.flatnonzero(user_frames == 0)
+    if not len(empty):
+        return
+    effect = ("its F-score is 0 whatever the scores" if len(empty) == len(user_frames) else
+              "they score F = 0 against any summary" + (
+                  ", which lowers the mean over users" if metric == "mean" else ""))
+    warnings.warn(f"{key} in {source}: {len(empty)} of {len(user_frames)} user summaries "
+                  f"(rows {empty.tolist()[:10]} of 'user_summary') select no frame, so {effect}. "
+                  "The annotation file is probably damaged or mis-converted: download it again, "
+                  "or leave that video out of the split.", ScoreWarning, stacklevel=3)
+
+
 def generate_summary(scores, change_points: np.ndarray, picks, n_frames: int, *,
                      proportion: float = BUDGET, solver: Solver = "vectorised",
                      allow_negative: bool = True) -> np.ndarray:
@@ -369,6 +384,7 @@ def evaluate_epochs(dataset: SummarizationDataset, scores: Sequence[Mapping[str,
                           for s in scores])
         values = _shot_means(upsample_scores(batch, shots.picks, shots.n_frames), shots.bounds)
         _check_shot_values(values, shots.lengths, shots.budget, key, allow_negative)
+        _check_user_summaries(shots.user_frames, key, dataset.source, metric)
         if solver == "vectorised":
             chosen = knapsack_batch(values, shots.lengths, shots.budget)
         else:

@@ -8,6 +8,7 @@ checks the error type and a fragment of its message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import warnings
@@ -37,6 +38,7 @@ def video_file(path, n_videos=2):
             g["n_frames"], g["picks"], g["change_points"] = 120, PICKS, SHOTS
             g["features"] = np.ones((len(PICKS), 8), np.float32)
             g["user_summary"] = np.zeros((2, 120), np.float32)
+            g["user_summary"][:, :10] = 1  # shot 0 (an all-zero summary draws a warning)
     return path
 
 
@@ -186,6 +188,14 @@ def test_bad_input_gives_a_clear_error(case, tmp_path, monkeypatch):
     assert fragment in str(error.value)
 
 
+def without_annotation(data, key, users):
+    """``data`` with the user summaries ``users`` of video ``key`` emptied (all zeros)."""
+    summary = data[key].user_summary.copy()
+    summary[users] = False
+    record = dataclasses.replace(data[key], user_summary=summary)
+    return dataclasses.replace(data, videos={**data.videos, key: record})
+
+
 def test_negative_scores_and_unreachable_budgets_warn_naming_the_video(tmp_path):
     data = dataset(tmp_path)
     logits = {k: np.linspace(-2, 1, len(PICKS)) for k in data.keys()}
@@ -195,6 +205,14 @@ def test_negative_scores_and_unreachable_budgets_warn_naming_the_video(tmp_path)
         ev.evaluate(data, {k: np.zeros(len(PICKS)) for k in data.keys()})
     with pytest.warns(ev.ScoreWarning, match="every shot is longer than the summary budget"):
         ev.generate_summary(np.ones(len(PICKS)), np.array([[0, 59], [60, 119]]), PICKS, 120)
+    with pytest.warns(ev.ScoreWarning, match=r"video_2 in .*: 1 of 2 user summaries \(rows "
+                      r"\[1\] of 'user_summary'\) select no frame.*download it again"):
+        ev.evaluate(without_annotation(data, "video_2", [1]), {k: np.full(len(PICKS), 0.5)
+                                                               for k in data.keys()})
+    with pytest.warns(ev.ScoreWarning, match=r"video_1 .*2 of 2 .*its F-score is 0 whatever"):
+        f = ev.evaluate(without_annotation(data, "video_1", [0, 1]),
+                        {k: np.full(len(PICKS), 0.5) for k in data.keys()})
+    assert f.per_video["video_1"] == 0 < f.per_video["video_2"]
     with warnings.catch_warnings():  # probabilities and a reachable budget: silence
         warnings.simplefilter("error")
         ev.evaluate(data, {k: np.full(len(PICKS), 0.5) for k in data.keys()})
