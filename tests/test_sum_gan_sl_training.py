@@ -82,6 +82,46 @@ def test_fast_trainer_updates_on_a_padded_batch(variant):
     assert all((a != b).any() for a, b in zip(before, model.parameters(), strict=True))
 
 
+def test_the_fast_trainer_logs_the_mean_of_each_videos_own_values(variant):
+    """Everything a padded batch logs (and the panels plot) is the mean over its videos of what
+    each video alone gives: the padded steps, whose scores are not zero (the selector's bias
+    gives them about 0.47), count nowhere."""
+    config = tiny_config(variant, videos_per_update=3)
+    model = variant.method.build(config, seed=0).double()
+    seen = {"score": [], "discriminate_both": []}
+    real_score, real_both = model.score, model.discriminate_both
+
+    def alone(function, name, *tensors, lengths):
+        """``function`` on each video of the batch alone, cut to its length (recorded)."""
+        with torch.no_grad():
+            seen[name].append([function(*(t[i:i + 1, :n] for t in tensors))
+                               for i, n in enumerate(lengths.tolist())])
+
+    def score(x, lengths=None):
+        alone(real_score, "score", x, lengths=lengths)
+        return real_score(x, lengths)
+
+    def discriminate_both(original, summary, lengths=None):
+        alone(real_both, "discriminate_both", original, summary, lengths=lengths)
+        return real_both(original, summary, lengths)
+
+    model.score, model.discriminate_both = score, discriminate_both
+    logged = sl.train_step(model, sl.make_optimizers(model, config),
+                           sl.make_batch(model, videos([5, 9, 3])), config)
+    means = torch.stack([s.mean() for s in seen["score"][0]])
+    phase1, phase2, phase3 = seen["discriminate_both"]
+    p_original = torch.stack([p_x for _, (p_x, _) in phase3])
+    p_summary = torch.stack([p_hat for _, (_, p_hat) in phase3])
+    expected = {
+        "mean_score": means.mean(), "sparsity": (means - config.sigma).abs().mean(),
+        "reconstruction": torch.stack([(a - b).norm() for (a, b), _ in phase1]).mean(),
+        "gan_generator": torch.stack([(p_hat - 1) ** 2 for _, (_, p_hat) in phase2]).mean(),
+        "p_original": p_original.mean(), "p_summary": p_summary.mean(),
+        "discriminator": ((p_original - 1) ** 2).mean() + (p_summary ** 2).mean()}
+    for key, value in expected.items():
+        assert logged[key] == pytest.approx(value.item(), rel=1e-9, abs=1e-12), key
+
+
 # ---------------------------------------------------------------- the fit function
 
 def test_fit_evaluates_every_epoch_and_reloads_from_its_checkpoint(variant, smoke_data, tmp_path,
