@@ -61,6 +61,18 @@ def damaged_h5(tmp_path):
     return lambda: sm.read_h5(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
 
 
+def h5_with_member(tmp_path, add):
+    """A valid feature file whose video_1 group gets ``add(group)`` (e.g. a stray member)."""
+    path = video_file(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
+    with h5py.File(path, "a") as handle:
+        add(handle["video_1"])
+    return lambda: sm.read_h5(path)
+
+
+def rename(group, old, new):
+    group.move(old, new)
+
+
 def locked_h5(tmp_path):
     """A file locked the way HDF5 locks a file open for writing in another process."""
     fcntl = pytest.importorskip("fcntl")
@@ -116,6 +128,15 @@ CASES = {
     "Moving MNIST .npz archive": (
         lambda t, m: moving_mnist_file(t), DataError, "an .npz archive"),
     "h5 with corrupted internals": (lambda t, m: damaged_h5(t), DataError, "is damaged"),
+    "h5 video group with a nested group": (
+        lambda t, m: h5_with_member(t, lambda g: g.create_group("extra").create_dataset(
+            "x", data=1)), DataError,
+        "video_1 in {path}: members ['extra'] are groups, but a video's group in the eccv16 "
+        "layout holds only arrays"),
+    "h5 video group with a misspelt member": (
+        lambda t, m: h5_with_member(t, lambda g: rename(g, "features", "featurs")), DataError,
+        "video_1 in {path}: missing key 'features', but it has the unexpected member "
+        "'featurs'. Rename 'featurs' to 'features'."),
     "h5 locked by another writer": (
         lambda t, m: locked_h5(t), DataError, "locked by another process"),
     "read_h5 of a file named like no benchmark": (
@@ -185,7 +206,8 @@ def test_bad_input_gives_a_clear_error(case, tmp_path, monkeypatch):
     call = build(tmp_path, monkeypatch)
     with pytest.raises(error_type) as error:
         call()
-    assert fragment in str(error.value)
+    assert fragment.format(path=tmp_path / "eccv16_dataset_summe_google_pool5.h5") in str(
+        error.value)
 
 
 def without_annotation(data, key, users):
@@ -216,3 +238,16 @@ def test_negative_scores_and_unreachable_budgets_warn_naming_the_video(tmp_path)
     with warnings.catch_warnings():  # probabilities and a reachable budget: silence
         warnings.simplefilter("error")
         ev.evaluate(data, {k: np.full(len(PICKS), 0.5) for k in data.keys()})
+
+
+def test_a_truncated_h5_says_truncated_not_locked(tmp_path):
+    """HDF5's message for a cut file holds "sblock", which used to be read as a lock."""
+    path = video_file(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(DataError) as error:
+        sm.read_h5(path)
+    message = str(error.value)
+    assert (f"{path} is truncated: it has {len(raw) // 2} bytes of the {len(raw)} its header "
+            "announces (an interrupted download or copy)") in message
+    assert "course-data summe" in message and "lock" not in message
