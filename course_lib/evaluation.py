@@ -534,13 +534,26 @@ def annotator_step_scores(user_scores: np.ndarray, picks) -> np.ndarray:
     return user_scores[:, np.asarray(picks)] / user_scores.max(axis=1, keepdims=True)
 
 
-def rank_correlation(scores, annotator_scores: np.ndarray) -> tuple[float, float]:
+def rank_correlation(scores, annotator_scores: np.ndarray, *, what: str = "The scores"
+                     ) -> tuple[float, float]:
     """Kendall τ and Spearman ρ of step scores against each annotator, averaged over annotators.
 
     Otani et al. (CVPR 2019): unlike the F-score, ranks are not flattened by shots and knapsack,
     so random scores get τ ≈ ρ ≈ 0 while humans agree at τ ≈ 0.18, ρ ≈ 0.20 on TVSum.
+    Scores of another length than the annotators', NaN scores or no annotators are an error
+    naming ``what`` (scipy would give NaN or a broadcasting error).
     """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    scores = _video_scores(scores, what, np.shape(annotator_scores)[-1]).astype(np.float64)
+    annotator_scores = np.atleast_2d(annotator_scores)
+    if not len(annotator_scores):
+        raise CourseError(f"{what}: there are no annotators to rank against (0 rows of "
+                          "annotator scores); give the annotators' scores [n_annotators, "
+                          "n_steps] (annotator_step_scores of the video's user_scores).")
+    if not np.all(np.isfinite(scores)):
+        raise CourseError(f"{what} hold {int(np.sum(~np.isfinite(scores)))} NaN or infinite "
+                          f"value(s) (first at step {int(np.argmax(~np.isfinite(scores)))}), so "
+                          "they rank nothing (scipy would return NaN): a NaN score usually "
+                          "means the model diverged; check the scores before evaluating.")
     if np.all(scores == scores[0]):
         return 0.0, 0.0  # a constant ranking orders nothing (scipy would give NaN)
     taus, rhos = [], []
@@ -570,8 +583,11 @@ def evaluate_rank_correlation(dataset: SummarizationDataset, scores: Mapping[str
             raise ValueError(f"{key} of {dataset.name} has no per-annotator scores: rank "
                              "correlation needs them (TVSum's ydata-anno.tsv, or the synthetic "
                              "dataset).")
+        if key not in scores:
+            raise CourseError(f"No scores for {key!r}: give one score array per video of keys.")
         pairs.append(rank_correlation(scores[key],
-                                      annotator_step_scores(record.user_scores, record.picks)))
+                                      annotator_step_scores(record.user_scores, record.picks),
+                                      what=f"The scores of {key}"))
     tau, rho = np.mean(pairs, axis=0)
     return {"kendall_tau": float(tau), "spearman_rho": float(rho)}
 

@@ -108,6 +108,35 @@ def summary_call(change_points=SHOTS, **kwargs):
                                        **kwargs)
 
 
+def synthetic(edit=None):
+    """The smoke-tier synthetic dataset (it has annotator scores), one video edited by
+    ``edit(record) -> changes``; and that video's key."""
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    data = make_synthetic_dataset(config.summarization_data_config("smoke", verbose=False))
+    key = data.keys()[0]
+    if edit is not None:
+        record = dataclasses.replace(data[key], **edit(data[key]))
+        data = dataclasses.replace(data, videos={**data.videos, key: record})
+    return data, key
+
+
+def rank_call(make_scores, edit=None):
+    data, key = synthetic(edit)
+    return lambda: ev.evaluate_rank_correlation(data, {key: make_scores(data[key].n_steps)},
+                                                [key])
+
+
+def with_nan(n):
+    scores = np.linspace(0, 1, n)
+    scores[3] = np.nan
+    return scores
+
+
+def no_annotators(record):
+    return {"user_scores": record.user_scores[:0], "user_summary": record.user_summary[:0]}
+
+
 def env_call(monkeypatch, name, value, call):
     monkeypatch.setenv(name, value)
     return call
@@ -178,6 +207,19 @@ CASES = {
         CourseError, "No scores for 'video_1' (in set 1)"),
     "evaluate_epochs with no sets": (
         lambda t, m: lambda: ev.evaluate_epochs(dataset(t), []), CourseError, "non-empty list"),
+    "zero annotators in rank correlation": (
+        lambda t, m: rank_call(np.ones, no_annotators), CourseError,
+        "The scores of video_1: there are no annotators to rank against"),
+    "zero annotators in a file": (
+        lambda t, m: h5_with_member(t, lambda g: g.__setitem__("user_scores",
+                                                               np.zeros((0, 120)))),
+        DataError, "video_1 in {path}: 'user_scores' has 0 rows: the video has no annotators"),
+    "NaN scores in rank correlation": (
+        lambda t, m: rank_call(with_nan), CourseError,
+        "The scores of video_1 hold 1 NaN or infinite value(s) (first at step 3)"),
+    "no scores for a video in rank correlation": (
+        lambda t, m: (lambda d, k: lambda: ev.evaluate_rank_correlation(d, {}, [k]))(
+            *synthetic()), CourseError, "No scores for 'video_1'"),
     "generate_summary with empty change points": (
         lambda t, m: summary_call(np.zeros((0, 2), int)), CourseError, "non-empty [n_shots, 2]"),
     "generate_summary with a negative proportion": (
@@ -251,3 +293,17 @@ def test_a_truncated_h5_says_truncated_not_locked(tmp_path):
     assert (f"{path} is truncated: it has {len(raw) // 2} bytes of the {len(raw)} its header "
             "announces (an interrupted download or copy)") in message
     assert "course-data summe" in message and "lock" not in message
+
+
+def test_zero_annotators_and_short_scores_name_the_video_and_the_fix():
+    """No annotators (F-score: a raw numpy error; rank correlation: NaN) and scores one step
+    short of the annotations (a raw broadcasting error)."""
+    data, key = synthetic(no_annotators)
+    with pytest.raises(DataError, match=rf"{key} of {data.name} \(.*\) has no annotators "
+                                        r"\('user_summary' has 0 rows\).*download it again"):
+        ev.evaluate(data, {key: np.ones(data[key].n_steps)}, [key])
+    data, key = synthetic()
+    n = data[key].n_steps
+    with pytest.raises(CourseError, match=rf"The scores of {key} have shape \({n - 1},\); give "
+                                          rf"a 1-D array of the video's {n} step scores"):
+        ev.evaluate_rank_correlation(data, {key: np.linspace(0, 1, n - 1)}, [key])

@@ -134,6 +134,11 @@ class SummarizationDataset:
         """The record, or a clear error if it cannot be scored by F-score."""
         record = self[key]
         missing = [f for f in ("user_summary", "change_points") if getattr(record, f) is None]
+        if not missing and not len(record.user_summary):
+            raise DataError(f"{key} of {self.name} ({self.source}) has no annotators "
+                            "('user_summary' has 0 rows), so its F-score cannot be computed. The "
+                            "annotation file is damaged or mis-converted: download it again, or "
+                            "leave the video out of the split.")
         if missing:
             raise DataError(
                 f"{key} of {self.name} ({self.source}) has no {' and no '.join(missing)}, so its "
@@ -183,6 +188,12 @@ def validate_record(record: VideoRecord, source: str = "memory", *,
                                             or record.user_summary.shape[1] != n):
         raise _fail(key, source, f"'user_summary' has shape {record.user_summary.shape}, "
                     f"expected [n_users, n_frames={n}].")
+    for name in ("user_summary", "user_scores"):
+        value = getattr(record, name)
+        if value is not None and value.ndim == 2 and not len(value):
+            raise _fail(key, source, f"'{name}' has 0 rows: the video has no annotators, so it "
+                        "cannot be evaluated.", "Download the file again, or leave the video "
+                        "out of the split.")
     if record.user_scores is not None and (record.user_scores.ndim != 2
                                            or record.user_scores.shape[1] != n):
         raise _fail(key, source, f"'user_scores' has shape {record.user_scores.shape}, "
