@@ -510,6 +510,11 @@ def supervised_reference_scores(dataset: SummarizationDataset, train_keys: Seque
     """
     from sklearn.linear_model import Ridge
 
+    if unlabelled := [k for k in train_keys if dataset[k].gtscore is None]:
+        raise CourseError(f"The supervised reference fits the training videos' 'gtscore', which "
+                          f"{unlabelled[:5]} of {dataset.name} ({dataset.source}) lack. Use the "
+                          "feature files (`course-data summe` / `course-data tvsum`), which have "
+                          "it, or leave those videos out of the split's train_keys.")
     model = Ridge(alpha=alpha).fit(np.concatenate([dataset[k].features for k in train_keys]),
                                    np.concatenate([dataset[k].gtscore for k in train_keys]))
     return {k: model.predict(dataset[k].features).astype(np.float32) for k in keys}

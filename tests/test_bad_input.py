@@ -307,3 +307,15 @@ def test_zero_annotators_and_short_scores_name_the_video_and_the_fix():
     with pytest.raises(CourseError, match=rf"The scores of {key} have shape \({n - 1},\); give "
                                           rf"a 1-D array of the video's {n} step scores"):
         ev.evaluate_rank_correlation(data, {key: np.linspace(0, 1, n - 1)}, [key])
+
+
+def test_the_baseline_table_names_a_training_video_without_gtscore():
+    """The supervised row fits gtscore: a training video without it was a raw numpy error."""
+    from course_lib.data.summarization import make_splits
+
+    data, key = synthetic(lambda record: {"gtscore": None})
+    split = next(s for s in make_splits(data.keys(), rng=np.random.default_rng(0))
+                 if key in s.train_keys)
+    with pytest.raises(CourseError, match=rf"'gtscore', which \['{key}'\] of synthetic .* lack"
+                                          ".*leave those videos out"):
+        ev.baseline_table(data, split, n_random_trials=1)

@@ -15,7 +15,7 @@ from course_lib import training
 from course_lib.data.summarization import Split
 from course_lib.errors import CheckpointError, CourseError
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.summarizer_training import run_settings
+from course_lib.models.summarizer_training import SumGanRun, run_settings
 from tests.summarizer_helpers import (
     FEATURES,
     PARITY,
@@ -228,6 +228,29 @@ def test_an_interrupted_fit_keeps_the_last_update_and_resumes_exactly(variant, s
     for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert set(resumed.selections()) == SELECTIONS
+
+
+def test_selections_of_a_run_interrupted_in_its_first_epoch_say_so(variant, smoke_data):
+    """The history a first-epoch interrupt leaves has only the untrained evaluation: selecting
+    among trained epochs was a raw numpy error."""
+    data, splits = smoke_data
+    real, calls = sl.train_step, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sl, "train_step", interrupted)
+        with pytest.raises(training.TrainingInterrupted) as stopped:
+            smoke_fit(variant, data, splits[0], checkpoint=False)
+    run = SumGanRun(None, stopped.value.history, 2, 7)
+    with pytest.raises(CourseError, match=r"no evaluated epoch of training yet \(1 of 2 updates "
+                                          r"of epoch 1 done.*interrupted in its first epoch\. "
+                                          "Run the fit again"):
+        run.selections()
 
 
 def test_an_interrupt_in_an_epochs_evaluation_is_evaluated_on_resume(variant, smoke_data,

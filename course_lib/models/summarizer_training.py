@@ -147,9 +147,15 @@ class SumGanRun:
         """
         epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
         f = np.asarray(self.history.evals["f_score"])
+        trained = epochs >= 1
+        if not trained.any():
+            raise CourseError(
+                f"the run has no evaluated epoch of training yet ({self.history.completed_steps} "
+                f"of {self.steps_per_epoch} updates of epoch 1 done, evaluations at epochs "
+                f"{epochs.tolist()}): it was interrupted in its first epoch. Run the fit again "
+                "(it resumes from its checkpoint), then select.")
         loss = sum(self.epoch_means(term) for term in ("reconstruction", "prior", "sparsity")
                    if term in self.history.train)
-        trained = epochs >= 1
         best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
         lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])
         return {"best test epoch (uses test labels)": (int(epochs[best]), float(f[best])),
