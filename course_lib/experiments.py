@@ -357,7 +357,9 @@ class _EpochRecorder:
 def _evaluations_done(path: Path | None) -> int:
     """How many evaluations a checkpoint's history holds (0 without one); a damaged file is
     left for the training loop to report."""
-    if path is None or not path.exists():
+    from course_lib.training import checkpoint_exists
+
+    if path is None or not checkpoint_exists(path):
         return 0
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

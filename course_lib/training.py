@@ -185,9 +185,27 @@ _FOREIGN_FIX = (f"Move it out of the checkpoint folder (or set {CHECKPOINT_ENV_V
                 "folder) and the run trains from scratch.")
 
 
+def checkpoint_exists(path: Path) -> bool:
+    """Whether the checkpoint is there. A folder that cannot be entered (no permission) makes
+    ``Path.exists`` raise: that becomes a :class:`CheckpointError` naming the folder and the
+    fix."""
+    try:
+        return path.exists()
+    except PermissionError as error:
+        raise CheckpointError(
+            f"The checkpoint folder {path.parent} cannot be entered ({error.strerror}), so "
+            f"{path.name} cannot be looked for or saved. Give yourself access (chmod u+rwx "
+            f"{path.parent}) or set {CHECKPOINT_ENV_VAR} to a folder of yours.") from None
+
+
 def _read_payload(path: Path) -> dict[str, Any]:
-    with path.open("rb") as handle:
-        head = handle.read(64)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except PermissionError as error:
+        raise _unreadable(path, f"cannot be read ({error.strerror})",
+                          f"Give yourself read access (chmod u+r {path}), or "
+                          + _FOREIGN_FIX[0].lower() + _FOREIGN_FIX[1:]) from None
     if not head:
         raise _unreadable(path, "is empty (0 bytes)", _DAMAGED_FIX)
     if head.startswith(b"version https://git-lfs"):
@@ -370,7 +388,7 @@ def train(step: Callable[[Any], dict[str, float]],
     cell again to resume.``
     """
     history = History()
-    if checkpoint is not None and checkpoint.exists():
+    if checkpoint is not None and checkpoint_exists(checkpoint):
         history = load_checkpoint(checkpoint, state)
         if history.finished:
             print(f"Loaded the finished run from {checkpoint} ({history.completed_steps} steps, "

@@ -562,3 +562,46 @@ def test_notebook_03_training_resumes_exactly(sum_gan_setup, tmp_path, monkeypat
     _assert_same_tensors(run.model.state_dict(), reference.model.state_dict())
     if run.pretrain is not None:
         assert _same_history(run.pretrain, reference.pretrain)
+
+
+def _deny(monkeypatch, folder, method="stat"):
+    """What a folder without permission does to a non-root user (the tests run as root, whom
+    permissions do not stop): ``Path.<method>`` of anything inside raises PermissionError."""
+    real = getattr(type(folder), method)
+
+    def denied(self, *args, **kwargs):
+        if str(self).startswith(f"{folder}{os.sep}"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(folder), method, denied)
+
+
+def test_a_checkpoint_folder_that_cannot_be_entered_is_named_with_the_fix(tmp_path, monkeypatch,
+                                                                         sum_gan_setup):
+    """Path.exists raises PermissionError there: it was a raw traceback, in train() and in
+    SUM-GAN's fit (which looks for the checkpoint before pre-training)."""
+    model, optimizer, step, _ = _setup()
+    folder = tmp_path / "locked"
+    _deny(monkeypatch, folder)
+    message = (rf"The checkpoint folder {folder} cannot be entered \(Permission denied\).*chmod "
+               rf"u\+rwx {folder}\) or set {training.CHECKPOINT_ENV_VAR}")
+    with pytest.raises(CheckpointError, match=message):
+        training.train(step, iter(range(100)), 3, state={"model": model}, live=False,
+                       checkpoint=folder / "run.pt")
+    data, split, cfg, _ = sum_gan_setup
+    monkeypatch.setenv(training.CHECKPOINT_ENV_VAR, str(folder))
+    with pytest.raises(CheckpointError, match=message):
+        sg.fit_sum_gan(sg.build_sum_gan(cfg, 7), cfg, data, split, seed=7, live=False)
+
+
+def test_an_unreadable_checkpoint_is_named_with_the_fix(tmp_path, monkeypatch):
+    model, optimizer, step, _ = _setup()
+    path = tmp_path / "run.pt"
+    training.train(step, iter(range(100)), 2, state={"model": model}, checkpoint=path,
+                   live=False)
+    _deny(monkeypatch, tmp_path, "open")
+    with pytest.raises(CheckpointError, match=rf"{path} cannot be read \(Permission denied\)\. "
+                                              rf"Give yourself read access \(chmod u\+r {path}\)"):
+        training.train(step, iter(range(100)), 2, state={"model": model}, checkpoint=path,
+                       live=False)
