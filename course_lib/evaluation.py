@@ -241,6 +241,21 @@ def _check_shot_values(values: np.ndarray, lengths: np.ndarray, budget: int, whe
                       "the F-score is 0.", ScoreWarning, stacklevel=3)
 
 
+def _check_user_summaries(user_frames: np.ndarray, key: str, source: str, metric: str) -> None:
+    """Say which video has user summaries that select no frame: against them every summary
+    scores F = 0, so with all of them empty the video's F-score is 0 whatever the model does."""
+    empty = np.flatnonzero(user_frames == 0)
+    if not len(empty):
+        return
+    effect = ("its F-score is 0 whatever the scores" if len(empty) == len(user_frames) else
+              "they score F = 0 against any summary" + (
+                  ", which lowers the mean over users" if metric == "mean" else ""))
+    warnings.warn(f"{key} in {source}: {len(empty)} of {len(user_frames)} user summaries "
+                  f"(rows {empty.tolist()[:10]} of 'user_summary') select no frame, so {effect}. "
+                  "The annotation file is probably damaged or mis-converted: download it again, "
+                  "or leave that video out of the split.", ScoreWarning, stacklevel=3)
+
+
 def generate_summary(scores, change_points: np.ndarray, picks, n_frames: int, *,
                      proportion: float = BUDGET, solver: Solver = "vectorised",
                      allow_negative: bool = True) -> np.ndarray:
@@ -369,6 +384,7 @@ def evaluate_epochs(dataset: SummarizationDataset, scores: Sequence[Mapping[str,
                           for s in scores])
         values = _shot_means(upsample_scores(batch, shots.picks, shots.n_frames), shots.bounds)
         _check_shot_values(values, shots.lengths, shots.budget, key, allow_negative)
+        _check_user_summaries(shots.user_frames, key, dataset.source, metric)
         if solver == "vectorised":
             chosen = knapsack_batch(values, shots.lengths, shots.budget)
         else:
@@ -494,6 +510,11 @@ def supervised_reference_scores(dataset: SummarizationDataset, train_keys: Seque
     """
     from sklearn.linear_model import Ridge
 
+    if unlabelled := [k for k in train_keys if dataset[k].gtscore is None]:
+        raise CourseError(f"The supervised reference fits the training videos' 'gtscore', which "
+                          f"{unlabelled[:5]} of {dataset.name} ({dataset.source}) lack. Use the "
+                          "feature files (`course-data summe` / `course-data tvsum`), which have "
+                          "it, or leave those videos out of the split's train_keys.")
     model = Ridge(alpha=alpha).fit(np.concatenate([dataset[k].features for k in train_keys]),
                                    np.concatenate([dataset[k].gtscore for k in train_keys]))
     return {k: model.predict(dataset[k].features).astype(np.float32) for k in keys}
@@ -518,13 +539,26 @@ def annotator_step_scores(user_scores: np.ndarray, picks) -> np.ndarray:
     return user_scores[:, np.asarray(picks)] / user_scores.max(axis=1, keepdims=True)
 
 
-def rank_correlation(scores, annotator_scores: np.ndarray) -> tuple[float, float]:
+def rank_correlation(scores, annotator_scores: np.ndarray, *, what: str = "The scores"
+                     ) -> tuple[float, float]:
     """Kendall τ and Spearman ρ of step scores against each annotator, averaged over annotators.
 
     Otani et al. (CVPR 2019): unlike the F-score, ranks are not flattened by shots and knapsack,
     so random scores get τ ≈ ρ ≈ 0 while humans agree at τ ≈ 0.18, ρ ≈ 0.20 on TVSum.
+    Scores of another length than the annotators', NaN scores or no annotators are an error
+    naming ``what`` (scipy would give NaN or a broadcasting error).
     """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    scores = _video_scores(scores, what, np.shape(annotator_scores)[-1]).astype(np.float64)
+    annotator_scores = np.atleast_2d(annotator_scores)
+    if not len(annotator_scores):
+        raise CourseError(f"{what}: there are no annotators to rank against (0 rows of "
+                          "annotator scores); give the annotators' scores [n_annotators, "
+                          "n_steps] (annotator_step_scores of the video's user_scores).")
+    if not np.all(np.isfinite(scores)):
+        raise CourseError(f"{what} hold {int(np.sum(~np.isfinite(scores)))} NaN or infinite "
+                          f"value(s) (first at step {int(np.argmax(~np.isfinite(scores)))}), so "
+                          "they rank nothing (scipy would return NaN): a NaN score usually "
+                          "means the model diverged; check the scores before evaluating.")
     if np.all(scores == scores[0]):
         return 0.0, 0.0  # a constant ranking orders nothing (scipy would give NaN)
     taus, rhos = [], []
@@ -554,8 +588,11 @@ def evaluate_rank_correlation(dataset: SummarizationDataset, scores: Mapping[str
             raise ValueError(f"{key} of {dataset.name} has no per-annotator scores: rank "
                              "correlation needs them (TVSum's ydata-anno.tsv, or the synthetic "
                              "dataset).")
+        if key not in scores:
+            raise CourseError(f"No scores for {key!r}: give one score array per video of keys.")
         pairs.append(rank_correlation(scores[key],
-                                      annotator_step_scores(record.user_scores, record.picks)))
+                                      annotator_step_scores(record.user_scores, record.picks),
+                                      what=f"The scores of {key}"))
     tau, rho = np.mean(pairs, axis=0)
     return {"kendall_tau": float(tau), "spearman_rho": float(rho)}
 

@@ -25,6 +25,7 @@ from its last completed epoch and ends as an uninterrupted one would; a finished
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -47,7 +48,7 @@ from tqdm.auto import tqdm
 from course_lib.config import resolve_tier, summarization_data_config
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import Method, checkpoint_file, family, run_settings
-from course_lib.training import read_progress
+from course_lib.training import checkpoint_exists, read_progress
 
 try:
     import fcntl
@@ -357,8 +358,10 @@ class _EpochRecorder:
 def _evaluations_done(path: Path | None) -> int:
     """How many evaluations a checkpoint's history holds (0 without one), read from its side
     file where it can be; a damaged file is left for the training loop to report."""
+    if path is None or not checkpoint_exists(path):
+        return 0
     try:
-        progress = read_progress(path) if path is not None else None
+        progress = read_progress(path)
     except CheckpointError:
         return 0
     return 0 if progress is None else progress["evaluations"]
@@ -374,6 +377,7 @@ def run_job(job: Job, out: str | Path, *, method: Method | None = None,
     ``progress=False`` hides the training's progress bars (its stderr).
     """
     spec = Model(method) if method is not None else check_model(job.model)
+    check_out(out)
     tier = resolve_tier(job.tier, verbose=False)
     if tier != job.tier:
         job = replace(job, tier=tier)
@@ -391,8 +395,27 @@ def run_job(job: Job, out: str | Path, *, method: Method | None = None,
         claim_folder(folder, wanted)
         if (folder / FINISHED).exists():
             return load_job(folder)
-        _train(job, spec, config, data, split, folder, progress)
+        try:
+            _train(job, spec, config, data, split, folder, progress)
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise CourseError(
+                f"{job}: the disk holding {folder} is full ({error.strerror}). Nothing finished "
+                "was lost: every file is written whole or not at all, the finished jobs are "
+                "untouched and this job's completed epochs are in its checkpoint. Free some "
+                "space and run the same command again: the job resumes where it stopped."
+            ) from None
     return load_job(folder)
+
+
+def check_out(out: str | Path) -> Path:
+    """The results folder; a file of that name is an error (not a raw one from mkdir)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"The results folder {out} (--out) is a file, not a folder: give a "
+                          "folder (it is created if missing), e.g. --out results/.")
+    return out
 
 
 class JobBusy(CourseError):
@@ -545,6 +568,11 @@ def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iter
     tier = resolve_tier(tier, verbose=False)
     splits = check_splits(dataset, tier, splits)
     todo = grid(models, dataset, tier, splits, list(seeds))
+    if not todo:
+        raise CourseError(f"The grid is empty (models {list(models)}, splits {list(splits)}, "
+                          f"seeds {list(seeds)}), so nothing would run: give at least one of "
+                          "each.")
+    check_out(out)
     data, all_splits = load_data(dataset, tier)
     for job in todo:  # every folder is checked before anything trains
         claim_folder(job.folder(out), job_config(job, MODELS[job.model], data,
@@ -815,7 +843,7 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
     ``splits`` × ``seeds`` (default: the models and seeds found, every split of the data)."""
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = check_out(out)
     found = load_results(out, dataset=dataset, tier=tier)
     if not found:
         where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("tier", tier)) if v)

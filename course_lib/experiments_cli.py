@@ -25,13 +25,17 @@ ONLY_KEYS = ("model", "split", "seed", "index")
 def parse_numbers(text: str, what: str) -> list[int]:
     """``"0-4"``, ``"0,2,4"`` or ``"0-2,4"`` → a list of integers."""
     numbers = []
-    try:
-        for part in text.split(","):
-            first, _, last = part.strip().partition("-")
-            numbers += range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise CourseError(f"--{what} {text!r} is not a list of numbers: write e.g. 0-4, 0,2,4 "
-                          "or 0-2,4.") from None
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise CourseError(f"--{what} {text!r} is not a list of numbers: write e.g. 0-4, "
+                              "0,2,4 or 0-2,4.") from None
+        if high < low:  # range() would be empty: nothing would run
+            raise CourseError(f"--{what} {text!r}: the range {part.strip()} counts down, so it "
+                              f"is empty; write it upwards, {high}-{low}.")
+        numbers += range(low, high + 1)
     return numbers
 
 

@@ -241,9 +241,27 @@ _FOREIGN_FIX = (f"Move it out of the checkpoint folder (or set {CHECKPOINT_ENV_V
                 "folder) and the run trains from scratch.")
 
 
+def checkpoint_exists(path: Path) -> bool:
+    """Whether the checkpoint is there. A folder that cannot be entered (no permission) makes
+    ``Path.exists`` raise: that becomes a :class:`CheckpointError` naming the folder and the
+    fix."""
+    try:
+        return path.exists()
+    except PermissionError as error:
+        raise CheckpointError(
+            f"The checkpoint folder {path.parent} cannot be entered ({error.strerror}), so "
+            f"{path.name} cannot be looked for or saved. Give yourself access (chmod u+rwx "
+            f"{path.parent}) or set {CHECKPOINT_ENV_VAR} to a folder of yours.") from None
+
+
 def _read_payload(path: Path) -> dict[str, Any]:
-    with path.open("rb") as handle:
-        head = handle.read(64)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except PermissionError as error:
+        raise _unreadable(path, f"cannot be read ({error.strerror})",
+                          f"Give yourself read access (chmod u+r {path}), or "
+                          + _FOREIGN_FIX[0].lower() + _FOREIGN_FIX[1:]) from None
     if not head:
         raise _unreadable(path, "is empty (0 bytes)", _DAMAGED_FIX)
     if head.startswith(b"version https://git-lfs"):
@@ -422,12 +440,14 @@ def train(step: Callable[[Any], dict[str, float]],
 
     Ctrl-C (Jupyter's "Interrupt kernel") takes effect between steps: the state after the last
     completed step is saved, then :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) is
-    raised so that enclosing code stops too. In Jupyter the cell ends with its one line, e.g.
+    raised so that enclosing code stops too. (A ``KeyboardInterrupt`` raised inside an
+    evaluation leaves its step saved without it: the resumed run evaluates it first.) In
+    Jupyter the cell ends with its one line, e.g.
     ``TrainingInterrupted: 01-composite: stopped after step 157 of 1000, saved to ...; run the
     cell again to resume.``
     """
     history = History()
-    if checkpoint is not None and checkpoint.exists():
+    if checkpoint is not None and checkpoint_exists(checkpoint):
         history = load_checkpoint(checkpoint, state)
         if history.finished:
             print(f"Loaded the finished run from {checkpoint} ({history.completed_steps} steps, "
@@ -440,10 +460,14 @@ def train(step: Callable[[Any], dict[str, float]],
     started = time.monotonic() - history.seconds
     target = checkpoint
     saved_at = time.monotonic()
+    before_evaluation = None  # the random states while an evaluation runs
 
     def run_evaluation(step_number: int) -> None:
+        nonlocal before_evaluation
         if evaluate is not None and history.eval_steps[-1:] != [step_number]:
+            before_evaluation = random_states()
             history.log("eval", step_number, evaluate())
+        before_evaluation = None
 
     def save() -> None:
         nonlocal target, saved_at
@@ -463,9 +487,12 @@ def train(step: Callable[[Any], dict[str, float]],
     progress = tqdm(range(history.completed_steps, total_steps), initial=history.completed_steps,
                     total=total_steps, desc=title)
     try:
-        if evaluate_first and history.completed_steps == 0:
+        # A fresh run's first evaluation, or the one a KeyboardInterrupt raised inside the
+        # evaluation after the last saved step kept from being logged: redone before going on.
+        done = history.completed_steps
+        if evaluate_first if done == 0 else eval_every and done % eval_every == 0:
             with deferred_interrupts():
-                run_evaluation(0)
+                run_evaluation(done)
         for number in progress:
             with deferred_interrupts():
                 metrics = step(next(batch_iter))
@@ -484,6 +511,8 @@ def train(step: Callable[[Any], dict[str, float]],
             history.finished = True
             save()
     except KeyboardInterrupt:
+        if before_evaluation is not None:  # saved as before the unfinished evaluation
+            set_random_states(before_evaluation)
         try:
             save()
         except KeyboardInterrupt:  # a second Ctrl-C during the save: the save completed first

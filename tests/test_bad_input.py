@@ -8,6 +8,7 @@ checks the error type and a fragment of its message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import warnings
@@ -37,6 +38,7 @@ def video_file(path, n_videos=2):
             g["n_frames"], g["picks"], g["change_points"] = 120, PICKS, SHOTS
             g["features"] = np.ones((len(PICKS), 8), np.float32)
             g["user_summary"] = np.zeros((2, 120), np.float32)
+            g["user_summary"][:, :10] = 1  # shot 0 (an all-zero summary draws a warning)
     return path
 
 
@@ -57,6 +59,18 @@ def damaged_h5(tmp_path):
     raw[at:at + 4] = b"XXXX"
     (tmp_path / "eccv16_dataset_summe_google_pool5.h5").write_bytes(raw)
     return lambda: sm.read_h5(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
+
+
+def h5_with_member(tmp_path, add):
+    """A valid feature file whose video_1 group gets ``add(group)`` (e.g. a stray member)."""
+    path = video_file(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
+    with h5py.File(path, "a") as handle:
+        add(handle["video_1"])
+    return lambda: sm.read_h5(path)
+
+
+def rename(group, old, new):
+    group.move(old, new)
 
 
 def locked_h5(tmp_path):
@@ -94,6 +108,35 @@ def summary_call(change_points=SHOTS, **kwargs):
                                        **kwargs)
 
 
+def synthetic(edit=None):
+    """The smoke-tier synthetic dataset (it has annotator scores), one video edited by
+    ``edit(record) -> changes``; and that video's key."""
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    data = make_synthetic_dataset(config.summarization_data_config("smoke", verbose=False))
+    key = data.keys()[0]
+    if edit is not None:
+        record = dataclasses.replace(data[key], **edit(data[key]))
+        data = dataclasses.replace(data, videos={**data.videos, key: record})
+    return data, key
+
+
+def rank_call(make_scores, edit=None):
+    data, key = synthetic(edit)
+    return lambda: ev.evaluate_rank_correlation(data, {key: make_scores(data[key].n_steps)},
+                                                [key])
+
+
+def with_nan(n):
+    scores = np.linspace(0, 1, n)
+    scores[3] = np.nan
+    return scores
+
+
+def no_annotators(record):
+    return {"user_scores": record.user_scores[:0], "user_summary": record.user_summary[:0]}
+
+
 def env_call(monkeypatch, name, value, call):
     monkeypatch.setenv(name, value)
     return call
@@ -114,6 +157,15 @@ CASES = {
     "Moving MNIST .npz archive": (
         lambda t, m: moving_mnist_file(t), DataError, "an .npz archive"),
     "h5 with corrupted internals": (lambda t, m: damaged_h5(t), DataError, "is damaged"),
+    "h5 video group with a nested group": (
+        lambda t, m: h5_with_member(t, lambda g: g.create_group("extra").create_dataset(
+            "x", data=1)), DataError,
+        "video_1 in {path}: members ['extra'] are groups, but a video's group in the eccv16 "
+        "layout holds only arrays"),
+    "h5 video group with a misspelt member": (
+        lambda t, m: h5_with_member(t, lambda g: rename(g, "features", "featurs")), DataError,
+        "video_1 in {path}: missing key 'features', but it has the unexpected member "
+        "'featurs'. Rename 'featurs' to 'features'."),
     "h5 locked by another writer": (
         lambda t, m: locked_h5(t), DataError, "locked by another process"),
     "read_h5 of a file named like no benchmark": (
@@ -127,6 +179,17 @@ CASES = {
         lambda t, m: splits_file(t, None, ["video_2"]), DataError, "'train_keys' must be a list"),
     "split with no test keys": (
         lambda t, m: splits_file(t, ["video_1"], []), DataError, "has no test videos"),
+    "split repeating a training video": (
+        lambda t, m: splits_file(t, ["video_1", "video_3", "video_1"], ["video_2"]), DataError,
+        "lists ['video_1'] more than once in 'train_keys': each would train twice per epoch. "
+        "List every video once"),
+    "split repeating a test video": (
+        lambda t, m: splits_file(t, ["video_1"], ["video_2", "video_2"]), DataError,
+        "lists ['video_2'] more than once in 'test_keys'"),
+    "split testing a training video": (
+        lambda t, m: splits_file(t, ["video_1", "video_2"], ["video_2"]), DataError,
+        "trains on its test videos ['video_2'], so the F-score would not measure unseen videos. "
+        "Put each video in 'train_keys' or in 'test_keys', not both"),
     # scores and the evaluation
     "scores as a list": (
         lambda t, m: scores_call(t, lambda d: [np.ones(4)] * 2), CourseError, "must be a dict"),
@@ -144,6 +207,19 @@ CASES = {
         CourseError, "No scores for 'video_1' (in set 1)"),
     "evaluate_epochs with no sets": (
         lambda t, m: lambda: ev.evaluate_epochs(dataset(t), []), CourseError, "non-empty list"),
+    "zero annotators in rank correlation": (
+        lambda t, m: rank_call(np.ones, no_annotators), CourseError,
+        "The scores of video_1: there are no annotators to rank against"),
+    "zero annotators in a file": (
+        lambda t, m: h5_with_member(t, lambda g: g.__setitem__("user_scores",
+                                                               np.zeros((0, 120)))),
+        DataError, "video_1 in {path}: 'user_scores' has 0 rows: the video has no annotators"),
+    "NaN scores in rank correlation": (
+        lambda t, m: rank_call(with_nan), CourseError,
+        "The scores of video_1 hold 1 NaN or infinite value(s) (first at step 3)"),
+    "no scores for a video in rank correlation": (
+        lambda t, m: (lambda d, k: lambda: ev.evaluate_rank_correlation(d, {}, [k]))(
+            *synthetic()), CourseError, "No scores for 'video_1'"),
     "generate_summary with empty change points": (
         lambda t, m: summary_call(np.zeros((0, 2), int)), CourseError, "non-empty [n_shots, 2]"),
     "generate_summary with a negative proportion": (
@@ -172,7 +248,16 @@ def test_bad_input_gives_a_clear_error(case, tmp_path, monkeypatch):
     call = build(tmp_path, monkeypatch)
     with pytest.raises(error_type) as error:
         call()
-    assert fragment in str(error.value)
+    assert fragment.format(path=tmp_path / "eccv16_dataset_summe_google_pool5.h5") in str(
+        error.value)
+
+
+def without_annotation(data, key, users):
+    """``data`` with the user summaries ``users`` of video ``key`` emptied (all zeros)."""
+    summary = data[key].user_summary.copy()
+    summary[users] = False
+    record = dataclasses.replace(data[key], user_summary=summary)
+    return dataclasses.replace(data, videos={**data.videos, key: record})
 
 
 def test_negative_scores_and_unreachable_budgets_warn_naming_the_video(tmp_path):
@@ -184,6 +269,53 @@ def test_negative_scores_and_unreachable_budgets_warn_naming_the_video(tmp_path)
         ev.evaluate(data, {k: np.zeros(len(PICKS)) for k in data.keys()})
     with pytest.warns(ev.ScoreWarning, match="every shot is longer than the summary budget"):
         ev.generate_summary(np.ones(len(PICKS)), np.array([[0, 59], [60, 119]]), PICKS, 120)
+    with pytest.warns(ev.ScoreWarning, match=r"video_2 in .*: 1 of 2 user summaries \(rows "
+                      r"\[1\] of 'user_summary'\) select no frame.*download it again"):
+        ev.evaluate(without_annotation(data, "video_2", [1]), {k: np.full(len(PICKS), 0.5)
+                                                               for k in data.keys()})
+    with pytest.warns(ev.ScoreWarning, match=r"video_1 .*2 of 2 .*its F-score is 0 whatever"):
+        f = ev.evaluate(without_annotation(data, "video_1", [0, 1]),
+                        {k: np.full(len(PICKS), 0.5) for k in data.keys()})
+    assert f.per_video["video_1"] == 0 < f.per_video["video_2"]
     with warnings.catch_warnings():  # probabilities and a reachable budget: silence
         warnings.simplefilter("error")
         ev.evaluate(data, {k: np.full(len(PICKS), 0.5) for k in data.keys()})
+
+
+def test_a_truncated_h5_says_truncated_not_locked(tmp_path):
+    """HDF5's message for a cut file holds "sblock", which used to be read as a lock."""
+    path = video_file(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(DataError) as error:
+        sm.read_h5(path)
+    message = str(error.value)
+    assert (f"{path} is truncated: it has {len(raw) // 2} bytes of the {len(raw)} its header "
+            "announces (an interrupted download or copy)") in message
+    assert "course-data summe" in message and "lock" not in message
+
+
+def test_zero_annotators_and_short_scores_name_the_video_and_the_fix():
+    """No annotators (F-score: a raw numpy error; rank correlation: NaN) and scores one step
+    short of the annotations (a raw broadcasting error)."""
+    data, key = synthetic(no_annotators)
+    with pytest.raises(DataError, match=rf"{key} of {data.name} \(.*\) has no annotators "
+                                        r"\('user_summary' has 0 rows\).*download it again"):
+        ev.evaluate(data, {key: np.ones(data[key].n_steps)}, [key])
+    data, key = synthetic()
+    n = data[key].n_steps
+    with pytest.raises(CourseError, match=rf"The scores of {key} have shape \({n - 1},\); give "
+                                          rf"a 1-D array of the video's {n} step scores"):
+        ev.evaluate_rank_correlation(data, {key: np.linspace(0, 1, n - 1)}, [key])
+
+
+def test_the_baseline_table_names_a_training_video_without_gtscore():
+    """The supervised row fits gtscore: a training video without it was a raw numpy error."""
+    from course_lib.data.summarization import make_splits
+
+    data, key = synthetic(lambda record: {"gtscore": None})
+    split = next(s for s in make_splits(data.keys(), rng=np.random.default_rng(0))
+                 if key in s.train_keys)
+    with pytest.raises(CourseError, match=rf"'gtscore', which \['{key}'\] of synthetic .* lack"
+                                          ".*leave those videos out"):
+        ev.baseline_table(data, split, n_random_trials=1)

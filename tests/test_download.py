@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import socket
+import stat
 import tarfile
 import threading
 import zipfile
@@ -355,3 +356,25 @@ def test_the_real_table_passes_the_checksum_and_matches_the_reference_layout(ser
         assert (got.video_name, got.n_frames) == (want.video_name, want.n_frames)
         np.testing.assert_array_equal(got.picks, want.picks)
         np.testing.assert_allclose(got.gtscore, want.gtscore, atol=1e-6)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_a_downloaded_file_gets_the_umasks_mode(server, tmp_path, umask, mode):
+    """Like every file the course writes (checkpoints, results), not mkstemp's 0600."""
+    previous = os.umask(umask)
+    try:
+        dest = download([server + "payload.bin"], tmp_path / "payload.bin", PAYLOAD_MD5,
+                        progress=False)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(dest.stat().st_mode) == mode
+
+
+def test_a_mirror_without_a_scheme_is_named_with_the_fix(server, tmp_path):
+    """urllib's "unknown url type" hid that the mirror lacks its https://."""
+    bare = server.removeprefix("http://") + "payload.bin"
+    with pytest.raises(DataError, match=rf"the URL '{bare}' has no scheme\. Write it in full, "
+                                        rf"e.g\. 'https://{bare}'.*unchanged"):
+        download([bare, server + "payload.bin"], tmp_path / "payload.bin", PAYLOAD_MD5,
+                 progress=False)
+    assert list(tmp_path.iterdir()) == [tmp_path / "served"]

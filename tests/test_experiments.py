@@ -3,6 +3,7 @@ the synthetic data, a few seconds each."""
 
 import csv
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -129,6 +130,32 @@ def test_an_interrupted_job_resumes_and_ends_as_an_uninterrupted_one(finished, t
              for out in (tmp_path, finished[0])
              for p in (job().folder(out) / "checkpoint").glob("*.pt")]
     assert all(torch.equal(model[0][k], model[1][k]) for k in model[0])
+
+
+@pytest.mark.parametrize("after_recording", [False, True])
+def test_a_job_interrupted_in_an_evaluation_redoes_it(finished, tmp_path, monkeypatch,
+                                                      after_recording):
+    """A KeyboardInterrupt raised in epoch 1's evaluation (before or after its scores were
+    written): the resumed job evaluates epoch 1 again, so no epoch's F-score or scores file is
+    missing, and it ends as an uninterrupted job."""
+    from course_lib.training import TrainingInterrupted
+
+    real, calls = sl.evaluate_model, []
+
+    def interrupted(model, dataset, keys, on_evaluate=None):
+        calls.append(1)
+        if len(calls) == 2 and not after_recording:
+            raise KeyboardInterrupt
+        metrics = real(model, dataset, keys, on_evaluate)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return metrics
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "evaluate_model", interrupted)
+        with pytest.raises(TrainingInterrupted):
+            ex.run_job(job(), tmp_path, progress=False)
+    same_results(ex.run_job(job(), tmp_path, progress=False), finished[1])
 
 
 def test_only_runs_one_job_of_the_grid(tmp_path, capsys):
@@ -395,3 +422,53 @@ def test_on_tvsum_the_rank_correlation_reported_is_that_of_the_final_scores_and_
     assert {k: float(row[k]) for k in expected} == pytest.approx(expected, rel=1e-9)
     assert f"| {expected['kendall_tau']:.3f} | {expected['spearman_rho']:.3f} |" in (
         capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "2-0"], "--seeds '2-0': the range 2-0 counts down, so it is empty; write it "
+                         "upwards, 0-2."),
+    (["--splits", "1-0"], "--splits '1-0': the range 1-0 counts down"),
+    (["--out", "{file}"], "The results folder {file} (--out) is a file, not a folder"),
+])
+def test_an_empty_grid_or_an_out_that_is_a_file_is_an_error(tmp_path, capsys, args, message):
+    """--seeds 2-0 ran nothing and exited 0; --out naming a file was a raw mkdir error."""
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    command = {"--out": str(tmp_path / "results"), "--seeds": "0", "--splits": "0"}
+    command.update({args[0]: args[1].format(file=file)})
+    argv = ["run", MODEL, "--tier", "smoke"] + [x for kv in command.items() for x in kv]
+    assert main(argv) == 1
+    assert message.format(file=file) in capsys.readouterr().err
+    if args[0] == "--out":
+        assert main(["report", "--out", str(file)]) == 1
+        assert message.format(file=file) in capsys.readouterr().err
+
+
+def test_an_empty_grid_is_an_error_in_the_library_too(tmp_path):
+    with pytest.raises(ex.CourseError, match=r"The grid is empty .*seeds \[\]\), so nothing "
+                                             "would run"):
+        ex.run_grid([MODEL], "synthetic", "smoke", [0], [], tmp_path, progress=False)
+
+
+def test_a_full_disk_says_so_and_the_job_resumes_once_there_is_space(finished, tmp_path,
+                                                                    monkeypatch, capsys):
+    """No space left while epoch 1's progress is written: one message (not a traceback from
+    inside the training loop) that says the disk is full and that nothing finished was lost;
+    after that, the same command resumes and ends as an uninterrupted job."""
+    real_write = Path.write_text
+
+    def full(path, *args, **kwargs):
+        if path.name.startswith(".progress.json") and "epoch\": 1" in args[0]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(path, *args, **kwargs)
+
+    argv = ["run", MODEL, "--tier", "smoke", "--splits", "0", "--seeds", "0", "--out",
+            str(tmp_path)]
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "write_text", full)
+        assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"the disk holding {job().folder(tmp_path)} is full (No space left on device). " \
+           "Nothing finished was lost" in err and "Traceback" not in err
+    assert main(argv) == 0
+    same_results(ex.load_job(job().folder(tmp_path)), finished[1])

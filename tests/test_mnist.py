@@ -110,6 +110,18 @@ def test_load_mnist_rejects_count_mismatch(tmp_path, tiny):
         load_mnist(tmp_path)
 
 
+@pytest.mark.parametrize("size", [(8, 8), (28, 20)])
+def test_load_mnist_rejects_images_that_are_not_28_by_28(tmp_path, size):
+    """An IDX file of 8×8 digits (e.g. scikit-learn's) is well-formed but not MNIST."""
+    images = np.zeros((5, *size), np.uint8)
+    write_split(tmp_path, images, np.arange(5, dtype=np.uint8))
+    with pytest.raises(DataError, match=rf"(?s){size[0]}×{size[1]} pixels, not MNIST's 28×28.*"
+                                        "course-data mnist"):
+        load_mnist(tmp_path)
+    with pytest.raises(DataError, match="not MNIST's 28×28"):
+        digit_source(tmp_path)
+
+
 def test_embedded_digits():
     digits = embedded_digits()
     assert digits.images.shape == (1797, 28, 28) and digits.images.dtype == np.float32

@@ -15,7 +15,7 @@ from course_lib import training
 from course_lib.data.summarization import Split
 from course_lib.errors import CheckpointError, CourseError
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.summarizer_training import run_settings
+from course_lib.models.summarizer_training import SumGanRun, run_settings
 from tests.summarizer_helpers import (
     FEATURES,
     PARITY,
@@ -82,6 +82,46 @@ def test_fast_trainer_updates_on_a_padded_batch(variant):
     assert all((a != b).any() for a, b in zip(before, model.parameters(), strict=True))
 
 
+def test_the_fast_trainer_logs_the_mean_of_each_videos_own_values(variant):
+    """Everything a padded batch logs (and the panels plot) is the mean over its videos of what
+    each video alone gives: the padded steps, whose scores are not zero (the selector's bias
+    gives them about 0.47), count nowhere."""
+    config = tiny_config(variant, videos_per_update=3)
+    model = variant.method.build(config, seed=0).double()
+    seen = {"score": [], "discriminate_both": []}
+    real_score, real_both = model.score, model.discriminate_both
+
+    def alone(function, name, *tensors, lengths):
+        """``function`` on each video of the batch alone, cut to its length (recorded)."""
+        with torch.no_grad():
+            seen[name].append([function(*(t[i:i + 1, :n] for t in tensors))
+                               for i, n in enumerate(lengths.tolist())])
+
+    def score(x, lengths=None):
+        alone(real_score, "score", x, lengths=lengths)
+        return real_score(x, lengths)
+
+    def discriminate_both(original, summary, lengths=None):
+        alone(real_both, "discriminate_both", original, summary, lengths=lengths)
+        return real_both(original, summary, lengths)
+
+    model.score, model.discriminate_both = score, discriminate_both
+    logged = sl.train_step(model, sl.make_optimizers(model, config),
+                           sl.make_batch(model, videos([5, 9, 3])), config)
+    means = torch.stack([s.mean() for s in seen["score"][0]])
+    phase1, phase2, phase3 = seen["discriminate_both"]
+    p_original = torch.stack([p_x for _, (p_x, _) in phase3])
+    p_summary = torch.stack([p_hat for _, (_, p_hat) in phase3])
+    expected = {
+        "mean_score": means.mean(), "sparsity": (means - config.sigma).abs().mean(),
+        "reconstruction": torch.stack([(a - b).norm() for (a, b), _ in phase1]).mean(),
+        "gan_generator": torch.stack([(p_hat - 1) ** 2 for _, (_, p_hat) in phase2]).mean(),
+        "p_original": p_original.mean(), "p_summary": p_summary.mean(),
+        "discriminator": ((p_original - 1) ** 2).mean() + (p_summary ** 2).mean()}
+    for key, value in expected.items():
+        assert logged[key] == pytest.approx(value.item(), rel=1e-9, abs=1e-12), key
+
+
 # ---------------------------------------------------------------- the fit function
 
 def test_fit_evaluates_every_epoch_and_reloads_from_its_checkpoint(variant, smoke_data, tmp_path,
@@ -136,6 +176,20 @@ def test_a_split_naming_a_missing_video_says_which_and_what_to_do(variant, smoke
         smoke_fit(variant, data, split, checkpoint=False)
 
 
+@pytest.mark.parametrize("part", ["train", "both"])
+def test_a_split_listing_a_video_twice_is_refused(variant, smoke_data, part):
+    """A Split built in code with a repeated training key would train that video twice per
+    epoch (the reference does); one in both parts would be evaluated on its training data."""
+    data, splits = smoke_data
+    train, test = splits[0]
+    split = (Split(train + train[:1], test) if part == "train"
+             else Split(train, test + train[:1]))
+    message = (rf"\['{train[0]}'\] more than once in 'train_keys'.*train twice per epoch"
+               if part == "train" else rf"trains on its test videos \['{train[0]}'\]")
+    with pytest.raises(CourseError, match=message):
+        smoke_fit(variant, data, split, checkpoint=False)
+
+
 def test_a_checkpoint_of_another_configuration_is_a_clear_error(variant, smoke_data, tmp_path,
                                                                 monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
@@ -174,3 +228,51 @@ def test_an_interrupted_fit_keeps_the_last_update_and_resumes_exactly(variant, s
     for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert set(resumed.selections()) == SELECTIONS
+
+
+def test_selections_of_a_run_interrupted_in_its_first_epoch_say_so(variant, smoke_data):
+    """The history a first-epoch interrupt leaves has only the untrained evaluation: selecting
+    among trained epochs was a raw numpy error."""
+    data, splits = smoke_data
+    real, calls = sl.train_step, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sl, "train_step", interrupted)
+        with pytest.raises(training.TrainingInterrupted) as stopped:
+            smoke_fit(variant, data, splits[0], checkpoint=False)
+    run = SumGanRun(None, stopped.value.history, 2, 7)
+    with pytest.raises(CourseError, match=r"no evaluated epoch of training yet \(1 of 2 updates "
+                                          r"of epoch 1 done.*interrupted in its first epoch\. "
+                                          "Run the fit again"):
+        run.selections()
+
+
+def test_an_interrupt_in_an_epochs_evaluation_is_evaluated_on_resume(variant, smoke_data,
+                                                                     tmp_path, monkeypatch):
+    """A KeyboardInterrupt raised inside epoch 1's evaluation leaves that epoch's update saved
+    without its F-score; the resumed run must evaluate it, not skip to epoch 2."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    reference = smoke_fit(variant, data, splits[0], checkpoint=False)
+    real, calls = sl.evaluate_model, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the evaluation after the first epoch
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sl, "evaluate_model", interrupted)
+        with pytest.raises(training.TrainingInterrupted, match="after step 2"):
+            smoke_fit(variant, data, splits[0])
+    resumed = smoke_fit(variant, data, splits[0])
+    assert resumed.history.eval_steps == reference.history.eval_steps == [0, 2, 4]
+    assert resumed.history.evals == reference.history.evals and resumed.history.finished
+    assert resumed.selections() == reference.selections()

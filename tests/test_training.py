@@ -168,18 +168,32 @@ def _random_run(path, interrupt_at=None, how="ctrl-c", reseed=0):
         optimizer.step()
         return {"loss": loss.item()}
 
+    def evaluate():
+        draw = torch.rand(1).item()
+        if how == "eval" and step_counter(optimizer) == interrupt_at:
+            raise KeyboardInterrupt  # in the middle of the evaluation after that step
+        return {"w": model.weight.sum().item(), "draw": draw}
+
     state = {"model": model, "optimizer": optimizer, "noise": training.GeneratorState(generator)}
-    history = training.train(step, batches, 9, state=state,
-                             evaluate=lambda: {"w": model.weight.sum().item(),
-                                               "draw": torch.rand(1).item()},
+    history = training.train(step, batches, 9, state=state, evaluate=evaluate,
                              eval_every=4, evaluate_first=True, checkpoint=path,
                              checkpoint_every=3, live=False)
     return model, optimizer, generator, history
 
 
+def step_counter(optimizer) -> int:
+    """How many steps ``optimizer`` (an Adam) has made."""
+    states = list(optimizer.state.values())
+    return int(states[0]["step"]) if states else 0
+
+
 @pytest.mark.parametrize("how, at", [("ctrl-c", 1), ("ctrl-c", 3), ("ctrl-c", 4), ("ctrl-c", 5),
-                                     ("ctrl-c", 9), ("raise", 1), ("raise", 6), ("crash", 5)])
+                                     ("ctrl-c", 9), ("raise", 1), ("raise", 6), ("crash", 5),
+                                     ("eval", 0), ("eval", 4), ("eval", 8), ("eval", 9)])
 def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, how, at):
+    """Ctrl-C in a step, a KeyboardInterrupt raised before or in a step or in an evaluation
+    (before the first step, at an evaluation boundary, at the end), a crash: the resumed run
+    redoes what was missing, evaluations included, and ends as an uninterrupted one."""
     model, optimizer, generator, history = _random_run(None)
     after = torch.rand(2), np.random.rand(), random.random()
 
@@ -189,7 +203,7 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, how, 
         _random_run(path, interrupt_at=at, how=how)
     stored = training.load_checkpoint(path, {}, restore_random=False)
     assert not stored.finished
-    assert stored.completed_steps == {"ctrl-c": at, "raise": at - 1, "crash": 3}[how]
+    assert stored.completed_steps == {"ctrl-c": at, "raise": at - 1, "crash": 3, "eval": at}[how]
     resumed, resumed_optimizer, resumed_generator, resumed_history = _random_run(path, reseed=1)
 
     assert _same_history(resumed_history, history) and resumed_history.finished
@@ -509,6 +523,36 @@ def test_notebook_01_training_resumes_exactly(tmp_path, monkeypatch, interrupt_a
     _assert_same_tensors(resumed.state_dict(), model.state_dict())
 
 
+@pytest.mark.parametrize("evaluation", [1, 2])
+def test_notebook_01_training_redoes_an_interrupted_evaluation(tmp_path, monkeypatch,
+                                                               evaluation):
+    """A KeyboardInterrupt raised in the evaluation after step 3 (or 6): the resumed run
+    evaluates that step, so the test curve has no gap."""
+    monkeypatch.setenv(training.CHECKPOINT_ENV_VAR, str(tmp_path))
+    model, history = _autoencoder_run(monkeypatch, checkpoint=False)
+    real, calls = ae.evaluate_autoencoder, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == evaluation:
+            _raise_interrupt()
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ae, "evaluate_autoencoder", interrupted)
+        with pytest.raises(training.TrainingInterrupted, match=f"after step {3 * evaluation}"):
+            _autoencoder_run(monkeypatch)
+    resumed, resumed_history = _autoencoder_run(monkeypatch, init_seed=1)
+    assert resumed_history.eval_steps == history.eval_steps == [3, 6, 7]
+    assert _same_history(resumed_history, history) and resumed_history.finished
+    _assert_same_tensors(resumed.state_dict(), model.state_dict())
+
+
+def _raise_interrupt():
+    """A KeyboardInterrupt raised as an exception (not through the signal handler)."""
+    raise KeyboardInterrupt
+
+
 # ---------------------------------------------------------------- notebook 03's training
 
 @pytest.fixture(scope="module")
@@ -521,31 +565,35 @@ def sum_gan_setup():
     return data, split, cfg, reference
 
 
-@pytest.mark.parametrize("where, at", [("pretrain_step", 2), ("evaluate_model", 1),
-                                       ("train_step", 3), ("evaluate_model", 2),
-                                       ("train_step", 8)])
-def test_notebook_03_training_resumes_exactly(sum_gan_setup, tmp_path, monkeypatch, where, at):
+@pytest.mark.parametrize("where, at, interrupt", [
+    ("pretrain_step", 2, _ctrl_c), ("evaluate_model", 1, _ctrl_c), ("train_step", 3, _ctrl_c),
+    ("evaluate_model", 2, _ctrl_c), ("train_step", 8, _ctrl_c),
+    ("evaluate_model", 1, _raise_interrupt), ("evaluate_model", 2, _raise_interrupt),
+    ("evaluate_model", 3, _raise_interrupt)])
+def test_notebook_03_training_resumes_exactly(sum_gan_setup, tmp_path, monkeypatch, where, at,
+                                              interrupt):
     """Ctrl-C in pre-training, in the untrained evaluation, mid-epoch, in an epoch's
-    evaluation and at the last video: the run stops, nothing is marked finished, and running
-    the cell again ends exactly where an uninterrupted run does."""
+    evaluation and at the last video, or a KeyboardInterrupt raised in an evaluation: the run
+    stops, nothing is marked finished, and running the cell again ends exactly where an
+    uninterrupted run does, every evaluation included."""
     monkeypatch.setenv(training.CHECKPOINT_ENV_VAR, str(tmp_path))
     data, split, cfg, reference = sum_gan_setup
     calls = dict.fromkeys(["pretrain_step", "train_step", "evaluate_model"], 0)
 
-    def count(patch, name, interrupt=False):
+    def count(patch, name, interrupt=None):
         real = getattr(sg, name)
 
         def counted(*args, **kwargs):
             calls[name] += 1
             if interrupt and calls[name] == at:
-                _ctrl_c()
+                interrupt()
             return real(*args, **kwargs)
 
         patch.setattr(sg, name, counted)
 
     with monkeypatch.context() as patch:
         for name in calls:
-            count(patch, name, interrupt=name == where)
+            count(patch, name, interrupt=interrupt if name == where else None)
         with pytest.raises(training.TrainingInterrupted):
             sg.fit_sum_gan(sg.build_sum_gan(cfg, 7), cfg, data, split, seed=7, live=False)
     if where == "pretrain_step":
@@ -568,3 +616,46 @@ def test_notebook_03_training_resumes_exactly(sum_gan_setup, tmp_path, monkeypat
     _assert_same_tensors(run.model.state_dict(), reference.model.state_dict())
     if run.pretrain is not None:
         assert _same_history(run.pretrain, reference.pretrain)
+
+
+def _deny(monkeypatch, folder, method="stat"):
+    """What a folder without permission does to a non-root user (the tests run as root, whom
+    permissions do not stop): ``Path.<method>`` of anything inside raises PermissionError."""
+    real = getattr(type(folder), method)
+
+    def denied(self, *args, **kwargs):
+        if str(self).startswith(f"{folder}{os.sep}"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(folder), method, denied)
+
+
+def test_a_checkpoint_folder_that_cannot_be_entered_is_named_with_the_fix(tmp_path, monkeypatch,
+                                                                         sum_gan_setup):
+    """Path.exists raises PermissionError there: it was a raw traceback, in train() and in
+    SUM-GAN's fit (which looks for the checkpoint before pre-training)."""
+    model, optimizer, step, _ = _setup()
+    folder = tmp_path / "locked"
+    _deny(monkeypatch, folder)
+    message = (rf"The checkpoint folder {folder} cannot be entered \(Permission denied\).*chmod "
+               rf"u\+rwx {folder}\) or set {training.CHECKPOINT_ENV_VAR}")
+    with pytest.raises(CheckpointError, match=message):
+        training.train(step, iter(range(100)), 3, state={"model": model}, live=False,
+                       checkpoint=folder / "run.pt")
+    data, split, cfg, _ = sum_gan_setup
+    monkeypatch.setenv(training.CHECKPOINT_ENV_VAR, str(folder))
+    with pytest.raises(CheckpointError, match=message):
+        sg.fit_sum_gan(sg.build_sum_gan(cfg, 7), cfg, data, split, seed=7, live=False)
+
+
+def test_an_unreadable_checkpoint_is_named_with_the_fix(tmp_path, monkeypatch):
+    model, optimizer, step, _ = _setup()
+    path = tmp_path / "run.pt"
+    training.train(step, iter(range(100)), 2, state={"model": model}, checkpoint=path,
+                   live=False)
+    _deny(monkeypatch, tmp_path, "open")
+    with pytest.raises(CheckpointError, match=rf"{path} cannot be read \(Permission denied\)\. "
+                                              rf"Give yourself read access \(chmod u\+r {path}\)"):
+        training.train(step, iter(range(100)), 2, state={"model": model}, checkpoint=path,
+                       live=False)

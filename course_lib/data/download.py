@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ class Staging:
         (``install=False``: a scratch file, e.g. an archive, deleted with the others)."""
         handle, temp = tempfile.mkstemp(prefix=f"{name}.", suffix=".part", dir=self.folder)
         os.close(handle)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 -> the mode any new file gets
         if install:
             self.staged[self.folder / name] = Path(temp)
         else:
@@ -81,6 +83,12 @@ class Staging:
               progress: bool = True) -> Path:
         """Download ``name`` from the first of ``urls`` that delivers it whole (and with the
         right MD5) into a temporary file; returns that file for the caller to validate."""
+        if schemeless := [u for u in urls if not urllib.parse.urlsplit(u).scheme]:
+            raise DataError(
+                f"Cannot download {name}: the URL {schemeless[0]!r} has no scheme. Write it in "
+                f"full, e.g. 'https://{schemeless[0]}' (a mirror set in an environment variable "
+                f"such as $COURSE_SUMMARIZATION_MIRROR too). "
+                f"{UNCHANGED.format(folder=self.folder)}")
         temp = self.new_file(name, install=install)
         failures = []
         for url in urls:
@@ -128,6 +136,13 @@ class Staging:
         for temp in [*self.staged.values(), *self.scratch]:
             temp.unlink(missing_ok=True)
         self.staged, self.scratch = {}, []
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager

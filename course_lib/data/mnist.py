@@ -118,6 +118,13 @@ def load_mnist(folder: Path | None = None, split: str = "train") -> tuple[np.nda
             f"{images_path} and {labels_path} are swapped or mislabelled: expected images "
             f"[N, rows, cols] and labels [N], got {images.shape} and {labels.shape}."
         )
+    if images.shape[1:] != (28, 28):
+        raise DataError(
+            f"{images_path} holds images of {images.shape[1]}×{images.shape[2]} pixels, not "
+            f"MNIST's 28×28 (Moving MNIST and the course's models expect them): it is another "
+            f"data set. Put the official MNIST files there, e.g. with:\n"
+            f"    {_fetch_command(images_path.parent)}"
+        )
     if len(images) != len(labels):
         raise DataError(
             f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels: "

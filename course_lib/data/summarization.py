@@ -134,6 +134,11 @@ class SummarizationDataset:
         """The record, or a clear error if it cannot be scored by F-score."""
         record = self[key]
         missing = [f for f in ("user_summary", "change_points") if getattr(record, f) is None]
+        if not missing and not len(record.user_summary):
+            raise DataError(f"{key} of {self.name} ({self.source}) has no annotators "
+                            "('user_summary' has 0 rows), so its F-score cannot be computed. The "
+                            "annotation file is damaged or mis-converted: download it again, or "
+                            "leave the video out of the split.")
         if missing:
             raise DataError(
                 f"{key} of {self.name} ({self.source}) has no {' and no '.join(missing)}, so its "
@@ -183,6 +188,12 @@ def validate_record(record: VideoRecord, source: str = "memory", *,
                                             or record.user_summary.shape[1] != n):
         raise _fail(key, source, f"'user_summary' has shape {record.user_summary.shape}, "
                     f"expected [n_users, n_frames={n}].")
+    for name in ("user_summary", "user_scores"):
+        value = getattr(record, name)
+        if value is not None and value.ndim == 2 and not len(value):
+            raise _fail(key, source, f"'{name}' has 0 rows: the video has no annotators, so it "
+                        "cannot be evaluated.", "Download the file again, or leave the video "
+                        "out of the split.")
     if record.user_scores is not None and (record.user_scores.ndim != 2
                                            or record.user_scores.shape[1] != n):
         raise _fail(key, source, f"'user_scores' has shape {record.user_scores.shape}, "
@@ -205,6 +216,28 @@ def validate_record(record: VideoRecord, source: str = "memory", *,
     return record
 
 
+STANDARD_MEMBERS = ("features", "gtscore", "user_summary", "change_points", "n_frame_per_seg",
+                    "n_frames", "picks", "n_steps", "gtsummary", "video_name", "user_scores")
+
+
+def _check_members(group: h5py.Group, key: str, source: str, require_features: bool) -> None:
+    """Members the layout does not have: a nested group (the layout holds only arrays) is an
+    error, and so is a missing standard member with a look-alike in its place (a misspelling
+    would otherwise be kept as an extra and the member reported missing without a hint)."""
+    import difflib
+
+    unexpected = [k for k in group if k not in STANDARD_MEMBERS]
+    if nested := [k for k in unexpected if isinstance(group[k], h5py.Group)]:
+        raise _fail(key, source, f"members {nested} are groups, but a video's group in the "
+                    f"eccv16 layout holds only arrays ({', '.join(STANDARD_MEMBERS)}).",
+                    "Move them out of the video groups (or write the file with write_h5).")
+    needed = ["n_frames", "picks"] + ["features"] * require_features
+    for missing in (m for m in needed if m not in group):
+        if close := difflib.get_close_matches(missing, unexpected, n=1, cutoff=0.75):
+            raise _fail(key, source, f"missing key {missing!r}, but it has the unexpected "
+                        f"member {close[0]!r}.", f"Rename {close[0]!r} to {missing!r}.")
+
+
 def _read_group(group: h5py.Group, source: str, require_features: bool) -> VideoRecord:
     key = group.name.strip("/")
 
@@ -214,6 +247,7 @@ def _read_group(group: h5py.Group, source: str, require_features: bool) -> Video
         value = group[name][()]
         return value if dtype is None else np.asarray(value, dtype=dtype)
 
+    _check_members(group, key, source, require_features)
     for required in ("n_frames", "picks"):
         if required not in group:
             raise _fail(key, source, f"missing key {required!r}.",
@@ -230,8 +264,6 @@ def _read_group(group: h5py.Group, source: str, require_features: bool) -> Video
                         f"{np.unique(users)[:5]}.")
         users = users.astype(bool)
     name = get("video_name")
-    standard = {"features", "gtscore", "user_summary", "change_points", "n_frame_per_seg",
-                "n_frames", "picks", "n_steps", "gtsummary", "video_name", "user_scores"}
     record = VideoRecord(
         key=key, n_frames=int(get("n_frames")), picks=picks,
         features=get("features", np.float32), gtscore=get("gtscore", np.float32),
@@ -239,7 +271,7 @@ def _read_group(group: h5py.Group, source: str, require_features: bool) -> Video
         n_frame_per_seg=get("n_frame_per_seg", np.int64), gtsummary=get("gtsummary", np.float32),
         video_name=name.decode() if isinstance(name, bytes) else name,
         user_scores=get("user_scores", np.float32),
-        extras={k: group[k][()] for k in group if k not in standard})
+        extras={k: group[k][()] for k in group if k not in STANDARD_MEMBERS})
     return validate_record(record, source, require_features=require_features)
 
 
@@ -268,11 +300,7 @@ def _read_h5(path: Path, name: str, require_features: bool, eval_method: str | N
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
-        if "lock" in str(error).lower():
-            raise DataError(f"{path} is locked by another process (is it open for writing in "
-                            "another notebook or script?). Close it there and try again."
-                            ) from error
-        raise DataError(f"{path} is not a readable HDF5 file ({error}). {fix}") from error
+        raise _open_error(path, error, fix) from error
     try:
         with handle:
             videos = {key: _read_group(handle[key], str(path), require_features)
@@ -286,6 +314,20 @@ def _read_h5(path: Path, name: str, require_features: bool, eval_method: str | N
         raise DataError(f"{path} holds no video groups: it is not in the eccv16 layout.")
     return SummarizationDataset(name, videos, eval_method or EVAL_METHODS.get(name, "max"),
                                 str(path))
+
+
+def _open_error(path: Path, error: OSError, fix: str) -> DataError:
+    """Why HDF5 could not open ``path``. A truncated file's message ("truncated file: eof = …,
+    sblock->…") contains "lock" inside "sblock", so the lock is matched as a word."""
+    message = str(error)
+    if truncated := re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", message):
+        size, expected = truncated.groups()
+        return DataError(f"{path} is truncated: it has {size} bytes of the {expected} its header "
+                         f"announces (an interrupted download or copy). {fix}")
+    if re.search(r"\block(ed|ing)?\b", message, re.IGNORECASE):
+        return DataError(f"{path} is locked by another process (is it open for writing in "
+                         "another notebook or script?). Close it there and try again.")
+    return DataError(f"{path} is not a readable HDF5 file ({message}). {fix}")
 
 
 def write_h5(dataset: SummarizationDataset, path: str | Path) -> Path:
@@ -344,8 +386,7 @@ def load_splits(path: str | Path, dataset: SummarizationDataset | None = None) -
             raise DataError(f"Split {i} of {path} has no test videos ('test_keys' is empty), so "
                             "it cannot be evaluated: every split needs at least one test key.")
         split = Split(tuple(entry["train_keys"]), tuple(entry["test_keys"]))
-        if overlap := set(split.train_keys) & set(split.test_keys):
-            raise DataError(f"Split {i} of {path} trains on its test videos {sorted(overlap)}.")
+        check_split_keys(split, f"Split {i} of {path}")
         if dataset is not None and (unknown := set(split.train_keys + split.test_keys)
                                     - set(dataset.videos)):
             raise DataError(f"Split {i} of {path} names videos that {dataset.name} "
@@ -353,6 +394,26 @@ def load_splits(path: str | Path, dataset: SummarizationDataset | None = None) -
                             "Is it the split file of another dataset?")
         splits.append(split)
     return splits
+
+
+def check_split_keys(split: Split, where: str) -> None:
+    """Refuse a video listed twice or both trained and tested on.
+
+    The reference reads ``train_keys`` as a list and trains on each entry in turn, so a repeated
+    key silently trains that video twice per epoch (a repeated test key counts twice in the mean
+    F-score); a video in both lists is evaluated on what the model trained on.
+    """
+    for part, keys, effect in (("train_keys", split.train_keys, "train twice per epoch"),
+                               ("test_keys", split.test_keys, "count twice in the F-score")):
+        repeated = sorted({k for k in keys if list(keys).count(k) > 1}, key=natural_key)
+        if repeated:
+            raise DataError(f"{where} lists {repeated} more than once in '{part}': each would "
+                            f"{effect}. List every video once (remove the repeats), or draw "
+                            "the splits again with make_splits.")
+    if overlap := sorted(set(split.train_keys) & set(split.test_keys), key=natural_key):
+        raise DataError(f"{where} trains on its test videos {overlap}, so the F-score would not "
+                        "measure unseen videos. Put each video in 'train_keys' or in "
+                        "'test_keys', not both (or draw the splits again with make_splits).")
 
 
 def save_splits(splits: Sequence[Split], path: str | Path) -> Path:

@@ -486,7 +486,7 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
 
 def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before,
          on_evaluate):
-    from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, train
+    from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, checkpoint_exists, train
 
     train_keys, test_keys = check_split(dataset, split)
     n = len(train_keys)
@@ -499,7 +499,7 @@ def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_b
     pretrain_path = checkpoint_file(checkpoint, f"{name}-pretrain", settings)
 
     pretrain = None
-    if config.pretrain_epochs and not (path is not None and path.exists()):
+    if config.pretrain_epochs and not (path is not None and checkpoint_exists(path)):
         vae_optimizer = torch.optim.Adam(model.vae.parameters(), lr=config.learning_rate)
         pretrain = train(lambda key: pretrain_step(model, vae_optimizer, features[key], config,
                                                    generator),

@@ -448,15 +448,19 @@ def reconstruction_loss(phi_original: torch.Tensor, phi_summary: torch.Tensor) -
     return (phi_original - phi_summary).norm(dim=-1).mean()
 
 
+def video_means(scores: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Each video's mean score [B] over its own steps: a padded step's score is not zero (the
+    selector's bias gives it about 0.47), so it must be masked out, not summed."""
+    if lengths is None:
+        return scores.mean(dim=1)
+    mask = torch.arange(scores.shape[1], device=scores.device) < lengths.unsqueeze(1)
+    return (scores * mask).sum(dim=1) / lengths
+
+
 def sparsity_loss(scores: torch.Tensor, sigma: float, lengths: torch.Tensor | None = None
                   ) -> torch.Tensor:
     """|mean of a video's scores − σ| over its own steps; mean over the batch."""
-    if lengths is None:
-        means = scores.mean(dim=1)
-    else:
-        mask = torch.arange(scores.shape[1], device=scores.device) < lengths.unsqueeze(1)
-        means = (scores * mask).sum(dim=1) / lengths
-    return (means - sigma).abs().mean()
+    return (video_means(scores, lengths) - sigma).abs().mean()
 
 
 def least_squares(probability: torch.Tensor, label: float) -> torch.Tensor:
@@ -576,8 +580,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     sum(terms.values()).backward()
     phase.clip_and_step()
     logged.update(terms)
-    logged["mean_score"] = (out.scores.mean() if lengths is None
-                            else (out.scores.sum(1) / lengths).mean())
+    logged["mean_score"] = video_means(out.scores.detach(), lengths).mean()
 
     # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
     phase = _Phase(model, optimizers, config, "decoder")

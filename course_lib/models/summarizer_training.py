@@ -83,10 +83,15 @@ def evaluate_model(model, dataset, keys: Sequence[str], on_evaluate: Callable | 
 
 
 def check_split(dataset, split) -> tuple[list[str], list[str]]:
-    """The split's training and test keys, after checking that the dataset has every video."""
+    """The split's training and test keys, after checking that the dataset has every video
+    and that no video is listed twice or in both parts (a split built in code never went
+    through :func:`~course_lib.data.summarization.load_splits`)."""
+    from course_lib.data.summarization import Split, check_split_keys
+
     train_keys, test_keys = list(split.train_keys), list(split.test_keys)
     if not train_keys or not test_keys:
         raise CourseError("the split needs training and test videos.")
+    check_split_keys(Split(tuple(train_keys), tuple(test_keys)), "The split")
     missing = [k for k in train_keys + test_keys if k not in set(dataset.keys())]
     if missing:
         raise CourseError(f"the split names videos that {dataset.name} lacks: {missing}. Use "
@@ -142,9 +147,15 @@ class SumGanRun:
         """
         epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
         f = np.asarray(self.history.evals["f_score"])
+        trained = epochs >= 1
+        if not trained.any():
+            raise CourseError(
+                f"the run has no evaluated epoch of training yet ({self.history.completed_steps} "
+                f"of {self.steps_per_epoch} updates of epoch 1 done, evaluations at epochs "
+                f"{epochs.tolist()}): it was interrupted in its first epoch. Run the fit again "
+                "(it resumes from its checkpoint), then select.")
         loss = sum(self.epoch_means(term) for term in ("reconstruction", "prior", "sparsity")
                    if term in self.history.train)
-        trained = epochs >= 1
         best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
         lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])
         return {"best test epoch (uses test labels)": (int(epochs[best]), float(f[best])),
