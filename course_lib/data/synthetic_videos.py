@@ -88,8 +88,8 @@ class AnnotatorModel:
 
     rarity_weight: float = 0.3
     appeal: tuple[float, ...] = (0.9, 0.1, 0.6, 0.3, 0.8, 0.2, 0.7, 0.0, 0.5, 0.4)
-    taste_mix: tuple[float, float] = (0.2, 0.5)
-    noise: float = 0.3
+    taste_mix: tuple[float, float] = (0.15, 0.35)
+    noise: float = 0.39
     drift_steps: float = 2.0
 
 
@@ -211,12 +211,19 @@ def _own_summary(liking: np.ndarray, picks: np.ndarray, n_frames: int) -> np.nda
 
 
 def _frames_at(picks, starts, lengths, params, canvas):
-    """Frames at the picks and just before them, one scene in memory at a time."""
+    """Frames at the picks and just before them, one scene in memory at a time.
+
+    The first frame has no predecessor; its motion is measured against the second frame (the
+    scene mirrored in time), so it moves like the rest of its scene. A black frame before it
+    made step 0 a motion spike (feature norm 1.22× the median), a positional cue any model could
+    learn, and KTS cut it off as a 2-step first shot in 22 of the laptop tier's 25 videos.
+    """
     at_picks = np.zeros((len(picks), canvas, canvas), np.float32)
     before = np.zeros_like(at_picks)
-    last = np.zeros((canvas, canvas), np.float32)  # the frame before the video: black
+    last = None
     for start, n, p in zip(starts, lengths, params, strict=True):
         frames = render_scene(p, int(n), canvas)
+        last = frames[min(1, len(frames) - 1)] if last is None else last
         inside = (picks >= start) & (picks < start + n)
         local = picks[inside] - start
         at_picks[inside] = frames[local]
@@ -226,14 +233,30 @@ def _frames_at(picks, starts, lengths, params, canvas):
     return at_picks, before
 
 
+def scene_classes(n_scenes: int, rng: np.random.Generator) -> np.ndarray:
+    """Each scene's digit, from a palette of half as many digits as scenes (at least 3), a new
+    scene always showing another digit than the last; every position in the video alike.
+
+    Drawn around a circle (the last scene also differs from the first) and turned by a random
+    number of scenes. Drawn along a line, the first and last scenes, with one neighbour to
+    differ from instead of two, showed the video's recurring digits more often: their rarity was
+    0.049 lower than the inner scenes' of the same video (20 000 simulated videos), so the
+    annotators liked a video's ends less, a positional cue.
+    """
+    palette = rng.choice(10, size=max(3, (n_scenes + 1) // 2), replace=False)
+    while True:
+        classes = [rng.choice(palette)]
+        for _ in range(n_scenes - 1):
+            classes.append(rng.choice(palette[palette != classes[-1]]))
+        if n_scenes < 2 or classes[0] != classes[-1]:
+            return np.roll(classes, int(rng.integers(n_scenes)))
+
+
 def make_video(key: str, config: SummarizationDataConfig, rng: np.random.Generator) -> VideoRecord:
     """One synthetic video, fully annotated, in the benchmark layout."""
     n_scenes = int(rng.integers(config.scenes_per_video[0], config.scenes_per_video[1] + 1))
     lengths = rng.integers(config.scene_frames[0], config.scene_frames[1] + 1, size=n_scenes)
-    palette = rng.choice(10, size=max(2, (n_scenes + 1) // 2), replace=False)
-    classes = [rng.choice(palette)]
-    for _ in range(n_scenes - 1):  # a new scene always shows another digit than the last
-        classes.append(rng.choice(palette[palette != classes[-1]]))
+    classes = scene_classes(n_scenes, rng)
     params = np.stack([classes, rng.integers(1, 4, n_scenes),
                        rng.choice(SPEEDS, n_scenes), rng.integers(0, 2**31, n_scenes)],
                       axis=1).astype(np.float64)
