@@ -134,6 +134,17 @@ def summarization_data_config(tier: str | None = None,
     return SummarizationDataConfig(tier)
 
 
+# Split 2: typical for the trivial baselines, not the one most favourable to them. Measured on
+# the synthetic laptop tier, seed 0 (`python -m course_lib.data.synthetic_videos --calibrate`),
+# F on splits 0-4: random 43.6 41.6 39.0 32.2 35.3, uniform 45.1 43.5 33.3 28.5 30.2, motion
+# 43.3 37.6 40.2 40.0 38.6, ramp down from start 43.5 48.9 33.1 28.2 43.0, ramp up to end 45.4
+# 43.3 48.4 45.0 42.8, bump at middle 47.9 36.9 39.3 37.0 30.1, human 54.5 53.6 56.1 52.7 50.2.
+# Split 0 gives random, uniform, motion and the middle bump their highest F, split 1 the smallest
+# human lead (4.8, a ramp from the start); on split 2 random, motion and the middle bump are
+# within 1 point of their 5-split means and humans lead every trivial baseline by 7.7.
+DEFAULT_SPLIT = 2
+
+
 @dataclass(frozen=True)
 class SumGanConfig:
     """Sizes and training settings for notebook 03 (SUM-GAN; Mahasseni, Lam, Todorovic, CVPR 2017).
@@ -154,6 +165,9 @@ class SumGanConfig:
     score 1 (the common port's shortcut). ``generator_loss``: ``"minimax"``, the decoder descends
     log(1 − c(x̂)) + log(1 − c(x̂_p)) as written in the paper, or ``"non_saturating"``, it descends
     −log c(x̂) − log c(x̂_p) (Goodfellow et al.'s practical variant).
+
+    ``split``: which of the 5 random splits the notebooks train and test on; see
+    :data:`DEFAULT_SPLIT`.
     """
 
     tier: str
@@ -174,7 +188,7 @@ class SumGanConfig:
     negative: str = "random"
     generator_loss: str = "minimax"
     seeds: tuple[int, ...] = (0, 1, 2)
-    split: int = 0
+    split: int = DEFAULT_SPLIT
 
     @property
     def input_size(self) -> int:
@@ -243,7 +257,7 @@ class SumGanSlConfig:
     training_order: str = "split"
     videos_per_update: int = 1
     seeds: tuple[int, ...] = (0, 1, 2)
-    split: int = 0
+    split: int = DEFAULT_SPLIT
 
 
 def sum_gan_sl_config(tier: str | None = None, verbose: bool = True) -> SumGanSlConfig:

@@ -500,6 +500,28 @@ def motion_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[st
     return scores
 
 
+POSITIONAL_BASELINES = {"ramp down from start": "start", "ramp up to end": "end",
+                        "bump at middle": "middle"}
+# The label-free rows of baseline_table that a method must beat to show it learnt content.
+TRIVIAL_BASELINES = ("random", "uniform", "feature norm", "motion", *POSITIONAL_BASELINES)
+
+
+def positional_scores(dataset: SummarizationDataset, keys: Sequence[str],
+                      peak: Literal["start", "middle", "end"]) -> dict[str, np.ndarray]:
+    """Content-free scores that only know *where* a step is: highest at the video's start (and
+    falling linearly to its end), at its end, or at its middle; all in (0, 1).
+
+    A model whose F does not beat these may have learnt position, not content (issue 19: a ramp
+    from the start once beat humans on a split of the synthetic benchmark).
+    """
+    shapes = {"start": lambda x: 1 - x, "end": lambda x: x,
+              "middle": lambda x: 1 - np.abs(2 * x - 1)}
+    if peak not in shapes:
+        raise CourseError(f"peak must be one of {', '.join(map(repr, shapes))}, not {peak!r}.")
+    return {k: shapes[peak]((np.arange(n) + 0.5) / n).astype(np.float32)
+            for k, n in ((k, dataset[k].n_steps) for k in keys)}
+
+
 def supervised_reference_scores(dataset: SummarizationDataset, train_keys: Sequence[str],
                                 keys: Sequence[str], alpha: float = 10.0
                                 ) -> dict[str, np.ndarray]:
@@ -614,10 +636,11 @@ class Baseline:
 def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int = 10,
                    seed: int = 0, extra: Mapping[str, Scores | Sequence[Scores]] | None = None
                    ) -> dict[str, Baseline]:
-    """Every baseline on ``split.test_keys``: random, uniform, feature norm, motion, ``extra``
-    (e.g. an untrained model's scores, or a list of them, one per seed, averaged), the supervised
-    reference (ridge fitted on ``split.train_keys``: it uses the labels) and human leave-one-out,
-    in that order, all through the same protocol.
+    """Every baseline on ``split.test_keys``: the :data:`TRIVIAL_BASELINES` (random, uniform,
+    feature norm, motion, the three positional ones), ``extra`` (e.g. an untrained model's
+    scores, or a list of them, one per seed, averaged), the supervised reference (ridge fitted on
+    ``split.train_keys``: it uses the labels) and human leave-one-out, in that order, all through
+    the same protocol.
 
     Random is averaged over ``n_random_trials`` draws from ``np.random.default_rng(seed)``.
     Every row but human needs features; τ/ρ need annotator scores (NaN without them).
@@ -628,6 +651,8 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
     rows = {"random": randoms, "uniform": [uniform_scores(dataset, keys)],
             "feature norm": [feature_norm_scores(dataset, keys)],
             "motion": [motion_scores(dataset, keys)]}
+    rows.update({name: [positional_scores(dataset, keys, peak)]
+                 for name, peak in POSITIONAL_BASELINES.items()})
     rows.update({name: [scores] if isinstance(scores, Mapping) else list(scores)
                  for name, scores in (extra or {}).items()})
     rows["supervised (uses labels)"] = [

@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 
 from course_lib.config import resolve_tier, summarization_data_config
 from course_lib.errors import CheckpointError, CourseError, DataError
+from course_lib.evaluation import TRIVIAL_BASELINES  # the label-free rows of a table
 from course_lib.models.summarizer_training import Method, checkpoint_file, family, run_settings
 from course_lib.training import checkpoint_exists, read_progress
 
@@ -696,7 +697,6 @@ def number_ranges(values: Sequence[int]) -> str:
 SELECTION_RULES = {"best test epoch (uses test labels)": "F, best test epoch (uses test labels)",
                    "final epoch (label-free)": "F, final epoch",
                    "lowest training loss (label-free)": "F, lowest training loss"}
-TRIVIAL_BASELINES = ("random", "uniform", "feature norm", "motion")
 
 
 def _model_order(names: Iterable[str]) -> list[str]:

@@ -189,6 +189,10 @@ BASELINE_STYLES = {
     "uniform": dict(color="tab:olive", ls="--"),
     "feature norm": dict(color="tab:brown", ls="-."),
     "motion": dict(color="tab:purple", ls=(0, (6, 2, 1, 2, 1, 2))),
+    # Content-free, position only: one hue (orange), told apart by dashes.
+    "ramp down from start": dict(color="tab:orange", ls=(0, (1, 1))),
+    "ramp up to end": dict(color="tab:orange", ls=(0, (4, 1, 1, 1))),
+    "bump at middle": dict(color="tab:orange", ls=(0, (10, 2))),
     "supervised (uses labels)": dict(color="darkgreen", ls=(0, (8, 3))),
     "human (leave-one-out)": dict(color="k", ls="-"),
 }

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from course_lib import evaluation as ev
 from course_lib.config import summarization_data_config
 from course_lib.data.summarization import Split, SummarizationDataset
 from course_lib.data.synthetic_videos import make_synthetic_dataset
+from course_lib.errors import CourseError
 
 
 def _with_features(data: SummarizationDataset, make) -> SummarizationDataset:
@@ -57,8 +59,10 @@ def test_baseline_table_has_every_row_on_the_test_videos():
     split = Split(tuple(keys[:3]), tuple(keys[3:]))
     gt = {k: data[k].gtscore for k in split.test_keys}
     table = ev.baseline_table(data, split, n_random_trials=2, extra={"gtscore": gt})
-    assert list(table) == ["random", "uniform", "feature norm", "motion", "gtscore",
-                           "supervised (uses labels)", "human (leave-one-out)"]
+    assert list(table) == [*ev.TRIVIAL_BASELINES, "gtscore", "supervised (uses labels)",
+                           "human (leave-one-out)"]
+    assert ev.TRIVIAL_BASELINES[:4] == ("random", "uniform", "feature norm", "motion")
+    assert set(ev.POSITIONAL_BASELINES) == set(ev.TRIVIAL_BASELINES[4:])
     assert table["gtscore"].f_score == ev.evaluate(data, gt).mean
     assert table["uniform"].kendall_tau == table["uniform"].spearman_rho == 0.0
     assert table["human (leave-one-out)"].f_score == ev.human_leave_one_out(data[keys[3]], "max")
@@ -71,3 +75,24 @@ def test_baseline_table_has_every_row_on_the_test_videos():
                                  n_random_trials=1)
     assert np.isnan(unranked["motion"].kendall_tau)
     assert unranked["motion"].f_score == table["motion"].f_score
+
+
+def test_positional_scores_know_only_where_a_step_is():
+    data = make_synthetic_dataset(replace(summarization_data_config("smoke", verbose=False),
+                                          n_videos=2))
+    keys = data.keys()
+    start, end, middle = (ev.positional_scores(data, keys, p) for p in ("start", "end", "middle"))
+    for k in keys:
+        n = data[k].n_steps
+        assert start[k].shape == end[k].shape == middle[k].shape == (n,)
+        assert np.all(np.diff(start[k]) < 0) and np.all(np.diff(end[k]) > 0)
+        assert np.argmax(middle[k]) in ((n - 1) // 2, n // 2)
+        np.testing.assert_allclose(middle[k], middle[k][::-1], atol=1e-6)
+        for s in (start, end, middle):
+            assert 0 < s[k].min() and s[k].max() < 1  # the knapsack can take every shot
+    # The video's content plays no part: other features, the same scores.
+    noise = _with_features(data, lambda r: np.random.default_rng(0).random(r.features.shape))
+    np.testing.assert_array_equal(ev.positional_scores(noise, keys, "start")[keys[0]],
+                                  start[keys[0]])
+    with pytest.raises(CourseError, match="peak"):
+        ev.positional_scores(data, keys, "beginning")

@@ -2,7 +2,9 @@
 
 Checked on the laptop tier's dataset (25 videos, 15 annotators: large enough for the relations
 to mean something), with two folds of 12–13 test videos whose supervised reference is fitted on
-the other fold. Margins, not exact numbers; the measured values are in the calibration
+the other fold, and on each of the 5 random splits the notebooks use (5 test videos each, where
+one lucky split once let a ramp from the start beat humans: issue 19). Margins, not exact
+numbers; the measured values are in the calibration
 (``python -m course_lib.data.synthetic_videos --calibrate``).
 """
 
@@ -13,11 +15,12 @@ import pytest
 
 from course_lib import evaluation as ev
 from course_lib.config import sum_gan_config, summarization_data_config
-from course_lib.data.summarization import Split
+from course_lib.data.summarization import Split, make_splits
 from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.models.sum_gan import build_sum_gan, score_videos
 
-HEURISTICS = ("random", "uniform", "feature norm", "motion")
+HEURISTICS = ev.TRIVIAL_BASELINES  # single cues and position: nothing learnt from content
+SINGLE_CUES = tuple(n for n in HEURISTICS if n not in ev.POSITIONAL_BASELINES)
 HUMAN, SUPERVISED, UNTRAINED = "human (leave-one-out)", "supervised (uses labels)", "untrained"
 # Real SumMe annotations, this course's protocol: random 40.5 and uniform 40.6 against human
 # leave-one-out 54.3 (max over users), i.e. three quarters of the human F.
@@ -37,6 +40,26 @@ def table():
     return {name: {field: float(np.mean([getattr(t[name], field) for t in tables]))
                    for field in ("f_score", "kendall_tau", "spearman_rho")}
             for name in tables[0]}
+
+
+@pytest.fixture(scope="module")
+def split_tables():
+    config = summarization_data_config("laptop", verbose=False)
+    data = make_synthetic_dataset(config)
+    splits = make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+    return [ev.baseline_table(data, s, n_random_trials=config.n_random_trials, seed=config.seed)
+            for s in splits]
+
+
+def test_the_positional_baselines_are_rows_of_every_table(table):
+    assert set(ev.POSITIONAL_BASELINES) <= set(HEURISTICS) <= set(table)
+
+
+def test_no_trivial_baseline_comes_near_humans_on_any_split(split_tables):
+    assert len(split_tables) == 5
+    for i, t in enumerate(split_tables):
+        best = max(HEURISTICS, key=lambda n: t[n].f_score)
+        assert t[HUMAN].f_score > t[best].f_score + 4, (i, best, t[best], t[HUMAN])
 
 
 def test_humans_beat_every_single_cue_heuristic(table):
@@ -61,7 +84,9 @@ def test_an_untrained_model_scores_like_random_not_like_humans(table):
 
 
 def test_the_features_carry_what_annotators_like(table):
-    best = {field: max(table[n][field] for n in HEURISTICS)
+    # Single cues only: on these folds a ramp from the start comes within 1 F point of the ridge
+    # reference (46.6 against 47.3), which is not an upper reference in F (issue 19, §3).
+    best = {field: max(table[n][field] for n in SINGLE_CUES)
             for field in ("f_score", "kendall_tau", "spearman_rho")}
     assert table[SUPERVISED]["f_score"] > best["f_score"] + 4, table
     assert table[SUPERVISED]["kendall_tau"] > best["kendall_tau"] + 0.1, table
