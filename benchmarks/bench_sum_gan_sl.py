@@ -49,7 +49,11 @@ import copy
 import dataclasses
 import itertools
 import os
+import re
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -125,6 +129,31 @@ def epoch_flops(build, config, lengths: list[int]) -> float:
     return float(sum(np.polyval(quadratic, n) for n in lengths))
 
 
+def onednn_isa() -> str:
+    """The instruction set oneDNN runs on in a process with this environment (its verbose mode
+    names it when it first runs a primitive; read in a child process, since oneDNN writes it
+    to the C library's stdout)."""
+    probe = "import torch; torch.nn.LSTM(4, 4)(torch.zeros(2, 1, 4))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**os.environ, "ONEDNN_VERBOSE": "1"})
+    found = re.search(r"isa:(.+)", done.stdout)
+    return found.group(1).strip() if found else "unknown (oneDNN said nothing)"
+
+
+def backward_share(step: Callable[[], object]) -> float:
+    """The share of one update's time spent in oneDNN's LSTM backward, the recurrences' backward
+    that a fast trainer calls once per layer, direction and call of the recurrence."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        step()
+        wall = time.perf_counter() - start
+    inside = sum(e.self_cpu_time_total for e in prof.key_averages()
+                 if "rnn_layer_backward" in e.key)
+    return inside / 1e6 / wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="sl")
@@ -138,7 +167,13 @@ def main() -> None:
     parser.add_argument("--baseline-threads", type=int,
                         help="the baseline's own thread count (default: --threads); e.g. 1 with "
                              "--threads 2, where a second thread slows the baseline down")
+    parser.add_argument("--isa", help="the most capable instruction set oneDNN may use, e.g. "
+                                      "AVX2, AVX512_CORE (no AMX, no bfloat16) or "
+                                      "AVX512_CORE_AMX (its ONEDNN_MAX_CPU_ISA): a CPU like "
+                                      "most laptops' on this one")
     args = parser.parse_args()
+    if args.isa:  # read by oneDNN when it first runs, which is below
+        os.environ["ONEDNN_MAX_CPU_ISA"] = args.isa.upper()
     args.baseline_threads = args.baseline_threads or args.threads
     torch.set_num_threads(args.threads)
 
@@ -176,32 +211,39 @@ def main() -> None:
           f"epoch; interleaved; torch {torch.__version__}; the course's trainers on "
           f"{args.threads} thread(s), the baseline on {args.baseline_threads}; load average "
           f"before: {os.getloadavg()[0]:.1f}")
+    print(f"oneDNN's instruction set: {onednn_isa()}"
+          + (f" (--isa {args.isa})" if args.isa else ""))
+
+    def update(name: str, round_: int) -> Callable[[], object]:
+        """One update of trainer ``name``, ready to run on its thread count."""
+        net, settings, optimizers, updates, _ = trainers[name]
+        batch = [videos[i] for i in updates[round_]]
+        if settings is None:
+            torch.set_num_threads(args.baseline_threads)
+            return lambda: plain_train_video(net, optimizers, batch[0], config.sigma)
+        torch.set_num_threads(args.threads)
+        return lambda: sl.train_step(net, optimizers, sl.make_batch(net, batch), settings)
 
     seconds = dict.fromkeys(trainers, 0.0)
-    for round_ in range(max(len(t[3]) for t in trainers.values())):
-        # One update of each trainer per round, so that a change in the machine's load
-        # affects them alike.
-        for name, (net, settings, optimizers, updates, factor) in trainers.items():
-            if round_ >= len(updates):
-                continue
-            batch = [videos[i] for i in updates[round_]]
-            if settings is None:
-                torch.set_num_threads(args.baseline_threads)
-                start = time.perf_counter()
-                plain_train_video(net, optimizers, batch[0], config.sigma)
-            else:
-                with cpu_settings(torch.device("cpu")):
-                    torch.set_num_threads(args.threads)
+    with cpu_settings(torch.device("cpu")):
+        for round_ in range(max(len(t[3]) for t in trainers.values())):
+            # One update of each trainer per round, so that a change in the machine's load
+            # affects them alike.
+            for name, (_, _, _, updates, factor) in trainers.items():
+                if round_ < len(updates):
+                    run = update(name, round_)
                     start = time.perf_counter()
-                    sl.train_step(net, optimizers, sl.make_batch(net, batch), settings)
-            seconds[name] += (time.perf_counter() - start) * factor
+                    run()
+                    seconds[name] += (time.perf_counter() - start) * factor
+        shares = {name: backward_share(update(name, 0)) for name in trainers}
 
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     flops, rate = epoch_flops(build, config, lengths), matmul_rate(args.threads)
     print(f"matrix products of an epoch of the reference's updates: {flops / 1e9:.0f} GFLOP; "
           f"this CPU's float32 rate now: {rate / 1e9:.0f} GFLOP/s on {args.threads} thread(s)")
     for name, value in seconds.items():
-        print(f"{name}: {value:.1f} s per epoch")
+        print(f"{name}: {value:.1f} s per epoch, {100 * shares[name]:.0f} % of an update in "
+              f"oneDNN's LSTM backward")
     for name in list(seconds)[1:]:
         print(f"{name}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
     headline = f"fast trainer, {args.per_update[0]} videos per update"

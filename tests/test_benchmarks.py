@@ -23,9 +23,16 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
                                                                           capsys):
     monkeypatch.setattr(bench, "split0_lengths", lambda: ([12, 30, 7, 20, 9], "a test list"))
     monkeypatch.setattr("sys.argv", ["bench", "--model", model, "--hidden", "8", "--videos", "2",
-                                     "--per-update", "2", "3"])
+                                     "--per-update", "2", "3", "--isa", "avx2"])
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)  # --isa sets it; undone after
     bench.main()
     printed = capsys.readouterr().out
+    assert re.search(r"^oneDNN's instruction set: Intel AVX2 \(--isa avx2\)$", printed,
+                     re.MULTILINE)
+    shares = re.findall(r"^(.+): [\d.]+ s per epoch, (\d+) % of an update in oneDNN's LSTM "
+                        r"backward$", printed, re.MULTILINE)
+    assert len(shares) == 6 and all(0 <= int(share) <= 100 for _, share in shares)
+    assert int(dict(shares)["fast trainer, 2 videos per update"]) > 0
     ratios = dict(re.findall(r"^(.+): ([\d.]+)× the baseline", printed, re.MULTILINE))
     assert {"faithful trainer", "fast trainer", "fast trainer, 2 videos per update",
             "fast trainer, 3 videos per update",
