@@ -270,6 +270,9 @@ def sum_gan_sl_config(tier: str | None = None, verbose: bool = True) -> SumGanSl
         # The fast trainer makes 5x fewer updates per epoch than the reference's batch 1; at
         # the reference's rates the mean score was still near 0.2 after 20 epochs and the final
         # F below random on split 0 (seed 0: 37.7), at 10x the rates it was 46.9 (notebook 04).
+        # Both were measured on the synthetic data before its positional leaks were removed, when
+        # a ramp from the start scored 62.0 there: read them as how fast the score mean moves,
+        # not as evidence of learning.
         return SumGanSlConfig(tier, hidden_size=128, epochs=20, learning_rate=1e-3,
                               discriminator_learning_rate=1e-4, videos_per_update=5,
                               training_order="by_length")
