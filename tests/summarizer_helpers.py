@@ -3,6 +3,8 @@ function, so the tests of those run for both models (``@pytest.mark.parametrize(
 VARIANTS)``), each against its own plain reference implementation."""
 
 import dataclasses
+import os
+import signal
 
 import pytest
 import torch
@@ -95,3 +97,21 @@ def faithful_parameters(variant, config, lengths=LENGTHS, plain_decoder=None,
 def max_relative_difference(model, plain):
     return max(float((a - b).abs().max() / b.abs().max())
                for a, b in zip(model.parameters(), plain.parameters(), strict=True))
+
+
+def ctrl_c():
+    """What Ctrl-C (Jupyter's interrupt) does: SIGINT to this process."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def interrupt_call(function, at, interrupt=ctrl_c):
+    """``function``, with ``interrupt()`` run as its ``at``-th call starts."""
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            interrupt()
+        return function(*args, **kwargs)
+
+    return interrupted

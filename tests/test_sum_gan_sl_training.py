@@ -4,8 +4,6 @@ naming the video and the fix), checkpoints, and an interrupt that keeps the last
 and resumes exactly. What only one model has is in test_sum_gan_sl.py / test_sum_gan_aae.py."""
 
 import dataclasses
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from tests.summarizer_helpers import (
     PARITY,
     VARIANTS,
     faithful_parameters,
+    interrupt_call,
     max_relative_difference,
     smoke_fit,
     tiny_config,
@@ -210,16 +209,8 @@ def test_an_interrupted_fit_keeps_the_last_update_and_resumes_exactly(variant, s
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     data, splits = smoke_data
     reference = smoke_fit(variant, data, splits[0], checkpoint=False)
-    real, calls = sl.train_step, []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:  # Ctrl-C during the second epoch's first update
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(sl, "train_step", interrupted)
+    with monkeypatch.context() as patch:  # Ctrl-C during the second epoch's first update
+        patch.setattr(sl, "train_step", interrupt_call(sl.train_step, 3))
         with pytest.raises(training.TrainingInterrupted, match="after step 3"):
             smoke_fit(variant, data, splits[0])
     resumed = smoke_fit(variant, data, splits[0])
@@ -234,16 +225,8 @@ def test_selections_of_a_run_interrupted_in_its_first_epoch_say_so(variant, smok
     """The history a first-epoch interrupt leaves has only the untrained evaluation: selecting
     among trained epochs was a raw numpy error."""
     data, splits = smoke_data
-    real, calls = sl.train_step, []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args, **kwargs)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sl, "train_step", interrupted)
+        patch.setattr(sl, "train_step", interrupt_call(sl.train_step, 1))
         with pytest.raises(training.TrainingInterrupted) as stopped:
             smoke_fit(variant, data, splits[0], checkpoint=False)
     run = SumGanRun(None, stopped.value.history, 2, 7)
@@ -260,16 +243,12 @@ def test_an_interrupt_in_an_epochs_evaluation_is_evaluated_on_resume(variant, sm
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     data, splits = smoke_data
     reference = smoke_fit(variant, data, splits[0], checkpoint=False)
-    real, calls = sl.evaluate_model, []
+    def raise_interrupt():
+        raise KeyboardInterrupt
 
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:  # the evaluation after the first epoch
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(sl, "evaluate_model", interrupted)
+    with monkeypatch.context() as patch:  # in the evaluation after the first epoch
+        patch.setattr(sl, "evaluate_model", interrupt_call(sl.evaluate_model, 2,
+                                                           raise_interrupt))
         with pytest.raises(training.TrainingInterrupted, match="after step 2"):
             smoke_fit(variant, data, splits[0])
     resumed = smoke_fit(variant, data, splits[0])
