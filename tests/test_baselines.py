@@ -96,3 +96,19 @@ def test_positional_scores_know_only_where_a_step_is():
                                   start[keys[0]])
     with pytest.raises(CourseError, match="peak"):
         ev.positional_scores(data, keys, "beginning")
+
+
+def test_the_supervised_reference_dipping_below_zero_does_not_warn_but_a_model_does(monkeypatch,
+                                                                                   smoke_data):
+    """Ridge predictions of a [0, 1] target can fall below 0 (never picked, by the protocol): a
+    warning telling the student to pass probabilities would be about the course's own row."""
+    import warnings
+
+    data, splits = smoke_data
+    negative = {k: np.full(data[k].n_steps, -0.1, np.float32) for k in splits[0].test_keys}
+    monkeypatch.setattr(ev, "supervised_reference_scores", lambda *args: negative)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ev.ScoreWarning)
+        ev.baseline_table(data, splits[0], n_random_trials=1)
+    with pytest.warns(ev.ScoreWarning, match="negative mean score"):
+        ev.baseline_table(data, splits[0], n_random_trials=1, extra={"a model": negative})
