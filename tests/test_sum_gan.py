@@ -329,10 +329,13 @@ def test_model_selection_rules():
 
 def test_cpu_settings_are_restored():
     threads, kernel = torch.get_num_threads(), ae.USE_ONEDNN_LSTM
+    tiny = torch.tensor([1e-39])  # below float32's smallest normal number
     with st.cpu_settings(torch.device("cpu")):
         assert torch.get_num_threads() == st.CPU_THREADS
         assert ae.USE_ONEDNN_LSTM == st.CPU_LSTM_ONEDNN
+        assert (tiny * 1.0).item() == 0.0  # flushed: a CPU is many times slower on it
     assert torch.get_num_threads() == threads and ae.USE_ONEDNN_LSTM == kernel
+    assert (tiny * 1.0).item() > 0.0
 
 
 def test_a_run_on_other_data_gets_another_checkpoint():
