@@ -23,15 +23,13 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
                                                                           capsys):
     monkeypatch.setattr(bench, "split0_lengths", lambda: ([12, 30, 7, 20, 9], "a test list"))
     monkeypatch.setattr("sys.argv", ["bench", "--model", model, "--hidden", "8", "--videos", "2",
-                                     "--per-update", "2", "3", "--isa", "avx2"])
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)  # --isa sets it; undone after
+                                     "--per-update", "2", "3"])
     bench.main()
     printed = capsys.readouterr().out
-    assert re.search(r"^oneDNN's instruction set: Intel AVX2 \(--isa avx2\)$", printed,
-                     re.MULTILINE)
+    assert re.search(r"^oneDNN's instruction set: Intel ", printed, re.MULTILINE)
     shares = re.findall(r"^(.+): [\d.]+ s per epoch, (\d+) % of an update in oneDNN's LSTM "
                         r"backward$", printed, re.MULTILINE)
-    assert len(shares) == 6 and all(0 <= int(share) <= 100 for _, share in shares)
+    assert len(shares) == 5 and all(0 <= int(share) <= 100 for _, share in shares)
     assert int(dict(shares)["fast trainer, 2 videos per update"]) > 0
     ratios = dict(re.findall(r"^(.+): ([\d.]+)× the baseline", printed, re.MULTILINE))
     assert {"faithful trainer", "fast trainer", "fast trainer, 2 videos per update",
@@ -39,6 +37,13 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
             "fast trainer, 2 videos per update, phase-2 fakes"} <= set(ratios)
     ceiling = float(ratios.pop("fp32 ceiling"))
     assert all(0 < float(r) < ceiling for r in ratios.values())
+
+
+def test_the_instruction_set_asked_for_is_the_one_onednn_uses(monkeypatch):
+    """What --isa sets, read back from oneDNN in a child process (setting it in this process
+    would change the kernels of every later test once oneDNN starts)."""
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert bench.onednn_isa() == "Intel AVX2"
 
 
 # ---------------------------------------------------------------- the GPU check, on a CPU
