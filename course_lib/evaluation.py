@@ -511,7 +511,7 @@ def positional_scores(dataset: SummarizationDataset, keys: Sequence[str],
     """Content-free scores that only know *where* a step is: highest at the video's start (and
     falling linearly to its end), at its end, or at its middle; all in (0, 1).
 
-    A model whose F does not beat these may have learnt position, not content (issue 19: a ramp
+    A model whose F does not beat these may have learnt position, not content (a ramp
     from the start once beat humans on a split of the synthetic benchmark).
     """
     shapes = {"start": lambda x: 1 - x, "end": lambda x: x,

@@ -3,7 +3,7 @@
 Checked on the laptop tier's dataset (25 videos, 15 annotators: large enough for the relations
 to mean something), with two folds of 12–13 test videos whose supervised reference is fitted on
 the other fold, and on each of the 5 random splits the notebooks use (5 test videos each, where
-one lucky split once let a ramp from the start beat humans: issue 19). Margins, not exact
+one lucky split once let a ramp from the start beat humans). Margins, not exact
 numbers; the measured values are in the calibration
 (``python -m course_lib.data.synthetic_videos --calibrate``).
 """
@@ -85,7 +85,8 @@ def test_an_untrained_model_scores_like_random_not_like_humans(table):
 
 def test_the_features_carry_what_annotators_like(table):
     # Single cues only: on these folds a ramp from the start comes within 1 F point of the ridge
-    # reference (46.6 against 47.3), which is not an upper reference in F (issue 19, §3).
+    # reference (46.6 against 47.3), which is not an upper reference in F (a stronger one is
+    # future work).
     best = {field: max(table[n][field] for n in SINGLE_CUES)
             for field in ("f_score", "kendall_tau", "spearman_rho")}
     assert table[SUPERVISED]["f_score"] > best["f_score"] + 4, table

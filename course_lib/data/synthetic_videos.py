@@ -59,7 +59,7 @@ reference (ridge on the training videos' ``gtscore``, uses the labels) 53.5, hum
 uniform sit at 0.72 and 0.68 of the human F (real SumMe, same protocol: 40.5 and 40.6 against
 54.3, 0.75), and on every split humans lead every trivial baseline by at least 4.8 F.
 
-**Position** (issue 19). Two leaks were removed: step 0's motion was measured against a black
+**Position**. Two leaks were removed: step 0's motion was measured against a black
 frame (see :func:`_frames_at`) and the end scenes showed recurring digits more often (see
 :func:`scene_classes`). What stays is not position but *locality*: annotators cut whole scenes,
 so any content-free score that picks one stretch of the video matches some annotator's cut on
