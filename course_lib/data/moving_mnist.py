@@ -132,9 +132,9 @@ def moving_mnist_batches(
     begin at any batch ``start``: a resumed training run continues it exactly. ``kwargs`` go to
     ``generate_moving_mnist`` (n_frames, n_digits, canvas, speed).
     """
+    batches = _Batches(digits, batch_size, seed, kwargs)
     for index in itertools.count(start):
-        rng = np.random.default_rng([seed, index])
-        yield torch.from_numpy(generate_moving_mnist(digits, batch_size, rng=rng, **kwargs).frames)
+        yield batches[index]
 
 
 class _Batches(torch.utils.data.Dataset):
