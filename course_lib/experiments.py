@@ -48,7 +48,8 @@ from tqdm.auto import tqdm
 from course_lib.config import resolve_tier, summarization_data_config
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.evaluation import TRIVIAL_BASELINES  # the label-free rows of a table
-from course_lib.models.summarizer_training import Method, checkpoint_file, family, run_settings
+from course_lib.models.summarizer_training import checkpoint_file, run_settings
+from course_lib.registry import Method, runner_models
 from course_lib.training import checkpoint_exists, read_progress
 
 try:
@@ -98,16 +99,21 @@ class Model:
         return replace(config, **{**changes, **(overrides or {})})
 
 
-def _models() -> dict[str, Model]:
-    methods = family()
-    return {"sum-gan": Model(methods["SUM-GAN"]),
-            "sum-gan-sl": Model(methods["SUM-GAN-sl"], "faithful"),
-            "sum-gan-aae": Model(methods["SUM-GAN-AAE"], "faithful"),
-            "sum-gan-sl-fast": Model(methods["SUM-GAN-sl"], "fast"),
-            "sum-gan-aae-fast": Model(methods["SUM-GAN-AAE"], "fast")}
+class _Models(Mapping):
+    """The runner's models, read from :mod:`course_lib.registry` at each use, so that a method
+    registered later (a student's own) is one of them."""
+
+    def __getitem__(self, name: str) -> Model:
+        return Model(*runner_models()[name])
+
+    def __iter__(self):
+        return iter(runner_models())
+
+    def __len__(self) -> int:
+        return len(runner_models())
 
 
-MODELS: dict[str, Model] = _models()
+MODELS: Mapping[str, Model] = _Models()
 
 
 def check_model(name: str) -> Model:

@@ -1,13 +1,11 @@
 """What the SUM-GAN family (notebooks 03-06) shares: CPU settings, scoring, evaluation, checks of
-a split, a run's history and its model-selection rules, and one list of the methods.
+a split, a run's history and its model-selection rules.
 
 A model module (:mod:`~course_lib.models.sum_gan`, :mod:`~course_lib.models.sum_gan_sl`) keeps
 its modules, losses and update step; its fit function trains with
 :func:`course_lib.training.train` and returns a :class:`SumGanRun`. Every model of the family
 exposes ``prepare`` (check and batch a video's features), ``compress`` and ``selector``, so one
-:func:`score_videos` scores them all. Notebook 06 loops over :func:`family`: for each method,
-``config(tier)``, ``build(config, seed)``, ``fit(...)``, then the run's :meth:`~SumGanRun.
-selections` and :func:`score_videos`.
+:func:`score_videos` scores them all. The list of the methods is :mod:`course_lib.registry`.
 """
 
 from __future__ import annotations
@@ -171,35 +169,3 @@ class SumGanRun:
         return {"best test epoch (uses test labels)": (int(epochs[best]), float(f[best])),
                 "final epoch (label-free)": (int(epochs[-1]), float(f[-1])),
                 "lowest training loss (label-free)": (int(epochs[lowest]), float(f[lowest]))}
-
-
-# ---------------------------------------------------------------- the family
-
-@dataclass(frozen=True)
-class Method:
-    """One method of the family, as notebook 06 loops over them.
-
-    ``config(tier)`` → its configuration; ``build(config, seed)`` → a model;
-    ``fit(model, config, dataset, split, *, seed, checkpoint, live, on_evaluate)`` → a
-    :class:`SumGanRun`.
-    """
-
-    name: str
-    notebook: str
-    config: Callable
-    build: Callable
-    fit: Callable
-
-
-def family() -> dict[str, Method]:
-    """The family's methods by name (imported here, so that the model modules can import this
-    one)."""
-    from course_lib.config import sum_gan_aae_config, sum_gan_config, sum_gan_sl_config
-    from course_lib.models import sum_gan, sum_gan_aae, sum_gan_sl
-
-    return {"SUM-GAN": Method("SUM-GAN", "03", sum_gan_config, sum_gan.build_sum_gan,
-                              sum_gan.fit_sum_gan),
-            "SUM-GAN-sl": Method("SUM-GAN-sl", "04", sum_gan_sl_config,
-                                 sum_gan_sl.build_sum_gan_sl, sum_gan_sl.fit_sum_gan_sl),
-            "SUM-GAN-AAE": Method("SUM-GAN-AAE", "05", sum_gan_aae_config,
-                                  sum_gan_aae.build_sum_gan_aae, sum_gan_aae.fit_sum_gan_aae)}
