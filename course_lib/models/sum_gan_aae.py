@@ -37,15 +37,15 @@ from course_lib.models.sequence_lstm import (
     lstm_cell_step,
     lstm_cell_step_backward,
 )
-from course_lib.models.sum_gan import Discriminator, Selector
-from course_lib.models.sum_gan_sl import (
-    SumGanSl,
-    fit_sum_gan_sl,
+from course_lib.models.sequences import (
+    length_mask,
     longest_first,
     reverse_each,
     run_lstm_masked,
     running_mask,
 )
+from course_lib.models.sum_gan import Discriminator, Selector
+from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
 # backward pass), their gradient, and a copy of each for the backward pass's final products.
@@ -210,8 +210,7 @@ def padding_mask(memory: torch.Tensor, lengths: torch.Tensor | None) -> torch.Te
     """True at each video's padded steps of ``memory`` [B, T, ...] (``None``: no padding)."""
     if lengths is None:
         return None
-    return (torch.arange(memory.shape[1], device=memory.device)
-            >= lengths.to(memory.device).unsqueeze(1))
+    return ~length_mask(lengths.to(memory.device), memory.shape[1])
 
 
 def masked_softmax(energies: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
