@@ -20,7 +20,7 @@ from torch import nn
 from course_lib import experiments, experiments_cli, registry
 from course_lib.errors import CourseError
 from course_lib.models.sum_gan import mean_sparsity_loss, squared_distance_loss
-from course_lib.models.summarizer_training import Trainer, fit, score_videos
+from course_lib.models.summarizer_training import Trainer, fit, score_videos, seeded
 from course_lib.training import as_floats
 
 
@@ -60,9 +60,7 @@ class LinearSelector(nn.Module):
 
 
 def build_toy(config: ToyConfig, seed: int | None = None) -> LinearSelector:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0 if seed is None else seed)
-        return LinearSelector(config)
+    return seeded(lambda: LinearSelector(config), seed)
 
 
 def toy_step(model, optimizers, features, config, generator):

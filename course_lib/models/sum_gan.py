@@ -86,6 +86,7 @@ from course_lib.models.summarizer_training import (  # noqa: F401
     evaluate_model,
     fit,
     score_videos,
+    seeded,
 )
 from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, as_floats, train
 
@@ -324,11 +325,7 @@ def build_sum_gan(config, seed: int | None = None) -> SumGan:
                   selector_layers=config.selector_layers, vae_hidden=config.vae_hidden,
                   vae_layers=config.vae_layers, discriminator_hidden=config.discriminator_hidden,
                   discriminator_layers=config.discriminator_layers)
-    if seed is None:
-        return SumGan(config.feature_dim, **kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SumGan(config.feature_dim, **kwargs)
+    return seeded(lambda: SumGan(config.feature_dim, **kwargs), seed)
 
 
 def part_sizes(model: SumGan) -> dict[str, int]:

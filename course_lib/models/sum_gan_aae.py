@@ -46,6 +46,7 @@ from course_lib.models.sequences import (
 )
 from course_lib.models.sum_gan import Discriminator, Selector
 from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl
+from course_lib.models.summarizer_training import seeded
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
 # backward pass), their gradient, and a copy of each for the backward pass's final products.
@@ -333,14 +334,8 @@ class SumGanAae(SumGanSl):
 def build_sum_gan_aae(config, seed: int | None = None) -> SumGanAae:
     """The model sized by a :class:`~course_lib.config.SumGanAaeConfig`, initialised from
     ``seed`` (without touching the global random state) when one is given."""
-    def build():
-        return SumGanAae(config.feature_dim, config.hidden_size, config.num_layers)
-
-    if seed is None:
-        return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
+    return seeded(lambda: SumGanAae(config.feature_dim, config.hidden_size, config.num_layers),
+                  seed)
 
 
 def part_sizes(model: SumGanAae) -> dict[str, int]:

@@ -69,7 +69,13 @@ from course_lib.models.sequences import (
     running_mask,
 )
 from course_lib.models.sum_gan import Discriminator, Selector, prior_loss, reparameterize
-from course_lib.models.summarizer_training import SumGanRun, Trainer, evaluate_model, fit
+from course_lib.models.summarizer_training import (
+    SumGanRun,
+    Trainer,
+    evaluate_model,
+    fit,
+    seeded,
+)
 from course_lib.training import GradientState, as_floats
 
 PHASES = ("summarizer", "decoder", "discriminator")
@@ -298,14 +304,8 @@ class SumGanSl(nn.Module):
 def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
     """The model sized by a :class:`~course_lib.config.SumGanSlConfig`, initialised from ``seed``
     (without touching the global random state) when one is given."""
-    def build():
-        return SumGanSl(config.feature_dim, config.hidden_size, config.num_layers)
-
-    if seed is None:
-        return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
+    return seeded(lambda: SumGanSl(config.feature_dim, config.hidden_size, config.num_layers),
+                  seed)
 
 
 def part_sizes(model: SumGanSl) -> dict[str, int]:

@@ -67,6 +67,16 @@ def cpu_settings(device: torch.device) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+def seeded(build: Callable[[], torch.nn.Module], seed: int | None) -> torch.nn.Module:
+    """``build()`` with its parameters drawn from ``seed``, leaving the global random state as
+    it was (``seed=None``: drawn from the global state, as PyTorch does)."""
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
 # ---------------------------------------------------------------- scoring and evaluation
 
 @torch.no_grad()
