@@ -209,7 +209,7 @@ with ex._job_lock(Path(sys.argv[1]), "the job"):
 def lock_held_by_another_process(folder):
     """Another process holds the job folder's lock until the block ends; yields its pid."""
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)],
-                              cwd=Path(ex.__file__).parents[1], stdin=subprocess.PIPE,
+                              cwd=Path(ex.__file__).parents[2], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "locked\n"
