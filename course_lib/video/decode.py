@@ -70,6 +70,9 @@ def _open(path: Path):
         raise VideoError(f"{path} does not exist: check the path.")
     try:
         container = av.open(str(path))
+    except av.error.EOFError:
+        raise VideoError(f"{path} holds no frames (FFmpeg reached its end before any picture): "
+                         "it is empty or truncated; copy it again.") from None
     except av.FFmpegError as error:
         raise VideoError(f"{path} is not a video FFmpeg can read ({error.strerror or error}): it "
                          "may be another kind of file, or truncated (an interrupted copy or "
@@ -163,6 +166,10 @@ def _frames(container, path: Path, info: VideoInfo) -> Iterator:
             yield frame
             count += 1
     except av.FFmpegError as error:
+        if count == 0:
+            raise VideoError(f"{path} has a video stream but no frame could be decoded from it "
+                             f"({error.strerror or error}): the file is empty or damaged; copy "
+                             "it again.") from None
         raise VideoError(f"{path} is damaged: decoding stopped after {count} frames "
                          f"({error.strerror or error}). It is probably truncated; copy it "
                          "again.") from None

@@ -24,6 +24,7 @@ from course_lib.video import VideoError
 from course_lib.video.decode import Decoded, VideoInfo, iter_samples
 
 KINDS = ("googlenet", "fallback")
+DIMS = {"googlenet": 1024, "fallback": 1024}
 FALLBACK_CANVAS = 64  # the synthetic dataset's frame size
 FALLBACK_WARNING = ("*** fallback features: NOT the benchmark's GoogLeNet features. The course's "
                     "weight-free spectral features (those of its synthetic videos) are used; "

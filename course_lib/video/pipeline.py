@@ -21,7 +21,7 @@ import numpy as np
 from course_lib.evaluation import BUDGET
 from course_lib.video import VideoError
 from course_lib.video.decode import VideoInfo, probe
-from course_lib.video.features import Extractor, extract, make_extractor
+from course_lib.video.features import DIMS, Extractor, extract, make_extractor
 from course_lib.video.summarizers import Summarizer, check_features, score
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".3gp")
@@ -84,17 +84,28 @@ def shot_times(change_points: np.ndarray, shots, fps: float) -> np.ndarray:
     return np.stack([bounds[:, 0], bounds[:, 1] + 1], axis=1).astype(np.float64) / fps
 
 
+def shots(features: np.ndarray, picks: np.ndarray, n_frames: int) -> np.ndarray:
+    """KTS shots [n_shots, 2] (inclusive frames); a video too short to cut is one shot."""
+    import ruptures
+
+    from course_lib.data.synthetic_videos import kts_change_points
+
+    try:
+        return kts_change_points(features, picks, n_frames)
+    except ruptures.exceptions.BadSegmentationParameters:  # fewer steps than two shots need
+        return np.array([[0, n_frames - 1]], dtype=np.int64)
+
+
 def analyse(path: str | Path, extractor: Extractor, *, key: str = "video_1",
             progress: bool = False):
     """Decode and sample the video, compute its features and KTS shots: a
     :class:`VideoSummary` without scores, whose record is a valid eccv16 group."""
     from course_lib.data.summarization import VideoRecord, validate_record
-    from course_lib.data.synthetic_videos import kts_change_points
 
     info, started = probe(path), time.perf_counter()
     features, decoded = extract(info, extractor, progress=progress)
     extracted = time.perf_counter()
-    change_points = kts_change_points(features, decoded.picks, decoded.n_frames)
+    change_points = shots(features, decoded.picks, decoded.n_frames)
     record = validate_record(VideoRecord(
         key=key, n_frames=decoded.n_frames, picks=decoded.picks, features=features,
         change_points=change_points,
@@ -125,8 +136,8 @@ def summarize(path: str | Path, summarizer: Summarizer, *, features: str | None 
               progress: bool = False) -> VideoSummary:
     """The whole pipeline on one file; ``features`` defaults to the kind the model reads."""
     kind = features or summarizer.features
+    check_features(summarizer, kind, DIMS.get(kind, 0))  # before any download or decoding
     extractor = make_extractor(kind, weights=weights)
-    check_features(summarizer, kind, extractor.dim)  # before the long part
     return select(analyse(path, extractor, progress=progress), summarizer, budget)
 
 
@@ -165,5 +176,6 @@ def write_outputs(video: VideoSummary, paths: dict[str, Path], *, overwrite: boo
         figure = outputs.scores_figure(video)
         written["scores"] = outputs.save_figure(figure, paths["scores"])
         plt.close(figure)
-    written["h5"] = outputs.write_h5([video.record], paths["h5"])
+    if "h5" in paths:
+        written["h5"] = outputs.write_h5([video.record], paths["h5"])
     return written
