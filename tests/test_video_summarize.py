@@ -317,3 +317,18 @@ def test_unwritable_output_folder_and_foreign_checkpoints_are_refused(video, mod
         summarizers.check_features(summarizers.from_model(wide), "fallback", 1024)
     with pytest.raises(VideoError, match="budget"):
         pipeline.summarize(path, model, budget=15)
+
+
+def test_empty_summary_is_refused_with_the_budget_that_would_work(video, model):
+    path, _ = video
+    with pytest.raises(VideoError, match="larger --budget"):
+        pipeline.summarize(path, model, budget=0.001)
+
+
+def test_the_benchmark_times_batched_and_single_frame_features_on_the_same_frames(capsys):
+    import bench_summarize
+
+    result = bench_summarize.main(["--seconds", "6", "--batch", "4"])
+    out = capsys.readouterr().out
+    assert result["frames"] == 12 and result["batched"] > 0 and result["single"] > 0
+    assert "frames/s" in out and "batched" in out and "whole pipeline" in out

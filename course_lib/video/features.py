@@ -64,8 +64,13 @@ def googlenet_extractor(weights: str | None = "imagenet", *, device: torch.devic
 
     @torch.inference_mode()
     def batch(frames: np.ndarray, _neighbours) -> np.ndarray:
-        images = preprocess(torch.from_numpy(frames).to(device))
-        return network(images).float().cpu().numpy()
+        flushing = torch.set_flush_denormal(True)  # denormal numbers are slow on a CPU
+        try:
+            images = preprocess(torch.from_numpy(frames).to(device))
+            return network(images).float().cpu().numpy()
+        finally:
+            if flushing:
+                torch.set_flush_denormal(False)
 
     what = "ImageNet weights" if weights else "RANDOM weights (timing and tests only)"
     return Extractor("googlenet", 1024, (INPUT_SIZE, INPUT_SIZE), False, False, batch,

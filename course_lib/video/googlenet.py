@@ -97,6 +97,9 @@ def googlenet_pool5(weights: str | None = "imagenet", *, progress: bool = True) 
     """The network in inference mode: ``weights="imagenet"`` downloads (once) and loads
     torchvision's ImageNet weights; ``None`` keeps random ones (tests, benchmarks: same time)."""
     model = GoogLeNetPool5()
+    for module in model.modules():  # activations of a useful scale (tiny ones become denormal
+        if isinstance(module, nn.Conv2d):  # numbers, on which a CPU is many times slower)
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
     if weights == "imagenet":
         state = torch.hub.load_state_dict_from_url(WEIGHTS_URL, progress=progress, check_hash=True,
                                                    map_location="cpu")

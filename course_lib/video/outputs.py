@@ -93,6 +93,8 @@ class VideoWriter:
         self.frames += 1
 
     def close(self) -> Path:
+        if not self.frames:
+            self.container.start_encoding()  # a valid file even without frames
         self.container.mux(self.stream.encode())
         self.container.close()
         self._atomic.__exit__(None, None, None)

@@ -13,6 +13,7 @@ summary video, the storyboard, the scores plot and the h5 file.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def analyse(path: str | Path, extractor: Extractor, *, key: str = "video_1",
 
 def select(video: VideoSummary, summarizer: Summarizer, budget: float = BUDGET) -> VideoSummary:
     """Score the video's steps with ``summarizer`` and choose its shots by the knapsack."""
-    from course_lib.evaluation import generate_summary
+    from course_lib.evaluation import ScoreWarning, generate_summary
 
     if not 0 < budget <= 1:
         raise VideoError(f"the budget is the summary's share of the video, above 0 and at most "
@@ -125,8 +126,16 @@ def select(video: VideoSummary, summarizer: Summarizer, budget: float = BUDGET) 
     check_features(summarizer, video.features, video.record.features.shape[1])
     record = video.record
     scores = score(summarizer, record.features)
-    summary = generate_summary(scores, record.change_points, record.picks, record.n_frames,
-                               proportion=budget)
+    with warnings.catch_warnings():  # the error below says it better
+        warnings.simplefilter("ignore", ScoreWarning)
+        summary = generate_summary(scores, record.change_points, record.picks, record.n_frames,
+                                   proportion=budget)
+    if not summary.any():
+        shortest = record.shot_lengths.min() / video.fps
+        raise VideoError(f"{video.info.path.name}: no shot fits the budget ({budget:.0%} of "
+                         f"{record.n_frames / video.fps:.1f} s; the shortest shot lasts "
+                         f"{shortest:.1f} s), so the summary would be empty: pass a larger "
+                         f"--budget (at least {shortest * video.fps / record.n_frames:.2f}).")
     return replace(video, scores=scores, summary=summary, summarizer=summarizer.name,
                    budget=budget)
 
