@@ -332,3 +332,9 @@ def test_the_benchmark_times_batched_and_single_frame_features_on_the_same_frame
     out = capsys.readouterr().out
     assert result["frames"] == 12 and result["batched"] > 0 and result["single"] > 0
     assert "frames/s" in out and "batched" in out and "whole pipeline" in out
+
+
+def test_long_shots_are_cut_into_equal_parts_that_cover_the_video():
+    cut = pipeline.split_long_shots(np.array([[0, 9], [10, 309], [310, 319]]), 100)
+    assert np.array_equal(cut, [[0, 9], [10, 109], [110, 209], [210, 309], [310, 319]])
+    assert pipeline.max_shot_frames(9000, 30) == 150 and pipeline.max_shot_frames(300, 30) == 30

@@ -3,8 +3,9 @@
 
 Every step is the course's own: the shots are :func:`course_lib.data.synthetic_videos.
 kts_change_points` (the KTS of notebook 02; its penalty was set on the course's features, so on
-GoogLeNet features the shots may be longer or shorter than the benchmark's), the scores come from
-a trained model of the family (:mod:`~course_lib.video.summarizers`), and the summary is
+GoogLeNet features the shots may be longer or shorter than the benchmark's; shots over 5 s, or a
+tenth of the video, are cut in equal parts, so that every shot can fit the budget), the scores
+come from a trained model of the family (:mod:`~course_lib.video.summarizers`), and the summary is
 :func:`course_lib.evaluation.generate_summary` (the 0/1 knapsack at a 15 % budget), as in
 evaluation. :func:`summarize` returns a :class:`VideoSummary`; :func:`write_outputs` writes the
 summary video, the storyboard, the scores plot and the h5 file.
@@ -26,6 +27,7 @@ from course_lib.video.features import DIMS, Extractor, extract, make_extractor
 from course_lib.video.summarizers import Summarizer, check_features, score
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".3gp")
+MAX_SHOT_SECONDS = 5.0
 AUDIO_NOTE = ("note: the summary video has no sound (the original's audio is dropped; cutting it "
               "to the selected shots is not implemented).")
 
@@ -85,16 +87,35 @@ def shot_times(change_points: np.ndarray, shots, fps: float) -> np.ndarray:
     return np.stack([bounds[:, 0], bounds[:, 1] + 1], axis=1).astype(np.float64) / fps
 
 
-def shots(features: np.ndarray, picks: np.ndarray, n_frames: int) -> np.ndarray:
-    """KTS shots [n_shots, 2] (inclusive frames); a video too short to cut is one shot."""
+def shots(features: np.ndarray, picks: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """KTS shots [n_shots, 2] (inclusive frames), none longer than :func:`max_shot_frames`; a
+    video too short to cut is one shot (then split the same way)."""
     import ruptures
 
     from course_lib.data.synthetic_videos import kts_change_points
 
     try:
-        return kts_change_points(features, picks, n_frames)
+        bounds = kts_change_points(features, picks, n_frames)
     except ruptures.exceptions.BadSegmentationParameters:  # fewer steps than two shots need
-        return np.array([[0, n_frames - 1]], dtype=np.int64)
+        bounds = np.array([[0, n_frames - 1]], dtype=np.int64)
+    return split_long_shots(bounds, max_shot_frames(n_frames, fps))
+
+
+def max_shot_frames(n_frames: int, fps: float) -> int:
+    """The longest shot kept whole: 5 s, and at most a tenth of the video. A shot longer than
+    the budget can never be selected, and KTS's penalty was set on the course's features: on
+    other features (GoogLeNet's, a long static scene) it can leave one shot for a minute."""
+    return max(1, int(min(MAX_SHOT_SECONDS * fps, n_frames / 10)))
+
+
+def split_long_shots(change_points: np.ndarray, longest: int) -> np.ndarray:
+    """Each shot longer than ``longest`` frames cut into equal parts no longer than that."""
+    out = []
+    for start, end in np.asarray(change_points, dtype=np.int64):
+        parts = -(-(end - start + 1) // longest)
+        edges = start + np.round(np.linspace(0, end - start + 1, parts + 1)).astype(np.int64)
+        out += [[a, b - 1] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return np.asarray(out, dtype=np.int64)
 
 
 def analyse(path: str | Path, extractor: Extractor, *, key: str = "video_1",
@@ -106,7 +127,7 @@ def analyse(path: str | Path, extractor: Extractor, *, key: str = "video_1",
     info, started = probe(path), time.perf_counter()
     features, decoded = extract(info, extractor, progress=progress)
     extracted = time.perf_counter()
-    change_points = shots(features, decoded.picks, decoded.n_frames)
+    change_points = shots(features, decoded.picks, decoded.n_frames, float(info.fps))
     record = validate_record(VideoRecord(
         key=key, n_frames=decoded.n_frames, picks=decoded.picks, features=features,
         change_points=change_points,
