@@ -161,9 +161,10 @@ def save_figure(figure, path: str | Path) -> Path:
     return Path(path)
 
 
-def storyboard_figure(thumbnails: Sequence[np.ndarray], times: Sequence[float], title: str = "",
-                      columns: int = 6):
-    """One key frame per selected shot, in order, each with its time in the original video."""
+def storyboard_figure(thumbnails: Sequence[np.ndarray], times: Sequence[float],
+                      title: str = "storyboard", columns: int = 6):
+    """Frames in a grid, each titled with its time (m:ss.s) in the video: the storyboard (one
+    key frame per selected shot), or a strip of the decoded frames."""
     import matplotlib.pyplot as plt
 
     n = max(1, len(thumbnails))
@@ -175,7 +176,7 @@ def storyboard_figure(thumbnails: Sequence[np.ndarray], times: Sequence[float], 
     for ax, image, t in zip(axes.flat, thumbnails, times, strict=False):
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         ax.set_title(f"{int(t // 60)}:{t % 60:04.1f}", fontsize=9)
-    figure.suptitle(f"{title}: one key frame per selected shot" if title else "storyboard")
+    figure.suptitle(title)
     figure.tight_layout()
     return figure
 
@@ -192,3 +193,25 @@ def scores_figure(video, ax=None):
                     title=f"{video.info.path.name}: scores of {video.summarizer}, KTS shots "
                           "(dashed), selected shots (shaded)")
     return ax.figure
+
+
+EMBED_LIMIT = 20 * 2**20  # bytes: a larger video is linked, not copied into the notebook
+
+
+def videos_html(videos: dict[str, Path], width: int = 320) -> str:
+    """HTML5 players side by side, one per ``{title: path}``, each video embedded in the page
+    (so the notebook plays it anywhere) when smaller than 20 MiB, else linked by its path."""
+    import base64
+    import html
+
+    cells = []
+    for title, path in videos.items():
+        path = Path(path)
+        if path.stat().st_size <= EMBED_LIMIT:
+            source = "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode()
+        else:
+            source = html.escape(str(path))
+        cells.append(f'<figure style="margin:0 12px 0 0"><video controls loop muted '
+                     f'width="{width}" src="{source}"></video><figcaption>{html.escape(title)}'
+                     f"</figcaption></figure>")
+    return f'<div style="display:flex;flex-wrap:wrap">{"".join(cells)}</div>'

@@ -65,11 +65,8 @@ class VideoSummary:
 
     def key_frames(self) -> np.ndarray:
         """One frame per selected shot: its highest-scoring sampled frame."""
-        picks, keys = self.record.picks, []
-        for start, end in self.record.change_points[self.selected]:
-            inside = np.flatnonzero((picks >= start) & (picks <= end))
-            keys.append(picks[inside[np.argmax(self.scores[inside])]] if len(inside) else start)
-        return np.asarray(keys, dtype=np.int64)
+        return key_frames(self.record.change_points[self.selected], self.record.picks,
+                          self.scores)
 
     def describe(self) -> str:
         return (f"{self.info.path.name}: {self.record.n_frames} frames at {self.fps:.3g} fps "
@@ -116,6 +113,16 @@ def split_long_shots(change_points: np.ndarray, longest: int) -> np.ndarray:
         edges = start + np.round(np.linspace(0, end - start + 1, parts + 1)).astype(np.int64)
         out += [[a, b - 1] for a, b in zip(edges[:-1], edges[1:], strict=True)]
     return np.asarray(out, dtype=np.int64)
+
+
+def key_frames(change_points: np.ndarray, picks: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each shot's highest-scoring sampled frame (the first on a tie; the shot's first frame if
+    no frame of it was sampled): what a storyboard shows."""
+    keys = []
+    for start, end in np.asarray(change_points, dtype=np.int64):
+        inside = np.flatnonzero((picks >= start) & (picks <= end))
+        keys.append(picks[inside[np.argmax(scores[inside])]] if len(inside) else start)
+    return np.asarray(keys, dtype=np.int64)
 
 
 def analyse(path: str | Path, extractor: Extractor, *, key: str = "video_1",
@@ -200,7 +207,8 @@ def write_outputs(video: VideoSummary, paths: dict[str, Path], *, overwrite: boo
         if video.info.has_audio:
             print(AUDIO_NOTE)
         figure = outputs.storyboard_figure([thumbs[k] for k in keys], keys / video.fps,
-                                           video.info.path.name)
+                                           f"{video.info.path.name}: one key frame per "
+                                           "selected shot")
         written["storyboard"] = outputs.save_figure(figure, paths["storyboard"])
         plt.close(figure)
         figure = outputs.scores_figure(video)
