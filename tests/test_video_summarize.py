@@ -260,12 +260,16 @@ def test_portrait_and_rotated_videos_keep_their_shape(model, tmp_path):
     frames[:, :48] = 255  # top half white
     portrait = decode.probe(write_frames(tmp_path / "p.mp4", frames))
     assert (portrait.width, portrait.height, portrait.portrait) == (48, 96, True)
-    # A phone's landscape-stored video with a rotation tag is shown (and sampled) upright.
-    turned = decode.probe(write_frames(tmp_path / "r.mp4", frames.transpose(0, 2, 1, 3)[:, ::-1],
-                                       rotation=90))
-    assert turned.rotation in (90, 270) and turned.portrait
+    # A phone stores a portrait video sideways (here turned a quarter counterclockwise, white
+    # half on the left) with a display matrix that tells players to turn it back: a tag of -90
+    # degrees counterclockwise, which FFmpeg's players show turned 90 degrees clockwise.
+    stored = frames.transpose(0, 2, 1, 3)[:, ::-1]
+    assert stored.shape[1:3] == (48, 96) and stored[0, :, :48].min() == 255
+    turned = decode.probe(write_frames(tmp_path / "r.mp4", stored, rotation=-90))
+    assert turned.rotation == 90 and turned.portrait
     first = next(decode.iter_samples(turned)).frame
     assert first.shape[:2] == (96, 48)
+    assert first[:40].mean() > 200 and first[56:].mean() < 50  # upright: white half on top
 
 
 def test_a_4k_videos_summary_is_scaled_to_full_hd_with_even_sides():
