@@ -342,3 +342,32 @@ def test_long_shots_are_cut_into_equal_parts_that_cover_the_video():
     cut = pipeline.split_long_shots(np.array([[0, 9], [10, 309], [310, 319]]), 100)
     assert np.array_equal(cut, [[0, 9], [10, 109], [110, 209], [210, 309], [310, 319]])
     assert pipeline.max_shot_frames(9000, 30) == 150 and pipeline.max_shot_frames(300, 30) == 30
+
+
+def test_googlenet_weights_that_cannot_be_fetched_name_the_fallback(monkeypatch):
+    import urllib.error
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", offline)
+    with pytest.raises(VideoError, match="--features fallback"):
+        features.make_extractor("googlenet")
+
+
+def test_a_family_name_finds_the_newest_finished_notebook_checkpoint(video, tmp_path,
+                                                                      monkeypatch, capsys):
+    path, _ = video
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    with pytest.raises(VideoError, match="run notebook 04"):
+        summarizers.load_summarizer("sum-gan-sl")
+    config = sum_gan_sl_config("smoke", verbose=False)
+    file = tmp_path / "checkpoints" / "04-sum-gan-sl-smoke-0123abcd.pt"
+    save_checkpoint(file, {"model": sl.build_sum_gan_sl(config, 0)}, History(finished=True))
+    save_checkpoint(file.with_name("04-sum-gan-sl-smoke-4567cdef.pt"),
+                    {"model": sl.build_sum_gan_sl(config, 1)}, History())  # unfinished
+    assert summarizers.newest_checkpoint("sum-gan-sl") == file
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "SUM-GAN-sl (smoke tier)" in out and str(file) in out
+    assert (tmp_path / "out" / "clip_summary.mp4").is_file()
