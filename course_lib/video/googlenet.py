@@ -89,7 +89,8 @@ class GoogLeNetPool5(nn.Module):
 
 
 def preprocess(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, H, W, 3] RGB → float [B, 3, H, W] in [-1, 1]."""
+    """uint8 [B, H, W, 3] RGB → float [B, 3, H, W] in [-1, 1] (stored channels-last, as
+    decoded)."""
     return images.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
@@ -107,4 +108,6 @@ def googlenet_pool5(weights: str | None = "imagenet", *, progress: bool = True) 
         model.load_state_dict(state)
     elif weights is not None:
         raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}.")
-    return model.eval().requires_grad_(False)
+    # Channels-last weights: oneDNN's convolutions on a CPU ran 1.6x faster with them (32 frames,
+    # 2 cores), the same numbers; the images are channels-last already (see preprocess).
+    return model.eval().requires_grad_(False).to(memory_format=torch.channels_last)
