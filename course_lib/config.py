@@ -135,7 +135,7 @@ def summarization_data_config(tier: str | None = None,
 
 
 # Split 2: typical for the trivial baselines, not the one most favourable to them. Measured on
-# the synthetic laptop tier, seed 0 (`python -m course_lib.data.synthetic_videos --calibrate`),
+# the synthetic laptop tier, seed 0 (`python -m course_lib.calibration`),
 # F on splits 0-4: random 43.6 41.6 39.0 32.2 35.3, uniform 45.1 43.5 33.3 28.5 30.2, motion
 # 43.3 37.6 40.2 40.0 38.6, ramp down from start 43.5 48.9 33.1 28.2 43.0, ramp up to end 45.4
 # 43.3 48.4 45.0 42.8, bump at middle 47.9 36.9 39.3 37.0 30.1, human 54.5 53.6 56.1 52.7 50.2.

@@ -9,15 +9,11 @@ afterwards, and the result embedded with ``to_jshtml`` (no ffmpeg needed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 from celluloid import Camera
 from IPython.display import HTML
-
-if TYPE_CHECKING:
-    from course_lib.training import History
 
 MAX_ANIMATION_FRAMES = 60  # jshtml embeds every frame as a PNG: keep animations small
 
@@ -29,9 +25,10 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(values, kernel, mode="valid")
 
 
-def plot_history(history: History, keys: list[str] | None = None, title: str = "",
+def plot_history(history, keys: list[str] | None = None, title: str = "",
                  log_scale: bool = False) -> plt.Figure:
-    """Training losses (thin: raw, thick: running mean) and evaluation results (dots), per key."""
+    """Training losses (thin: raw, thick: running mean) and evaluation results (dots), per key,
+    of a :class:`course_lib.training.History` (not imported: training draws with this module)."""
     keys = keys or sorted(set(history.train) | set(history.evals))
     train_keys = [k for k in keys if k in history.train]
     eval_keys = [k for k in keys if k in history.evals]
@@ -138,7 +135,7 @@ def prediction_panels(inputs: np.ndarray, reconstruction: np.ndarray | None,
     return panels
 
 
-def compare_runs(histories: Mapping[str, History], key: str, ylabel: str = "") -> plt.Figure:
+def compare_runs(histories: Mapping, key: str, ylabel: str = "") -> plt.Figure:
     """One evaluation metric of several runs on the same axes."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for name, history in histories.items():

@@ -17,7 +17,7 @@ from benchmarks.sum_gan_sl_plain import (
     plain_train_video,
 )
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.summarizer_training import Method, family
+from course_lib.registry import Method, family
 
 FEATURES, HIDDEN = 12, 6
 

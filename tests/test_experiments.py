@@ -93,7 +93,8 @@ def test_the_plain_names_train_faithfully_and_the_fast_ones_in_batches():
 def test_a_finished_job_is_skipped(finished, monkeypatch):
     out, result = finished
     before = snapshot(job().folder(out))
-    monkeypatch.setattr(sl, "_fit", lambda *args: pytest.fail("a finished job trained again"))
+    monkeypatch.setattr(sl, "fit",
+                        lambda *args, **kwargs: pytest.fail("a finished job trained again"))
     again = ex.run_job(job(), out, progress=False)
     same_results(again, result)
     assert snapshot(job().folder(out)) == before
@@ -208,7 +209,7 @@ with ex._job_lock(Path(sys.argv[1]), "the job"):
 def lock_held_by_another_process(folder):
     """Another process holds the job folder's lock until the block ends; yields its pid."""
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)],
-                              cwd=Path(ex.__file__).parents[1], stdin=subprocess.PIPE,
+                              cwd=Path(ex.__file__).parents[2], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "locked\n"

@@ -145,7 +145,8 @@ def test_update_batches_orders_and_resumes():
 
 
 def test_the_family_interface_builds_and_scores_every_method(smoke_data):
-    from course_lib.models.summarizer_training import family, score_videos
+    from course_lib.models.summarizer_training import score_videos
+    from course_lib.registry import family
 
     data, splits = smoke_data
     methods = family()

@@ -5,7 +5,7 @@ to mean something), with two folds of 12–13 test videos whose supervised refer
 the other fold, and on each of the 5 random splits the notebooks use (5 test videos each, where
 one lucky split once let a ramp from the start beat humans). Margins, not exact
 numbers; the measured values are in the calibration
-(``python -m course_lib.data.synthetic_videos --calibrate``).
+(``python -m course_lib.calibration``).
 """
 
 from __future__ import annotations

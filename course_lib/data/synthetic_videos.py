@@ -50,7 +50,7 @@ drifts within a scene (Gaussian noise smoothed over ``drift_steps = 2`` steps, s
   shots, which decides a summary when the scores are flat, buys nothing against such cuts; the
   dataset is scored like SumMe (max over users).
 
-**Calibration** (``python -m course_lib.data.synthetic_videos --calibrate``: laptop tier, seed
+**Calibration** (``python -m course_lib.calibration``: laptop tier, seed
 0, mean over the 5 random splits' test videos; F in %, max over users; an untrained SUM-GAN of
 the laptop sizes, 3 seeds): random 38.3, uniform 36.1, feature norm 37.8, motion 40.0, ramp down
 from start 39.3, ramp up to end 45.0, bump at middle 38.3, untrained SUM-GAN 37.6, supervised
@@ -305,49 +305,3 @@ def make_synthetic_dataset(config: SummarizationDataConfig | None = None) -> Sum
               for i in range(1, config.n_videos + 1)}
     return SummarizationDataset("synthetic", videos, eval_method="max",
                                 source=f"synthetic (seed {config.seed}, {config.tier} tier)")
-
-
-def calibrate(config: SummarizationDataConfig, n_splits: int = 5,
-              untrained_seeds: tuple[int, ...] = (0, 1, 2)) -> list[dict]:
-    """The baseline table (:func:`course_lib.evaluation.baseline_table`) of each random split,
-    with untrained SUM-GANs (laptop sizes) beside the baselines: the numbers the annotator
-    model was tuned on."""
-    from course_lib import evaluation as ev
-    from course_lib.config import sum_gan_config
-    from course_lib.data.summarization import make_splits
-    from course_lib.models.sum_gan import build_sum_gan, score_videos
-
-    data = make_synthetic_dataset(config)
-    models = [build_sum_gan(sum_gan_config("laptop", verbose=False), s) for s in untrained_seeds]
-    tables = []
-    for split in make_splits(data.keys(), rng=np.random.default_rng(config.seed))[:n_splits]:
-        untrained = [score_videos(m, data, split.test_keys) for m in models]
-        tables.append(ev.baseline_table(data, split, n_random_trials=config.n_random_trials,
-                                        seed=config.seed, extra={"untrained SUM-GAN": untrained}))
-    return tables
-
-
-def _main() -> None:
-    import argparse
-    from dataclasses import replace
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calibrate", action="store_true", required=True,
-                        help="print the baselines of every split and their mean")
-    parser.add_argument("--tier", default="laptop")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--splits", type=int, default=5)
-    args = parser.parse_args()
-    config = replace(summarization_data_config(args.tier, verbose=False), seed=args.seed)
-    tables = calibrate(config, args.splits)
-    print(f"synthetic, {args.tier} tier, seed {args.seed}: F (%, max over users), Kendall τ, "
-          f"Spearman ρ on each split's test videos")
-    for name in tables[0]:
-        f = [t[name].f_score for t in tables]
-        print(f"{name:24s} F " + " ".join(f"{v:5.1f}" for v in f) + f"  mean {np.mean(f):5.1f}"
-              f"  τ {np.mean([t[name].kendall_tau for t in tables]):+.3f}"
-              f"  ρ {np.mean([t[name].spearman_rho for t in tables]):+.3f}")
-
-
-if __name__ == "__main__":
-    _main()

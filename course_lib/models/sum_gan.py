@@ -67,6 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.errors import CourseError
 from course_lib.models.lstm_autoencoder import (
     FrameDecoder,
     FrameEncoder,
@@ -81,14 +82,13 @@ from course_lib.models.lstm_autoencoder import (
 # re-exported: notebook 03 calls sg.score_videos).
 from course_lib.models.summarizer_training import (  # noqa: F401
     SumGanRun,
-    check_split,
-    checkpoint_file,
-    cpu_settings,
+    Trainer,
     evaluate_model,
-    run_settings,
+    fit,
     score_videos,
+    seeded,
 )
-from course_lib.training import as_floats
+from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, as_floats, train
 
 PHASES = ("summarizer", "decoder", "discriminator")
 NEGATIVES = ("random", "unweighted")
@@ -96,9 +96,13 @@ GENERATOR_LOSSES = ("minimax", "non_saturating")
 
 # ---------------------------------------------------------------- the losses
 
-def sparsity_loss(scores: torch.Tensor, sigma: float) -> torch.Tensor:
-    """|mean of the scores − σ|: keeps the summarizer from selecting everything (or nothing)."""
+def mean_sparsity_loss(scores: torch.Tensor, sigma: float) -> torch.Tensor:
+    """|mean of the scores − σ|: keeps the summarizer from selecting everything (or nothing).
+    One mean over everything given (SUM-GAN trains on one video); -sl's masks each video."""
     return (scores.mean() - sigma).abs()
+
+
+sparsity_loss = mean_sparsity_loss  # the name notebook 03 teaches
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -116,10 +120,14 @@ def prior_loss(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return kl.sum(dim=(0, 2)).mean()
 
 
-def reconstruction_loss(phi_original: torch.Tensor, phi_reconstructed: torch.Tensor
-                        ) -> torch.Tensor:
-    """‖φ(x) − φ(x̂)‖²: squared distance in the discriminator's feature space, mean over batch."""
+def squared_distance_loss(phi_original: torch.Tensor, phi_reconstructed: torch.Tensor
+                          ) -> torch.Tensor:
+    """‖φ(x) − φ(x̂)‖²: squared distance in the discriminator's feature space, mean over batch
+    (SUM-GAN's reconstruction loss; -sl's is the distance, not squared)."""
     return (phi_original - phi_reconstructed).pow(2).sum(dim=-1).mean()
+
+
+reconstruction_loss = squared_distance_loss  # the name notebook 03 teaches
 
 
 def gan_objective(logit_original: torch.Tensor, logit_summary: torch.Tensor,
@@ -264,14 +272,14 @@ class SumGan(nn.Module):
         if features.dim() == 2:
             features = features.unsqueeze(0)
         if features.dim() != 3:
-            raise ValueError(f"features must be [T, {self.feature_dim}] or "
+            raise CourseError(f"features must be [T, {self.feature_dim}] or "
                              f"[B, T, {self.feature_dim}], got shape {tuple(features.shape)}.")
         if features.shape[-1] != self.feature_dim:
-            raise ValueError(f"features have width {features.shape[-1]} but this model reads "
+            raise CourseError(f"features have width {features.shape[-1]} but this model reads "
                              f"{self.feature_dim}-d features (feature_dim); build it with "
                              f"feature_dim={features.shape[-1]} or use matching features.")
         if features.shape[1] == 0:
-            raise ValueError("an empty video (0 steps) cannot be summarized: every video needs "
+            raise CourseError("an empty video (0 steps) cannot be summarized: every video needs "
                              "at least one feature vector.")
         device = next(self.parameters()).device
         return features.to(device=device, dtype=torch.float32)
@@ -317,11 +325,7 @@ def build_sum_gan(config, seed: int | None = None) -> SumGan:
                   selector_layers=config.selector_layers, vae_hidden=config.vae_hidden,
                   vae_layers=config.vae_layers, discriminator_hidden=config.discriminator_hidden,
                   discriminator_layers=config.discriminator_layers)
-    if seed is None:
-        return SumGan(config.feature_dim, **kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SumGan(config.feature_dim, **kwargs)
+    return seeded(lambda: SumGan(config.feature_dim, **kwargs), seed)
 
 
 def part_sizes(model: SumGan) -> dict[str, int]:
@@ -354,9 +358,9 @@ def forward_losses(model: SumGan, features: torch.Tensor, config,
     _, logit_p = model.discriminator(out.negative.reconstruction)
     _, logit_hat_detached = model.discriminator(out.summary.reconstruction.detach())
     _, logit_p_detached = model.discriminator(out.negative.reconstruction.detach())
-    losses = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
+    losses = {"reconstruction": squared_distance_loss(phi_x, phi_hat),
               "prior": prior_loss(out.summary.mu, out.summary.logvar),
-              "sparsity": sparsity_loss(out.scores, config.sigma),
+              "sparsity": mean_sparsity_loss(out.scores, config.sigma),
               "gan_generator": generator_gan_loss(logit_hat, logit_p, config.generator_loss),
               "discriminator": discriminator_loss(logit_x, logit_hat_detached,
                                                   logit_p_detached)}
@@ -479,59 +483,40 @@ def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan",
     before every step of its phase ran. ``checkpoint``: a folder puts the checkpoints there;
     ``on_evaluate`` is passed to :func:`~course_lib.models.summarizer_training.evaluate_model`.
     """
-    with cpu_settings(next(model.parameters()).device):
-        return _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before,
-                    on_evaluate)
+    return fit(model, config, dataset, split, name, trainer(), seed=seed, checkpoint=checkpoint,
+               live=live, evaluate_before=evaluate_before, on_evaluate=on_evaluate)
 
 
-def _fit(model, config, dataset, split, name, seed, checkpoint, live, evaluate_before,
-         on_evaluate):
-    from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, checkpoint_exists, train
-
-    train_keys, test_keys = check_split(dataset, split)
+def _pretrain(model, config, videos, train_keys, seed, generator, path, name):
+    """The VAE's pre-training (``config.pretrain_epochs`` epochs; none when 0), checkpointed
+    every epoch beside the run's own checkpoint."""
+    if not config.pretrain_epochs:
+        return None
     n = len(train_keys)
-    device = next(model.parameters()).device  # the training videos are copied there once
-    generator = torch.Generator(device=device).manual_seed(seed)
-    features = {k: torch.from_numpy(np.asarray(dataset[k].features)).to(device)
-                for k in train_keys}
-    settings = run_settings(config, dataset, seed, train_keys)
-    path = checkpoint_file(checkpoint, name, settings)
-    pretrain_path = checkpoint_file(checkpoint, f"{name}-pretrain", settings)
-
-    pretrain = None
-    if config.pretrain_epochs and not (path is not None and checkpoint_exists(path)):
-        vae_optimizer = torch.optim.Adam(model.vae.parameters(), lr=config.learning_rate)
-        pretrain = train(lambda key: pretrain_step(model, vae_optimizer, features[key], config,
-                                                   generator),
-                         lambda start: _video_order(train_keys, seed + 10_000, start),
-                         config.pretrain_epochs * n,
-                         state={"model": model, "optimizer": vae_optimizer,
-                                "generator": GeneratorState(generator)},
-                         checkpoint=pretrain_path, checkpoint_every=n,
-                         checkpoint_seconds=CHECKPOINT_SECONDS,
-                         title=f"{name}: VAE pre-training (seed {seed})", live=False)
-
-    optimizers = make_optimizers(model, config)
-
-    def step(key: str) -> dict[str, float]:
-        model.train()
-        return train_step(model, optimizers, features[key], config, generator)
-
-    trained = train(step, lambda start: _video_order(train_keys, seed, start), config.epochs * n,
-                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
-                           "generator": GeneratorState(generator)},
-                    evaluate=lambda: evaluate_model(model, dataset, test_keys, on_evaluate),
-                    eval_every=n,
-                    evaluate_first=evaluate_before, checkpoint=path, checkpoint_every=n,
-                    checkpoint_seconds=CHECKPOINT_SECONDS,
-                    title=f"{name} (seed {seed})", live=live,
-                    plot=lambda history: _panels(history, n, config))
-    return SumGanRun(model, trained, n, seed, pretrain)
+    optimizer = torch.optim.Adam(model.vae.parameters(), lr=config.learning_rate)
+    return train(lambda key: pretrain_step(model, optimizer, videos[key], config, generator),
+                 lambda start: _video_order(train_keys, seed + 10_000, start),
+                 config.pretrain_epochs * n,
+                 state={"model": model, "optimizer": optimizer,
+                        "generator": GeneratorState(generator)},
+                 checkpoint=path, checkpoint_every=n, checkpoint_seconds=CHECKPOINT_SECONDS,
+                 title=f"{name}: VAE pre-training (seed {seed})", live=False)
 
 
-def _panels(history, steps_per_epoch: int, config):
+def _panels(history, steps_per_epoch: int, config, model):
     """The live training panels; imported only when drawn, so that training on a machine
     without Jupyter's widget packages (a GPU server running the experiment runner) works."""
     from course_lib.summary_plots import sum_gan_panels
 
     return sum_gan_panels(history, steps_per_epoch, sigma=config.sigma)
+
+
+def trainer() -> Trainer:
+    """SUM-GAN's training for :func:`~course_lib.models.summarizer_training.fit`: one video per
+    update, in a fresh seeded permutation each epoch, after the VAE's pre-training (made at each
+    call from this module's functions as they are then, so a test can replace one)."""
+    return Trainer(make_optimizers=make_optimizers, train_step=train_step,
+                   batches=lambda keys, config, seed, start, lengths: _video_order(keys, seed,
+                                                                                   start),
+                   make_batch=lambda model, videos, key: videos[key],
+                   pretrain=_pretrain, panels=_panels, evaluate=evaluate_model)

@@ -37,15 +37,16 @@ from course_lib.models.sequence_lstm import (
     lstm_cell_step,
     lstm_cell_step_backward,
 )
-from course_lib.models.sum_gan import Discriminator, Selector
-from course_lib.models.sum_gan_sl import (
-    SumGanSl,
-    fit_sum_gan_sl,
+from course_lib.models.sequences import (
+    length_mask,
     longest_first,
     reverse_each,
     run_lstm_masked,
     running_mask,
 )
+from course_lib.models.sum_gan import Discriminator, Selector
+from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl
+from course_lib.models.summarizer_training import seeded
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
 # backward pass), their gradient, and a copy of each for the backward pass's final products.
@@ -210,8 +211,7 @@ def padding_mask(memory: torch.Tensor, lengths: torch.Tensor | None) -> torch.Te
     """True at each video's padded steps of ``memory`` [B, T, ...] (``None``: no padding)."""
     if lengths is None:
         return None
-    return (torch.arange(memory.shape[1], device=memory.device)
-            >= lengths.to(memory.device).unsqueeze(1))
+    return ~length_mask(lengths.to(memory.device), memory.shape[1])
 
 
 def masked_softmax(energies: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -334,14 +334,8 @@ class SumGanAae(SumGanSl):
 def build_sum_gan_aae(config, seed: int | None = None) -> SumGanAae:
     """The model sized by a :class:`~course_lib.config.SumGanAaeConfig`, initialised from
     ``seed`` (without touching the global random state) when one is given."""
-    def build():
-        return SumGanAae(config.feature_dim, config.hidden_size, config.num_layers)
-
-    if seed is None:
-        return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
+    return seeded(lambda: SumGanAae(config.feature_dim, config.hidden_size, config.num_layers),
+                  seed)
 
 
 def part_sizes(model: SumGanAae) -> dict[str, int]:

@@ -53,23 +53,30 @@ import torch
 from torch import nn
 
 from course_lib.errors import CourseError
-from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters, run_lstm
+from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
 from course_lib.models.sequence_lstm import (
     cell_gradients,
     cell_weights,
     lstm_cell_step,
     lstm_cell_step_backward,
 )
+from course_lib.models.sequences import (
+    length_mask,
+    longest_first,
+    lstm_outputs_masked,
+    reverse_each,
+    run_lstm_masked,
+    running_mask,
+)
 from course_lib.models.sum_gan import Discriminator, Selector, prior_loss, reparameterize
 from course_lib.models.summarizer_training import (
     SumGanRun,
-    check_split,
-    checkpoint_file,
-    cpu_settings,
+    Trainer,
     evaluate_model,
-    run_settings,
+    fit,
+    seeded,
 )
-from course_lib.training import as_floats
+from course_lib.training import GradientState, as_floats
 
 PHASES = ("summarizer", "decoder", "discriminator")
 CLIP_SCOPES = ("all", "stepped")
@@ -190,128 +197,7 @@ class FeedbackDecoder(nn.Module):
         return torch.stack(emitted, dim=1)
 
 
-def longest_first(lengths: torch.Tensor | None, batch: int, steps: int
-                  ) -> tuple[torch.Tensor, list[int]]:
-    """The order that puts a batch's videos longest first, and how many are still running at
-    each step: the decoders' loops then step only those, the first rows of the batch, and spend
-    no arithmetic on padding."""
-    if lengths is None:
-        return torch.arange(batch), [batch] * steps
-    order = torch.argsort(lengths.cpu(), descending=True, stable=True)
-    running = (lengths.cpu().unsqueeze(0) > torch.arange(steps).unsqueeze(1)).sum(dim=1)
-    return order.to(lengths.device), running.tolist()
-
-
-def running_mask(lengths: torch.Tensor | None, step: int, like: torch.Tensor) -> torch.Tensor:
-    """1 for the videos still running at ``step``, 0 for those that have ended, [B, 1]."""
-    if lengths is None:
-        return like.new_ones(1, 1)
-    return (lengths.to(like.device) > step).to(like.dtype).unsqueeze(1)
-
-
-def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Put each video's emitted sequence [B, T, H] back in forward order, within its own length:
-    step t of video i is what it emitted at T_i − 1 − t (padding stays padding)."""
-    if lengths is None:
-        return emitted.flip(1)
-    steps = emitted.shape[1]
-    index = (lengths.to(emitted.device).unsqueeze(1) - 1
-             - torch.arange(steps, device=emitted.device)).clamp(min=0)
-    return emitted.gather(1, index.unsqueeze(-1).expand(-1, -1, emitted.shape[2]))
-
-
 # ---------------------------------------------------------------- the model
-
-def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None,
-                    packed: bool | None = None):
-    """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
-
-    Outputs past a video's end are zeros, and the final (h, c) of a unidirectional LSTM is each
-    video's at its own last step (a bidirectional one's, not needed here, is ``None``; nor are
-    the final states where :func:`lstm_outputs_masked` is enough).
-
-    Two exact ways, the same results: ``packed`` (the default on a GPU) hands the LSTM PyTorch's
-    packed sequences, one cuDNN call over its flat weights for every layer and direction. On a
-    CPU (the default there) the recurrence runs in segments between the videos' ends, each over
-    the videos still running, carrying the state: the packed sequences' CPU backward pass is
-    slow. On a GPU the segments would cost a kernel launch per segment, and per call a copy of
-    the weights into one block (PyTorch's "not part of single contiguous chunk of memory"
-    warning); benchmarks/gpu_check.py measures the gain.
-    """
-    if lengths is None:
-        return run_lstm(lstm, inputs)
-    if inputs.device.type == "cuda" if packed is None else packed:
-        return _packed(lstm, inputs, lengths)
-    if lstm.bidirectional:
-        return lstm_outputs_masked(lstm, inputs, lengths), None
-    zeros = inputs.new_zeros(lstm.num_layers, inputs.shape[0], lstm.hidden_size)
-    return _in_segments(lambda x, state: run_lstm(lstm, x, state), inputs, lengths,
-                        (zeros, zeros))
-
-
-def lstm_outputs_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None,
-                        packed: bool | None = None) -> torch.Tensor:
-    """The outputs [B, T, directions × H] of :func:`run_lstm_masked`, without the final states.
-
-    Without them, a CPU needs no segments: each direction of each layer runs once over the
-    whole padded batch. A video's steps come before its padding, so what the recurrence computes
-    on the padding never reaches them (the reverse direction runs over each video reversed
-    within its length, so there too); the outputs past each end are then set to zero. One
-    oneDNN call per layer and direction instead of one per segment: the backward pass of each
-    call has a large fixed cost on a CPU (benchmarks/bench_sum_gan_sl.py prints its share).
-    """
-    if lengths is None:
-        return run_lstm(lstm, inputs)[0]
-    if inputs.device.type == "cuda" if packed is None else packed:
-        return _packed(lstm, inputs, lengths)[0]
-    mask = (torch.arange(inputs.shape[1], device=inputs.device)
-            < lengths.to(inputs.device).unsqueeze(1)).unsqueeze(-1).to(inputs.dtype)
-    if not lstm.bidirectional:
-        return run_lstm(lstm, inputs)[0] * mask
-    x = inputs
-    for layer in range(lstm.num_layers):
-        outputs = []
-        for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
-            weights = [getattr(lstm, name + suffix)
-                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            forward = suffix.endswith(f"{layer}")
-            sequence = x if forward else reverse_each(x, lengths)
-            zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
-            # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
-            out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
-                             False, True)[0]
-            outputs.append(out if forward else reverse_each(out, lengths))
-        x = torch.cat(outputs, dim=2) * mask
-    return x
-
-
-def _packed(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
-    sequences = nn.utils.rnn.pack_padded_sequence(inputs, lengths.cpu(), batch_first=True,
-                                                  enforce_sorted=False)
-    outputs, state = lstm(sequences)  # (h, c) come back in the batch's own order
-    outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True,
-                                                  total_length=inputs.shape[1])
-    return outputs, None if lstm.bidirectional else state
-
-
-def _in_segments(run, inputs: torch.Tensor, lengths: torch.Tensor, state):
-    """``run(inputs, (h, c)) -> (outputs, (h, c))``, a recurrence over batch-first inputs, on
-    padded videos [B, T, D]: segment by segment between the videos' ends, over the videos
-    still running, carrying the state."""
-    batch = inputs.shape[0]
-    h, c = state
-    pieces, start = [], 0
-    for end in sorted(set(lengths.tolist())):
-        active = torch.nonzero(lengths >= end).squeeze(1)
-        out, (h_end, c_end) = run(inputs[active, start:end].contiguous(),
-                                  (h[:, active].contiguous(), c[:, active].contiguous()))
-        h, c = h.index_copy(1, active, h_end), c.index_copy(1, active, c_end)
-        pieces.append(out.new_zeros(batch, *out.shape[1:]).index_copy(0, active, out))
-        start = end
-    outputs = torch.cat(pieces, dim=1)
-    padding = outputs.new_zeros(batch, inputs.shape[1] - start, outputs.shape[2])
-    return torch.cat([outputs, padding], dim=1), (h, c)
-
 
 @dataclass
 class SummarizerOutput:
@@ -418,14 +304,8 @@ class SumGanSl(nn.Module):
 def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
     """The model sized by a :class:`~course_lib.config.SumGanSlConfig`, initialised from ``seed``
     (without touching the global random state) when one is given."""
-    def build():
-        return SumGanSl(config.feature_dim, config.hidden_size, config.num_layers)
-
-    if seed is None:
-        return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
+    return seeded(lambda: SumGanSl(config.feature_dim, config.hidden_size, config.num_layers),
+                  seed)
 
 
 def part_sizes(model: SumGanSl) -> dict[str, int]:
@@ -442,10 +322,13 @@ def part_sizes(model: SumGanSl) -> dict[str, int]:
 
 # ---------------------------------------------------------------- the losses
 
-def reconstruction_loss(phi_original: torch.Tensor, phi_summary: torch.Tensor) -> torch.Tensor:
+def distance_loss(phi_original: torch.Tensor, phi_summary: torch.Tensor) -> torch.Tensor:
     """‖φ(x) − φ(x̂)‖₂ per video, *not squared* as in -sl (SUM-GAN's is squared); mean over
     the batch."""
     return (phi_original - phi_summary).norm(dim=-1).mean()
+
+
+reconstruction_loss = distance_loss  # -sl's reconstruction loss, under the family's name
 
 
 def video_means(scores: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -453,14 +336,16 @@ def video_means(scores: torch.Tensor, lengths: torch.Tensor | None = None) -> to
     selector's bias gives it about 0.47), so it must be masked out, not summed."""
     if lengths is None:
         return scores.mean(dim=1)
-    mask = torch.arange(scores.shape[1], device=scores.device) < lengths.unsqueeze(1)
-    return (scores * mask).sum(dim=1) / lengths
+    return (scores * length_mask(lengths, scores.shape[1])).sum(dim=1) / lengths
 
 
-def sparsity_loss(scores: torch.Tensor, sigma: float, lengths: torch.Tensor | None = None
-                  ) -> torch.Tensor:
+def masked_sparsity_loss(scores: torch.Tensor, sigma: float,
+                         lengths: torch.Tensor | None = None) -> torch.Tensor:
     """|mean of a video's scores − σ| over its own steps; mean over the batch."""
     return (video_means(scores, lengths) - sigma).abs().mean()
+
+
+sparsity_loss = masked_sparsity_loss  # the name notebook 04 teaches
 
 
 def least_squares(probability: torch.Tensor, label: float) -> torch.Tensor:
@@ -573,9 +458,9 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     x = model.compress(features)
     out = model.summarize(x, lengths, generator)
     (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
-    terms = {"reconstruction": reconstruction_loss(phi_x, phi_hat),
+    terms = {"reconstruction": distance_loss(phi_x, phi_hat),
              **model.latent_terms(out),
-             "sparsity": sparsity_loss(out.scores, config.sigma, lengths)}
+             "sparsity": masked_sparsity_loss(out.scores, config.sigma, lengths)}
     phase.zero_grad()
     sum(terms.values()).backward()
     phase.clip_and_step()
@@ -589,7 +474,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
     generator_gan = least_squares(p_hat, 1.0)
     phase.zero_grad()
-    (reconstruction_loss(phi_x, phi_hat) + generator_gan).backward()
+    (distance_loss(phi_x, phi_hat) + generator_gan).backward()
     phase.clip_and_step()
     logged["gan_generator"] = generator_gan
 
@@ -666,52 +551,28 @@ def fit_sum_gan_sl(model: SumGanSl, config, dataset, split, name: str = "04-sum-
     ``checkpoint``: a folder puts the checkpoint there; ``on_evaluate`` is passed to
     :func:`~course_lib.models.summarizer_training.evaluate_model`.
     """
-    with cpu_settings(next(model.parameters()).device):
-        return _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluate)
+    return fit(model, config, dataset, split, name, trainer(), seed=seed, checkpoint=checkpoint,
+               live=live, on_evaluate=on_evaluate)
 
 
-def _fit(model, config, dataset, split, name, seed, checkpoint, live, on_evaluate):
-    from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, GradientState, train
-
-    train_keys, test_keys = check_split(dataset, split)
-    device = next(model.parameters()).device  # the training videos are copied there once
-    videos = {k: torch.from_numpy(np.asarray(dataset[k].features)).to(device)
-              for k in train_keys}
-    for role, keys in (("training", train_keys), ("test", test_keys)):
-        for key in keys:
-            try:
-                model.prepare(torch.from_numpy(np.asarray(dataset[key].features)))
-            except CourseError as error:
-                raise CourseError(f"{role} video {key!r} of {dataset.name}: {error}") from None
-    n = updates_per_epoch(len(train_keys), config)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    optimizers = make_optimizers(model, config)
-    settings = run_settings(config, dataset, seed, train_keys)
-
-    def step(keys: list[str]) -> dict[str, float]:
-        model.train()
-        return train_step(model, optimizers, make_batch(model, [videos[k] for k in keys]),
-                          config, generator)
-
-    lengths = {k: len(v) for k, v in videos.items()}
-    history = train(step, lambda start: update_batches(train_keys, config, seed, start, lengths),
-                    config.epochs * n,
-                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
-                           "generator": GeneratorState(generator),
-                           "gradients": GradientState(model)},  # stale ones enter the clipping
-                    evaluate=lambda: evaluate_model(model, dataset, test_keys, on_evaluate),
-                    eval_every=n,
-                    evaluate_first=True, checkpoint_every=n,
-                    checkpoint_seconds=CHECKPOINT_SECONDS, title=f"{name} (seed {seed})",
-                    checkpoint=checkpoint_file(checkpoint, name, settings), live=live,
-                    plot=lambda history: _panels(history, n, config, model.title))
-    return SumGanRun(model, history, n, seed)
-
-
-def _panels(history, steps_per_epoch: int, config, title: str):
+def _panels(history, steps_per_epoch: int, config, model):
     """The live training panels; imported only when drawn, so that training on a machine
     without Jupyter's widget packages (a GPU server running the experiment runner) works."""
     from course_lib.summary_plots import SUM_GAN_SL_PANELS, sum_gan_panels
 
     return sum_gan_panels(history, steps_per_epoch, sigma=config.sigma, panels=SUM_GAN_SL_PANELS,
-                          model=title)
+                          model=model.title)
+
+
+def trainer() -> Trainer:
+    """SUM-GAN-sl's (and -AAE's) training for :func:`~course_lib.models.summarizer_training.fit`:
+    one update per batch of :func:`update_batches`; stale gradients enter the clipping, so the
+    checkpoint keeps them (made at each call from this module's functions as they are then, so
+    a test can replace one)."""
+    return Trainer(make_optimizers=make_optimizers, train_step=train_step,
+                   batches=update_batches,
+                   make_batch=lambda model, videos, keys: make_batch(model,
+                                                                     [videos[k] for k in keys]),
+                   updates_per_epoch=updates_per_epoch,
+                   extra_state=lambda model: {"gradients": GradientState(model)},
+                   panels=_panels, evaluate=evaluate_model)

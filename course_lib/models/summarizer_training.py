@@ -1,13 +1,11 @@
 """What the SUM-GAN family (notebooks 03-06) shares: CPU settings, scoring, evaluation, checks of
-a split, a run's history and its model-selection rules, and one list of the methods.
+a split, a run's history and its model-selection rules.
 
 A model module (:mod:`~course_lib.models.sum_gan`, :mod:`~course_lib.models.sum_gan_sl`) keeps
 its modules, losses and update step; its fit function trains with
 :func:`course_lib.training.train` and returns a :class:`SumGanRun`. Every model of the family
 exposes ``prepare`` (check and batch a video's features), ``compress`` and ``selector``, so one
-:func:`score_videos` scores them all. Notebook 06 loops over :func:`family`: for each method,
-``config(tier)``, ``build(config, seed)``, ``fit(...)``, then the run's :meth:`~SumGanRun.
-selections` and :func:`score_videos`.
+:func:`score_videos` scores them all. The list of the methods is :mod:`course_lib.registry`.
 """
 
 from __future__ import annotations
@@ -16,12 +14,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder
+from course_lib.training import (
+    CHECKPOINT_SECONDS,
+    GeneratorState,
+    checkpoint_exists,
+    checkpoint_path,
+    train,
+)
 
 # The family trains on one video at a time (batch 1, a few hundred steps, small layers in the
 # laptop tier): there oneDNN's CPU LSTM was 3x faster than the course's whole-sequence one (73 vs
@@ -59,6 +65,16 @@ def cpu_settings(device: torch.device) -> Iterator[None]:
         lstm_autoencoder.USE_ONEDNN_LSTM = kernel
         torch.set_num_threads(threads)
         torch.set_flush_denormal(False)
+
+
+def seeded(build: Callable[[], torch.nn.Module], seed: int | None) -> torch.nn.Module:
+    """``build()`` with its parameters drawn from ``seed``, leaving the global random state as
+    it was (``seed=None``: drawn from the global state, as PyTorch does)."""
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
 
 
 # ---------------------------------------------------------------- scoring and evaluation
@@ -121,8 +137,6 @@ def run_settings(config, dataset, seed: int, train_keys: Sequence[str]) -> dict:
 def checkpoint_file(checkpoint: bool | Path, name: str, settings: dict) -> Path | None:
     """Where a fit function keeps its checkpoint: nowhere (``False``), the course's checkpoint
     folder (``True``) or the folder given (the experiment runner's job folder)."""
-    from course_lib.training import checkpoint_path
-
     if checkpoint is False:
         return None
     path = checkpoint_path(name, settings)
@@ -140,6 +154,8 @@ class SumGanRun:
     steps_per_epoch: int
     seed: int
     pretrain: object | None = None  # History of a VAE pre-training, if one ran
+    # the summarizer's loss terms, whose sum per epoch the "lowest training loss" rule reads
+    loss_terms: tuple[str, ...] = ("reconstruction", "prior", "sparsity")
 
     def epoch_means(self, key: str) -> np.ndarray:
         """A training metric averaged over each epoch's steps."""
@@ -152,8 +168,8 @@ class SumGanRun:
 
         ``best test epoch`` looks at the test labels: what the papers' tables print,
         optimistic. ``final epoch`` and ``lowest training loss`` (the epoch with the smallest
-        mean summarizer loss, reconstruction + prior + sparsity, as CA-SUM selects; SUM-GAN-AAE
-        has no prior) use no labels.
+        mean summarizer loss, the sum of ``loss_terms`` that were logged: reconstruction + prior +
+        sparsity for the family, as CA-SUM selects; SUM-GAN-AAE has no prior) use no labels.
         """
         epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
         f = np.asarray(self.history.evals["f_score"])
@@ -164,7 +180,7 @@ class SumGanRun:
                 f"of {self.steps_per_epoch} updates of epoch 1 done, evaluations at epochs "
                 f"{epochs.tolist()}): it was interrupted in its first epoch. Run the fit again "
                 "(it resumes from its checkpoint), then select.")
-        loss = sum(self.epoch_means(term) for term in ("reconstruction", "prior", "sparsity")
+        loss = sum(self.epoch_means(term) for term in self.loss_terms
                    if term in self.history.train)
         best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
         lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])
@@ -173,33 +189,112 @@ class SumGanRun:
                 "lowest training loss (label-free)": (int(epochs[lowest]), float(f[lowest]))}
 
 
-# ---------------------------------------------------------------- the family
+# ---------------------------------------------------------------- the interface and one fit
+
+class Summarizer(Protocol):
+    """What every summarizer model offers: :func:`score_videos`, :func:`fit` and the runner
+    use nothing else of it. ``prepare`` checks one video's features [T, D] (raising a
+    :class:`~course_lib.errors.CourseError` that says what is wrong) and batches them [1, T, D]
+    on the model's device; ``selector(compress(x))`` gives the importance scores [B, T];
+    ``parameter_groups`` names the parameters each update of its :class:`Trainer` steps."""
+
+    def prepare(self, features: torch.Tensor) -> torch.Tensor: ...
+
+    def compress(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def selector(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]: ...
+
 
 @dataclass(frozen=True)
-class Method:
-    """One method of the family, as notebook 06 loops over them.
+class Trainer:
+    """How a summarizer trains, for :func:`fit`: a model module keeps its modules, losses and
+    update step, and says here how they make a run.
 
-    ``config(tier)`` → its configuration; ``build(config, seed)`` → a model;
-    ``fit(model, config, dataset, split, *, seed, checkpoint, live, on_evaluate)`` → a
-    :class:`SumGanRun`.
+    ``make_optimizers(model, config)`` → {name: optimizer}; ``batches(train_keys, config, seed,
+    start, lengths)`` → the items of the updates from update ``start`` on (a resumed run sees
+    the same ones); ``make_batch(model, videos, item)`` → what ``train_step(model, optimizers,
+    batch, config, generator)`` takes, which returns the logged losses (floats);
+    ``updates_per_epoch(n_videos, config)``; ``extra_state(model)`` → more objects that a
+    checkpoint keeps; ``pretrain(model, config, videos, train_keys, seed, generator, path,
+    name)`` →
+    the History of a pre-training that runs first, if any; ``panels(history, steps_per_epoch,
+    config, model)`` → the live figure (``None``: the losses' curves); ``evaluate(model,
+    dataset, keys, on_evaluate)`` → the metrics of an evaluation; ``loss_terms``: the losses
+    summed by the "lowest training loss" selection.
     """
 
-    name: str
-    notebook: str
-    config: Callable
-    build: Callable
-    fit: Callable
+    make_optimizers: Callable
+    train_step: Callable
+    batches: Callable
+    make_batch: Callable
+    updates_per_epoch: Callable = lambda n_videos, config: n_videos
+    extra_state: Callable = lambda model: {}
+    pretrain: Callable | None = None
+    panels: Callable | None = None
+    evaluate: Callable = evaluate_model
+    loss_terms: tuple[str, ...] = ("reconstruction", "prior", "sparsity")
 
 
-def family() -> dict[str, Method]:
-    """The family's methods by name (imported here, so that the model modules can import this
-    one)."""
-    from course_lib.config import sum_gan_aae_config, sum_gan_config, sum_gan_sl_config
-    from course_lib.models import sum_gan, sum_gan_aae, sum_gan_sl
+def fit(model: Summarizer, config, dataset, split, name: str, trainer: Trainer, *,
+        seed: int = 0, checkpoint: bool | Path = True, live: bool | None = None,
+        evaluate_before: bool = True, on_evaluate: Callable | None = None,
+        panels: Callable | None = None) -> SumGanRun:
+    """Train ``model`` on the split's training videos for ``config.epochs`` epochs by
+    ``trainer``'s updates, evaluating the test videos after every epoch (and, with
+    ``evaluate_before``, before training: epoch 0); the family's fit functions are this.
 
-    return {"SUM-GAN": Method("SUM-GAN", "03", sum_gan_config, sum_gan.build_sum_gan,
-                              sum_gan.fit_sum_gan),
-            "SUM-GAN-sl": Method("SUM-GAN-sl", "04", sum_gan_sl_config,
-                                 sum_gan_sl.build_sum_gan_sl, sum_gan_sl.fit_sum_gan_sl),
-            "SUM-GAN-AAE": Method("SUM-GAN-AAE", "05", sum_gan_aae_config,
-                                  sum_gan_aae.build_sum_gan_aae, sum_gan_aae.fit_sum_gan_aae)}
+    Every video is checked first (an error names it). ``seed`` drives the model's random draws
+    (a generator kept in the checkpoint) and the order. The run checkpoints every epoch: a
+    finished run is loaded, an interrupted one resumes exactly, another configuration trains
+    its own (the file name carries a hash of the configuration, the seed and the data).
+    ``checkpoint``: ``False`` none, ``True`` the course's folder, or a folder.
+    ``on_evaluate(scores, metrics)`` sees each evaluation; ``panels`` replaces the trainer's
+    live figure.
+    """
+    with cpu_settings(next(model.parameters()).device):
+        return _fit(model, config, dataset, split, name, trainer, seed, checkpoint, live,
+                    evaluate_before, on_evaluate, panels or trainer.panels)
+
+
+def _fit(model, config, dataset, split, name, trainer, seed, checkpoint, live, evaluate_before,
+         on_evaluate, panels):
+    train_keys, test_keys = check_split(dataset, split)
+    device = next(model.parameters()).device  # the training videos are copied there once
+    videos = {k: torch.from_numpy(np.asarray(dataset[k].features)).to(device)
+              for k in train_keys}
+    for role, keys in (("training", train_keys), ("test", test_keys)):
+        for key in keys:
+            try:
+                model.prepare(torch.from_numpy(np.asarray(dataset[key].features)))
+            except ValueError as error:
+                raise CourseError(f"{role} video {key!r} of {dataset.name}: {error}") from None
+    n = trainer.updates_per_epoch(len(train_keys), config)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    settings = run_settings(config, dataset, seed, train_keys)
+    path = checkpoint_file(checkpoint, name, settings)
+
+    pretrain = None
+    if trainer.pretrain is not None and not (path is not None and checkpoint_exists(path)):
+        pretrain = trainer.pretrain(model, config, videos, train_keys, seed, generator,
+                                    checkpoint_file(checkpoint, f"{name}-pretrain", settings),
+                                    name)
+    optimizers = trainer.make_optimizers(model, config)
+
+    def step(item) -> dict[str, float]:
+        model.train()
+        return trainer.train_step(model, optimizers, trainer.make_batch(model, videos, item),
+                                  config, generator)
+
+    lengths = {k: len(v) for k, v in videos.items()}
+    history = train(step, lambda start: trainer.batches(train_keys, config, seed, start, lengths),
+                    config.epochs * n,
+                    state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
+                           "generator": GeneratorState(generator), **trainer.extra_state(model)},
+                    evaluate=lambda: trainer.evaluate(model, dataset, test_keys, on_evaluate),
+                    eval_every=n, evaluate_first=evaluate_before, checkpoint=path,
+                    checkpoint_every=n, checkpoint_seconds=CHECKPOINT_SECONDS,
+                    title=f"{name} (seed {seed})", live=live,
+                    plot=None if panels is None else lambda h: panels(h, n, config, model))
+    return SumGanRun(model, history, n, seed, pretrain, trainer.loss_terms)

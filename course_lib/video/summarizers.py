@@ -83,7 +83,7 @@ def check_features(summarizer: Summarizer, kind: str, dim: int) -> None:
 
 
 def _family():
-    from course_lib.models.summarizer_training import family
+    from course_lib.registry import family
 
     return family()
 

@@ -1,0 +1,173 @@
+"""The grid of jobs: which jobs a grid has, which are missing, and running them one after
+another or several at a time in their own processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from course_lib.config import resolve_tier
+from course_lib.errors import CourseError
+from course_lib.experiments.jobs import (
+    FINISHED,
+    MODELS,
+    Job,
+    JobBusy,
+    JobResult,
+    check_model,
+    check_out,
+    check_splits,
+    claim_folder,
+    job_config,
+    load_data,
+    load_job,
+    run_job,
+)
+
+
+def grid(models: Sequence[str], dataset: str, tier: str, splits: Iterable[int],
+         seeds: Iterable[int]) -> list[Job]:
+    """The jobs of a grid, model by model, split by split, seed by seed."""
+    return [Job(m, dataset, tier, k, s) for m in models for k in splits for s in seeds]
+
+
+def missing(out: str | Path, models: Sequence[str], dataset: str, tier: str,
+            splits: Iterable[int], seeds: Iterable[int]) -> list[Job]:
+    """The jobs of the grid that are not finished under ``out``."""
+    return [j for j in grid(models, dataset, tier, list(splits), list(seeds))
+            if not (j.folder(out) / FINISHED).exists()]
+
+
+# ---------------------------------------------------------------- the grid
+
+def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iterable[int],
+             seeds: Iterable[int], out: str | Path, *, jobs: int = 1,
+             progress: bool = True) -> list[JobResult]:
+    """Run every job of the grid (finished ones are skipped): one after another in this process,
+    or ``jobs`` at a time in their own processes (one per GPU when there are several). A job
+    that another process is running is skipped with a message, and its result says
+    ``running_elsewhere``."""
+    for name in models:
+        check_model(name)
+    tier = resolve_tier(tier, verbose=False)
+    splits = check_splits(dataset, tier, splits)
+    todo = grid(models, dataset, tier, splits, list(seeds))
+    if not todo:
+        raise CourseError(f"The grid is empty (models {list(models)}, splits {list(splits)}, "
+                          f"seeds {list(seeds)}), so nothing would run: give at least one of "
+                          "each.")
+    check_out(out)
+    data, all_splits = load_data(dataset, tier)
+    for job in todo:  # every folder is checked before anything trains
+        claim_folder(job.folder(out), job_config(job, MODELS[job.model], data,
+                                                 all_splits[job.split]))
+    pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
+    bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({dataset}, "
+               f"{tier})", disable=not progress)
+    busy = []
+    try:
+        if jobs <= 1:
+            for job in pending:
+                bar.set_postfix_str(str(job))
+                try:
+                    run_job(job, out, progress=progress)
+                except JobBusy as error:
+                    tqdm.write(str(error))
+                    busy.append(job)
+                bar.update()
+        else:
+            busy = _run_parallel(pending, out, jobs, bar)
+    finally:
+        bar.close()
+    return [replace(load_job(j.folder(out)), running_elsewhere=j in busy) for j in todo]
+
+
+def check_finished(results: Sequence[JobResult]) -> list[JobResult]:
+    """``results`` when every run finished; else a clear error naming the runs that another
+    process is still training (the only way :func:`run_grid` returns an unfinished one)."""
+    waiting = [r for r in results if not r.finished]
+    if waiting:
+        names = ", ".join(str(r.job) for r in waiting[:3]) + (", ..." if len(waiting) > 3 else "")
+        raise CourseError(
+            f"{len(waiting)} of {len(results)} runs are not finished ({names}): another process "
+            f"is training them (it holds the lock in their folders under "
+            f"{waiting[0].folder.parent}). Wait for it to finish, then run this again: finished "
+            f"runs are loaded, not retrained.")
+    return list(results)
+
+
+def job_command(job: Job, out: str | Path) -> list[str]:
+    """The command that runs ``job`` alone (what a cluster's job array would run)."""
+    return [sys.executable, "-m", "course_lib.experiments_cli", "run", job.model, "--dataset",
+            job.dataset, "--tier", job.tier, "--out", str(out),
+            "--only", f"split={job.split},seed={job.seed}", "--splits", str(job.split),
+            "--seeds", str(job.seed)]
+
+
+BUSY_EXIT = 75  # the exit status of ``course-experiments run`` that skipped a running job
+
+
+def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> list[Job]:
+    """``jobs`` processes at a time, each single-threaded on the CPU or alone on one GPU; each
+    one's output goes to ``<out>/logs/``. A failed job does not stop the others. Returns the
+    jobs skipped because another process was running them."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    logs = Path(out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    queue, running, failed, busy = list(pending), {}, [], []
+    free = list(range(jobs))
+    try:
+        while queue or running:
+            while queue and free:
+                job, slot = queue.pop(0), free.pop(0)
+                env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                       "TQDM_MININTERVAL": "10"}
+                if gpus > 1:
+                    env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+                log = logs / f"{job.dataset}-{job.tier}-{job.model}-split{job.split}-seed" \
+                             f"{job.seed}.log"
+                with open(log, "w") as handle:
+                    process = subprocess.Popen(job_command(job, out), env=env, stdout=handle,
+                                               stderr=subprocess.STDOUT, start_new_session=True)
+                running[process] = (job, slot, log)
+            time.sleep(0.5)
+            for process in [p for p in running if p.poll() is not None]:
+                job, slot, log = running.pop(process)
+                free.append(slot)
+                if process.returncode == BUSY_EXIT:
+                    tqdm.write(f"Skipped {job}: another process is running it (see {log}).")
+                    busy.append(job)
+                elif process.returncode:
+                    failed.append((job, log))
+                bar.update()
+            bar.set_postfix_str(", ".join(_epochs_done(job, out) for job, _, _ in
+                                          running.values()))
+    except KeyboardInterrupt:
+        for process in running:  # each saves its last completed step, then stops
+            process.send_signal(signal.SIGINT)
+        for process in running:
+            process.wait()
+        raise
+    if failed:
+        raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
+            f"{job} (see {log})" for job, log in failed))
+    return busy
+
+
+def _epochs_done(job: Job, out: str | Path) -> str:
+    """``"sum-gan split 0 seed 1: epoch 5/20"``: how far a running job is."""
+    try:
+        r = load_job(job.folder(out))
+    except (CourseError, KeyError):  # not started yet, or being written
+        return f"{job.model} split {job.split} seed {job.seed}: starting"
+    done = int(r.epochs.max()) if len(r.epochs) else 0
+    return f"{job.model} split {job.split} seed {job.seed}: epoch {done}/{r.total_epochs}"

@@ -1,0 +1,535 @@
+"""One job of the benchmark protocol: the runner's models (read from the registry), the data,
+the job folder and its atomic files, running (or resuming) a job and reading its results back."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from course_lib.config import resolve_tier, summarization_data_config
+from course_lib.errors import CheckpointError, CourseError, DataError
+from course_lib.models.summarizer_training import checkpoint_file, run_settings
+from course_lib.registry import Method, runner_models
+from course_lib.training import checkpoint_exists, read_progress
+
+try:
+    import fcntl
+except ImportError:  # Windows: jobs run unlocked (see _job_lock)
+    fcntl = None
+
+
+DATASETS = ("synthetic", "summe", "tvsum")
+# File-name prefixes of the per-epoch score files, as the reference names them ("SumMe_-1.json");
+# the synthetic data's has the same length, so the reference's parser reads it too.
+RESULT_PREFIX = {"summe": "SumMe", "tvsum": "TVSum", "synthetic": "Synth"}
+FAST_VIDEOS_PER_UPDATE = 5  # the fast trainers' batch where a tier trains one video per update
+FINISHED = "result.json"
+LOCK = "lock"
+
+
+# ---------------------------------------------------------------- models
+
+@dataclass(frozen=True)
+class Model:
+    """A runner model: a method of the family and which trainer it uses.
+
+    ``trainer``: ``None`` (SUM-GAN has one), ``"faithful"`` (one video per update in the
+    split's order, as the reference, whatever the tier) or ``"fast"`` (several videos of similar
+    length per update: the tier's number when it uses the fast trainer, else
+    ``FAST_VIDEOS_PER_UPDATE``).
+    """
+
+    method: Method
+    trainer: str | None = None
+
+    def config(self, tier: str, overrides: Mapping | None = None):
+        """The method's configuration at ``tier`` for this trainer, with ``overrides``."""
+        config = self.method.config(tier, verbose=False)
+        changes = {}
+        if self.trainer == "faithful":
+            changes = {"videos_per_update": 1, "training_order": "split"}
+        elif self.trainer == "fast":
+            batch = config.videos_per_update
+            changes = {"videos_per_update": batch if batch > 1 else FAST_VIDEOS_PER_UPDATE,
+                       "training_order": "by_length"}
+        names = {f.name for f in fields(config)}
+        if unknown := sorted(set(overrides or {}) - names):
+            raise CourseError(f"{self.method.name}'s configuration has no field "
+                              f"{', '.join(map(repr, unknown))}; its fields are "
+                              f"{', '.join(sorted(names))}.")
+        return replace(config, **{**changes, **(overrides or {})})
+
+
+class _Models(Mapping):
+    """The runner's models, read from :mod:`course_lib.registry` at each use, so that a method
+    registered later (a student's own) is one of them."""
+
+    def __getitem__(self, name: str) -> Model:
+        return Model(*runner_models()[name])
+
+    def __iter__(self):
+        return iter(runner_models())
+
+    def __len__(self) -> int:
+        return len(runner_models())
+
+
+MODELS: Mapping[str, Model] = _Models()
+
+
+def check_model(name: str) -> Model:
+    if name not in MODELS:
+        raise CourseError(f"Unknown model {name!r}: use one of {', '.join(MODELS)}.")
+    return MODELS[name]
+
+
+# ---------------------------------------------------------------- data
+
+def check_dataset(name: str) -> str:
+    if name not in DATASETS:
+        raise CourseError(f"Unknown dataset {name!r}: use one of {', '.join(DATASETS)} (the "
+                          "real ones once downloaded with `course-data summe` or "
+                          "`course-data tvsum`).")
+    return name
+
+
+def load_data(dataset: str, tier: str):
+    """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, or the
+    downloaded SumMe / TVSum file. Never another dataset in place of a missing one."""
+    from course_lib.data import summarization as sm
+
+    if check_dataset(dataset) == "synthetic":
+        return _synthetic(tier)
+    path = sm.feature_file(dataset)
+    table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
+    return _benchmark(dataset, path, _modified(path), table, _modified(table))
+
+
+def _modified(path: Path | None) -> int | None:
+    return path.stat().st_mtime_ns if path is not None and path.exists() else None
+
+
+@lru_cache(maxsize=3)
+def _synthetic(tier: str):
+    from course_lib.data.summarization import make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    config = summarization_data_config(tier, verbose=False)
+    data = make_synthetic_dataset(config)
+    return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+
+
+@lru_cache(maxsize=2)
+def _benchmark(dataset: str, path: Path, modified: int | None, table: Path | None,
+               table_modified: int | None):
+    """Read once per version of the feature file and of TVSum's annotation ``table`` (the
+    ``modified`` time stamps): a table downloaded later is used at once."""
+    from course_lib.data import summarization as sm
+
+    try:
+        data, splits = sm.load_benchmark(dataset, folder=path.parent)
+    except DataError as error:
+        raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
+                        f"{error}") from None
+    if table is not None:  # the annotators' scores, for rank correlation
+        try:
+            data = sm.with_user_scores(data, sm.validate_tvsum_annotations(
+                sm.read_tvsum_annotator_scores(table), str(table), force=True))
+        except DataError as error:
+            print(f"No rank correlation on {dataset}: {error}")
+    return data, splits
+
+
+def check_splits(dataset: str, tier: str, splits: Iterable[int]) -> list[int]:
+    n = len(load_data(dataset, tier)[1])
+    splits = list(splits)
+    if bad := [k for k in splits if not 0 <= k < n]:
+        raise CourseError(f"Split {', '.join(map(str, bad))} does not exist: {dataset} has "
+                          f"{n} splits, numbered 0-{n - 1}.")
+    return splits
+
+
+# ---------------------------------------------------------------- jobs and their folders
+
+@dataclass(frozen=True)
+class Job:
+    """One (model, dataset, tier, split, seed) of the grid."""
+
+    model: str
+    dataset: str
+    tier: str
+    split: int
+    seed: int
+
+    def folder(self, out: str | Path) -> Path:
+        return (Path(out) / self.dataset / self.tier / self.model
+                / f"split{self.split}-seed{self.seed}")
+
+    def __str__(self) -> str:
+        return (f"{self.model} on {self.dataset} ({self.tier} tier), split {self.split}, "
+                f"seed {self.seed}")
+
+
+@dataclass
+class JobResult:
+    """What a job's folder holds, finished or not. Arrays are aligned with ``epochs``
+    (0 = the untrained model, then 1..E); ``seconds_per_epoch[0]`` is the time before and for
+    the untrained model's evaluation (SUM-GAN's VAE pre-training included)."""
+
+    job: Job
+    folder: Path
+    finished: bool
+    parameters: int
+    epochs: np.ndarray
+    f_scores: np.ndarray
+    seconds_per_epoch: np.ndarray
+    train_curves: dict[str, np.ndarray] = field(default_factory=dict)
+    selections: dict[str, tuple[int, float]] = field(default_factory=dict)
+    rank_correlation: dict[str, float] | None = None
+    total_epochs: int = 0
+    running_elsewhere: bool = False  # skipped by this run: another process held its lock
+
+    def test_scores(self, epoch: int) -> dict[str, np.ndarray]:
+        """The test videos' scores saved after ``epoch`` (0 = untrained)."""
+        path = _scores_path(self.folder, self.job.dataset, epoch)
+        if not path.exists():
+            raise CourseError(f"{self.folder} has no scores of epoch {epoch} (it has epochs "
+                              f"{number_ranges(self.epochs.tolist())}).")
+        return {k: np.asarray(v, dtype=np.float32) for k, v in _read_json(path).items()}
+
+
+def _scores_path(folder: Path, dataset: str, epoch: int) -> Path:
+    """The reference numbers epochs from -1 (before training): the course's epoch 0."""
+    return folder / "results" / f"{RESULT_PREFIX[dataset]}_{epoch - 1}.json"
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomically: a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, obj, indent: int | None = 1) -> None:
+    """Standard JSON (NaN becomes null), atomically."""
+    _write_text(path, json.dumps(_finite(obj), indent=indent, allow_nan=False))
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CourseError(f"{path} cannot be read ({type(error).__name__}); it was not written "
+                          f"by course-experiments or was edited. Delete the folder "
+                          f"{path.parent} and run the job again.") from None
+
+
+def _plain(obj):
+    """JSON's view of ``obj`` (tuples become lists), so a stored config compares equal."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _qualname(function: Callable) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', function)}"
+
+
+def job_config(job: Job, spec: Model, data, split, overrides: Mapping | None = None) -> dict:
+    """What a job folder's ``config.json`` holds: everything its results depend on.
+    ``overrides`` there lists the fields that differ from the model's configuration."""
+    config, base = asdict(spec.config(job.tier, overrides)), asdict(spec.config(job.tier))
+    method = spec.method
+    return _plain({"model": job.model, "method": method.name, "build": _qualname(method.build),
+                   "fit": _qualname(method.fit), "dataset": job.dataset, "tier": job.tier,
+                   "split": job.split, "seed": job.seed, "config": config,
+                   "overrides": {k: v for k, v in config.items() if v != base[k]},
+                   "data": {"name": data.name, "source": data.source,
+                            "fingerprint": data.fingerprint()},
+                   "train_keys": list(split.train_keys), "test_keys": list(split.test_keys)})
+
+
+def _differences(stored: dict, wanted: dict) -> list[str]:
+    out = []
+    for key in sorted((set(stored) | set(wanted)) - {"overrides"}):  # shown in config.*
+        a, b = stored.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key != "data":
+            out += [f"{key}.{d}" for d in _differences(a, b)]
+        elif a != b:
+            out.append(f"{key} ({a!r} there, {b!r} asked for)"[:160])
+    return out
+
+
+def claim_folder(folder: Path, config: dict) -> None:
+    """Write ``config.json`` into a new job folder, or check that an existing one holds this
+    configuration; refuse (changing nothing) a folder of another configuration or a foreign one."""
+    path = folder / "config.json"
+    if path.exists():
+        stored = _read_json(path)
+        if stored != config:
+            raise CourseError(
+                f"{folder} holds a run of another configuration: "
+                f"{'; '.join(_differences(stored, config)[:4])}. Nothing was changed. Write "
+                f"these results to another folder (--out; in notebook 06, RESULTS), or delete "
+                f"{folder} to run this "
+                "configuration there.")
+        return
+    # A process claiming the same new folder at this moment writes only config.json (through a
+    # temporary file): not a foreign file.
+    if folder.exists() and any(p.name != path.name and not p.name.startswith(f".{path.name}.")
+                               for p in folder.iterdir()):
+        raise CourseError(f"{folder} holds files but no config.json, so it was not written by "
+                          f"course-experiments (or its config.json was deleted). Nothing was "
+                          f"changed. Delete {folder} to run the job there, or use another "
+                          f"--out (in notebook 06, RESULTS).")
+    _write_json(path, config)
+
+
+class _EpochRecorder:
+    """``on_evaluate`` of a fit function: saves each epoch's test scores and progress.
+
+    ``epoch`` starts at the number of evaluations the checkpoint already holds, so a resumed
+    run numbers its epochs on; epochs recorded after that checkpoint (by a run killed before it
+    saved the next one) are dropped from the progress and written again."""
+
+    def __init__(self, folder: Path, dataset: str, epoch: int):
+        self.folder, self.dataset, self.epoch = folder, dataset, epoch
+        self.path = folder / "progress.json"
+        stored = _read_json(self.path)["epochs"] if self.path.exists() else []
+        self.epochs = [e for e in stored if e["epoch"] < epoch]
+        self.last = time.monotonic()
+
+    def __call__(self, scores: Mapping[str, np.ndarray], metrics: Mapping[str, float]) -> None:
+        now = time.monotonic()
+        _write_json(_scores_path(self.folder, self.dataset, self.epoch),
+                    {k: np.asarray(v, dtype=float).tolist() for k, v in scores.items()},
+                    indent=None)
+        self.epochs.append({"epoch": self.epoch, **metrics, "seconds": now - self.last})
+        _write_json(self.path, {"epochs": self.epochs})
+        self.epoch += 1
+        self.last = time.monotonic()
+
+
+def _evaluations_done(path: Path | None) -> int:
+    """How many evaluations a checkpoint's history holds (0 without one), read from its side
+    file where it can be; a damaged file is left for the training loop to report."""
+    if path is None or not checkpoint_exists(path):
+        return 0
+    try:
+        progress = read_progress(path)
+    except CheckpointError:
+        return 0
+    return 0 if progress is None else progress["evaluations"]
+
+
+def run_job(job: Job, out: str | Path, *, method: Method | None = None,
+            overrides: Mapping | None = None, progress: bool = True) -> JobResult:
+    """Run one job in its folder under ``out``: skipped when finished, resumed when started.
+
+    ``method`` (a :class:`Method` with its own ``build``/``fit``) and ``overrides`` (changed
+    configuration fields) run a variant under its own ``job.model`` name through the same
+    harness; the folder's ``config.json`` records both, so a variant never mixes with another.
+    ``progress=False`` hides the training's progress bars (its stderr).
+    """
+    spec = Model(method) if method is not None else check_model(job.model)
+    check_out(out)
+    tier = resolve_tier(job.tier, verbose=False)
+    if tier != job.tier:
+        job = replace(job, tier=tier)
+    data, splits = load_data(job.dataset, job.tier)
+    split = splits[check_splits(job.dataset, job.tier, [job.split])[0]]
+    config = spec.config(job.tier, overrides)
+    folder = job.folder(out)
+    wanted = job_config(job, spec, data, split, overrides)
+    claim_folder(folder, wanted)
+    if (folder / FINISHED).exists():
+        return load_job(folder)
+    with _job_lock(folder, job):
+        # Checked again under the lock: the process that held it may have finished the job, or
+        # have claimed the new folder at the same moment for another configuration.
+        claim_folder(folder, wanted)
+        if (folder / FINISHED).exists():
+            return load_job(folder)
+        try:
+            _train(job, spec, config, data, split, folder, progress)
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise CourseError(
+                f"{job}: the disk holding {folder} is full ({error.strerror}). Nothing finished "
+                "was lost: every file is written whole or not at all, the finished jobs are "
+                "untouched and this job's completed epochs are in its checkpoint. Free some "
+                "space and run the same command again: the job resumes where it stopped."
+            ) from None
+    return load_job(folder)
+
+
+def check_out(out: str | Path) -> Path:
+    """The results folder; a file of that name is an error (not a raw one from mkdir)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"The results folder {out} (--out) is a file, not a folder: give a "
+                          "folder (it is created if missing), e.g. --out results/.")
+    return out
+
+
+class JobBusy(CourseError):
+    """Another process holds the job folder's lock: it is running the job."""
+
+
+@contextmanager
+def _job_lock(folder: Path, job: Job) -> Iterator[None]:
+    """Hold the job folder's lock file while the body runs, or raise :class:`JobBusy`.
+
+    The operating system's lock (``flock``) goes with the process that holds it, however that
+    ends, so none is ever left behind. Where there is none (Windows, a file system mounted
+    without locks) the job runs unlocked: then only one process may run a job folder at a time.
+    """
+    with open(folder / LOCK, "a+") as handle:  # "a+": leaves the holder's name in the file
+        locked = False
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip()  # empty until the holder has written it
+                raise JobBusy(f"Skipped {job}: another process{f' ({holder})' * bool(holder)} "
+                              f"is running it (it holds {folder / LOCK}).") from None
+            except OSError as error:
+                print(f"{job}: runs unlocked, {folder / LOCK} cannot be locked "
+                      f"({error.strerror}): run it in one process at a time.")
+        if locked:
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+            handle.flush()
+        yield
+
+
+def _train(job: Job, spec: Model, config, data, split, folder: Path, progress: bool) -> None:
+    """Train (or resume) the job in its claimed folder and write its end-of-job files."""
+    from course_lib.runtime import get_device, seed_everything
+
+    # As the notebooks do: the deterministic kernels (and cuBLAS's setting for them, which must
+    # precede the first CUDA call), so that a job, resumed or not, gives the same numbers on a GPU.
+    seed_everything(job.seed)
+    model = spec.method.build(config, job.seed).to(get_device(verbose=False))
+    path = checkpoint_file(folder / "checkpoint", job.model,
+                           run_settings(config, data, job.seed, split.train_keys))
+    recorder = _EpochRecorder(folder, job.dataset, _evaluations_done(path))
+    try:
+        with _quiet(not progress):
+            run = spec.method.fit(model, config, data, split, name=job.model, seed=job.seed,
+                                  checkpoint=folder / "checkpoint", live=False,
+                                  on_evaluate=recorder)
+    except CheckpointError as error:
+        raise CheckpointError(f"{job}: {error}") from None
+    _finish(folder, job, run, data, split)
+
+
+@contextmanager
+def _quiet(quiet: bool) -> Iterator[None]:
+    """Without progress bars: the training loop's tqdm bars (on stderr) go nowhere."""
+    if not quiet:
+        yield
+        return
+    with open(os.devnull, "w") as sink, redirect_stderr(sink):
+        yield
+
+
+def _finish(folder: Path, job: Job, run, data, split) -> None:
+    """The end-of-job files, ``result.json`` (the finished mark) last."""
+    from course_lib.evaluation import evaluate_rank_correlation
+
+    history = run.history
+    epochs = [s // run.steps_per_epoch for s in history.eval_steps]
+    progress = {e["epoch"]: e for e in _read_json(folder / "progress.json")["epochs"]}
+    seconds = [progress.get(e, {}).get("seconds", float("nan")) for e in epochs]
+    curves = {k: [float("nan")] + run.epoch_means(k).tolist() for k in history.train}
+    f = history.evals["f_score"]
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["epoch", "test_f_score", "test_mean_score", "seconds",
+                     *(f"train_{k}" for k in curves)])
+    for i, epoch in enumerate(epochs):
+        writer.writerow([epoch, f[i], history.evals["mean_score"][i], seconds[i],
+                         *(c[epoch] if epoch < len(c) else "" for c in curves.values())])
+    _write_text(folder / "epochs.csv", table.getvalue())
+    _write_json(folder / "f_scores.json", f)
+    test_keys = list(split.test_keys)
+    ranked = None
+    if all(data[k].user_scores is not None for k in test_keys):
+        final = _read_json(_scores_path(folder, job.dataset, epochs[-1]))
+        ranked = evaluate_rank_correlation(data, final, test_keys)
+    _write_json(folder / FINISHED, {
+        "parameters": sum(p.numel() for p in run.model.parameters()), "epochs": epochs,
+        "f_scores": f, "seconds_per_epoch": seconds, "train_curves": curves,
+        "selections": run.selections(), "rank_correlation_final_epoch": ranked,
+        "seconds": history.seconds})
+
+
+def load_job(folder: str | Path) -> JobResult:
+    """A job folder's results: complete when finished, the epochs so far otherwise."""
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    job = Job(config["model"], config["dataset"], config["tier"], config["split"], config["seed"])
+    total = config["config"].get("epochs", 0)
+    if (folder / FINISHED).exists():
+        r = _read_json(folder / FINISHED)
+        return JobResult(job, folder, True, r["parameters"], np.array(r["epochs"]),
+                         np.array(r["f_scores"], dtype=float),
+                         np.array(r["seconds_per_epoch"], dtype=float),
+                         {k: np.array(v, dtype=float) for k, v in r["train_curves"].items()},
+                         {k: (int(e), float(v)) for k, (e, v) in r["selections"].items()},
+                         r["rank_correlation_final_epoch"], total)
+    path = folder / "progress.json"
+    epochs = _read_json(path)["epochs"] if path.exists() else []
+    return JobResult(job, folder, False, 0, np.array([e["epoch"] for e in epochs], dtype=int),
+                     np.array([e["f_score"] for e in epochs], dtype=float),
+                     np.array([e["seconds"] for e in epochs], dtype=float), total_epochs=total)
+
+
+def load_results(out: str | Path, *, dataset: str | None = None,
+                 tier: str | None = None) -> list[JobResult]:
+    """Every job folder under ``out`` (of ``dataset`` / ``tier`` if given), finished or not."""
+    pattern = f"{dataset or '*'}/{tier or '*'}/*/split*-seed*/config.json"
+    return [load_job(p.parent) for p in sorted(Path(out).glob(pattern))]
+
+
+def number_ranges(values: Sequence[int]) -> str:
+    """``[0, 1, 2, 4]`` → ``"0-2, 4"``."""
+    values, parts = sorted(set(values)), []
+    for v in values:
+        if parts and v == parts[-1][1] + 1:
+            parts[-1][1] = v
+        else:
+            parts.append([v, v])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in parts) or "none"
+
+

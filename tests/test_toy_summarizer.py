@@ -1,0 +1,140 @@
+"""A fourth summarizer, defined here alone, trains, scores, selects and reports through the
+family's generic fit and through ``course-experiments``: the recipe of README's "Add a
+summarizer", with no change to the library.
+
+The toy: a linear selector over compressed features, trained on the family's losses (SUM-GAN's
+squared-distance reconstruction of the compressed video from its score-weighted copy, and the
+sparsity term), one Adam, one video per update.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_lib import experiments, experiments_cli, registry
+from course_lib.errors import CourseError
+from course_lib.models.sum_gan import mean_sparsity_loss, squared_distance_loss
+from course_lib.models.summarizer_training import Trainer, fit, score_videos, seeded
+from course_lib.training import as_floats
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    tier: str
+    feature_dim: int = 1024
+    hidden_size: int = 8
+    epochs: int = 3
+    sigma: float = 0.3
+    learning_rate: float = 1e-2
+
+
+def toy_config(tier: str, verbose: bool = False) -> ToyConfig:
+    return ToyConfig(tier)
+
+
+class LinearSelector(nn.Module):
+    def __init__(self, config: ToyConfig):
+        super().__init__()
+        self.feature_dim = config.feature_dim
+        self.compress = nn.Linear(config.feature_dim, config.hidden_size)
+        self.head = nn.Linear(config.hidden_size, 1)
+        self.decoder = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def prepare(self, features: torch.Tensor) -> torch.Tensor:
+        if features.dim() != 2 or features.shape[1] != self.feature_dim:
+            raise CourseError(f"features must be [T, {self.feature_dim}], got "
+                              f"{tuple(features.shape)}.")
+        return features.unsqueeze(0).to(torch.float32)
+
+    def selector(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(x)).squeeze(-1)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"summarizer": list(self.parameters())}
+
+
+def build_toy(config: ToyConfig, seed: int | None = None) -> LinearSelector:
+    return seeded(lambda: LinearSelector(config), seed)
+
+
+def toy_step(model, optimizers, features, config, generator):
+    x = model.compress(model.prepare(features))
+    scores = model.selector(x)
+    losses = {"reconstruction": squared_distance_loss(x.detach(),
+                                                      model.decoder(x * scores.unsqueeze(-1))),
+              "sparsity": mean_sparsity_loss(scores, config.sigma)}
+    optimizers["summarizer"].zero_grad()
+    sum(losses.values()).backward()
+    optimizers["summarizer"].step()
+    return as_floats(losses)
+
+
+def toy_order(keys, config, seed, start, lengths):
+    rng = np.random.default_rng(seed)
+    order = itertools.chain.from_iterable(
+        [keys[i] for i in rng.permutation(len(keys))] for _ in itertools.count())
+    return itertools.islice(order, start, None)
+
+
+TOY = Trainer(
+    make_optimizers=lambda model, config: {
+        "summarizer": torch.optim.Adam(model.parameters(), lr=config.learning_rate)},
+    train_step=toy_step, batches=toy_order, make_batch=lambda model, videos, key: videos[key],
+    loss_terms=("reconstruction", "sparsity"))
+
+
+def fit_toy(model, config, dataset, split, name: str = "toy", **options):
+    return fit(model, config, dataset, split, name, TOY, **options)
+
+
+@pytest.fixture
+def toy():
+    method = registry.register(registry.Method("Toy", "", toy_config, build_toy, fit_toy,
+                                               runner={"toy-linear": None}))
+    yield method
+    registry.unregister(method.name)
+
+
+def test_the_toy_trains_scores_and_selects_through_the_generic_fit(toy, smoke_data):
+    data, splits = smoke_data
+    config = toy.config("smoke")
+    model = toy.build(config, 0)
+    before = {k: v.copy() for k, v in score_videos(model, data, splits[0].test_keys).items()}
+    run = toy.fit(model, config, data, splits[0], seed=0, checkpoint=False, live=False)
+    n = len(splits[0].train_keys)
+    assert run.steps_per_epoch == n and run.history.completed_steps == config.epochs * n
+    assert len(run.history.evals["f_score"]) == config.epochs + 1  # epoch 0, then each epoch
+    after = score_videos(model, data, splits[0].test_keys)
+    assert all(len(after[k]) == len(data[k].features) for k in after)
+    assert any(not np.allclose(before[k], after[k]) for k in after)  # training changed it
+    rules = run.selections()
+    assert len(rules) == 3
+    assert all(1 <= epoch <= config.epochs for epoch, _ in rules.values())
+    loss = run.epoch_means("reconstruction") + run.epoch_means("sparsity")
+    assert rules["lowest training loss (label-free)"][0] == 1 + int(np.argmin(loss))
+
+
+def test_the_toy_runs_and_is_reported_by_course_experiments(toy, tmp_path, capsys):
+    assert "toy-linear" in experiments.MODELS
+    out = tmp_path / "results"
+    assert experiments_cli.main(["run", "toy-linear", "--tier", "smoke", "--splits", "0",
+                                 "--seeds", "0", "--out", str(out)]) == 0
+    result = experiments.load_job(out / "synthetic" / "smoke" / "toy-linear" / "split0-seed0")
+    assert result.finished and len(result.f_scores) == toy.config("smoke").epochs + 1
+    assert experiments_cli.main(["report", "--out", str(out)]) == 0
+    table = (out / "synthetic" / "smoke" / "comparison.md").read_text()
+    assert "| toy-linear |" in table
+
+
+def test_a_name_taken_is_refused(toy):
+    with pytest.raises(CourseError, match="already"):
+        registry.register(registry.Method("Toy", "", toy_config, build_toy, fit_toy))
+    with pytest.raises(CourseError, match="sum-gan-sl"):
+        registry.register(registry.Method("Other", "", toy_config, build_toy, fit_toy,
+                                          runner={"sum-gan-sl": None}))
