@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from course_lib import experiments as ex
+from course_lib.diagnostics import score_spread
 from course_lib.evaluation import evaluate
 from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
@@ -73,6 +74,14 @@ def test_a_job_writes_every_file_and_its_scores_are_what_was_evaluated(finished)
         assert all(len(saved[k]) == data[k].n_steps and all(isinstance(v, float) for v in
                                                             saved[k]) for k in saved)
         assert evaluate(data, saved).mean == pytest.approx(f_scores[epoch])
+        assert result.test_metrics["score_spread"][epoch] == pytest.approx(
+            score_spread(saved))  # the diagnostics are those of the saved scores
+    with open(folder / "epochs.csv") as table:
+        header = next(csv.reader(table))
+    assert header[:5] == ["epoch", "test_f_score", "test_mean_score", "test_score_spread",
+                          "test_constant_overlap"]
+    assert np.all((result.test_metrics["constant_overlap"] >= 0)
+                  & (result.test_metrics["constant_overlap"] <= 1))
     assert np.all(result.seconds_per_epoch > 0) and len(result.seconds_per_epoch) == epochs + 1
     assert set(result.train_curves) >= {"reconstruction", "sparsity", "discriminator"}
     assert result.parameters == sum(
@@ -186,6 +195,11 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     assert table in printed
     assert f"| {MODEL} | 1 of " in table and "random" in table and "human" in table
     assert "| F, untrained |" in table and "its untrained model (" in table
+    header = next(line for line in table.splitlines() if line.startswith("| model |"))
+    row = next(line for line in table.splitlines() if line.startswith(f"| {MODEL} |"))
+    cells = dict(zip(header.split(" | "), row.split(" | "), strict=True))
+    spread = ex.load_results(out)[0].test_metrics["score_spread"][-1]
+    assert cells["score spread (final)"] == f"{spread:.3f}"
     assert "Missing:" in table and "not started: split 1 seed 0" in table
     rows = (folder / "comparison.csv").read_text().splitlines()
     assert rows[0].startswith("kind,name,") and any(r.startswith(f"model,{MODEL},") for r in rows)

@@ -200,6 +200,9 @@ class JobResult:
     selections: dict[str, tuple[int, float]] = field(default_factory=dict)
     rank_correlation: dict[str, float] | None = None
     total_epochs: int = 0
+    # the label-free diagnostics per epoch (score spread, constant overlap); absent in the
+    # folders of runs made before the course logged them
+    test_metrics: dict[str, np.ndarray] = field(default_factory=dict)
     running_elsewhere: bool = False  # skipped by this run: another process held its lock
 
     def test_scores(self, epoch: int) -> dict[str, np.ndarray]:
@@ -463,6 +466,17 @@ def _quiet(quiet: bool) -> Iterator[None]:
         yield
 
 
+# What epochs.csv records of each evaluation of the test videos, in its columns' order.
+EPOCH_METRICS = ("f_score", "mean_score", "score_spread", "constant_overlap")
+
+
+def _per_evaluation(history, key: str) -> list[float]:
+    """One value of ``key`` per evaluation; NaN for evaluations made before the course logged it
+    (a run resumed from an older checkpoint), which come first."""
+    values = history.evals.get(key, [])
+    return [float("nan")] * (len(history.eval_steps) - len(values)) + list(values)
+
+
 def _finish(folder: Path, job: Job, run, data, split) -> None:
     """The end-of-job files, ``result.json`` (the finished mark) last."""
     from course_lib.evaluation import evaluate_rank_correlation
@@ -473,12 +487,12 @@ def _finish(folder: Path, job: Job, run, data, split) -> None:
     seconds = [progress.get(e, {}).get("seconds", float("nan")) for e in epochs]
     curves = {k: [float("nan")] + run.epoch_means(k).tolist() for k in history.train}
     f = history.evals["f_score"]
+    tests = {f"test_{k}": _per_evaluation(history, k) for k in EPOCH_METRICS}
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["epoch", "test_f_score", "test_mean_score", "seconds",
-                     *(f"train_{k}" for k in curves)])
+    writer.writerow(["epoch", *tests, "seconds", *(f"train_{k}" for k in curves)])
     for i, epoch in enumerate(epochs):
-        writer.writerow([epoch, f[i], history.evals["mean_score"][i], seconds[i],
+        writer.writerow([epoch, *(t[i] for t in tests.values()), seconds[i],
                          *(c[epoch] if epoch < len(c) else "" for c in curves.values())])
     _write_text(folder / "epochs.csv", table.getvalue())
     _write_json(folder / "f_scores.json", f)
@@ -491,6 +505,7 @@ def _finish(folder: Path, job: Job, run, data, split) -> None:
         "parameters": sum(p.numel() for p in run.model.parameters()), "epochs": epochs,
         "f_scores": f, "seconds_per_epoch": seconds, "train_curves": curves,
         "selections": run.selections(), "rank_correlation_final_epoch": ranked,
+        "test_metrics": {k: tests[f"test_{k}"] for k in EPOCH_METRICS[2:]},
         "seconds": history.seconds})
 
 
@@ -507,7 +522,9 @@ def load_job(folder: str | Path) -> JobResult:
                          np.array(r["seconds_per_epoch"], dtype=float),
                          {k: np.array(v, dtype=float) for k, v in r["train_curves"].items()},
                          {k: (int(e), float(v)) for k, (e, v) in r["selections"].items()},
-                         r["rank_correlation_final_epoch"], total)
+                         r["rank_correlation_final_epoch"], total,
+                         test_metrics={k: np.array(v, dtype=float)
+                                       for k, v in r.get("test_metrics", {}).items()})
     path = folder / "progress.json"
     epochs = _read_json(path)["epochs"] if path.exists() else []
     return JobResult(job, folder, False, 0, np.array([e["epoch"] for e in epochs], dtype=int),

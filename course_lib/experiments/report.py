@@ -233,6 +233,9 @@ def summarize(results: Sequence[JobResult]) -> dict[str, float]:
     ranked = [r for r in results if r.rank_correlation]
     for key in ("kendall_tau", "spearman_rho"):
         row[key] = over_seeds(ranked, lambda r, key=key: r.rank_correlation[key])[0]
+    for key in ("score_spread", "constant_overlap"):
+        logged = [r for r in results if key in r.test_metrics]
+        row[key] = over_seeds(logged, lambda r, key=key: r.test_metrics[key][-1])[0]
     row["seconds_per_epoch"] = (float(np.median([np.nanmean(r.seconds_per_epoch[1:])
                                                  for r in results])) if results else np.nan)
     row["parameters"] = results[0].parameters if results else 0
@@ -260,13 +263,18 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                         for m in ("kendall_tau", "spearman_rho")}}
                  for b in (tables[used[0]] if used else {})}
     header = ["model", "finished", "F, untrained", *SELECTION_RULES.values(), "Kendall τ (final)",
-              "Spearman ρ (final)", "s / epoch", "parameters"]
+              "Spearman ρ (final)", "score spread (final)", "constant overlap (final)",
+              "s / epoch", "parameters"]
     lines = [f"# The SUM-GAN family on {dataset} ({tier} tier)", "",
              f"Grid: splits {number_ranges(splits)} × seeds {number_ranges(seeds)}. F-score "
              "(%) on each split's test videos under three model-selection rules; each cell "
              "is the mean over splits for each seed, then the mean ± standard deviation over "
              "seeds (finished jobs only). τ and ρ: rank correlation of the final epoch's "
-             "scores with the annotators'. s / epoch: median over jobs of the mean seconds per "
+             "scores with the annotators'. Score spread: the 10–90 % range of a test video's "
+             "scores, mean over videos (0: the model scores every step alike and no longer "
+             "selects); constant overlap: the share of its selected shots that constant scores "
+             "select too (1: its summary is what segmentation and knapsack give anyway). "
+             "s / epoch: median over jobs of the mean seconds per "
              "epoch (with its evaluation; other work on the machine slows it).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, row in rows.items():
@@ -275,6 +283,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
             *(_number(row[f"f_{k}_mean"], sd=row[f"f_{k}_sd"])
               for k in ("untrained", "best", "final", "lowest")),
             _number(row["kendall_tau"], ".3f"), _number(row["spearman_rho"], ".3f"),
+            _number(row["score_spread"], ".3f"), _number(row["constant_overlap"], ".2f"),
             _number(row["seconds_per_epoch"], ".2f"),
             f"{row['parameters']:,}" if row["parameters"] else "—"]) + " |")
     lines.append("")

@@ -94,15 +94,21 @@ def score_videos(model, dataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
 
 def evaluate_model(model, dataset, keys: Sequence[str], on_evaluate: Callable | None = None
                    ) -> dict[str, float]:
-    """F-score (%) on ``keys`` through the standard protocol, and the mean score.
+    """F-score (%) on ``keys`` through the standard protocol, the mean score, and whether the
+    model still selects: the within-video score spread and the share of its selected shots that
+    constant scores select too (:mod:`course_lib.diagnostics`; an F-score alone cannot tell).
 
     ``on_evaluate(scores, metrics)``, when given, also sees the scores themselves (the
     experiment runner saves them after every epoch, as the reference does)."""
+    from course_lib.diagnostics import constant_overlap, score_spread
     from course_lib.evaluation import evaluate
 
     scores = score_videos(model, dataset, keys)
     metrics = {"f_score": evaluate(dataset, scores, keys).mean,
-               "mean_score": float(np.mean([s.mean() for s in scores.values()]))}
+               "mean_score": float(np.mean([s.mean() for s in scores.values()])),
+               "score_spread": score_spread(scores),
+               "constant_overlap": float(np.nanmean([constant_overlap(dataset[k], scores[k])
+                                                     for k in keys]))}
     if on_evaluate is not None:
         on_evaluate(scores, metrics)
     return metrics
