@@ -238,3 +238,35 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         fig.suptitle(title, fontsize=13)
     fig.tight_layout()
     return fig
+
+
+# A run diverges when its reconstruction ends more than this many times its lowest epoch mean,
+# or when the discriminator ends telling originals from summaries by more than DISCRIMINATOR_WINS
+# (P(original) − P(summary)). Laptop tier, 20 epochs (the runs measured in course_lib/config.py):
+# at each trainer's rates growth 1.0-1.5x and margins 0.01-0.03; the faithful trainer at 10x
+# them 26x and 38x with margins 0.91-0.92, the fast one at 10x 2.5x and 2.7x.
+RECONSTRUCTION_GROWTH = 2.0
+DISCRIMINATOR_WINS = 0.5
+
+
+def divergence_sentences(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> list[str]:
+    """One sentence per run of :func:`loss_curves_figure`'s ``curves``, computed from them:
+    whether its training stayed stable or diverged (the reconstruction grew past
+    ``RECONSTRUCTION_GROWTH`` times its lowest epoch mean, or the discriminator won outright,
+    P(original) − P(summary) > ``DISCRIMINATOR_WINS`` at the last epoch), with the numbers."""
+    sentences = []
+    for label, run in curves.items():
+        reconstruction = np.asarray(run["reconstruction"], dtype=float)
+        original, summary = (next(np.asarray(run[k], dtype=float) for k in keys if k in run)
+                             for keys in (("p_original", "c_original"),
+                                          ("p_summary", "c_summary")))
+        growth = reconstruction[-1] / reconstruction.min()
+        margin = original[-1] - summary[-1]
+        diverged = growth > RECONSTRUCTION_GROWTH or margin > DISCRIMINATOR_WINS
+        sentences.append(
+            f"{label}: {'diverged' if diverged else 'stable'}: the reconstruction went from "
+            f"{reconstruction[0]:.2f} (epoch 1) to {reconstruction[-1]:.2f} (epoch "
+            f"{len(reconstruction)}), {growth:.1f} times its lowest epoch; at the last epoch the "
+            f"discriminator gave originals {original[-1]:.2f} and summaries {summary[-1]:.2f}"
+            + (" (it wins outright)." if margin > DISCRIMINATOR_WINS else "."))
+    return sentences
