@@ -233,7 +233,11 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))  # one entry per run, not per metric
-        ax.legend(unique.values(), unique.keys(), fontsize=9)
+        if ax is not axes[0, 0]:  # the runs are named once, in the first panel
+            unique = {k: v for k, v in unique.items() if k not in curves}
+        if unique:
+            ax.legend(unique.values(), unique.keys(), fontsize=9, loc="lower left"
+                      if name == "discriminator outputs" else "best")
     if title:
         fig.suptitle(title, fontsize=13)
     fig.tight_layout()
