@@ -229,6 +229,7 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         ax.set_ylim(limits or (0.0, 1.08 * top if top > 0 else 1.0))
         ax.set_title(name, fontsize=12)
         ax.set_xlabel("epoch", fontsize=11)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_ylabel(ylabel, fontsize=11)
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
