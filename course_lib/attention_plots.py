@@ -115,67 +115,100 @@ def attention_animation(attention: np.ndarray, shot_bounds: np.ndarray | None = 
 
 
 def attention_cost(decoders: dict[str, torch.nn.Module], lengths: Sequence[int], *,
-                   repeats: int = 3) -> dict[str, dict[str, np.ndarray]]:
+                   repeats: int = 3, threads: int = 1) -> dict[str, dict[str, np.ndarray]]:
     """Measured seconds of a forward and backward pass of each decoder over one video of each
-    length (median of ``repeats``), and the bytes of the attention weights it returned.
+    length (the median of ``repeats``), and the bytes of the attention weights it returned.
+
+    Made to survive a busy machine: PyTorch runs on ``threads`` threads (restored afterwards),
+    one unmeasured pass warms each decoder up, and the repeats go round all the lengths in turn,
+    so a burst of load from elsewhere hits every length alike instead of one.
 
     ``decoders`` maps a name to a SUM-GAN-AAE ``AttentionDecoder`` or a SUM-GAN-sl
     ``FeedbackDecoder`` (no attention: 0 bytes), so the two can be drawn side by side.
     """
-    results = {}
-    for name, decoder in decoders.items():
-        first = decoder.cells[0]
-        hidden, layers, device = first.hidden_size, len(decoder.cells), first.weight_hh.device
-        seconds, weight_bytes = [], []
-        for steps in lengths:
-            generator = torch.Generator().manual_seed(steps)  # the same inputs on any device
-
-            def draw(*shape, generator=generator, device=device):
-                return torch.randn(*shape, generator=generator).to(device).requires_grad_()
-
-            state = (draw(layers, 1, hidden), draw(layers, 1, hidden))
-            memory = draw(1, steps, hidden)
-            times, size = [], 0
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        results = {}
+        for name, decoder in decoders.items():
+            passes = {steps: _cost_pass(decoder, steps) for steps in lengths}
+            passes[lengths[0]]()  # warm-up, not measured
+            times, sizes = {steps: [] for steps in lengths}, {}
             for _ in range(repeats):
-                synchronize(device)
-                started = time.perf_counter()
-                if hasattr(decoder, "attention"):
-                    emitted, attention = decoder(state, memory)
-                    size = attention.numel() * attention.element_size()
-                else:
-                    emitted = decoder(state, steps)
-                emitted.sum().backward()
-                synchronize(device)  # a GPU's work is done when it says so
-                times.append(time.perf_counter() - started)
-            seconds.append(np.median(times))
-            weight_bytes.append(size)
-        results[name] = {"lengths": np.asarray(lengths), "seconds": np.asarray(seconds),
-                         "bytes": np.asarray(weight_bytes, dtype=float)}
-    return results
+                for steps in lengths:
+                    seconds, sizes[steps] = passes[steps]()
+                    times[steps].append(seconds)
+            results[name] = {"lengths": np.asarray(lengths),
+                             "seconds": np.asarray([np.median(times[n]) for n in lengths]),
+                             "bytes": np.asarray([sizes[n] for n in lengths], dtype=float)}
+        return results
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _cost_pass(decoder: torch.nn.Module, steps: int):
+    """A function timing one forward and backward pass of ``decoder`` over ``steps`` steps of
+    fixed random inputs (the same on any device), returning (seconds, attention bytes)."""
+    first = decoder.cells[0]
+    hidden, layers, device = first.hidden_size, len(decoder.cells), first.weight_hh.device
+    generator = torch.Generator().manual_seed(steps)
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=generator).to(device).requires_grad_()
+
+    state = (draw(layers, 1, hidden), draw(layers, 1, hidden))
+    memory = draw(1, steps, hidden)
+
+    def timed() -> tuple[float, int]:
+        synchronize(device)
+        started = time.perf_counter()
+        size = 0
+        if hasattr(decoder, "attention"):
+            emitted, attention = decoder(state, memory)
+            size = attention.numel() * attention.element_size()
+        else:
+            emitted = decoder(state, steps)
+        emitted.sum().backward()
+        synchronize(device)  # a GPU's work is done when it says so
+        return time.perf_counter() - started, size
+
+    return timed
+
+
+def per_step_fit(result: dict[str, np.ndarray]) -> tuple[float, float]:
+    """(a, c) of the least-squares line seconds / T ≈ a + c·T through one decoder's
+    :func:`attention_cost`: ``a`` the fixed cost of a decoder step, ``c·T`` what attending to T
+    steps adds to it. The whole video then takes a·T + c·T²: the T² term is the larger one
+    beyond T = a / c."""
+    lengths = np.asarray(result["lengths"], dtype=float)
+    c, a = np.polyfit(lengths, np.asarray(result["seconds"]) / lengths, 1)
+    return float(a), float(c)
 
 
 def attention_cost_plot(results: dict[str, dict[str, np.ndarray]], tensors: int = 1
                         ) -> plt.Figure:
-    """Time per video against its length for each decoder of :func:`attention_cost`, beside
-    c·T and c·T² curves through each one's longest video; and the attention's memory
-    (``tensors`` copies of the T×T weights, as training holds them) beside T²."""
+    """Time per decoder step (a video's time / T) against its length for each decoder of
+    :func:`attention_cost`, with the line a + c·T of :func:`per_step_fit` (flat: the video's time
+    grows as T; rising: the c·T² term); and the attention's memory (``tensors`` copies of the T×T
+    weights, as training holds them) beside T²."""
     fig, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(12, 3.8))
     for index, (name, result) in enumerate(results.items()):
         lengths, seconds = result["lengths"], result["seconds"]
         color = f"C{index}"
-        time_ax.plot(lengths, seconds, "o-", color=color, label=f"{name} (measured)")
-        dense = np.linspace(lengths.min(), lengths.max(), 100)
-        for power, style in ((1, ":"), (2, "--")):
-            time_ax.plot(dense, seconds[-1] * (dense / lengths[-1]) ** power, style, lw=0.8,
-                         color=color, label=f"c·T{'²' if power == 2 else ''} through the last")
+        time_ax.plot(lengths, 1e3 * seconds / lengths, "o", color=color,
+                     label=f"{name} (measured)")
+        a, c = per_step_fit(result)
+        dense = np.linspace(0, lengths.max(), 100)
+        time_ax.plot(dense, 1e3 * (a + c * dense), "--", lw=1, color=color,
+                     label=f"a + c·T: {1e3 * a:.2f} ms + {1e6 * c:.2f} µs·T")
         if result["bytes"].any():
             memory_ax.plot(lengths, tensors * result["bytes"] / 2**20, "o-", color=color,
                            label=f"{name}: {tensors} × the weights")
             memory_ax.plot(dense, tensors * result["bytes"][-1] / 2**20
                            * (dense / lengths[-1]) ** 2, "--", lw=0.8, color=color,
                            label="c·T²")
-    time_ax.set(xlabel="video length T (steps)", ylabel="seconds (forward + backward)",
-                title="decoder time per video")
+    time_ax.set(xlabel="video length T (steps)", ylabel="ms per decoder step (fwd + bwd)",
+                title="decoder time per step: a video takes T × this", ylim=(0, None))
     memory_ax.set(xlabel="video length T (steps)", ylabel="MiB",
                   title="memory of the attention weights")
     for ax in (time_ax, memory_ax):

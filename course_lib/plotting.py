@@ -8,12 +8,14 @@ afterwards, and the result embedded with ``to_jshtml`` (no ffmpeg needed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from celluloid import Camera
 from IPython.display import HTML
+
+from course_lib.errors import CourseError
 
 MAX_ANIMATION_FRAMES = 60  # jshtml embeds every frame as a PNG: keep animations small
 
@@ -158,3 +160,115 @@ def scatter_2d(points: np.ndarray, colors: np.ndarray, title: str, color_label: 
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
+
+
+# ---------------------------------------------------------------- training curves per epoch
+
+# The panels of :func:`loss_curves_figure`: (title, y label, keys drawn, fixed y range). The
+# discriminator's outputs are SUM-GAN-sl/-AAE's ``p_*`` or SUM-GAN's ``c_*``; the reconstruction
+# is in each model's own units (SUM-GAN's is squared, -sl's and -AAE's are not).
+LOSS_PANELS = (
+    ("reconstruction loss", "$L_{reconst}$, epoch mean (the model's units)",
+     ("reconstruction",), None),
+    ("discriminator outputs", "P(original), epoch mean",
+     ("p_original", "p_summary", "c_original", "c_summary"), (0.0, 1.0)),
+    ("mean score", "mean of $s_t$, epoch mean", ("mean_score",), (0.0, 1.0)),
+)
+_ON_SUMMARIES = ("p_summary", "c_summary")  # drawn dashed; the originals solid
+
+
+def run_curves(run) -> dict[str, np.ndarray]:
+    """Every training metric of a SUM-GAN-family run (a ``SumGanRun``) as its per-epoch means,
+    element i for epoch i + 1: what :func:`loss_curves_figure` takes for one run."""
+    return {key: run.epoch_means(key) for key in run.history.train}
+
+
+def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
+                       sigma: float | None = None, title: str = "") -> plt.Figure:
+    """Per-epoch training curves of several runs side by side, on fixed scales, so that a
+    divergence (a growing reconstruction, a discriminator that tells every summary apart) is
+    seen at once.
+
+    ``curves`` maps a run's label (``"faithful, seed 0"``) to its per-epoch means by metric,
+    element i for epoch i + 1: :func:`run_curves` of a run, or the experiment runner's
+    ``train_curves`` without their first element (epoch 0, NaN). Panels: the reconstruction loss
+    (from 0); the discriminator's outputs on originals (solid) and summaries (dashed) on [0, 1]
+    with 0.5 drawn, where it cannot tell them apart; the mean score on [0, 1] with ``sigma``
+    drawn when given. A panel no run has a metric for is left out; one colour per run.
+    """
+    if not curves:
+        raise CourseError("loss_curves_figure needs at least one run: pass {label: {metric: "
+                          "per-epoch values}}, e.g. {'seed 0': plotting.run_curves(run)}.")
+    panels = [(name, ylabel, [k for k in keys if any(k in c for c in curves.values())], limits)
+              for name, ylabel, keys, limits in LOSS_PANELS]
+    panels = [panel for panel in panels if panel[2]]
+    if not panels:
+        known = sorted({k for _, _, keys, _ in LOSS_PANELS for k in keys})
+        given = sorted({k for c in curves.values() for k in c})
+        raise CourseError(f"loss_curves_figure draws the metrics {known}; the runs have only "
+                          f"{given}. Pass the per-epoch means of a run's training metrics "
+                          "(plotting.run_curves(run)).")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
+    for ax, (name, ylabel, keys, limits) in zip(axes[0], panels, strict=True):
+        for index, (label, run) in enumerate(curves.items()):
+            for key in (k for k in keys if k in run):
+                values = np.asarray(run[key], dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, color=f"C{index}",
+                        ls="--" if key in _ON_SUMMARIES else "-", label=label)
+        if name == "discriminator outputs":
+            ax.axhline(0.5, color="0.4", lw=1, ls=":")
+            ax.plot([], [], color="0.3", ls="-", label="on originals")
+            ax.plot([], [], color="0.3", ls="--", label="on summaries")
+        if name == "mean score" and sigma is not None:
+            ax.axhline(sigma, color="k", lw=1, ls=":", label=f"σ = {sigma}")
+        top = max((np.nanmax(np.asarray(run[k], dtype=float)) for run in curves.values()
+                   for k in keys if k in run and np.isfinite(run[k]).any()), default=1.0)
+        ax.set_ylim(limits or (0.0, 1.08 * top if top > 0 else 1.0))
+        ax.set_title(name, fontsize=12)
+        ax.set_xlabel("epoch", fontsize=11)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.set_ylabel(ylabel, fontsize=11)
+        ax.grid(alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))  # one entry per run, not per metric
+        if ax is not axes[0, 0]:  # the runs are named once, in the first panel
+            unique = {k: v for k, v in unique.items() if k not in curves}
+        if unique:
+            ax.legend(unique.values(), unique.keys(), fontsize=9, loc="lower left"
+                      if name == "discriminator outputs" else "best")
+    if title:
+        fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+# A run diverges when its reconstruction ends more than this many times its lowest epoch mean,
+# or when the discriminator ends telling originals from summaries by more than DISCRIMINATOR_WINS
+# (P(original) − P(summary)). Laptop tier, 20 epochs (the runs measured in course_lib/config.py):
+# at each trainer's rates growth 1.0-1.5x and margins 0.01-0.03; the faithful trainer at 10x
+# them 26x and 38x with margins 0.91-0.92, the fast one at 10x 2.5x and 2.7x.
+RECONSTRUCTION_GROWTH = 2.0
+DISCRIMINATOR_WINS = 0.5
+
+
+def divergence_sentences(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> list[str]:
+    """One sentence per run of :func:`loss_curves_figure`'s ``curves``, computed from them:
+    whether its training stayed stable or diverged (the reconstruction grew past
+    ``RECONSTRUCTION_GROWTH`` times its lowest epoch mean, or the discriminator won outright,
+    P(original) − P(summary) > ``DISCRIMINATOR_WINS`` at the last epoch), with the numbers."""
+    sentences = []
+    for label, run in curves.items():
+        reconstruction = np.asarray(run["reconstruction"], dtype=float)
+        original, summary = (next(np.asarray(run[k], dtype=float) for k in keys if k in run)
+                             for keys in (("p_original", "c_original"),
+                                          ("p_summary", "c_summary")))
+        growth = reconstruction[-1] / reconstruction.min()
+        margin = original[-1] - summary[-1]
+        diverged = growth > RECONSTRUCTION_GROWTH or margin > DISCRIMINATOR_WINS
+        sentences.append(
+            f"{label}: {'diverged' if diverged else 'stable'}: the reconstruction went from "
+            f"{reconstruction[0]:.2f} (epoch 1) to {reconstruction[-1]:.2f} (epoch "
+            f"{len(reconstruction)}), {growth:.1f} times its lowest epoch; at the last epoch the "
+            f"discriminator gave originals {original[-1]:.2f} and summaries {summary[-1]:.2f}"
+            + (" (it wins outright)." if margin > DISCRIMINATOR_WINS else "."))
+    return sentences

@@ -457,10 +457,16 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
 
 # ---------------------------------------------------------------- notebook 05: stability, σ
 
+FROZEN_CHANGES = 1  # F changed at most this often over the second half of the epochs: frozen
+
+
 def stability(runs: Mapping[int, object]) -> dict[str, float]:
     """How much a model's test F-score moves, from runs of several seeds on one split.
 
-    ``between seeds``: the standard deviation over seeds of each trained epoch's F, averaged
+    ``seeds with a frozen F``: how many seeds' F changed at most :data:`FROZEN_CHANGES` times
+    over the second half of the epochs (the selection stopped changing: a collapse, which gives
+    spreads of 0 without any stability to speak of). ``between seeds``: the standard deviation
+    over seeds of each trained epoch's F, averaged
     over the epochs; ``final epoch, between seeds``: that of the final epoch alone; ``between
     epochs``: the mean |F(e) − F(e − 1)| over trained epochs and seeds; ``seconds per epoch``:
     each run's training time over its epochs, averaged over the seeds (a run loaded from its
@@ -468,7 +474,9 @@ def stability(runs: Mapping[int, object]) -> dict[str, float]:
     """
     f = np.array([run.history.evals["f_score"] for run in runs.values()], dtype=float)
     epochs = f.shape[1] - 1
-    return {"between seeds": float(f[:, 1:].std(axis=0).mean()),
+    changes = (np.diff(np.round(f[:, epochs // 2:], 2), axis=1) != 0).sum(axis=1)
+    return {"seeds with a frozen F": float((changes <= FROZEN_CHANGES).sum()),
+            "between seeds": float(f[:, 1:].std(axis=0).mean()),
             "final epoch, between seeds": float(f[:, -1].std()),
             "between epochs": float(np.abs(np.diff(f, axis=1))[:, 1:].mean()),
             "mean final F": float(f[:, -1].mean()),
@@ -478,14 +486,25 @@ def stability(runs: Mapping[int, object]) -> dict[str, float]:
 
 def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str]:
     """One sentence per measure of :func:`stability`, computed from the numbers: which model had
-    the smaller value (or that they were equal as printed), for two models."""
+    the smaller value (or that they were equal as printed), for two models; when seeds of either
+    froze, a sentence that says so in place of ranking the spreads (a collapse must not win)."""
     (a, first), (b, second) = measures.items()
     sentences = []
+    frozen = {name: int(m["seeds with a frozen F"]) for name, m in measures.items()
+              if m.get("seeds with a frozen F")}
+    if frozen:
+        sentences.append(
+            "The spreads between seeds and between epochs rank nothing here: "
+            + " and ".join(f"{n} of {name}'s seeds" for name, n in frozen.items())
+            + " ended with a frozen F (the same summary epoch after epoch: a collapse, which "
+            "moves F by 0 without being stable learning).")
     for key, what, unit in (("between seeds", "moved less between seeds", "F points"),
                             ("between epochs", "moved less from one epoch to the next",
                              "F points"),
                             ("seconds per epoch", "took less time per epoch", "s")):
         x, y = first[key], second[key]
+        if frozen and key != "seconds per epoch":
+            continue
         if f"{x:.1f}" == f"{y:.1f}":
             sentences.append(f"{a} and {b} did not differ on '{key}' ({x:.1f} {unit} each).")
         else:

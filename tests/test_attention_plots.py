@@ -60,6 +60,22 @@ def test_cost_measures_both_decoders_and_the_attention_grows_as_t_squared():
     assert fig.axes[1].get_lines()[0].get_ydata()[-1] == pytest.approx(4 * 1600 / 2**20)
 
 
+def test_cost_runs_on_the_threads_asked_and_restores_them():
+    before = torch.get_num_threads()
+    seen = []
+    decoder = sl.FeedbackDecoder(4, 1)
+    forward = decoder.forward
+    decoder.forward = lambda *a: (seen.append(torch.get_num_threads()), forward(*a))[1]
+    ap.attention_cost({"sl": decoder}, (5, 10), repeats=2, threads=1)
+    assert seen == [1] * 5 and torch.get_num_threads() == before  # a warm-up and 2 x 2 passes
+
+
+def test_per_step_fit_recovers_the_linear_and_the_quadratic_term():
+    lengths = np.array([50, 100, 200, 400])
+    a, c = ap.per_step_fit({"lengths": lengths, "seconds": 2e-3 * lengths + 1e-6 * lengths**2})
+    assert a == pytest.approx(2e-3) and c == pytest.approx(1e-6)
+
+
 def fake_run(f_scores, seconds=10.0):
     history = History()
     for epoch, f in enumerate(f_scores):
@@ -69,13 +85,15 @@ def fake_run(f_scores, seconds=10.0):
 
 
 def test_stability_measures_and_sentences_follow_the_numbers():
-    steady = {0: fake_run([40, 50, 50, 50]), 1: fake_run([41, 50, 50, 50])}
-    jumpy = {0: fake_run([40, 50, 30, 50], 20.0), 1: fake_run([41, 40, 50, 40], 20.0)}
+    steady = {s: fake_run([40 + s, 50, 51, 52, 51, 52, 51, 52, 53, 52]) for s in (0, 1)}
+    jumpy = {0: fake_run([40, 50, 30] * 3 + [50], 20.0), 1: fake_run([41, 40, 50] * 3 + [40], 20.0)}
     measures = {"A": sp.stability(steady), "B": sp.stability(jumpy)}
-    assert measures["A"]["between seeds"] == 0 and measures["A"]["between epochs"] == 0
-    assert measures["B"]["between epochs"] == pytest.approx((20 + 20 + 10 + 10) / 4)
-    assert measures["B"]["between seeds"] == pytest.approx((5 + 10 + 5) / 3)
-    assert measures["A"]["seconds per epoch"] == pytest.approx(10 / 3)
+    assert measures["A"]["between seeds"] == 0 and measures["A"]["between epochs"] == 1
+    assert measures["A"]["seeds with a frozen F"] == measures["B"]["seeds with a frozen F"] == 0
+    f = np.array([[40, 50, 30] * 3 + [50], [41, 40, 50] * 3 + [40]], dtype=float)
+    assert measures["B"]["between epochs"] == pytest.approx(np.abs(np.diff(f[:, 1:])).mean())
+    assert measures["B"]["between seeds"] == pytest.approx(f[:, 1:].std(axis=0).mean())
+    assert measures["A"]["seconds per epoch"] == pytest.approx(10 / 9)
     sentences = sp.stability_sentences(measures)
     assert sentences[0].startswith("A moved less between seeds")
     assert sentences[1].startswith("A moved less from one epoch")
@@ -84,3 +102,19 @@ def test_stability_measures_and_sentences_follow_the_numbers():
     assert swapped == sentences
     tie = sp.stability_sentences({"A": measures["A"], "C": measures["A"]})
     assert all("did not differ" in s for s in tie)
+
+
+def test_collapsed_seeds_do_not_win_the_stability_comparison():
+    # Every seed ends with the same summary (F stuck at 30.9, one change to 29.8): spreads near
+    # 0, and no stability to speak of.
+    collapsed = {s: fake_run([43.6, 28.3, 29.7] + [30.9] * 5 + [29.8] * 2) for s in (0, 1, 2)}
+    learning = {0: fake_run([43.6, 40, 45, 47, 44, 46, 48, 45, 47, 44]),
+                1: fake_run([43.6, 44, 41, 46, 48, 43, 45, 47, 44, 46])}
+    measures = {"A": sp.stability(collapsed), "B": sp.stability(learning)}
+    assert measures["A"]["between seeds"] == pytest.approx(0, abs=1e-9)
+    assert measures["B"]["between seeds"] > 0.5
+    frozen = [m["seeds with a frozen F"] for m in measures.values()]
+    assert frozen == [3, 0]
+    sentences = sp.stability_sentences(measures)
+    assert "3 of A's seeds ended with a frozen F" in sentences[0]
+    assert not any("moved less" in s for s in sentences)

@@ -62,8 +62,9 @@ def test_the_sparsity_loss_pulls_the_mean_score_to_sigma_at_laptop_settings():
     g = torch.Generator().manual_seed(0)
     videos = [torch.rand(n, 12, generator=g) for n in (8, 10, 12, 14, 16)]
     batch = sl.make_batch(model, videos[:cfg.videos_per_update])
-    means = [sl.train_step(model, optimizers, batch, cfg, generator)["mean_score"]
-             for _ in range(100)]
+    with st.cpu_settings(torch.device("cpu")):  # as the fit functions train
+        means = [sl.train_step(model, optimizers, batch, cfg, generator)["mean_score"]
+                 for _ in range(200)]
     assert abs(means[0] - cfg.sigma) > 0.2
     assert abs(np.mean(means[-10:]) - cfg.sigma) < abs(means[0] - cfg.sigma) / 2, means[-10:]
 
@@ -87,8 +88,8 @@ def test_the_laptop_tier_departs_from_the_reference_as_the_notebook_says():
     laptop, paper = (sum_gan_sl_config(t, verbose=False) for t in ("laptop", "paper"))
     assert laptop.hidden_size < paper.hidden_size and laptop.epochs < paper.epochs
     assert laptop.videos_per_update == 5 and paper.videos_per_update == 1
-    assert laptop.learning_rate == pytest.approx(10 * paper.learning_rate)
+    assert laptop.learning_rate == pytest.approx(5 * paper.learning_rate)
     assert laptop.discriminator_learning_rate == pytest.approx(
-        10 * paper.discriminator_learning_rate)
+        5 * paper.discriminator_learning_rate)
     quirks = ("clip_scope", "compress_optimizer", "discriminator_fakes", "sigma", "num_layers")
     assert all(getattr(laptop, q) == getattr(paper, q) for q in quirks)

@@ -38,7 +38,6 @@ from course_lib.experiments.grid import (
 )
 from course_lib.experiments.jobs import (
     DATASETS,
-    FAST_VIDEOS_PER_UPDATE,
     FINISHED,
     LOCK,
     MODELS,
@@ -76,7 +75,6 @@ __all__ = [
     "CourseError",
     "resolve_tier",
     "DATASETS",
-    "FAST_VIDEOS_PER_UPDATE",
     "FINISHED",
     "Job",
     "JobBusy",

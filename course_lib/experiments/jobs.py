@@ -35,7 +35,6 @@ DATASETS = ("synthetic", "summe", "tvsum")
 # File-name prefixes of the per-epoch score files, as the reference names them ("SumMe_-1.json");
 # the synthetic data's has the same length, so the reference's parser reads it too.
 RESULT_PREFIX = {"summe": "SumMe", "tvsum": "TVSum", "synthetic": "Synth"}
-FAST_VIDEOS_PER_UPDATE = 5  # the fast trainers' batch where a tier trains one video per update
 FINISHED = "result.json"
 LOCK = "lock"
 
@@ -48,8 +47,7 @@ class Model:
 
     ``trainer``: ``None`` (SUM-GAN has one), ``"faithful"`` (one video per update in the
     split's order, as the reference, whatever the tier) or ``"fast"`` (several videos of similar
-    length per update: the tier's number when it uses the fast trainer, else
-    ``FAST_VIDEOS_PER_UPDATE``).
+    length per update), each with its tier's settings from :mod:`course_lib.config`.
     """
 
     method: Method
@@ -57,20 +55,14 @@ class Model:
 
     def config(self, tier: str, overrides: Mapping | None = None):
         """The method's configuration at ``tier`` for this trainer, with ``overrides``."""
-        config = self.method.config(tier, verbose=False)
-        changes = {}
-        if self.trainer == "faithful":
-            changes = {"videos_per_update": 1, "training_order": "split"}
-        elif self.trainer == "fast":
-            batch = config.videos_per_update
-            changes = {"videos_per_update": batch if batch > 1 else FAST_VIDEOS_PER_UPDATE,
-                       "training_order": "by_length"}
+        trainer = {"trainer": self.trainer} if self.trainer else {}
+        config = self.method.config(tier, verbose=False, **trainer)
         names = {f.name for f in fields(config)}
         if unknown := sorted(set(overrides or {}) - names):
             raise CourseError(f"{self.method.name}'s configuration has no field "
                               f"{', '.join(map(repr, unknown))}; its fields are "
                               f"{', '.join(sorted(names))}.")
-        return replace(config, **{**changes, **(overrides or {})})
+        return replace(config, **(overrides or {}))
 
 
 class _Models(Mapping):
