@@ -8,10 +8,12 @@ into numbers a sceptic accepts:
   (the best test epoch, which looks at the test labels, beside label-free rules), with rank
   correlation, parameters and seconds per epoch;
 - :func:`paired_comparison`: two models on identical ``(split, seed)`` pairs, the mean
-  difference with a bootstrap interval, a paired t-test and Wilcoxon's signed-rank test, and
-  what each assumes; pairs that share a split are not independent, so the same test runs again
-  on one difference per split; :func:`versus_baseline` pairs each run with a baseline's F on
-  its own split;
+  difference with its t-interval (the one decision rule, :data:`RULE`), the bootstrap interval
+  and Wilcoxon's signed-rank test beside it, and what each assumes; pairs that share a split are
+  not independent, so the same test runs again on one difference per split;
+  :func:`versus_baseline` pairs each run with a baseline's F on its own split;
+- :func:`pairs_needed` and :func:`detectable_difference`: the power calculation, how many pairs
+  a difference of :data:`DIFFERENCE_THAT_MATTERS` needs at the measured spread;
 - :func:`sensitivity`: how far the choice of epoch, seed, split and post-processing (shots,
   knapsack, the rule over annotators) moves the F-score of the *same* scores (Otani et al.,
   CVPR 2019, measured here);
@@ -40,6 +42,18 @@ BEST = "best test epoch (uses test labels)"
 FINAL = "final epoch (label-free)"
 LOWEST_LOSS = "lowest training loss (label-free)"
 ALPHA = 0.05
+POWER = 0.8
+# F points: the size of the improvements this family's papers claim over each other (AAE over
+# -sl: +1.1 on SumMe; -sl over SUM-GAN: +9.1), and the size Otani et al. show post-processing
+# alone can move. A comparison that cannot see 3 points cannot rank these models.
+DIFFERENCE_THAT_MATTERS = 3.0
+# The one decision rule, used by every verdict, figure and report of the course. Why the
+# t-interval and not the bootstrap's: with the 10-15 pairs a grid affords, the percentile
+# bootstrap interval is too narrow (at 10 normal pairs it covers the true mean about 91 % of the
+# time, not 95 %: tests/test_comparison.py measures it), and the power calculation below is
+# that of this very test, so "n pairs are needed" and "shown" speak of the same rule.
+RULE = (f"the {1 - ALPHA:.0%} t-interval of the mean paired difference excludes 0 "
+        f"(a two-sided paired t-test at p < {ALPHA})")
 
 
 # ---------------------------------------------------------------- the building blocks
@@ -76,6 +90,63 @@ def bootstrap_ci(d: np.ndarray, n_resamples: int, seed: int,
     means = d[draws].mean(axis=1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
+
+
+def t_interval(d: np.ndarray, level: float = 1 - ALPHA) -> tuple[float, float]:
+    """The t-interval of the mean of ``d``: mean ± t(n − 1) quantile × sd(d, ddof=1) / sqrt(n).
+    It excludes 0 exactly when the two-sided paired t-test gives p < 1 − ``level``."""
+    d = np.asarray(d, dtype=float)
+    n = len(d)
+    half = stats.t.ppf((1 + level) / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+# ---------------------------------------------------------------- the power calculation
+
+def t_power(n: int, sd: float, effect: float, alpha: float = ALPHA) -> float:
+    """The chance that the two-sided paired t-test on ``n`` pairs whose differences have
+    standard deviation ``sd`` finds a true mean difference ``effect`` (p < ``alpha``): the
+    noncentral t distribution with n − 1 degrees of freedom and noncentrality
+    effect / (sd / sqrt(n))."""
+    if n < 2:
+        return 0.0
+    if sd <= 0:
+        return 1.0 if effect else alpha
+    critical = stats.t.ppf(1 - alpha / 2, n - 1)
+    shift = abs(effect) / (sd / np.sqrt(n))
+    return float(stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift))
+
+
+def pairs_needed(sd: float, effect: float = DIFFERENCE_THAT_MATTERS, *, alpha: float = ALPHA,
+                 power: float = POWER, most: int = 10_000) -> int:
+    """The fewest pairs with which :data:`RULE` finds a true difference ``effect`` with
+    probability ``power``, when the paired differences have standard deviation ``sd``."""
+    if not (sd >= 0 and abs(effect) > 0):
+        raise CourseError(f"pairs_needed needs a spread sd >= 0 and a difference other than 0 "
+                          f"(got sd = {sd}, effect = {effect}).")
+    n = 2
+    while t_power(n, sd, effect, alpha) < power:
+        n += 1
+        if n > most:
+            raise CourseError(f"More than {most} pairs would be needed to see {effect} points at "
+                              f"a spread of {sd}: no grid can show a difference that small.")
+    return n
+
+
+def detectable_difference(sd: float, n: int, *, alpha: float = ALPHA,
+                          power: float = POWER) -> float:
+    """The smallest true difference :data:`RULE` finds with probability ``power`` on ``n``
+    pairs whose differences have standard deviation ``sd`` (the inverse of
+    :func:`pairs_needed`)."""
+    if n < 2 or not sd > 0:
+        return np.nan
+    low, high = 0.0, sd
+    while t_power(n, sd, high, alpha) < power:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if t_power(n, sd, middle, alpha) < power else (low, middle)
+    return high
 
 
 # ---------------------------------------------------------------- results as tables of F
@@ -167,7 +238,10 @@ def format_table(rows: Sequence[Row]) -> str:
 
 @dataclass(frozen=True)
 class Paired:
-    """``a`` against ``b`` on the runs both finished: differences ``a - b`` in F points."""
+    """``a`` against ``b`` on the runs both finished: differences ``a - b`` in F points.
+
+    ``interval`` is :data:`RULE`'s (the t-interval at ``level``); ``ci`` (the bootstrap's),
+    ``wilcoxon_p`` and ``split_t_p`` are reported beside it and decide nothing."""
 
     a: str
     b: str
@@ -181,6 +255,7 @@ class Paired:
     wilcoxon_floor: float
     split_differences: np.ndarray
     split_t_p: float
+    interval: tuple[float, float] = (np.nan, np.nan)
 
     @property
     def n(self) -> int:
@@ -191,26 +266,42 @@ class Paired:
         return float(self.differences.mean())
 
     @property
+    def sd(self) -> float:
+        """The spread of the paired differences (ddof = 1): what the power calculation uses."""
+        return float(self.differences.std(ddof=1))
+
+    @property
     def exceeds_noise(self) -> bool:
-        """Both pair-level tests below ``ALPHA`` and the bootstrap interval excludes 0."""
-        return bool(self.t_p < ALPHA and self.wilcoxon_p < ALPHA
-                    and (self.ci[0] > 0 or self.ci[1] < 0))
+        """:data:`RULE`: the interval excludes 0."""
+        return bool(self.interval[0] > 0 or self.interval[1] < 0)
+
+    @property
+    def verdict(self) -> str:
+        """Two words for a figure: what :data:`RULE` says."""
+        return "beyond the noise" if self.exceeds_noise else "within the noise"
+
+    @property
+    def detectable(self) -> float:
+        """The smallest true difference these pairs would find 4 times in 5 (``POWER``)."""
+        return detectable_difference(self.sd, self.n)
+
+    @property
+    def needed(self) -> int:
+        """Pairs needed to find :data:`DIFFERENCE_THAT_MATTERS` at this spread."""
+        return pairs_needed(max(self.sd, 1e-9))
 
     def sentence(self) -> str:
-        """What the numbers allow one to say, computed from them."""
+        """What the numbers allow one to say, computed from them, by :data:`RULE`."""
         k = len(self.split_differences)
         text = (f"{self.a} − {self.b} ({self.rule}): {self.mean:+.1f} F points over {self.n} "
-                f"paired runs on {k} split{'s' * (k != 1)} ({self.level:.0%} bootstrap interval "
-                f"[{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]; paired t-test {_p(self.t_p)}, "
-                f"Wilcoxon {_p(self.wilcoxon_p)}). ")
-        if self.wilcoxon_floor >= ALPHA:
-            text += (f"With {self.n} pairs Wilcoxon's test cannot give p below "
-                     f"{self.wilcoxon_floor:.3f}: no test on so few runs can show much. ")
+                f"paired runs on {k} split{'s' * (k != 1)}, {self.level:.0%} t-interval "
+                f"[{self.interval[0]:+.1f}, {self.interval[1]:+.1f}] (paired t-test "
+                f"{_p(self.t_p)}); beside it, Wilcoxon {_p(self.wilcoxon_p)} and the bootstrap "
+                f"interval [{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]. ")
         winner = self.a if self.mean > 0 else self.b
         if self.exceeds_noise:
-            text += (f"On {'this split' if k == 1 else 'these splits'} {winner} is ahead by "
-                     "more than the seed-to-seed noise "
-                     f"(p < {ALPHA} in both tests, interval excludes 0)")
+            text += (f"{winner} is ahead by more than the seed-to-seed noise on "
+                     f"{'this split' if k == 1 else 'these splits'} (the interval excludes 0)")
             text += (f"; across splits (one mean difference per split, t-test over {k} splits) "
                      f"{_p(self.split_t_p)}, so "
                      + ("it holds across splits too." if self.split_t_p < ALPHA else
@@ -218,8 +309,22 @@ class Paired:
                      if k > 2 else f"; with {k} split{'s' * (k != 1)} nothing can be said "
                      "about other splits.")
         else:
-            text += "The difference is not larger than the noise of these runs."
-        return text
+            text += ("The difference is not larger than the noise of these runs (the interval "
+                     "includes 0). ")
+            detectable = self.detectable
+            if np.isfinite(detectable):
+                text += (f"At their spread (sd {self.sd:.1f}), {self.n} pairs find a true "
+                         f"difference {POWER:.0%} of the time only from {detectable:.1f} points "
+                         f"up; {DIFFERENCE_THAT_MATTERS:g} points would need {self.needed} "
+                         "pairs.")
+        if (self.wilcoxon_p < ALPHA) != self.exceeds_noise:
+            text += (f" Wilcoxon's test, which does not assume normal differences, "
+                     f"{'finds' if self.wilcoxon_p < ALPHA else 'does not find'} a difference: "
+                     "read the verdict with care.")
+        if self.wilcoxon_floor >= ALPHA:
+            text += (f" With {self.n} pairs Wilcoxon's test cannot give p below "
+                     f"{self.wilcoxon_floor:.3f}.")
+        return text.strip()
 
 
 def _p(p: float) -> str:
@@ -238,10 +343,11 @@ def paired_comparison(results: Iterable, a: str, b: str, rule: str = FINAL, *,
                       ci: Callable = bootstrap_ci) -> Paired:
     """``a`` against ``b`` on the ``(split, seed)`` runs both have finished.
 
-    What each number assumes:
+    What each number assumes (only the first decides, by :data:`RULE`):
 
-    - the **paired t-test** (p from ``t_statistic`` on n − 1 degrees of freedom): independent
-      pairs whose differences are roughly normal; with few pairs a skewed difference misleads it;
+    - the **paired t-test** and its interval (p from ``t_statistic`` on n − 1 degrees of
+      freedom): independent pairs whose differences are roughly normal; with few pairs a skewed
+      difference misleads it;
     - **Wilcoxon's signed-rank test** (``scipy.stats.wilcoxon``, exact for small n): independent
       pairs, differences symmetric about their median; no normality, but with n pairs its p
       cannot go below ``2 / 2**n``;
@@ -297,14 +403,30 @@ def _paired(a: str, b: str, rule: str, table_a: Mapping[Run, float],
     with np.errstate(divide="ignore", invalid="ignore"):
         split_t_p = (_t_p(paired_t_statistic(per_split, np.zeros_like(per_split)),
                           len(per_split)) if len(per_split) > 1 else np.nan)
+    # every difference equal: t is undefined and, as its p of 1 says, nothing is shown
+    interval = t_interval(d, level) if d.std() > 0 else (-np.inf, np.inf)
     return Paired(a, b, rule, runs, d, ci(d, n_resamples, seed, level), level, t_p, wilcoxon_p,
-                  wilcoxon_floor(len(d)), per_split, split_t_p)
+                  wilcoxon_floor(len(d)), per_split, split_t_p, interval)
 
 
 def _t_p(t: float, n: int) -> float:
     """Two-sided p of a t statistic on n − 1 degrees of freedom (1 when every difference is
     equal: nothing varies, nothing is shown)."""
     return float(2 * stats.t.sf(abs(t), n - 1)) if np.isfinite(t) else 1.0
+
+
+def paired_report_lines(results: Iterable, rule: str = FINAL) -> list[str]:
+    """Markdown for the runner's report: :data:`RULE`, then one :meth:`Paired.sentence` for
+    each two models (in the order given) that share at least two finished runs."""
+    table = f_by_run(results, rule)
+    models = list(table)
+    found = [_paired(a, b, rule, table[a], table[b]) for i, b in enumerate(models)
+             for a in models[i + 1:] if len(set(table[a]) & set(table[b])) >= 2]
+    if not found:
+        return []
+    return ([f"Paired comparisons on identical (split, seed) runs ({rule}). A difference counts "
+             f"when {RULE}; Wilcoxon's p and the bootstrap interval are beside it.", ""]
+            + [f"- {c.sentence()}" for c in found] + [""])
 
 
 # ---------------------------------------------------------------- sensitivity (Otani et al.)

@@ -912,6 +912,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                   finished: list[JobResult], absent: list[Job], tables: dict, note: str,
                   splits: list[int], seeds: list[int], out: Path) -> list[Path]:
     """The comparison table (markdown and CSV) of one dataset and tier."""
+    from course_lib.comparison import paired_report_lines
     from course_lib.summary_plots import versus_baselines
 
     expected = len(splits) * len(seeds)
@@ -940,6 +941,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
             _number(row["seconds_per_epoch"], ".2f"),
             f"{row['parameters']:,}" if row["parameters"] else "—"]) + " |")
     lines.append("")
+    lines += paired_report_lines([r for m in names for r in finished if r.job.model == m])
     if baselines:
         trivial = {b: baselines[b]["f_final_mean"] for b in TRIVIAL_BASELINES if b in baselines}
         lines += [f"Baselines on the same test videos (mean over splits "
