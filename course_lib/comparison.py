@@ -549,6 +549,71 @@ def baseline_post_processing(dataset, splits: Sequence, split_ids: Sequence[int]
     return table
 
 
+def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
+                 post_baselines: Mapping[str, Mapping[str, float]],
+                 final_means: Mapping[str, float],
+                 comparisons: Sequence[Paired]) -> tuple[dict[str, float], float, list[str]]:
+    """Sets each choice's effect on F beside the largest paired difference between two models.
+
+    Returns ``(moves, model_gap, lines)``: how many F points the epoch, the seed, the split and
+    the post-processing move F on average (the post-processing net of what the same change does
+    to random scores: a change that lowers every summary alike, such as max → mean over users,
+    cannot reorder the models), the largest |mean paired difference|, and the lines to print:
+    the table, the models' order under each post-processing, and one sentence per choice.
+    """
+    posts = list(sensitivity_rows[0].post)
+    lines = [f"{'model':18s} {'epoch':>6s} {'seed':>6s} {'split':>6s}  "
+             + "  ".join(f"{p[:26]:>26s}" for p in posts)]
+    for r in sensitivity_rows:
+        lines.append(f"{r.model:18s} {r.epoch:6.1f} {r.seed:6.1f} {r.split:6.1f}  "
+                     + "  ".join(f"{r.post[p]:+26.1f}" for p in posts))
+    model_gap = max(abs(c.mean) for c in comparisons)
+    on_random = post_baselines["random"]
+    protocol = next(iter(on_random))
+    shift = {p: on_random[p] - on_random[protocol] for p in posts}
+    moves = {"the epoch": float(np.mean([r.epoch for r in sensitivity_rows])),
+             "the seed": float(np.nanmean([r.seed for r in sensitivity_rows])),
+             "the split": float(np.nanmean([r.split for r in sensitivity_rows])),
+             "the post-processing": float(np.mean([max(abs(v - shift[p])
+                                                       for p, v in r.post.items())
+                                                   for r in sensitivity_rows]))}
+    order = sorted(final_means, key=lambda m: -final_means[m])
+    lines += ["", f"the protocol ranks the models {' > '.join(order)} (final epoch, mean F)"]
+    for p in posts:
+        under = {r.model: final_means[r.model] + r.post[p] for r in sensitivity_rows}
+        ranked = sorted(under, key=lambda m: -under[m])
+        lines.append(f"{p}: {' > '.join(ranked)}"
+                     + ("  (the same order)" if ranked == order else "  (another order)"))
+    lines.append("")
+    for what, value in moves.items():
+        if not np.isnan(value):
+            side = ("more than" if round(value, 1) > round(model_gap, 1) else "less than"
+                    if round(value, 1) < round(model_gap, 1) else "as much as")
+            lines.append(f"{what:20s} moves F by {value:4.1f} points on average: {side} the "
+                         f"largest paired difference between two models ({model_gap:.1f}).")
+    return moves, model_gap, lines
+
+
+def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs) -> tuple[Paired, str]:
+    """What the fast trainer costs or gains against the faithful one, on the runs both
+    finished: the paired final-epoch comparison (``kwargs`` go to :func:`paired_comparison`)
+    and a sentence with both trainers' seconds per trained epoch on those same runs."""
+    results = _finished(results)
+    paired = paired_comparison(results, fast, faithful, FINAL, **kwargs)
+    runs = set(paired.runs)
+
+    def seconds(model: str) -> float:
+        return float(np.mean([np.mean(np.asarray(r.seconds_per_epoch)[np.asarray(r.epochs) >= 1])
+                              for r in results if r.job.model == model
+                              and (r.job.split, r.job.seed) in runs]))
+
+    quick, slow = seconds(fast), seconds(faithful)
+    text = (f"On the {paired.n} runs both trained, {fast} took {quick:.1f} s per epoch and "
+            f"{faithful} {slow:.1f} s ({slow / quick:.1f}× as long; this machine, while the "
+            f"grid ran). {paired.sentence()}")
+    return paired, text
+
+
 # ---------------------------------------------------------------- your improvement
 
 def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: Iterable[int],

@@ -361,3 +361,26 @@ def test_the_runners_report_states_the_rule_and_one_sentence_per_pair_of_models(
                                   for x, y in (("b", "a"), ("c", "a"), ("c", "b")))}
     assert [s[2:] for s in sentences] == [c.sentence() for c in by.values()]
     assert cmp.paired_report_lines(grid_results("a", 0)) == []  # one model: nothing to pair
+
+
+def test_speed_cost_pairs_the_trainers_on_their_shared_runs_and_times_those_runs():
+    fast = grid_results("fast", 0, splits=5, seeds=2)
+    slow = [r for r in grid_results("slow", 4, seed=1, splits=5, seeds=2) if r.job.split == 2]
+    paired, text = cmp.speed_cost(fast + slow, "fast", "slow")
+    assert paired.runs == [(2, 0), (2, 1)] and paired.n == 2
+    assert text.startswith("On the 2 runs both trained, fast took 1.0 s per epoch and slow 1.0 s")
+    assert paired.sentence() in text
+
+
+def test_what_moves_f_nets_out_a_shift_that_moves_random_scores_alike():
+    rows = [cmp.Sensitivity("a", 2.0, 1.0, 1.5, 4.0, {"protocol-like": -5.0}),
+            cmp.Sensitivity("b", 4.0, 1.0, 2.5, 6.0, {"protocol-like": -5.0})]
+    base = {"random": {"protocol": 40.0, "protocol-like": 35.0}}
+    comparisons = [cmp.paired_comparison(grid_results("a", 0) + grid_results("b", 1, seed=1),
+                                         "b", "a")]
+    moves, gap, lines = cmp.what_moves_f(rows, base, {"a": 40.0, "b": 41.0}, comparisons)
+    assert moves["the post-processing"] == pytest.approx(0.0)  # everything moved by -5 alike
+    assert moves["the split"] == pytest.approx(5.0) and gap == pytest.approx(abs(
+        comparisons[0].mean))
+    assert "protocol-like: b > a  (the same order)" in lines
+    assert any(line.startswith("the split") and "more than" in line for line in lines)
