@@ -594,13 +594,22 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
     return moves, model_gap, lines
 
 
-def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs) -> tuple[Paired, str]:
+def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs
+               ) -> tuple[Paired | None, str]:
     """What the fast trainer costs or gains against the faithful one, on the runs both
-    finished: the paired final-epoch comparison (``kwargs`` go to :func:`paired_comparison`)
-    and a sentence with both trainers' seconds per trained epoch on those same runs."""
+    finished: both trainers' seconds per trained epoch on those runs, and the paired final-epoch
+    comparison (``kwargs`` go to :func:`paired_comparison`); with a single shared run, its two
+    F-scores beside the fast trainer's spread between runs, and ``None`` for the comparison."""
     results = _finished(results)
-    paired = paired_comparison(results, fast, faithful, FINAL, **kwargs)
-    runs = set(paired.runs)
+    table = f_by_run(results, FINAL)
+    for name in (fast, faithful):
+        if name not in table:
+            raise CourseError(f"No finished runs of {name!r}; models with results: "
+                              f"{', '.join(table) or 'none'}.")
+    runs = sorted(set(table[fast]) & set(table[faithful]))
+    if not runs:
+        raise CourseError(f"{fast} and {faithful} share no finished (split, seed) run: run both "
+                          "on the same grid.")
 
     def seconds(model: str) -> float:
         return float(np.mean([np.mean(np.asarray(r.seconds_per_epoch)[np.asarray(r.epochs) >= 1])
@@ -608,10 +617,21 @@ def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs) -> tuple[P
                               and (r.job.split, r.job.seed) in runs]))
 
     quick, slow = seconds(fast), seconds(faithful)
-    text = (f"On the {paired.n} runs both trained, {fast} took {quick:.1f} s per epoch and "
-            f"{faithful} {slow:.1f} s ({slow / quick:.1f}× as long; this machine, while the "
-            f"grid ran). {paired.sentence()}")
-    return paired, text
+    text = (f"On the {len(runs)} run{'s' * (len(runs) > 1)} both trained, {fast} took "
+            f"{quick:.1f} s per epoch and {faithful} {slow:.1f} s ({slow / quick:.1f}× as long; "
+            f"this machine, while the grid ran). ")
+    if len(runs) > 1:
+        paired = paired_comparison(results, fast, faithful, FINAL, **kwargs)
+        return paired, text + paired.sentence()
+    (split, seed), = runs
+    mine, theirs = table[fast][(split, seed)], table[faithful][(split, seed)]
+    own = np.array(list(table[fast].values()))
+    spread = (f"{fast}'s final-epoch F moves by sd = {own.std(ddof=1):.1f} points between its "
+              f"{len(own)} runs" if len(own) > 1 else "no second run says how much it moves")
+    return None, text + (
+        f"Final-epoch F on split {split}, seed {seed}: {fast} {mine:.1f}, {faithful} "
+        f"{theirs:.1f} ({mine - theirs:+.1f}). One pair cannot tell the trainers apart from the "
+        f"noise: {spread}.")
 
 
 # ---------------------------------------------------------------- your improvement

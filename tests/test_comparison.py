@@ -370,6 +370,14 @@ def test_speed_cost_pairs_the_trainers_on_their_shared_runs_and_times_those_runs
     assert paired.runs == [(2, 0), (2, 1)] and paired.n == 2
     assert text.startswith("On the 2 runs both trained, fast took 1.0 s per epoch and slow 1.0 s")
     assert paired.sentence() in text
+    one = [r for r in slow if r.job.seed == 0]
+    paired, text = cmp.speed_cost(fast + one, "fast", "slow")
+    assert paired is None and "One pair cannot tell the trainers apart" in text
+    assert "between its 10 runs" in text
+    elsewhere = grid_results("slow", 0, splits=1, seeds=1)
+    elsewhere[0].job = elsewhere[0].job.__class__("slow", "synthetic", "smoke", 0, 9)
+    with pytest.raises(CourseError, match="share no finished"):
+        cmp.speed_cost(fast + elsewhere, "fast", "slow")
 
 
 def test_what_moves_f_nets_out_a_shift_that_moves_random_scores_alike():
