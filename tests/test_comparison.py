@@ -392,3 +392,14 @@ def test_what_moves_f_nets_out_a_shift_that_moves_random_scores_alike():
         comparisons[0].mean))
     assert "protocol-like: b > a  (the same order)" in lines
     assert any(line.startswith("the split") and "more than" in line for line in lines)
+
+
+def test_the_runners_comparison_md_carries_the_paired_verdicts(tmp_path):
+    from course_lib import experiments as xp
+
+    results = grid_results("a", 0) + grid_results("b", 4, seed=1)
+    xp._write_report(tmp_path, "synthetic", "smoke", ["a", "b"], results, [], {}, "",
+                     list(range(5)), [0, 1, 2], tmp_path)
+    table = (tmp_path / "comparison.md").read_text()
+    assert cmp.RULE in table
+    assert f"- {cmp.paired_comparison(results, 'b', 'a').sentence()}" in table
