@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from IPython.display import HTML
 from matplotlib.colors import TwoSlopeNorm
+from matplotlib.ticker import MaxNLocator
 
 from course_lib.runtime import synchronize
 from course_lib.style import animation_html, static_camera
@@ -75,8 +76,11 @@ def _figure(attention: np.ndarray, title: str, bounds: np.ndarray | None):
     row_ax.set(xlabel="encoder step i", ylabel="α_t,i", xlim=(-0.5, steps - 0.5),
                ylim=(0, 1.1 * norm.vmax))
     fig.colorbar(plt.cm.ScalarMappable(cmap="Greys"), ax=row_ax).ax.set_visible(False)  # align
-    row_ax.legend(loc="upper right", fontsize="small")
+    row_ax.legend(loc="lower right", fontsize="small")
     row_ax.grid(alpha=0.3)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    heat_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig, axes
 
 
