@@ -359,7 +359,8 @@ def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],
     handles = {look["label"]: plt.Rectangle((0, 0), 1, 1, **{k: v for k, v in look.items()
                                                             if k != "label"})
                for look in looks}
-    ax.legend(handles.values(), handles.keys(), loc="lower right", fontsize="small")
+    ax.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5),
+              fontsize="small")
     return ax
 
 
