@@ -27,6 +27,7 @@ higher-level function takes them as arguments so that a student's passing versio
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -49,7 +50,7 @@ POWER = 0.8
 DIFFERENCE_THAT_MATTERS = 3.0
 # The one decision rule, used by every verdict, figure and report of the course. Why the
 # t-interval and not the bootstrap's: with the 10-15 pairs a grid affords, the percentile
-# bootstrap interval is too narrow (at 10 normal pairs it covers the true mean about 91 % of the
+# bootstrap interval is too narrow (at 10 normal pairs it covers the true mean about 90 % of the
 # time, not 95 %: tests/test_comparison.py measures it), and the power calculation below is
 # that of this very test, so "n pairs are needed" and "shown" speak of the same rule.
 RULE = (f"the {1 - ALPHA:.0%} t-interval of the mean paired difference excludes 0 "
@@ -639,14 +640,16 @@ def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs
 def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: Iterable[int],
                 seeds: Iterable[int], out, *, overrides: Mapping | None = None,
                 build: Callable | None = None, fit: Callable | None = None,
-                progress: bool = True) -> list:
+                progress: bool = True, jobs: int = 1) -> list:
     """Train a change to the runner's model ``base`` on the same grid, under its own ``name``.
 
     ``overrides`` changes configuration fields (``{"sigma": 0.3}``); ``build`` / ``fit`` replace
     the method's model builder or training function (a new layer, a loss term). Everything else
     is ``base``'s, its trainer included, so a difference in the results is the change's. Each
     job goes through the runner (``run_job``): resumable, skipped when finished, its folder's
-    ``config.json`` recording the change.
+    ``config.json`` recording the change. ``jobs`` > 1 runs that many jobs at a time in their own
+    single-threaded processes, as the runner does; a change by ``build`` or ``fit`` (a function
+    another process cannot import) runs here, one job after another.
     """
     from course_lib import experiments as xp
 
@@ -660,9 +663,65 @@ def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: It
                if getattr(config, f.name) != getattr(plain, f.name)}
     method = replace(spec.method, name=name, build=build or spec.method.build,
                      fit=fit or spec.method.fit)
-    return [xp.run_job(xp.Job(name, dataset, config.tier, k, s), out, method=method,
-                       overrides=changed, progress=progress)
-            for k in splits for s in seeds]
+    todo = [xp.Job(name, dataset, config.tier, k, s) for k in splits for s in seeds]
+    if jobs > 1 and build is None and fit is None:
+        _variant_processes(todo, base, dict(overrides or {}), out, jobs)
+        return [xp.load_job(job.folder(out)) for job in todo]
+    return [xp.run_job(job, out, method=method, overrides=changed, progress=progress)
+            for job in todo]
+
+
+_VARIANT_JOB = ("import json, sys\n"
+                "from course_lib.comparison import run_variant\n"
+                "a = json.loads(sys.argv[1])\n"
+                "run_variant(a['name'], a['base'], a['dataset'], a['tier'], [a['split']], "
+                "[a['seed']], a['out'], overrides=a['overrides'], progress=False)\n")
+
+
+def _variant_processes(todo: Sequence, base: str, overrides: dict, out, jobs: int) -> None:
+    """Each job of a configuration-only variant in its own single-threaded process, ``jobs``
+    at a time, its output in ``<out>/logs/``; Ctrl-C stops them all between two updates."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from course_lib.experiments import FINISHED
+
+    logs = Path(out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    queue = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
+    running, failed = {}, []
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                job = queue.pop(0)
+                log = logs / f"{job.dataset}-{job.tier}-{job.model}-split{job.split}-seed" \
+                             f"{job.seed}.log"
+                args = {"name": job.model, "base": base, "dataset": job.dataset,
+                        "tier": job.tier, "split": job.split, "seed": job.seed, "out": str(out),
+                        "overrides": overrides}
+                with open(log, "w") as handle:
+                    running[subprocess.Popen([sys.executable, "-c", _VARIANT_JOB,
+                                              json.dumps(args)], env=env, stdout=handle,
+                                             stderr=subprocess.STDOUT,
+                                             start_new_session=True)] = (job, log)
+            time.sleep(0.5)
+            for process in [p for p in running if p.poll() is not None]:
+                job, log = running.pop(process)
+                if process.returncode:
+                    failed.append(f"{job} (see {log})")
+    except KeyboardInterrupt:
+        for process in running:  # each saves its last completed step, then stops
+            process.send_signal(signal.SIGINT)
+        for process in running:
+            process.wait()
+        raise
+    if failed:
+        raise CourseError(f"{len(failed)} variant job(s) failed: {'; '.join(failed)}.")
 
 
 def improvement_report(results: Iterable, variant: str, against: Sequence[str],

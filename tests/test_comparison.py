@@ -232,6 +232,16 @@ def test_run_variant_trains_the_base_model_with_only_the_change_under_its_own_na
         cmp.run_variant("sum-gan", "sum-gan-sl", "synthetic", "smoke", [0], [0], tmp_path)
 
 
+def test_a_configuration_variant_runs_in_parallel_processes_with_the_same_results(tmp_path):
+    here = cmp.run_variant("fast-sigma-0.4", "sum-gan-sl-fast", "synthetic", "smoke", [0], [0],
+                           tmp_path / "here", overrides={"sigma": 0.4}, progress=False)
+    there = cmp.run_variant("fast-sigma-0.4", "sum-gan-sl-fast", "synthetic", "smoke", [0, 1],
+                            [0], tmp_path / "there", overrides={"sigma": 0.4}, jobs=2)
+    assert [r.job.split for r in there] == [0, 1] and all(r.finished for r in there)
+    np.testing.assert_allclose(there[0].f_scores, here[0].f_scores, rtol=1e-6)
+    assert (tmp_path / "there" / "logs").is_dir()
+
+
 def test_improvement_report_compares_the_variant_with_each_model_present():
     results = grid_results("mine", 2) + grid_results("a", 0, seed=1) + grid_results("b", 0,
                                                                                     seed=2)
