@@ -382,21 +382,33 @@ def evaluate_epochs(dataset: SummarizationDataset, scores: Sequence[Mapping[str,
                               "array per test video.")
         batch = np.stack([_video_scores(s[key], f"The scores of {key}", record.n_steps)
                           for s in scores])
-        values = _shot_means(upsample_scores(batch, shots.picks, shots.n_frames), shots.bounds)
-        _check_shot_values(values, shots.lengths, shots.budget, key, allow_negative)
         _check_user_summaries(shots.user_frames, key, dataset.source, metric)
-        if solver == "vectorised":
-            chosen = knapsack_batch(values, shots.lengths, shots.budget)
-        else:
-            chosen = np.zeros(values.shape, dtype=bool)
-            for row, v in zip(chosen, values, strict=True):
-                row[SOLVERS[solver](v, shots.lengths, shots.budget)] = True
-        picked = chosen.astype(np.int64)
+        picked = selected_shots(record, batch, solver=solver,
+                                allow_negative=allow_negative).astype(np.int64)
         f = _f_from_counts(picked @ shots.user_frames_in_shot.T, picked @ shots.lengths[:, None],
                            shots.user_frames, empty)
         for result, row in zip(per_set, f, strict=True):
             result[key] = reduce_users(row, metric)
     return [Evaluation(result, metric) for result in per_set]
+
+
+def selected_shots(record: VideoRecord, scores: np.ndarray, *, solver: Solver = "vectorised",
+                   allow_negative: bool = True) -> np.ndarray:
+    """Which shots the protocol selects: bool [n_sets, n_shots] for step scores [n_sets, n_steps].
+
+    Steps 1–4 of the protocol for one video and many sets of its scores (e.g. every epoch);
+    F-scores and the label-free diagnostics both start from this selection.
+    """
+    shots = _prepared(record)
+    values = _shot_means(upsample_scores(np.atleast_2d(scores), shots.picks, shots.n_frames),
+                         shots.bounds)
+    _check_shot_values(values, shots.lengths, shots.budget, record.key, allow_negative)
+    if solver == "vectorised":
+        return knapsack_batch(values, shots.lengths, shots.budget)
+    chosen = np.zeros(values.shape, dtype=bool)
+    for row, v in zip(chosen, values, strict=True):
+        row[SOLVERS[solver](v, shots.lengths, shots.budget)] = True
+    return chosen
 
 
 def _video_scores(scores, what: str, n_steps: int) -> np.ndarray:
@@ -434,11 +446,12 @@ def _prepared(record: VideoRecord) -> _Shots:
     if record not in _SHOTS:
         cps = record.change_points
         starts = cps[:, 0]
+        users = (np.zeros((0, record.n_frames), dtype=bool) if record.user_summary is None
+                 else record.user_summary)  # a video without annotations can still be selected
         _SHOTS[record] = _Shots(
             record.picks, record.n_frames, cps.tolist(), cps[:, 1] - starts + 1,
-            summary_budget(cps), np.add.reduceat(record.user_summary, starts, axis=1,
-                                                 dtype=np.int64),
-            np.count_nonzero(record.user_summary, axis=1))
+            summary_budget(cps), np.add.reduceat(users, starts, axis=1, dtype=np.int64),
+            np.count_nonzero(users, axis=1))
     return _SHOTS[record]
 
 

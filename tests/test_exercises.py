@@ -9,6 +9,8 @@ from test_exercises_lecture05 import RIGHT as RIGHT_05
 from test_exercises_lecture05 import WRONG as WRONG_05
 from test_exercises_lecture06 import RIGHT as RIGHT_06
 from test_exercises_lecture06 import WRONG as WRONG_06
+from test_exercises_lecture07 import RIGHT as RIGHT_07
+from test_exercises_lecture07 import WRONG as WRONG_07
 
 from course_lib import evaluation as ev
 from course_lib.exercises import generate, use_if_passed
@@ -351,8 +353,8 @@ WRONG = {
         (lambda e, n: reverse_loop(e.detach(), n), "carries no gradient"),
     ],
 }
-# Lectures 05 and 06 keep their tables, and tests of their own, in their own files.
-WRONG |= WRONG_05 | WRONG_06
+# Lectures 05, 06 and 07 keep their tables, and tests of their own, in their own files.
+WRONG |= WRONG_05 | WRONG_06 | WRONG_07
 WRONG_CASES = [(name, i) for name, wrong in WRONG.items() for i in range(len(wrong))]
 
 def bounce_right(p, v):
@@ -385,7 +387,7 @@ RIGHT = {
                                   for i, k in enumerate(n.tolist())]),
     ],
 }
-RIGHT |= RIGHT_05 | RIGHT_06
+RIGHT |= RIGHT_05 | RIGHT_06 | RIGHT_07
 
 
 def test_every_exercise_lists_its_wrong_answers():
@@ -466,7 +468,16 @@ def test_the_solution_with_one_input_cut_from_the_graph_is_refused_and_named(exe
     assert cut_any
 
 
-@pytest.mark.parametrize("exercise", ALL_EXERCISES.values(), ids=EXERCISE_IDS)
+def _takes_arrays(exercise: Exercise) -> bool:
+    return any(isinstance(a, torch.Tensor | np.ndarray)
+               for a in next(iter(exercise.inputs().values())))
+
+
+# An exercise whose inputs are all numbers (07's sample_indices) has nothing to change in place.
+MUTABLE = [e for e in ALL_EXERCISES.values() if _takes_arrays(e)]
+
+
+@pytest.mark.parametrize("exercise", MUTABLE, ids=[f"{e.lecture}-{e.name}" for e in MUTABLE])
 def test_the_solution_changing_an_input_in_place_is_refused_and_named(exercise):
     # Right values, but the caller's array changed: each case has its own copy, so only the
     # mutation is reported, never a wrong value on the next case.

@@ -76,7 +76,7 @@ INSPECT_JS = r"""
   const report = {
     kernel: panel.node.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status,
     cells: [], problems: [], errors: 0, widgets: 0, plays: 0, animations: 0, images: 0,
-    progress: 0, outputWidgets: 0,
+    progress: 0, outputWidgets: 0, videos: 0,
   };
   const errorNodes = new Set();  // JupyterLab renders exceptions with the stderr mime type
   panel.content.widgets.forEach((cell, index) => {
@@ -139,6 +139,15 @@ INSPECT_JS = r"""
     }
     if (flat && where === 'figure') {
       report.problems.push(`${where} ${report.images} (${w}x${h} px) is one flat colour`);
+    }
+  }
+  for (const video of root.querySelectorAll('.jp-OutputArea-output video')) {
+    report.videos += 1;  // an HTML5 player: it must have a source the browser can decode
+    if (!video.currentSrc && !video.src) {
+      report.problems.push(`video ${report.videos} has no source`);
+    } else if (video.error) {
+      report.problems.push(`video ${report.videos} cannot play (media error ` +
+                           `${video.error.code}: ${video.error.message})`);
     }
   }
   report.outputWidgets = root.querySelectorAll('.widget-output').length;

@@ -19,13 +19,16 @@ from .jupyterlab_page import run_in_browser, write_notebook  # noqa: E402
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 pytestmark = pytest.mark.browser
+VIDEOS = {"07_summarize_a_video": 2}  # HTML5 video players a notebook shows
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_in_browser(browser, lab, screenshots, notebook):
     before = notebook.read_bytes()
-    _, problems = run_in_browser(browser, lab, notebook, screenshots)
+    report, problems = run_in_browser(browser, lab, notebook, screenshots)
     assert notebook.read_bytes() == before, "the browser run changed the notebook file"
+    if notebook.stem in VIDEOS:  # the original and its summary, side by side
+        assert report["videos"] == VIDEOS[notebook.stem], report
     assert not problems, (f"{notebook.name} in JupyterLab (screenshot "
                           f"{SCREENSHOT_DIR.relative_to(REPO)}/{notebook.stem}.png):\n  "
                           + "\n  ".join(problems))

@@ -1,0 +1,163 @@
+"""Label-free diagnostics of what a summarizer selects: does it select at all, and what?
+
+An F-score alone cannot tell a model that selects from one that says nothing: after KTS shots
+and the 15 % knapsack, constant scores already score like published methods (Otani et al.,
+"Rethinking the Evaluation of Video Summaries", CVPR 2019). These measures need no labels, so
+training can log them every epoch and a lecturer can show them beside every F-score:
+
+- :func:`score_spread` — how much a video's scores vary (0 when the model says nothing);
+- :func:`constant_overlap` — how much of the selection the constant score makes anyway;
+- :func:`coverage_error` and :func:`diversity` — what the summary is *for*: whether the chosen
+  steps represent the whole video and differ from each other (the representativeness and
+  diversity ideas of Zhou et al., "Deep Reinforcement Learning for Unsupervised Video
+  Summarization with Diversity-Representativeness Reward", AAAI 2018, measured here as cosine
+  distances between features centred on the video's mean, so that they are comparable across
+  feature scales and videos).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from course_lib.errors import CourseError
+from course_lib.evaluation import selected_shots
+
+if TYPE_CHECKING:
+    from course_lib.data.summarization import SummarizationDataset, VideoRecord
+
+SPREAD_QUANTILES = (0.1, 0.9)
+"""The score spread is the distance between these quantiles of a video's step scores."""
+
+
+def score_spread(scores) -> float:
+    """The 10–90 % range of one video's step scores, or the mean over videos of a dict of them.
+
+    Why this measure: it is 0 for any constant, in the scores' own units (0.4 means the top tenth
+    of the steps scores 0.4 above the bottom tenth), and a lone spike, such as one high step at a
+    video's end, does not count as selecting, as it would for the standard deviation or the
+    max − min range. A selector that keeps 15 % of the steps high has a spread of the gap.
+    """
+    if isinstance(scores, Mapping):
+        if not scores:
+            raise CourseError("score_spread got no videos: give {video key: step scores}.")
+        return float(np.mean([score_spread(s) for s in scores.values()]))
+    values = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if not len(values) or not np.all(np.isfinite(values)):
+        raise CourseError(f"score_spread needs finite step scores, got {len(values)} values "
+                          f"with {np.count_nonzero(~np.isfinite(values))} not finite.")
+    low, high = np.quantile(values, SPREAD_QUANTILES)
+    return float(high - low)
+
+
+def constant_overlap(record: VideoRecord, scores) -> float:
+    """The fraction of the shots selected from ``scores`` that constant scores select too.
+
+    Constant scores ("uniform" in the baseline tables) show what the segmentation and the
+    knapsack choose when the model says nothing: mostly the shortest shots. Near 1, the model's
+    summary is that default whatever its F-score; 0 means it chose entirely other shots.
+    """
+    chosen, constant = selected_shots(
+        record, np.stack([np.asarray(scores, dtype=np.float32).reshape(-1),
+                          np.ones(record.n_steps, dtype=np.float32)]))
+    if not chosen.any():
+        return float("nan")  # nothing selected (every shot exceeds the budget)
+    return float(np.count_nonzero(chosen & constant) / np.count_nonzero(chosen))
+
+
+def _unit_rows(features: np.ndarray) -> np.ndarray:
+    """Each step's features minus the video's mean, scaled to length 1: what every step shares
+    (ReLU features are all positive, so raw cosines are all near 1) does not count as similar."""
+    features = np.asarray(features, dtype=np.float64)
+    features = features - features.mean(axis=0)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.where(norms > 0, norms, 1.0)
+
+
+def _selected_steps(selected, n_steps: int) -> np.ndarray:
+    selected = np.asarray(selected, dtype=bool).reshape(-1)
+    if len(selected) != n_steps:
+        raise CourseError(f"The selection marks {len(selected)} steps but the features have "
+                          f"{n_steps}: give one True/False per step.")
+    return selected
+
+
+def coverage_error(features: np.ndarray, selected) -> float:
+    """Mean over all steps of the cosine distance to the nearest *selected* step (lower is better).
+
+    0 when every step has an identical step in the summary; a summary of one scene leaves the
+    other scenes far from anything chosen. An empty selection covers nothing and gives NaN.
+    """
+    selected = _selected_steps(selected, len(features))
+    if not selected.any():
+        return float("nan")
+    unit = _unit_rows(features)
+    return float(np.mean(1.0 - np.max(unit @ unit[selected].T, axis=1)))
+
+
+def diversity(features: np.ndarray, selected) -> float:
+    """Mean pairwise cosine distance between the selected steps (higher: less repetition).
+
+    NaN with fewer than two selected steps, where there is no pair to compare.
+    """
+    selected = _selected_steps(selected, len(features))
+    n = int(np.count_nonzero(selected))
+    if n < 2:
+        return float("nan")
+    unit = _unit_rows(features)[selected]
+    similarity = unit @ unit.T
+    return float(np.sum(1.0 - similarity) / (n * (n - 1)))
+
+
+def selected_steps(record: VideoRecord, scores) -> np.ndarray:
+    """The steps whose frame (``picks``) lies in a shot the protocol selects from ``scores``."""
+    chosen = selected_shots(record, np.asarray(scores, dtype=np.float32).reshape(1, -1))[0]
+    frames = np.zeros(record.n_frames, dtype=bool)
+    for (start, end), keep in zip(record.change_points.tolist(), chosen, strict=True):
+        frames[start:end + 1] = keep
+    return frames[np.asarray(record.picks)]
+
+
+@dataclass(frozen=True)
+class SelectionDiagnostics:
+    """The label-free diagnostics of one set of scores, each a mean over the videos.
+
+    ``spread`` and ``constant_overlap`` are NaN for summaries that have no scores (humans').
+    """
+
+    spread: float
+    constant_overlap: float
+    coverage_error: float
+    diversity: float
+
+
+def diagnose(dataset: SummarizationDataset, scores: Mapping[str, np.ndarray],
+             keys: Sequence[str] | None = None) -> SelectionDiagnostics:
+    """Every diagnostic of one set of per-video step scores, averaged over ``keys``."""
+    keys = list(scores) if keys is None else list(keys)
+    if missing := [k for k in keys if k not in scores]:
+        raise CourseError(f"No scores for {missing[:3]}: give one score array per video.")
+    rows = []
+    for key in keys:
+        record = dataset[key]
+        chosen = selected_steps(record, scores[key])
+        rows.append((score_spread(scores[key]), constant_overlap(record, scores[key]),
+                     coverage_error(record.features, chosen), diversity(record.features, chosen)))
+    return SelectionDiagnostics(*map(float, np.nanmean(np.array(rows), axis=0)))
+
+
+def diagnose_humans(dataset: SummarizationDataset,
+                    keys: Sequence[str]) -> SelectionDiagnostics:
+    """What people's own summaries cover: each user's selected steps, averaged over users."""
+    rows = []
+    for key in keys:
+        record = dataset.require_annotations(key)
+        for user in record.user_summary:
+            chosen = user[np.asarray(record.picks)]
+            rows.append((coverage_error(record.features, chosen),
+                         diversity(record.features, chosen)))
+    return SelectionDiagnostics(float("nan"), float("nan"),
+                                *map(float, np.nanmean(np.array(rows), axis=0)))

@@ -1,0 +1,119 @@
+"""``course-summarize``: summarize your own video with a trained model of the course.
+
+    course-summarize my_video.mp4 --model sum-gan-sl --out summaries/
+    course-summarize my_videos/ --h5-only --features googlenet --out data/mine/
+
+Decodes the video, samples it at 2 frames per second, computes GoogLeNet pool5 features (the
+benchmark's; ImageNet weights downloaded once) or the weight-free fallback, cuts KTS shots,
+scores them with the model and keeps 15 % of the video by the knapsack. Writes the summary video,
+a storyboard, the scores plot and an h5 file in the eccv16 layout (a folder of videos gives one
+h5 with one group per video). Existing outputs are kept unless --overwrite; every file is written
+whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from course_lib.errors import CourseError
+from course_lib.evaluation import BUDGET
+from course_lib.video import VideoError
+from course_lib.video import pipeline as pl
+from course_lib.video.features import DIMS, KINDS, make_extractor
+from course_lib.video.summarizers import NOTEBOOK_RUNS, check_features, load_summarizer
+
+DEFAULT_MODEL = "sum-gan-sl"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="course-summarize", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("video", type=Path, help="a video file, or a folder of videos")
+    parser.add_argument("--model", default=None, help=f"a checkpoint file, a course-experiments "
+                        f"job folder, or one of {', '.join(NOTEBOOK_RUNS)} (the newest finished "
+                        f"checkpoint of that notebook; default {DEFAULT_MODEL})")
+    parser.add_argument("--trained-on", default=None, help="the dataset a notebook checkpoint "
+                        "was trained on (default synthetic, the notebooks' default; job folders "
+                        "record it)")
+    parser.add_argument("--budget", type=float, default=BUDGET,
+                        help="the summary's share of the video (default 0.15)")
+    parser.add_argument("--out", type=Path, default=Path("summaries"),
+                        help="output folder (default ./summaries)")
+    parser.add_argument("--features", choices=KINDS, default=None, help="default: what the model "
+                        "was trained on; googlenet with --h5-only and no --model")
+    parser.add_argument("--random-weights", action="store_true", help="GoogLeNet with random "
+                        "weights (for timing and tests: its features mean nothing)")
+    parser.add_argument("--h5-only", action="store_true",
+                        help="only the h5 file of features and shots (no model needed)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    return parser.parse_args(argv)
+
+
+def videos_of(path: Path) -> list[Path]:
+    """The file itself, or the videos of a folder (by suffix, sorted)."""
+    if not path.is_dir():
+        return [path]
+    found = sorted(p for p in path.iterdir() if p.suffix.lower() in pl.VIDEO_SUFFIXES)
+    if not found:
+        raise VideoError(f"the folder {path} holds no videos (files ending in "
+                         f"{', '.join(pl.VIDEO_SUFFIXES)}).")
+    return found
+
+
+def run(args: argparse.Namespace) -> list[Path]:
+    from course_lib.video import outputs
+
+    videos = videos_of(args.video)
+    summarizer = None
+    if not args.h5_only or args.model:
+        summarizer = load_summarizer(args.model or DEFAULT_MODEL, trained_on=args.trained_on)
+    kind = args.features or (summarizer.features if summarizer else "googlenet")
+    folder = args.video.is_dir()
+    paths = {v: pl.output_paths(v, args.out, args.h5_only) for v in videos}
+    h5 = args.out / f"{args.video.resolve().name}.h5" if folder else paths[videos[0]]["h5"]
+    for p in paths.values():
+        p.pop("h5")
+    everything = [h5] + [q for p in paths.values() for q in p.values()]
+    if len(set(everything)) < len(everything):
+        raise VideoError("two videos of the folder have the same name before their suffix, so "
+                         "their outputs would collide: rename one.")
+    if kind not in KINDS:
+        raise VideoError(f"unknown features {kind!r}: choose one of {', '.join(KINDS)}.")
+    if summarizer and not args.h5_only:
+        check_features(summarizer, kind, DIMS[kind])
+    outputs.check_outputs(everything, args.overwrite)
+    extractor = make_extractor(kind, weights=None if args.random_weights else "imagenet")
+    records, written = [], [h5]
+    for i, path in enumerate(videos, start=1):
+        video = pl.analyse(path, extractor, key=f"video_{i}", progress=True)
+        if summarizer and not args.h5_only:
+            video = pl.select(video, summarizer, args.budget)
+            written += pl.write_outputs(video, paths[path], overwrite=args.overwrite,
+                                        progress=True).values()
+        records.append(video.record)
+        print(video.describe())
+    outputs.write_h5(records, h5, name=args.video.stem)
+    print(f"used: {extractor.description}"
+          + (f"; model {summarizer.name} from {summarizer.source}" if summarizer else "")
+          + f"; KTS shots; {args.budget:.0%} budget by the knapsack")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        written = run(args)
+    except CourseError as error:
+        print(f"course-summarize: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("course-summarize: interrupted; no output was left half-written.", file=sys.stderr)
+        return 130
+    print("wrote:\n" + "\n".join(f"  {p}" for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The label-free diagnostics tell "says nothing" from "selects", and covering from repeating."""
+
+import numpy as np
+import pytest
+
+from course_lib import diagnostics, evaluation
+from course_lib.data.summarization import VideoRecord
+from course_lib.errors import CourseError
+
+
+@pytest.mark.parametrize("constant", [0.0, 0.1, 0.5, 1.0])
+def test_spread_is_zero_for_any_constant(constant):
+    assert diagnostics.score_spread(np.full(300, constant)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_spread_is_the_gap_of_a_selector_and_ignores_a_lone_spike():
+    selector = np.zeros(200)
+    selector[40:80] = 1.0  # 20 % of the steps selected
+    assert diagnostics.score_spread(selector) == pytest.approx(1.0)
+    spike = np.full(200, 0.1)
+    spike[-1] = 0.9  # the collapsed models' one high step at the end
+    assert diagnostics.score_spread(spike) == pytest.approx(0.0, abs=1e-12)
+    assert diagnostics.score_spread({"a": selector, "b": spike}) == pytest.approx(0.5)
+
+
+def test_spread_rejects_what_it_cannot_measure():
+    with pytest.raises(CourseError, match="finite"):
+        diagnostics.score_spread(np.array([0.1, np.nan]))
+    with pytest.raises(CourseError, match="no videos"):
+        diagnostics.score_spread({})
+
+
+def _record_of_shots(lengths):
+    bounds = np.cumsum([0, *lengths])
+    return VideoRecord("v", int(bounds[-1]), np.arange(bounds[-1]),
+                       change_points=np.stack([bounds[:-1], bounds[1:] - 1], axis=1))
+
+
+def test_constant_overlap_is_one_for_constant_scores_and_zero_for_other_shots():
+    record = _record_of_shots([5, 5, 12, 12, 16, 50])  # budget 15: constant takes both 5s
+    assert diagnostics.constant_overlap(record, np.full(record.n_steps, 0.3)) == 1.0
+    third_shot = np.zeros(record.n_steps, dtype=np.float32)
+    third_shot[10:22] = 1.0
+    assert diagnostics.constant_overlap(record, third_shot) == 0.0
+    mixed = third_shot.copy()
+    mixed[:5] = 0.9  # the first short shot beside the 12-frame one exceeds the budget: 5 + 12
+    assert diagnostics.constant_overlap(record, mixed) == 0.0
+
+
+def test_selected_steps_agree_with_the_protocols_summary(smoke_data):
+    data, splits = smoke_data
+    record = data[splits[0].test_keys[0]]
+    scores = np.random.default_rng(1).random(record.n_steps).astype(np.float32)
+    frames = evaluation.generate_summary(scores, record.change_points, record.picks,
+                                         record.n_frames)
+    expected = np.zeros(record.n_frames, dtype=bool)
+    expected[:len(frames)] = frames
+    np.testing.assert_array_equal(diagnostics.selected_steps(record, scores),
+                                  expected[record.picks])
+
+
+def _scenes(n_scenes=4, per_scene=25, dim=16, seed=0):
+    """Features of a video of ``n_scenes`` distinct scenes, steps jittered around each."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_scenes, dim)) * 5
+    return np.repeat(centres, per_scene, axis=0) + rng.normal(size=(n_scenes * per_scene, dim))
+
+
+def test_a_covering_summary_beats_a_one_scene_summary():
+    features = _scenes()
+    covering = np.zeros(100, dtype=bool)
+    covering[[3, 28, 53, 78]] = True  # one step of each scene
+    one_scene = np.zeros(100, dtype=bool)
+    one_scene[[3, 8, 13, 18]] = True  # as many steps, all from the first scene
+    assert diagnostics.coverage_error(features, covering) < diagnostics.coverage_error(
+        features, one_scene)
+    assert diagnostics.diversity(features, covering) > diagnostics.diversity(features, one_scene)
+
+
+def test_coverage_and_diversity_edge_cases():
+    features = _scenes()
+    everything = np.ones(100, dtype=bool)
+    assert diagnostics.coverage_error(features, everything) == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(diagnostics.coverage_error(features, np.zeros(100, dtype=bool)))
+    assert np.isnan(diagnostics.diversity(features, np.eye(1, 100, 5, dtype=bool)[0]))
+    with pytest.raises(CourseError, match="one True/False per step"):
+        diagnostics.coverage_error(features, np.ones(99, dtype=bool))
+
+
+def test_diagnose_tells_constant_from_random_scores(smoke_data):
+    data, splits = smoke_data
+    keys = splits[0].test_keys
+    constant = diagnostics.diagnose(data, evaluation.uniform_scores(data, keys), keys)
+    random = diagnostics.diagnose(
+        data, evaluation.random_scores(data, keys, np.random.default_rng(0)), keys)
+    assert constant.spread == 0.0 and constant.constant_overlap == 1.0
+    assert random.spread > 0.5  # (the smoke video has only two shots within the budget)
+    humans = diagnostics.diagnose_humans(data, keys)
+    assert np.isnan(humans.spread) and 0 < humans.coverage_error < 2
+    with pytest.raises(CourseError, match="No scores"):
+        diagnostics.diagnose(data, {}, keys)

@@ -1,0 +1,373 @@
+"""Summarizing a video file end to end (course_lib.video, course-summarize): a video the test
+renders with the course's own scenes goes through every stage; every kind of bad input gets one
+clear error and leaves nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from course_lib import evaluation as ev
+from course_lib.config import sum_gan_sl_config
+from course_lib.data import summarization as sm
+from course_lib.models import sum_gan_sl as sl
+from course_lib.summarize_cli import main
+from course_lib.training import History, save_checkpoint
+from course_lib.video import VideoError, decode, demo, features, outputs, pipeline, summarizers
+from course_lib.video.googlenet import FEATURE_DIM, googlenet_pool5
+
+
+@pytest.fixture(scope="module")
+def video(smoke_data, tmp_path_factory):
+    """A smoke-tier synthetic video rendered to a real MP4, with its record."""
+    data, _ = smoke_data
+    record = data["video_1"]
+    return demo.render_video(record, tmp_path_factory.mktemp("video") / "clip.mp4"), record
+
+
+@pytest.fixture(scope="module")
+def model():
+    """An untrained SUM-GAN-sl of the smoke sizes, said to be trained on the synthetic data."""
+    return summarizers.from_model(sl.build_sum_gan_sl(sum_gan_sl_config("smoke", verbose=False),
+                                                      0))
+
+
+def write_frames(path, frames, fps=30, pts=None, rotation=None):
+    """A video of ``frames`` (uint8 [T, H, W, 3]); ``pts`` in milliseconds gives a variable rate."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        if pts is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = int(pts[i]), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.start_encoding()  # the header, even without frames
+        container.mux(stream.encode())
+    return path
+
+
+def test_sampling_at_2_fps_is_every_15th_frame_at_30_fps_and_follows_the_rate_otherwise():
+    assert np.array_equal(decode.sample_indices(100, 30), np.arange(0, 100, 15))
+    ntsc = decode.sample_indices(30_000, 30000 / 1001)
+    assert ntsc[1] == 15 and len(ntsc) == int(np.ceil(30_000 / (30000 / 1001 / 2)))
+    assert np.abs(ntsc - np.arange(len(ntsc)) * 30000 / 1001 / 2).max() <= 0.5  # no drift
+    assert not np.array_equal(ntsc, np.arange(0, 30_000, 15)[:len(ntsc)])
+    slow = decode.sample_indices(10, 1.0)  # below 2 fps every frame once
+    assert np.array_equal(slow, np.arange(10))
+
+
+def test_a_rendered_video_goes_through_every_stage(video, model, tmp_path):
+    path, record = video
+    summary = pipeline.summarize(path, model, budget=0.15)
+    # Decoding the encoded video recovers the synthetic dataset's own picks and features.
+    assert summary.record.n_frames == record.n_frames
+    assert np.array_equal(summary.record.picks, record.picks)
+    got, want = summary.record.features, record.features
+    cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cosine.min() > 0.999
+    assert 0 < summary.summary.sum() <= 0.15 * record.n_frames
+    written = pipeline.write_outputs(summary, pipeline.output_paths(path, tmp_path))
+    assert set(written) == {"video", "storyboard", "scores", "h5"}
+    assert all(p.stat().st_size > 0 for p in written.values())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files
+
+    # The h5 reads back with the course's reader and evaluates with made-up annotations.
+    back = sm.read_h5(written["h5"])
+    group = back["video_1"]
+    assert np.array_equal(group.change_points, summary.record.change_points)
+    assert np.array_equal(group.n_frame_per_seg, group.shot_lengths)
+    assert float(group.extras["fps"]) == 30.0 and group.video_name == path.name
+    rng = np.random.default_rng(0)
+    annotated = sm.SummarizationDataset("mine", {"video_1": replace(
+        group, user_summary=rng.random((3, group.n_frames)) < 0.2)})
+    f_read = ev.evaluate(annotated, {"video_1": summary.scores}, ["video_1"]).mean
+    own = ev.f_scores(summary.summary, annotated["video_1"].user_summary)
+    assert f_read == pytest.approx(float(own.max()))
+
+
+def test_summary_video_lasts_the_selected_frames_over_the_frame_rate(video, model, tmp_path):
+    path, _ = video
+    summary = pipeline.summarize(path, model)
+    out = pipeline.write_outputs(summary, pipeline.output_paths(path, tmp_path))["video"]
+    info = decode.probe(out)
+    frames = sum(1 for _ in decode._frames(decode._open(out), out, info))
+    assert frames == summary.summary.sum()
+    assert info.fps == 30
+    assert info.duration == pytest.approx(summary.summary.sum() / 30, abs=1 / 30)
+    assert summary.summary_seconds == pytest.approx(summary.summary.sum() / 30)
+    times = summary.shot_times()
+    assert (times[:, 1] - times[:, 0]).sum() == pytest.approx(summary.summary_seconds)
+
+
+def test_googlenet_with_random_weights_gives_1024_d_pool5_features(video):
+    network = googlenet_pool5(weights=None)
+    # torchvision's GoogLeNet without its auxiliary heads has 6,624,904 parameters, of which the
+    # classifier holds 1024 * 1000 + 1000: the same layers, so its weights load by name.
+    assert sum(p.numel() for p in network.parameters()) == 6_624_904 - 1_025_000
+    assert "inception5b.branch4.1.conv.weight" in network.state_dict()
+    path, record = video
+    extractor = features.make_extractor("googlenet", weights=None)
+    got, decoded = features.extract(decode.probe(path), extractor, batch_size=16)
+    assert got.shape == (record.n_steps, FEATURE_DIM) and np.isfinite(got).all()
+    # Random weights shrink the activations, but frames that differ still differ.
+    assert got.std(axis=0).mean() > 1e-2 * np.abs(got).mean()
+
+
+def test_fallback_features_are_refused_by_a_model_trained_on_googlenet_features(video, tmp_path):
+    path, _ = video
+    job = tmp_path / "job"
+    config = sum_gan_sl_config("smoke", verbose=False)
+    model = sl.build_sum_gan_sl(config, 0)
+    (job / "checkpoint").mkdir(parents=True)
+    save_checkpoint(job / "checkpoint" / "run.pt", {"model": model}, History())
+    (job / "config.json").write_text(json.dumps({
+        "model": "sum-gan-sl", "method": "SUM-GAN-sl", "dataset": "summe", "tier": "smoke",
+        "split": 0, "seed": 0, "config": asdict(config)}))
+    loaded = summarizers.load_summarizer(job)
+    assert loaded.trained_on == "summe" and loaded.features == "googlenet"
+    with pytest.raises(VideoError, match="--features googlenet"):
+        pipeline.summarize(path, loaded, features="fallback")
+    assert main([str(path), "--model", str(job), "--features", "fallback",
+                 "--out", str(tmp_path / "out")]) == 1
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_notebook_checkpoint_loads_by_its_tensors_and_scores_like_the_model(video, tmp_path):
+    path, record = video
+    config = sum_gan_sl_config("smoke", verbose=False)
+    model = sl.build_sum_gan_sl(config, 3)
+    file = tmp_path / "04-sum-gan-sl-smoke-0123abcd.pt"
+    save_checkpoint(file, {"model": model}, History())
+    loaded = summarizers.load_summarizer(file)
+    assert loaded.trained_on == "synthetic" and type(loaded.model) is type(model)
+    scores = summarizers.score(loaded, record.features)
+    direct = summarizers.score(summarizers.from_model(model), record.features)
+    assert np.array_equal(scores, direct)
+
+
+def test_cli_summarizes_a_folder_into_one_h5_with_a_group_per_video(video, tmp_path, capsys):
+    path, record = video
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(path.read_bytes())
+    write_frames(folder / "b.mp4", np.random.default_rng(0).integers(
+        0, 255, (40, 48, 64, 3), dtype=np.uint8))
+    (folder / "notes.txt").write_text("not a video")
+    out = tmp_path / "out"
+    assert main([str(folder), "--h5-only", "--features", "fallback", "--out", str(out)]) == 0
+    data = sm.read_h5(out / "mine.h5")
+    assert data.keys() == ["video_1", "video_2"]
+    assert [r.video_name for r in data] == ["a.mp4", "b.mp4"]
+    assert data["video_1"].n_frames == record.n_frames and data["video_2"].n_frames == 40
+    assert main([str(folder), "--h5-only", "--features", "fallback", "--out", str(out)]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([str(folder), "--h5-only", "--features", "fallback", "--out", str(out),
+                 "--overwrite"]) == 0
+
+
+def test_the_h5_of_your_videos_trains_a_model_of_the_family(video, tmp_path):
+    path, _ = video
+    extractor = features.make_extractor("fallback")
+    records = [pipeline.analyse(path, extractor, key=f"video_{i}").record for i in (1, 2, 3)]
+    file = outputs.write_h5(records, tmp_path / "mine.h5")
+    data = sm.read_h5(file)
+    rng = np.random.default_rng(1)
+    data.videos = {k: replace(r, user_summary=rng.random((2, r.n_frames)) < 0.15)
+                   for k, r in data.videos.items()}  # annotations of your own, made up here
+    config = replace(sum_gan_sl_config("smoke", verbose=False), epochs=1)
+    run = sl.fit_sum_gan_sl(sl.build_sum_gan_sl(config, 0), config, data,
+                            sm.Split(("video_1", "video_2"), ("video_3",)), checkpoint=False,
+                            live=False)
+    assert len(run.history.evals["f_score"]) == 2
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _truncated(tmp_path, video):
+    data = video[0].read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[:len(data) // 2])
+    return tmp_path / "cut.mp4"
+
+
+def _audio_only(tmp_path, video):
+    import av
+
+    path = tmp_path / "sound.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=8000)
+        samples = np.zeros((1, 1024), np.float32)
+        for _ in range(8):
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate = 8000
+            container.mux(stream.encode(frame))
+        container.start_encoding()  # the header, even without frames
+        container.mux(stream.encode())
+    return path
+
+
+def _empty_stream(tmp_path, video):
+    return write_frames(tmp_path / "empty.mkv", np.zeros((0, 32, 32, 3), np.uint8))
+
+
+def _too_short(tmp_path, video):
+    return write_frames(tmp_path / "short.mp4", np.zeros((10, 32, 32, 3), np.uint8))
+
+
+def _variable_rate(tmp_path, video):
+    pts = np.cumsum([0] + [33] * 20 + [400] + [33] * 40)  # a 0.4 s gap in the middle
+    frames = np.random.default_rng(0).integers(0, 255, (len(pts), 32, 32, 3), dtype=np.uint8)
+    return write_frames(tmp_path / "vfr.mkv", frames, pts=pts)
+
+
+BAD_VIDEOS = {
+    "not a video": (lambda tmp, v: (tmp / "a.mp4").write_text("hello") and tmp / "a.mp4",
+                    "not a video"),
+    "missing": (lambda tmp, v: tmp / "nowhere.mp4", "does not exist"),
+    "truncated": (_truncated, "truncated"),
+    "no video stream": (_audio_only, "no video stream"),
+    "zero frames": (_empty_stream, "no frames"),
+    "shorter than one sampled frame": (_too_short, "too short"),
+    "variable frame rate": (_variable_rate, "variable frame rate"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_VIDEOS)
+def test_bad_video_gets_one_clear_error_and_no_output(case, video, model, tmp_path):
+    make, fragment = BAD_VIDEOS[case]
+    path = make(tmp_path, video)
+    out = tmp_path / "out"
+    with pytest.raises(VideoError, match=fragment):
+        summary = pipeline.summarize(path, model)
+        pipeline.write_outputs(summary, pipeline.output_paths(path, out))
+    assert not out.exists()
+
+
+def test_portrait_and_rotated_videos_keep_their_shape(model, tmp_path):
+    frames = np.zeros((40, 96, 48, 3), np.uint8)  # portrait: 48 wide, 96 high
+    frames[:, :48] = 255  # top half white
+    portrait = decode.probe(write_frames(tmp_path / "p.mp4", frames))
+    assert (portrait.width, portrait.height, portrait.portrait) == (48, 96, True)
+    # A phone stores a portrait video sideways (here turned a quarter counterclockwise, white
+    # half on the left) with a display matrix that tells players to turn it back: a tag of -90
+    # degrees counterclockwise, which FFmpeg's players show turned 90 degrees clockwise.
+    stored = frames.transpose(0, 2, 1, 3)[:, ::-1]
+    assert stored.shape[1:3] == (48, 96) and stored[0, :, :48].min() == 255
+    turned = decode.probe(write_frames(tmp_path / "r.mp4", stored, rotation=-90))
+    assert turned.rotation == 90 and turned.portrait
+    first = next(decode.iter_samples(turned)).frame
+    assert first.shape[:2] == (96, 48)
+    assert first[:40].mean() > 200 and first[56:].mean() < 50  # upright: white half on top
+
+
+def test_a_4k_videos_summary_is_scaled_to_full_hd_with_even_sides():
+    assert outputs.even_size(3840, 2160) == (1920, 1080)
+    assert outputs.even_size(2160, 3840) == (1080, 1920)
+    assert outputs.even_size(641, 359) == (640, 358)
+
+
+def test_outputs_are_never_half_written_and_exist_only_with_overwrite(video, model, tmp_path,
+                                                                      monkeypatch):
+    path, _ = video
+    summary = pipeline.summarize(path, model)
+    paths = pipeline.output_paths(path, tmp_path / "out")
+    real_write = outputs.VideoWriter.write
+    calls = []
+
+    def failing(self, image):
+        calls.append(1)
+        if len(calls) > 5:
+            raise KeyboardInterrupt
+        real_write(self, image)
+
+    monkeypatch.setattr(outputs.VideoWriter, "write", failing)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.write_outputs(summary, paths)
+    assert list((tmp_path / "out").iterdir()) == []  # neither the video nor its temporary file
+    monkeypatch.undo()
+    pipeline.write_outputs(summary, paths)
+    with pytest.raises(VideoError, match="--overwrite"):
+        pipeline.write_outputs(summary, paths)
+    pipeline.write_outputs(summary, paths, overwrite=True)
+
+
+def test_unwritable_output_folder_and_foreign_checkpoints_are_refused(video, model, tmp_path):
+    path, _ = video
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(VideoError, match="is a file"):
+        outputs.check_outputs([blocker / "a.h5"])
+    with pytest.raises(VideoError, match="cannot be written"):
+        outputs.check_outputs([blocker / "sub" / "a.h5"])
+    foreign = tmp_path / "other.pt"
+    wide = sl.build_sum_gan_sl(replace(sum_gan_sl_config("smoke", verbose=False),
+                                       feature_dim=512), 0)
+    save_checkpoint(foreign, {"model": wide}, History())
+    with pytest.raises(VideoError, match="fits none"):
+        summarizers.load_summarizer(foreign)
+    with pytest.raises(VideoError, match="512-d"):
+        summarizers.check_features(summarizers.from_model(wide), "fallback", 1024)
+    with pytest.raises(VideoError, match="budget"):
+        pipeline.summarize(path, model, budget=15)
+
+
+def test_empty_summary_is_refused_with_the_budget_that_would_work(video, model):
+    path, _ = video
+    with pytest.raises(VideoError, match="larger --budget"):
+        pipeline.summarize(path, model, budget=0.001)
+
+
+def test_the_benchmark_times_batched_and_single_frame_features_on_the_same_frames(capsys):
+    import bench_summarize
+
+    result = bench_summarize.main(["--seconds", "6", "--batch", "4"])
+    out = capsys.readouterr().out
+    assert result["frames"] == 12 and result["batched"] > 0 and result["single"] > 0
+    assert "frames/s" in out and "batched" in out and "whole pipeline" in out
+
+
+def test_long_shots_are_cut_into_equal_parts_that_cover_the_video():
+    cut = pipeline.split_long_shots(np.array([[0, 9], [10, 309], [310, 319]]), 100)
+    assert np.array_equal(cut, [[0, 9], [10, 109], [110, 209], [210, 309], [310, 319]])
+    assert pipeline.max_shot_frames(9000, 30) == 150 and pipeline.max_shot_frames(300, 30) == 30
+
+
+def test_googlenet_weights_that_cannot_be_fetched_name_the_fallback(monkeypatch):
+    import urllib.error
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", offline)
+    with pytest.raises(VideoError, match="--features fallback"):
+        features.make_extractor("googlenet")
+
+
+def test_a_family_name_finds_the_newest_finished_notebook_checkpoint(video, tmp_path,
+                                                                      monkeypatch, capsys):
+    path, _ = video
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    with pytest.raises(VideoError, match="run notebook 04"):
+        summarizers.load_summarizer("sum-gan-sl")
+    config = sum_gan_sl_config("smoke", verbose=False)
+    file = tmp_path / "checkpoints" / "04-sum-gan-sl-smoke-0123abcd.pt"
+    save_checkpoint(file, {"model": sl.build_sum_gan_sl(config, 0)}, History(finished=True))
+    save_checkpoint(file.with_name("04-sum-gan-sl-smoke-4567cdef.pt"),
+                    {"model": sl.build_sum_gan_sl(config, 1)}, History())  # unfinished
+    assert summarizers.newest_checkpoint("sum-gan-sl") == file
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "SUM-GAN-sl (smoke tier)" in out and str(file) in out
+    assert (tmp_path / "out" / "clip_summary.mp4").is_file()
