@@ -17,65 +17,83 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from celluloid import Camera
 from IPython.display import HTML
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.ticker import MaxNLocator
 
 from course_lib.runtime import synchronize
+from course_lib.style import animation_html, static_camera
 from course_lib.summary_plots import _png
 from course_lib.widgets import play_controls
 
 
-def _draw(axes, attention: np.ndarray, step: int, bounds: np.ndarray | None,
-          reference: Sequence[float] | None = None) -> list:
+def attention_norm(attention: np.ndarray) -> TwoSlopeNorm:
+    """Colours measured from uniform attention: white at 1/T, blue below, red above, from 0 to
+    at least 2/T. Weights that barely leave 1/T stay nearly white, however small their range:
+    a min-to-max scale would paint them as structure."""
+    uniform = 1 / attention.shape[1]
+    return TwoSlopeNorm(vcenter=uniform, vmin=0.0,
+                        vmax=max(float(attention.max()), 2 * uniform))
+
+
+def _draw(axes, attention: np.ndarray, step: int, bounds: np.ndarray | None) -> list:
     """The heat map with decoder step ``step`` framed, and that step's weights below it; returns
     the artists drawn (for celluloid, which keeps every frame's artists)."""
     heat_ax, row_ax = axes
     steps = attention.shape[1]
     target = attention.shape[0] - 1 - step
-    artists = [heat_ax.imshow(attention, aspect="auto", cmap="viridis", interpolation="nearest",
-                              vmin=float(attention.min()), vmax=float(attention.max()))]
-    artists.append(heat_ax.axhspan(step - 0.5, step + 0.5, fill=False, ec="w", lw=1.5))
-    artists += heat_ax.plot([target], [step], "o", mfc="none", mec="r", ms=7)
-    artists += row_ax.plot(np.arange(steps), attention[step], color="C0", lw=1.2)
+    artists = [heat_ax.imshow(attention, aspect="auto", cmap="RdBu_r", interpolation="nearest",
+                              norm=attention_norm(attention))]
+    artists.append(heat_ax.axhspan(step - 0.5, step + 0.5, fill=False, ec="k", lw=1.5))
+    artists += heat_ax.plot([target], [step], "o", mfc="none", mec="k", ms=8)
+    artists += row_ax.plot(np.arange(steps), attention[step], color="C0", lw=1.4)
     artists.append(row_ax.axvline(target, color="r", lw=1, ls="--"))
-    if reference is not None:
-        artists += row_ax.plot(np.arange(steps), reference, color="0.5", lw=0.8, ls=":")
-    for bound in () if bounds is None else bounds:
-        artists.append(row_ax.axvline(bound - 0.5, color="0.8", lw=0.6, zorder=0))
     artists.append(row_ax.text(0.01, 0.95, f"decoder step {step} (reconstructs step {target}): "
                                f"largest weight {attention[step].max():.3f} at encoder step "
                                f"{int(attention[step].argmax())}", transform=row_ax.transAxes,
-                               va="top", fontsize=8))
+                               va="top", fontsize="small"))
     return artists
 
 
-def _figure(attention: np.ndarray, title: str, colorbar: bool = True):
-    """The two axes; with ``colorbar`` a colour bar (celluloid loses it after the first frame,
-    so an animation states the range in its title instead)."""
-    fig, axes = plt.subplots(2, 1, figsize=(8, 6.2), height_ratios=(2.2, 1))
+def _figure(attention: np.ndarray, title: str, bounds: np.ndarray | None):
+    """The two axes with what every frame shares: the colour bar (white: uniform 1/T, labelled),
+    the row panel's fixed scale from 0, the uniform weight 1/T and the shot boundaries."""
+    fig, axes = plt.subplots(2, 1, figsize=(10, 8.5), height_ratios=(2.2, 1))
     heat_ax, row_ax = axes
-    low, high = float(attention.min()), float(attention.max())
+    steps = attention.shape[1]
+    uniform = 1 / steps
     heat_ax.set(xlabel="encoder step i (the video, forward)",
-                ylabel="decoder step t (emits the video backwards)",
-                title=title if colorbar else f"{title}\n(colours: weights {low:.4f} to {high:.4f})")
-    if colorbar:
-        mappable = plt.cm.ScalarMappable(plt.Normalize(low, high), cmap="viridis")
-        fig.colorbar(mappable, ax=heat_ax, label="weight α_t,i (colours: its min to max)")
-    row_ax.set(xlabel="encoder step i", ylabel="α_t,i", xlim=(-0.5, attention.shape[1] - 0.5),
-               ylim=(0, 1.1 * float(attention.max())))
+                ylabel="decoder step t\n(emits the video backwards)", title=title)
+    norm = attention_norm(attention)
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm, cmap="RdBu_r"), ax=heat_ax,
+                       label="weight α_t,i (white: uniform 1/T)")
+    bar.set_ticks(sorted({0.0, uniform, norm.vmax}))
+    bar.set_ticklabels(["0", f"1/T = {uniform:.3g}", f"{norm.vmax:.3g}"][:len(bar.get_ticks())])
+    row_ax.plot(np.arange(steps), np.full(steps, uniform), color="0.4", lw=1.2, ls=":",
+                label=f"uniform 1/T = {uniform:.3g}")
+    for bound in () if bounds is None else bounds:
+        row_ax.axvline(bound - 0.5, color="0.8", lw=0.8, zorder=0)
+    row_ax.set(xlabel="encoder step i", ylabel="α_t,i", xlim=(-0.5, steps - 0.5),
+               ylim=(0, 1.1 * norm.vmax))
+    fig.colorbar(plt.cm.ScalarMappable(cmap="Greys"), ax=row_ax).ax.set_visible(False)  # align
+    row_ax.legend(loc="lower right", fontsize="small")
     row_ax.grid(alpha=0.3)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    heat_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig, axes
 
 
 def attention_figure(attention: np.ndarray, step: int = 0, shot_bounds: np.ndarray | None = None,
                      title: str = "attention weights") -> plt.Figure:
-    """The decoder-step × encoder-step heat map of ``attention`` [T, T] with decoder step
-    ``step`` framed (white) and the step it reconstructs circled (red), and that row's weights
-    over the encoder's steps below (red dashes: the reconstructed step; uniform weights 1/T
-    dotted; grey: shot boundaries ``shot_bounds``, the first step of each shot)."""
+    """The decoder-step × encoder-step heat map of ``attention`` [T, T] (colours from uniform
+    1/T, white, see :func:`attention_norm`) with decoder step ``step`` framed and the step it
+    reconstructs circled, and that row's weights over the encoder's steps below, on a scale from
+    0 (red dashes: the reconstructed step; uniform weights 1/T dotted; grey: shot boundaries
+    ``shot_bounds``, the first step of each shot)."""
     attention = np.asarray(attention, dtype=float)
-    fig, axes = _figure(attention, title)
-    _draw(axes, attention, step, shot_bounds, np.full(attention.shape[1], 1 / attention.shape[1]))
+    fig, axes = _figure(attention, title, shot_bounds)
+    _draw(axes, attention, step, shot_bounds)
     fig.tight_layout()
     return fig
 
@@ -102,16 +120,15 @@ def attention_animation(attention: np.ndarray, shot_bounds: np.ndarray | None = 
     """The rows of ``attention`` as a celluloid animation (at most ``max_frames`` decoder
     steps, evenly spaced, so the page stays small), embedded as JavaScript HTML."""
     attention = np.asarray(attention, dtype=float)
-    fig, axes = _figure(attention, title, colorbar=False)
-    camera = Camera(fig)
-    uniform = np.full(attention.shape[1], 1 / attention.shape[1])
-    for step in np.unique(np.linspace(0, len(attention) - 1, max_frames).round().astype(int)):
-        _draw(axes, attention, int(step), shot_bounds, uniform)
-        camera.snap()
+    fig, axes = _figure(attention, title, shot_bounds)
     fig.tight_layout()
+    camera = static_camera(fig)  # the colour bar, 1/T and the shot boundaries on every frame
+    for step in np.unique(np.linspace(0, len(attention) - 1, max_frames).round().astype(int)):
+        _draw(axes, attention, int(step), shot_bounds)
+        camera.snap()
     animation = camera.animate(interval=interval)
     plt.close(fig)
-    return HTML(animation.to_jshtml(default_mode="loop"))
+    return animation_html(animation)
 
 
 def attention_cost(decoders: dict[str, torch.nn.Module], lengths: Sequence[int], *,
@@ -213,6 +230,6 @@ def attention_cost_plot(results: dict[str, dict[str, np.ndarray]], tensors: int 
                   title="memory of the attention weights")
     for ax in (time_ax, memory_ax):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize="small")
     fig.tight_layout()
     return fig

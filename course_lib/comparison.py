@@ -8,15 +8,18 @@ into numbers a sceptic accepts:
   (the best test epoch, which looks at the test labels, beside label-free rules), with rank
   correlation, parameters and seconds per epoch;
 - :func:`paired_comparison`: two models on identical ``(split, seed)`` pairs, the mean
-  difference with a bootstrap interval, a paired t-test and Wilcoxon's signed-rank test, and
-  what each assumes; pairs that share a split are not independent, so the same test runs again
-  on one difference per split; :func:`versus_baseline` pairs each run with a baseline's F on
-  its own split;
+  difference with its t-interval (the one decision rule, :data:`RULE`), the bootstrap interval
+  and Wilcoxon's signed-rank test beside it, and what each assumes; pairs that share a split are
+  not independent, so the same test runs again on one difference per split;
+  :func:`versus_baseline` pairs each run with a baseline's F on its own split;
+- :func:`pairs_needed` and :func:`detectable_difference`: the power calculation, how many pairs
+  a difference of :data:`DIFFERENCE_THAT_MATTERS` needs at the measured spread;
 - :func:`sensitivity`: how far the choice of epoch, seed, split and post-processing (shots,
   knapsack, the rule over annotators) moves the F-score of the *same* scores (Otani et al.,
   CVPR 2019, measured here);
-- :func:`run_variant` and :func:`improvement_report`: a student's change to a model, run through
-  the runner's harness under its own name and compared with the family by the same statistics.
+- :func:`improvement_report`: a student's change to a model, run through the runner's harness
+  under its own name (:func:`course_lib.experiments.run_variant`), compared with the family by
+  the same statistics.
 
 The three small functions the notebook's exercises ask for (:func:`paired_t_statistic`,
 :func:`mean_and_spread`, :func:`bootstrap_ci`) are the building blocks of the rest, and each
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -40,6 +43,18 @@ BEST = "best test epoch (uses test labels)"
 FINAL = "final epoch (label-free)"
 LOWEST_LOSS = "lowest training loss (label-free)"
 ALPHA = 0.05
+POWER = 0.8
+# F points: the size of the improvements this family's papers claim over each other (AAE over
+# -sl: +1.1 on SumMe; -sl over SUM-GAN: +9.1), and the size Otani et al. show post-processing
+# alone can move. A comparison that cannot see 3 points cannot rank these models.
+DIFFERENCE_THAT_MATTERS = 3.0
+# The one decision rule, used by every verdict, figure and report of the course. Why the
+# t-interval and not the bootstrap's: with the 10-15 pairs a grid affords, the percentile
+# bootstrap interval is too narrow (at 10 normal pairs it covers the true mean about 90 % of the
+# time, not 95 %: tests/test_comparison.py measures it), and the power calculation below is
+# that of this very test, so "n pairs are needed" and "shown" speak of the same rule.
+RULE = (f"the {1 - ALPHA:.0%} t-interval of the mean paired difference excludes 0 "
+        f"(a two-sided paired t-test at p < {ALPHA})")
 
 
 # ---------------------------------------------------------------- the building blocks
@@ -76,6 +91,63 @@ def bootstrap_ci(d: np.ndarray, n_resamples: int, seed: int,
     means = d[draws].mean(axis=1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
+
+
+def t_interval(d: np.ndarray, level: float = 1 - ALPHA) -> tuple[float, float]:
+    """The t-interval of the mean of ``d``: mean ± t(n − 1) quantile × sd(d, ddof=1) / sqrt(n).
+    It excludes 0 exactly when the two-sided paired t-test gives p < 1 − ``level``."""
+    d = np.asarray(d, dtype=float)
+    n = len(d)
+    half = stats.t.ppf((1 + level) / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+# ---------------------------------------------------------------- the power calculation
+
+def t_power(n: int, sd: float, effect: float, alpha: float = ALPHA) -> float:
+    """The chance that the two-sided paired t-test on ``n`` pairs whose differences have
+    standard deviation ``sd`` finds a true mean difference ``effect`` (p < ``alpha``): the
+    noncentral t distribution with n − 1 degrees of freedom and noncentrality
+    effect / (sd / sqrt(n))."""
+    if n < 2:
+        return 0.0
+    if sd <= 0:
+        return 1.0 if effect else alpha
+    critical = stats.t.ppf(1 - alpha / 2, n - 1)
+    shift = abs(effect) / (sd / np.sqrt(n))
+    return float(stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift))
+
+
+def pairs_needed(sd: float, effect: float = DIFFERENCE_THAT_MATTERS, *, alpha: float = ALPHA,
+                 power: float = POWER, most: int = 10_000) -> int:
+    """The fewest pairs with which :data:`RULE` finds a true difference ``effect`` with
+    probability ``power``, when the paired differences have standard deviation ``sd``."""
+    if not (sd >= 0 and abs(effect) > 0):
+        raise CourseError(f"pairs_needed needs a spread sd >= 0 and a difference other than 0 "
+                          f"(got sd = {sd}, effect = {effect}).")
+    n = 2
+    while t_power(n, sd, effect, alpha) < power:
+        n += 1
+        if n > most:
+            raise CourseError(f"More than {most} pairs would be needed to see {effect} points at "
+                              f"a spread of {sd}: no grid can show a difference that small.")
+    return n
+
+
+def detectable_difference(sd: float, n: int, *, alpha: float = ALPHA,
+                          power: float = POWER) -> float:
+    """The smallest true difference :data:`RULE` finds with probability ``power`` on ``n``
+    pairs whose differences have standard deviation ``sd`` (the inverse of
+    :func:`pairs_needed`)."""
+    if n < 2 or not sd > 0:
+        return np.nan
+    low, high = 0.0, sd
+    while t_power(n, sd, high, alpha) < power:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if t_power(n, sd, middle, alpha) < power else (low, middle)
+    return high
 
 
 # ---------------------------------------------------------------- results as tables of F
@@ -167,7 +239,10 @@ def format_table(rows: Sequence[Row]) -> str:
 
 @dataclass(frozen=True)
 class Paired:
-    """``a`` against ``b`` on the runs both finished: differences ``a - b`` in F points."""
+    """``a`` against ``b`` on the runs both finished: differences ``a - b`` in F points.
+
+    ``interval`` is :data:`RULE`'s (the t-interval at ``level``); ``ci`` (the bootstrap's),
+    ``wilcoxon_p`` and ``split_t_p`` are reported beside it and decide nothing."""
 
     a: str
     b: str
@@ -181,6 +256,7 @@ class Paired:
     wilcoxon_floor: float
     split_differences: np.ndarray
     split_t_p: float
+    interval: tuple[float, float] = (np.nan, np.nan)
 
     @property
     def n(self) -> int:
@@ -191,26 +267,42 @@ class Paired:
         return float(self.differences.mean())
 
     @property
+    def sd(self) -> float:
+        """The spread of the paired differences (ddof = 1): what the power calculation uses."""
+        return float(self.differences.std(ddof=1))
+
+    @property
     def exceeds_noise(self) -> bool:
-        """Both pair-level tests below ``ALPHA`` and the bootstrap interval excludes 0."""
-        return bool(self.t_p < ALPHA and self.wilcoxon_p < ALPHA
-                    and (self.ci[0] > 0 or self.ci[1] < 0))
+        """:data:`RULE`: the interval excludes 0."""
+        return bool(self.interval[0] > 0 or self.interval[1] < 0)
+
+    @property
+    def verdict(self) -> str:
+        """Two words for a figure: what :data:`RULE` says."""
+        return "beyond the noise" if self.exceeds_noise else "within the noise"
+
+    @property
+    def detectable(self) -> float:
+        """The smallest true difference these pairs would find 4 times in 5 (``POWER``)."""
+        return detectable_difference(self.sd, self.n)
+
+    @property
+    def needed(self) -> int:
+        """Pairs needed to find :data:`DIFFERENCE_THAT_MATTERS` at this spread."""
+        return pairs_needed(max(self.sd, 1e-9))
 
     def sentence(self) -> str:
-        """What the numbers allow one to say, computed from them."""
+        """What the numbers allow one to say, computed from them, by :data:`RULE`."""
         k = len(self.split_differences)
         text = (f"{self.a} − {self.b} ({self.rule}): {self.mean:+.1f} F points over {self.n} "
-                f"paired runs on {k} split{'s' * (k != 1)} ({self.level:.0%} bootstrap interval "
-                f"[{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]; paired t-test {_p(self.t_p)}, "
-                f"Wilcoxon {_p(self.wilcoxon_p)}). ")
-        if self.wilcoxon_floor >= ALPHA:
-            text += (f"With {self.n} pairs Wilcoxon's test cannot give p below "
-                     f"{self.wilcoxon_floor:.3f}: no test on so few runs can show much. ")
+                f"paired runs on {k} split{'s' * (k != 1)}, {self.level:.0%} t-interval "
+                f"[{self.interval[0]:+.1f}, {self.interval[1]:+.1f}] (paired t-test "
+                f"{_p(self.t_p)}); beside it, Wilcoxon {_p(self.wilcoxon_p)} and the bootstrap "
+                f"interval [{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]. ")
         winner = self.a if self.mean > 0 else self.b
         if self.exceeds_noise:
-            text += (f"On {'this split' if k == 1 else 'these splits'} {winner} is ahead by "
-                     "more than the seed-to-seed noise "
-                     f"(p < {ALPHA} in both tests, interval excludes 0)")
+            text += (f"{winner} is ahead by more than the seed-to-seed noise on "
+                     f"{'this split' if k == 1 else 'these splits'} (the interval excludes 0)")
             text += (f"; across splits (one mean difference per split, t-test over {k} splits) "
                      f"{_p(self.split_t_p)}, so "
                      + ("it holds across splits too." if self.split_t_p < ALPHA else
@@ -218,8 +310,22 @@ class Paired:
                      if k > 2 else f"; with {k} split{'s' * (k != 1)} nothing can be said "
                      "about other splits.")
         else:
-            text += "The difference is not larger than the noise of these runs."
-        return text
+            text += ("The difference is not larger than the noise of these runs (the interval "
+                     "includes 0). ")
+            detectable = self.detectable
+            if np.isfinite(detectable):
+                text += (f"At their spread (sd {self.sd:.1f}), {self.n} pairs find a true "
+                         f"difference {POWER:.0%} of the time only from {detectable:.1f} points "
+                         f"up; {DIFFERENCE_THAT_MATTERS:g} points would need {self.needed} "
+                         "pairs.")
+        if (self.wilcoxon_p < ALPHA) != self.exceeds_noise:
+            text += (f" Wilcoxon's test, which does not assume normal differences, "
+                     f"{'finds' if self.wilcoxon_p < ALPHA else 'does not find'} a difference: "
+                     "read the verdict with care.")
+        if self.wilcoxon_floor >= ALPHA:
+            text += (f" With {self.n} pairs Wilcoxon's test cannot give p below "
+                     f"{self.wilcoxon_floor:.3f}.")
+        return text.strip()
 
 
 def _p(p: float) -> str:
@@ -238,10 +344,11 @@ def paired_comparison(results: Iterable, a: str, b: str, rule: str = FINAL, *,
                       ci: Callable = bootstrap_ci) -> Paired:
     """``a`` against ``b`` on the ``(split, seed)`` runs both have finished.
 
-    What each number assumes:
+    What each number assumes (only the first decides, by :data:`RULE`):
 
-    - the **paired t-test** (p from ``t_statistic`` on n − 1 degrees of freedom): independent
-      pairs whose differences are roughly normal; with few pairs a skewed difference misleads it;
+    - the **paired t-test** and its interval (p from ``t_statistic`` on n − 1 degrees of
+      freedom): independent pairs whose differences are roughly normal; with few pairs a skewed
+      difference misleads it;
     - **Wilcoxon's signed-rank test** (``scipy.stats.wilcoxon``, exact for small n): independent
       pairs, differences symmetric about their median; no normality, but with n pairs its p
       cannot go below ``2 / 2**n``;
@@ -297,14 +404,30 @@ def _paired(a: str, b: str, rule: str, table_a: Mapping[Run, float],
     with np.errstate(divide="ignore", invalid="ignore"):
         split_t_p = (_t_p(paired_t_statistic(per_split, np.zeros_like(per_split)),
                           len(per_split)) if len(per_split) > 1 else np.nan)
+    # every difference equal: t is undefined and, as its p of 1 says, nothing is shown
+    interval = t_interval(d, level) if d.std() > 0 else (-np.inf, np.inf)
     return Paired(a, b, rule, runs, d, ci(d, n_resamples, seed, level), level, t_p, wilcoxon_p,
-                  wilcoxon_floor(len(d)), per_split, split_t_p)
+                  wilcoxon_floor(len(d)), per_split, split_t_p, interval)
 
 
 def _t_p(t: float, n: int) -> float:
     """Two-sided p of a t statistic on n − 1 degrees of freedom (1 when every difference is
     equal: nothing varies, nothing is shown)."""
     return float(2 * stats.t.sf(abs(t), n - 1)) if np.isfinite(t) else 1.0
+
+
+def paired_report_lines(results: Iterable, rule: str = FINAL) -> list[str]:
+    """Markdown for the runner's report: :data:`RULE`, then one :meth:`Paired.sentence` for
+    each two models (in the order given) that share at least two finished runs."""
+    table = f_by_run(results, rule)
+    models = list(table)
+    found = [_paired(a, b, rule, table[a], table[b]) for i, b in enumerate(models)
+             for a in models[i + 1:] if len(set(table[a]) & set(table[b])) >= 2]
+    if not found:
+        return []
+    return ([f"Paired comparisons on identical (split, seed) runs ({rule}). A difference counts "
+             f"when {RULE}; Wilcoxon's p and the bootstrap interval are beside it.", ""]
+            + [f"- {c.sentence()}" for c in found] + [""])
 
 
 # ---------------------------------------------------------------- sensitivity (Otani et al.)
@@ -427,36 +550,92 @@ def baseline_post_processing(dataset, splits: Sequence, split_ids: Sequence[int]
     return table
 
 
-# ---------------------------------------------------------------- your improvement
+def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
+                 post_baselines: Mapping[str, Mapping[str, float]],
+                 final_means: Mapping[str, float],
+                 comparisons: Sequence[Paired]) -> tuple[dict[str, float], float, list[str]]:
+    """Sets each choice's effect on F beside the largest paired difference between two models.
 
-def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: Iterable[int],
-                seeds: Iterable[int], out, *, overrides: Mapping | None = None,
-                build: Callable | None = None, fit: Callable | None = None,
-                progress: bool = True) -> list:
-    """Train a change to the runner's model ``base`` on the same grid, under its own ``name``.
-
-    ``overrides`` changes configuration fields (``{"sigma": 0.3}``); ``build`` / ``fit`` replace
-    the method's model builder or training function (a new layer, a loss term). Everything else
-    is ``base``'s, its trainer included, so a difference in the results is the change's. Each
-    job goes through the runner (``run_job``): resumable, skipped when finished, its folder's
-    ``config.json`` recording the change.
+    Returns ``(moves, model_gap, lines)``: how many F points the epoch, the seed, the split and
+    the post-processing move F on average (the post-processing net of what the same change does
+    to random scores: a change that lowers every summary alike, such as max → mean over users,
+    cannot reorder the models), the largest |mean paired difference|, and the lines to print:
+    the table, the models' order under each post-processing, and one sentence per choice.
     """
-    from course_lib import experiments as xp
+    posts = list(sensitivity_rows[0].post)
+    lines = [f"{'model':18s} {'epoch':>6s} {'seed':>6s} {'split':>6s}  "
+             + "  ".join(f"{p[:26]:>26s}" for p in posts)]
+    for r in sensitivity_rows:
+        lines.append(f"{r.model:18s} {r.epoch:6.1f} {r.seed:6.1f} {r.split:6.1f}  "
+                     + "  ".join(f"{r.post[p]:+26.1f}" for p in posts))
+    model_gap = max(abs(c.mean) for c in comparisons)
+    on_random = post_baselines["random"]
+    protocol = next(iter(on_random))
+    shift = {p: on_random[p] - on_random[protocol] for p in posts}
+    moves = {"the epoch": float(np.mean([r.epoch for r in sensitivity_rows])),
+             "the seed": float(np.nanmean([r.seed for r in sensitivity_rows])),
+             "the split": float(np.nanmean([r.split for r in sensitivity_rows])),
+             "the post-processing": float(np.mean([max(abs(v - shift[p])
+                                                       for p, v in r.post.items())
+                                                   for r in sensitivity_rows]))}
+    order = sorted(final_means, key=lambda m: -final_means[m])
+    lines += ["", f"the protocol ranks the models {' > '.join(order)} (final epoch, mean F)"]
+    for p in posts:
+        under = {r.model: final_means[r.model] + r.post[p] for r in sensitivity_rows}
+        ranked = sorted(under, key=lambda m: -under[m])
+        lines.append(f"{p}: {' > '.join(ranked)}"
+                     + ("  (the same order)" if ranked == order else "  (another order)"))
+    lines.append("")
+    for what, value in moves.items():
+        if not np.isnan(value):
+            side = ("more than" if round(value, 1) > round(model_gap, 1) else "less than"
+                    if round(value, 1) < round(model_gap, 1) else "as much as")
+            lines.append(f"{what:20s} moves F by {value:4.1f} points on average: {side} the "
+                         f"largest paired difference between two models ({model_gap:.1f}).")
+    return moves, model_gap, lines
 
-    spec = xp.check_model(base)
-    if name in xp.MODELS:
-        raise CourseError(f"{name!r} is one of the runner's models: give the variant a name of "
-                          f"its own, e.g. {base + '-mine'!r}, so its results never mix.")
-    config = spec.config(tier, overrides)
-    plain = spec.method.config(config.tier, verbose=False)
-    changed = {f.name: getattr(config, f.name) for f in fields(config)
-               if getattr(config, f.name) != getattr(plain, f.name)}
-    method = replace(spec.method, name=name, build=build or spec.method.build,
-                     fit=fit or spec.method.fit)
-    return [xp.run_job(xp.Job(name, dataset, config.tier, k, s), out, method=method,
-                       overrides=changed, progress=progress)
-            for k in splits for s in seeds]
 
+def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs
+               ) -> tuple[Paired | None, str]:
+    """What the fast trainer costs or gains against the faithful one, on the runs both
+    finished: both trainers' seconds per trained epoch on those runs, and the paired final-epoch
+    comparison (``kwargs`` go to :func:`paired_comparison`); with a single shared run, its two
+    F-scores beside the fast trainer's spread between runs, and ``None`` for the comparison."""
+    results = _finished(results)
+    table = f_by_run(results, FINAL)
+    for name in (fast, faithful):
+        if name not in table:
+            raise CourseError(f"No finished runs of {name!r}; models with results: "
+                              f"{', '.join(table) or 'none'}.")
+    runs = sorted(set(table[fast]) & set(table[faithful]))
+    if not runs:
+        raise CourseError(f"{fast} and {faithful} share no finished (split, seed) run: run both "
+                          "on the same grid.")
+
+    def seconds(model: str) -> float:
+        return float(np.mean([np.mean(np.asarray(r.seconds_per_epoch)[np.asarray(r.epochs) >= 1])
+                              for r in results if r.job.model == model
+                              and (r.job.split, r.job.seed) in runs]))
+
+    quick, slow = seconds(fast), seconds(faithful)
+    text = (f"On the {len(runs)} run{'s' * (len(runs) > 1)} both trained, {fast} took "
+            f"{quick:.1f} s per epoch and {faithful} {slow:.1f} s ({slow / quick:.1f}× as long; "
+            f"this machine, while the grid ran). ")
+    if len(runs) > 1:
+        paired = paired_comparison(results, fast, faithful, FINAL, **kwargs)
+        return paired, text + paired.sentence()
+    (split, seed), = runs
+    mine, theirs = table[fast][(split, seed)], table[faithful][(split, seed)]
+    own = np.array(list(table[fast].values()))
+    spread = (f"{fast}'s final-epoch F moves by sd = {own.std(ddof=1):.1f} points between its "
+              f"{len(own)} runs" if len(own) > 1 else "no second run says how much it moves")
+    return None, text + (
+        f"Final-epoch F on split {split}, seed {seed}: {fast} {mine:.1f}, {faithful} "
+        f"{theirs:.1f} ({mine - theirs:+.1f}). One pair cannot tell the trainers apart from the "
+        f"noise: {spread}.")
+
+
+# ---------------------------------------------------------------- your improvement
 
 def improvement_report(results: Iterable, variant: str, against: Sequence[str],
                        rules: Sequence[str] = (FINAL, BEST), **kwargs) -> list[Paired]:

@@ -3,7 +3,9 @@
 Animations use celluloid (a thin wrapper around matplotlib's ``ArtistAnimation``) the way it
 works with current matplotlib: axes created once before the loop, ``camera.snap()`` per frame,
 per-frame titles drawn with ``ax.text`` (``set_title`` does not animate), the figure closed
-afterwards, and the result embedded with ``to_jshtml`` (no ffmpeg needed).
+afterwards, and the result embedded as ``to_jshtml``'s player with its icons made offline
+(:func:`course_lib.style.animation_html`; no ffmpeg, no network). Importing this module applies
+the course's figure style (:mod:`course_lib.style`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from celluloid import Camera
 from IPython.display import HTML
 
 from course_lib.errors import CourseError
+from course_lib.style import animation_html
 
 MAX_ANIMATION_FRAMES = 60  # jshtml embeds every frame as a PNG: keep animations small
 
@@ -54,7 +57,7 @@ def plot_history(history, keys: list[str] | None = None, title: str = "",
         if log_scale:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend()
     fig.tight_layout()
     return fig
 
@@ -77,10 +80,10 @@ def frame_grid(rows: Mapping[str, np.ndarray], max_frames: int = 20, title: str 
                 for spine in ax.spines.values():
                     spine.set_visible(False)
             if r == 0:
-                ax.set_title(f"t={c + first_step}", fontsize=7)
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+                ax.set_title(f"t={c + first_step}", fontsize="small")
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -99,11 +102,11 @@ def animate_panels(panels: Mapping[str, np.ndarray], interval: int = 200, title:
     fig, axes = plt.subplots(1, len(panels), figsize=(panel_size * len(panels), panel_size + 0.5),
                              squeeze=False)
     for ax, name in zip(axes[0], panels, strict=True):
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize="medium")
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     camera = Camera(fig)
     for t in range(0, n_frames, step):
         for ax, frames in zip(axes[0], panels.values(), strict=True):
@@ -112,11 +115,11 @@ def animate_panels(panels: Mapping[str, np.ndarray], interval: int = 200, title:
             ax.imshow(np.zeros_like(frame) if blank else frame, cmap="gray", vmin=0, vmax=1,
                       alpha=0.15 if blank else 1.0)
         caption = labels[t] if labels else f"frame {t + 1}/{n_frames}"
-        axes[0, 0].text(0.0, -0.16, caption, transform=axes[0, 0].transAxes, fontsize=8)
+        axes[0, 0].text(0.0, -0.16, caption, transform=axes[0, 0].transAxes, fontsize="small")
         camera.snap()
     animation = camera.animate(interval=interval, blit=False)
     plt.close(fig)
-    return HTML(animation.to_jshtml(default_mode="loop"))
+    return animation_html(animation)
 
 
 def prediction_panels(inputs: np.ndarray, reconstruction: np.ndarray | None,
@@ -145,7 +148,7 @@ def compare_runs(histories: Mapping, key: str, ylabel: str = "") -> plt.Figure:
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel or key)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     fig.tight_layout()
     return fig
 
@@ -156,7 +159,7 @@ def scatter_2d(points: np.ndarray, colors: np.ndarray, title: str, color_label: 
     ax = ax or plt.subplots(figsize=(4, 3.5))[1]
     sc = ax.scatter(points[:, 0], points[:, 1], c=colors, cmap="twilight", s=8)
     ax.figure.colorbar(sc, ax=ax, label=color_label)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     return ax

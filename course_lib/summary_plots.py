@@ -18,6 +18,7 @@ from IPython.display import HTML
 
 from course_lib import evaluation as ev
 from course_lib.data.summarization import SummarizationDataset, VideoRecord
+from course_lib.style import animation_html, static_camera
 from course_lib.widgets import frame_png, play_controls
 
 
@@ -39,7 +40,7 @@ def importance_plot(record: VideoRecord, scores: np.ndarray | None = None,
         ax.axvline(cursor, color="C3", lw=1.5)
     ax.set(xlim=(0, record.n_frames), xlabel="frame", ylabel="score",
            title=title or f"{record.key}: importance, shots (dashed)")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right")
     return ax
 
 
@@ -70,7 +71,7 @@ def summaries_plot(record: VideoRecord, summary: np.ndarray, metric: str,
     ax.imshow(image, aspect="auto", interpolation="nearest", cmap="Blues", vmin=0, vmax=2)
     ax.set_yticks(list(range(len(users))) + [len(users) + 1])
     ax.set_yticklabels([f"user {u + 1}: F={v:.0f}" for u, v in enumerate(f)] + ["machine"],
-                       fontsize=7)
+                       fontsize="small")
     ax.set(xlabel="frame", title=f"{record.key}: F = {ev.reduce_users(f, metric):.1f} "
                                  f"({metric} over users; mean {f.mean():.1f}, max {f.max():.1f})")
     return ax
@@ -86,13 +87,13 @@ def baseline_bars(ours: Mapping[str, float], published: Mapping[str, float],
     ax.bar(x - 0.2, [ours[n] for n in names], 0.4, label="this course")
     ax.bar(x + 0.2, [published.get(n, np.nan) for n in names], 0.4, label="Otani et al. 2019")
     for xi, name in zip(x, names, strict=True):
-        ax.text(xi - 0.2, ours[name] + 1, f"{ours[name]:.1f}", ha="center", fontsize=8)
+        ax.text(xi - 0.2, ours[name] + 1, f"{ours[name]:.1f}", ha="center", fontsize="small")
         if name in published:
             ax.text(xi + 0.2, published[name] + 1, f"{published[name]:.1f}", ha="center",
-                    fontsize=8)
+                    fontsize="small")
     ax.set_xticks(x, names)
     ax.set(ylabel="F-score (%)", title=title, ylim=(0, 100))
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -162,7 +163,7 @@ def sum_gan_diagram(ax: plt.Axes | None = None) -> plt.Axes:
         "p": (0.36, 0.14, "random scores\n$s^p_t \\sim U(0,1)$", "0.9"),
     }
     for x, y, label, colour in boxes.values():
-        ax.text(x, y, label, ha="center", va="center", fontsize=9,
+        ax.text(x, y, label, ha="center", va="center", fontsize="small",
                 bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"))
     arrows = [("x", "s"), ("s", "w"), ("x", "w"), ("w", "e"), ("e", "z"), ("z", "d"),
               ("d", "c"), ("p", "e")]
@@ -173,9 +174,9 @@ def sum_gan_diagram(ax: plt.Axes | None = None) -> plt.Axes:
     ax.annotate("", (0.91, 0.72), (0.04, 0.72), arrowprops=dict(
         arrowstyle="->", color="C3", connectionstyle="arc3,rad=-0.25"))
     ax.text(0.5, 0.98, "original $x$ also goes to cLSTM: $c(x)$ vs $c(\\hat x)$, $c(\\hat x_p)$; "
-            "$L_{reconst} = \\|\\phi(x) - \\phi(\\hat x)\\|^2$", ha="center", fontsize=9,
+            "$L_{reconst} = \\|\\phi(x) - \\phi(\\hat x)\\|^2$", ha="center", fontsize="small",
             color="C3")
-    ax.text(0.62, 0.24, "VAE = notebook 01's autoencoder", ha="center", fontsize=8,
+    ax.text(0.62, 0.24, "VAE = notebook 01's autoencoder", ha="center", fontsize="small",
             color="C2")
     ax.set(xlim=(-0.02, 1.0), ylim=(0.0, 1.05))
     ax.axis("off")
@@ -202,6 +203,23 @@ def baseline_line(ax: plt.Axes, name: str, value: float) -> None:
     """A baseline as a labelled horizontal line in its own style."""
     style = BASELINE_STYLES.get(name, dict(color="0.3", ls="--"))
     ax.axhline(value, lw=1.1, label=f"{name} ({value:.1f})", **style)
+
+
+def score_axis(ax: plt.Axes, sigma: float | None = None, label: str | None = "score") -> None:
+    """A score axis as the scores are: 0 to 1 whatever the values (a flat 0.011 range stays
+    flat), with the sparsity target σ drawn and named when given."""
+    ax.set_ylim(0, 1)
+    if label:
+        ax.set_ylabel(label)
+    if sigma is not None:
+        ax.axhline(sigma, color="k", lw=1.2, ls="--", label=f"σ = {sigma} (sparsity target)")
+
+
+def chance_line(ax: plt.Axes) -> None:
+    """A discriminator's probability axis, 0 to 1, with 0.5 (it cannot tell original from
+    summary) drawn and named."""
+    ax.set_ylim(0, 1)
+    ax.axhline(0.5, color="0.4", lw=1.2, ls=":", label="0.5: cannot tell them apart")
 
 
 # What SUM-GAN logs per video, grouped by unit: (panel title, y label, {key: legend label}).
@@ -255,7 +273,8 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
     panels = [(name, ylabel, {k: v for k, v in keys.items() if k in history.train})
               for name, ylabel, keys in panels]
     panels = [panel for panel in panels if panel[2]]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 6.6), squeeze=False)
+    # three rows of two, not two of three: at a page's width each panel stays readable
+    fig, axes = plt.subplots(3, 2, figsize=(13, 11), squeeze=False)
     axes = axes.ravel()
     for ax, (name, ylabel, keys) in zip(axes, panels, strict=False):
         for key, label in keys.items():
@@ -267,11 +286,10 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
         ax.set(title=name, xlabel="epoch", ylabel=ylabel)
     by_name = {name: ax for ax, (name, _, _) in zip(axes, panels, strict=False)}
     if "discriminator outputs" in by_name:
-        by_name["discriminator outputs"].axhline(0.5, color="0.5", lw=0.8, ls=":")
-        by_name["discriminator outputs"].set_ylim(-0.02, 1.02)
+        chance_line(by_name["discriminator outputs"])
     score_ax = next((ax for name, ax in by_name.items() if name.startswith("mean score")), None)
-    if score_ax is not None and sigma is not None:
-        score_ax.axhline(sigma, color="k", lw=1, ls="--", label=f"σ = {sigma}")
+    if score_ax is not None:
+        score_axis(score_ax, sigma, label=None)
     f_ax = axes[len(panels)]
     if history.evals.get("f_score"):
         f_ax.plot(np.asarray(history.eval_steps) / steps_per_epoch, history.evals["f_score"],
@@ -283,9 +301,9 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
     for ax in axes[:len(panels) + 1]:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0] and ax is not f_ax:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize="small")
     if f_ax.get_legend_handles_labels()[0]:  # beside the panel: the lines sit where F lies
-        f_ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        f_ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     for ax in axes[len(panels) + 1:]:
         ax.axis("off")
     if title:
@@ -324,24 +342,44 @@ def versus_baselines(name: str, value: float, baselines: Mapping[str, float],
 def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],
                 xlabel: str = "F-score (%)", title: str = "", ax: plt.Axes | None = None
                 ) -> plt.Axes:
-    """Horizontal bars: the model's results (blue) above every baseline (grey), values printed."""
+    """Horizontal bars: the model's label-free results (blue) and any chosen with the test labels
+    (a name with "best test epoch": orange, hatched) above every baseline (grey), values
+    printed."""
     rows = {**results, **baselines}
     if ax is None:
-        ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.0))[1]
-    ax.barh(list(rows), list(rows.values()),
-            color=["C0"] * len(results) + ["0.6"] * len(baselines))
-    for i, value in enumerate(rows.values()):
-        ax.text(value + 0.5, i, f"{value:.1f}", va="center", fontsize=8)
+        ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))[1]
+    looks = [USES_TEST_LABELS if uses_test_labels(name) else LABEL_FREE for name in results]
+    looks += [BASELINE_BAR] * len(baselines)
+    for i, (value, look) in enumerate(zip(rows.values(), looks, strict=True)):
+        ax.barh(i, value, **look)
+        ax.text(value + 0.5, i, f"{value:.1f}", va="center", fontsize="small")
+    ax.set_yticks(range(len(rows)), list(rows))
     ax.set(xlabel=xlabel, xlim=(0, 100), title=title)
     ax.invert_yaxis()
+    handles = {look["label"]: plt.Rectangle((0, 0), 1, 1, **{k: v for k, v in look.items()
+                                                            if k != "label"})
+               for look in looks}
+    ax.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5),
+              fontsize="small")
     return ax
+
+
+LABEL_FREE = dict(facecolor="C0", label="model, label-free choice")
+USES_TEST_LABELS = dict(facecolor="C1", hatch="//", edgecolor="k",
+                        label="model, best test epoch (uses test labels)")
+BASELINE_BAR = dict(facecolor="0.6", label="baseline")
+
+
+def uses_test_labels(name: str) -> bool:
+    """Whether a result's name says it was chosen with the test labels."""
+    return "best test epoch" in name or "uses test labels" in name
 
 
 def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None = None,
                summary_key: str = "c_summary") -> plt.Figure:
     """Test F-score and the discriminator's output on summaries per epoch, one line per seed
     (``summary_key``: what the model logs for it, ``"p_summary"`` in SUM-GAN-sl and -AAE)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
     for seed, run in runs.items():
         axes[0].plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
                      run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
@@ -352,29 +390,28 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
     axes[1].set(xlabel="epoch", ylabel="P(original) of x̂, epoch mean",
                 title="discriminator on summaries")
+    chance_line(axes[1])
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
 
 def scores_vs_gtscore(record: VideoRecord, scores: np.ndarray, ax: plt.Axes | None = None,
-                      title: str = "") -> plt.Axes:
-    """The annotators' mean score (``gtscore``, left axis) and the predicted step scores (right
-    axis, on their own scale: SUM-GAN's often vary by only a few hundredths around σ), with the
-    keyshots the predicted scores select shaded and the KTS shot boundaries dashed."""
+                      title: str = "", sigma: float | None = None) -> plt.Axes:
+    """The annotators' mean score (``gtscore``, black) and the predicted step scores (blue) on
+    one 0-1 axis (scores that vary by a few hundredths around σ look as flat as they are), σ
+    dashed when given, the keyshots the predicted scores select shaded and the KTS shot
+    boundaries dashed grey."""
     scores = np.asarray(scores, dtype=float)
     summary = ev.generate_summary(scores, record.change_points, record.picks, record.n_frames)
     ax = importance_plot(record, record.gtscore, summary, ax=ax, title=title)
     ax.get_lines()[0].set(color="k", alpha=0.6, label="gtscore (annotators)")
-    ax.set_ylim(0, 1.02)
-    ax.legend(loc="upper left", fontsize=7)
-    right = ax.twinx()
-    right.step(record.picks, scores, where="post", color="C0", lw=1.2)
-    right.set_ylabel(f"model score\n[{scores.min():.3f}, {scores.max():.3f}]", color="C0",
-                     fontsize=8)
-    right.tick_params(axis="y", colors="C0", labelsize=7)
+    ax.step(record.picks, scores, where="post", color="C0", lw=1.4,
+            label=f"model score (range {scores.min():.3f}-{scores.max():.3f})")
+    score_axis(ax, sigma)
+    ax.legend(loc="upper left", fontsize="small")
     return ax
 
 
@@ -386,35 +423,33 @@ def selected_shots_strip(record: VideoRecord, scores: np.ndarray, max_shots: int
 
     summary = ev.generate_summary(scores, record.change_points, record.picks, record.n_frames)
     chosen = [i for i, (s0, _) in enumerate(record.change_points) if summary[s0]][:max_shots]
-    fig, axes = plt.subplots(1, max(len(chosen), 1), figsize=(1.5 * max(len(chosen), 1), 2.0),
+    fig, axes = plt.subplots(1, max(len(chosen), 1), figsize=(1.8 * max(len(chosen), 1), 2.6),
                              squeeze=False)
     for ax, i in zip(axes[0], chosen, strict=False):
         s0, s1 = record.change_points[i]
         middle = (s0 + s1) // 2
         ax.imshow(render_frames(record, middle, middle + 1)[0], cmap="gray", vmin=0, vmax=1)
         inside = (record.picks >= s0) & (record.picks <= s1)
-        ax.set_title(f"{s0}-{s1}\ngt {record.gtscore[inside].mean():.2f}", fontsize=7)
+        ax.set_title(f"{s0}-{s1}\ngt {record.gtscore[inside].mean():.2f}", fontsize="small")
     for ax in axes[0]:
         ax.axis("off")
-    fig.suptitle(title or f"{record.key}: the selected shots (middle frames)", fontsize=9)
+    fig.suptitle(title or f"{record.key}: the selected shots (middle frames)")
     fig.tight_layout()
     return fig
 
 
 def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_units: int = 24,
-                        interval: int = 400) -> HTML:
+                        interval: int = 400, sigma: float | None = None) -> HTML:
     """What a summarizer does with one video over training, one animation frame per epoch.
 
     ``frames``: per epoch a mapping with ``epoch``, ``scores`` (one per step), ``original``
     and ``reconstructed`` ([T, units]: what the discriminator compares) and ``f_score`` (the
-    test split's). Top: the scores (blue, own scale) beside ``gtscore`` (black) with the
-    selected shots shaded; below: the first ``max_units`` units of the original and of the
-    reconstructed sequence over the steps, each on its own colour scale (the same in every
-    frame, printed in its title: -sl's reconstruction is a tanh-bounded hidden state, far
-    smaller than the features it is compared with).
+    test split's). Every panel's x axis is the video's steps. Top: the scores (blue) and
+    ``gtscore`` (black) on one fixed 0-1 axis, σ dashed when given, the selected steps shaded;
+    below: the first ``max_units`` units of the original and of the reconstructed sequence, each
+    with its own colour bar, fixed over the frames and symmetric about 0 (-sl's reconstruction
+    is a tanh-bounded hidden state, far smaller than the features it is compared with).
     """
-    from celluloid import Camera
-
     from course_lib.plotting import MAX_ANIMATION_FRAMES
 
     frames = list(frames)[::max(1, int(np.ceil(len(frames) / MAX_ANIMATION_FRAMES)))]
@@ -422,37 +457,38 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
              "reconstructed": "reconstruction x̂ (decoder)"}
     limits = {k: max(float(np.abs(f[k][:, :max_units]).max()) for f in frames) or 1.0
               for k in parts}
-    fig, axes = plt.subplots(3, 1, figsize=(9, 6.6), height_ratios=[1.2, 1, 1])
-    right = axes[0].twinx()
-    axes[0].set(ylabel="gtscore", ylim=(0, 1.02), xlim=(0, record.n_frames), xlabel="frame")
-    right.set_ylabel("model score\n(min to max)", color="C0")
+    steps = np.arange(record.n_steps)
+    fig, axes = plt.subplots(3, 1, figsize=(11, 9.5), height_ratios=[1.3, 1, 1], sharex=True)
+    axes[0].plot(steps, record.gtscore, color="k", alpha=0.6, lw=1.2,
+                 label="gtscore (annotators)")
+    score_axis(axes[0], sigma)
+    axes[0].set(xlim=(-0.5, record.n_steps - 0.5))
     for ax, (key, what) in zip(axes[1:], parts.items(), strict=True):
-        ax.set(ylabel=f"unit (first {max_units})",
-               title=f"{what}, colour scale ±{limits[key]:.2g}")
-    axes[2].set_xlabel("step")
-    fig.suptitle(f"{record.key}: model scores (blue), gtscore (black), selected shots (shaded)",
-                 fontsize=10)
-    camera = Camera(fig)
+        norm = plt.Normalize(-limits[key], limits[key])
+        fig.colorbar(plt.cm.ScalarMappable(norm, cmap="RdBu_r"), ax=ax, label="value (0 white)")
+        ax.set(ylabel=f"unit (first {max_units})", title=what)
+    axes[2].set_xlabel("step (the video subsampled)")
+    fig.colorbar(plt.cm.ScalarMappable(cmap="Greys"), ax=axes[0]).ax.set_visible(False)  # align
+    axes[0].legend(loc="upper right", fontsize="small")
+    fig.suptitle(f"{record.key}: model scores (blue), gtscore (black), selected steps (shaded)")
+    fig.tight_layout()
+    camera = static_camera(fig)  # gtscore, σ, colour bars stay on every frame
     for frame in frames:
         scores = np.asarray(frame["scores"], dtype=float)
         summary = ev.generate_summary(scores, record.change_points, record.picks, record.n_frames)
-        axes[0].fill_between(np.arange(len(summary)), 0, summary * 1.02, color="C1", alpha=0.3,
-                             step="post", lw=0)
-        axes[0].plot(record.picks, record.gtscore, color="k", alpha=0.6, lw=1)
-        low, high = scores.min(), scores.max()
-        right.plot(record.picks, (scores - low) / max(high - low, 1e-6), color="C0", lw=1.2)
+        selected = summary[np.minimum(record.picks, len(summary) - 1)]
+        axes[0].fill_between(steps, 0, selected, color="C1", alpha=0.3, step="mid", lw=0)
+        axes[0].plot(steps, scores, color="C0", lw=1.6)
         axes[0].text(0.0, 1.03, f"epoch {frame['epoch']}: test F = {frame['f_score']:.1f} %, "
-                     f"scores in [{low:.3f}, {high:.3f}], mean {scores.mean():.3f}",
-                     transform=axes[0].transAxes, fontsize=8)
+                     f"scores {scores.min():.3f}-{scores.max():.3f}, mean {scores.mean():.3f}",
+                     transform=axes[0].transAxes, fontsize="small")
         for ax, key in zip(axes[1:], parts, strict=True):
             ax.imshow(np.asarray(frame[key])[:, :max_units].T, aspect="auto", cmap="RdBu_r",
                       vmin=-limits[key], vmax=limits[key], interpolation="nearest")
         camera.snap()
-    right.set_yticks([])
-    fig.tight_layout()
     animation = camera.animate(interval=interval, blit=False)
     plt.close(fig)
-    return HTML(animation.to_jshtml(default_mode="loop"))
+    return animation_html(animation)
 
 
 # ---------------------------------------------------------------- notebook 05: stability, σ
@@ -528,7 +564,7 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
         ax.set(xlabel="epoch (0: untrained)", title=f"{name}: test F-score per seed")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("F-score (%)")
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    axes[0, -1].legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -549,7 +585,7 @@ def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
     theirs.set(title="reported in the paper", xlabel="σ", ylabel="F-score (%)")
     for ax in (ours, theirs):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -558,27 +594,35 @@ def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
 
 def paired_plot(comparisons, ax: plt.Axes | None = None) -> plt.Axes:
     """One row per :class:`~course_lib.comparison.Paired`: each run's difference ``a - b`` as a
-    dot coloured by its split, the mean as a bar with its bootstrap interval, a line at 0."""
+    dot coloured by its split, the mean with the decision rule's interval (filled: it excludes 0,
+    the difference is beyond the noise; hollow: within it), a line at 0. The verdict is written
+    beside each row, so the figure and the printed sentences say the same."""
+    from course_lib.comparison import ALPHA
+
     if ax is None:
-        ax = plt.subplots(figsize=(8, 0.55 * len(comparisons) + 1.2))[1]
+        ax = plt.subplots(figsize=(11, 0.8 * len(comparisons) + 2.0))[1]
     splits = sorted({s for c in comparisons for s, _ in c.runs})
     jitter = np.random.default_rng(0)
     for row, c in enumerate(comparisons):
         for split in splits:
             d = [v for (s, _), v in zip(c.runs, c.differences, strict=True) if s == split]
-            ax.plot(d, row + jitter.uniform(-0.18, 0.18, len(d)), "o", ms=4, alpha=0.8,
+            ax.plot(d, row + jitter.uniform(-0.18, 0.18, len(d)), "o", ms=5, alpha=0.7,
                     color=f"C{splits.index(split) % 10}",
                     label=f"split {split}" if row == 0 else None)
-        ax.errorbar(c.mean, row, xerr=[[c.mean - c.ci[0]], [c.ci[1] - c.mean]], fmt="D",
-                    color="k", ms=6, capsize=4,
-                    label=f"mean, {c.level:.0%} bootstrap interval" if row == 0 else None)
+        low, high = c.interval
+        ax.errorbar(c.mean, row, xerr=[[c.mean - low], [high - c.mean]], fmt="D", color="k",
+                    mfc="k" if c.exceeds_noise else "white", ms=8, capsize=5, lw=1.8)
+    ax.plot([], [], "D", color="k", mfc="k", ms=8,
+            label=f"mean, {1 - ALPHA:.0%} t-interval excludes 0")
+    ax.plot([], [], "D", color="k", mfc="white", ms=8, label="mean, interval includes 0")
     ax.axvline(0, color="0.4", lw=1)
-    ax.set_yticks(range(len(comparisons)), [f"{c.a} − {c.b}" for c in comparisons])
+    ax.set_yticks(range(len(comparisons)),
+                  [f"{c.a} − {c.b}\n({c.verdict})" for c in comparisons])
     ax.set(xlabel=f"difference in F-score (points), {comparisons[0].rule}",
            title="paired differences on identical (split, seed) runs")
     ax.invert_yaxis()
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     return ax
 
 
@@ -588,14 +632,17 @@ def sensitivity_plot(rows, baselines: Mapping[str, Mapping[str, float]] | None =
     how much each post-processing moves the same scores' F (points, signed), with random and
     uniform scores' change under the same post-processing (``baselines``, from
     :func:`~course_lib.comparison.baseline_post_processing`)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.5 * len(rows) + 2.4))
-    sources = {"epoch: best − final": "epoch", "epoch: sd over epochs": "epoch_sd",
-               "seed: sd, same split": "seed", "split: sd, same seed": "split"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 0.7 * len(rows) + 3.6))
+    sources = {"epoch: best − final (uses test labels)": ("epoch", USES_TEST_LABELS),
+               "epoch: sd over epochs": ("epoch_sd", dict(color="C0")),
+               "seed: sd, same split": ("seed", dict(color="C2")),
+               "split: sd, same seed": ("split", dict(color="C9"))}
     y = np.arange(len(rows))
     height = 0.8 / len(sources)
-    for i, (label, field) in enumerate(sources.items()):
+    for i, (label, (field, look)) in enumerate(sources.items()):
         values = [getattr(r, field) for r in rows]
-        left.barh(y + i * height, np.nan_to_num(values), height, label=label)
+        left.barh(y + i * height, np.nan_to_num(values), height,
+                  **{**look, "label": label})
     left.set_yticks(y + 0.4 - height / 2, [r.model for r in rows])
     left.set(xlabel="F-score points", title="spread from epoch, seed and split")
     posts = list(rows[0].post) if rows else []
@@ -618,7 +665,7 @@ def sensitivity_plot(rows, baselines: Mapping[str, Mapping[str, float]] | None =
     for ax in (left, right):
         ax.invert_yaxis()
         ax.grid(alpha=0.3, axis="x")
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1)
     fig.tight_layout()
     return fig
 
@@ -628,7 +675,7 @@ def published_bars(ours: Mapping[str, tuple[float, float]], published: Mapping[s
     """Our mean ± spread per model (blue, with the spread as an error bar) beside the published
     figure (hatched, labelled as published)."""
     if ax is None:
-        ax = plt.subplots(figsize=(7, 3))[1]
+        ax = plt.subplots(figsize=(9, 4.5))[1]
     names = list(ours)
     x = np.arange(len(names))
     means = [ours[n][0] for n in names]
@@ -637,11 +684,11 @@ def published_bars(ours: Mapping[str, tuple[float, float]], published: Mapping[s
     ax.bar(x + 0.2, [published.get(n, np.nan) for n in names], 0.4, color="white",
            edgecolor="C1", hatch="//", label="published (their protocol)")
     for xi, name, mean in zip(x, names, means, strict=True):
-        ax.text(xi - 0.2, mean + 1, f"{mean:.1f}", ha="center", fontsize=8)
+        ax.text(xi - 0.2, mean + 1, f"{mean:.1f}", ha="center", fontsize="small")
         if name in published:
             ax.text(xi + 0.2, published[name] + 1, f"{published[name]:.1f}", ha="center",
-                    fontsize=8)
-    ax.set_xticks(x, names, fontsize=8)
+                    fontsize="small")
+    ax.set_xticks(x, names, rotation=20, ha="right")
     ax.set(ylabel="F-score (%)", ylim=(0, 100), title=title)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize="small")
     return ax

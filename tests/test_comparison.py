@@ -1,6 +1,6 @@
 """The comparison statistics on synthetic results shaped like the runner's ``JobResult``s."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ import pytest
 from course_lib import comparison as cmp
 from course_lib import config
 from course_lib import evaluation as ev
+from course_lib import experiments as xp
 from course_lib.data import summarization as sm
 from course_lib.errors import CourseError
 from course_lib.experiments import Job
@@ -21,6 +22,7 @@ class Result:
     parameters: int = 1000
     rank_correlation: dict | None = None
     scores: dict | None = None
+    test_metrics: dict = field(default_factory=dict)
 
     @property
     def epochs(self):
@@ -92,11 +94,12 @@ def test_paired_comparison_finds_a_planted_difference_and_not_a_zero_one():
     same = grid_results("c", 0, seed=2)
     planted = cmp.paired_comparison(base + better, "b", "a")
     assert planted.n == 15 and planted.mean == pytest.approx(3, abs=1)
-    assert planted.exceeds_noise and planted.ci[0] > 0
+    assert planted.exceeds_noise and planted.interval[0] > 0
     assert "ahead by more than the seed-to-seed noise" in planted.sentence()
     null = cmp.paired_comparison(base + same, "c", "a")
-    assert not null.exceeds_noise and null.ci[0] < 0 < null.ci[1]
+    assert not null.exceeds_noise and null.interval[0] < 0 < null.interval[1]
     assert "not larger than the noise" in null.sentence()
+    assert f"{null.needed} pairs" in null.sentence()  # what it would take, from its own spread
 
 
 def test_pairing_removes_the_split_effect_that_hides_a_difference_between_means():
@@ -113,7 +116,7 @@ def test_few_pairs_say_that_no_test_can_show_much():
     a = grid_results("a", 0, splits=2, seeds=2)
     b = grid_results("b", 5, splits=2, seeds=2, seed=1)
     paired = cmp.paired_comparison(a + b, "b", "a")
-    assert paired.wilcoxon_floor == pytest.approx(0.125) and not paired.exceeds_noise
+    assert paired.wilcoxon_floor == pytest.approx(0.125)
     assert "cannot give p below 0.125" in paired.sentence()
 
 
@@ -130,7 +133,8 @@ def test_paired_comparison_uses_only_shared_runs_and_says_when_there_are_too_few
 def test_a_students_statistic_is_used_when_given():
     a, b = grid_results("a", 0), grid_results("b", 3, seed=1)
     paired = cmp.paired_comparison(a + b, "b", "a", t_statistic=lambda x, y: 0.0)
-    assert paired.t_p == pytest.approx(1.0) and not paired.exceeds_noise
+    assert paired.t_p == pytest.approx(1.0)
+    assert "paired t-test p = 1.000" in paired.sentence()
 
 
 # ---------------------------------------------------------------- tables
@@ -215,7 +219,7 @@ def test_run_variant_trains_the_base_model_with_only_the_change_under_its_own_na
 
     from course_lib import experiments as xp
 
-    (run,) = cmp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
+    (run,) = xp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
                              tmp_path, overrides={"sigma": 0.4}, progress=False)
     stored = json.loads((run.folder / "config.json").read_text())
     base = xp.MODELS["sum-gan-sl"].config("smoke")
@@ -223,11 +227,21 @@ def test_run_variant_trains_the_base_model_with_only_the_change_under_its_own_na
     assert stored["config"] == {**json.loads(json.dumps(base.__dict__)), "sigma": 0.4}
     assert stored["config"]["videos_per_update"] == 1  # the faithful trainer, as its base
     assert stored["overrides"]["sigma"] == 0.4
-    (again,) = cmp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
+    (again,) = xp.run_variant("sl-sigma-0.4", "sum-gan-sl", "synthetic", "smoke", [0], [0],
                                tmp_path, overrides={"sigma": 0.4}, progress=False)
     assert np.array_equal(again.f_scores, run.f_scores)  # loaded, not trained again
     with pytest.raises(CourseError, match="name of its own"):
-        cmp.run_variant("sum-gan", "sum-gan-sl", "synthetic", "smoke", [0], [0], tmp_path)
+        xp.run_variant("sum-gan", "sum-gan-sl", "synthetic", "smoke", [0], [0], tmp_path)
+
+
+def test_a_configuration_variant_runs_in_parallel_processes_with_the_same_results(tmp_path):
+    here = xp.run_variant("fast-sigma-0.4", "sum-gan-sl-fast", "synthetic", "smoke", [0], [0],
+                           tmp_path / "here", overrides={"sigma": 0.4}, progress=False)
+    there = xp.run_variant("fast-sigma-0.4", "sum-gan-sl-fast", "synthetic", "smoke", [0, 1],
+                            [0], tmp_path / "there", overrides={"sigma": 0.4}, jobs=2)
+    assert [r.job.split for r in there] == [0, 1] and all(r.finished for r in there)
+    np.testing.assert_allclose(there[0].f_scores, here[0].f_scores, rtol=1e-6)
+    assert (tmp_path / "there" / "logs").is_dir()
 
 
 def test_improvement_report_compares_the_variant_with_each_model_present():
@@ -247,8 +261,8 @@ def test_comparison_figures_draw_every_model_and_label_published_numbers():
 
     results = grid_results("a", 0) + grid_results("b", 3, seed=1)
     ax = sp.paired_plot([cmp.paired_comparison(results, "b", "a")])
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["b − a"]
-    assert len(ax.get_legend().get_texts()) == 5 + 1  # five splits and the interval
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b − a\n(beyond the noise)"]
+    assert len(ax.get_legend().get_texts()) == 5 + 2  # five splits, interval in or out
     rows = [cmp.Sensitivity("a", 1.0, 0.5, 0.7, 3.0, {"other": -2.0})]
     fig = sp.sensitivity_plot(rows, {"random": {"protocol": 40.0, "other": 37.0}})
     right = fig.axes[1]
@@ -267,3 +281,137 @@ def test_versus_baseline_pairs_each_run_with_the_baseline_on_its_own_split():
     assert paired.b == "random" and paired.n == 15
     flat = cmp.versus_baseline(model, "m", "random", {k: 42.0 for k in range(5)})
     assert not flat.exceeds_noise  # without the pairing, the split effect hides it
+
+
+# ---------------------------------------------------------------- the one decision rule
+
+def test_verdict_sentence_and_interval_agree_on_every_draw():
+    """One rule: the verdict, the t-test's p, the interval the figure draws and the words all
+    say the same, for clear differences, noise and everything between."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib import summary_plots as sp
+
+    agree = {True: 0, False: 0}
+    for seed in range(40):
+        a = grid_results("a", 0, seed=100 + seed, noise=2.0)
+        b = grid_results("b", seed % 5 * 0.6, seed=200 + seed, noise=2.0)
+        c = cmp.paired_comparison(a + b, "b", "a")
+        excludes = c.interval[0] > 0 or c.interval[1] < 0
+        assert c.exceeds_noise == excludes == (c.t_p < cmp.ALPHA)
+        assert ("ahead by more than" in c.sentence()) == c.exceeds_noise
+        assert ("not larger than the noise" in c.sentence()) != c.exceeds_noise
+        ax = sp.paired_plot([c])
+        marker = [line for line in ax.get_lines() if line.get_marker() == "D"][0]
+        assert (marker.get_markerfacecolor() != "white") == c.exceeds_noise
+        assert c.verdict in ax.get_yticklabels()[0].get_text()
+        matplotlib.pyplot.close(ax.figure)
+        agree[c.exceeds_noise] += 1
+    assert agree[True] and agree[False]  # both verdicts were exercised
+
+
+def test_the_rules_interval_is_the_t_interval_and_wider_than_the_bootstrap_with_few_pairs():
+    from scipy import stats
+
+    d = np.random.default_rng(5).normal(1, 2, 10)
+    low, high = cmp.t_interval(d)
+    ci = stats.ttest_1samp(d, 0).confidence_interval(0.95)
+    assert (low, high) == pytest.approx((ci.low, ci.high))
+    boot = cmp.bootstrap_ci(d, 4000, 0)
+    assert high - low > boot[1] - boot[0]
+
+
+def test_bootstrap_interval_covers_less_than_claimed_with_ten_pairs_the_t_interval_does_not():
+    """Why the rule uses the t-interval: at 10 normal pairs the percentile bootstrap's 95 %
+    interval misses the true mean clearly more often than 5 % of the time."""
+    rng = np.random.default_rng(11)
+    trials, covered_t, covered_boot = 400, 0, 0
+    for i in range(trials):
+        d = rng.normal(2.0, 4.0, 10)
+        lo, hi = cmp.t_interval(d)
+        covered_t += lo < 2.0 < hi
+        lo, hi = cmp.bootstrap_ci(d, 1000, i)
+        covered_boot += lo < 2.0 < hi
+    assert covered_t / trials > 0.92 and covered_boot / trials < 0.93
+    assert covered_boot < covered_t
+
+
+# ---------------------------------------------------------------- the power calculation
+
+def test_pairs_needed_shrinks_as_the_effect_grows_and_grows_with_the_spread():
+    needed = [cmp.pairs_needed(4.5, effect) for effect in (1.5, 2, 3, 5, 8)]
+    assert needed == sorted(needed, reverse=True) and needed[0] > needed[-1]
+    assert cmp.pairs_needed(6.0, 3) > cmp.pairs_needed(3.0, 3)
+    # the inverse: the smallest difference n pairs detect needs n pairs
+    for n in (6, 10, 20):
+        assert cmp.pairs_needed(4.5, cmp.detectable_difference(4.5, n) * 1.0001) == n
+    detectable = [cmp.detectable_difference(4.5, n) for n in (4, 10, 30)]
+    assert detectable == sorted(detectable, reverse=True)
+
+
+def test_power_is_what_the_t_test_finds_in_simulation():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    n, sd, effect = 10, 4.0, 3.0
+    found = np.mean([stats.ttest_1samp(rng.normal(effect, sd, n), 0).pvalue < cmp.ALPHA
+                     for _ in range(3000)])
+    assert cmp.t_power(n, sd, effect) == pytest.approx(found, abs=0.03)
+    assert cmp.t_power(n, sd, 0.0) == pytest.approx(cmp.ALPHA, abs=1e-9)
+    with pytest.raises(CourseError, match="difference other than 0"):
+        cmp.pairs_needed(4.0, 0.0)
+
+
+def test_the_runners_report_states_the_rule_and_one_sentence_per_pair_of_models():
+    results = grid_results("a", 0) + grid_results("b", 4, seed=1) + grid_results("c", 0, seed=2)
+    lines = cmp.paired_report_lines(results)
+    assert cmp.RULE in lines[0]
+    sentences = [line for line in lines if line.startswith("- ")]
+    assert len(sentences) == 3 and sentences[0].startswith("- b − a")
+    by = {(c.a, c.b): c for c in (cmp.paired_comparison(results, x, y)
+                                  for x, y in (("b", "a"), ("c", "a"), ("c", "b")))}
+    assert [s[2:] for s in sentences] == [c.sentence() for c in by.values()]
+    assert cmp.paired_report_lines(grid_results("a", 0)) == []  # one model: nothing to pair
+
+
+def test_speed_cost_pairs_the_trainers_on_their_shared_runs_and_times_those_runs():
+    fast = grid_results("fast", 0, splits=5, seeds=2)
+    slow = [r for r in grid_results("slow", 4, seed=1, splits=5, seeds=2) if r.job.split == 2]
+    paired, text = cmp.speed_cost(fast + slow, "fast", "slow")
+    assert paired.runs == [(2, 0), (2, 1)] and paired.n == 2
+    assert text.startswith("On the 2 runs both trained, fast took 1.0 s per epoch and slow 1.0 s")
+    assert paired.sentence() in text
+    one = [r for r in slow if r.job.seed == 0]
+    paired, text = cmp.speed_cost(fast + one, "fast", "slow")
+    assert paired is None and "One pair cannot tell the trainers apart" in text
+    assert "between its 10 runs" in text
+    elsewhere = grid_results("slow", 0, splits=1, seeds=1)
+    elsewhere[0].job = elsewhere[0].job.__class__("slow", "synthetic", "smoke", 0, 9)
+    with pytest.raises(CourseError, match="share no finished"):
+        cmp.speed_cost(fast + elsewhere, "fast", "slow")
+
+
+def test_what_moves_f_nets_out_a_shift_that_moves_random_scores_alike():
+    rows = [cmp.Sensitivity("a", 2.0, 1.0, 1.5, 4.0, {"protocol-like": -5.0}),
+            cmp.Sensitivity("b", 4.0, 1.0, 2.5, 6.0, {"protocol-like": -5.0})]
+    base = {"random": {"protocol": 40.0, "protocol-like": 35.0}}
+    comparisons = [cmp.paired_comparison(grid_results("a", 0) + grid_results("b", 1, seed=1),
+                                         "b", "a")]
+    moves, gap, lines = cmp.what_moves_f(rows, base, {"a": 40.0, "b": 41.0}, comparisons)
+    assert moves["the post-processing"] == pytest.approx(0.0)  # everything moved by -5 alike
+    assert moves["the split"] == pytest.approx(5.0) and gap == pytest.approx(abs(
+        comparisons[0].mean))
+    assert "protocol-like: b > a  (the same order)" in lines
+    assert any(line.startswith("the split") and "more than" in line for line in lines)
+
+
+def test_the_runners_comparison_md_carries_the_paired_verdicts(tmp_path):
+    from course_lib.experiments.report import _write_report
+
+    results = grid_results("a", 0) + grid_results("b", 4, seed=1)
+    _write_report(tmp_path, "synthetic", "smoke", ["a", "b"], results, [], {}, "",
+                     list(range(5)), [0, 1, 2], tmp_path)
+    table = (tmp_path / "comparison.md").read_text()
+    assert cmp.RULE in table
+    assert f"- {cmp.paired_comparison(results, 'b', 'a').sentence()}" in table

@@ -69,6 +69,7 @@ from course_lib.experiments.report import (
     seed_curves,
     summarize,
 )
+from course_lib.experiments.variants import run_variant
 
 __all__ = [
     "CheckpointError",
@@ -109,4 +110,5 @@ __all__ = [
     "report",
     "seed_curves",
     "summarize",
+    "run_variant",
 ]

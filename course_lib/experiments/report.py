@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib.comparison import paired_report_lines
 from course_lib.config import summarization_data_config
 from course_lib.errors import CourseError, DataError
 from course_lib.evaluation import TRIVIAL_BASELINES  # the label-free rows of a table
@@ -287,6 +288,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
             _number(row["seconds_per_epoch"], ".2f"),
             f"{row['parameters']:,}" if row["parameters"] else "—"]) + " |")
     lines.append("")
+    lines += paired_report_lines([r for m in names for r in finished if r.job.model == m])
     if baselines:
         trivial = {b: baselines[b]["f_final_mean"] for b in TRIVIAL_BASELINES if b in baselines}
         lines += [f"Baselines on the same test videos (mean over splits "

@@ -1,0 +1,126 @@
+"""Figures that do not mislead: fixed, labelled scales with their reference values drawn, one
+unit per axis, the course's font sizes, labels-using results told apart, and animations that
+play offline (no URL in the page)."""
+
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+
+from course_lib import attention_plots as ap
+from course_lib import config, plotting, style
+from course_lib import summary_plots as sp
+from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def record():
+    data = make_synthetic_dataset(config.summarization_data_config("smoke", verbose=False))
+    return data[data.keys()[0]]
+
+
+def no_url(html: str) -> bool:
+    return not re.search(r"https?://", html)
+
+
+def test_importing_the_plotting_modules_sets_the_course_style():
+    matplotlib.rcParams["font.size"] = 6.0
+    style.apply()
+    assert matplotlib.rcParams["font.size"] == style.COURSE_RC["font.size"] >= 12
+    assert matplotlib.rcParams["legend.fontsize"] >= 10
+
+
+def test_a_flat_score_stays_flat_on_a_fixed_0_1_axis_with_sigma_drawn(record):
+    flat = np.full(record.n_steps, 0.1) + np.linspace(0, 0.011, record.n_steps)
+    ax = sp.scores_vs_gtscore(record, flat, sigma=0.1)
+    assert ax.get_ylim() == (0, 1) and len(ax.figure.axes) == 1  # no second, rescaled axis
+    assert any(np.allclose(line.get_ydata(), 0.1) for line in ax.get_lines())
+    assert any("σ = 0.1" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(ax.figure)
+
+
+def test_discriminator_probabilities_on_0_1_with_chance_drawn():
+    class Run:
+        steps_per_epoch = 1
+
+        class history:  # noqa: N801
+            eval_steps = [0, 1, 2]
+            evals = {"f_score": [30.0, 31.0, 32.0]}
+
+        @staticmethod
+        def epoch_means(key):
+            return np.array([0.49, 0.51])  # drift at chance: must not look dramatic
+
+    fig = sp.seeds_plot({0: Run()}, {"random": 30.0}, summary_key="p_summary")
+    probability = fig.axes[1]
+    assert probability.get_ylim() == (0, 1)
+    assert any(np.allclose(line.get_ydata(), 0.5) for line in probability.get_lines())
+    plt.close(fig)
+
+
+def offline(html: str) -> None:
+    assert "<script" in html and no_url(html)
+    assert "fa-play" not in html and "font-awesome" not in html
+    assert "▶" in html  # the play button has a symbol to show
+
+
+def test_every_animation_plays_offline(record):
+    frames = [{"epoch": e, "scores": np.linspace(0.2, 0.3, record.n_steps), "f_score": 30.0,
+               "original": np.ones((record.n_steps, 4)),
+               "reconstructed": np.zeros((record.n_steps, 4))} for e in range(2)]
+    offline(sp.selection_animation(record, frames, sigma=0.1).data)
+    uniform = np.full((6, 6), 1 / 6)
+    offline(ap.attention_animation(uniform, max_frames=2).data)
+    offline(plotting.animate_panels({"a": np.zeros((2, 4, 4))}).data)
+
+
+def test_offline_player_refuses_a_template_that_still_fetches_something():
+    with pytest.raises(RuntimeError, match="still references https://example.org"):
+        style.offline_player('<img src="https://example.org/x.png">')
+
+
+def test_selection_animation_has_one_unit_on_x_and_fixed_scales(record, monkeypatch):
+    figures = []
+    real = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: (figures.append(fig), real(fig))[1])
+    frames = [{"epoch": e, "scores": np.full(record.n_steps, 0.3 + 0.001 * e), "f_score": 30.0,
+               "original": np.ones((record.n_steps, 4)),
+               "reconstructed": np.zeros((record.n_steps, 4))} for e in range(3)]
+    sp.selection_animation(record, frames, sigma=0.3)
+    fig = figures[-1]
+    panels = [ax for ax in fig.axes if ax.get_visible() and not ax.get_label() == "<colorbar>"]
+    scores = panels[0]
+    assert scores.get_ylim() == (0, 1)
+    assert all(ax.get_xlim() == pytest.approx((-0.5, record.n_steps - 0.5)) for ax in panels[:3])
+    assert "step" in panels[2].get_xlabel() and "frame" not in panels[2].get_xlabel()
+    assert any(np.allclose(line.get_ydata(), 0.3) for line in scores.get_lines())  # σ
+
+
+def test_uniform_attention_is_white_and_the_colour_bar_names_one_over_t():
+    steps = 40
+    nearly = np.full((steps, steps), 1 / steps) + np.random.default_rng(0).normal(
+        0, 1e-4, (steps, steps))
+    nearly /= nearly.sum(axis=1, keepdims=True)
+    norm = ap.attention_norm(nearly)
+    assert norm.vmin == 0 and norm.vmax >= 2 / steps
+    assert np.all(np.abs(norm(nearly) - 0.5) < 0.01)  # white, not a min-to-max rainbow
+    fig = ap.attention_figure(nearly)
+    colour_bar = fig.axes[2]
+    assert any("1/T" in t.get_text() for t in colour_bar.get_yticklabels())
+    row = fig.axes[1]
+    assert row.get_ylim()[0] == 0 and row.get_ylim()[1] >= 2 / steps
+    assert any("uniform 1/T" in t.get_text() for t in row.get_legend().get_texts())
+    plt.close(fig)
+
+
+def test_the_best_test_epoch_bar_looks_unlike_the_label_free_ones():
+    ax = sp.result_bars({"final epoch": 40.0, "best test epoch": 45.0}, {"random": 38.0})
+    free, best, baseline = ax.patches[:3]
+    assert free.get_facecolor() != best.get_facecolor() != baseline.get_facecolor()
+    assert best.get_hatch()
+    assert any("uses test labels" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(ax.figure)
