@@ -232,7 +232,7 @@ SUM_GAN_PANELS = (
     ("discriminator outputs", "c(·) = P(original)",
      {"c_original": "c(x), original", "c_summary": "c(x̂), summary",
       "c_random": "c(x̂_p), random scores"}),
-    ("mean score (sparsity loss = |mean − σ|)", "mean of $s_t$ over the video",
+    ("mean score (sparsity loss = |mean − σ|) and spread", "score",
      {"mean_score": "mean score"}),
 )
 
@@ -247,7 +247,7 @@ SUM_GAN_SL_PANELS = (
       "gan_generator": "decoder: $(P(\\hat x)-1)^2$"}),
     ("discriminator outputs", "P(original)",
      {"p_original": "P(x), original", "p_summary": "P(x̂), summary"}),
-    ("mean score (sparsity loss = |mean − σ|)", "mean of $s_t$ over the video",
+    ("mean score (sparsity loss = |mean − σ|) and spread", "score",
      {"mean_score": "mean score"}),
 )
 
@@ -263,9 +263,10 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
     """A SUM-GAN training history in panels grouped by unit, x in epochs.
 
     Losses (thin: per video, dots: epoch means), the discriminator's outputs in [0, 1], the mean
-    score with a line at ``sigma``, and the test F-score (%) per epoch with ``baselines`` as
-    dashed lines. Keys the history lacks are left out, so it also draws a run in progress:
-    :func:`~course_lib.models.sum_gan.fit_sum_gan` passes it to
+    score with a line at ``sigma`` beside the test videos' score spread (whether the model still
+    selects: :func:`course_lib.diagnostics.score_spread`), and the test F-score (%) per epoch
+    with ``baselines`` as dashed lines. Keys the history lacks are left out, so it also draws a
+    run in progress: :func:`~course_lib.models.sum_gan.fit_sum_gan` passes it to
     :func:`course_lib.training.train` as the live plot (``plot=``). ``panels`` says what to
     draw (:data:`SUM_GAN_SL_PANELS` for SUM-GAN-sl and -AAE), ``model`` names the F-score line.
     """
@@ -290,6 +291,10 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
     score_ax = next((ax for name, ax in by_name.items() if name.startswith("mean score")), None)
     if score_ax is not None:
         score_axis(score_ax, sigma, label=None)
+        if spread := history.evals.get("score_spread"):  # 0: the selector has stopped selecting
+            epochs = np.asarray(history.eval_steps[-len(spread):]) / steps_per_epoch
+            score_ax.plot(epochs, spread, "s-", ms=3, color="C3",
+                          label="test videos' score spread (10–90 %)")
     f_ax = axes[len(panels)]
     if history.evals.get("f_score"):
         f_ax.plot(np.asarray(history.eval_steps) / steps_per_epoch, history.evals["f_score"],

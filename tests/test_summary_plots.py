@@ -42,6 +42,18 @@ def test_sum_gan_panels_group_series_by_unit_with_labelled_axes():
     assert any(np.allclose(line.get_xdata(), [0, 1, 2, 3]) for line in f_ax.get_lines())
 
 
+def test_the_score_panel_shows_whether_the_model_still_selects():
+    history = sum_gan_history()
+    spreads = [0.6, 0.3, 0.05, 0.0]  # epoch 0 (untrained) to epoch 3: the selector collapses
+    history.evals["score_spread"] = spreads
+    fig = sp.sum_gan_panels(history, 4, sigma=0.3)
+    score = next(ax for ax in fig.axes if ax.get_title().startswith("mean score"))
+    (line,) = [line for line in score.get_lines() if "spread" in line.get_label()]
+    np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2, 3])
+    np.testing.assert_array_equal(line.get_ydata(), spreads)
+    assert score.get_ylim()[0] <= 0 and score.get_ylim()[1] >= 1  # on the scores' own 0-1 axis
+
+
 def test_sum_gan_panels_draw_a_run_in_progress_and_other_histories():
     partial = sum_gan_history(epochs=1, videos=4, keys=("reconstruction", "mean_score"))
     fig = sp.sum_gan_panels(partial, 8, sigma=0.1)  # not one full epoch yet
