@@ -152,15 +152,20 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> list[J
             bar.set_postfix_str(", ".join(_epochs_done(job, out) for job, _, _ in
                                           running.values()))
     except KeyboardInterrupt:
-        for process in running:  # each saves its last completed step, then stops
-            process.send_signal(signal.SIGINT)
-        for process in running:
-            process.wait()
+        interrupt(running)
         raise
     if failed:
         raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
             f"{job} (see {log})" for job, log in failed))
     return busy
+
+
+def interrupt(processes) -> None:
+    """Ctrl-C for running job processes: each saves its last completed step, then stops."""
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        process.wait()
 
 
 def _epochs_done(job: Job, out: str | Path) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from course_lib.errors import CourseError
+from course_lib.experiments.grid import interrupt
 from course_lib.experiments.jobs import FINISHED, MODELS, Job, check_model, load_job, run_job
 
 
@@ -88,10 +88,7 @@ def _variant_processes(todo: Sequence, base: str, overrides: dict, out, jobs: in
                 if process.returncode:
                     failed.append(f"{job} (see {log})")
     except KeyboardInterrupt:
-        for process in running:  # each saves its last completed step, then stops
-            process.send_signal(signal.SIGINT)
-        for process in running:
-            process.wait()
+        interrupt(running)
         raise
     if failed:
         raise CourseError(f"{len(failed)} variant job(s) failed: {'; '.join(failed)}.")
