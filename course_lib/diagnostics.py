@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from course_lib.errors import CourseError
-from course_lib.evaluation import selected_shots
+from course_lib.evaluation import evaluate, selected_shots
 
 if TYPE_CHECKING:
     from course_lib.data.summarization import SummarizationDataset, VideoRecord
@@ -161,3 +161,55 @@ def diagnose_humans(dataset: SummarizationDataset,
                          diversity(record.features, chosen)))
     return SelectionDiagnostics(float("nan"), float("nan"),
                                 *map(float, np.nanmean(np.array(rows), axis=0)))
+
+
+@dataclass(frozen=True)
+class SelectionRow:
+    """One row of :func:`selection_table`: F-score (%), score spread and constant overlap."""
+
+    f_score: float
+    spread: float
+    constant_overlap: float
+
+
+def selection_table(dataset: SummarizationDataset,
+                    rows: Mapping[str, Mapping[str, np.ndarray] | Sequence[Mapping]],
+                    keys: Sequence[str]) -> dict[str, SelectionRow]:
+    """F, spread and constant overlap of each named set of scores on ``keys``, so that an F-score
+    is never shown without whether the scores select at all. A list of score sets (random
+    draws, seeds) gives their mean."""
+    table = {}
+    for name, sets in rows.items():
+        values = []
+        for scores in [sets] if isinstance(sets, Mapping) else sets:
+            found = diagnose(dataset, scores, keys)
+            values.append((evaluate(dataset, scores, keys).mean, found.spread,
+                           found.constant_overlap))
+        table[name] = SelectionRow(*map(float, np.mean(values, axis=0)))
+    return table
+
+
+def format_selection_table(table: Mapping[str, SelectionRow]) -> str:
+    """The rows of :func:`selection_table` as aligned text."""
+    width = max(len(name) for name in table)
+    lines = [f"{'':{width}s} {'F (%)':>6s} {'spread':>7s} {'constant overlap':>17s}"]
+    lines += [f"{name:{width}s} {r.f_score:6.1f} {r.spread:7.3f} {r.constant_overlap:17.2f}"
+              for name, r in table.items()]
+    return "\n".join(lines)
+
+
+def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained: str,
+                       constant: str = "uniform", random: str = "random") -> str:
+    """What the table says about ``model``, computed from it: did its spread fall below its
+    untrained self's, and is its selection closer to the constant scores' than random's is?"""
+    m, u, r = table[model], table[untrained], table[random]
+    change = "fell below" if m.spread < u.spread else "did not fall below"
+    closer = ("more of it is" if m.constant_overlap > r.constant_overlap
+              else "no more of it is")
+    verdict = (" It selects little beyond what segmentation and knapsack choose anyway: read its "
+               "F as theirs." if m.constant_overlap > r.constant_overlap
+               and m.spread < u.spread else "")
+    return (f"{model}: its score spread ({m.spread:.3f}) {change} the untrained model's "
+            f"({u.spread:.3f}); {m.constant_overlap:.0%} of the shots it selects are those "
+            f"constant scores ({constant}) select, so {closer} the constant's selection than "
+            f"for random scores ({r.constant_overlap:.0%}).{verdict}")
