@@ -18,7 +18,7 @@ training can log them every epoch and a lecturer can show them beside every F-sc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -189,6 +189,13 @@ def selection_table(dataset: SummarizationDataset,
     return table
 
 
+def mean_row(rows: Sequence[SelectionRow]) -> SelectionRow:
+    """The mean of several rows (runs, seeds, splits); NaN where there are none."""
+    if not rows:
+        return SelectionRow(float("nan"), float("nan"), float("nan"))
+    return SelectionRow(*map(float, np.mean([astuple(r) for r in rows], axis=0)))
+
+
 def format_selection_table(table: Mapping[str, SelectionRow]) -> str:
     """The rows of :func:`selection_table` as aligned text."""
     width = max(len(name) for name in table)
@@ -204,12 +211,13 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
     untrained self's, and is its selection closer to the constant scores' than random's is?"""
     m, u, r = table[model], table[untrained], table[random]
     change = "fell below" if m.spread < u.spread else "did not fall below"
-    closer = ("more of it is" if m.constant_overlap > r.constant_overlap
-              else "no more of it is")
-    verdict = (" It selects little beyond what segmentation and knapsack choose anyway: read its "
-               "F as theirs." if m.constant_overlap > r.constant_overlap
-               and m.spread < u.spread else "")
-    return (f"{model}: its score spread ({m.spread:.3f}) {change} the untrained model's "
-            f"({u.spread:.3f}); {m.constant_overlap:.0%} of the shots it selects are those "
-            f"constant scores ({constant}) select, so {closer} the constant's selection than "
-            f"for random scores ({r.constant_overlap:.0%}).{verdict}")
+    closer = ("more than" if m.constant_overlap > r.constant_overlap else
+              "as much as" if m.constant_overlap == r.constant_overlap else "less than")
+    verdict = (" It selects little beyond what the segmentation and the knapsack choose anyway: "
+               "read its F as theirs." if m.spread < u.spread
+               and m.constant_overlap >= r.constant_overlap else "")
+    return (f"{model}: its score spread ({m.spread:.3f}; random scores {r.spread:.3f}) "
+            f"{change} the untrained model's ({u.spread:.3f}); "
+            f"{m.constant_overlap:.0%} of the shots it selects are those constant scores "
+            f"({constant}) select, {closer} for random scores ({r.constant_overlap:.0%})."
+            f"{verdict}")

@@ -122,4 +122,11 @@ def test_selection_table_shows_constant_scores_say_nothing_and_select_the_consta
         "model", "untrained")
     assert "fell below" in sentence and "100%" in sentence and "read its F as theirs" in sentence
     sentence = diagnostics.selection_sentence(table, "random", "constant", random="constant")
-    assert "did not fall below" in sentence and "read its F" not in sentence
+    assert "did not fall below" in sentence and "less than" in sentence
+    assert "read its F" not in sentence
+
+
+def test_mean_row_averages_each_column_and_is_nan_without_rows():
+    rows = [diagnostics.SelectionRow(40.0, 0.0, 1.0), diagnostics.SelectionRow(50.0, 0.2, 0.5)]
+    assert diagnostics.mean_row(rows) == diagnostics.SelectionRow(45.0, 0.1, 0.75)
+    assert np.isnan(diagnostics.mean_row([]).spread)
