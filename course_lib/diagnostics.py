@@ -18,13 +18,13 @@ training can log them every epoch and a lecturer can show them beside every F-sc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from course_lib.errors import CourseError
-from course_lib.evaluation import selected_shots
+from course_lib.evaluation import evaluate, selected_shots
 
 if TYPE_CHECKING:
     from course_lib.data.summarization import SummarizationDataset, VideoRecord
@@ -161,3 +161,63 @@ def diagnose_humans(dataset: SummarizationDataset,
                          diversity(record.features, chosen)))
     return SelectionDiagnostics(float("nan"), float("nan"),
                                 *map(float, np.nanmean(np.array(rows), axis=0)))
+
+
+@dataclass(frozen=True)
+class SelectionRow:
+    """One row of :func:`selection_table`: F-score (%), score spread and constant overlap."""
+
+    f_score: float
+    spread: float
+    constant_overlap: float
+
+
+def selection_table(dataset: SummarizationDataset,
+                    rows: Mapping[str, Mapping[str, np.ndarray] | Sequence[Mapping]],
+                    keys: Sequence[str]) -> dict[str, SelectionRow]:
+    """F, spread and constant overlap of each named set of scores on ``keys``, so that an F-score
+    is never shown without whether the scores select at all. A list of score sets (random
+    draws, seeds) gives their mean."""
+    table = {}
+    for name, sets in rows.items():
+        values = []
+        for scores in [sets] if isinstance(sets, Mapping) else sets:
+            found = diagnose(dataset, scores, keys)
+            values.append((evaluate(dataset, scores, keys).mean, found.spread,
+                           found.constant_overlap))
+        table[name] = SelectionRow(*map(float, np.mean(values, axis=0)))
+    return table
+
+
+def mean_row(rows: Sequence[SelectionRow]) -> SelectionRow:
+    """The mean of several rows (runs, seeds, splits); NaN where there are none."""
+    if not rows:
+        return SelectionRow(float("nan"), float("nan"), float("nan"))
+    return SelectionRow(*map(float, np.mean([astuple(r) for r in rows], axis=0)))
+
+
+def format_selection_table(table: Mapping[str, SelectionRow]) -> str:
+    """The rows of :func:`selection_table` as aligned text."""
+    width = max(len(name) for name in table)
+    lines = [f"{'':{width}s} {'F (%)':>6s} {'spread':>7s} {'constant overlap':>17s}"]
+    lines += [f"{name:{width}s} {r.f_score:6.1f} {r.spread:7.3f} {r.constant_overlap:17.2f}"
+              for name, r in table.items()]
+    return "\n".join(lines)
+
+
+def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained: str,
+                       constant: str = "uniform", random: str = "random") -> str:
+    """What the table says about ``model``, computed from it: did its spread fall below its
+    untrained self's, and is its selection closer to the constant scores' than random's is?"""
+    m, u, r = table[model], table[untrained], table[random]
+    change = "fell below" if m.spread < u.spread else "did not fall below"
+    closer = ("more than" if m.constant_overlap > r.constant_overlap else
+              "as much as" if m.constant_overlap == r.constant_overlap else "less than")
+    verdict = (" It selects little beyond what the segmentation and the knapsack choose anyway: "
+               "read its F as theirs." if m.spread < u.spread
+               and m.constant_overlap >= r.constant_overlap else "")
+    return (f"{model}: its score spread ({m.spread:.3f}; random scores {r.spread:.3f}) "
+            f"{change} the untrained model's ({u.spread:.3f}); "
+            f"{m.constant_overlap:.0%} of the shots it selects are those constant scores "
+            f"({constant}) select, {closer} for random scores ({r.constant_overlap:.0%})."
+            f"{verdict}")

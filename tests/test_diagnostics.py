@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from course_lib import diagnostics, evaluation
+from course_lib import config, diagnostics, evaluation
 from course_lib.data.summarization import VideoRecord
+from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.errors import CourseError
 
 
@@ -99,3 +100,33 @@ def test_diagnose_tells_constant_from_random_scores(smoke_data):
     assert np.isnan(humans.spread) and 0 < humans.coverage_error < 2
     with pytest.raises(CourseError, match="No scores"):
         diagnostics.diagnose(data, {}, keys)
+
+
+def test_selection_table_shows_constant_scores_say_nothing_and_select_the_constant():
+    data = make_synthetic_dataset(config.summarization_data_config("smoke", verbose=False))
+    keys = list(data.keys())[:3]
+    rng = np.random.default_rng(0)
+    table = diagnostics.selection_table(data, {
+        "constant": evaluation.uniform_scores(data, keys),
+        "random": [evaluation.random_scores(data, keys, rng) for _ in range(3)]}, keys)
+    assert table["constant"].spread == pytest.approx(0.0, abs=1e-12)
+    assert table["constant"].constant_overlap == pytest.approx(1.0)
+    assert table["random"].spread > 0.5  # U(0, 1): the 10-90 % range is about 0.8
+    assert table["random"].constant_overlap < 1.0
+    assert table["constant"].f_score == pytest.approx(
+        evaluation.evaluate(data, evaluation.uniform_scores(data, keys), keys).mean)
+    text = diagnostics.format_selection_table(table)
+    assert "constant" in text and "0.000" in text
+    sentence = diagnostics.selection_sentence(
+        {"model": table["constant"], "untrained": table["random"], "random": table["random"]},
+        "model", "untrained")
+    assert "fell below" in sentence and "100%" in sentence and "read its F as theirs" in sentence
+    sentence = diagnostics.selection_sentence(table, "random", "constant", random="constant")
+    assert "did not fall below" in sentence and "less than" in sentence
+    assert "read its F" not in sentence
+
+
+def test_mean_row_averages_each_column_and_is_nan_without_rows():
+    rows = [diagnostics.SelectionRow(40.0, 0.0, 1.0), diagnostics.SelectionRow(50.0, 0.2, 0.5)]
+    assert diagnostics.mean_row(rows) == diagnostics.SelectionRow(45.0, 0.1, 0.75)
+    assert np.isnan(diagnostics.mean_row([]).spread)
