@@ -361,6 +361,16 @@ def deferred_interrupts() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+LIVE_ENV_VAR = "COURSE_LIVE"
+
+
+def live_by_default() -> bool:
+    """Live figures when running in a notebook's kernel, unless ``COURSE_LIVE=0``: a notebook run
+    in batch (``jupyter nbconvert --execute``, papermill) has nobody to watch them, and nbclient
+    can stall for good after a cell that updates a widget (jupyter/nbclient issue 312)."""
+    return os.environ.get(LIVE_ENV_VAR, "1") != "0" and in_notebook()
+
+
 def in_notebook() -> bool:
     try:
         from IPython import get_ipython
@@ -454,7 +464,7 @@ def train(step: Callable[[Any], dict[str, float]],
                   f"trained in {history.seconds:.0f} s). To train again, move that file away.")
             return history
         print(f"Resuming from {checkpoint} after step {history.completed_steps}.")
-    live = in_notebook() if live is None else live
+    live = live_by_default() if live is None else live
     live_plot = LivePlot(title, plot=plot) if live else None
     batch_iter = iter(batches(history.completed_steps) if callable(batches) else batches)
     started = time.monotonic() - history.seconds

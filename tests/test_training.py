@@ -659,3 +659,16 @@ def test_an_unreadable_checkpoint_is_named_with_the_fix(tmp_path, monkeypatch):
                                               rf"Give yourself read access \(chmod u\+r {path}\)"):
         training.train(step, iter(range(100)), 2, state={"model": model}, checkpoint=path,
                        live=False)
+
+
+def test_course_live_0_turns_the_live_figures_off_for_batch_runs(monkeypatch):
+    from course_lib import training
+
+    monkeypatch.setattr(training, "in_notebook", lambda: True)
+    monkeypatch.delenv(training.LIVE_ENV_VAR, raising=False)
+    assert training.live_by_default()
+    monkeypatch.setenv(training.LIVE_ENV_VAR, "0")
+    assert not training.live_by_default()
+    monkeypatch.setattr(training, "LivePlot", lambda *a, **k: pytest.fail("drew a live figure"))
+    history = training.train(lambda batch: {"loss": 1.0}, range(3), 3, state={})
+    assert history.completed_steps == 3
