@@ -139,6 +139,20 @@ def test_generator_wants_a_generator():
         generate_moving_mnist(make_digits(), 2, rng=0)
 
 
+def test_keep_paints_the_same_pixels_as_the_full_sequence():
+    full = generate(n=3, n_frames=12)
+    kept = generate(n=3, n_frames=12, keep=np.array([0, 5, 11]))
+    np.testing.assert_array_equal(kept.frames, full.frames[:, [0, 5, 11]])
+    np.testing.assert_array_equal(kept.positions, full.positions)  # every frame still moves
+
+
+@pytest.mark.parametrize("keep", [np.array([5, 2]), np.array([0, 12]), np.array([0.5]),
+                                  np.array([-1, 3])])
+def test_keep_rejects_what_is_not_increasing_frame_indices(keep):
+    with pytest.raises(ValueError, match="keep must be increasing frame indices"):
+        generate(n=2, n_frames=12, keep=keep)
+
+
 def test_training_stream_and_test_set():
     stream = moving_mnist_batches(make_digits(), 4, seed=3, n_frames=5)
     first, second = next(stream), next(stream)

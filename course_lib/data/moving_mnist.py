@@ -89,6 +89,7 @@ def generate_moving_mnist(
     speed: float = 3.6,
     rng: np.random.Generator,
     step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = bounce_step,
+    keep: np.ndarray | None = None,
 ) -> MovingMNISTBatch:
     """Sequences of ``n_digits`` digits bouncing on a black ``canvas``×``canvas`` square.
 
@@ -96,6 +97,9 @@ def generate_moving_mnist(
     free range ``canvas - 28`` and moves in a uniform random direction at a fixed ``speed``
     (3.6 px/frame = 0.1 of the 36-px free range); overlapping digits combine by pixel-wise max.
     ``step`` moves the digits by one frame (notebook 01 passes a student's ``bounce_step``).
+    ``keep`` (sorted frame indices) paints only those frames, the same pixels as the full
+    sequence's: the synthetic summarization videos need 2 of every 15 frames, and painting is
+    most of the cost.
     """
     _check_arguments(digits, n_sequences, n_frames, n_digits, canvas, speed, rng)
     size = digits.images.shape[-1]
@@ -105,7 +109,15 @@ def generate_moving_mnist(
     theta = rng.random((n_sequences, n_digits)) * 2 * np.pi
     velocity = (speed / free) * np.stack([np.sin(theta), np.cos(theta)], axis=-1)
 
-    frames = np.zeros((n_sequences, n_frames, canvas, canvas), np.float32)
+    painted = np.arange(n_frames) if keep is None else np.asarray(keep)
+    if keep is not None and not (painted.ndim == 1 and np.issubdtype(painted.dtype, np.integer)
+                                 and np.all(np.diff(painted) > 0) and painted.min(initial=0) >= 0
+                                 and painted.max(initial=0) < n_frames):
+        raise ValueError(f"keep must be increasing frame indices in [0, {n_frames}), got "
+                         f"{painted!r}: e.g. keep=np.array([0, 15, 30]).")
+    slot = np.full(n_frames, -1)
+    slot[painted] = np.arange(len(painted))
+    frames = np.zeros((n_sequences, len(painted), canvas, canvas), np.float32)
     positions = np.empty((n_sequences, n_frames, n_digits, 2), np.float32)
     velocities = np.empty_like(positions)
     images = digits.images[picks]  # [N, n_digits, size, size]
@@ -114,11 +126,13 @@ def generate_moving_mnist(
     for t in range(n_frames):
         position, velocity = step(position, velocity)
         positions[:, t], velocities[:, t] = free * position, free * velocity
+        if slot[t] < 0:
+            continue
         corner = positions[:, t].astype(np.int64)  # int(), as the original code
         for k in range(n_digits):
             rows = corner[:, k, 0, None, None] + offsets[:, None]  # [N, size, 1]
             cols = corner[:, k, 1, None, None] + offsets  # [N, 1, size]
-            frame = frames[:, t]
+            frame = frames[:, slot[t]]
             frame[sequence, rows, cols] = np.maximum(frame[sequence, rows, cols], images[:, k])
     return MovingMNISTBatch(frames, digits.labels[picks].astype(np.int64), positions, velocities)
 

@@ -155,15 +155,17 @@ def kts_change_points(features: np.ndarray, picks: np.ndarray, n_frames: int,
     return np.stack([starts, np.append(starts[1:] - 1, n_frames - 1)], axis=1).astype(np.int64)
 
 
-def render_scene(params: np.ndarray, n_frames: int, canvas: int = 64) -> np.ndarray:
-    """All frames [n_frames, canvas, canvas] of one scene, from its stored parameters."""
+def render_scene(params: np.ndarray, n_frames: int, canvas: int = 64,
+                 keep: np.ndarray | None = None) -> np.ndarray:
+    """All frames [n_frames, canvas, canvas] of one scene, from its stored parameters (or only
+    the frames ``keep``, increasing indices)."""
     digit_class, n_digits, speed, seed = params
     digits = _digits()
     mask = digits.labels == int(digit_class)
     subset = DigitSource(digits.images[mask], digits.labels[mask], digits.name)
     return generate_moving_mnist(subset, 1, n_frames=n_frames, n_digits=int(n_digits),
                                  canvas=canvas, speed=float(speed),
-                                 rng=np.random.default_rng(int(seed))).frames[0]
+                                 rng=np.random.default_rng(int(seed)), keep=keep).frames[0]
 
 
 def render_frames(record: VideoRecord, start: int = 0, stop: int | None = None,
@@ -222,7 +224,7 @@ def _own_summary(liking: np.ndarray, picks: np.ndarray, n_frames: int) -> np.nda
 
 
 def _frames_at(picks, starts, lengths, params, canvas):
-    """Frames at the picks and just before them, one scene in memory at a time.
+    """Frames at the picks and just before them, one scene at a time, painting only those.
 
     The first frame has no predecessor; its motion is measured against the second frame (the
     scene mirrored in time), so it moves like the rest of its scene. A black frame before it
@@ -233,14 +235,19 @@ def _frames_at(picks, starts, lengths, params, canvas):
     before = np.zeros_like(at_picks)
     last = None
     for start, n, p in zip(starts, lengths, params, strict=True):
-        frames = render_scene(p, int(n), canvas)
-        last = frames[min(1, len(frames) - 1)] if last is None else last
         inside = (picks >= start) & (picks < start + n)
         local = picks[inside] - start
-        at_picks[inside] = frames[local]
-        before[inside] = np.where((local > 0)[:, None, None], frames[np.maximum(local - 1, 0)],
+        keep = np.unique(np.concatenate([local, np.maximum(local - 1, 0), [min(1, n - 1), n - 1]]))
+        painted = render_scene(p, int(n), canvas, keep)
+
+        def frames(i, painted=painted, keep=keep):  # the scene's frames i, from those painted
+            return painted[np.searchsorted(keep, i)]
+
+        last = frames(min(1, n - 1)) if last is None else last
+        at_picks[inside] = frames(local)
+        before[inside] = np.where((local > 0)[:, None, None], frames(np.maximum(local - 1, 0)),
                                   last)
-        last = frames[-1]
+        last = frames(n - 1)
     return at_picks, before
 
 
