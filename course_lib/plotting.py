@@ -227,20 +227,20 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         top = max((np.nanmax(np.asarray(run[k], dtype=float)) for run in curves.values()
                    for k in keys if k in run and np.isfinite(run[k]).any()), default=1.0)
         ax.set_ylim(limits or (0.0, 1.08 * top if top > 0 else 1.0))
-        ax.set_title(name, fontsize=12)
-        ax.set_xlabel("epoch", fontsize=11)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        ax.set_ylabel(ylabel, fontsize=11)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))  # one entry per run, not per metric
         if ax is not axes[0, 0]:  # the runs are named once, in the first panel
             unique = {k: v for k, v in unique.items() if k not in curves}
         if unique:
-            ax.legend(unique.values(), unique.keys(), fontsize=9, loc="lower left"
+            ax.legend(unique.values(), unique.keys(), fontsize="small", loc="lower left"
                       if name == "discriminator outputs" else "best")
     if title:
-        fig.suptitle(title, fontsize=13)
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -124,3 +124,26 @@ def test_the_best_test_epoch_bar_looks_unlike_the_label_free_ones():
     assert best.get_hatch()
     assert any("uses test labels" in t.get_text() for t in ax.get_legend().get_texts())
     plt.close(ax.figure)
+
+
+def test_no_library_figure_sets_a_point_size_of_its_own():
+    """Sizes come from the course's style; a dense label asks for a relative one ("small"): a
+    fixed 7-pt legend is unreadable on a projector."""
+    from pathlib import Path
+
+    import course_lib
+
+    root = Path(course_lib.__file__).parent
+    fixed = [f"{path.relative_to(root)}:{n}" for path in sorted(root.rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if re.search(r"fontsize\s*=\s*[0-9]", line)]
+    assert not fixed, f"point sizes set by hand: {fixed}"
+
+
+def test_the_training_curves_are_readable_at_the_back_of_the_room():
+    curves = {"run a": {"reconstruction": [0.5, 0.4], "p_original": [0.5, 0.52],
+                        "p_summary": [0.5, 0.48], "mean_score": [0.3, 0.2]}}
+    fig = plotting.loss_curves_figure(curves, sigma=0.1)
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+    assert sizes and min(sizes) >= 9
+    plt.close(fig)

@@ -101,7 +101,7 @@ def f_per_epoch_figure(results: Sequence[JobResult],
            "F per epoch: mean over splits and seeds, band = range over seeds")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -130,7 +130,7 @@ def per_split_figure(results: Sequence[JobResult],
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test F-score (%)")
     handles, labels = axes[0][-1].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.legend(handles, labels, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("F per epoch on each split (mean over seeds, band = range over seeds)")
     fig.tight_layout()
     return fig

@@ -175,7 +175,7 @@ def storyboard_figure(thumbnails: Sequence[np.ndarray], times: Sequence[float],
         ax.axis("off")
     for ax, image, t in zip(axes.flat, thumbnails, times, strict=False):
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-        ax.set_title(f"{int(t // 60)}:{t % 60:04.1f}", fontsize=9)
+        ax.set_title(f"{int(t // 60)}:{t % 60:04.1f}", fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
     return figure
