@@ -186,6 +186,15 @@ def test_parallel_jobs_give_the_same_results_as_one_after_another(finished, tmp_
     same_results(parallel[1], ex.run_job(job(split=1), tmp_path / "sequential", progress=False))
 
 
+def test_jobs_of_several_grids_run_in_one_call_and_come_back_in_the_order_given(finished,
+                                                                                 tmp_path):
+    other = job(split=1, model="sum-gan")
+    results = ex.run_jobs([other, job(), other], tmp_path, jobs=2, progress=False)
+    assert [r.job for r in results] == [other, job()]  # a job listed twice runs once
+    same_results(results[1], finished[1])
+    assert ex.missing(tmp_path, ["sum-gan"], "synthetic", "smoke", [1], [0]) == []
+
+
 def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     out, _ = finished
     assert main(["report", "--out", str(out)]) == 0

@@ -35,6 +35,7 @@ from course_lib.experiments.grid import (
     job_command,
     missing,
     run_grid,
+    run_jobs,
 )
 from course_lib.experiments.jobs import (
     DATASETS,
@@ -103,6 +104,7 @@ __all__ = [
     "job_command",
     "missing",
     "run_grid",
+    "run_jobs",
     "SELECTION_RULES",
     "f_per_epoch_figure",
     "over_seeds",

@@ -52,27 +52,40 @@ def missing(out: str | Path, models: Sequence[str], dataset: str, tier: str,
 def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iterable[int],
              seeds: Iterable[int], out: str | Path, *, jobs: int = 1,
              progress: bool = True) -> list[JobResult]:
-    """Run every job of the grid (finished ones are skipped): one after another in this process,
-    or ``jobs`` at a time in their own processes (one per GPU when there are several). A job
-    that another process is running is skipped with a message, and its result says
-    ``running_elsewhere``."""
-    for name in models:
-        check_model(name)
+    """Run every job of the grid (finished ones are skipped): :func:`run_jobs` on
+    :func:`grid`."""
     tier = resolve_tier(tier, verbose=False)
-    splits = check_splits(dataset, tier, splits)
-    todo = grid(models, dataset, tier, splits, list(seeds))
+    splits, seeds = check_splits(dataset, tier, splits), list(seeds)
+    todo = grid(models, dataset, tier, splits, seeds)
     if not todo:
-        raise CourseError(f"The grid is empty (models {list(models)}, splits {list(splits)}, "
-                          f"seeds {list(seeds)}), so nothing would run: give at least one of "
+        raise CourseError(f"The grid is empty (models {list(models)}, splits {splits}, "
+                          f"seeds {seeds}), so nothing would run: give at least one of "
                           "each.")
+    return run_jobs(todo, out, jobs=jobs, progress=progress)
+
+
+def run_jobs(todo: Sequence[Job], out: str | Path, *, jobs: int = 1,
+             progress: bool = True) -> list[JobResult]:
+    """Run the jobs not yet finished, in the order given: one after another in this process,
+    or ``jobs`` at a time in their own processes (one per GPU when there are several). Several
+    grids in one call keep every process busy to the end; put the longest jobs first (each
+    process takes the next job when its last one ends). A job that another process is running
+    is skipped with a message, and its result says ``running_elsewhere``."""
+    todo = list(dict.fromkeys(todo))
+    for job in todo:
+        check_model(job.model)
     check_out(out)
-    data, all_splits = load_data(dataset, tier)
-    for job in todo:  # every folder is checked before anything trains
-        claim_folder(job.folder(out), job_config(job, MODELS[job.model], data,
-                                                 all_splits[job.split]))
+    for dataset, tier in dict.fromkeys((j.dataset, j.tier) for j in todo):
+        data, all_splits = load_data(dataset, tier)
+        check_splits(dataset, tier, {j.split for j in todo if j.dataset == dataset})
+        for job in (j for j in todo if (j.dataset, j.tier) == (dataset, tier)):
+            # every folder is checked before anything trains
+            claim_folder(job.folder(out), job_config(job, MODELS[job.model], data,
+                                                     all_splits[job.split]))
     pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
-    bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({dataset}, "
-               f"{tier})", disable=not progress)
+    names = ", ".join(dict.fromkeys(f"{j.dataset}, {j.tier}" for j in todo))
+    bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({names})",
+               disable=not progress)
     busy = []
     try:
         if jobs <= 1:
