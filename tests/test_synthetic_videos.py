@@ -103,3 +103,16 @@ def test_annotators_cut_their_own_summaries(data):
             assert rating[keep].min() >= rating[~keep].max()
         chosen = [set(np.flatnonzero(k)) for k in kept]
         assert len(set.intersection(*chosen)) < len(set.union(*chosen))  # they disagree
+
+
+def test_a_lecture_without_the_benchmark_says_so_and_uses_the_synthetic_videos(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))  # nothing downloaded there
+    data, splits = sv.benchmark_or_synthetic("summe", "smoke")
+    assert "summe is not available" in capsys.readouterr().out
+    same, same_splits = sv.synthetic_benchmark("smoke")
+    assert data.name == "synthetic" and data.keys() == same.keys()
+    assert len(splits) == 5 and [s.test_keys for s in splits] == [
+        s.test_keys for s in same_splits]
+    sv.benchmark_or_synthetic("synthetic", "smoke")
+    assert capsys.readouterr().out == ""  # asked for the synthetic videos: nothing to explain

@@ -82,7 +82,15 @@ from scipy.ndimage import gaussian_filter1d
 from course_lib.config import SummarizationDataConfig, summarization_data_config
 from course_lib.data.mnist import DigitSource, embedded_digits
 from course_lib.data.moving_mnist import generate_moving_mnist
-from course_lib.data.summarization import SummarizationDataset, VideoRecord, validate_record
+from course_lib.data.summarization import (
+    Split,
+    SummarizationDataset,
+    VideoRecord,
+    load_benchmark,
+    make_splits,
+    validate_record,
+)
+from course_lib.errors import DataError
 from course_lib.evaluation import BUDGET, generate_summary
 
 SPEEDS = (0.0, 1.0, 2.5, 4.0)  # px/frame
@@ -312,3 +320,24 @@ def make_synthetic_dataset(config: SummarizationDataConfig | None = None) -> Sum
               for i in range(1, config.n_videos + 1)}
     return SummarizationDataset("synthetic", videos, eval_method="max",
                                 source=f"synthetic (seed {config.seed}, {config.tier} tier)")
+
+
+def synthetic_benchmark(tier: str) -> tuple[SummarizationDataset, list[Split]]:
+    """The embedded synthetic videos of ``tier`` and their 5 splits, drawn from the data's seed:
+    what every notebook and the runner use as "synthetic"."""
+    config = summarization_data_config(tier, verbose=False)
+    data = make_synthetic_dataset(config)
+    return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+
+
+def benchmark_or_synthetic(dataset: str, tier: str) -> tuple[SummarizationDataset, list[Split]]:
+    """A lecture's data: SumMe or TVSum (``dataset``) with its 5 standard splits when it is
+    downloaded; otherwise, saying why, the synthetic videos of ``tier``, so that the lecture runs
+    offline. (The runner never puts one dataset in place of another: see ``experiments``.)"""
+    if dataset != "synthetic":
+        try:
+            return load_benchmark(dataset)
+        except DataError as error:
+            print(f"{dataset} is not available, so this notebook uses the embedded synthetic "
+                  f"videos.\n{error}")
+    return synthetic_benchmark(tier)

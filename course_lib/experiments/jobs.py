@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.config import resolve_tier, summarization_data_config
+from course_lib.config import resolve_tier
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import checkpoint_file, run_settings
 from course_lib.registry import Method, runner_models
@@ -116,12 +116,9 @@ def _modified(path: Path | None) -> int | None:
 
 @lru_cache(maxsize=3)
 def _synthetic(tier: str):
-    from course_lib.data.summarization import make_splits
-    from course_lib.data.synthetic_videos import make_synthetic_dataset
+    from course_lib.data.synthetic_videos import synthetic_benchmark
 
-    config = summarization_data_config(tier, verbose=False)
-    data = make_synthetic_dataset(config)
-    return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+    return synthetic_benchmark(tier)
 
 
 @lru_cache(maxsize=2)
