@@ -64,7 +64,7 @@ frame (see :func:`_frames_at`) and the end scenes showed recurring digits more o
 :func:`scene_classes`). What stays is not position but *locality*: annotators cut whole scenes,
 so any content-free score that picks one stretch of the video matches some annotator's cut on
 some videos (from 0 to over 80 F per video), and a split of 5 test videos can be lucky. Real
-SumMe does the same with the course's protocol (``../shared/data``): start ramp 41.5, end
+SumMe does the same with the course's protocol (its published annotations): start ramp 41.5, end
 ramp 41.4, middle 42.0 against random 40.4 over its 25 videos, and 36–58 on its 5 splits. Here
 the annotators' shared taste (``taste_mix``) and drift (``noise``) were set so that humans
 still lead by a margin on every split (``tests/test_synthetic_benchmark.py``).
