@@ -107,6 +107,9 @@ class SummarizationDataConfig:
     The paper tier matches TVSum's shape (50 videos, 20 annotators, minutes-long videos at
     every 15th frame); laptop matches SumMe's video count; smoke is a handful of short videos.
     ``n_random_trials`` is how many draws of random scores the baselines average over.
+    ``rarity_weight`` is how much of what the annotators like is visible without labels (the
+    rarity of a scene's digit in its video; the rest is a taste for digits that only labels
+    reveal): 0.3 everywhere unless a study sweeps it.
     """
 
     tier: str
@@ -119,6 +122,7 @@ class SummarizationDataConfig:
     subsample: int = 15
     n_random_trials: int = 100
     seed: int = 0
+    rarity_weight: float = 0.3
 
 
 def summarization_data_config(tier: str | None = None,

@@ -72,7 +72,7 @@ still lead by a margin on every split (``tests/test_synthetic_benchmark.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -293,9 +293,10 @@ def make_video(key: str, config: SummarizationDataConfig, rng: np.random.Generat
     features = extract_features(at_picks, before, config.feature_dim)
     change_points = kts_change_points(features, picks, n_frames)
 
-    interest = scene_interest(params, ANNOTATORS)
+    annotators = replace(ANNOTATORS, rarity_weight=config.rarity_weight)
+    interest = scene_interest(params, annotators)
     scene_of_step = np.searchsorted(starts, picks, side="right") - 1
-    liking = _annotate(interest, scene_of_step, config.n_annotators, ANNOTATORS, rng)
+    liking = _annotate(interest, scene_of_step, config.n_annotators, annotators, rng)
     ratings = 1 + np.rint(4 * np.clip(liking, 0.0, 1.0))
     hold = np.diff(picks, append=n_frames)
     user_summary = np.stack([_own_summary(x, picks, n_frames) for x in liking])
@@ -315,11 +316,18 @@ def make_video(key: str, config: SummarizationDataConfig, rng: np.random.Generat
 def make_synthetic_dataset(config: SummarizationDataConfig | None = None) -> SummarizationDataset:
     """The embedded dataset for a configuration (default: the current tier's)."""
     config = config or summarization_data_config(verbose=False)
+    if not 0.0 <= config.rarity_weight <= 1.0:
+        raise ValueError(f"rarity_weight must lie in [0, 1] (the share of the annotators' "
+                         f"interest that is the rarity of a scene's digit), got "
+                         f"{config.rarity_weight}.")
     rng = np.random.default_rng(config.seed)
     videos = {f"video_{i}": make_video(f"video_{i}", config, rng)
               for i in range(1, config.n_videos + 1)}
+    rarity = ("" if config.rarity_weight == ANNOTATORS.rarity_weight
+              else f", rarity weight {config.rarity_weight}")
     return SummarizationDataset("synthetic", videos, eval_method="max",
-                                source=f"synthetic (seed {config.seed}, {config.tier} tier)")
+                                source=f"synthetic (seed {config.seed}, {config.tier} tier"
+                                       f"{rarity})")
 
 
 def synthetic_benchmark(tier: str) -> tuple[SummarizationDataset, list[Split]]:
