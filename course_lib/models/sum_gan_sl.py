@@ -417,13 +417,15 @@ def dpp_loss(scores: torch.Tensor, features: torch.Tensor, share: float,
     steps score high and differ from each other; det(L + I) sums that over every subset, so
     raising the scores of steps outside y, or of steps like many others, costs.
 
-    Sources: the ratio det(L_y) / det(L + I) and L = diag(q) S diag(q) are Zhang et al.'s
-    (their Eq. for the DPP likelihood, and their released code); SUM-GAN-dpp adds −log P to the
-    summarizer's objective with the scores as qualities. What could not be confirmed from the
-    paper's text here: the feature similarity (we use centred cosines, scale-free), how the
-    unsupervised subset y is chosen (we use the top σ share), the weight, and whether it
-    replaces the sparsity term (here it is added to it). The division by T keeps long and short
-    videos alike, as the sparsity term's mean does.
+    Sources, and what is the course's reading: the likelihood det(L_y) / det(L + I) with
+    L = diag(q) S diag(q) (q: per-step qualities, S: feature similarities) is the DPP-LSTM's
+    (Zhang et al.; their released code uses it as −log P against the human
+    summary y). SUM-GAN-dpp uses a DPP loss of this kind on the selector's scores as its
+    diversity regularizer; without labels, y here is the model's own selection. Not confirmed
+    against the SUM-GAN paper's own equation, and so the course's choices: the similarity
+    (centred cosines of the features, scale-free), that y is the top σ share, the weight
+    (``dpp_weight``), and that the term is added to the sparsity term rather than replacing it.
+    The division by T keeps long and short videos alike, as the sparsity term's mean does.
     """
     terms = []
     for b in range(len(scores)):
