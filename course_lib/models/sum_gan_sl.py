@@ -34,6 +34,10 @@ bounds it instead: about 0.4 GFLOP of matrix products per video step at the pape
 whatever the batch, which caps any float32 trainer of these updates at a few times the batch-1
 baseline on a CPU (the benchmark prints the cap it measures).
 
+Improvements against the selector's collapse to near-constant scores (SUM-GAN-dpp's DPP loss,
+a spread term, an encoder that reads only the selected steps) are options of the same trainer,
+off by default (:data:`~course_lib.config.IMPROVEMENTS`); AAE and both trainers share them.
+
 Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
 over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
 reconstruction and sparsity losses are this module's: -sl's norm is not squared, and the fast
