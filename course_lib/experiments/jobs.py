@@ -278,13 +278,25 @@ def _differences(stored: dict, wanted: dict) -> list[str]:
     return out
 
 
+def _with_later_fields(stored: dict, wanted: dict) -> dict:
+    """``stored`` with the configuration fields added to the course after it was written, at
+    the values ``wanted`` gives them where it does not override them. A field is only ever added
+    with a default that keeps the earlier behaviour (a named option, off), so a run trained
+    before it existed is the same run."""
+    if not isinstance(stored.get("config"), dict) or not isinstance(wanted.get("config"), dict):
+        return stored
+    later = {k: v for k, v in wanted["config"].items()
+             if k not in stored["config"] and k not in wanted.get("overrides", {})}
+    return {**stored, "config": {**stored["config"], **later}} if later else stored
+
+
 def claim_folder(folder: Path, config: dict) -> None:
     """Write ``config.json`` into a new job folder, or check that an existing one holds this
     configuration; refuse (changing nothing) a folder of another configuration or a foreign one."""
     path = folder / "config.json"
     if path.exists():
         stored = _read_json(path)
-        if stored != config:
+        if _with_later_fields(stored, config) != config:
             raise CourseError(
                 f"{folder} holds a run of another configuration: "
                 f"{'; '.join(_differences(stored, config)[:4])}. Nothing was changed. Write "
