@@ -20,6 +20,9 @@ into numbers a sceptic accepts:
 - :func:`improvement_report`: a student's change to a model, run through the runner's harness
   under its own name (:func:`course_lib.experiments.run_variant`), compared with the family by
   the same statistics.
+- :func:`summarize`, :func:`over_seeds` and :func:`seed_curves`: the runner's report
+  (:func:`course_lib.experiments.report`), each model's row and curves as the protocol
+  aggregates them: the mean over splits for each seed, then over seeds.
 
 The three small functions the notebook's exercises ask for (:func:`paired_t_statistic`,
 :func:`mean_and_spread`, :func:`bootstrap_ci`) are the building blocks of the rest, and each
@@ -39,9 +42,12 @@ from course_lib import evaluation as ev
 from course_lib.errors import CourseError
 
 Run = tuple[int, int]  # (split, seed)
+# The model-selection rules, as a run's ``selections`` names them, and their report columns.
 BEST = "best test epoch (uses test labels)"
 FINAL = "final epoch (label-free)"
 LOWEST_LOSS = "lowest training loss (label-free)"
+SELECTION_RULES = {BEST: "F, best test epoch (uses test labels)", FINAL: "F, final epoch",
+                   LOWEST_LOSS: "F, lowest training loss"}
 ALPHA = 0.05
 POWER = 0.8
 # F points: the size of the improvements this family's papers claim over each other (AAE over
@@ -156,15 +162,19 @@ def _finished(results: Iterable) -> list:
     return [r for r in results if r.finished]
 
 
+def selected_f(result, rule: str) -> float:
+    """A finished run's test F under ``rule`` (a key of ``JobResult.selections``)."""
+    if rule not in result.selections:
+        raise CourseError(f"Unknown selection rule {rule!r}: use one of "
+                          f"{', '.join(map(repr, result.selections))}.")
+    return result.selections[rule][1]
+
+
 def f_by_run(results: Iterable, rule: str) -> dict[str, dict[Run, float]]:
-    """``{model: {(split, seed): F}}`` of the finished runs, F as chosen by ``rule`` (a key of
-    ``JobResult.selections``)."""
+    """``{model: {(split, seed): F}}`` of the finished runs, F as chosen by ``rule``."""
     table: dict[str, dict[Run, float]] = {}
     for r in _finished(results):
-        if rule not in r.selections:
-            raise CourseError(f"Unknown selection rule {rule!r}: use one of "
-                              f"{', '.join(map(repr, r.selections))}.")
-        table.setdefault(r.job.model, {})[(r.job.split, r.job.seed)] = r.selections[rule][1]
+        table.setdefault(r.job.model, {})[(r.job.split, r.job.seed)] = selected_f(r, rule)
     return table
 
 
@@ -233,6 +243,66 @@ def format_table(rows: Sequence[Row]) -> str:
                      f"[{r.low:4.1f}, {r.high:4.1f}] {r.n_runs:4d} {r.kendall_tau:+6.3f} "
                      f"{r.spearman_rho:+6.3f} {r.parameters:11,d} {r.seconds_per_epoch:8.2f}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the runner's aggregates
+
+def in_order(names: Iterable[str], order: Iterable[str] = ()) -> list[str]:
+    """The distinct ``names``: those in ``order`` first, as there, then the others sorted."""
+    names, order = set(names), list(order)
+    return [m for m in order if m in names] + sorted(names - set(order))
+
+
+def over_seeds(results: Sequence, value: Callable[[object], float]
+               ) -> tuple[float, float, int]:
+    """The protocol's aggregate of finished runs: the mean over splits for each seed, then the
+    mean and standard deviation over seeds (NaN with fewer than two) and the number of seeds."""
+    per_seed: dict[int, list[float]] = {}
+    for r in _finished(results):
+        per_seed.setdefault(r.job.seed, []).append(value(r))
+    means = [float(np.mean(v)) for v in per_seed.values()]
+    if not means:
+        return float("nan"), float("nan"), 0
+    return (float(np.mean(means)), float(np.std(means, ddof=1)) if len(means) > 1
+            else float("nan"), len(means))
+
+
+def seed_curves(results: Sequence, order: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """Per model (in :func:`in_order` of ``order``), F per epoch for each seed (rows), averaged
+    over that seed's finished splits; cut to the epochs every finished run has."""
+    curves = {}
+    for model in in_order((r.job.model for r in results), order):
+        mine = [r for r in results if r.job.model == model and r.finished]
+        if not mine:
+            continue
+        n = min(len(r.f_scores) for r in mine)
+        seeds = sorted({r.job.seed for r in mine})
+        curves[model] = np.array([np.mean([r.f_scores[:n] for r in mine if r.job.seed == s],
+                                          axis=0) for s in seeds])
+    return curves
+
+
+def summarize(results: Sequence) -> dict[str, float]:
+    """One model's row of the runner's report from its finished runs: F of the untrained model
+    and under each of :data:`SELECTION_RULES` (mean and standard deviation, see
+    :func:`over_seeds`), τ and ρ of the final epoch, the median of the runs' mean seconds per
+    epoch and the parameter count."""
+    row = {"finished": len(results)}
+    row["f_untrained_mean"], row["f_untrained_sd"], _ = over_seeds(results,
+                                                                   lambda r: r.f_scores[0])
+    for rule, key in zip(SELECTION_RULES, ("best", "final", "lowest"), strict=True):
+        row[f"f_{key}_mean"], row[f"f_{key}_sd"], row["seeds"] = over_seeds(
+            results, lambda r, rule=rule: selected_f(r, rule))
+    ranked = [r for r in results if r.rank_correlation]
+    for key in ("kendall_tau", "spearman_rho"):
+        row[key] = over_seeds(ranked, lambda r, key=key: r.rank_correlation[key])[0]
+    for key in ("score_spread", "constant_overlap"):
+        logged = [r for r in results if key in r.test_metrics]
+        row[key] = over_seeds(logged, lambda r, key=key: r.test_metrics[key][-1])[0]
+    row["seconds_per_epoch"] = (float(np.median([np.nanmean(r.seconds_per_epoch[1:])
+                                                 for r in results])) if results else np.nan)
+    row["parameters"] = results[0].parameters if results else 0
+    return row
 
 
 # ---------------------------------------------------------------- paired comparison

@@ -1,6 +1,7 @@
 """The benchmark protocol as a grid of jobs (notebook 06 and the ``course-experiments`` command):
 :mod:`.jobs` (one job, its folder and files), :mod:`.grid` (running many) and :mod:`.report`
-(the comparison), on top of :mod:`course_lib.registry`.
+(the comparison's figures and files), on top of :mod:`course_lib.registry`; the statistics are
+:mod:`course_lib.comparison`'s.
 
 One *job* trains one model on one split of one dataset from one seed, at one tier, in its own
 folder ``<out>/<dataset>/<tier>/<model>/split<k>-seed<s>/``:
@@ -26,6 +27,7 @@ from its last completed epoch and ends as an uninterrupted one would; a finished
 
 from __future__ import annotations
 
+from course_lib.comparison import SELECTION_RULES, over_seeds, summarize  # the report's rows
 from course_lib.config import resolve_tier
 from course_lib.errors import CheckpointError, CourseError
 from course_lib.experiments.grid import (
@@ -62,13 +64,10 @@ from course_lib.experiments.jobs import (
     run_job,
 )
 from course_lib.experiments.report import (
-    SELECTION_RULES,
     f_per_epoch_figure,
-    over_seeds,
     per_split_figure,
     report,
     seed_curves,
-    summarize,
 )
 from course_lib.experiments.variants import run_variant
 

@@ -1,17 +1,18 @@
-"""The comparison of a grid's results: statistics over seeds, the figures and the markdown and
-CSV report."""
+"""The comparison of a grid's results: the figures and the markdown and CSV report (the
+statistics are :mod:`course_lib.comparison`'s)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from course_lib.comparison import paired_report_lines
+from course_lib import comparison
+from course_lib.comparison import SELECTION_RULES, in_order, paired_report_lines, summarize
 from course_lib.config import summarization_data_config
 from course_lib.errors import CourseError, DataError
 from course_lib.evaluation import TRIVIAL_BASELINES  # the label-free rows of a table
@@ -33,45 +34,14 @@ from course_lib.experiments.jobs import (
 
 # ---------------------------------------------------------------- the comparison
 
-SELECTION_RULES = {"best test epoch (uses test labels)": "F, best test epoch (uses test labels)",
-                   "final epoch (label-free)": "F, final epoch",
-                   "lowest training loss (label-free)": "F, lowest training loss"}
-
-
 def _model_order(names: Iterable[str]) -> list[str]:
     """The runner's models in their own order, variants after them."""
-    names = set(names)
-    return [m for m in MODELS if m in names] + sorted(names - set(MODELS))
-
-
-def over_seeds(results: Sequence[JobResult], value: Callable[[JobResult], float]
-               ) -> tuple[float, float, int]:
-    """The protocol's aggregate of finished jobs: the mean over splits for each seed, then the
-    mean and standard deviation over seeds (NaN with fewer than two) and the number of seeds."""
-    per_seed = {}
-    for r in results:
-        if r.finished:
-            per_seed.setdefault(r.job.seed, []).append(value(r))
-    means = [float(np.mean(v)) for v in per_seed.values()]
-    if not means:
-        return float("nan"), float("nan"), 0
-    return (float(np.mean(means)), float(np.std(means, ddof=1)) if len(means) > 1
-            else float("nan"), len(means))
+    return in_order(names, MODELS)
 
 
 def seed_curves(results: Sequence[JobResult]) -> dict[str, np.ndarray]:
-    """Per model, F per epoch for each seed (rows), averaged over that seed's finished splits;
-    cut to the epochs every finished job has."""
-    curves = {}
-    for model in _model_order(r.job.model for r in results):
-        mine = [r for r in results if r.job.model == model and r.finished]
-        if not mine:
-            continue
-        n = min(len(r.f_scores) for r in mine)
-        seeds = sorted({r.job.seed for r in mine})
-        curves[model] = np.array([np.mean([r.f_scores[:n] for r in mine if r.job.seed == s],
-                                          axis=0) for s in seeds])
-    return curves
+    """:func:`course_lib.comparison.seed_curves` in the runner's model order."""
+    return comparison.seed_curves(results, MODELS)
 
 
 def _band(ax, curves: np.ndarray, label: str, color) -> None:
@@ -218,29 +188,6 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
             os.replace(tmp, folder / name)
             written.append(folder / name)
     return written
-
-
-def summarize(results: Sequence[JobResult]) -> dict[str, float]:
-    """One model's row of the comparison from its finished jobs: F of the untrained model and
-    under each selection rule (mean and standard deviation over seeds, see
-    :func:`over_seeds`), τ and ρ of the final
-    epoch, the median of the jobs' mean seconds per epoch and the parameter count."""
-    row = {"finished": len(results)}
-    row["f_untrained_mean"], row["f_untrained_sd"], _ = over_seeds(results,
-                                                                   lambda r: r.f_scores[0])
-    for rule, key in zip(SELECTION_RULES, ("best", "final", "lowest"), strict=True):
-        row[f"f_{key}_mean"], row[f"f_{key}_sd"], row["seeds"] = over_seeds(
-            results, lambda r, rule=rule: r.selections[rule][1])
-    ranked = [r for r in results if r.rank_correlation]
-    for key in ("kendall_tau", "spearman_rho"):
-        row[key] = over_seeds(ranked, lambda r, key=key: r.rank_correlation[key])[0]
-    for key in ("score_spread", "constant_overlap"):
-        logged = [r for r in results if key in r.test_metrics]
-        row[key] = over_seeds(logged, lambda r, key=key: r.test_metrics[key][-1])[0]
-    row["seconds_per_epoch"] = (float(np.median([np.nanmean(r.seconds_per_epoch[1:])
-                                                 for r in results])) if results else np.nan)
-    row["parameters"] = results[0].parameters if results else 0
-    return row
 
 
 def _number(value: float, fmt: str = ".1f", sd: float = np.nan) -> str:

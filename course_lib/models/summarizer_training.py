@@ -177,6 +177,9 @@ class SumGanRun:
         mean summarizer loss, the sum of ``loss_terms`` that were logged: reconstruction + prior +
         sparsity for the family, as CA-SUM selects; SUM-GAN-AAE has no prior) use no labels.
         """
+        from course_lib.comparison import BEST, FINAL, LOWEST_LOSS  # the rules' names (SciPy's
+        # statistics, which that module loads, are needed only once a run is selected)
+
         epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
         f = np.asarray(self.history.evals["f_score"])
         trained = epochs >= 1
@@ -190,9 +193,8 @@ class SumGanRun:
                    if term in self.history.train)
         best = int(np.flatnonzero(trained)[np.argmax(f[trained])])
         lowest = int(np.flatnonzero(epochs == 1 + int(np.argmin(loss)))[0])
-        return {"best test epoch (uses test labels)": (int(epochs[best]), float(f[best])),
-                "final epoch (label-free)": (int(epochs[-1]), float(f[-1])),
-                "lowest training loss (label-free)": (int(epochs[lowest]), float(f[lowest]))}
+        return {BEST: (int(epochs[best]), float(f[best])), FINAL: (int(epochs[-1]), float(f[-1])),
+                LOWEST_LOSS: (int(epochs[lowest]), float(f[lowest]))}
 
 
 # ---------------------------------------------------------------- the interface and one fit
