@@ -62,7 +62,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -72,21 +71,22 @@ from course_lib.models.lstm_autoencoder import (
     FrameDecoder,
     FrameEncoder,
     State,
-    count_parameters,
     reversed_targets,
     run_lstm,
     squared_error_per_frame,
 )
 
-# The SUM-GAN family's shared training, scoring and model selection (score_videos is
-# re-exported: notebook 03 calls sg.score_videos).
+# The SUM-GAN family's shared training, scoring and model selection (score_videos and
+# part_sizes are re-exported: notebook 03 calls sg.score_videos and sg.part_sizes).
 from course_lib.models.summarizer_training import (  # noqa: F401
     SumGanRun,
     Trainer,
     evaluate_model,
     fit,
+    part_sizes,
     score_videos,
     seeded,
+    shuffled_epochs,
 )
 from course_lib.training import CHECKPOINT_SECONDS, GeneratorState, as_floats, train
 
@@ -267,6 +267,12 @@ class SumGan(nn.Module):
             "discriminator": shared + list(self.discriminator.parameters()),
         }
 
+    def parts(self) -> dict[str, list[nn.Module]]:
+        """The parts of the paper's table (:func:`part_sizes` counts their parameters)."""
+        return {"compress": [self.compress], "sLSTM": [self.selector],
+                "eLSTM (+ mu, logvar)": [self.vae.encoder, self.vae.mu, self.vae.logvar],
+                "dLSTM": [self.vae.decoder], "cLSTM": [self.discriminator]}
+
     def prepare(self, features: torch.Tensor) -> torch.Tensor:
         """Check and batch the features: [T, D] or [B, T, D] → [B, T, D] on the model's device."""
         if features.dim() == 2:
@@ -326,18 +332,6 @@ def build_sum_gan(config, seed: int | None = None) -> SumGan:
                   vae_layers=config.vae_layers, discriminator_hidden=config.discriminator_hidden,
                   discriminator_layers=config.discriminator_layers)
     return seeded(lambda: SumGan(config.feature_dim, **kwargs), seed)
-
-
-def part_sizes(model: SumGan) -> dict[str, int]:
-    """Parameters per part, as in the papers' tables."""
-    return {"compress": count_parameters(model.compress),
-            "sLSTM": count_parameters(model.selector),
-            "eLSTM (+ mu, logvar)": (count_parameters(model.vae.encoder)
-                                     + count_parameters(model.vae.mu)
-                                     + count_parameters(model.vae.logvar)),
-            "dLSTM": count_parameters(model.vae.decoder),
-            "cLSTM": count_parameters(model.discriminator),
-            "total": count_parameters(model)}
 
 
 # ---------------------------------------------------------------- Algorithm 1
@@ -402,12 +396,20 @@ def loss_reach(model: SumGan, loss: torch.Tensor) -> list[str]:
     return reached
 
 
-def make_optimizers(model: SumGan, config) -> dict[str, torch.optim.Optimizer]:
-    """One Adam per update of Algorithm 1 (discriminator at its own, lower learning rate)."""
+def phase_rates(config) -> dict[str, float]:
+    """Each update's learning rate: the discriminator has its own, lower one."""
+    return {"summarizer": config.learning_rate, "decoder": config.learning_rate,
+            "discriminator": config.discriminator_learning_rate}
+
+
+def make_optimizers(model: nn.Module, config, shared: Sequence[nn.Parameter] = ()
+                    ) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per update of Algorithm 1 over the model's ``parameter_groups()`` (the
+    discriminator at its own, lower learning rate), each also holding ``shared``."""
     groups = model.parameter_groups()
-    rates = {"summarizer": config.learning_rate, "decoder": config.learning_rate,
-             "discriminator": config.discriminator_learning_rate}
-    return {phase: torch.optim.Adam(groups[phase], lr=rates[phase]) for phase in PHASES}
+    rates = phase_rates(config)
+    return {phase: torch.optim.Adam(groups[phase] + list(shared), lr=rates[phase])
+            for phase in PHASES}
 
 
 def train_step(model: SumGan, optimizers: Mapping[str, torch.optim.Optimizer],
@@ -457,13 +459,10 @@ def pretrain_step(model: SumGan, optimizer: torch.optim.Optimizer, features: tor
 # ---------------------------------------------------------------- training
 
 def _video_order(keys: Sequence[str], seed: int, start: int = 0) -> Iterator[str]:
-    """Training order from step ``start`` on: every epoch a fresh permutation of the training
-    videos (seeded); the permutations before ``start`` are drawn and skipped (cheap), so a
-    resumed run sees the videos an uninterrupted one would."""
-    rng = np.random.default_rng(seed)
-    order = itertools.chain.from_iterable(
-        [keys[i] for i in rng.permutation(len(keys))] for _ in itertools.count())
-    return itertools.islice(order, start, None)
+    """Training order from step ``start`` on: one video per step, every epoch a fresh seeded
+    permutation (:func:`shuffled_epochs`), so a resumed run sees what an uninterrupted one would."""
+    return itertools.islice(itertools.chain.from_iterable(shuffled_epochs(keys, seed)), start,
+                            None)
 
 
 def fit_sum_gan(model: SumGan, config, dataset, split, name: str = "03-sum-gan", *,

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from course_lib.errors import CourseError
-from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
+from course_lib.models.lstm_autoencoder import FrameEncoder
 from course_lib.models.sequence_lstm import (
     cell_gradients,
     cell_weights,
@@ -46,7 +46,7 @@ from course_lib.models.sequences import (
 )
 from course_lib.models.sum_gan import Discriminator, Selector
 from course_lib.models.sum_gan_sl import SumGanSl, encoder_input, fit_sum_gan_sl
-from course_lib.models.summarizer_training import seeded
+from course_lib.models.summarizer_training import part_sizes, seeded  # noqa: F401 (notebook 05)
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
 # backward pass), their gradient, and a copy of each for the backward pass's final products.
@@ -308,6 +308,15 @@ class SumGanAae(SumGanSl):
                 "decoder": list(self.decoder.parameters()),
                 "discriminator": list(self.discriminator.parameters())}
 
+    def parts(self) -> dict[str, list[nn.Module]]:
+        """The parts of the paper's table (24,305,002 parameters in all at its sizes)."""
+        decoder = self.decoder
+        return {"linear_compress": [self.compress], "sLSTM": [self.selector],
+                "eLSTM": [self.encoder], "dLSTM attention": [decoder.attention],
+                **{f"dLSTM cell {i + 1}": [cell] for i, cell in enumerate(decoder.cells)},
+                "dLSTM out": [decoder.out], "dLSTM": [decoder],
+                "discriminator": [self.discriminator]}
+
     def latent_terms(self, out: AaeOutput) -> dict[str, torch.Tensor]:
         """No prior: the code is not sampled."""
         return {}
@@ -338,21 +347,6 @@ def build_sum_gan_aae(config, seed: int | None = None) -> SumGanAae:
     ``seed`` (without touching the global random state) when one is given."""
     return seeded(lambda: SumGanAae(config.feature_dim, config.hidden_size, config.num_layers),
                   seed)
-
-
-def part_sizes(model: SumGanAae) -> dict[str, int]:
-    """Parameters per part, as in the paper (24,305,002 in all at the paper's sizes)."""
-    decoder = model.decoder
-    return {"linear_compress": count_parameters(model.compress),
-            "sLSTM": count_parameters(model.selector),
-            "eLSTM": count_parameters(model.encoder),
-            "dLSTM attention": count_parameters(decoder.attention),
-            **{f"dLSTM cell {i + 1}": count_parameters(cell)
-               for i, cell in enumerate(decoder.cells)},
-            "dLSTM out": count_parameters(decoder.out),
-            "dLSTM": count_parameters(decoder),
-            "discriminator": count_parameters(model.discriminator),
-            "total": count_parameters(model)}
 
 
 def fit_sum_gan_aae(model: SumGanAae, config, dataset, split, name: str = "05-sum-gan-aae",

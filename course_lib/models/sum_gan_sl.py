@@ -52,12 +52,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from course_lib.errors import CourseError
-from course_lib.models.lstm_autoencoder import FrameEncoder, count_parameters
+from course_lib.models import sum_gan
+from course_lib.models.lstm_autoencoder import FrameEncoder
 from course_lib.models.sequence_lstm import (
     cell_gradients,
     cell_weights,
@@ -72,17 +72,24 @@ from course_lib.models.sequences import (
     run_lstm_masked,
     running_mask,
 )
-from course_lib.models.sum_gan import Discriminator, Selector, prior_loss, reparameterize
-from course_lib.models.summarizer_training import (
+from course_lib.models.sum_gan import (
+    Discriminator,
+    Selector,
+    phase_rates,
+    prior_loss,
+    reparameterize,
+)
+from course_lib.models.summarizer_training import (  # noqa: F401 (part_sizes: notebook 04)
     SumGanRun,
     Trainer,
     evaluate_model,
     fit,
+    part_sizes,
     seeded,
+    shuffled_epochs,
 )
 from course_lib.training import GradientState, as_floats
 
-PHASES = ("summarizer", "decoder", "discriminator")
 CLIP_SCOPES = ("all", "stepped")
 COMPRESS_OPTIMIZERS = ("per_phase", "shared")
 DISCRIMINATOR_FAKES = ("fresh_pass", "phase2_pass")
@@ -240,6 +247,12 @@ class SumGanSl(nn.Module):
                 "decoder": list(self.decoder.parameters()),
                 "discriminator": list(self.discriminator.parameters())}
 
+    def parts(self) -> dict[str, list[nn.Module]]:
+        """The parts of the paper's table (23,305,502 parameters in all at its sizes)."""
+        return {"linear_compress": [self.compress], "sLSTM": [self.selector],
+                "eLSTM (+ mu, variance)": [self.encoder, self.mu, self.variance],
+                "dLSTM": [self.decoder], "discriminator": [self.discriminator]}
+
     def latent_terms(self, out: SummarizerOutput) -> dict[str, torch.Tensor]:
         """Phase 1's loss terms on the latent code: the VAE's prior (SUM-GAN-AAE has none)."""
         return {"prior": prior_loss(out.mu, out.logvar)}
@@ -315,18 +328,6 @@ def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
     (without touching the global random state) when one is given."""
     return seeded(lambda: SumGanSl(config.feature_dim, config.hidden_size, config.num_layers),
                   seed)
-
-
-def part_sizes(model: SumGanSl) -> dict[str, int]:
-    """Parameters per part, as in the paper's table (23,305,502 in all at the paper's sizes)."""
-    return {"linear_compress": count_parameters(model.compress),
-            "sLSTM": count_parameters(model.selector),
-            "eLSTM (+ mu, variance)": (count_parameters(model.encoder)
-                                       + count_parameters(model.mu)
-                                       + count_parameters(model.variance)),
-            "dLSTM": count_parameters(model.decoder),
-            "discriminator": count_parameters(model.discriminator),
-            "total": count_parameters(model)}
 
 
 # ---------------------------------------------------------------- the losses
@@ -512,19 +513,11 @@ def make_optimizers(model: SumGanSl, config) -> dict[str, torch.optim.Optimizer]
     if config.compress_optimizer not in COMPRESS_OPTIMIZERS:
         raise CourseError(f"compress_optimizer must be one of {COMPRESS_OPTIMIZERS}, "
                           f"got {config.compress_optimizer!r}.")
-    groups = model.parameter_groups()
-    rates = phase_rates(config)
     compress = list(model.compress.parameters())
     if config.compress_optimizer == "shared":
-        optimizers = {p: torch.optim.Adam(groups[p], lr=rates[p]) for p in PHASES}
-        optimizers["compress"] = torch.optim.Adam(compress, lr=config.learning_rate)
-        return optimizers
-    return {p: torch.optim.Adam(groups[p] + compress, lr=rates[p]) for p in PHASES}
-
-
-def phase_rates(config) -> dict[str, float]:
-    return {"summarizer": config.learning_rate, "decoder": config.learning_rate,
-            "discriminator": config.discriminator_learning_rate}
+        return {**sum_gan.make_optimizers(model, config),
+                "compress": torch.optim.Adam(compress, lr=config.learning_rate)}
+    return sum_gan.make_optimizers(model, config, compress)
 
 
 @dataclass
@@ -664,22 +657,18 @@ def update_batches(keys: Sequence[str], config, seed: int, start: int = 0,
                           f"got {config.training_order!r}.")
     if config.training_order == "by_length" and lengths is None:
         raise CourseError('training_order="by_length" needs the videos\' lengths.')
-    rng = np.random.default_rng(seed)
     size = config.videos_per_update
 
-    def epochs():
-        if config.training_order == "by_length":
-            ordered = sorted(keys, key=lambda k: lengths[k])
-            batches = [ordered[i:i + size] for i in range(0, len(ordered), size)]
-        while True:
-            if config.training_order == "by_length":
-                yield from (batches[i] for i in rng.permutation(len(batches)))
-                continue
-            order = (list(keys) if config.training_order == "split"
-                     else [keys[i] for i in rng.permutation(len(keys))])
-            yield from (order[i:i + size] for i in range(0, len(order), size))
+    def batches(order: Sequence[str]) -> list[list[str]]:
+        return [list(order[i:i + size]) for i in range(0, len(order), size)]
 
-    return itertools.islice(epochs(), start, None)
+    if config.training_order == "by_length":  # the batches, not the videos, are shuffled
+        epochs = shuffled_epochs(batches(sorted(keys, key=lambda k: lengths[k])), seed)
+    elif config.training_order == "split":
+        epochs = itertools.repeat(batches(keys))
+    else:
+        epochs = map(batches, shuffled_epochs(keys, seed))
+    return itertools.islice(itertools.chain.from_iterable(epochs), start, None)
 
 
 def updates_per_epoch(n_videos: int, config) -> int:

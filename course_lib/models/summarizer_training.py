@@ -10,6 +10,7 @@ exposes ``prepare`` (check and batch a video's features), ``compress`` and ``sel
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -75,6 +76,21 @@ def seeded(build: Callable[[], torch.nn.Module], seed: int | None) -> torch.nn.M
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
+
+
+def part_sizes(model: torch.nn.Module) -> dict[str, int]:
+    """Parameters per part of ``model.parts()`` (the rows of the papers' tables), and in all."""
+    count = lstm_autoencoder.count_parameters
+    return {**{name: sum(count(m) for m in modules) for name, modules in model.parts().items()},
+            "total": count(model)}
+
+
+def shuffled_epochs(items: Sequence, seed: int) -> Iterator[list]:
+    """Every epoch a fresh permutation of ``items``, drawn from ``seed``: the same epochs at
+    each call, so a resumed run repeats the draws it already made and skips what they gave."""
+    rng = np.random.default_rng(seed)
+    for _ in itertools.count():
+        yield [items[i] for i in rng.permutation(len(items))]
 
 
 # ---------------------------------------------------------------- scoring and evaluation
