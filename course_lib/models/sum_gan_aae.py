@@ -16,9 +16,10 @@ is -sl's configuration with AAE's σ = 0.15), the faithful and the fast trainer.
 At the reference's sizes (hidden 500, two layers) the model has 24,305,002 parameters. Each
 decoder step reads every encoder step, so a video of T steps costs O(T²) time and memory; a video
 (or batch) whose attention would not fit in the memory available is refused before it is
-allocated (:func:`check_attention_memory`). The decoder's recurrence runs in one autograd node
-whose backward forms each weight gradient, and that of the encoder's outputs, in one matrix
-product (as -sl's decoder); ``benchmarks/bench_sum_gan_sl.py --model aae`` measures the trainers.
+allocated (:func:`check_attention_memory`). The decoder's recurrence runs in -sl's decoder's
+autograd node with attention added (:mod:`course_lib.models.decoder_loop`), whose backward forms
+each weight gradient, and that of the encoder's outputs, in one matrix product;
+``benchmarks/bench_sum_gan_sl.py --model aae`` measures the trainers.
 """
 
 from __future__ import annotations
@@ -30,13 +31,8 @@ import torch
 from torch import nn
 
 from course_lib.errors import CourseError
+from course_lib.models.decoder_loop import run_decoder_loop
 from course_lib.models.lstm_autoencoder import FrameEncoder
-from course_lib.models.sequence_lstm import (
-    cell_gradients,
-    cell_weights,
-    lstm_cell_step,
-    lstm_cell_step_backward,
-)
 from course_lib.models.sequences import (
     length_mask,
     longest_first,
@@ -53,111 +49,15 @@ from course_lib.models.summarizer_training import part_sizes, seeded  # noqa: F4
 ATTENTION_TENSORS = 4
 
 
-class _AttentionLoop(torch.autograd.Function):
-    """The attention decoder's whole recurrence as one autograd node (time-major).
-
-    Forward: the arithmetic of :meth:`AttentionDecoder.loop`. Backward: back through time for
-    what the recurrence needs step by step (the gates' and the queries' gradients); each weight
-    gradient, and the gradient of the encoder's outputs, is then one matrix product over all
-    steps instead of one outer product per step. The cells step as -sl's decoder's do
-    (``_FeedbackLoop``: the same weight layout and cell arithmetic). The attention weights
-    [T_decoder, B, T_encoder] are its second output (no gradient).
-    """
-
-    @staticmethod
-    def forward(ctx, running, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
-        layers, batch, hidden = h0.shape
-        steps = memory.shape[1]  # the first running[t] videos of the batch are still running
-        weights = cell_weights(cells)
-        w_att_t, w_out_t = w_att.t().contiguous(), w_out.t().contiguous()
-        # rows[i][t] = [layer i's input at step t, its h before step t] (row T: the final h);
-        # layer 0's input is [previous output, context], the previous output zeros at first.
-        rows = [h0.new_zeros(steps + 1, batch, weight.shape[1]) for weight, _, _ in weights]
-        c = h0.new_empty(layers, steps + 1, batch, hidden)
-        gates = h0.new_empty(layers, steps, batch, 4 * hidden)
-        queries = h0.new_zeros(steps, batch, hidden)
-        attention = h0.new_zeros(steps, batch, steps)
-        for i in range(layers):
-            rows[i][0, :, -hidden:] = h0[i]
-        c[:, 0] = c0
-        keys = memory.transpose(1, 2).contiguous()  # [B, H, T]: a row vector times a matrix is
-        # a fast batched product on a CPU, a matrix times a column vector is not
-        for t, n in enumerate(running):
-            query = queries[t, :n].copy_(b_att)  # reads layer 0's h, then layer 1's, ...
-            for i in range(layers):
-                query.addmm_(rows[i][t, :n, -hidden:], w_att_t[i * hidden:(i + 1) * hidden])
-            energies = torch.bmm(query.unsqueeze(1), keys[:n]).squeeze(1)
-            if padded is not None:
-                energies.masked_fill_(padded[:n], float("-inf"))
-            torch.softmax(energies, dim=1, out=attention[t, :n])
-            rows[0][t, :n, hidden:2 * hidden] = torch.bmm(attention[t, :n].unsqueeze(1),
-                                                          memory[:n]).squeeze(1)
-            for i, (_, weight_t, bias) in enumerate(weights):
-                h_new = rows[i][t + 1, :n, -hidden:]
-                torch.addmm(bias, rows[i][t, :n], weight_t, out=gates[i, t, :n])
-                lstm_cell_step(gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], h_new)
-                if i + 1 < layers:
-                    rows[i + 1][t, :n, :hidden] = h_new
-            if t + 1 < steps:
-                torch.addmm(b_out, h_new, w_out_t, out=rows[0][t + 1, :n, :hidden])
-        ctx.weights, ctx.running = weights, running
-        ctx.save_for_backward(queries, attention, c, gates, memory, w_att, w_out, *rows)
-        ctx.mark_non_differentiable(attention)
-        return rows[-1][1:, :, -hidden:].clone(), attention
-
-    @staticmethod
-    def backward(ctx, d_emitted, _):
-        queries, attention, c, gates, memory, w_att, w_out, *rows = ctx.saved_tensors
-        layers, steps, batch, four_hidden = gates.shape
-        hidden = four_hidden // 4
-        dh = d_emitted.new_zeros(layers, batch, hidden)
-        dc = d_emitted.new_zeros(layers, batch, hidden)
-        # zeros where a video has ended
-        d_gates = torch.zeros_like(gates)
-        d_inputs = d_emitted.new_zeros(steps, batch, 2 * hidden)  # [previous output, context]
-        d_queries = torch.zeros_like(queries)
-        d_energies = torch.zeros_like(attention)
-        keys = memory.transpose(1, 2).contiguous()
-        for t in reversed(range(steps)):
-            n = ctx.running[t]
-            from_above = d_emitted[t, :n]
-            if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1, :n, :hidden] @ w_out
-            for i in reversed(range(layers)):
-                dc[i, :n] = lstm_cell_step_backward(
-                    gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], dh[i, :n] + from_above,
-                    dc[i, :n], d_gates[i, t, :n])
-                d_row = d_gates[i, t, :n] @ ctx.weights[i][0]
-                from_above, dh[i, :n] = d_row[:, :-hidden], d_row[:, -hidden:]
-            d_inputs[t, :n] = from_above
-            d_weights = torch.bmm(from_above[:, hidden:].unsqueeze(1), keys[:n]).squeeze(1)
-            alpha = attention[t, :n]
-            torch.mul(alpha, d_weights - (alpha * d_weights).sum(dim=1, keepdim=True),
-                      out=d_energies[t, :n])
-            d_query = torch.bmm(d_energies[t, :n].unsqueeze(1), memory[:n]).squeeze(1)
-            d_queries[t, :n] = d_query
-            dh[:, :n] += (d_query @ w_att).view(n, layers, hidden).transpose(0, 1)
-        d_memory = (torch.bmm(attention.permute(1, 2, 0), d_inputs[:, :, hidden:].transpose(0, 1))
-                    + torch.bmm(d_energies.permute(1, 2, 0), queries.transpose(0, 1)))
-        q_rows = d_queries.reshape(steps * batch, hidden)
-        d_w_att = torch.cat([q_rows.t() @ rows[i][:steps, :, -hidden:].reshape(-1, hidden)
-                             for i in range(layers)], dim=1)
-        grads = [g for i in range(layers) for g in cell_gradients(
-            rows[i][:steps], d_gates[i], rows[i].shape[-1] - hidden)]
-        fed_back = d_inputs[1:, :, :hidden].reshape(-1, hidden)  # out(top h), steps 0 .. T-2
-        d_w_out = fed_back.t() @ rows[-1][1:steps, :, -hidden:].reshape(-1, hidden)
-        return (None, dh, dc, d_memory, None, d_w_att, q_rows.sum(dim=0), d_w_out,
-                fed_back.sum(dim=0), *grads)
-
-
 class AttentionDecoder(nn.Module):
     """dLSTM of SUM-GAN-AAE: stacked ``LSTMCell``\\ s that attend to the encoder's outputs.
 
     Started from the encoder's final (h, c) and a zero previous output. At each step the state
     *before* the step (all layers' h, layer 0 first) is the query; the context it reads from the
     encoder's outputs and the previous output ``out(top h)`` are the first cell's input; the
-    step emits its top layer's h. :meth:`forward` runs the recurrence as one autograd node,
-    :meth:`loop` as a plain loop of the modules (the definition it is tested against).
+    step emits its top layer's h. :meth:`forward` runs the recurrence as one autograd node
+    (:class:`~course_lib.models.decoder_loop.DecoderLoop`, -sl's with attention), :meth:`loop`
+    as a plain loop of the modules (the definition it is tested against).
     """
 
     def __init__(self, hidden_size: int, num_layers: int = 2):
@@ -176,14 +76,11 @@ class AttentionDecoder(nn.Module):
         zeros (not computed)."""
         h0, c0 = state
         order, running = longest_first(lengths, memory.shape[0], memory.shape[1])
-        weights = [w for cell in self.cells
-                   for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
         padded = padding_mask(memory, lengths)
-        emitted, attention = _AttentionLoop.apply(
-            running, h0[:, order].contiguous(), c0[:, order].contiguous(),
+        emitted, attention = run_decoder_loop(
+            self.cells, self.out, h0[:, order].contiguous(), c0[:, order].contiguous(), running,
             memory[order].contiguous(), None if padded is None else padded[order],
-            self.attention.weight, self.attention.bias, self.out.weight, self.out.bias,
-            *weights)
+            self.attention)
         restore = torch.argsort(order)
         return emitted[:, restore].transpose(0, 1), attention[:, restore].transpose(0, 1)
 

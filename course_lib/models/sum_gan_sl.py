@@ -57,13 +57,8 @@ from torch import nn
 
 from course_lib.errors import CourseError
 from course_lib.models import sum_gan
+from course_lib.models.decoder_loop import run_decoder_loop
 from course_lib.models.lstm_autoencoder import FrameEncoder
-from course_lib.models.sequence_lstm import (
-    cell_gradients,
-    cell_weights,
-    lstm_cell_step,
-    lstm_cell_step_backward,
-)
 from course_lib.models.sequences import (
     length_mask,
     longest_first,
@@ -100,77 +95,15 @@ MIN_STEPS = 2
 
 # ---------------------------------------------------------------- the decoder
 
-class _FeedbackLoop(torch.autograd.Function):
-    """The decoder's whole recurrence as one autograd node (time-major, any number of layers).
-
-    Forward: the same arithmetic as a loop of ``nn.LSTMCell``\\ s and ``out``. Backward: back
-    through time for the gate gradients only (the recurrence needs them step by step); each
-    weight gradient is then one matrix product over all steps, instead of one outer product per
-    step as autograd forms it for a loop of cells (see models/sequence_lstm.py for the same idea).
-    The cells step with the course LSTM's arithmetic (``lstm_cell_step``), as SUM-GAN-AAE's
-    decoder (``_AttentionLoop``) does.
-    """
-
-    @staticmethod
-    def forward(ctx, running, h0, c0, w_out, b_out, *cells):
-        layers, batch, hidden = h0.shape
-        steps = len(running)  # the first running[t] videos of the batch are still running
-        weights = cell_weights(cells)
-        w_out_t = w_out.t().contiguous()
-        # rows[i, t] = [layer i's input at step t, its h before step t]; layer 0's input is
-        # zeros, then out(top h); row T holds the final h.
-        rows = h0.new_zeros(layers, steps + 1, batch, 2 * hidden)
-        c = h0.new_empty(layers, steps + 1, batch, hidden)
-        gates = h0.new_empty(layers, steps, batch, 4 * hidden)
-        rows[:, 0, :, hidden:], c[:, 0] = h0, c0
-        for t, n in enumerate(running):
-            for i, (_, weight_t, bias) in enumerate(weights):
-                h_new = rows[i, t + 1, :n, hidden:]
-                torch.addmm(bias, rows[i, t, :n], weight_t, out=gates[i, t, :n])
-                lstm_cell_step(gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], h_new)
-                if i + 1 < layers:
-                    rows[i + 1, t, :n, :hidden] = h_new
-            if t + 1 < steps:
-                torch.addmm(b_out, h_new, w_out_t, out=rows[0, t + 1, :n, :hidden])
-        ctx.weights, ctx.running = weights, running
-        ctx.save_for_backward(rows, c, gates, w_out)
-        return rows[-1, 1:, :, hidden:].clone()
-
-    @staticmethod
-    def backward(ctx, d_emitted):
-        rows, c, gates, w_out = ctx.saved_tensors
-        layers, steps, batch, four_hidden = gates.shape
-        hidden = four_hidden // 4
-        dh = d_emitted.new_zeros(layers, batch, hidden)
-        dc = d_emitted.new_zeros(layers, batch, hidden)
-        d_gates = torch.zeros_like(gates)  # zeros where a video has ended
-        d_inputs = d_emitted.new_zeros(steps, batch, hidden)  # gradient of layer 0's input
-        for t in reversed(range(steps)):
-            n = ctx.running[t]
-            from_above = d_emitted[t, :n]
-            if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1, :n] @ w_out
-            for i in reversed(range(layers)):
-                dc[i, :n] = lstm_cell_step_backward(
-                    gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], dh[i, :n] + from_above,
-                    dc[i, :n], d_gates[i, t, :n])
-                d_row = d_gates[i, t, :n] @ ctx.weights[i][0]
-                from_above, dh[i, :n] = d_row[:, :hidden], d_row[:, hidden:]
-            d_inputs[t, :n] = from_above
-        grads = [g for i in range(layers)
-                 for g in cell_gradients(rows[i, :steps], d_gates[i], hidden)]
-        fed_back = d_inputs[1:].reshape(-1, hidden)  # out(top h) of steps 0 .. T-2
-        d_w_out = fed_back.t() @ rows[-1, 1:steps, :, hidden:].reshape(-1, hidden)
-        return None, dh, dc, d_w_out, fed_back.sum(dim=0), *grads
-
-
 class FeedbackDecoder(nn.Module):
     """dLSTM of SUM-GAN-sl: stacked ``LSTMCell``\\ s that feed back ``out(top h)``.
 
     It starts from a given (h, c) and input zeros (which works because its input and hidden
     widths are equal), emits the top layer's h at each step (values in (−1, 1)) and reads
     ``out(top h)`` at the next one. Notebook 03's decoder reads nothing and is one fused
-    ``nn.LSTM`` call; this one's input depends on its previous output, so it is a loop.
+    ``nn.LSTM`` call; this one's input depends on its previous output, so it is a loop:
+    :meth:`forward` runs it as one autograd node
+    (:class:`~course_lib.models.decoder_loop.DecoderLoop`), :meth:`loop` as plain Python.
     """
 
     def __init__(self, hidden_size: int, num_layers: int = 2):
@@ -185,11 +118,8 @@ class FeedbackDecoder(nn.Module):
         with ``lengths``, each video's steps past its own length are zeros (not computed)."""
         h0, c0 = state
         order, running = longest_first(lengths, h0.shape[1], steps)
-        weights = [w for cell in self.cells
-                   for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
-        emitted = _FeedbackLoop.apply(running, h0[:, order].contiguous(),
-                                      c0[:, order].contiguous(), self.out.weight,
-                                      self.out.bias, *weights)
+        emitted = run_decoder_loop(self.cells, self.out, h0[:, order].contiguous(),
+                                   c0[:, order].contiguous(), running)
         return emitted[:, torch.argsort(order)].transpose(0, 1)
 
     def loop(self, state: tuple[torch.Tensor, torch.Tensor], steps: int,
