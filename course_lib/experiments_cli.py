@@ -19,6 +19,7 @@ from pathlib import Path
 from course_lib import experiments as ex
 from course_lib.config import IMPROVEMENTS, improvement
 from course_lib.errors import CourseError
+from course_lib.registry import load_plugins
 from course_lib.training import TrainingInterrupted
 
 ONLY_KEYS = ("model", "split", "seed", "index")
@@ -115,6 +116,11 @@ def report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; bad input is reported in one message, exit status 1."""
+    try:
+        load_plugins()  # your own summarizers, named in $COURSE_SUMMARIZERS
+    except CourseError as error:
+        print(f"course-experiments: {error}", file=sys.stderr)
+        return 1
     parser = argparse.ArgumentParser(prog="course-experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

@@ -8,8 +8,13 @@ uses. The SUM-GAN family is registered below; a new summarizer needs one :func:`
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from course_lib.config import sum_gan_aae_config, sum_gan_config, sum_gan_sl_config
 from course_lib.errors import CourseError
@@ -61,14 +66,48 @@ def unregister(name: str) -> None:
                           f"{', '.join(_METHODS)}.")
 
 
+PLUGINS_ENV_VAR = "COURSE_SUMMARIZERS"
+"""Modules (importable names or ``.py`` files, separated by commas) that register summarizers
+of your own when imported: how ``course-experiments``, and the job processes it starts for
+``--jobs N``, learn about them."""
+
+_PLUGINS_LOADED: set[str] = set()
+
+
+def load_plugins() -> None:
+    """Import each module named in ``$COURSE_SUMMARIZERS`` once (each registers its methods)."""
+    for entry in filter(None, (e.strip() for e in os.environ.get(PLUGINS_ENV_VAR, "").split(","))):
+        if entry in _PLUGINS_LOADED:
+            continue
+        _PLUGINS_LOADED.add(entry)
+        try:
+            if entry.endswith(".py"):
+                spec = importlib.util.spec_from_file_location(Path(entry).stem, entry)
+                if spec is None or not Path(entry).is_file():
+                    raise FileNotFoundError(entry)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(entry)
+        except (ImportError, FileNotFoundError) as error:
+            _PLUGINS_LOADED.discard(entry)
+            raise CourseError(f"${PLUGINS_ENV_VAR} names {entry!r}, which cannot be imported "
+                              f"({error}): give an importable module name or the path of a .py "
+                              "file that calls course_lib.registry.register.") from None
+
+
 def family() -> dict[str, Method]:
-    """The registered methods by name, in the order they were registered."""
+    """The registered methods by name, in the order they were registered (your own, named in
+    ``$COURSE_SUMMARIZERS``, included)."""
+    load_plugins()
     return dict(_METHODS)
 
 
 def runner_models() -> dict[str, tuple[Method, str | None]]:
     """The runner's model names → (method, trainer): the methods' own and faithful trainers in
     registration order, then the fast ones (the order of the report's tables)."""
+    load_plugins()
     models = [(model, method, trainer) for method in _METHODS.values()
               for model, trainer in method.runner.items()]
     return {model: (method, trainer) for model, method, trainer

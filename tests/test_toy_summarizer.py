@@ -10,7 +10,11 @@ sparsity term), one Adam, one video per update.
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +142,38 @@ def test_a_name_taken_is_refused(toy):
     with pytest.raises(CourseError, match="sum-gan-sl"):
         registry.register(registry.Method("Other", "", toy_config, build_toy, fit_toy,
                                           runner={"sum-gan-sl": None}))
+
+
+PLUGIN = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_toy_summarizer import build_toy, fit_toy, toy_config
+from course_lib import registry
+registry.register(registry.Method("Toy", "", toy_config, build_toy, fit_toy,
+                                  runner={{"toy-linear": None}}))
+"""
+
+
+def test_job_processes_learn_your_summarizer_from_course_summarizers(tmp_path):
+    """``--jobs 2`` trains each job in a process of its own: $COURSE_SUMMARIZERS names the file
+    that registers the toy, and every process imports it."""
+    plugin = tmp_path / "my_summarizers.py"
+    plugin.write_text(PLUGIN.format(tests=str(Path(__file__).parent)))
+    env = {**os.environ, registry.PLUGINS_ENV_VAR: str(plugin)}
+    out = tmp_path / "results"
+    for args in (["run", "toy-linear", "--tier", "smoke", "--splits", "0,1", "--seeds", "0",
+                  "--jobs", "2"], ["report"]):
+        done = subprocess.run([sys.executable, "-m", "course_lib.experiments_cli", *args,
+                               "--out", str(out)], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    for split in (0, 1):
+        assert experiments.load_job(out / "synthetic" / "smoke" / "toy-linear"
+                                    / f"split{split}-seed0").finished
+    assert "| toy-linear |" in (out / "synthetic" / "smoke" / "comparison.md").read_text()
+
+
+def test_a_plugin_that_cannot_be_imported_is_one_clear_message(monkeypatch, capsys):
+    monkeypatch.setenv(registry.PLUGINS_ENV_VAR, "no_such_summarizers")
+    assert experiments_cli.main(["run", "toy-linear", "--tier", "smoke"]) != 0
+    err = capsys.readouterr().err
+    assert "$COURSE_SUMMARIZERS names 'no_such_summarizers'" in err and ".py file" in err
