@@ -122,7 +122,7 @@ def _from_job(folder: Path, stored: dict, path: Path) -> Summarizer:
     except CheckpointError as error:
         raise VideoError(str(error)) from None
     return Summarizer(f"{stored['model']} (split {stored['split']}, seed {stored['seed']})", model,
-                      stored["dataset"], str(folder), stored["data"].get("features"))
+                      stored["dataset"], str(folder), stored.get("data", {}).get("features"))
 
 
 def _from_notebook(path: Path, trained_on: str) -> Summarizer:
