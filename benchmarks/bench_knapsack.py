@@ -5,8 +5,9 @@ Run:  python benchmarks/bench_knapsack.py [--epochs 101]
 This is what training the SUM-GAN family costs in evaluation (the reference scores every epoch
 plus an "epoch -1" before training). Both runs go through the whole protocol of
 ``course_lib.evaluation`` (upsampling, float32 shot means, knapsack, F-scores) on the same random
-per-video scores; only the knapsack solver differs. Uses the real SumMe annotations when
-``../shared/data`` is present, else a stand-in with SumMe's video lengths and shot counts.
+per-video scores; only the knapsack solver differs. Uses the real SumMe annotations when a
+reference copy is present (``$COURSE_SHARED_DATA``), else a stand-in with SumMe's video lengths
+and shot counts.
 """
 
 from __future__ import annotations

@@ -107,6 +107,9 @@ class SummarizationDataConfig:
     The paper tier matches TVSum's shape (50 videos, 20 annotators, minutes-long videos at
     every 15th frame); laptop matches SumMe's video count; smoke is a handful of short videos.
     ``n_random_trials`` is how many draws of random scores the baselines average over.
+    ``rarity_weight`` is how much of what the annotators like is visible without labels (the
+    rarity of a scene's digit in its video; the rest is a taste for digits that only labels
+    reveal): 0.3 everywhere unless a study sweeps it.
     """
 
     tier: str
@@ -119,6 +122,7 @@ class SummarizationDataConfig:
     subsample: int = 15
     n_random_trials: int = 100
     seed: int = 0
+    rarity_weight: float = 0.3
 
 
 def summarization_data_config(tier: str | None = None,
@@ -240,6 +244,19 @@ class SumGanSlConfig:
     trainer, a deliberate change: that many videos per update, padded, each handled within its
     own length, the losses averaged over the videos (with ``training_order="by_length"`` the
     padding is small).
+
+    Improvements against the selector's collapse to near-constant scores, each off by default
+    (the reference) and named in :data:`IMPROVEMENTS` for the runner's ``--option``; the losses
+    are in :mod:`course_lib.models.sum_gan_sl` and join phase 1 (the selector's update):
+
+    - ``dpp_weight``: Mahasseni et al.'s DPP diversity loss (their SUM-GAN-dpp), times this
+      weight (:func:`~course_lib.models.sum_gan_sl.dpp_loss`);
+    - ``spread_weight``: a term that constant scores cannot satisfy, the shortfall of the
+      scores' spread from that of a selection of a σ share of the steps
+      (:func:`~course_lib.models.sum_gan_sl.spread_loss`);
+    - ``encoder_input``: ``"weighted"``, the encoder reads the features times the scores (the
+      reference); ``"selected"``, it reads only the σ share of the steps scored highest, so a
+      summary that skips content loses it (:func:`~course_lib.models.sum_gan_sl.encoder_input`).
     """
 
     tier: str
@@ -256,8 +273,31 @@ class SumGanSlConfig:
     discriminator_fakes: str = "fresh_pass"
     training_order: str = "split"
     videos_per_update: int = 1
+    dpp_weight: float = 0.0
+    spread_weight: float = 0.0
+    encoder_input: str = "weighted"
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
+
+
+# The improvements by name (the runner's --option): the configuration fields each sets. The
+# weights are not tuned (no choice here looked at any labels): 1 puts each term at the size of
+# the other phase-1 terms at the start of training (reconstruction, sparsity: a few tenths).
+IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
+                "spread": {"spread_weight": 1.0},
+                "select": {"encoder_input": "selected"}}
+
+
+def improvement(names: str) -> dict:
+    """The configuration fields of one improvement (``"dpp"``) or several (``"dpp,spread"``)."""
+    fields = {}
+    for name in names.split(","):
+        if name.strip() not in IMPROVEMENTS:
+            raise CourseError(f"Unknown improvement {name.strip()!r}: use one of "
+                              f"{', '.join(IMPROVEMENTS)}, or several joined by commas "
+                              "(e.g. dpp,spread).")
+        fields.update(IMPROVEMENTS[name.strip()])
+    return fields
 
 
 # Each trainer's learning rates at the laptop tier (summarizer and decoder / discriminator),

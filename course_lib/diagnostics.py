@@ -18,7 +18,7 @@ training can log them every epoch and a lecturer can show them beside every F-sc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -165,43 +165,66 @@ def diagnose_humans(dataset: SummarizationDataset,
 
 @dataclass(frozen=True)
 class SelectionRow:
-    """One row of :func:`selection_table`: F-score (%), score spread and constant overlap."""
+    """One row of :func:`selection_table`: F-score (%), score spread, constant overlap, and what
+    the summary covers (coverage error: lower is better) and how varied it is (diversity)."""
 
     f_score: float
     spread: float
     constant_overlap: float
+    coverage_error: float = float("nan")
+    diversity: float = float("nan")
+
+
+def selection_row(dataset: SummarizationDataset,
+                  sets: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+                  keys: Sequence[str]) -> SelectionRow:
+    """F and every diagnostic of one set of scores on ``keys`` (a list of sets, e.g. random
+    draws or seeds: their mean)."""
+    values = []
+    for scores in [sets] if isinstance(sets, Mapping) else sets:
+        found = diagnose(dataset, scores, keys)
+        values.append((evaluate(dataset, scores, keys).mean, *astuple(found)))
+    return SelectionRow(*map(float, np.mean(values, axis=0)))
+
+
+def human_row(dataset: SummarizationDataset, keys: Sequence[str]) -> SelectionRow:
+    """People's own summaries as a row: the human leave-one-out F, and what their selections
+    cover. They have no scores, so no spread or constant overlap (NaN)."""
+    from course_lib.evaluation import human_leave_one_out
+
+    f = np.mean([human_leave_one_out(dataset.require_annotations(k), dataset.eval_method)
+                 for k in keys])
+    found = diagnose_humans(dataset, keys)
+    return SelectionRow(float(f), float("nan"), float("nan"), found.coverage_error,
+                        found.diversity)
 
 
 def selection_table(dataset: SummarizationDataset,
                     rows: Mapping[str, Mapping[str, np.ndarray] | Sequence[Mapping]],
                     keys: Sequence[str]) -> dict[str, SelectionRow]:
-    """F, spread and constant overlap of each named set of scores on ``keys``, so that an F-score
-    is never shown without whether the scores select at all. A list of score sets (random
-    draws, seeds) gives their mean."""
-    table = {}
-    for name, sets in rows.items():
-        values = []
-        for scores in [sets] if isinstance(sets, Mapping) else sets:
-            found = diagnose(dataset, scores, keys)
-            values.append((evaluate(dataset, scores, keys).mean, found.spread,
-                           found.constant_overlap))
-        table[name] = SelectionRow(*map(float, np.mean(values, axis=0)))
-    return table
+    """:func:`selection_row` of each named set of scores, so that an F-score is never shown
+    without whether the scores select at all, and what the selection covers."""
+    return {name: selection_row(dataset, sets, keys) for name, sets in rows.items()}
 
 
 def mean_row(rows: Sequence[SelectionRow]) -> SelectionRow:
     """The mean of several rows (runs, seeds, splits); NaN where there are none."""
     if not rows:
-        return SelectionRow(float("nan"), float("nan"), float("nan"))
+        return SelectionRow(*[float("nan")] * len(fields(SelectionRow)))
     return SelectionRow(*map(float, np.mean([astuple(r) for r in rows], axis=0)))
 
 
 def format_selection_table(table: Mapping[str, SelectionRow]) -> str:
-    """The rows of :func:`selection_table` as aligned text."""
+    """The rows of :func:`selection_table` as aligned text (a blank where a row has no value)."""
+    def cell(value: float, width: int, digits: int) -> str:
+        return f"{'':{width}s}" if np.isnan(value) else f"{value:{width}.{digits}f}"
+
     width = max(len(name) for name in table)
-    lines = [f"{'':{width}s} {'F (%)':>6s} {'spread':>7s} {'constant overlap':>17s}"]
-    lines += [f"{name:{width}s} {r.f_score:6.1f} {r.spread:7.3f} {r.constant_overlap:17.2f}"
-              for name, r in table.items()]
+    lines = [f"{'':{width}s} {'F (%)':>6s} {'spread':>7s} {'constant overlap':>17s} "
+             f"{'coverage error':>15s} {'diversity':>10s}"]
+    lines += [f"{name:{width}s} {cell(r.f_score, 6, 1)} {cell(r.spread, 7, 3)} "
+              f"{cell(r.constant_overlap, 17, 2)} {cell(r.coverage_error, 15, 3)} "
+              f"{cell(r.diversity, 10, 3)}" for name, r in table.items()]
     return "\n".join(lines)
 
 
@@ -221,3 +244,20 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
             f"{m.constant_overlap:.0%} of the shots it selects are those constant scores "
             f"({constant}) select, {closer} for random scores ({r.constant_overlap:.0%})."
             f"{verdict}")
+
+
+def coverage_sentence(table: Mapping[str, SelectionRow], model: str, untrained: str,
+                      humans: str = "humans", random: str = "random",
+                      constant: str = "uniform") -> str:
+    """What the label-free coverage says about ``model``, computed from the table: does its
+    summary represent the video better than its untrained self's, random and constant scores'
+    and people's? (Lower coverage error: every step is nearer to something chosen.)"""
+    m = table[model]
+    others = [(name, table[name].coverage_error) for name in (untrained, random, constant, humans)
+              if name in table and not np.isnan(table[name].coverage_error)]
+    better = [f"{name} ({value:.3f})" for name, value in others if m.coverage_error < value]
+    worse = [f"{name} ({value:.3f})" for name, value in others if m.coverage_error >= value]
+    return (f"{model}: coverage error {m.coverage_error:.3f}, diversity {m.diversity:.3f}; "
+            + (f"it covers the video better than {', '.join(better)}" if better else
+               "it covers the video no better than any of the others")
+            + (f", not better than {', '.join(worse)}" if better and worse else "") + ".")

@@ -1,6 +1,7 @@
 """``course-experiments``: the benchmark protocol for the SUM-GAN family, job by job.
 
     course-experiments run sum-gan-sl --dataset summe --splits 0-4 --seeds 0,1,2 --out results/
+    course-experiments run sum-gan-sl-fast --option dpp --out results/
     course-experiments report --out results/
     course-experiments run sum-gan-sl-fast --dataset summaries/my_videos.h5 --out results/
 
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 from course_lib import experiments as ex
+from course_lib.config import IMPROVEMENTS, improvement
 from course_lib.errors import CourseError
 from course_lib.training import TrainingInterrupted
 
@@ -78,13 +80,20 @@ def run(args) -> int:
     jobs = ex.grid(args.models, dataset, tier, list(splits), seeds)
     if args.only:
         jobs = select(jobs, parse_only(args.only))
-    print(f"{len(jobs)} job(s) of {', '.join(args.models)} on {args.dataset} ({tier} tier) "
+    print(f"{len(jobs)} job(s) of {', '.join(args.models)}"
+          + (f" with {args.option}" if args.option else "") + f" on {args.dataset} ({tier} tier) "
           f"in {args.out}: splits {ex.number_ranges([j.split for j in jobs])}, seeds "
           f"{ex.number_ranges([j.seed for j in jobs])}.")
     # --only keeps a product of models, splits and seeds (or one job): a grid again.
-    results = ex.run_grid(list(dict.fromkeys(j.model for j in jobs)), dataset, tier,
-                          sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}),
-                          args.out, jobs=args.jobs)
+    grid = (list(dict.fromkeys(j.model for j in jobs)), dataset, tier,
+            sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}), args.out)
+    if args.option:  # each model changed by the improvements, under a name of its own
+        changes = improvement(args.option)
+        results = [r for model in grid[0] for r in ex.run_variant(
+            f"{model}+{args.option.replace(',', '+')}", model, *grid[1:], overrides=changes,
+            jobs=args.jobs)]
+    else:
+        results = ex.run_grid(*grid, jobs=args.jobs)
     done = sum(r.finished for r in results)
     busy = [r for r in results if r.running_elsewhere and not r.finished]
     print(f"Done: {done} of {len(results)} job(s) finished in {args.out}"
@@ -128,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                      "are several; default 1: one after another in this process)")
     sub.add_argument("--only", help="run only these jobs of the grid: split=K,seed=S "
                      "(either or both, and model=NAME), or index=I, the I-th job")
+    sub.add_argument("--option", help=f"train each model with an improvement: one of "
+                     f"{', '.join(IMPROVEMENTS)}, or several joined by commas; its jobs go "
+                     "under MODEL+OPTION")
     sub = commands.add_parser("report", help="write the comparison table and figures")
     sub.add_argument("--out", type=Path, required=True, help="the results folder")
     sub.add_argument("--dataset", help="only this dataset's results")

@@ -1,5 +1,7 @@
 """The label-free diagnostics tell "says nothing" from "selects", and covering from repeating."""
 
+from dataclasses import astuple
+
 import numpy as np
 import pytest
 
@@ -127,6 +129,37 @@ def test_selection_table_shows_constant_scores_say_nothing_and_select_the_consta
 
 
 def test_mean_row_averages_each_column_and_is_nan_without_rows():
-    rows = [diagnostics.SelectionRow(40.0, 0.0, 1.0), diagnostics.SelectionRow(50.0, 0.2, 0.5)]
-    assert diagnostics.mean_row(rows) == diagnostics.SelectionRow(45.0, 0.1, 0.75)
-    assert np.isnan(diagnostics.mean_row([]).spread)
+    rows = [diagnostics.SelectionRow(40.0, 0.0, 1.0, 0.25, 0.5),
+            diagnostics.SelectionRow(50.0, 0.2, 0.5, 0.75, 0.25)]
+    assert diagnostics.mean_row(rows) == diagnostics.SelectionRow(45.0, 0.1, 0.75, 0.5, 0.375)
+    assert all(np.isnan(v) for v in astuple(diagnostics.mean_row([])))
+
+
+def test_the_table_shows_what_each_summary_covers_and_people_have_a_row(smoke_data):
+    data, splits = smoke_data
+    keys = splits[0].test_keys
+    table = diagnostics.selection_table(
+        data, {"constant": evaluation.uniform_scores(data, keys)}, keys)
+    found = diagnostics.diagnose(data, evaluation.uniform_scores(data, keys), keys)
+    assert table["constant"].coverage_error == pytest.approx(found.coverage_error)
+    assert table["constant"].diversity == pytest.approx(found.diversity)
+    table["humans"] = diagnostics.human_row(data, keys)
+    baseline = evaluation.baseline_table(data, splits[0], n_random_trials=1)
+    assert table["humans"].f_score == pytest.approx(
+        baseline["human (leave-one-out)"].f_score)
+    assert np.isnan(table["humans"].spread)
+    assert table["humans"].coverage_error == pytest.approx(
+        diagnostics.diagnose_humans(data, keys).coverage_error)
+    text = diagnostics.format_selection_table(table)
+    assert "coverage error" in text and "nan" not in text  # people's missing cells are blank
+
+
+def test_the_coverage_sentence_names_whom_a_summary_covers_better_than():
+    row = diagnostics.SelectionRow
+    table = {"model": row(40, 0.3, 0.5, 0.20, 0.5), "untrained": row(40, 0.1, 0.9, 0.30, 0.4),
+             "random": row(35, 0.8, 0.4, 0.25, 0.5), "humans": row(55, np.nan, np.nan, 0.10, 0.6)}
+    sentence = diagnostics.coverage_sentence(table, "model", "untrained")
+    assert "better than untrained (0.300), random (0.250)" in sentence
+    assert "not better than humans (0.100)" in sentence
+    table["model"] = row(40, 0.3, 0.5, 0.50, 0.5)
+    assert "no better than any" in diagnostics.coverage_sentence(table, "model", "untrained")

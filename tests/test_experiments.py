@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -315,6 +316,22 @@ def test_a_real_dataset_that_is_not_downloaded_is_an_error_not_the_synthetic_one
     err = capsys.readouterr().err
     assert "summe benchmark was asked for" in err and "course-data summe" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_written_before_a_configuration_field_existed_is_still_its_run(finished,
+                                                                                tmp_path):
+    """A field added later (here: the improvement options) has a default that keeps the old
+    behaviour, so the finished run is loaded, not refused; overriding that field is another
+    run."""
+    out, result = finished
+    folder = shutil.copytree(job().folder(out), job().folder(tmp_path))
+    stored = json.loads((folder / "config.json").read_text())
+    for field in ("dpp_weight", "spread_weight", "encoder_input"):
+        del stored["config"][field]
+    (folder / "config.json").write_text(json.dumps(stored))
+    same_results(ex.run_jobs([job()], tmp_path, progress=False)[0], result)
+    with pytest.raises(ex.CourseError, match=r"another configuration: config\.dpp_weight"):
+        ex.run_job(job(), tmp_path, overrides={"dpp_weight": 1.0}, progress=False)
 
 
 def test_a_folder_of_another_configuration_is_refused_and_left_as_it_was(finished):

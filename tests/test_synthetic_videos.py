@@ -103,3 +103,40 @@ def test_annotators_cut_their_own_summaries(data):
             assert rating[keep].min() >= rating[~keep].max()
         chosen = [set(np.flatnonzero(k)) for k in kept]
         assert len(set.intersection(*chosen)) < len(set.union(*chosen))  # they disagree
+
+
+def test_a_lecture_without_the_benchmark_says_so_and_uses_the_synthetic_videos(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))  # nothing downloaded there
+    data, splits = sv.benchmark_or_synthetic("summe", "smoke")
+    assert "summe is not available" in capsys.readouterr().out
+    same, same_splits = sv.synthetic_benchmark("smoke")
+    assert data.name == "synthetic" and data.keys() == same.keys()
+    assert len(splits) == 5 and [s.test_keys for s in splits] == [
+        s.test_keys for s in same_splits]
+    sv.benchmark_or_synthetic("synthetic", "smoke")
+    assert capsys.readouterr().out == ""  # asked for the synthetic videos: nothing to explain
+
+
+def test_the_rarity_weight_sets_how_much_the_annotators_like_what_is_rare(config, data):
+    """At 1 they value only what is unlike the rest of the video (visible without labels), at 0
+    only a taste for digits; the frames, features and shots do not change."""
+    def interest_follows_rarity(dataset):
+        pairs = []
+        for record in dataset.videos.values():
+            classes = record.extras["scene_params"][:, 0].astype(int)
+            rarity = 1.0 / np.bincount(classes)[classes]
+            pairs.append(np.corrcoef(rarity, record.extras["scene_interest"])[0, 1]
+                         if rarity.std() > 0 else np.nan)
+        return np.nanmean(pairs)
+
+    only_rarity = sv.make_synthetic_dataset(replace(config, rarity_weight=1.0))
+    only_taste = sv.make_synthetic_dataset(replace(config, rarity_weight=0.0))
+    assert interest_follows_rarity(only_rarity) == pytest.approx(1.0)
+    assert interest_follows_rarity(only_taste) < interest_follows_rarity(data) < 1.0
+    for key in data.keys():
+        np.testing.assert_array_equal(only_rarity[key].features, data[key].features)
+        np.testing.assert_array_equal(only_rarity[key].change_points, data[key].change_points)
+    assert "rarity weight 1.0" in only_rarity.source and "rarity" not in data.source
+    with pytest.raises(ValueError, match="rarity_weight must lie in"):
+        sv.make_synthetic_dataset(replace(config, rarity_weight=1.5))

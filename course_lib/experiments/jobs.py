@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.config import resolve_tier, summarization_data_config
+from course_lib.config import resolve_tier
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import checkpoint_file, run_settings
 from course_lib.registry import Method, runner_models
@@ -156,12 +156,9 @@ def _modified(path: Path | None) -> int | None:
 
 @lru_cache(maxsize=3)
 def _synthetic(tier: str):
-    from course_lib.data.summarization import make_splits
-    from course_lib.data.synthetic_videos import make_synthetic_dataset
+    from course_lib.data.synthetic_videos import synthetic_benchmark
 
-    config = summarization_data_config(tier, verbose=False)
-    data = make_synthetic_dataset(config)
-    return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+    return synthetic_benchmark(tier)
 
 
 @lru_cache(maxsize=2)
@@ -379,13 +376,25 @@ def _differences(stored: dict, wanted: dict) -> list[str]:
     return out
 
 
+def _with_later_fields(stored: dict, wanted: dict) -> dict:
+    """``stored`` with the configuration fields added to the course after it was written, at
+    the values ``wanted`` gives them where it does not override them. A field is only ever added
+    with a default that keeps the earlier behaviour (a named option, off), so a run trained
+    before it existed is the same run."""
+    if not isinstance(stored.get("config"), dict) or not isinstance(wanted.get("config"), dict):
+        return stored
+    later = {k: v for k, v in wanted["config"].items()
+             if k not in stored["config"] and k not in wanted.get("overrides", {})}
+    return {**stored, "config": {**stored["config"], **later}} if later else stored
+
+
 def claim_folder(folder: Path, config: dict) -> None:
     """Write ``config.json`` into a new job folder, or check that an existing one holds this
     configuration; refuse (changing nothing) a folder of another configuration or a foreign one."""
     path = folder / "config.json"
     if path.exists():
         stored = _read_json(path)
-        if stored != config:
+        if _with_later_fields(stored, config) != config:
             raise CourseError(
                 f"{folder} holds a run of another configuration: "
                 f"{'; '.join(_differences(stored, config)[:4])}. Nothing was changed. Write "

@@ -45,7 +45,7 @@ from course_lib.models.sequences import (
     running_mask,
 )
 from course_lib.models.sum_gan import Discriminator, Selector
-from course_lib.models.sum_gan_sl import SumGanSl, fit_sum_gan_sl
+from course_lib.models.sum_gan_sl import SumGanSl, encoder_input, fit_sum_gan_sl
 from course_lib.models.summarizer_training import seeded
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
@@ -313,13 +313,15 @@ class SumGanAae(SumGanSl):
         return {}
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None) -> AaeOutput:
+                  generator: torch.Generator | None = None,
+                  select: float | None = None) -> AaeOutput:
         """Scores, the decoded sequence and the attention weights (row t: decoder step t, which
         reconstructs step T − 1 − t). Deterministic: ``generator`` is unused (it is there for
-        -sl's trainer, whose VAE samples)."""
+        -sl's trainer, whose VAE samples). ``select``: as -sl's (:func:`encoder_input`)."""
         check_attention_memory(x.shape[0], x.shape[1], x.dtype, x.device)
         scores = self.score(x, lengths)
-        memory, state = run_lstm_masked(self.encoder.lstm, x * scores.unsqueeze(-1), lengths)
+        memory, state = run_lstm_masked(self.encoder.lstm,
+                                        encoder_input(x, scores, lengths, select), lengths)
         emitted, attention = self.decoder(state, memory, lengths)
         return AaeOutput(scores, reverse_each(emitted, lengths), attention)
 

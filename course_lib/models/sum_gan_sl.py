@@ -34,6 +34,10 @@ bounds it instead: about 0.4 GFLOP of matrix products per video step at the pape
 whatever the batch, which caps any float32 trainer of these updates at a few times the batch-1
 baseline on a CPU (the benchmark prints the cap it measures).
 
+Improvements against the selector's collapse to near-constant scores (SUM-GAN-dpp's DPP loss,
+a spread term, an encoder that reads only the selected steps) are options of the same trainer,
+off by default (:data:`~course_lib.config.IMPROVEMENTS`); AAE and both trainers share them.
+
 Reused from SUM-GAN as is: :func:`~course_lib.models.sum_gan.prior_loss` (the same KL sum; mean
 over a batch) and the sampling :func:`~course_lib.models.sum_gan.reparameterize`. The
 reconstruction and sparsity losses are this module's: -sl's norm is not squared, and the fast
@@ -83,6 +87,7 @@ CLIP_SCOPES = ("all", "stepped")
 COMPRESS_OPTIMIZERS = ("per_phase", "shared")
 DISCRIMINATOR_FAKES = ("fresh_pass", "phase2_pass")
 TRAINING_ORDERS = ("split", "shuffled", "by_length")
+ENCODER_INPUTS = ("weighted", "selected")
 MIN_STEPS = 2
 
 
@@ -266,14 +271,18 @@ class SumGanSl(nn.Module):
         return torch.sigmoid(self.selector.score(outputs)).squeeze(-1)
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None) -> SummarizerOutput:
+                  generator: torch.Generator | None = None,
+                  select: float | None = None) -> SummarizerOutput:
         """Scores, the latent's μ and log-variance, and the decoded sequence.
 
         One draw ε of shape [layers, B, hidden] (from ``generator``, else the global RNG, as the
-        reference) samples h only; the encoder's c is passed through unchanged.
+        reference) samples h only; the encoder's c is passed through unchanged. The encoder
+        reads the features times the scores, or with ``select`` only that share of the steps
+        (:func:`encoder_input`).
         """
         scores = self.score(x, lengths)
-        _, (h, c) = run_lstm_masked(self.encoder.lstm, x * scores.unsqueeze(-1), lengths)
+        _, (h, c) = run_lstm_masked(self.encoder.lstm, encoder_input(x, scores, lengths, select),
+                                    lengths)
         mu = self.mu(h)
         logvar = torch.log(nn.functional.softplus(self.variance(h)))
         noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
@@ -346,6 +355,143 @@ def masked_sparsity_loss(scores: torch.Tensor, sigma: float,
 
 
 sparsity_loss = masked_sparsity_loss  # the name notebook 04 teaches
+
+
+# ---------------------------------------------------------------- improvements (default off)
+#
+# The sparsity term |mean(s) − σ| is met by a constant score s = σ, and trained selectors end
+# there: near-constant scores, among which the knapsack picks by shot length. Each option below
+# adds what a constant cannot meet; all are off in the reference configuration.
+
+DPP_JITTER = 1e-2  # added to the similarity kernel's diagonal: near-duplicate steps stay finite
+
+
+def top_share_mask(scores: torch.Tensor, share: float,
+                   lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """1 at the ⌈share · T⌉ highest-scoring steps of each video (at least one, within its own
+    length; ties go to the earlier step), 0 elsewhere [B, T]: with ``share`` = σ, the selection
+    whose mean score the sparsity term asks for."""
+    batch, steps = scores.shape
+    sizes = [steps] * batch if lengths is None else lengths.tolist()
+    k = torch.tensor([max(1, math.ceil(share * n - 1e-9)) for n in sizes], device=scores.device)
+    ranked = scores.detach()
+    if lengths is not None:
+        ranked = ranked.masked_fill(~length_mask(lengths.to(scores.device), steps), -math.inf)
+    rank = ranked.argsort(dim=1, descending=True, stable=True).argsort(dim=1)
+    return (rank < k.unsqueeze(1)).to(scores.dtype)
+
+
+def encoder_input(x: torch.Tensor, scores: torch.Tensor, lengths: torch.Tensor | None = None,
+                  select: float | None = None) -> torch.Tensor:
+    """What the encoder reads: the features times the scores (``select=None``, the reference),
+    or only the ``select`` share of the steps scored highest, whole, and zeros elsewhere.
+
+    Why the second should help: x · σ keeps all of x, so a constant score loses nothing and the
+    reconstruction can be matched without selecting anything. Reading only the selected steps,
+    a summary that skips a scene cannot reconstruct it. The scores still receive the gradient
+    of the weighted input (the straight-through estimator, Bengio, Léonard and Courville 2013),
+    which says for every step whether reading more of it would lower the loss.
+    """
+    weights = scores
+    if select is not None:
+        weights = top_share_mask(scores, select, lengths) + scores - scores.detach()
+    return x * weights.unsqueeze(-1)
+
+
+def feature_similarity(features: torch.Tensor) -> torch.Tensor:
+    """Cosine similarities [T, T] of one video's steps, its features centred on their mean (as
+    :mod:`course_lib.diagnostics` measures diversity): what all steps share is not similarity."""
+    centred = features - features.mean(dim=0)
+    unit = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return unit @ unit.T
+
+
+def dpp_loss(scores: torch.Tensor, features: torch.Tensor, share: float,
+             lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """The DPP diversity loss of SUM-GAN-dpp (Mahasseni, Lam and Todorovic, CVPR 2017), after
+    the DPP-LSTM of Zhang, Chao, Sha and Grauman (ECCV 2016): −log P(y) / T per video, mean
+    over the batch, with
+
+        P(y) = det(L_y) / det(L + I),   L_ij = s_i · S_ij · s_j,
+
+    the probability that a determinantal point process with kernel L (quality: the scores s;
+    similarity S: :func:`feature_similarity` of the step features, plus ``DPP_JITTER`` · I)
+    draws the subset y. y is the model's own selection, the ``share`` of the steps it scores
+    highest (:func:`top_share_mask`). det(L_y) = Π s_i² · det(S_y) is large when the selected
+    steps score high and differ from each other; det(L + I) sums that over every subset, so
+    raising the scores of steps outside y, or of steps like many others, costs.
+
+    Sources, and what is the course's reading: the likelihood det(L_y) / det(L + I) with
+    L = diag(q) S diag(q) (q: per-step qualities, S: feature similarities) is the DPP-LSTM's
+    (Zhang et al.; their released code uses it as −log P against the human
+    summary y). SUM-GAN-dpp uses a DPP loss of this kind on the selector's scores as its
+    diversity regularizer; without labels, y here is the model's own selection. Not confirmed
+    against the SUM-GAN paper's own equation, and so the course's choices: the similarity
+    (centred cosines of the features, scale-free), that y is the top σ share, the weight
+    (``dpp_weight``), and that the term is added to the sparsity term rather than replacing it.
+    The division by T keeps long and short videos alike, as the sparsity term's mean does.
+    """
+    terms = []
+    for b in range(len(scores)):
+        n = scores.shape[1] if lengths is None else int(lengths[b])
+        s = scores[b, :n]
+        eye = torch.eye(n, dtype=s.dtype, device=s.device)
+        kernel = feature_similarity(features[b, :n].to(s.dtype)) + DPP_JITTER * eye
+        chosen = top_share_mask(s.unsqueeze(0), share)[0].bool()
+        log_p = (2 * s[chosen].clamp_min(torch.finfo(s.dtype).tiny).log().sum()
+                 + torch.logdet(kernel[chosen][:, chosen])
+                 - torch.logdet(eye + s.unsqueeze(1) * kernel * s.unsqueeze(0)))
+        terms.append(-log_p / n)
+    return torch.stack(terms).mean()
+
+
+def spread_loss(scores: torch.Tensor, sigma: float,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """max(0, 1 − std(s) / √(σ(1 − σ))) per video, over its own steps; mean over the batch.
+
+    √(σ(1 − σ)) is the standard deviation of a selection: a σ share of the steps at 1, the rest
+    at 0. Why it should help: the sparsity term asks only for a mean of σ, which a constant
+    meets, and gradient descent finds that constant; this term is 1 for any constant and 0 for
+    a selection, so with the sparsity term both are met only by scores that select. It does not
+    say which steps: it makes the ranking that the reconstruction and the discriminator favour
+    count, where today's constant leaves the choice to shot lengths.
+    """
+    steps = scores.shape[1]
+    deviations = scores - video_means(scores, lengths).unsqueeze(1)
+    if lengths is not None:
+        deviations = deviations * length_mask(lengths, steps)
+    counts = steps if lengths is None else lengths
+    std = ((deviations ** 2).sum(dim=1) / counts + 1e-12).sqrt()
+    return torch.relu(1 - std / math.sqrt(sigma * (1 - sigma))).mean()
+
+
+def check_improvements(config) -> None:
+    """A clear error for an improvement set to a value it cannot take."""
+    for name in ("dpp_weight", "spread_weight"):
+        weight = getattr(config, name)
+        if not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
+            raise CourseError(f"{name} must be a finite number >= 0 (0 turns it off), got "
+                              f"{weight!r}.")
+    if config.encoder_input not in ENCODER_INPUTS:
+        raise CourseError(f"encoder_input must be one of {ENCODER_INPUTS}, "
+                          f"got {config.encoder_input!r}.")
+
+
+def selected_share(config) -> float | None:
+    """The share of steps the encoder reads (``encoder_input="selected"``: σ), else ``None``."""
+    return config.sigma if config.encoder_input == "selected" else None
+
+
+def improvement_terms(scores: torch.Tensor, features: torch.Tensor,
+                      lengths: torch.Tensor | None, config) -> dict[str, torch.Tensor]:
+    """Phase 1's added terms, weighted, for the improvements ``config`` turns on (none in the
+    reference configuration, which so computes nothing more)."""
+    terms = {}
+    if config.dpp_weight:
+        terms["dpp"] = config.dpp_weight * dpp_loss(scores, features, config.sigma, lengths)
+    if config.spread_weight:
+        terms["spread"] = config.spread_weight * spread_loss(scores, config.sigma, lengths)
+    return terms
 
 
 def least_squares(probability: torch.Tensor, label: float) -> torch.Tensor:
@@ -449,18 +595,21 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     if config.discriminator_fakes not in DISCRIMINATOR_FAKES:
         raise CourseError(f"discriminator_fakes must be one of {DISCRIMINATOR_FAKES}, "
                           f"got {config.discriminator_fakes!r}.")
+    check_improvements(config)
     features, lengths = batch.features, batch.lengths
+    select = selected_share(config)
     logged = {}
 
     # Phase 1: sLSTM, eLSTM (+ heads) and the compression descend reconstruction + prior
-    # + sparsity.
+    # + sparsity (+ the improvements' terms, when the configuration turns them on).
     phase = _Phase(model, optimizers, config, "summarizer")
     x = model.compress(features)
-    out = model.summarize(x, lengths, generator)
+    out = model.summarize(x, lengths, generator, select)
     (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
     terms = {"reconstruction": distance_loss(phi_x, phi_hat),
              **model.latent_terms(out),
-             "sparsity": masked_sparsity_loss(out.scores, config.sigma, lengths)}
+             "sparsity": masked_sparsity_loss(out.scores, config.sigma, lengths),
+             **improvement_terms(out.scores, features, lengths, config)}
     phase.zero_grad()
     sum(terms.values()).backward()
     phase.clip_and_step()
@@ -470,7 +619,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
     phase = _Phase(model, optimizers, config, "decoder")
     x = model.compress(features)
-    out = model.summarize(x, lengths, generator)
+    out = model.summarize(x, lengths, generator, select)
     (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
     generator_gan = least_squares(p_hat, 1.0)
     phase.zero_grad()
@@ -486,7 +635,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     x = model.compress(features)
     if config.discriminator_fakes == "fresh_pass":
         with torch.no_grad():
-            fake = model.summarize(x, lengths, generator).decoded
+            fake = model.summarize(x, lengths, generator, select).decoded
     else:
         fake = out.decoded.detach()
     _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths)
@@ -575,4 +724,5 @@ def trainer() -> Trainer:
                                                                      [videos[k] for k in keys]),
                    updates_per_epoch=updates_per_epoch,
                    extra_state=lambda model: {"gradients": GradientState(model)},
-                   panels=_panels, evaluate=evaluate_model)
+                   panels=_panels, evaluate=evaluate_model,
+                   loss_terms=("reconstruction", "prior", "sparsity", "dpp", "spread"))

@@ -1,0 +1,169 @@
+"""The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``):
+each changes the updates of both trainers of -sl and AAE, the reference configuration computes
+nothing of them, each term has the property that motivates it, bad values are clear errors, and
+the runner trains an option by name into a folder of its own."""
+
+import json
+
+import pytest
+import torch
+
+from course_lib.config import IMPROVEMENTS, improvement
+from course_lib.errors import CourseError
+from course_lib.experiments_cli import main
+from course_lib.models import sum_gan_sl as sl
+from tests.summarizer_helpers import (
+    PARITY,
+    VARIANTS,
+    faithful_parameters,
+    max_relative_difference,
+    tiny_config,
+    videos,
+)
+
+OPTIONS = list(IMPROVEMENTS)
+
+
+# ---------------------------------------------------------------- the updates
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("option", OPTIONS)
+def test_each_option_changes_the_faithful_updates(variant, option):
+    """Six videos, one per update: the reference's updates (the plain implementation) and the
+    course's with the option part ways."""
+    model, plain = faithful_parameters(variant, tiny_config(variant, **PARITY,
+                                                            **improvement(option)))
+    assert max_relative_difference(model, plain) > 1e-4
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("option", OPTIONS)
+def test_each_option_changes_the_fast_updates(variant, option):
+    """One update on a padded batch of three videos, from the same weights: the selector's
+    parameters differ from the unmodified model's, and every logged value is finite."""
+    def one_update(config):
+        model = variant.method.build(config, seed=0).double()
+        logged = sl.train_step(model, sl.make_optimizers(model, config),
+                               sl.make_batch(model, videos([5, 9, 3])), config,
+                               torch.Generator().manual_seed(0))
+        return model, logged
+
+    plain_config = tiny_config(variant, videos_per_update=3, **PARITY)
+    plain, _ = one_update(plain_config)
+    changed, logged = one_update(tiny_config(variant, videos_per_update=3, **PARITY,
+                                             **improvement(option)))
+    assert all(torch.isfinite(torch.tensor(v)) for v in logged.values())
+    assert max_relative_difference(changed.selector, plain.selector) > 1e-4
+
+
+def test_the_reference_configuration_computes_nothing_of_the_options():
+    """Off, the options are not there at all: no added term, and the encoder reads exactly
+    x · s (so the parity tests of the faithful trainer hold bit for bit as before)."""
+    config = tiny_config(VARIANTS[0].values[0])
+    scores, x = torch.rand(2, 7), torch.randn(2, 7, 3)
+    assert sl.improvement_terms(scores, torch.randn(2, 7, 4), None, config) == {}
+    assert sl.selected_share(config) is None
+    assert torch.equal(sl.encoder_input(x, scores), x * scores.unsqueeze(-1))
+
+
+# ---------------------------------------------------------------- what each term is for
+
+def scenes(n_scenes=4, steps=10, dim=32, seed=0):
+    """Made-up features [1, n_scenes · steps, dim]: steps of one scene near its own centre."""
+    g = torch.Generator().manual_seed(seed)
+    centres = 3 * torch.randn(n_scenes, dim, generator=g, dtype=torch.float64)
+    return torch.cat([c + 0.1 * torch.randn(steps, dim, generator=g, dtype=torch.float64)
+                      for c in centres]).unsqueeze(0)
+
+
+def high_at(steps, total=40, high=0.9, low=0.05):
+    scores = torch.full((1, total), low, dtype=torch.float64)
+    scores[0, steps] = high
+    return scores
+
+
+def test_dpp_prefers_a_diverse_selection_to_a_redundant_one():
+    features = scenes()
+    diverse = sl.dpp_loss(high_at([0, 10, 20, 30]), features, 0.1)  # one step of each scene
+    redundant = sl.dpp_loss(high_at([0, 1, 2, 3]), features, 0.1)  # four steps of one scene
+    constant = sl.dpp_loss(torch.full((1, 40), 0.1, dtype=torch.float64), features, 0.1)
+    assert diverse < redundant < constant
+
+
+def test_spread_is_met_by_a_selection_and_not_by_a_constant():
+    sigma = 0.1
+    selection = high_at(list(range(4)), high=1.0, low=0.0)  # 4 of 40 steps: a σ share
+    assert float(sl.spread_loss(selection, sigma)) == pytest.approx(0, abs=1e-5)
+    for value in (sigma, 0.5):
+        constant = torch.full((1, 40), value, dtype=torch.float64)
+        assert float(sl.spread_loss(constant, sigma)) == pytest.approx(1, abs=1e-5)
+    assert sl.spread_loss(high_at([0, 10, 20, 30]), sigma) < sl.spread_loss(
+        torch.full((1, 40), sigma, dtype=torch.float64), sigma)
+
+
+def test_the_selected_encoder_input_reads_only_the_top_steps_but_trains_every_score():
+    scores = torch.tensor([[0.2, 0.9, 0.1, 0.3, 0.8, 0.05, 0.4, 0.6, 0.7, 0.5]],
+                          requires_grad=True)
+    x = torch.randn(1, 10, 3)
+    read = sl.encoder_input(x, scores, select=0.3)  # ⌈0.3 · 10⌉ = 3 steps: 1, 4, 8
+    chosen = torch.zeros(10, dtype=torch.bool)
+    chosen[[1, 4, 8]] = True
+    assert torch.allclose(read[0, chosen], x[0, chosen]) and not read[0, ~chosen].any()
+    read.sum().backward()
+    assert torch.allclose(scores.grad[0], x[0].sum(dim=1))  # every step's score learns
+
+
+def test_padded_batches_give_each_videos_own_terms():
+    """In the fast trainer's padded batch each term is the mean of each video's own, and the
+    padding (scores near 0.5) is never selected."""
+    g = torch.Generator().manual_seed(1)
+    lengths = torch.tensor([5, 9, 3])
+    scores = torch.rand(3, 9, generator=g, dtype=torch.float64)
+    features = torch.randn(3, 9, 4, generator=g, dtype=torch.float64)
+    mask = sl.top_share_mask(scores, 0.3, lengths)
+    assert mask.sum(dim=1).tolist() == [2, 3, 1]
+    for i, n in enumerate(lengths.tolist()):
+        assert not mask[i, n:].any()
+        assert torch.equal(mask[i, :n], sl.top_share_mask(scores[i:i + 1, :n], 0.3)[0])
+    for loss, args in ((sl.dpp_loss, (features, 0.3)), (sl.spread_loss, (0.3,))):
+        alone = [loss(scores[i:i + 1, :n], *(a[i:i + 1, :n] if torch.is_tensor(a) else a
+                                            for a in args))
+                 for i, n in enumerate(lengths.tolist())]
+        assert float(loss(scores, *args, lengths)) == pytest.approx(
+            float(torch.stack(alone).mean()), rel=1e-9)
+
+
+# ---------------------------------------------------------------- bad values, the runner
+
+@pytest.mark.parametrize("change, message", [(dict(dpp_weight=-1.0), "dpp_weight"),
+                                             (dict(spread_weight=float("nan")), "spread_weight"),
+                                             (dict(encoder_input="top"), "encoder_input")])
+def test_a_bad_option_value_is_a_clear_error(change, message):
+    variant = VARIANTS[0].values[0]
+    config = tiny_config(variant, **change)
+    model = variant.method.build(config, 0)
+    with pytest.raises(CourseError, match=message):
+        sl.train_step(model, sl.make_optimizers(model, config),
+                      sl.make_batch(model, videos([5])), config)
+
+
+def test_an_unknown_option_names_the_known_ones(tmp_path, capsys):
+    with pytest.raises(CourseError, match="dpp, spread, select"):
+        improvement("dpp,entropy")
+    assert main(["run", "sum-gan-sl-fast", "--option", "entropy", "--tier", "smoke",
+                 "--splits", "0", "--seeds", "0", "--out", str(tmp_path)]) == 1
+    assert "Unknown improvement 'entropy'" in capsys.readouterr().err
+
+
+def test_the_runner_trains_an_option_by_name_in_a_folder_of_its_own(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "sum-gan-sl-fast", "--option", "spread", "--tier", "smoke",
+                 "--splits", "0", "--seeds", "0", "--out", str(out)]) == 0
+    folder = out / "synthetic" / "smoke" / "sum-gan-sl-fast+spread" / "split0-seed0"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["overrides"] == {"spread_weight": 1.0}
+    assert config["config"]["spread_weight"] == 1.0 and config["config"]["dpp_weight"] == 0
+    assert "train_spread" in (folder / "epochs.csv").read_text().splitlines()[0]
+    assert not (out / "synthetic" / "smoke" / "sum-gan-sl-fast").exists()
+    assert main(["report", "--out", str(out)]) == 0
+    assert "| sum-gan-sl-fast+spread |" in capsys.readouterr().out
