@@ -3,6 +3,7 @@
     course-experiments run sum-gan-sl --dataset summe --splits 0-4 --seeds 0,1,2 --out results/
     course-experiments run sum-gan-sl-fast --option dpp --out results/
     course-experiments report --out results/
+    course-experiments run sum-gan-sl-fast --dataset summaries/my_videos.h5 --out results/
 
 Each (model, dataset, tier, split, seed) is one job with its own folder under --out; a finished
 job is skipped and an interrupted one resumes, so the same command continues a grid. --only
@@ -72,12 +73,12 @@ def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
 def run(args) -> int:
     for name in args.models:
         ex.check_model(name)
-    ex.check_dataset(args.dataset)
+    dataset = ex.check_dataset(args.dataset)
     tier = ex.resolve_tier(args.tier, verbose=False)
     seeds = parse_numbers(args.seeds, "seeds")
-    splits = ex.check_splits(args.dataset, tier, parse_numbers(args.splits, "splits")
-                             if args.splits else range(len(ex.load_data(args.dataset, tier)[1])))
-    jobs = ex.grid(args.models, args.dataset, tier, list(splits), seeds)
+    splits = ex.check_splits(dataset, tier, parse_numbers(args.splits, "splits")
+                             if args.splits else range(len(ex.load_data(dataset, tier)[1])))
+    jobs = ex.grid(args.models, dataset, tier, list(splits), seeds)
     if args.only:
         jobs = select(jobs, parse_only(args.only))
     print(f"{len(jobs)} job(s) of {', '.join(args.models)}"
@@ -85,7 +86,7 @@ def run(args) -> int:
           f"in {args.out}: splits {ex.number_ranges([j.split for j in jobs])}, seeds "
           f"{ex.number_ranges([j.seed for j in jobs])}.")
     # --only keeps a product of models, splits and seeds (or one job): a grid again.
-    grid = (list(dict.fromkeys(j.model for j in jobs)), args.dataset, tier,
+    grid = (list(dict.fromkeys(j.model for j in jobs)), dataset, tier,
             sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}), args.out)
     if args.option:  # each model changed by the improvements, under a name of its own
         changes = improvement(args.option)
@@ -100,6 +101,8 @@ def run(args) -> int:
           + (f"; {len(busy)} skipped: another process is running them (run this command again "
              "once it has stopped)" if busy else "")
           + f". Compare them with: course-experiments report --out {args.out}")
+    if notes := {r.note for r in results if r.note}:
+        print(*notes, sep="\n")
     return ex.BUSY_EXIT if busy else 0
 
 
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("models", nargs="+", metavar="MODEL",
                      help=f"one or more of {', '.join(ex.MODELS)}")
     sub.add_argument("--dataset", default="synthetic",
-                     help=f"{', '.join(ex.DATASETS)} (default: synthetic)")
+                     help=f"{', '.join(ex.DATASETS)}, or an h5 file of your own videos "
+                     "written by course-summarize (default: synthetic)")
     sub.add_argument("--splits", help="e.g. 0-4 or 0,2 (default: every split)")
     sub.add_argument("--seeds", default="0,1,2", help="e.g. 0-2 or 0,1,2 (default: 0,1,2)")
     sub.add_argument("--tier", help="smoke, laptop or paper (default: $COURSE_TIER, else "

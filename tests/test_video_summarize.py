@@ -193,6 +193,110 @@ def test_the_h5_of_your_videos_trains_a_model_of_the_family(video, tmp_path):
     assert len(run.history.evals["f_score"]) == 2
 
 
+# ---------------------------------------------------------------- training on your own videos
+
+RUN_OWN = ["run", "sum-gan-sl-fast", "--splits", "0", "--seeds", "0", "--tier", "smoke"]
+
+
+@pytest.fixture(scope="module")
+def own_h5(video, tmp_path_factory):
+    """The h5 file course-summarize writes for a folder of three videos (fallback features, so
+    nothing is downloaded): features, shots and picks, no annotations."""
+    path, _ = video
+    folder = tmp_path_factory.mktemp("own") / "my_videos"
+    folder.mkdir()
+    for name in "abc":
+        (folder / f"{name}.mp4").write_bytes(path.read_bytes())
+    out = folder.parent / "h5"
+    assert main([str(folder), "--h5-only", "--features", "fallback", "--out", str(out)]) == 0
+    return out / "my_videos.h5"
+
+
+def test_the_runner_trains_on_your_own_h5_without_f_scores_and_the_model_summarizes(
+        own_h5, video, tmp_path, capsys):
+    from course_lib import experiments as ex
+    from course_lib.experiments_cli import main as experiments
+
+    out = tmp_path / "results"
+    assert experiments([*RUN_OWN, "--dataset", str(own_h5), "--out", str(out)]) == 0
+    assert "No F-score" in capsys.readouterr().out
+    [result] = ex.load_results(out)
+    assert result.finished and result.folder.parent.parent.parent.name == "my_videos"
+    assert result.job.dataset == str(own_h5.resolve())
+    assert np.isnan(result.f_scores).all() and "no annotations" in result.note
+    spread = result.test_metrics["score_spread"]
+    assert len(spread) == len(result.epochs) >= 2 and np.isfinite(spread).all()
+    assert experiments(["report", "--out", str(out), "--splits", "0"]) == 0
+    report = (out / "my_videos" / "smoke" / "comparison.md").read_text()
+    assert "| sum-gan-sl-fast | 1 of 1 |" in report and "No F-score" in report
+    assert "no annotations" in report
+    # the trained model summarizes a video, reading the features its h5 file recorded
+    summaries = tmp_path / "summaries"
+    assert main([str(video[0]), "--model", str(result.folder), "--out", str(summaries)]) == 0
+    assert (summaries / "clip_summary.mp4").stat().st_size > 0
+    assert summarizers.load_summarizer(result.folder).features == "fallback"
+
+
+def test_the_runner_trains_on_your_own_h5_as_a_command(own_h5, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "course_lib.experiments_cli", *RUN_OWN,
+                           "--dataset", str(own_h5), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "No F-score" in done.stdout
+    finished = list((out / "my_videos" / "smoke").glob("*/split0-seed0/result.json"))
+    assert len(finished) == 1 and "no annotations" in json.loads(finished[0].read_text())["note"]
+
+
+def _without_features(tmp_path, own_h5):
+    data = sm.read_h5(own_h5)
+    data.videos = {k: replace(r, features=None) for k, r in data.videos.items()}
+    return sm.write_h5(data, tmp_path / "bare.h5")
+
+
+def _two_videos(tmp_path, own_h5):
+    data = sm.read_h5(own_h5)
+    data.videos = {k: data.videos[k] for k in ("video_1", "video_2")}
+    return sm.write_h5(data, tmp_path / "two.h5")
+
+
+def _no_groups(tmp_path, own_h5):
+    import h5py
+
+    with h5py.File(tmp_path / "flat.h5", "w") as handle:
+        handle["features"] = np.zeros((4, 8), np.float32)
+    return tmp_path / "flat.h5"
+
+
+BAD_DATASETS = {
+    "missing": (lambda tmp, h5: tmp / "nowhere.h5", "does not exist"),
+    "a folder": (lambda tmp, h5: tmp, "is a folder"),
+    "unknown name": (lambda tmp, h5: "sume", "Unknown dataset"),
+    "not an h5 file": (lambda tmp, h5: (tmp / "x.h5").write_text("hello") and tmp / "x.h5",
+                       "not a readable HDF5 file"),
+    "another layout": (_no_groups, "eccv16 layout"),
+    "no features": (_without_features, "has no features"),
+    "too few videos": (_two_videos, "at least 3"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DATASETS)
+def test_a_bad_dataset_file_gets_one_clear_message(case, own_h5, tmp_path, capsys):
+    from course_lib.experiments_cli import main as experiments
+
+    make, fragment = BAD_DATASETS[case]
+    out = tmp_path / "results"
+    assert experiments([*RUN_OWN, "--dataset", str(make(tmp_path, own_h5)), "--out",
+                        str(out)]) == 1
+    error = capsys.readouterr().err
+    assert fragment in error and "Traceback" not in error, error
+    assert "course-summarize" in error or case == "unknown name"
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -334,8 +438,36 @@ def test_the_benchmark_times_batched_and_single_frame_features_on_the_same_frame
 
     result = bench_summarize.main(["--seconds", "6", "--batch", "4"])
     out = capsys.readouterr().out
-    assert result["frames"] == 12 and result["batched"] > 0 and result["single"] > 0
-    assert "frames/s" in out and "batched" in out and "whole pipeline" in out
+    assert result["frames"] == 12 and min(result["batched"], result["single"], result["plain"]) > 0
+    assert "frames/s" in out and "batched" in out and "plain" in out and "whole pipeline" in out
+
+
+def test_folded_batch_norms_and_one_worker_per_core_give_the_networks_features():
+    import copy
+
+    import torch
+
+    from course_lib.video.googlenet import fold_batch_norm, preprocess
+
+    torch.manual_seed(0)
+    network = googlenet_pool5(weights=None)
+    for module in network.modules():  # statistics of a trained network, not the identity
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2), module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5), module.bias.data.uniform_(-0.2, 0.2)
+    frames = np.random.default_rng(0).integers(0, 255, (5, 96, 96, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        images = preprocess(torch.from_numpy(frames))
+        expected = network(images).numpy()
+        folded = fold_batch_norm(copy.deepcopy(network))(images).numpy()
+    assert np.abs(folded - expected).max() < 1e-4 * np.abs(expected).max()
+    # the workers' parts of a batch come back in order, and PyTorch's threads are as they were
+    threads = torch.get_num_threads()
+    extractor = features.make_extractor("googlenet", weights=None)
+    together = extractor.batch(frames, None)
+    alone = np.concatenate([extractor.batch(frame[None], None) for frame in frames])
+    assert np.abs(together - alone).max() < 1e-4 * np.abs(alone).max()
+    assert torch.get_num_threads() == threads
 
 
 def test_long_shots_are_cut_into_equal_parts_that_cover_the_video():

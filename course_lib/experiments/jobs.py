@@ -33,8 +33,13 @@ except ImportError:  # Windows: jobs run unlocked (see _job_lock)
 
 DATASETS = ("synthetic", "summe", "tvsum")
 # File-name prefixes of the per-epoch score files, as the reference names them ("SumMe_-1.json");
-# the synthetic data's has the same length, so the reference's parser reads it too.
+# the synthetic data's has the same length, so the reference's parser reads it too; "Yours" for
+# an h5 file of your own videos.
 RESULT_PREFIX = {"summe": "SumMe", "tvsum": "TVSum", "synthetic": "Synth"}
+H5_SUFFIXES = (".h5", ".hdf5")
+OWN_SPLIT_SEED = 0  # the splits of your own file: the same 5 random 80/20 draws every time
+MAKE_OWN_H5 = ("write one with `course-summarize VIDEOS_FOLDER --h5-only --out FOLDER`, one "
+               "group per video, GoogLeNet features by default")
 FINISHED = "result.json"
 LOCK = "lock"
 
@@ -90,21 +95,56 @@ def check_model(name: str) -> Model:
 
 # ---------------------------------------------------------------- data
 
+def is_own(dataset: str) -> bool:
+    """Whether ``dataset`` names an h5 file of your own videos (not one of :data:`DATASETS`)."""
+    return dataset not in DATASETS
+
+
+def dataset_key(name: str) -> str:
+    """How a job records its dataset: the name of a built-in one, the absolute path of a file
+    (so that the same file is the same dataset from any working folder)."""
+    looks_like_file = Path(name).suffix.lower() in H5_SUFFIXES or Path(name).exists()
+    return str(Path(name).resolve()) if is_own(name) and looks_like_file else name
+
+
+def dataset_folder(dataset: str) -> str:
+    """The folder of ``dataset``'s jobs under the results folder: its name, or the file's stem
+    (``my_videos.h5`` → ``my_videos``; ``-own`` appended to a built-in dataset's name)."""
+    if not is_own(dataset):
+        return dataset
+    stem = Path(dataset).stem
+    return f"{stem}-own" if stem in DATASETS else stem
+
+
 def check_dataset(name: str) -> str:
-    if name not in DATASETS:
+    """``name`` as jobs record it (see :func:`dataset_key`), or one clear error."""
+    key = dataset_key(name)
+    if not is_own(key):
+        return key
+    path = Path(key)
+    if path.suffix.lower() not in H5_SUFFIXES and not path.exists():
         raise CourseError(f"Unknown dataset {name!r}: use one of {', '.join(DATASETS)} (the "
                           "real ones once downloaded with `course-data summe` or "
-                          "`course-data tvsum`).")
-    return name
+                          "`course-data tvsum`), or the path of an h5 file of your own videos "
+                          f"({MAKE_OWN_H5}).")
+    if not path.is_file():
+        problem = "is a folder, not an h5 file" if path.is_dir() else "does not exist"
+        raise CourseError(f"The dataset {name} {problem}: give the h5 file of your own videos "
+                          f"({MAKE_OWN_H5}).")
+    return key
 
 
 def load_data(dataset: str, tier: str):
-    """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, or the
-    downloaded SumMe / TVSum file. Never another dataset in place of a missing one."""
+    """The dataset asked for and its 5 splits: the embedded synthetic videos of ``tier``, the
+    downloaded SumMe / TVSum file, or an h5 file of your own videos (features only, no
+    annotations needed). Never another dataset in place of a missing one."""
     from course_lib.data import summarization as sm
 
-    if check_dataset(dataset) == "synthetic":
+    dataset = check_dataset(dataset)
+    if dataset == "synthetic":
         return _synthetic(tier)
+    if is_own(dataset):
+        return _own(dataset, _modified(Path(dataset)))
     path = sm.feature_file(dataset)
     table = sm.tvsum_annotation_path() if dataset == "tvsum" else None
     return _benchmark(dataset, path, _modified(path), table, _modified(table))
@@ -119,6 +159,57 @@ def _synthetic(tier: str):
     from course_lib.data.synthetic_videos import synthetic_benchmark
 
     return synthetic_benchmark(tier)
+
+
+@lru_cache(maxsize=2)
+def _own(path: str, modified: int | None):
+    """Your own videos' h5 file (read once per version) and 5 random 80/20 splits of it, drawn
+    as the course draws the synthetic data's."""
+    from course_lib.data import summarization as sm
+
+    try:
+        # without the advice to download a benchmark again: that is not how this file is made
+        data = sm._read_h5(Path(path), dataset_folder(path), False, None, advice=False)
+    except DataError as error:
+        raise DataError(f"The dataset {path} cannot be used: {str(error).strip()} An h5 file "
+                        f"of your own videos is in the eccv16 layout: {MAKE_OWN_H5}.") from None
+    if bare := [r.key for r in data if r.features is None]:
+        raise DataError(f"The dataset {path} has no features in {', '.join(bare[:3])}"
+                        f"{' …' * (len(bare) > 3)}, so no model can train on it (an annotation-"
+                        f"only file?): {MAKE_OWN_H5}.")
+    if len(data) < 3:
+        raise DataError(f"The dataset {path} holds {len(data)} video(s); training needs at least "
+                        "3, so that each 80/20 split has test videos: put more videos in the "
+                        "folder and write its h5 again (`course-summarize VIDEOS_FOLDER "
+                        "--h5-only --overwrite --out FOLDER`).")
+    feature_kind(data)  # one kind throughout, or an error
+    return data, sm.make_splits(data.keys(), rng=np.random.default_rng(OWN_SPLIT_SEED))
+
+
+def feature_kind(data) -> str | None:
+    """The features of ``data`` as ``course-summarize`` records them (``googlenet`` or
+    ``fallback``; ``None`` when the file does not say), so that a model trained on it is given
+    the same kind when it summarizes a video."""
+    kinds = {_text(r.extras["feature_kind"]) for r in data if "feature_kind" in r.extras}
+    if len(kinds) > 1:
+        raise DataError(f"{data.source} mixes features ({', '.join(sorted(kinds))}): a model "
+                        "reads one kind; write the h5 of all your videos with one --features.")
+    return kinds.pop() if kinds else None
+
+
+def _text(value) -> str:
+    """A string member of an h5 group as text (h5py reads it back as bytes)."""
+    value = np.asarray(value).item()
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def has_annotations(data, keys: Iterable[str]) -> bool:
+    """Whether every video of ``keys`` has user summaries, so that F-scores can be computed."""
+    return all(data[k].user_summary is not None for k in keys)
+
+
+NO_F_SCORE = ("No F-score: {} has no annotations (user summaries), which the F-score compares "
+              "with; the label-free measures (score spread, constant overlap) were computed.")
 
 
 @lru_cache(maxsize=2)
@@ -163,13 +254,16 @@ class Job:
     split: int
     seed: int
 
+    def __post_init__(self):
+        object.__setattr__(self, "dataset", dataset_key(self.dataset))
+
     def folder(self, out: str | Path) -> Path:
-        return (Path(out) / self.dataset / self.tier / self.model
+        return (Path(out) / dataset_folder(self.dataset) / self.tier / self.model
                 / f"split{self.split}-seed{self.seed}")
 
     def __str__(self) -> str:
-        return (f"{self.model} on {self.dataset} ({self.tier} tier), split {self.split}, "
-                f"seed {self.seed}")
+        return (f"{self.model} on {dataset_folder(self.dataset)} ({self.tier} tier), split "
+                f"{self.split}, seed {self.seed}")
 
 
 @dataclass
@@ -193,6 +287,7 @@ class JobResult:
     # folders of runs made before the course logged them
     test_metrics: dict[str, np.ndarray] = field(default_factory=dict)
     running_elsewhere: bool = False  # skipped by this run: another process held its lock
+    note: str = ""  # why there is no F-score (a dataset without annotations), if so
 
     def test_scores(self, epoch: int) -> dict[str, np.ndarray]:
         """The test videos' scores saved after ``epoch`` (0 = untrained)."""
@@ -205,7 +300,7 @@ class JobResult:
 
 def _scores_path(folder: Path, dataset: str, epoch: int) -> Path:
     """The reference numbers epochs from -1 (before training): the course's epoch 0."""
-    return folder / "results" / f"{RESULT_PREFIX[dataset]}_{epoch - 1}.json"
+    return folder / "results" / f"{RESULT_PREFIX.get(dataset, 'Yours')}_{epoch - 1}.json"
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -263,7 +358,10 @@ def job_config(job: Job, spec: Model, data, split, overrides: Mapping | None = N
                    "split": job.split, "seed": job.seed, "config": config,
                    "overrides": {k: v for k, v in config.items() if v != base[k]},
                    "data": {"name": data.name, "source": data.source,
-                            "fingerprint": data.fingerprint()},
+                            "fingerprint": data.fingerprint(),
+                            # what a model trained on your own file reads (course-summarize)
+                            **({"features": feature_kind(data)}
+                               if is_own(job.dataset) and feature_kind(data) else {})},
                    "train_keys": list(split.train_keys), "test_keys": list(split.test_keys)})
 
 
@@ -502,12 +600,13 @@ def _finish(folder: Path, job: Job, run, data, split) -> None:
     if all(data[k].user_scores is not None for k in test_keys):
         final = _read_json(_scores_path(folder, job.dataset, epochs[-1]))
         ranked = evaluate_rank_correlation(data, final, test_keys)
+    note = "" if has_annotations(data, test_keys) else NO_F_SCORE.format(data.source)
     _write_json(folder / FINISHED, {
         "parameters": sum(p.numel() for p in run.model.parameters()), "epochs": epochs,
         "f_scores": f, "seconds_per_epoch": seconds, "train_curves": curves,
         "selections": run.selections(), "rank_correlation_final_epoch": ranked,
         "test_metrics": {k: tests[f"test_{k}"] for k in EPOCH_METRICS[2:]},
-        "seconds": history.seconds})
+        "seconds": history.seconds, **({"note": note} if note else {})})
 
 
 def load_job(folder: str | Path) -> JobResult:
@@ -522,10 +621,12 @@ def load_job(folder: str | Path) -> JobResult:
                          np.array(r["f_scores"], dtype=float),
                          np.array(r["seconds_per_epoch"], dtype=float),
                          {k: np.array(v, dtype=float) for k, v in r["train_curves"].items()},
-                         {k: (int(e), float(v)) for k, (e, v) in r["selections"].items()},
+                         {k: (int(e), np.nan if v is None else float(v))  # null: no F-score
+                          for k, (e, v) in r["selections"].items()},
                          r["rank_correlation_final_epoch"], total,
                          test_metrics={k: np.array(v, dtype=float)
-                                       for k, v in r.get("test_metrics", {}).items()})
+                                       for k, v in r.get("test_metrics", {}).items()},
+                         note=r.get("note", ""))
     path = folder / "progress.json"
     epochs = _read_json(path)["epochs"] if path.exists() else []
     return JobResult(job, folder, False, 0, np.array([e["epoch"] for e in epochs], dtype=int),
@@ -536,7 +637,8 @@ def load_job(folder: str | Path) -> JobResult:
 def load_results(out: str | Path, *, dataset: str | None = None,
                  tier: str | None = None) -> list[JobResult]:
     """Every job folder under ``out`` (of ``dataset`` / ``tier`` if given), finished or not."""
-    pattern = f"{dataset or '*'}/{tier or '*'}/*/split*-seed*/config.json"
+    where = dataset_folder(dataset_key(dataset)) if dataset else "*"
+    pattern = f"{where}/{tier or '*'}/*/split*-seed*/config.json"
     return [load_job(p.parent) for p in sorted(Path(out).glob(pattern))]
 
 

@@ -21,11 +21,14 @@ from course_lib.experiments.grid import (
 )
 from course_lib.experiments.jobs import (
     MODELS,
+    NO_F_SCORE,
     Job,
     JobResult,
     _read_json,
     _write_text,
     check_out,
+    dataset_folder,
+    has_annotations,
     load_data,
     load_job,
     load_results,
@@ -133,6 +136,8 @@ def _baselines(dataset: str, tier: str, results: Sequence[JobResult], splits: Se
         data, all_splits = load_data(dataset, tier)
     except DataError as error:
         return {}, f"No baselines: {error}"
+    if not has_annotations(data, data.keys()):
+        return {}, NO_F_SCORE.format(data.source) + " No baselines either: they are F-scores."
     used = {_read_json(r.folder / "config.json")["data"]["fingerprint"] for r in results}
     if used != {data.fingerprint()}:
         return {}, ("No baselines: the jobs were trained on other data than the current "
@@ -173,7 +178,7 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
         finished = [r for r in results if r.finished]
         absent = missing(out, names, ds, tr, grid_splits, grid_seeds)
         tables, note = _baselines(ds, tr, finished, sorted({r.job.split for r in finished}))
-        folder = out / ds / tr
+        folder = out / dataset_folder(ds) / tr
         written += _write_report(folder, ds, tr, names, finished, absent, tables, note,
                                  grid_splits, grid_seeds, out)
         mean_baselines = {b: float(np.mean([t[b].f_score for t in tables.values()]))

@@ -115,12 +115,14 @@ def evaluate_model(model, dataset, keys: Sequence[str], on_evaluate: Callable | 
     constant scores select too (:mod:`course_lib.diagnostics`; an F-score alone cannot tell).
 
     ``on_evaluate(scores, metrics)``, when given, also sees the scores themselves (the
-    experiment runner saves them after every epoch, as the reference does)."""
+    experiment runner saves them after every epoch, as the reference does). Videos without
+    annotations (your own) have no F-score: NaN, the label-free measures still run."""
     from course_lib.diagnostics import constant_overlap, score_spread
     from course_lib.evaluation import evaluate
 
     scores = score_videos(model, dataset, keys)
-    metrics = {"f_score": evaluate(dataset, scores, keys).mean,
+    annotated = all(dataset[k].user_summary is not None for k in keys)
+    metrics = {"f_score": evaluate(dataset, scores, keys).mean if annotated else float("nan"),
                "mean_score": float(np.mean([s.mean() for s in scores.values()])),
                "score_spread": score_spread(scores),
                "constant_overlap": float(np.nanmean([constant_overlap(dataset[k], scores[k])

@@ -15,6 +15,7 @@ fallback (notebook 07, ``course-summarize --features``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,30 +52,51 @@ class Extractor:
 
 def googlenet_extractor(weights: str | None = "imagenet", *, device: torch.device | None = None
                         ) -> Extractor:
-    """GoogLeNet pool5 on ``device`` (default CPU); ``weights=None``: random weights, the same
-    cost (tests and the benchmark)."""
-    from course_lib.video.googlenet import INPUT_SIZE, googlenet_pool5, preprocess
+    """GoogLeNet pool5 on ``device`` (default CPU), batch norms folded into the convolutions;
+    ``weights=None``: random weights, the same cost (tests and the benchmark).
+
+    On a CPU each batch is cut into one part per thread, each run by its own worker on one core
+    (:func:`_one_core`): a convolution spread over the cores waits at every layer for the slowest
+    one, which on a busy machine halved the throughput (``benchmarks/bench_summarize.py``)."""
+    from course_lib.video.googlenet import INPUT_SIZE, fold_batch_norm, googlenet_pool5, preprocess
 
     device = device or torch.device("cpu")
     try:
-        network = googlenet_pool5(weights).to(device)
+        network = fold_batch_norm(googlenet_pool5(weights)).to(device)
     except (OSError, RuntimeError) as error:  # URLError is an OSError; a bad hash a RuntimeError
         raise VideoError(f"GoogLeNet's ImageNet weights could not be fetched ({error}): "
                          f"{OFFLINE_FIX}.") from None
+    workers = torch.get_num_threads() if device.type == "cpu" else 1
+    pool = ThreadPoolExecutor(workers, initializer=_one_core) if workers > 1 else None
 
     @torch.inference_mode()
-    def batch(frames: np.ndarray, _neighbours) -> np.ndarray:
+    def run(images: torch.Tensor) -> torch.Tensor:
         flushing = torch.set_flush_denormal(True)  # denormal numbers are slow on a CPU
         try:
-            images = preprocess(torch.from_numpy(frames).to(device))
-            return network(images).float().cpu().numpy()
+            return network(images)
         finally:
             if flushing:
                 torch.set_flush_denormal(False)
 
+    @torch.inference_mode()
+    def batch(frames: np.ndarray, _neighbours) -> np.ndarray:
+        images = preprocess(torch.from_numpy(frames).to(device))
+        if pool is None:
+            return run(images).float().cpu().numpy()
+        threads = torch.get_num_threads()
+        try:
+            return torch.cat(list(pool.map(run, images.chunk(workers)))).numpy()
+        finally:
+            torch.set_num_threads(threads)  # the workers' setting reaches MKL's global one
+
     what = "ImageNet weights" if weights else "RANDOM weights (timing and tests only)"
     return Extractor("googlenet", 1024, (INPUT_SIZE, INPUT_SIZE), False, False, batch,
                      f"GoogLeNet pool5, 1024-d, {what}")
+
+
+def _one_core() -> None:
+    """A feature worker computes on its own core, without PyTorch's threads."""
+    torch.set_num_threads(1)
 
 
 def fallback_extractor() -> Extractor:

@@ -88,6 +88,22 @@ class GoogLeNetPool5(nn.Module):
         return x.mean(dim=(2, 3))
 
 
+def fold_batch_norm(model: GoogLeNetPool5) -> GoogLeNetPool5:
+    """The network for inference with each batch norm folded into the convolution before it (a
+    scale per output channel and a bias): the same function, one pass over the activations fewer
+    per layer. The module names of the weights are gone, so fold after loading them."""
+    for module in model.modules():
+        if isinstance(module, BasicConv2d) and isinstance(module.bn, nn.BatchNorm2d):
+            conv, bn = module.conv, module.bn
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                               conv.stride, conv.padding)
+            folded.weight.data.copy_(conv.weight * scale[:, None, None, None])
+            folded.bias.data.copy_(bn.bias - bn.running_mean * scale)
+            module.conv, module.bn = folded, nn.Identity()
+    return model.eval().requires_grad_(False).to(memory_format=torch.channels_last)
+
+
 def preprocess(images: torch.Tensor) -> torch.Tensor:
     """uint8 [B, H, W, 3] RGB → float [B, 3, H, W] in [-1, 1] (stored channels-last, as
     decoded)."""

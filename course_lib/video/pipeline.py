@@ -139,7 +139,9 @@ def analyse(path: str | Path, extractor: Extractor, *, key: str = "video_1",
         key=key, n_frames=decoded.n_frames, picks=decoded.picks, features=features,
         change_points=change_points,
         n_frame_per_seg=change_points[:, 1] - change_points[:, 0] + 1,
-        video_name=info.path.name, extras={"fps": np.float64(info.fps)}), str(info.path))
+        video_name=info.path.name,
+        extras={"fps": np.float64(info.fps), "feature_kind": np.bytes_(extractor.kind)}),
+        str(info.path))
     return VideoSummary(info, record, extractor.kind, seconds={
         "features": extracted - started, "shots": time.perf_counter() - extracted})
 

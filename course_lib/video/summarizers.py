@@ -9,7 +9,8 @@ checkpoint, from the first configuration of the family whose tensors fit it.
 
 Features: a model reads what it was trained on. The SumMe / TVSum files hold GoogLeNet pool5;
 the course's synthetic videos hold the weight-free spectral features that ``fallback`` computes.
-Both are 1024-d, so the width cannot tell them apart: a job folder records its dataset, and a
+Both are 1024-d, so the width cannot tell them apart: a job folder records its dataset (and, for
+an h5 file of your own videos, the features ``course-summarize`` wrote into it), and a
 notebook checkpoint (which does not) is taken to be trained on the notebooks' default, the
 synthetic videos, unless told otherwise (``trained_on``).
 """
@@ -46,12 +47,13 @@ class Summarizer:
 
     name: str
     model: torch.nn.Module
-    trained_on: str  # the dataset: "synthetic", "summe", "tvsum", …
+    trained_on: str  # the dataset: "synthetic", "summe", "tvsum", or your h5 file
     source: str
+    feature_kind: str | None = None  # what your h5 file recorded (else by ``trained_on``)
 
     @property
     def features(self) -> str:
-        return features_of(self.trained_on)
+        return self.feature_kind or features_of(self.trained_on)
 
     @property
     def feature_dim(self) -> int:
@@ -120,7 +122,7 @@ def _from_job(folder: Path, stored: dict, path: Path) -> Summarizer:
     except CheckpointError as error:
         raise VideoError(str(error)) from None
     return Summarizer(f"{stored['model']} (split {stored['split']}, seed {stored['seed']})", model,
-                      stored["dataset"], str(folder))
+                      stored["dataset"], str(folder), stored.get("data", {}).get("features"))
 
 
 def _from_notebook(path: Path, trained_on: str) -> Summarizer:
