@@ -230,6 +230,7 @@ def test_the_runner_trains_on_your_own_h5_without_f_scores_and_the_model_summari
     report = (out / "my_videos" / "smoke" / "comparison.md").read_text()
     assert "| sum-gan-sl-fast | 1 of 1 |" in report and "No F-score" in report
     assert "no annotations" in report
+    assert not (out / "my_videos" / "smoke" / "f_per_epoch.png").exists()  # nothing to draw
     # the trained model summarizes a video, reading the features its h5 file recorded
     summaries = tmp_path / "summaries"
     assert main([str(video[0]), "--model", str(result.folder), "--out", str(summaries)]) == 0

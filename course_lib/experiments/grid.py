@@ -27,6 +27,7 @@ from course_lib.experiments.jobs import (
     check_out,
     check_splits,
     claim_folder,
+    dataset_folder,
     job_config,
     load_data,
     load_job,
@@ -83,7 +84,7 @@ def run_jobs(todo: Sequence[Job], out: str | Path, *, jobs: int = 1,
             claim_folder(job.folder(out), job_config(job, MODELS[job.model], data,
                                                      all_splits[job.split]))
     pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
-    names = ", ".join(dict.fromkeys(f"{j.dataset}, {j.tier}" for j in todo))
+    names = ", ".join(dict.fromkeys(f"{dataset_folder(j.dataset)}, {j.tier}" for j in todo))
     bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({names})",
                disable=not progress)
     busy = []

@@ -185,6 +185,8 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
                           for b in next(iter(tables.values()), {})}
         shown = {b: v for b, v in mean_baselines.items() if b in ("random", "uniform")
                  or b.startswith("human")}
+        if not any(np.isfinite(r.f_scores).any() for r in finished):
+            continue  # no annotations (your own videos): no F-score to draw
         for name, fig in (("f_per_epoch.png", f_per_epoch_figure(finished, shown)),
                           ("f_per_split.png", per_split_figure(finished, {
                               k: {b: t[b].f_score for b in shown} for k, t in tables.items()}))):
