@@ -41,6 +41,7 @@ RATES = {"reference": (config.SumGanSlConfig.learning_rate,
 CONDITIONS = (("faithful", "reference"), ("fast", "laptop-fast"), ("fast", "reference"),
               ("faithful", "laptop-fast"))
 PROBED = CONDITIONS[:2]
+KEY = ("model", "trainer", "rates", "seed", "tier", "split", "epochs")  # what makes a run
 TERMS = ("reconstruction", "prior", "sparsity", "phase 1 (sum)", "adversarial")
 
 
@@ -62,14 +63,15 @@ def run_one(model: str, trainer: str, rates: str, seed: int, tier: str, split: i
     started = time.perf_counter()
     run = fit(net, cfg, data, the_split, seed=seed, checkpoint=False, live=False,
               on_evaluate=probe)
-    result = {"model": model, "trainer": trainer, "rates": rates, "seed": seed,
+    result = {"model": model, "trainer": trainer, "rates": rates, "seed": seed, "tier": tier,
+              "split": split, "epochs": epochs,
               "seconds": time.perf_counter() - started,
               "curves": {k: v.tolist() for k, v in collapse.epoch_curves(run).items()},
               "f_score": list(run.history.evals["f_score"])}
     if probe is not None:
-        result["gradients"] = {e: {t: dataclasses.asdict(g) for t, g in table.items()}
+        result["gradients"] = {str(e): {t: dataclasses.asdict(g) for t, g in table.items()}
                                for e, table in probe.gradients.items()}
-        result["views"] = {e: dataclasses.asdict(v) for e, v in probe.views.items()}
+        result["views"] = {str(e): dataclasses.asdict(v) for e, v in probe.views.items()}
         result["conditions"] = {
             c: dataclasses.asdict(r) for c, r in collapse.reconstruction_without_selection(
                 net, data, list(the_split.test_keys), cfg.sigma, seed=seed).items()}
@@ -153,20 +155,26 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"how many of {CONDITIONS} to run (the first N)")
     parser.add_argument("--probe-videos", type=int, default=5,
                         help="training videos the gradient and discriminator probe reads")
-    parser.add_argument("--json", type=Path, help="also write every number here")
+    parser.add_argument("--json", type=Path, help="also write every number here; runs already "
+                        "in it (same model, trainer, rates and seed) are read, not trained again")
     args = parser.parse_args(argv)
+    done = json.loads(args.json.read_text()) if args.json and args.json.exists() else []
     results = []
-    for model in args.models:
-        for trainer, rates in CONDITIONS[:args.conditions]:
+    for trainer, rates in CONDITIONS[:args.conditions]:  # the probed conditions first
+        for model in args.models:
             for seed in args.seeds:
-                results.append(run_one(model, trainer, rates, seed, args.tier, args.split,
-                                       args.probe_videos, args.epochs))
+                key = (model, trainer, rates, seed, args.tier, args.split, args.epochs)
+                found = [r for r in done if tuple(r[k] for k in KEY) == key]
+                results.append(found[0] if found else run_one(
+                    model, trainer, rates, seed, args.tier, args.split, args.probe_videos,
+                    args.epochs))
                 print(f"done: {model} {trainer} {rates} seed {seed} "
                       f"({results[-1]['seconds']:.0f} s)", flush=True)
-    if args.json:
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1))
-        tmp.replace(args.json)
+                if args.json:  # after every run: an interrupted study resumes from here
+                    tmp = args.json.with_suffix(".tmp")
+                    tmp.write_text(json.dumps(results + [r for r in done if r not in results],
+                                              indent=1))
+                    tmp.replace(args.json)
     print_tables(results)
 
 
