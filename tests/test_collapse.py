@@ -151,14 +151,16 @@ def test_separation_is_half_at_chance_and_one_when_the_original_always_wins():
         collapse.separation([0.5], [0.5, 0.4])
 
 
-def test_the_study_prints_its_four_tables(tmp_path, capsys):
+def test_the_study_prints_its_four_tables_and_resumes_from_its_json(tmp_path, capsys,
+                                                                   monkeypatch):
     import json
 
     import collapse_study  # benchmarks/ is on pytest's path (pyproject.toml)
 
     out = tmp_path / "study.json"
-    collapse_study.main(["--tier", "smoke", "--models", "sl", "--seeds", "0",
-                         "--conditions", "2", "--probe-videos", "2", "--json", str(out)])
+    args = ["--tier", "smoke", "--models", "sl", "--seeds", "0", "--conditions", "2",
+            "--probe-videos", "2", "--json", str(out)]
+    collapse_study.main(args)
     printed = capsys.readouterr().out
     for heading in ("1. Loss terms' gradients", "2. The discriminator", "3. Trained model",
                     "4. Test videos' score spread"):
@@ -166,6 +168,12 @@ def test_the_study_prints_its_four_tables(tmp_path, capsys):
     results = json.loads(out.read_text())
     assert [(r["trainer"], "gradients" in r) for r in results] == [("faithful", True),
                                                                    ("fast", True)]
-    assert dataclasses.fields(collapse.TermGradient)  # the JSON rows are its fields
     assert set(results[0]["gradients"]["0"]["sparsity"]) == {
         f.name for f in dataclasses.fields(collapse.TermGradient)}
+
+    def train(*_):
+        raise AssertionError("a run already in the JSON was trained again")
+
+    monkeypatch.setattr(collapse_study, "run_one", train)
+    collapse_study.main(args)
+    assert capsys.readouterr().out == printed
