@@ -1,0 +1,271 @@
+"""Why SUM-GAN-sl and -AAE stop selecting: measurements of the collapse to near-constant scores.
+
+A trained selector of the family often gives every step of a video nearly the same score, about
+σ (:func:`course_lib.diagnostics.score_spread` falls towards 0). These functions measure the
+mechanism instead of guessing it, each in a few lines of a notebook:
+
+- :func:`term_gradients` / :func:`gradient_table` — which loss term pushes the scores towards a
+  constant: each term's gradient on the selector's parameters, its size and whether descending
+  it widens or narrows the scores (its cosine with the gradient of the scores' spread);
+- :func:`discriminator_view` — does the discriminator tell originals from reconstructions at all;
+- :func:`reconstruction_without_selection` — can the reconstruction be matched without selecting
+  anything: the loss with the model's own scores against constant, shuffled and random ones;
+- :class:`CollapseProbe` — all of these during a training run, at chosen epochs, without
+  changing the run (its own random draws, no gradients left in the parameters);
+- :func:`epoch_curves` — a run's per-epoch spread, discriminator outputs and mean score.
+
+They work on any model with -sl's interface (``compress``, ``score``, ``summarize``,
+``discriminate_both``, ``latent_terms``), SUM-GAN-AAE included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from course_lib.errors import CourseError
+from course_lib.models.sum_gan_sl import distance_loss, least_squares, masked_sparsity_loss
+
+SCORE_CONDITIONS = ("own", "constant σ", "constant mean", "shuffled", "random, same mean")
+"""What :func:`reconstruction_without_selection` feeds the summarizer in place of its scores."""
+
+
+def synthetic_split(tier: str, split: int | None = None):
+    """The course's synthetic videos of ``tier`` and one of their 5 splits (the configuration's
+    default split when ``split`` is None), as the experiment runner makes them."""
+    from course_lib.config import DEFAULT_SPLIT, summarization_data_config
+    from course_lib.data.summarization import make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    config = summarization_data_config(tier, verbose=False)
+    data = make_synthetic_dataset(config)
+    splits = make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+    return data, splits[DEFAULT_SPLIT if split is None else split]
+
+
+@contextmanager
+def given_scores(model, scores: torch.Tensor):
+    """The model's summarizer with ``scores`` [1, T] in place of its selector's: what the encoder,
+    decoder and discriminator make of a selection the selector did not choose."""
+    model.score = lambda x, lengths=None: scores.to(x)
+    try:
+        yield model
+    finally:
+        del model.score
+
+
+def spread_proxy(scores: torch.Tensor) -> torch.Tensor:
+    """The standard deviation of one video's scores: a differentiable stand-in for
+    :func:`~course_lib.diagnostics.score_spread`, whose quantiles move only two steps' scores."""
+    return scores.reshape(-1).std()
+
+
+def _cosine(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
+    a = torch.cat([t.reshape(-1) for t in a]).double()
+    b = torch.cat([t.reshape(-1) for t in b]).double()
+    norm = a.norm() * b.norm()
+    return float(a @ b / norm) if norm > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class TermGradient:
+    """One loss term's pull on the selector, for one video or a mean over videos.
+
+    ``norm``: the size of its gradient on the selector's parameters. ``widens``: the cosine
+    between descending the term (minus its gradient) and the gradient of the scores' spread; > 0
+    means a step on this term alone widens the scores, < 0 narrows them towards a constant.
+    ``sign_widens``: the same for minus the gradient's *signs*, the direction of an early Adam
+    step (which moves every parameter by about the learning rate, however small its gradient).
+    ``score_widens``: the cosine taken on the scores themselves, before the selector's sigmoid
+    and weights shape how a parameter step moves them.
+    """
+
+    norm: float
+    widens: float
+    sign_widens: float
+    score_widens: float
+
+
+def _terms(model, x: torch.Tensor, config, generator: torch.Generator | None):
+    """The summarizer's forward pass and every loss term that reaches the scores: phase 1's
+    (reconstruction, the latent terms, sparsity: what the selector descends) and the decoder
+    phase's adversarial term (the selector never descends it; shown for comparison)."""
+    out = model.summarize(x, None, generator)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded)
+    terms = {"reconstruction": distance_loss(phi_x, phi_hat), **model.latent_terms(out),
+             "sparsity": masked_sparsity_loss(out.scores, config.sigma)}
+    terms["phase 1 (sum)"] = sum(terms.values())
+    terms["adversarial"] = least_squares(p_hat, 1.0)
+    return out, terms
+
+
+def term_gradients(model, features, config, generator: torch.Generator | None = None
+                   ) -> dict[str, TermGradient]:
+    """Each loss term's :class:`TermGradient` on one video's ``features`` [T, D].
+
+    ``autograd.grad`` leaves the parameters' ``.grad`` untouched, so this can run during
+    training (the reference's clipping reads gradients left from earlier updates)."""
+    params = [p for p in model.selector.parameters() if p.requires_grad]
+    x = model.compress(model.prepare(torch.as_tensor(np.asarray(features))))
+    out, terms = _terms(model, x, config, generator)
+    spread = spread_proxy(out.scores)
+    spread_params = torch.autograd.grad(spread, params, retain_graph=True)
+    spread_scores = torch.autograd.grad(spread, out.scores, retain_graph=True)
+    found = {}
+    for name, term in terms.items():
+        on_params = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+        on_params = [torch.zeros_like(p) if g is None else g
+                     for p, g in zip(params, on_params, strict=True)]
+        (on_scores,) = torch.autograd.grad(term, out.scores, retain_graph=True)
+        found[name] = TermGradient(
+            float(torch.cat([g.reshape(-1) for g in on_params]).norm()),
+            _cosine([-g for g in on_params], spread_params),
+            _cosine([-g.sign() for g in on_params], spread_params),
+            _cosine([-on_scores], spread_scores))
+    return found
+
+
+def _mean_rows(rows: Sequence[Mapping[str, object]]) -> dict[str, object]:
+    kind = type(next(iter(rows[0].values())))
+    return {name: kind(*np.nanmean([[getattr(r[name], f) for f in kind.__dataclass_fields__]
+                                     for r in rows], axis=0).tolist())
+            for name in rows[0]}
+
+
+def gradient_table(model, dataset, keys: Sequence[str], config, seed: int = 0
+                   ) -> dict[str, TermGradient]:
+    """:func:`term_gradients` averaged over the videos ``keys`` (the VAE's noise drawn from
+    ``seed``, not from the training's generator)."""
+    if not keys:
+        raise CourseError("gradient_table needs at least one video key.")
+    generator = torch.Generator().manual_seed(seed)
+    return _mean_rows([term_gradients(model, dataset[k].features, config, generator)
+                       for k in keys])
+
+
+def separation(p_original: Sequence[float], p_summary: Sequence[float]) -> float:
+    """The fraction of videos whose original the discriminator rates above its reconstruction
+    (ties count half): 0.5 is chance, 1 a discriminator that always tells them apart."""
+    a, b = np.asarray(p_original, dtype=float), np.asarray(p_summary, dtype=float)
+    if a.shape != b.shape or not len(a):
+        raise CourseError(f"separation needs one P(original) per P(summary), got {a.shape} "
+                          f"and {b.shape}.")
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
+@dataclass(frozen=True)
+class DiscriminatorView:
+    """Mean P(original) and P(summary) over videos, and their :func:`separation`."""
+
+    p_original: float
+    p_summary: float
+    separation: float
+
+
+@torch.no_grad()
+def discriminator_view(model, dataset, keys: Sequence[str], seed: int = 0) -> DiscriminatorView:
+    """What the discriminator says of each video and of the summarizer's reconstruction of it."""
+    generator = torch.Generator().manual_seed(seed)
+    p_x, p_hat = [], []
+    for key in keys:
+        x = model.compress(model.prepare(torch.as_tensor(np.asarray(dataset[key].features))))
+        _, (p_original, p_summary) = model.discriminate_both(
+            x, model.summarize(x, None, generator).decoded)
+        p_x.append(float(p_original))
+        p_hat.append(float(p_summary))
+    return DiscriminatorView(float(np.mean(p_x)), float(np.mean(p_hat)), separation(p_x, p_hat))
+
+
+def condition_scores(own: torch.Tensor, sigma: float, rng: np.random.Generator
+                     ) -> dict[str, torch.Tensor]:
+    """The scores of :data:`SCORE_CONDITIONS` for one video: its own; σ everywhere; its own mean
+    everywhere; its own scores in a random order (same values, no link to the content); uniform
+    random scores with its own mean (U(0, 2·mean), or U(2·mean − 1, 1) above 0.5)."""
+    mean = float(own.mean())
+    low, high = (0.0, 2 * mean) if mean <= 0.5 else (2 * mean - 1.0, 1.0)
+    steps = own.shape[-1]
+    return {"own": own,
+            "constant σ": torch.full_like(own, sigma),
+            "constant mean": torch.full_like(own, mean),
+            "shuffled": own[..., torch.from_numpy(rng.permutation(steps))],
+            "random, same mean": torch.from_numpy(
+                rng.uniform(low, high, size=own.shape)).to(own)}
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    """The summarizer's losses when fed one condition's scores (means over videos and draws):
+    the reconstruction distance ‖φ(x) − φ(x̂)‖ and the discriminator's P(summary)."""
+
+    reconstruction: float
+    p_summary: float
+
+
+@torch.no_grad()
+def reconstruction_without_selection(model, dataset, keys: Sequence[str], sigma: float,
+                                     seed: int = 0, draws: int = 3
+                                     ) -> dict[str, ConditionResult]:
+    """Can the reconstruction be matched without selecting? The loss the selector descends and
+    the discriminator's view, with the model's own scores and with each of
+    :data:`SCORE_CONDITIONS`' stand-ins. Every condition sees the same noise draws (paired)."""
+    if not keys:
+        raise CourseError("reconstruction_without_selection needs at least one video key.")
+    rng = np.random.default_rng(seed)
+    found: dict[str, list[tuple[float, float]]] = {c: [] for c in SCORE_CONDITIONS}
+    for key in keys:
+        x = model.compress(model.prepare(torch.as_tensor(np.asarray(dataset[key].features))))
+        for draw in range(draws):
+            scores = condition_scores(model.score(x), sigma, rng)
+            for name, given in scores.items():
+                generator = torch.Generator().manual_seed(seed * 1000 + draw)
+                with given_scores(model, given):
+                    decoded = model.summarize(x, None, generator).decoded
+                (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, decoded)
+                found[name].append((float(distance_loss(phi_x, phi_hat)), float(p_hat)))
+    return {name: ConditionResult(*np.mean(rows, axis=0).tolist())
+            for name, rows in found.items()}
+
+
+@dataclass
+class CollapseProbe:
+    """An ``on_evaluate`` callback for a fit function that measures the model at the given
+    epochs (0: before training) on ``keys`` (e.g. a few training videos): its
+    :func:`gradient_table` and :func:`discriminator_view`, kept in ``gradients`` and ``views``
+    by epoch. It draws from its own generators and leaves no gradients behind, so the run is the
+    one it would be without the probe. Pass ``evaluate_before=True`` runs (the family's
+    default): the first evaluation is epoch 0."""
+
+    model: torch.nn.Module
+    dataset: object
+    keys: Sequence[str]
+    config: object
+    epochs: Iterable[int] = (0, 1, 2, 5, 10, 20)
+    seed: int = 0
+    gradients: dict[int, dict[str, TermGradient]] = field(default_factory=dict)
+    views: dict[int, DiscriminatorView] = field(default_factory=dict)
+    _calls: int = 0
+
+    def __call__(self, scores, metrics) -> None:
+        epoch, self._calls = self._calls, self._calls + 1
+        if epoch not in set(self.epochs):
+            return
+        with torch.enable_grad():
+            self.gradients[epoch] = gradient_table(self.model, self.dataset, self.keys,
+                                                   self.config, self.seed)
+        self.views[epoch] = discriminator_view(self.model, self.dataset, self.keys, self.seed)
+
+
+def epoch_curves(run) -> dict[str, np.ndarray]:
+    """A run's collapse, epoch by epoch: the test videos' score spread and mean score at each
+    evaluation (epoch 0 first when evaluated before training), and the training updates'
+    P(original), P(summary) and mean score averaged over each epoch (epochs 1 on)."""
+    curves = {"test spread": np.asarray(run.history.evals["score_spread"]),
+              "test mean score": np.asarray(run.history.evals["mean_score"])}
+    for key in ("p_original", "p_summary", "mean_score"):
+        if key in run.history.train:
+            curves[f"train {key.replace('_', ' ')}"] = run.epoch_means(key)
+    return curves
