@@ -37,13 +37,10 @@ SCORE_CONDITIONS = ("own", "constant σ", "constant mean", "shuffled", "random, 
 def synthetic_split(tier: str, split: int | None = None):
     """The course's synthetic videos of ``tier`` and one of their 5 splits (the configuration's
     default split when ``split`` is None), as the experiment runner makes them."""
-    from course_lib.config import DEFAULT_SPLIT, summarization_data_config
-    from course_lib.data.summarization import make_splits
-    from course_lib.data.synthetic_videos import make_synthetic_dataset
+    from course_lib.config import DEFAULT_SPLIT
+    from course_lib.data.synthetic_videos import synthetic_benchmark
 
-    config = summarization_data_config(tier, verbose=False)
-    data = make_synthetic_dataset(config)
-    splits = make_splits(data.keys(), rng=np.random.default_rng(config.seed))
+    data, splits = synthetic_benchmark(tier)
     return data, splits[DEFAULT_SPLIT if split is None else split]
 
 
