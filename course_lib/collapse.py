@@ -266,3 +266,37 @@ def epoch_curves(run) -> dict[str, np.ndarray]:
         if key in run.history.train:
             curves[f"train {key.replace('_', ' ')}"] = run.epoch_means(key)
     return curves
+
+
+def why_sentences(conditions: Mapping[str, ConditionResult],
+                  gradients: Mapping[str, TermGradient], view: DiscriminatorView) -> list[str]:
+    """What one trained model's measurements say about its collapse, computed from them: does
+    selecting lower the reconstruction, does the discriminator tell the summary apart, and which
+    term pulls the selector hardest, widening or narrowing its scores."""
+    own = conditions["own"].reconstruction
+    stand_ins = {c: r.reconstruction for c, r in conditions.items() if c != "own"}
+    best_other = min(stand_ins.values())
+    gain = (best_other - own) / best_other
+    listed = ", ".join(f"{c} {v:.4f}" for c, v in stand_ins.items())
+    lines = [f"Reconstruction distance with its own scores {own:.4f}; with stand-ins that select "
+             f"nothing: {listed}. Its own selection lowers the loss by {gain:.1%} of the best "
+             "stand-in's: " + ("the reconstruction barely rewards selecting."
+                               if gain < 0.1 else "selecting pays in the reconstruction.")]
+    margin = view.p_original - view.p_summary
+    lines.append(
+        f"The discriminator rates originals {view.p_original:.3f} and reconstructions "
+        f"{view.p_summary:.3f} on average, and ranks the original higher on "
+        f"{view.separation:.0%} of the videos, by {margin:+.3f}: "
+        + ("a near-flat adversarial signal." if abs(margin) < 0.05 else
+           "the adversarial term can tell them apart."))
+    phase_one = {t: g for t, g in gradients.items()
+                 if t not in ("phase 1 (sum)", "adversarial") and np.isfinite(g.norm)}
+    strongest = max(phase_one, key=lambda t: phase_one[t].norm)
+    s, r = phase_one[strongest], phase_one.get("reconstruction")
+    ratio = (f"; the reconstruction's is {s.norm / r.norm:.0f} times smaller"
+             if r is not None and strongest != "reconstruction" and r.norm > 0 else "")
+    lines.append(f"On the selector's parameters the strongest pull is the {strongest} term's "
+                 f"(gradient norm {s.norm:.3g}){ratio}; a step on it alone "
+                 + ("widens" if s.widens > 0 else "narrows") + f" the scores (cosine "
+                 f"{s.widens:+.2f} with the gradient of their spread).")
+    return lines

@@ -177,3 +177,22 @@ def test_the_study_prints_its_four_tables_and_resumes_from_its_json(tmp_path, ca
     monkeypatch.setattr(collapse_study, "run_one", train)
     collapse_study.main(args)
     assert capsys.readouterr().out == printed
+
+
+def test_the_sentences_follow_the_measurements():
+    own = collapse.ConditionResult(0.30, 0.5)
+    flat = {"own": own, "constant σ": collapse.ConditionResult(0.301, 0.5),
+            "shuffled": collapse.ConditionResult(0.302, 0.5)}
+    paying = {**flat, "constant σ": collapse.ConditionResult(0.40, 0.5),
+              "shuffled": collapse.ConditionResult(0.45, 0.5)}
+    g = collapse.TermGradient
+    gradients = {"reconstruction": g(0.01, 0.2, 0.2, 0.2), "sparsity": g(1.0, -0.3, -0.3, 0.0),
+                 "phase 1 (sum)": g(1.0, -0.3, -0.3, 0.0), "adversarial": g(5.0, 0.9, 0.9, 0.9)}
+    chance = collapse.DiscriminatorView(0.51, 0.50, 1.0)
+    lines = collapse.why_sentences(flat, gradients, chance)
+    assert "barely rewards selecting" in lines[0] and "near-flat" in lines[1]
+    assert "sparsity term" in lines[2] and "narrows" in lines[2] and "100 times" in lines[2]
+    lines = collapse.why_sentences(paying, {**gradients, "sparsity": g(1.0, 0.4, 0.4, 0.0)},
+                                   collapse.DiscriminatorView(0.9, 0.2, 1.0))
+    assert "selecting pays" in lines[0] and "can tell them apart" in lines[1]
+    assert "widens" in lines[2]  # the adversarial term is not the selector's: never named
