@@ -488,10 +488,21 @@ def _t_p(t: float, n: int) -> float:
 
 def paired_report_lines(results: Iterable, rule: str = FINAL) -> list[str]:
     """Markdown for the runner's report: :data:`RULE`, then one :meth:`Paired.sentence` for
-    each two models (in the order given) that share at least two finished runs."""
+    each two models (in the order given) that share at least two finished runs; two models
+    trained for different numbers of epochs compare at the last epoch both trained."""
+    results = _finished(results)
     table = f_by_run(results, rule)
     models = list(table)
-    found = [_paired(a, b, rule, table[a], table[b]) for i, b in enumerate(models)
+
+    def pair(a: str, b: str) -> Paired:  # models of different lengths: at the shared epoch
+        epoch = shared_epoch(results, a, b)
+        if rule != FINAL or all(int(np.max(r.epochs)) == epoch for r in results
+                                if r.job.model in (a, b)):
+            return _paired(a, b, rule, table[a], table[b])
+        at = f_at_epoch(results, epoch)
+        return _paired(a, b, f"epoch {epoch}, the last both trained", at[a], at[b])
+
+    found = [pair(a, b) for i, b in enumerate(models)
              for a in models[i + 1:] if len(set(table[a]) & set(table[b])) >= 2]
     if not found:
         return []
@@ -665,18 +676,41 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
     return moves, model_gap, lines
 
 
+def shared_epoch(results: Iterable, a: str, b: str) -> int:
+    """The last epoch that every finished run of ``a`` and of ``b`` trained: where two models
+    trained for different numbers of epochs (the laptop tier's faithful trainer trains a quarter
+    of the fast one's) are compared."""
+    ends = [int(np.max(r.epochs)) for r in _finished(results) if r.job.model in (a, b)]
+    if not ends:
+        raise CourseError(f"No finished runs of {a!r} or {b!r}.")
+    return min(ends)
+
+
+def f_at_epoch(results: Iterable, epoch: int) -> dict[str, dict[Run, float]]:
+    """Model → {(split, seed): test F after ``epoch``} for the finished runs that reached it."""
+    table: dict[str, dict[Run, float]] = {}
+    for r in _finished(results):
+        at = np.flatnonzero(np.asarray(r.epochs) == epoch)
+        if len(at):
+            table.setdefault(r.job.model, {})[(r.job.split, r.job.seed)] = float(
+                r.f_scores[at[0]])
+    return table
+
+
 def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs
                ) -> tuple[Paired | None, str]:
     """What the fast trainer costs or gains against the faithful one, on the runs both
-    finished: both trainers' seconds per trained epoch on those runs, and the paired final-epoch
-    comparison (``kwargs`` go to :func:`paired_comparison`); with a single shared run, its two
-    F-scores beside the fast trainer's spread between runs, and ``None`` for the comparison."""
+    finished: both trainers' seconds per trained epoch on those runs, and the paired comparison
+    of their F at the last epoch both trained (:func:`shared_epoch`; ``kwargs`` go to the
+    paired statistics); with a single shared run, its two F-scores beside the fast trainer's
+    spread between runs, and ``None`` for the comparison."""
     results = _finished(results)
-    table = f_by_run(results, FINAL)
     for name in (fast, faithful):
-        if name not in table:
+        if not any(r.job.model == name for r in results):
             raise CourseError(f"No finished runs of {name!r}; models with results: "
-                              f"{', '.join(table) or 'none'}.")
+                              f"{', '.join(sorted({r.job.model for r in results})) or 'none'}.")
+    epoch = shared_epoch(results, fast, faithful)
+    table = f_at_epoch(results, epoch)
     runs = sorted(set(table[fast]) & set(table[faithful]))
     if not runs:
         raise CourseError(f"{fast} and {faithful} share no finished (split, seed) run: run both "
@@ -688,21 +722,25 @@ def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs
                               and (r.job.split, r.job.seed) in runs]))
 
     quick, slow = seconds(fast), seconds(faithful)
+    final = all(int(np.max(r.epochs)) == epoch for r in results if r.job.model in (fast, faithful))
+    when = "final-epoch F" if final else f"F after epoch {epoch}, the last epoch both trained,"
     text = (f"On the {len(runs)} run{'s' * (len(runs) > 1)} both trained, {fast} took "
             f"{quick:.1f} s per epoch and {faithful} {slow:.1f} s ({slow / quick:.1f}× as long; "
             f"this machine, while the grid ran). ")
     if len(runs) > 1:
-        paired = paired_comparison(results, fast, faithful, FINAL, **kwargs)
+        rule = FINAL if final else f"epoch {epoch}, the last both trained"
+        paired = _paired(fast, faithful, rule, table[fast], table[faithful], **kwargs)
         return paired, text + paired.sentence()
     (split, seed), = runs
     mine, theirs = table[fast][(split, seed)], table[faithful][(split, seed)]
     own = np.array(list(table[fast].values()))
-    spread = (f"{fast}'s final-epoch F moves by sd = {own.std(ddof=1):.1f} points between its "
-              f"{len(own)} runs" if len(own) > 1 else "no second run says how much it moves")
+    spread = (f"{fast}'s {when.removesuffix(',')} moves by sd = {own.std(ddof=1):.1f} points "
+              f"between its {len(own)} runs" if len(own) > 1
+              else "no second run says how much it moves")
     return None, text + (
-        f"Final-epoch F on split {split}, seed {seed}: {fast} {mine:.1f}, {faithful} "
-        f"{theirs:.1f} ({mine - theirs:+.1f}). One pair cannot tell the trainers apart from the "
-        f"noise: {spread}.")
+        f"{when[0].upper() + when[1:]} on split {split}, seed {seed}: {fast} {mine:.1f}, "
+        f"{faithful} {theirs:.1f} ({mine - theirs:+.1f}). One pair cannot tell the trainers "
+        f"apart from the noise: {spread}.")
 
 
 # ---------------------------------------------------------------- your improvement

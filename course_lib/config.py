@@ -320,6 +320,12 @@ LAPTOP_FAITHFUL_RATES = {"learning_rate": SumGanSlConfig.learning_rate,
 # (-sl) and 0.31-0.45 (AAE), P(original) and P(summary) within 0.45-0.53, and the mean score
 # reaches σ by epoch 6 (-sl) and 3 (AAE).
 LAPTOP_FAST_RATES = {"learning_rate": 5e-4, "discriminator_learning_rate": 5e-5}
+# The faithful trainer makes 5 times the fast one's updates per epoch (each on one video), at a
+# fifth of its rate: the two have made the same rate x updates at the end of every epoch. At the
+# laptop tier it trains the first quarter of the fast trainer's epochs (as notebook 04 compares
+# them) and is compared with the fast trainer at its last epoch: its 20 epochs made it the
+# longest of notebook 06's jobs (78 s for -sl, 106 s for AAE on the 2-core CPU).
+LAPTOP_FAITHFUL_EPOCH_SHARE = 4
 
 
 TRAINERS = ("faithful", "fast")
@@ -349,7 +355,8 @@ def sum_gan_sl_config(tier: str | None = None, verbose: bool = True,
     if trainer == "faithful" and config.videos_per_update > 1:
         config = replace(config, videos_per_update=1, training_order="split")
         if tier == "laptop":
-            config = replace(config, **LAPTOP_FAITHFUL_RATES)
+            config = replace(config, **LAPTOP_FAITHFUL_RATES,
+                             epochs=max(1, config.epochs // LAPTOP_FAITHFUL_EPOCH_SHARE))
     elif trainer == "fast" and config.videos_per_update == 1:
         config = replace(config, videos_per_update=FAST_VIDEOS_PER_UPDATE,
                          training_order="by_length")

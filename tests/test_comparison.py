@@ -392,6 +392,21 @@ def test_speed_cost_pairs_the_trainers_on_their_shared_runs_and_times_those_runs
         cmp.speed_cost(fast + elsewhere, "fast", "slow")
 
 
+def test_a_faithful_trainer_of_fewer_epochs_is_compared_at_its_last_epoch():
+    fast = grid_results("fast", 0, splits=5, seeds=2)  # epochs 0-3
+    slow = [Result(r.job.__class__("slow", "synthetic", "smoke", r.job.split, r.job.seed),
+                   r.f_scores[:2] - 5.0) for r in fast if r.job.split == 2]  # epochs 0-1
+    assert cmp.shared_epoch(fast + slow, "fast", "slow") == 1
+    paired, text = cmp.speed_cost(fast + slow, "fast", "slow")
+    assert paired.mean == pytest.approx(5.0) and "epoch 1, the last both trained" in paired.rule
+    paired, text = cmp.speed_cost(fast + slow[:1], "fast", "slow")
+    assert "F after epoch 1, the last epoch both trained, on split 2, seed 0" in text
+    assert "(+5.0)" in text
+    lines = cmp.paired_report_lines(fast + slow)
+    assert any("slow − fast (epoch 1, the last both trained)" in line
+               for line in lines)
+
+
 def test_what_moves_f_nets_out_a_shift_that_moves_random_scores_alike():
     rows = [cmp.Sensitivity("a", 2.0, 1.0, 1.5, 4.0, {"protocol-like": -5.0}),
             cmp.Sensitivity("b", 4.0, 1.0, 2.5, 6.0, {"protocol-like": -5.0})]

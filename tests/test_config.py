@@ -54,6 +54,8 @@ def test_each_trainer_has_its_own_laptop_rates(make):
         assert getattr(fast, rate) == pytest.approx(
             fast.videos_per_update * getattr(reference, rate))
     assert faithful.sigma == fast.sigma == reference.sigma
+    # the faithful trainer trains the first quarter of the epochs (the slowest jobs otherwise)
+    assert faithful.epochs == fast.epochs // config.LAPTOP_FAITHFUL_EPOCH_SHARE >= 1
 
 
 def test_the_paper_tier_is_the_reference_for_the_faithful_trainer():
