@@ -25,20 +25,24 @@ from course_lib.widgets import frame_png, play_controls
 def importance_plot(record: VideoRecord, scores: np.ndarray | None = None,
                     summary: np.ndarray | None = None, cursor: int | None = None,
                     ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
-    """Step scores (default ``gtscore``) over frames, KTS shot boundaries, selected shots shaded."""
+    """Step scores (default ``gtscore``) over frames, KTS shot boundaries, selected shots shaded.
+
+    The score axis is fixed at 0 to 1 (wider only for scores outside it), so that scores that
+    barely move look flat, and panels of several models read on one scale."""
     if ax is None:
         ax = plt.subplots(figsize=(8, 2.4))[1]
     scores = record.gtscore if scores is None else np.asarray(scores)
+    low, high = min(0.0, float(np.min(scores))), max(1.0, float(np.max(scores)))
     ax.step(record.picks, scores, where="post", color="C0", lw=1.2, label="importance")
     if record.change_points is not None:
         for start in record.change_points[1:, 0]:
             ax.axvline(start, color="0.6", lw=0.6, ls="--")
     if summary is not None:
-        ax.fill_between(np.arange(len(summary)), 0, np.max(scores) * summary, step="post",
+        ax.fill_between(np.arange(len(summary)), low, low + (high - low) * summary, step="post",
                         color="C1", alpha=0.3, label="selected shots")
     if cursor is not None:
         ax.axvline(cursor, color="C3", lw=1.5)
-    ax.set(xlim=(0, record.n_frames), xlabel="frame", ylabel="score",
+    ax.set(xlim=(0, record.n_frames), ylim=(low, high), xlabel="frame", ylabel="score",
            title=title or f"{record.key}: importance, shots (dashed)")
     ax.legend(loc="upper right")
     return ax

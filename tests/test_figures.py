@@ -147,3 +147,10 @@ def test_the_training_curves_are_readable_at_the_back_of_the_room():
     sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
     assert sizes and min(sizes) >= 9
     plt.close(fig)
+
+
+def test_a_flat_importance_curve_stays_flat_on_the_0_1_scale(record):
+    ax = sp.importance_plot(record, np.full(record.n_steps, 0.1) + 1e-3 * np.arange(
+        record.n_steps) / record.n_steps)
+    assert ax.get_ylim() == (0.0, 1.0)
+    plt.close(ax.figure)
