@@ -451,6 +451,17 @@ def versus_baseline(results: Iterable, model: str, baseline: str,
     return _paired(model, baseline, rule, runs, {r: per_split[r[0]] for r in runs}, **kwargs)
 
 
+def versus_untrained(results: Iterable, model: str, rule: str = FINAL, **kwargs) -> Paired:
+    """``model`` against its own untrained self (epoch 0 of the same run: same weights at the
+    start, same test videos): whether training moved F by more than the noise."""
+    table = f_by_run(results, rule)
+    if model not in table:
+        raise CourseError(f"No finished runs of {model!r}; models with results: "
+                          f"{', '.join(table) or 'none'}.")
+    untrained = f_at_epoch(results, 0)[model]
+    return _paired(model, f"untrained {model}", rule, table[model], untrained, **kwargs)
+
+
 def _paired(a: str, b: str, rule: str, table_a: Mapping[Run, float],
             table_b: Mapping[Run, float], *, level: float = 0.95, n_resamples: int = 10_000,
             seed: int = 0, t_statistic: Callable = paired_t_statistic,

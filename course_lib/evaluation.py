@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from scipy.stats import kendalltau, spearmanr
+from scipy.stats import kendalltau, rankdata
 
 from course_lib.errors import CourseError
 
@@ -596,11 +596,19 @@ def rank_correlation(scores, annotator_scores: np.ndarray, *, what: str = "The s
                           "means the model diverged; check the scores before evaluating.")
     if np.all(scores == scores[0]):
         return 0.0, 0.0  # a constant ranking orders nothing (scipy would give NaN)
-    taus, rhos = [], []
-    for target in np.atleast_2d(annotator_scores):
-        taus.append(kendalltau(scores, target).statistic)
-        rhos.append(spearmanr(scores, target).statistic)
-    return float(np.nanmean(taus)), float(np.nanmean(rhos))
+    taus = [kendalltau(scores, target).statistic for target in annotator_scores]
+    return float(np.nanmean(taus)), float(np.nanmean(_spearman_rows(scores, annotator_scores)))
+
+
+def _spearman_rows(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Spearman's ρ of ``scores`` with each row of ``targets`` (Pearson's r of the average
+    ranks, as ``scipy.stats.spearmanr``; NaN for a constant row), all rows in one go."""
+    x = rankdata(scores)
+    y = rankdata(targets, axis=1)
+    x -= x.mean()
+    y -= y.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (y @ x) / np.sqrt((x @ x) * np.einsum("ij,ij->i", y, y))
 
 
 def human_rank_correlation(annotator_scores: np.ndarray) -> tuple[float, float]:

@@ -3,12 +3,15 @@
     course-experiments run sum-gan-sl --dataset summe --splits 0-4 --seeds 0,1,2 --out results/
     course-experiments run sum-gan-sl-fast --option dpp --out results/
     course-experiments report --out results/
+    course-experiments rarity --out results/
     course-experiments run sum-gan-sl-fast --dataset summaries/my_videos.h5 --out results/
 
 Each (model, dataset, tier, split, seed) is one job with its own folder under --out; a finished
 job is skipped and an interrupted one resumes, so the same command continues a grid. --only
 runs one job of the grid (for a cluster's job array), --jobs N runs N at a time. A job that
 another process is running is skipped; then the exit status is 75 (run the command again later).
+``rarity`` judges the finished synthetic runs again by annotators who value a scene's rarity
+more or less (no training: only the labels change).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from course_lib import experiments as ex
 from course_lib.config import IMPROVEMENTS, improvement
 from course_lib.errors import CourseError
+from course_lib.experiments.rarity import rarity_sweep, sweep_lines
 from course_lib.registry import load_plugins
 from course_lib.training import TrainingInterrupted
 
@@ -117,6 +121,20 @@ def report(args) -> int:
     return 0
 
 
+def rarity(args) -> int:
+    try:
+        weights = [float(w) for w in args.weights.split(",")]
+    except ValueError:
+        raise CourseError(f"--weights {args.weights}: give numbers in [0, 1] joined by commas, "
+                          "e.g. 0,0.3,0.7,1.") from None
+    results = ex.load_results(args.out, dataset="synthetic", tier=args.tier)
+    tier = args.tier or next((r.job.tier for r in results if r.finished), "laptop")
+    print("\n".join(sweep_lines(rarity_sweep(results, tier, weights))))
+    print("F: final epoch, mean over the runs; − X: mean paired difference with its 95 % "
+          "t-interval over the (split, seed) runs; * = above 0 by that rule.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; bad input is reported in one message, exit status 1."""
     try:
@@ -154,9 +172,15 @@ def main(argv: list[str] | None = None) -> int:
                      help="the grid's models (default: those found)")
     sub.add_argument("--splits", help="the grid's splits (default: every split of the data)")
     sub.add_argument("--seeds", help="the grid's seeds (default: those found)")
+    sub = commands.add_parser("rarity", help="judge the synthetic runs by annotators who "
+                              "value rarity more or less (no training: the labels change only)")
+    sub.add_argument("--out", type=Path, required=True, help="the results folder")
+    sub.add_argument("--tier", help="only this tier's runs (default: that of the first found)")
+    sub.add_argument("--weights", default="0,0.3,0.7,1", help="the annotators' rarity weights, "
+                     "each in [0, 1] (default: 0,0.3,0.7,1; the data's own is 0.3)")
     args = parser.parse_args(argv)
     try:
-        return run(args) if args.command == "run" else report(args)
+        return {"run": run, "report": report, "rarity": rarity}[args.command](args)
     except CourseError as error:
         print(f"course-experiments {args.command}: {error}", file=sys.stderr)
         return 1

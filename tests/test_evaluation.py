@@ -161,6 +161,12 @@ def test_rank_correlation_is_perfect_for_the_targets_and_near_zero_for_noise():
     assert tau == pytest.approx(1.0) and rho == pytest.approx(1.0)
     tau, rho = ev.rank_correlation(rng.random(300), targets)
     assert abs(tau) < 0.1 and abs(rho) < 0.15
+    ties = rng.integers(1, 6, (5, 40)).astype(float)  # 1-5 ratings: many ties
+    ties[2] = 3.0  # a constant annotator ranks nothing
+    from scipy.stats import spearmanr
+    with np.errstate(invalid="ignore"), pytest.warns(Warning):
+        expected = np.nanmean([spearmanr(ties[0], t).statistic for t in ties[1:]])
+    assert ev.rank_correlation(ties[0], ties[1:])[1] == pytest.approx(expected, abs=1e-12)
     raw = np.array([[1, 2, 5, 5], [2, 2, 4, 1]], float)
     np.testing.assert_allclose(ev.annotator_step_scores(raw, [0, 2]), [[0.2, 1.0], [0.5, 1.0]])
 

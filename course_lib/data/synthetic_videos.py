@@ -72,6 +72,7 @@ still lead by a margin on every split (``tests/test_synthetic_benchmark.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -330,10 +331,15 @@ def make_synthetic_dataset(config: SummarizationDataConfig | None = None) -> Sum
                                        f"{rarity})")
 
 
-def synthetic_benchmark(tier: str) -> tuple[SummarizationDataset, list[Split]]:
+def synthetic_benchmark(tier: str, rarity_weight: float | None = None
+                        ) -> tuple[SummarizationDataset, list[Split]]:
     """The embedded synthetic videos of ``tier`` and their 5 splits, drawn from the data's seed:
-    what every notebook and the runner use as "synthetic"."""
+    what every notebook and the runner use as "synthetic". ``rarity_weight`` changes only the
+    annotators' taste: the videos, features, shots and splits stay the same, so a model trained
+    without labels can be judged by annotators of any taste without training again."""
     config = summarization_data_config(tier, verbose=False)
+    if rarity_weight is not None:
+        config = replace(config, rarity_weight=rarity_weight)
     data = make_synthetic_dataset(config)
     return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
 
@@ -349,3 +355,55 @@ def benchmark_or_synthetic(dataset: str, tier: str) -> tuple[SummarizationDatase
             print(f"{dataset} is not available, so this notebook uses the embedded synthetic "
                   f"videos.\n{error}")
     return synthetic_benchmark(tier)
+
+
+# ---------------------------------------------------------------- what labels are needed for
+
+def scene_of_step(record: VideoRecord) -> np.ndarray:
+    """The index of the scene each step of a synthetic video shows."""
+    if "scene_bounds" not in record.extras:
+        raise ValueError(f"{record.key} is not a synthetic video: only those record scenes.")
+    return np.searchsorted(record.extras["scene_bounds"][:, 0], record.picks, side="right") - 1
+
+
+def rarity_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each step's scene rarity (1 / number of the video's scenes showing its digit), read from
+    the generator's records: what a summarizer without labels could at best find, since the
+    annotators' other part, appeal, is a taste only labels reveal. Its F-score is the ceiling
+    of label-free learning on this data; it is not a baseline (it knows the scenes' digits)."""
+    scores = {}
+    for key in keys:
+        record = dataset[key]
+        classes = record.extras["scene_params"][:, 0].astype(np.int64)
+        rarity = 1.0 / np.bincount(classes, minlength=10)[classes]
+        scores[key] = rarity[scene_of_step(record)].astype(np.float32)
+    return scores
+
+
+SCENE_PROPERTIES = {"digit": 0, "number of digits": 1, "speed": 2}  # columns of scene_params
+
+
+def what_features_show(dataset: SummarizationDataset) -> dict[str, tuple[float, float]]:
+    """For each scene property: how often a scene's nearest other scene of the same video (cosine
+    distance of the mean features, centred per video) shares it, and how often a scene drawn at
+    random from the rest does (chance). A property that the nearest scene shares far more often
+    than chance is visible without labels; rarity of a property that is not cannot be found by
+    any summarizer that compares scenes."""
+    shared = {name: [] for name in SCENE_PROPERTIES}
+    chance = {name: [] for name in SCENE_PROPERTIES}
+    for key in dataset.keys():
+        record = dataset[key]
+        params, scene = record.extras["scene_params"], scene_of_step(record)
+        means = np.stack([record.features[scene == s].mean(axis=0) for s in range(len(params))])
+        means -= means.mean(axis=0)
+        means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-9
+        distance = 1 - means @ means.T
+        np.fill_diagonal(distance, np.inf)
+        nearest = distance.argmin(axis=1)
+        others = ~np.eye(len(params), dtype=bool)
+        for name, column in SCENE_PROPERTIES.items():
+            same = params[:, column][:, None] == params[:, column][None, :]
+            shared[name].extend(same[np.arange(len(params)), nearest])
+            chance[name].extend((same & others).sum(axis=1) / others.sum(axis=1))
+    return {name: (float(np.mean(shared[name])), float(np.mean(chance[name])))
+            for name in SCENE_PROPERTIES}

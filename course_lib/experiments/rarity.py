@@ -1,0 +1,141 @@
+"""What can be learned without labels: finished runs judged by annotators of another taste.
+
+The synthetic annotators like a scene for its *rarity* in the video (a label-free learner could
+find that) and for the *appeal* of its digit (only labels reveal that), mixed by
+``rarity_weight``. The weight changes the labels only: videos, features, shots and splits stay
+the same, and no run ever sees a label, so each run's saved scores are simply evaluated again
+under every weight (:func:`rescored`): the sweep costs an evaluation, not a training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from course_lib import comparison as cmp
+from course_lib import evaluation as ev
+from course_lib.errors import CourseError
+from course_lib.experiments.jobs import JobResult
+
+RARITY_WEIGHTS = (0.0, 0.3, 0.7, 1.0)
+CEILING = "rarity (knows the digits)"
+HUMAN = "human (leave-one-out)"
+
+
+def rescored(result: JobResult, dataset, epochs: Sequence[int] | None = None) -> JobResult:
+    """``result`` with its F recomputed from its saved test scores on ``dataset`` (the same
+    videos with other annotators): at ``epochs`` only (default: all; the others become NaN),
+    each selection rule's epoch kept, the best test epoch chosen again where every epoch was
+    evaluated, and the final epoch's rank correlation with the new annotators."""
+    every = [int(e) for e in result.epochs]
+    wanted = every if epochs is None else sorted({int(e) for e in epochs})
+    scores = [result.test_scores(e) for e in wanted]
+    keys = list(scores[0])
+    f = np.full(len(every), np.nan)
+    f[[every.index(e) for e in wanted]] = [
+        e.mean for e in ev.evaluate_epochs(dataset, scores, keys)]
+    f_at = dict(zip(every, f, strict=True))
+    selections = {rule: (epoch, float(f_at[epoch])) for rule, (epoch, _) in
+                  result.selections.items() if epoch in wanted and rule != cmp.BEST}
+    if epochs is None:
+        best = max((e for e in every if e >= 1), key=lambda e: f_at[e])
+        selections[cmp.BEST] = (best, float(f_at[best]))
+    rank = result.rank_correlation
+    if every[-1] in wanted and all(dataset[k].user_scores is not None for k in keys):
+        rank = ev.evaluate_rank_correlation(dataset, result.test_scores(every[-1]), keys)
+    return replace(result, f_scores=f, selections=selections, rank_correlation=rank)
+
+
+@dataclass
+class SweepRow:
+    """One model at one rarity weight: its mean F under ``rule``, its untrained self's, the
+    score spread (label-free, the same at every weight), and the paired comparisons with its
+    untrained self, random scores and the best heuristic of that weight."""
+
+    weight: float
+    model: str
+    f: float
+    untrained_f: float
+    kendall_tau: float
+    versus: dict[str, cmp.Paired]
+
+
+@dataclass
+class Sweep:
+    """Per weight: every baseline's mean F over the runs' splits (the heuristics, the rarity
+    ceiling, humans), the best heuristic's name, and each model's :class:`SweepRow`."""
+
+    baselines: dict[float, dict[str, float]]
+    best_heuristic: dict[float, str]
+    rows: list[SweepRow]
+
+
+def rarity_sweep(results: Sequence[JobResult], tier: str,
+                 weights: Sequence[float] = RARITY_WEIGHTS, rule: str = cmp.FINAL,
+                 **kwargs) -> Sweep:
+    """Every finished synthetic run of ``results`` under annotators of each rarity weight;
+    ``kwargs`` go to the paired statistics."""
+    from course_lib.data.synthetic_videos import rarity_scores, synthetic_benchmark
+
+    if not all(0.0 <= w <= 1.0 for w in weights):
+        raise CourseError(f"Rarity weights must lie in [0, 1] (the share of the annotators' "
+                          f"interest that is a scene's rarity), got {list(weights)}.")
+    finished = [r for r in results if r.finished and r.job.dataset == "synthetic"
+                and r.job.tier == tier]
+    if not finished:
+        raise CourseError(f"No finished runs on the synthetic data at the {tier} tier: the "
+                          "sweep judges trained runs (course-experiments run ... --tier "
+                          f"{tier}).")
+    run_splits = sorted({r.job.split for r in finished})
+    models = cmp.in_order({r.job.model for r in finished})
+    baselines, best, rows = {}, {}, []
+    for weight in weights:
+        data, splits = synthetic_benchmark(tier, weight)
+        tables = {k: ev.baseline_table(data, splits[k], extra={
+            CEILING: rarity_scores(data, splits[k].test_keys)}) for k in run_splits}
+        by_split = {name: {k: t[name].f_score for k, t in tables.items()}
+                    for name in tables[run_splits[0]]}
+        baselines[weight] = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
+        best[weight] = max(ev.TRIVIAL_BASELINES, key=lambda n: baselines[weight][n])
+        runs = [rescored(r, data, None if rule == cmp.BEST else (0, r.selections[rule][0]))
+                for r in finished]
+        for model in models:
+            mine = [r for r in runs if r.job.model == model]
+            versus = {}
+            if len(mine) > 1:  # one run gives no paired statistics
+                versus["untrained"] = cmp.versus_untrained(mine, model, rule, **kwargs)
+                for name in dict.fromkeys(("random", best[weight])):
+                    versus[name] = cmp.versus_baseline(mine, model, name, by_split[name],
+                                                       rule, **kwargs)
+            rows.append(SweepRow(
+                weight, model, float(np.mean([cmp.selected_f(r, rule) for r in mine])),
+                float(np.mean([r.f_scores[0] for r in mine])),
+                float(np.nanmean([(r.rank_correlation or {}).get("kendall_tau", np.nan)
+                                  for r in mine])), versus))
+    return Sweep(baselines, best, rows)
+
+
+def _versus(p: cmp.Paired) -> str:
+    mark = "*" if p.exceeds_noise and p.mean > 0 else " "
+    return f"{p.mean:+5.1f} [{p.interval[0]:+5.1f}, {p.interval[1]:+5.1f}]{mark}"
+
+
+def sweep_lines(sweep: Sweep) -> list[str]:
+    """The sweep as text: per weight, the ceiling, humans, random and the best heuristic, then
+    each model's F and its paired differences (95 % t-interval; * = above 0 by the rule)."""
+    lines = []
+    for weight, base in sweep.baselines.items():
+        heuristic = sweep.best_heuristic[weight]
+        lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f}, humans "
+                     f"{base[HUMAN]:.1f}, random {base['random']:.1f}, best heuristic "
+                     f"{heuristic} {base[heuristic]:.1f}")
+        lines.append(f"  {'model':28s} {'F':>5s} {'τ':>6s}   {'− untrained':22s} "
+                     f"{'− random':22s} − {heuristic}")
+        for row in (r for r in sweep.rows if r.weight == weight):
+            parts = ([_versus(row.versus[n]) for n in ("untrained", "random", heuristic)]
+                     if row.versus else ["one run: no paired comparison"])
+            lines.append(f"  {row.model:28s} {row.f:5.1f} {row.kendall_tau:+6.3f}   "
+                         + "   ".join(parts))
+    return lines

@@ -1,0 +1,130 @@
+"""What can be learned without labels (``course_lib.experiments.rarity``): finished runs judged
+again by annotators of another taste, the label-free ceiling, and what the features show."""
+
+import numpy as np
+import pytest
+
+from course_lib import comparison as cmp
+from course_lib import evaluation as ev
+from course_lib import experiments as ex
+from course_lib.data.synthetic_videos import (
+    rarity_scores,
+    scene_of_step,
+    synthetic_benchmark,
+    what_features_show,
+)
+from course_lib.experiments.rarity import CEILING, rarity_sweep, rescored, sweep_lines
+from course_lib.experiments_cli import main
+
+MODEL = "sum-gan-sl-fast"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    return out, [ex.run_job(ex.Job(MODEL, "synthetic", "smoke", 0, seed), out, progress=False)
+                 for seed in (0, 1)]
+
+
+def test_another_rarity_weight_changes_the_labels_only():
+    (data, splits), (other, other_splits) = (synthetic_benchmark("smoke"),
+                                             synthetic_benchmark("smoke", 1.0))
+    assert [s.test_keys for s in splits] == [s.test_keys for s in other_splits]
+    for key in data.keys():
+        np.testing.assert_array_equal(data[key].features, other[key].features)
+        np.testing.assert_array_equal(data[key].change_points, other[key].change_points)
+    assert any(not np.array_equal(data[k].user_summary, other[k].user_summary)
+               for k in data.keys())
+    same, _ = synthetic_benchmark("smoke", 0.3)  # the data's own weight: the same labels
+    assert all(np.array_equal(data[k].user_summary, same[k].user_summary) for k in data.keys())
+
+
+def test_rarity_scores_are_one_over_the_scenes_showing_the_digit():
+    data, _ = synthetic_benchmark("smoke")
+    for key in data.keys():
+        record = data[key]
+        classes = record.extras["scene_params"][:, 0].astype(int)
+        scene = scene_of_step(record)
+        expected = [1 / np.sum(classes == classes[s]) for s in scene]
+        np.testing.assert_allclose(rarity_scores(data, [key])[key], expected, rtol=1e-6)
+
+
+def test_the_features_show_speed_far_more_than_the_digit():
+    """The lecture's claim: a scene's nearest scene shares its speed far more often than
+    chance, its digit hardly more, so the rarity of a digit is nearly invisible without
+    labels."""
+    data, _ = synthetic_benchmark("laptop")
+    shown = what_features_show(data)
+    (digit, digit_chance), (speed, speed_chance) = shown["digit"], shown["speed"]
+    assert speed - speed_chance > 0.2
+    assert digit - digit_chance < (speed - speed_chance) / 2
+
+
+def test_the_ceiling_is_far_above_random_only_where_annotators_value_rarity():
+    """The rarity of the digits (what a label-free learner could at best find) scores far above
+    random for annotators who value rarity only, and gains little at the data's own weight."""
+    gain = {}
+    for weight in (0.3, 1.0):
+        data, splits = synthetic_benchmark("laptop", weight)
+        keys = splits[0].test_keys
+        rng = np.random.default_rng(0)
+        random = np.mean([ev.evaluate(data, ev.random_scores(data, keys, rng), keys).mean
+                          for _ in range(10)])
+        gain[weight] = ev.evaluate(data, rarity_scores(data, keys), keys).mean - random
+    assert gain[1.0] > 10 and gain[1.0] > gain[0.3] + 5
+
+
+def test_rescoring_at_the_datas_own_weight_reproduces_the_logged_run(runs):
+    _, results = runs
+    data, _ = synthetic_benchmark("smoke")
+    for result in results:
+        again = rescored(result, data)
+        np.testing.assert_allclose(again.f_scores, result.f_scores)
+        assert again.selections.keys() == result.selections.keys()
+        for rule, (epoch, f) in result.selections.items():
+            assert again.selections[rule][0] == epoch
+            assert again.selections[rule][1] == pytest.approx(f)
+        some = rescored(result, data, [0, int(result.epochs[-1])])
+        assert np.isnan(some.f_scores[1:-1]).all() and cmp.BEST not in some.selections
+        assert some.f_scores[-1] == pytest.approx(result.f_scores[-1])
+
+
+def test_rescoring_with_other_annotators_changes_f_and_keeps_the_label_free_epochs(runs):
+    _, results = runs
+    other, _ = synthetic_benchmark("smoke", 1.0)
+    changed = [rescored(r, other) for r in results]
+    assert any(not np.allclose(a.f_scores, r.f_scores)
+               for a, r in zip(changed, results, strict=True))
+    for a, r in zip(changed, results, strict=True):
+        assert a.selections[cmp.FINAL][0] == r.selections[cmp.FINAL][0]
+        assert a.selections[cmp.BEST][1] == pytest.approx(np.max(a.f_scores[1:]))
+
+
+def test_the_sweep_pairs_each_run_with_its_untrained_self_random_and_the_best_heuristic(runs):
+    _, results = runs
+    sweep = rarity_sweep(results, "smoke", (0.3, 1.0), n_resamples=200)
+    assert [(r.weight, r.model) for r in sweep.rows] == [(0.3, MODEL), (1.0, MODEL)]
+    own = sweep.rows[0]
+    assert own.f == pytest.approx(np.mean([r.f_scores[-1] for r in results]))
+    untrained = own.versus["untrained"]
+    np.testing.assert_allclose(untrained.differences,
+                               [r.f_scores[-1] - r.f_scores[0] for r in results])
+    for weight in (0.3, 1.0):
+        assert sweep.best_heuristic[weight] in ev.TRIVIAL_BASELINES
+        best = sweep.baselines[weight][sweep.best_heuristic[weight]]
+        assert all(sweep.baselines[weight][n] <= best for n in ev.TRIVIAL_BASELINES)
+        assert CEILING in sweep.baselines[weight]
+    text = "\n".join(sweep_lines(sweep))
+    assert "rarity weight 0.3" in text and "rarity weight 1" in text and MODEL in text
+
+
+def test_the_rarity_command_prints_the_sweep_and_refuses_bad_weights(runs, capsys):
+    out, _ = runs
+    assert main(["rarity", "--out", str(out), "--weights", "0,1"]) == 0
+    printed = capsys.readouterr().out
+    assert "rarity weight 0:" in printed and "rarity weight 1:" in printed
+    for bad, said in (("2", "must lie in [0, 1]"), ("a,b", "--weights a,b")):
+        assert main(["rarity", "--out", str(out), "--weights", bad]) == 1
+        assert said in capsys.readouterr().err
+    assert main(["rarity", "--out", str(out / "nothing"), "--tier", "smoke"]) == 1
+    assert "No finished runs" in capsys.readouterr().err
