@@ -655,8 +655,8 @@ class Baseline:
 
 
 def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int = 10,
-                   seed: int = 0, extra: Mapping[str, Scores | Sequence[Scores]] | None = None
-                   ) -> dict[str, Baseline]:
+                   seed: int = 0, extra: Mapping[str, Scores | Sequence[Scores]] | None = None,
+                   rank: bool = True) -> dict[str, Baseline]:
     """Every baseline on ``split.test_keys``: the :data:`TRIVIAL_BASELINES` (random, uniform,
     feature norm, motion, the three positional ones), ``extra`` (e.g. an untrained model's
     scores, or a list of them, one per seed, averaged), the supervised reference (ridge fitted on
@@ -664,7 +664,8 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
     the same protocol.
 
     Random is averaged over ``n_random_trials`` draws from ``np.random.default_rng(seed)``.
-    Every row but human needs features; τ/ρ need annotator scores (NaN without them).
+    Every row but human needs features; τ/ρ need annotator scores (NaN without them, or with
+    ``rank=False``, which skips their cost where only F is wanted).
     """
     keys = list(split.test_keys)
     rng = np.random.default_rng(seed)
@@ -678,7 +679,7 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
                  for name, scores in (extra or {}).items()})
     rows["supervised (uses labels)"] = [
         supervised_reference_scores(dataset, split.train_keys, keys)]
-    ranked = all(dataset[k].user_scores is not None for k in keys)
+    ranked = rank and all(dataset[k].user_scores is not None for k in keys)
     table = {}
     for name, sets in rows.items():
         with warnings.catch_warnings():

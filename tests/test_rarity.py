@@ -13,7 +13,14 @@ from course_lib.data.synthetic_videos import (
     synthetic_benchmark,
     what_features_show,
 )
-from course_lib.experiments.rarity import CEILING, rarity_sweep, rescored, sweep_lines
+from course_lib.experiments.rarity import (
+    CEILING,
+    rarity_figure,
+    rarity_sweep,
+    rescored,
+    sweep_lines,
+    sweep_sentences,
+)
 from course_lib.experiments_cli import main
 
 MODEL = "sum-gan-sl-fast"
@@ -116,6 +123,28 @@ def test_the_sweep_pairs_each_run_with_its_untrained_self_random_and_the_best_he
         assert CEILING in sweep.baselines[weight]
     text = "\n".join(sweep_lines(sweep))
     assert "rarity weight 0.3" in text and "rarity weight 1" in text and MODEL in text
+
+
+def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draws_all(runs):
+    _, results = runs
+    sweep = rarity_sweep(results, "smoke", (0.0, 1.0), n_resamples=200)
+    sentences = sweep_sentences(sweep)
+    assert len(sentences) == 2
+    for sentence, weight in zip(sentences, (0.0, 1.0), strict=True):
+        (row,) = [r for r in sweep.rows if r.weight == weight]
+        said = sentence.split(f"{row.model} ({row.f:.1f}): ")[1]
+        for name, p in row.versus.items():
+            name = "its untrained self" if name == "untrained" else name
+            side = ("within the noise of" if not p.exceeds_noise
+                    else "above" if p.mean > 0 else "below")
+            clause = next(c for c in said.rstrip(".").split("; ") if name in c)
+            assert clause.startswith(side), (clause, side)
+        room = sweep.baselines[weight][CEILING] - sweep.baselines[weight][
+            sweep.best_heuristic[weight]]
+        assert ("no summarizer without labels can beat it" in sentence) == (room <= 0)
+    lines = rarity_figure(sweep).axes[0].get_lines()
+    assert len(lines) == 1 + 4  # the model; humans, the ceiling, random, the best heuristic
+    np.testing.assert_allclose(lines[0].get_ydata(), [r.f for r in sweep.rows])
 
 
 def test_the_rarity_command_prints_the_sweep_and_refuses_bad_weights(runs, capsys):

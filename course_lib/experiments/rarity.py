@@ -94,7 +94,7 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
     for weight in weights:
         data, splits = synthetic_benchmark(tier, weight)
         tables = {k: ev.baseline_table(data, splits[k], extra={
-            CEILING: rarity_scores(data, splits[k].test_keys)}) for k in run_splits}
+            CEILING: rarity_scores(data, splits[k].test_keys)}, rank=False) for k in run_splits}
         by_split = {name: {k: t[name].f_score for k, t in tables.items()}
                     for name in tables[run_splits[0]]}
         baselines[weight] = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
@@ -138,4 +138,58 @@ def sweep_lines(sweep: Sweep) -> list[str]:
                      if row.versus else ["one run: no paired comparison"])
             lines.append(f"  {row.model:28s} {row.f:5.1f} {row.kendall_tau:+6.3f}   "
                          + "   ".join(parts))
+    return lines
+
+
+def rarity_figure(sweep: Sweep, ax=None):
+    """F against the annotators' rarity weight: each model (mean over its runs, final epoch),
+    the best heuristic of each weight, random, the label-free ceiling and humans."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4)) if ax is None else (ax.figure, ax)
+    weights = list(sweep.baselines)
+    for i, model in enumerate(cmp.in_order({r.model for r in sweep.rows})):
+        f = [next(r.f for r in sweep.rows if r.model == model and r.weight == w)
+             for w in weights]
+        ax.plot(weights, f, "o-", color=f"C{i}", label=model)
+    lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), "random": ("0.6", ":")}
+    for name, (color, style) in lines.items():
+        ax.plot(weights, [sweep.baselines[w][name] for w in weights], style, color=color,
+                label=name)
+    ax.plot(weights, [sweep.baselines[w][sweep.best_heuristic[w]] for w in weights], "s:",
+            color="0.3", label="best heuristic of each weight")
+    ax.set(xlabel="annotators' rarity weight (0: appeal only, 1: rarity only; the data's: 0.3)",
+           ylabel="test F-score (%)", title="The same trained runs, judged by annotators of "
+           "each taste", xticks=weights)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def sweep_sentences(sweep: Sweep) -> list[str]:
+    """What the sweep shows, computed from it: per weight, the label-free ceiling's margin over
+    the best heuristic, and which models beat random, their untrained selves and the best
+    heuristic by the decision rule (:data:`~course_lib.comparison.RULE`): above, below, or
+    within the noise."""
+    lines = []
+    for weight, base in sweep.baselines.items():
+        heuristic = sweep.best_heuristic[weight]
+        room = base[CEILING] - base[heuristic]
+        text = (f"Rarity weight {weight:g}: knowing every digit's rarity scores {base[CEILING]:.1f}"
+                f", {abs(room):.1f} points {'above' if room > 0 else 'below'} the best "
+                f"heuristic ({heuristic}, {base[heuristic]:.1f}): ")
+        text += ("at most what a summarizer without labels could gain over it." if room > 0
+                 else "no summarizer without labels can beat it here.")
+        for row in (r for r in sweep.rows if r.weight == weight and r.versus):
+            said = {name: "its untrained self" if name == "untrained" else name
+                    for name in row.versus}
+            verdicts = {"above": [], "below": [], "within the noise of": []}
+            for name, p in row.versus.items():
+                side = ("within the noise of" if not p.exceeds_noise
+                        else "above" if p.mean > 0 else "below")
+                verdicts[side].append(said[name])
+            text += f" {row.model} ({row.f:.1f}): " + "; ".join(
+                f"{side} {' and '.join(names)}" for side, names in verdicts.items() if names) + "."
+        lines.append(text)
     return lines
