@@ -515,7 +515,9 @@ def stability(runs: Mapping[int, object]) -> dict[str, float]:
     over the epochs; ``final epoch, between seeds``: that of the final epoch alone; ``between
     epochs``: the mean |F(e) − F(e − 1)| over trained epochs and seeds; ``seconds per epoch``:
     each run's training time over its epochs, averaged over the seeds (a run loaded from its
-    checkpoint keeps the time it was trained in).
+    checkpoint keeps the time it was trained in); ``final score spread``: the test scores'
+    spread within a video after the last epoch (:func:`course_lib.diagnostics.score_spread`; near
+    0: the selector stopped selecting), averaged over the seeds, NaN where it was not logged.
     """
     f = np.array([run.history.evals["f_score"] for run in runs.values()], dtype=float)
     epochs = f.shape[1] - 1
@@ -526,7 +528,9 @@ def stability(runs: Mapping[int, object]) -> dict[str, float]:
             "between epochs": float(np.abs(np.diff(f, axis=1))[:, 1:].mean()),
             "mean final F": float(f[:, -1].mean()),
             "seconds per epoch": float(np.mean([r.history.seconds / epochs
-                                                for r in runs.values()]))}
+                                                for r in runs.values()])),
+            "final score spread": float(np.mean([r.history.evals.get("score_spread", [np.nan])[-1]
+                                                 for r in runs.values()]))}
 
 
 def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str]:
@@ -556,6 +560,12 @@ def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str
             winner, loser = (a, b) if x < y else (b, a)
             sentences.append(f"{winner} {what} ({min(x, y):.1f} against {loser}'s "
                              f"{max(x, y):.1f} {unit}).")
+    x, y = first["final score spread"], second["final score spread"]
+    if np.isfinite(x) and np.isfinite(y):  # a larger spread: the selector still selects
+        winner, loser = (a, b) if x > y else (b, a)
+        sentences.append(f"After the last epoch {winner}'s scores spread more within a video "
+                         f"({max(x, y):.3f} against {loser}'s {min(x, y):.3f}; 0 = the same "
+                         "score everywhere: the selector has stopped selecting).")
     return sentences
 
 

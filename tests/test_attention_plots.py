@@ -78,10 +78,11 @@ def test_per_step_fit_recovers_the_linear_and_the_quadratic_term():
     assert a == pytest.approx(2e-3) and c == pytest.approx(1e-6)
 
 
-def fake_run(f_scores, seconds=10.0):
+def fake_run(f_scores, seconds=10.0, spread=None):
     history = History()
     for epoch, f in enumerate(f_scores):
-        history.log("eval", epoch, {"f_score": f})
+        history.log("eval", epoch, {"f_score": f} if spread is None
+                    else {"f_score": f, "score_spread": spread})
     history.seconds = seconds
     return SumGanRun(torch.nn.Linear(1, 1), history, 1, 0)
 
@@ -120,3 +121,15 @@ def test_collapsed_seeds_do_not_win_the_stability_comparison():
     sentences = sp.stability_sentences(measures)
     assert "3 of A's seeds ended with a frozen F" in sentences[0]
     assert not any("moved less" in s for s in sentences)
+
+
+def test_the_model_whose_scores_still_spread_is_named_and_unlogged_spreads_say_nothing():
+    flat = {s: fake_run([40, 41, 42], spread=0.01) for s in (0, 1)}
+    selecting = {s: fake_run([40, 41, 42], spread=0.2 + s / 10) for s in (0, 1)}
+    measures = {"A": sp.stability(flat), "B": sp.stability(selecting)}
+    assert measures["B"]["final score spread"] == pytest.approx(0.25)
+    said = [s for s in sp.stability_sentences(measures) if "spread more" in s]
+    assert said == [sp.stability_sentences({"B": measures["B"], "A": measures["A"]})[-1]]
+    assert said[0].startswith("After the last epoch B's scores spread more") and "0.250" in said[0]
+    unlogged = {"A": sp.stability({0: fake_run([40, 41, 42])}), "B": measures["B"]}
+    assert not any("spread more" in s for s in sp.stability_sentences(unlogged))
