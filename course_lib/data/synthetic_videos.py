@@ -33,10 +33,14 @@ mean ink, a cue the features carry but their norm, which grows with motion and c
 does not: τ ≈ 0.06 below). A scene's shared interest is ``w · rarity + (1 − w) ·
 appeal[digit]``, ``w = rarity_weight = 0.3``. Neither part is a single cue of the features: not
 their norm (which grows with motion and crowds, which nobody here cares about), not motion, not
-the position or length of a shot. A summarizer without labels could find the rare part, what is
-unlike the rest of the video: the diversity a summary needs to let the video be reconstructed
-from it (SUM-GAN's premise). The appeal part needs labels; the supervised reference shows that
-the features carry it. Each annotator *a* mixes the shared interest with a personal taste per
+the position or length of a shot. A summarizer without labels could in principle find the rare
+part, what is unlike the rest of the video: the diversity a summary needs to let the video be
+reconstructed from it (SUM-GAN's premise). In these features it is faint: a scene's nearest
+other scene shares its speed far more often than chance, its digit hardly more
+(:func:`what_features_show`), so even the digits' true rarity (:func:`rarity_scores`, the
+ceiling of label-free learning) gains only a few points over the best heuristic at the default
+weight. The appeal part needs labels; the supervised reference shows that the features carry
+it. Each annotator *a* mixes the shared interest with a personal taste per
 scene, ``(1 − λ_a) · interest + λ_a · u_{a,s}``, ``λ_a ~ U(0.15, 0.35)`` (``taste_mix``), ``u ~
 U(0, 1)``; uses their whole scale within the video (min–max rescaled over its scenes); and
 drifts within a scene (Gaussian noise smoothed over ``drift_steps = 2`` steps, s.d. ``noise =
