@@ -77,6 +77,9 @@ def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
 def run(args) -> int:
     for name in args.models:
         ex.check_model(name)
+    if args.option:  # each model with the improvements: a runner model of its own name
+        improvement(args.option)  # an unknown option is named before anything runs
+        args.models = [f"{m}+{args.option.replace(',', '+')}" for m in args.models]
     dataset = ex.check_dataset(args.dataset)
     tier = ex.resolve_tier(args.tier, verbose=False)
     seeds = parse_numbers(args.seeds, "seeds")
@@ -85,20 +88,13 @@ def run(args) -> int:
     jobs = ex.grid(args.models, dataset, tier, list(splits), seeds)
     if args.only:
         jobs = select(jobs, parse_only(args.only))
-    print(f"{len(jobs)} job(s) of {', '.join(args.models)}"
-          + (f" with {args.option}" if args.option else "") + f" on {args.dataset} ({tier} tier) "
+    print(f"{len(jobs)} job(s) of {', '.join(args.models)} on {args.dataset} ({tier} tier) "
           f"in {args.out}: splits {ex.number_ranges([j.split for j in jobs])}, seeds "
           f"{ex.number_ranges([j.seed for j in jobs])}.")
     # --only keeps a product of models, splits and seeds (or one job): a grid again.
     grid = (list(dict.fromkeys(j.model for j in jobs)), dataset, tier,
             sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}), args.out)
-    if args.option:  # each model changed by the improvements, under a name of its own
-        changes = improvement(args.option)
-        results = [r for model in grid[0] for r in ex.run_variant(
-            f"{model}+{args.option.replace(',', '+')}", model, *grid[1:], overrides=changes,
-            jobs=args.jobs)]
-    else:
-        results = ex.run_grid(*grid, jobs=args.jobs)
+    results = ex.run_grid(*grid, jobs=args.jobs)
     done = sum(r.finished for r in results)
     busy = [r for r in results if r.running_elsewhere and not r.finished]
     print(f"Done: {done} of {len(results)} job(s) finished in {args.out}"

@@ -167,3 +167,29 @@ def test_the_runner_trains_an_option_by_name_in_a_folder_of_its_own(tmp_path, ca
     assert not (out / "synthetic" / "smoke" / "sum-gan-sl-fast").exists()
     assert main(["report", "--out", str(out)]) == 0
     assert "| sum-gan-sl-fast+spread |" in capsys.readouterr().out
+
+
+def test_model_plus_option_is_a_runner_model_the_same_job_as_the_option_makes(tmp_path):
+    """``sum-gan-sl-fast+spread`` runs in any grid (``run_jobs``, job processes) as the job
+    that ``run sum-gan-sl-fast --option spread`` makes: the same folder, loaded, not retrained."""
+    from course_lib import experiments as xp
+
+    out = tmp_path / "out"
+    assert main(["run", "sum-gan-sl-fast", "--option", "spread", "--tier", "smoke",
+                 "--splits", "0", "--seeds", "0", "--out", str(out)]) == 0
+    job = xp.Job("sum-gan-sl-fast+spread", "synthetic", "smoke", 0, 0)
+    folder = job.folder(out)
+    before = (folder / "result.json").read_bytes()
+    (result,) = xp.run_jobs([job], out, progress=False)
+    assert result.finished and (folder / "result.json").read_bytes() == before
+    model = xp.MODELS["sum-gan-sl-fast+dpp+spread"]
+    assert model.trainer == "fast"
+    config = model.config("smoke")
+    assert config.dpp_weight == 1.0 and config.spread_weight == 1.0
+    assert xp.MODELS["sum-gan-sl-fast"].config("smoke").spread_weight == 0
+    (other,) = xp.run_jobs([xp.Job("sum-gan-sl-fast+select", "synthetic", "smoke", 0, 0)], out,
+                           jobs=2, progress=False)  # in a job process of its own
+    stored = json.loads((other.folder / "config.json").read_text())
+    assert stored["overrides"] == {"encoder_input": "selected"} and other.finished
+    with pytest.raises(CourseError, match=r"\+dpp\+spread\+select"):
+        xp.check_model("sum-gan-sl-fast+entropy")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.config import resolve_tier
+from course_lib.config import IMPROVEMENTS, improvement, resolve_tier
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import checkpoint_file, run_settings
 from course_lib.registry import Method, runner_models
@@ -53,29 +53,42 @@ class Model:
     ``trainer``: ``None`` (SUM-GAN has one), ``"faithful"`` (one video per update in the
     split's order, as the reference, whatever the tier) or ``"fast"`` (several videos of similar
     length per update), each with its tier's settings from :mod:`course_lib.config`.
+    ``improvements``: the configuration fields of its improvement options, if any.
     """
 
     method: Method
     trainer: str | None = None
+    improvements: tuple[tuple[str, object], ...] = ()
 
     def config(self, tier: str, overrides: Mapping | None = None):
-        """The method's configuration at ``tier`` for this trainer, with ``overrides``."""
+        """The method's configuration at ``tier`` for this trainer and its improvements, with
+        ``overrides``."""
         trainer = {"trainer": self.trainer} if self.trainer else {}
         config = self.method.config(tier, verbose=False, **trainer)
+        overrides = {**dict(self.improvements), **(overrides or {})}
         names = {f.name for f in fields(config)}
-        if unknown := sorted(set(overrides or {}) - names):
+        if unknown := sorted(set(overrides) - names):
             raise CourseError(f"{self.method.name}'s configuration has no field "
                               f"{', '.join(map(repr, unknown))}; its fields are "
                               f"{', '.join(sorted(names))}.")
-        return replace(config, **(overrides or {}))
+        return replace(config, **overrides)
 
 
 class _Models(Mapping):
     """The runner's models, read from :mod:`course_lib.registry` at each use, so that a method
-    registered later (a student's own) is one of them."""
+    registered later (a student's own) is one of them. ``MODEL+OPTION`` (e.g.
+    ``sum-gan-sl-fast+dpp``, or ``+dpp+spread``) is that model with improvement options
+    (:data:`course_lib.config.IMPROVEMENTS`): the job ``run MODEL --option OPTION`` makes."""
 
     def __getitem__(self, name: str) -> Model:
-        return Model(*runner_models()[name])
+        base, *options = name.split("+")
+        method, trainer = runner_models()[base]
+        if not options:
+            return Model(method, trainer)
+        if unknown := [o for o in options if o not in IMPROVEMENTS]:
+            raise KeyError(f"{name}: no improvement {', '.join(unknown)}")
+        return Model(replace(method, name=name), trainer,
+                     tuple(improvement(",".join(options)).items()))
 
     def __iter__(self):
         return iter(runner_models())
@@ -89,7 +102,9 @@ MODELS: Mapping[str, Model] = _Models()
 
 def check_model(name: str) -> Model:
     if name not in MODELS:
-        raise CourseError(f"Unknown model {name!r}: use one of {', '.join(MODELS)}.")
+        raise CourseError(f"Unknown model {name!r}: use one of {', '.join(MODELS)}, each "
+                          f"optionally with improvements (+{'+'.join(IMPROVEMENTS)}, e.g. "
+                          "sum-gan-sl-fast+dpp).")
     return MODELS[name]
 
 
@@ -351,7 +366,8 @@ def _qualname(function: Callable) -> str:
 def job_config(job: Job, spec: Model, data, split, overrides: Mapping | None = None) -> dict:
     """What a job folder's ``config.json`` holds: everything its results depend on.
     ``overrides`` there lists the fields that differ from the model's configuration."""
-    config, base = asdict(spec.config(job.tier, overrides)), asdict(spec.config(job.tier))
+    config = asdict(spec.config(job.tier, overrides))
+    base = asdict(replace(spec, improvements=()).config(job.tier))  # the options are changes
     method = spec.method
     return _plain({"model": job.model, "method": method.name, "build": _qualname(method.build),
                    "fit": _qualname(method.fit), "dataset": job.dataset, "tier": job.tier,
