@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 SPREAD_QUANTILES = (0.1, 0.9)
 """The score spread is the distance between these quantiles of a video's step scores."""
+FLAT_SPREAD = 0.05
+"""A spread below this is a flat score: collapsed selectors measured 0.002-0.035, selecting
+ones 0.14 and more (``benchmarks/collapse_study.py``); the knapsack then picks by shot length."""
 
 
 def score_spread(scores) -> float:

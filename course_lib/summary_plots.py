@@ -18,6 +18,7 @@ from IPython.display import HTML
 
 from course_lib import evaluation as ev
 from course_lib.data.summarization import SummarizationDataset, VideoRecord
+from course_lib.diagnostics import FLAT_SPREAD
 from course_lib.style import animation_html, static_camera
 from course_lib.widgets import frame_png, play_controls
 
@@ -561,7 +562,12 @@ def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str
             sentences.append(f"{winner} {what} ({min(x, y):.1f} against {loser}'s "
                              f"{max(x, y):.1f} {unit}).")
     x, y = first["final score spread"], second["final score spread"]
-    if np.isfinite(x) and np.isfinite(y):  # a larger spread: the selector still selects
+    logged = np.isfinite(x) and np.isfinite(y)
+    if logged and max(x, y) < FLAT_SPREAD:  # both flat: neither ranks above the other
+        sentences.append(f"After the last epoch neither model's scores spread within a video "
+                         f"({a} {x:.3f}, {b} {y:.3f}, both below {FLAT_SPREAD}: flat scores, "
+                         "the selectors have stopped selecting).")
+    elif logged:  # a larger spread: the selector still selects
         winner, loser = (a, b) if x > y else (b, a)
         sentences.append(f"After the last epoch {winner}'s scores spread more within a video "
                          f"({max(x, y):.3f} against {loser}'s {min(x, y):.3f}; 0 = the same "

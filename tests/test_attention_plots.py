@@ -131,5 +131,8 @@ def test_the_model_whose_scores_still_spread_is_named_and_unlogged_spreads_say_n
     said = [s for s in sp.stability_sentences(measures) if "spread more" in s]
     assert said == [sp.stability_sentences({"B": measures["B"], "A": measures["A"]})[-1]]
     assert said[0].startswith("After the last epoch B's scores spread more") and "0.250" in said[0]
+    flatter = {"A": measures["A"], "C": sp.stability({0: fake_run([40, 41, 42], spread=0.03)})}
+    said = sp.stability_sentences(flatter)[-1]
+    assert said.startswith("After the last epoch neither model's scores spread")
     unlogged = {"A": sp.stability({0: fake_run([40, 41, 42])}), "B": measures["B"]}
     assert not any("spread more" in s for s in sp.stability_sentences(unlogged))
