@@ -53,15 +53,17 @@ def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor |
     """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.
 
     Outputs past a video's end are zeros, and the final (h, c) of a unidirectional LSTM is each
-    video's at its own last step (a bidirectional one's, not needed here, is ``None``; nor are
-    the final states where :func:`lstm_outputs_masked` is enough).
+    video's at its own last step (a bidirectional one's, not needed here, is ``None``).
 
     Two exact ways, the same results: ``packed`` (the default on a GPU) hands the LSTM PyTorch's
     packed sequences, one cuDNN call over its flat weights for every layer and direction. On a
     CPU (the default there) the recurrence runs in segments between the videos' ends, each over
     the videos still running, carrying the state: the packed sequences' CPU backward pass is
-    slow. On a GPU the segments would cost a kernel launch per segment, and per call a copy of
-    the weights into one block (PyTorch's "not part of single contiguous chunk of memory"
+    slow, and one call over the whole padded batch (exact too, for the outputs: the padding
+    never reaches a video's own steps) computes every padded step; at the paper's size on one
+    thread, SUM-GAN-sl's update batches took 1.3-1.4x longer forward and backward that way.
+    On a GPU the segments would cost a kernel launch per segment, and per call a copy of the
+    weights into one block (PyTorch's "not part of single contiguous chunk of memory"
     warning); benchmarks/gpu_check.py measures the gain.
     """
     if lengths is None:
@@ -69,42 +71,35 @@ def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor |
     if inputs.device.type == "cuda" if packed is None else packed:
         return _packed(lstm, inputs, lengths)
     if lstm.bidirectional:
-        return lstm_outputs_masked(lstm, inputs, lengths), None
+        return _bidirectional_in_segments(lstm, inputs, lengths), None
     zeros = inputs.new_zeros(lstm.num_layers, inputs.shape[0], lstm.hidden_size)
     return _in_segments(lambda x, state: run_lstm(lstm, x, state), inputs, lengths,
                         (zeros, zeros))
 
 
-def lstm_outputs_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None,
-                        packed: bool | None = None) -> torch.Tensor:
-    """The outputs [B, T, directions × H] of :func:`run_lstm_masked`, without the final states.
-
-    Without them, a CPU needs no segments: each direction of each layer runs once over the
-    whole padded batch. A video's steps come before its padding, so what the recurrence computes
-    on the padding never reaches them (the reverse direction runs over each video reversed
-    within its length, so there too); the outputs past each end are then set to zero. One
-    oneDNN call per layer and direction instead of one per segment: the backward pass of each
-    call has a large fixed cost on a CPU (benchmarks/bench_sum_gan_sl.py prints its share).
-    """
-    if lengths is None:
-        return run_lstm(lstm, inputs)[0]
-    if inputs.device.type == "cuda" if packed is None else packed:
-        return _packed(lstm, inputs, lengths)[0]
+def _bidirectional_in_segments(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor
+                               ) -> torch.Tensor:
+    """A bidirectional LSTM's outputs on padded videos, each direction of each layer in
+    segments between the videos' ends: the reverse one over each video reversed within its
+    length, whose steps then also come before its padding."""
     mask = length_mask(lengths.to(inputs.device), inputs.shape[1]).unsqueeze(-1).to(inputs.dtype)
-    if not lstm.bidirectional:
-        return run_lstm(lstm, inputs)[0] * mask
+    zeros = inputs.new_zeros(1, inputs.shape[0], lstm.hidden_size)
     x = inputs
     for layer in range(lstm.num_layers):
         outputs = []
         for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
             weights = [getattr(lstm, name + suffix)
                        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+            def one_direction(sequence, state, weights=weights):
+                # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
+                out, h, c = torch.lstm(sequence, state, weights, True, 1, 0.0, lstm.training,
+                                       False, True)
+                return out, (h, c)
+
             forward = suffix.endswith(f"{layer}")
             sequence = x if forward else reverse_each(x, lengths)
-            zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
-            # torch.lstm is the operation nn.LSTM calls, here on one layer and direction
-            out = torch.lstm(sequence, (zeros, zeros), weights, True, 1, 0.0, lstm.training,
-                             False, True)[0]
+            out = _in_segments(one_direction, sequence, lengths, (zeros, zeros))[0]
             outputs.append(out if forward else reverse_each(out, lengths))
         x = torch.cat(outputs, dim=2) * mask
     return x
@@ -122,17 +117,36 @@ def _packed(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor):
 def _in_segments(run, inputs: torch.Tensor, lengths: torch.Tensor, state):
     """``run(inputs, (h, c)) -> (outputs, (h, c))``, a recurrence over batch-first inputs, on
     padded videos [B, T, D]: segment by segment between the videos' ends, over the videos
-    still running, carrying the state."""
-    batch = inputs.shape[0]
+    still running, carrying the state.
+
+    The videos run longest first, so those still running are always the first rows: each
+    segment takes a slice of one piece of the time axis (whose backward pass fills only that
+    piece, not the whole batch once per segment) and the state only ever shrinks."""
+    batch, steps = inputs.shape[:2]
+    order = torch.argsort(lengths.cpu(), descending=True, stable=True)
+    ordered = lengths.cpu()[order].tolist()
+    in_order = not bool((order != torch.arange(batch)).any())
+    if not in_order:
+        inputs = inputs[order.to(inputs.device)]
+        state = tuple(s[:, order.to(s.device)] for s in state)
     h, c = state
-    pieces, start = [], 0
-    for end in sorted(set(lengths.tolist())):
-        active = torch.nonzero(lengths >= end).squeeze(1)
-        out, (h_end, c_end) = run(inputs[active, start:end].contiguous(),
-                                  (h[:, active].contiguous(), c[:, active].contiguous()))
-        h, c = h.index_copy(1, active, h_end), c.index_copy(1, active, c_end)
-        pieces.append(out.new_zeros(batch, *out.shape[1:]).index_copy(0, active, out))
+    ends = sorted(set(ordered))
+    sizes = [b - a for a, b in zip([0, *ends], [*ends, steps], strict=True)]
+    pieces, finals, start = [], [], 0
+    for end, piece in zip(ends, inputs.split(sizes, dim=1)[:-1], strict=True):  # then padding
+        running = sum(n >= end for n in ordered)
+        out, (h, c) = run(piece[:running].contiguous(),
+                          (h[:, :running].contiguous(), c[:, :running].contiguous()))
+        pieces.append(nn.functional.pad(out, (0, 0, 0, 0, 0, batch - running)))
+        still = sum(n > end for n in ordered)
+        finals.append((h[:, still:], c[:, still:]))  # the videos that end here
         start = end
     outputs = torch.cat(pieces, dim=1)
-    padding = outputs.new_zeros(batch, inputs.shape[1] - start, outputs.shape[2])
-    return torch.cat([outputs, padding], dim=1), (h, c)
+    outputs = nn.functional.pad(outputs, (0, 0, 0, steps - start))
+    h = torch.cat([f[0] for f in reversed(finals)], dim=1)
+    c = torch.cat([f[1] for f in reversed(finals)], dim=1)
+    if not in_order:
+        inverse = torch.argsort(order)
+        outputs, h, c = (outputs[inverse.to(outputs.device)], h[:, inverse.to(h.device)],
+                         c[:, inverse.to(c.device)])
+    return outputs, (h, c)

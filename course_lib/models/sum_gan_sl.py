@@ -62,7 +62,6 @@ from course_lib.models.lstm_autoencoder import FrameEncoder
 from course_lib.models.sequences import (
     length_mask,
     longest_first,
-    lstm_outputs_masked,
     reverse_each,
     run_lstm_masked,
     running_mask,
@@ -210,7 +209,7 @@ class SumGanSl(nn.Module):
         """sLSTM: compressed features [B, T, H] → scores [B, T] (what is evaluated)."""
         if lengths is None:
             return self.selector(x)
-        outputs = lstm_outputs_masked(self.selector.lstm, x, lengths)
+        outputs = run_lstm_masked(self.selector.lstm, x, lengths)[0]
         return torch.sigmoid(self.selector.score(outputs)).squeeze(-1)
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -238,7 +237,7 @@ class SumGanSl(nn.Module):
         if lengths is None:
             phi, logit = self.discriminator(sequence)
         else:
-            outputs = lstm_outputs_masked(self.discriminator.lstm.lstm, sequence, lengths)
+            outputs = run_lstm_masked(self.discriminator.lstm.lstm, sequence, lengths)[0]
             last = lengths.to(outputs.device) - 1  # the top layer's h at each video's end
             phi = outputs[torch.arange(len(outputs), device=outputs.device), last]
             logit = self.discriminator.classifier(phi).squeeze(-1)
