@@ -37,6 +37,13 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
             "fast trainer, 2 videos per update, phase-2 fakes"} <= set(ratios)
     ceiling = float(ratios.pop("fp32 ceiling"))
     assert all(0 < float(r) < ceiling for r in ratios.values())
+    # the headline in the terms: against the faithful trainer and the ceiling
+    faithful, share = re.search(r"^fast trainer: [\d.]+× the baseline, ([\d.]+)× the faithful "
+                                r"trainer, (\d+) % of the fp32 ceiling$", printed,
+                                re.MULTILINE).groups()
+    assert float(faithful) == pytest.approx(
+        float(ratios["fast trainer"]) / float(ratios["faithful trainer"]), rel=0.3)
+    assert int(share) == pytest.approx(100 * float(ratios["fast trainer"]) / ceiling, abs=3)
 
 
 def test_the_instruction_set_asked_for_is_the_one_onednn_uses(monkeypatch):
