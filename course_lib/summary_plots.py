@@ -501,6 +501,75 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
     return animation_html(animation)
 
 
+def score_heatmap(record: VideoRecord, epochs: np.ndarray, scores: np.ndarray,
+                  title: str = "") -> plt.Figure:
+    """One test video's scores after every epoch (``SumGanRun.scores_by_epoch``): a row per
+    epoch, a column per step. Left, on the fixed 0-1 scale, so a collapse shows as the rows
+    fading to one colour; middle, each row rescaled to its own range, so what little order is
+    left stays visible (a lone top step at an end of the video, say); right, the row's score
+    spread, with the flat-score line. The annotators' mean score is the strip on top; KTS
+    shot boundaries are the ticks above it."""
+    from course_lib.diagnostics import score_spread
+
+    scores = np.asarray(scores, dtype=float)
+    low, high = scores.min(axis=1, keepdims=True), scores.max(axis=1, keepdims=True)
+    rescaled = (scores - low) / np.maximum(high - low, 1e-12)
+    spread = [score_spread(row) for row in scores]
+    fig, axes = plt.subplots(2, 3, figsize=(12, min(3.0 + 0.12 * len(epochs), 9.0)),
+                             height_ratios=[1, 5], width_ratios=[1, 1, 0.35], sharey="row")
+    extent = (-0.5, record.n_steps - 0.5, epochs[-1] + 0.5, epochs[0] - 0.5)
+    bounds = np.searchsorted(record.picks, record.change_points[1:, 0]) - 0.5
+    for column, (image, what) in enumerate(((scores, "scores on the fixed 0-1 scale"),
+                                            (rescaled, "each epoch rescaled to its range"))):
+        top, ax = axes[0, column], axes[1, column]
+        top.vlines(bounds, 0, 1, color="0.75", lw=0.8)
+        top.plot(np.arange(record.n_steps), record.gtscore, color="k", lw=1)
+        top.set(ylim=(0, 1), xlim=extent[:2], xticks=[], yticks=[], title=what)
+        shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap="viridis",
+                          vmin=0.0, vmax=1.0, extent=extent)
+        ax.set(xlabel="step (the video subsampled)")
+        # below the map, taking no height from it: its rows stay level with the spread's points
+        fig.colorbar(shown, cax=ax.inset_axes((0.1, -0.3, 0.8, 0.05)), orientation="horizontal")
+    axes[0, 0].set_ylabel("gtscore,\nshots", fontsize="small")
+    axes[1, 0].set_ylabel("epoch (0: untrained)")
+    axes[0, 2].axis("off")
+    axes[1, 2].plot(spread, epochs, "o-", color="C0", ms=3)
+    axes[1, 2].axvline(FLAT_SPREAD, color="C3", ls="--", lw=1, label="flat below")
+    axes[1, 2].set(xlabel="score spread", xlim=(0, max(max(spread), FLAT_SPREAD) * 1.15))
+    axes[1, 2].legend(fontsize="small", loc="lower right")
+    fig.suptitle(title or f"{record.key}: its scores after every epoch")
+    fig.tight_layout()
+    return fig
+
+
+def score_history_sentences(key: str, epochs: np.ndarray, scores: np.ndarray) -> list[str]:
+    """What :func:`score_heatmap` shows, computed from the same scores: the spread before
+    training, at its widest and at the end (flat or not), and where the last epoch's highest
+    score sits."""
+    from course_lib.diagnostics import score_spread
+
+    scores = np.asarray(scores, dtype=float)
+    spread = np.array([score_spread(row) for row in scores])
+    widest = int(np.argmax(spread))
+    last = spread[-1]
+    if last >= FLAT_SPREAD:
+        state = f"at least {FLAT_SPREAD}: its scores still vary"
+    elif spread[widest] >= FLAT_SPREAD:
+        state = f"below {FLAT_SPREAD}: flat; the selector selected, then stopped"
+    else:
+        state = f"below {FLAT_SPREAD} at every epoch: flat throughout"
+    top = int(np.argmax(scores[-1]))
+    n = scores.shape[1]
+    where = ("the video's first step" if top == 0 else "the video's last step"
+             if top == n - 1 else f"step {top} of {n}")
+    widest_text = ("" if widest in (0, len(spread) - 1) else
+                   f", widest {spread[widest]:.3f} at epoch {int(epochs[widest])}")
+    return [f"{key}: score spread {spread[0]:.3f} before training{widest_text}, {last:.3f} at "
+            f"epoch {int(epochs[-1])} ({state}).",
+            f"At epoch {int(epochs[-1])} the highest score ({scores[-1, top]:.3f}, against a "
+            f"median of {np.median(scores[-1]):.3f}) is at {where}."]
+
+
 # ---------------------------------------------------------------- notebook 05: stability, σ
 
 FROZEN_CHANGES = 1  # F changed at most this often over the second half of the epochs: frozen

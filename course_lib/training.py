@@ -49,7 +49,12 @@ CHECKPOINT_SECONDS = 120.0
 
 @dataclass
 class History:
-    """Losses per step, evaluation results per evaluation, and how the run ended."""
+    """Losses per step, evaluation results per evaluation, and how the run ended.
+
+    An evaluation may also give whole arrays (a summarizer's scores of each test video): they
+    are kept in ``eval_arrays``, one row per evaluation, so a loaded run still shows how they
+    changed epoch by epoch. (Checkpoints written before the course kept them load with none.)
+    """
 
     train: dict[str, list[float]] = field(default_factory=dict)
     train_steps: list[int] = field(default_factory=list)
@@ -58,13 +63,18 @@ class History:
     completed_steps: int = 0
     finished: bool = False
     seconds: float = 0.0
+    eval_arrays: dict[str, list[list[float]]] = field(default_factory=dict)
 
-    def log(self, kind: str, step: int, metrics: dict[str, float]) -> None:
+    def log(self, kind: str, step: int, metrics: dict[str, float | np.ndarray]) -> None:
         values, steps = (self.train, self.train_steps) if kind == "train" else (
             self.evals, self.eval_steps)
         steps.append(step)
         for key, value in metrics.items():
-            values.setdefault(key, []).append(float(value))
+            if kind == "eval" and np.ndim(value):
+                self.eval_arrays.setdefault(key, []).append(
+                    np.asarray(value, dtype=np.float64).tolist())
+            else:
+                values.setdefault(key, []).append(float(value))
 
     def last(self, key: str, kind: str = "eval") -> float:
         """The latest value of ``key`` (from evaluations by default)."""
@@ -421,7 +431,7 @@ class LivePlot:
 
 def train(step: Callable[[Any], dict[str, float]],
           batches: Callable[[int], Iterable] | Iterable, total_steps: int, *,
-          state: dict[str, Any], evaluate: Callable[[], dict[str, float]] | None = None,
+          state: dict[str, Any], evaluate: Callable[[], dict[str, Any]] | None = None,
           eval_every: int = 0, evaluate_first: bool = False, checkpoint: Path | None = None,
           checkpoint_every: int = 0, checkpoint_seconds: float = 0.0,
           title: str = "training", live: bool | None = None,
@@ -440,13 +450,13 @@ def train(step: Callable[[Any], dict[str, float]],
     whether the run was trained or loaded.)
 
     ``evaluate`` runs every ``eval_every`` steps, at the end and, with ``evaluate_first``, before
-    the first step (logged as step 0). ``checkpoint`` is written every ``checkpoint_every``
-    steps once ``checkpoint_seconds`` have passed since the last save (0: at every such step;
-    a paper-size checkpoint on a GPU costs seconds), at the end (the only save marked finished)
-    and on an interrupt; if it cannot be written, one warning says so and training goes on in
-    memory. ``live`` (default: inside
-    Jupyter) draws the live loss plot: ``plot`` (a function ``History -> Figure``)
-    when given, else :func:`course_lib.plotting.plot_history`.
+    the first step (logged as step 0); it returns numbers (and arrays: :class:`History`).
+    ``checkpoint`` is written every ``checkpoint_every`` steps once ``checkpoint_seconds`` have
+    passed since the last save (0: at every such step; a paper-size checkpoint on a GPU costs
+    seconds), at the end (the only save marked finished) and on an interrupt; if it cannot be
+    written, one warning says so and training goes on in memory. ``live`` (default: inside
+    Jupyter) draws the live loss plot: ``plot`` (a function ``History -> Figure``) when given,
+    else :func:`course_lib.plotting.plot_history`.
 
     Ctrl-C (Jupyter's "Interrupt kernel") takes effect between steps: the state after the last
     completed step is saved, then :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) is

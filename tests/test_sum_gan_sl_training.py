@@ -13,7 +13,7 @@ from course_lib import training
 from course_lib.data.summarization import Split
 from course_lib.errors import CheckpointError, CourseError
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.summarizer_training import SumGanRun, run_settings
+from course_lib.models.summarizer_training import SumGanRun, run_settings, score_videos
 from tests.summarizer_helpers import (
     FEATURES,
     PARITY,
@@ -216,9 +216,38 @@ def test_an_interrupted_fit_keeps_the_last_update_and_resumes_exactly(variant, s
     resumed = smoke_fit(variant, data, splits[0])
     assert resumed.history.train == reference.history.train
     assert resumed.history.evals == reference.history.evals and resumed.history.finished
+    assert resumed.history.eval_arrays == reference.history.eval_arrays
     for a, b in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert set(resumed.selections()) == SELECTIONS
+
+
+def test_a_run_keeps_each_test_videos_scores_at_every_epoch_also_when_loaded(
+        variant, smoke_data, tmp_path, monkeypatch):
+    """The history holds the scores each evaluation saw: the untrained model's at epoch 0, the
+    final model's at the end, and a run loaded from its finished checkpoint has the same; a
+    history without them (an older checkpoint) says how to get them."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    config = variant.method.config("smoke", verbose=False)
+    untrained = variant.method.build(config, 7)
+    run = smoke_fit(variant, data, splits[0])
+    key = splits[0].test_keys[-1]
+    epochs, scores = run.scores_by_epoch(key)
+    assert epochs.tolist() == list(range(config.epochs + 1))
+    assert scores.shape == (config.epochs + 1, data[key].n_steps)
+    for row, model in ((0, untrained), (-1, run.model)):
+        np.testing.assert_allclose(scores[row], score_videos(model, data, [key])[key],
+                                   rtol=0, atol=1e-6)
+    assert not np.allclose(scores[0], scores[-1])  # training moved them
+    loaded = smoke_fit(variant, data, splits[0])
+    np.testing.assert_array_equal(loaded.scores_by_epoch(key)[1], scores)
+    with pytest.raises(CourseError, match="kept those of .*: use a test video"):
+        run.scores_by_epoch(splits[0].train_keys[0])
+    old = SumGanRun(run.model, dataclasses.replace(run.history, eval_arrays={}), 2, 7)
+    with pytest.raises(CourseError, match="written before the course kept them.*Move the "
+                                          "checkpoint away"):
+        old.scores_by_epoch(key)
 
 
 def test_selections_of_a_run_interrupted_in_its_first_epoch_say_so(variant, smoke_data):

@@ -155,3 +155,55 @@ def test_each_baseline_looks_the_same_in_every_figure_and_unlike_the_others():
 
     seeds = sp.seeds_plot({0: Run()}, baselines)
     assert baseline_looks(seeds.axes[0], baselines) == styles
+
+
+def _score_history(record, flat_after=None):
+    """Scores [epochs, steps] of ``record`` over 6 epochs: selecting (one shot high) until
+    ``flat_after``, then σ everywhere with a spike at the last step."""
+    selecting = np.full(record.n_steps, 0.1)
+    selecting[: record.n_steps // 5] = 0.9
+    rows = []
+    for epoch in range(6):
+        if flat_after is not None and epoch > flat_after:
+            row = np.full(record.n_steps, 0.3)
+            row[-1] = 0.31
+        else:
+            row = selecting
+        rows.append(row)
+    return np.arange(6), np.array(rows)
+
+
+def test_score_heatmap_draws_each_epoch_fixed_and_rescaled_with_the_spread(smoke_data):
+    from course_lib.diagnostics import FLAT_SPREAD, score_spread
+
+    data, splits = smoke_data
+    record = data[splits[0].test_keys[0]]
+    epochs, scores = _score_history(record, flat_after=2)
+    fig = sp.score_heatmap(record, epochs, scores)
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 2
+    fixed, rescaled = (np.asarray(im.get_array()) for im in images)
+    np.testing.assert_allclose(fixed, scores)
+    assert images[0].get_clim() == (0.0, 1.0)
+    np.testing.assert_allclose(rescaled.min(axis=1), 0)
+    np.testing.assert_allclose(rescaled.max(axis=1), 1)
+    spread_ax = next(ax for ax in fig.axes if ax.get_xlabel() == "score spread")
+    drawn = spread_ax.get_lines()[0]
+    np.testing.assert_allclose(drawn.get_xdata(), [score_spread(r) for r in scores])
+    assert any(np.allclose(line.get_xdata(), FLAT_SPREAD) for line in spread_ax.get_lines())
+    matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize("flat_after, says", [
+    (None, "still vary"), (2, "selected, then stopped"), (-1, "flat throughout")])
+def test_score_history_sentences_follow_the_scores(smoke_data, flat_after, says):
+    data, splits = smoke_data
+    record = data[splits[0].test_keys[0]]
+    epochs, scores = _score_history(record, flat_after)
+    if flat_after == -1:
+        scores = scores * 0 + 0.3
+        scores[:, -1] = 0.31
+    first, second = sp.score_history_sentences(record.key, epochs, scores)
+    assert says in first and first.startswith(f"{record.key}: score spread")
+    assert ("last step" in second) == (flat_after is not None)
+    assert f"{scores[-1].max():.3f}" in second

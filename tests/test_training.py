@@ -280,6 +280,22 @@ def test_interrupt_during_a_periodic_save_takes_effect_after_it(tmp_path, monkey
     assert training.load_checkpoint(path, {"model": torch.nn.Linear(3, 1)}).completed_steps == 2
 
 
+def test_an_evaluations_arrays_are_kept_whole_and_old_checkpoints_load_without(tmp_path):
+    history = training.History()
+    history.log("eval", 0, {"f_score": 40.0, "scores video_1": np.array([0.25, 0.5], np.float32)})
+    history.log("eval", 4, {"f_score": 41.0, "scores video_1": np.array([0.75, 1.0], np.float32)})
+    assert history.evals == {"f_score": [40.0, 41.0]}
+    assert history.eval_arrays == {"scores video_1": [[0.25, 0.5], [0.75, 1.0]]}
+    path = tmp_path / "run.pt"
+    training.save_checkpoint(path, {"model": torch.nn.Linear(3, 1)}, history)
+    assert training.load_checkpoint(path, {"model": torch.nn.Linear(3, 1)}) == history
+    payload = torch.load(path, weights_only=True)
+    del payload["history"]["eval_arrays"]  # as the course wrote them before keeping arrays
+    torch.save(payload, path)
+    old = training.load_checkpoint(path, {"model": torch.nn.Linear(3, 1)})
+    assert old.eval_arrays == {} and old.evals == history.evals
+
+
 # ---------------------------------------------------------------- writing checkpoints
 
 def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):

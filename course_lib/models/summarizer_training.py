@@ -49,6 +49,8 @@ CPU_THREADS = 1
 # changes: a number below 1e-38 becomes 0 (a GPU's fast-math kernels do the same; TensorFlow
 # flushes on CPUs by default).
 CPU_FLUSH_DENORMAL = True
+# A test video's scores in a run's history (History.eval_arrays) are kept under this prefix.
+SCORES_PREFIX = "scores "
 
 
 @contextmanager
@@ -189,6 +191,22 @@ class SumGanRun:
         n = len(values) // self.steps_per_epoch
         return values[:n * self.steps_per_epoch].reshape(n, -1).mean(axis=1)
 
+    def scores_by_epoch(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The epochs evaluated (0: before training) and test video ``key``'s scores after each,
+        [epochs, steps]: how the selector's scores of one video changed while it trained."""
+        rows = self.history.eval_arrays.get(SCORES_PREFIX + key)
+        epochs = np.asarray(self.history.eval_steps) // self.steps_per_epoch
+        if rows is None or len(rows) != len(epochs):
+            kept = sorted(k.removeprefix(SCORES_PREFIX) for k in self.history.eval_arrays
+                          if k.startswith(SCORES_PREFIX))
+            raise CourseError(
+                f"the run kept no scores of {key!r} at each of its {len(epochs)} evaluations "
+                + (f"(it kept those of {', '.join(kept)}: use a test video)." if kept and
+                   rows is None else
+                   "(its checkpoint was written before the course kept them). Move the "
+                   "checkpoint away and run the fit again."))
+        return epochs, np.asarray(rows, dtype=np.float32)
+
     def selections(self) -> dict[str, tuple[int, float]]:
         """(epoch, test F-score) under three model-selection rules.
 
@@ -315,12 +333,25 @@ def _fit(model, config, dataset, split, name, trainer, seed, checkpoint, live, e
         return trainer.train_step(model, optimizers, trainer.make_batch(model, videos, item),
                                   config, generator)
 
+    def evaluate() -> dict:
+        """The trainer's metrics, and each test video's scores for the history (a loaded run
+        can still show them epoch by epoch: :meth:`SumGanRun.scores_by_epoch`)."""
+        seen = {}
+
+        def keep(scores, metrics):
+            seen.update(scores)
+            if on_evaluate is not None:
+                on_evaluate(scores, metrics)
+
+        metrics = trainer.evaluate(model, dataset, test_keys, keep)
+        return {**metrics, **{SCORES_PREFIX + k: v for k, v in seen.items()}}
+
     lengths = {k: len(v) for k, v in videos.items()}
     history = train(step, lambda start: trainer.batches(train_keys, config, seed, start, lengths),
                     config.epochs * n,
                     state={"model": model, **{f"optimizer_{k}": v for k, v in optimizers.items()},
                            "generator": GeneratorState(generator), **trainer.extra_state(model)},
-                    evaluate=lambda: trainer.evaluate(model, dataset, test_keys, on_evaluate),
+                    evaluate=evaluate,
                     eval_every=n, evaluate_first=evaluate_before, checkpoint=path,
                     checkpoint_every=n, checkpoint_seconds=CHECKPOINT_SECONDS,
                     title=f"{name} (seed {seed})", live=live,
