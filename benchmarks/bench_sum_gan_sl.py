@@ -41,6 +41,11 @@ Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos tim
       python benchmarks/bench_sum_gan_sl.py --threads 2 --baseline-threads 1
       python benchmarks/bench_sum_gan_sl.py --hidden 128 --videos 20   (a quick look)
       python benchmarks/bench_sum_gan_sl.py --model aae
+      python benchmarks/bench_sum_gan_sl.py --isa AVX2   (as on a CPU without AVX-512)
+
+``--isa`` limits both libraries that do the arithmetic, oneDNN (the LSTMs) and MKL (every other
+matrix product, the ceiling's included), so the whole run, ceiling and all, is that of a CPU
+with that vector unit; the first lines name what each library runs on.
 """
 
 from __future__ import annotations
@@ -144,6 +149,38 @@ def onednn_isa() -> str:
     return found.group(1).strip() if found else "unknown (oneDNN said nothing)"
 
 
+def isa_environment(isa: str) -> dict[str, str]:
+    """The environment that makes this CPU compute like one whose best vector unit is oneDNN's
+    ``isa``: oneDNN (the LSTMs) reads ``ONEDNN_MAX_CPU_ISA``, but MKL, which does every other
+    float32 matrix product (the trainers' and the ceiling's), reads only its own
+    ``MKL_ENABLE_INSTRUCTIONS``. With AMX MKL is left alone: its float32 products are AVX-512's
+    either way. Both are read once, when the library first runs: set them before a process
+    starts (``main`` starts itself again with them)."""
+    name = isa.upper()
+    if "AMX" in name:
+        mkl = None
+    elif name.startswith(("AVX512", "AVX10")):
+        mkl = "AVX512"
+    elif name.startswith("AVX2"):
+        mkl = "AVX2"
+    elif name in ("AVX", "SSE41"):
+        mkl = {"AVX": "AVX", "SSE41": "SSE4_2"}[name]
+    else:
+        raise SystemExit(f"--isa {isa}: not one of oneDNN's instruction sets (e.g. SSE41, AVX, "
+                         "AVX2, AVX2_VNNI, AVX512_CORE, AVX512_CORE_BF16, AVX512_CORE_AMX).")
+    return {"ONEDNN_MAX_CPU_ISA": name, **({"MKL_ENABLE_INSTRUCTIONS": mkl} if mkl else {})}
+
+
+def mkl_isa() -> str:
+    """The vector instructions MKL runs on in a process with this environment (its verbose mode
+    names them in the first line it prints; read in a child process, as for oneDNN)."""
+    probe = "import torch; a = torch.ones(8, 8); a @ a"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**os.environ, "MKL_VERBOSE": "1"})
+    found = re.search(r"\(Intel\(R\) (AVX[^)]*|SSE[^)]*)\)", done.stdout)
+    return found.group(1) if found else "unknown (MKL said nothing)"
+
+
 def backward_share(step: Callable[[], object]) -> float:
     """The share of one update's time spent in oneDNN's LSTM backward, the recurrences' backward
     that a fast trainer calls once per layer, direction and call of the recurrence."""
@@ -171,13 +208,15 @@ def main() -> None:
     parser.add_argument("--baseline-threads", type=int,
                         help="the baseline's own thread count (default: --threads); e.g. 1 with "
                              "--threads 2, where a second thread slows the baseline down")
-    parser.add_argument("--isa", help="the most capable instruction set oneDNN may use, e.g. "
-                                      "AVX2, AVX512_CORE (no AMX, no bfloat16) or "
-                                      "AVX512_CORE_AMX (its ONEDNN_MAX_CPU_ISA): a CPU like "
-                                      "most laptops' on this one")
+    parser.add_argument("--isa", help="the most capable instruction set oneDNN and MKL may "
+                                      "use, in oneDNN's names (ONEDNN_MAX_CPU_ISA): e.g. AVX2, "
+                                      "AVX512_CORE (no AMX, no bfloat16) or AVX512_CORE_AMX: a "
+                                      "CPU like most laptops' on this one")
     args = parser.parse_args()
-    if args.isa:  # read by oneDNN when it first runs, which is below
-        os.environ["ONEDNN_MAX_CPU_ISA"] = args.isa.upper()
+    if args.isa:
+        wanted = isa_environment(args.isa)
+        if any(os.environ.get(k) != v for k, v in wanted.items()):  # start again with them
+            os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **wanted})
     args.baseline_threads = args.baseline_threads or args.threads
     torch.set_num_threads(args.threads)
 
@@ -215,7 +254,7 @@ def main() -> None:
           f"epoch; interleaved; torch {torch.__version__}; the course's trainers on "
           f"{args.threads} thread(s), the baseline on {args.baseline_threads}; load average "
           f"before: {os.getloadavg()[0]:.1f}")
-    print(f"oneDNN's instruction set: {onednn_isa()}"
+    print(f"oneDNN's instruction set: {onednn_isa()}; MKL's: {mkl_isa()}"
           + (f" (--isa {args.isa})" if args.isa else ""))
 
     def update(name: str, round_: int) -> Callable[[], object]:

@@ -26,7 +26,7 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
                                      "--per-update", "2", "3"])
     bench.main()
     printed = capsys.readouterr().out
-    assert re.search(r"^oneDNN's instruction set: Intel ", printed, re.MULTILINE)
+    assert re.search(r"^oneDNN's instruction set: Intel .+; MKL's: AVX", printed, re.MULTILINE)
     shares = re.findall(r"^(.+): [\d.]+ s per epoch, (\d+) % of an update in oneDNN's LSTM "
                         r"backward$", printed, re.MULTILINE)
     assert len(shares) == 5 and all(0 <= int(share) <= 100 for _, share in shares)
@@ -51,6 +51,50 @@ def test_the_instruction_set_asked_for_is_the_one_onednn_uses(monkeypatch):
     would change the kernels of every later test once oneDNN starts)."""
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     assert bench.onednn_isa() == "Intel AVX2"
+
+
+@pytest.mark.parametrize("isa, mkl", [("avx2", "AVX2"), ("AVX2_VNNI", "AVX2"),
+                                       ("AVX512_CORE", "AVX512"), ("AVX512_CORE_AMX", None)])
+def test_an_instruction_set_limits_mkl_too_except_with_amx(isa, mkl):
+    """MKL does the ceiling's products and ignores oneDNN's variable: without its own, an "AVX2"
+    run measured an AVX-512 ceiling."""
+    wanted = {"ONEDNN_MAX_CPU_ISA": isa.upper(), **({"MKL_ENABLE_INSTRUCTIONS": mkl} if mkl
+                                                   else {})}
+    assert bench.isa_environment(isa) == wanted
+
+
+def test_the_benchmark_starts_itself_again_with_both_variables(monkeypatch):
+    """Both libraries read their variable once, when they first run: the benchmark execs itself
+    with them set, and goes on when they already are."""
+    class Restarted(Exception):
+        pass
+
+    def execve(path, argv, env):
+        raise Restarted(argv, env)
+
+    monkeypatch.setattr(bench.os, "execve", execve)
+    monkeypatch.delenv("MKL_ENABLE_INSTRUCTIONS", raising=False)
+    monkeypatch.setattr("sys.argv", ["bench.py", "--isa", "avx2", "--hidden", "8"])
+    with pytest.raises(Restarted) as restarted:
+        bench.main()
+    argv, env = restarted.value.args
+    assert argv[1:] == ["bench.py", "--isa", "avx2", "--hidden", "8"]
+    assert env["ONEDNN_MAX_CPU_ISA"] == env["MKL_ENABLE_INSTRUCTIONS"] == "AVX2"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    monkeypatch.setattr(bench, "split0_lengths", lambda: (_ for _ in ()).throw(Restarted("on")))
+    with pytest.raises(Restarted, match="on"):  # no second start: it went on to the data
+        bench.main()
+
+
+def test_an_unknown_instruction_set_is_named_with_the_choices():
+    with pytest.raises(SystemExit, match=r"--isa AVX3: not one of oneDNN's .*AVX2"):
+        bench.isa_environment("AVX3")
+
+
+def test_mkl_runs_on_the_instruction_set_its_variable_allows(monkeypatch):
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    assert bench.mkl_isa() == "AVX2"
 
 
 # ---------------------------------------------------------------- the GPU check, on a CPU
