@@ -16,8 +16,9 @@ Data: random 1024-d features with the lengths of SumMe split 0's training videos
 (hidden 500, two layers). The baseline and the faithful trainer are timed on the first
 ``--videos`` videos of the epoch (both on the same ones, in the split's order) and their epoch
 time is extrapolated by the number of steps (their cost is linear in a video's length); the fast
-trainers are timed over the whole epoch. All run in the same process, interleaved: one update
-of each trainer, then the next round, so that a change in the machine's load affects them alike.
+trainers are timed over the whole epoch. Each trainer runs in a process of its own, as a
+student runs one (:func:`trainer_process` says why), and they take turns: one update of each
+trainer, then the next round, so that a change in the machine's load affects them alike.
 
 ``--model aae`` times SUM-GAN-AAE the same way, against the plain AAE of the same file (whose
 attention adds a cost quadratic in a video's length, small beside the rest at these lengths).
@@ -51,9 +52,9 @@ with that vector unit; the first lines name what each library runs on.
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import itertools
+import multiprocessing
 import os
 import re
 import subprocess
@@ -99,7 +100,8 @@ def split0_lengths() -> tuple[list[int], str]:
 def matmul_rate(threads: int) -> float:
     """This CPU's float32 matrix-product rate now (FLOP/s), on a product large enough to reach
     it, the fastest of ten: a generous bound for the per-step products of any trainer (an
-    average let one slow repeat lower the ceiling by a tenth between runs)."""
+    average let one slow repeat lower the ceiling by a tenth between runs). ``main`` takes the
+    faster of a measurement before the trainers and one after."""
     a, b = torch.randn(4096, 1024), torch.randn(1024, 2000)
     torch.set_num_threads(threads)
     a @ b
@@ -195,6 +197,75 @@ def backward_share(step: Callable[[], object]) -> float:
     return inside / 1e6 / wall
 
 
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What each trainer's process needs to build its trainer as every other one does."""
+
+    model: str
+    hidden: int
+    threads: int
+    baseline_threads: int
+    lengths: tuple[int, ...]
+    timed_videos: int
+    per_update: tuple[int, ...]
+
+    def trainer_names(self) -> list[str]:
+        first = f"fast trainer, {self.per_update[0]} videos per update"
+        return (["baseline", "faithful trainer"]
+                + [f"fast trainer, {size} videos per update" for size in self.per_update]
+                + [f"{first}, phase-2 fakes"])
+
+
+def build_trainer(setup: Setup, name: str) -> tuple[list[Callable[[], object]], float]:
+    """Trainer ``name``'s updates, in order, each ready to run, and the factor that turns their
+    time into an epoch's. Every trainer starts from the same weights (seed 0) on the same
+    videos."""
+    lengths = list(setup.lengths)
+    timed = lengths[:setup.timed_videos]
+    g = torch.Generator().manual_seed(0)
+    videos = [torch.randn(n, 1024, generator=g) for n in lengths]
+    make_config, build, plain_model = MODELS[setup.model]
+    config = dataclasses.replace(make_config("paper", verbose=False), hidden_size=setup.hidden)
+    model = build(config, seed=0)
+    if name == "baseline":
+        plain = plain_model(1024, setup.hidden)
+        copy_parameters(model, plain)
+        optimizers = plain_optimizers(plain)
+        return [lambda v=v: plain_train_video(plain, optimizers, v, config.sigma)
+                for v in videos[:len(timed)]], sum(lengths) / sum(timed)
+    if name == "faithful trainer":
+        optimizers = sl.make_optimizers(model, config)
+        return [lambda v=v: sl.train_step(model, optimizers, sl.make_batch(model, [v]), config)
+                for v in videos[:len(timed)]], sum(lengths) / sum(timed)
+    size = int(re.match(r"fast trainer, (\d+) videos", name).group(1))
+    changes = {"discriminator_fakes": "phase2_pass"} if name.endswith("phase-2 fakes") else {}
+    fast = dataclasses.replace(config, training_order="by_length", videos_per_update=size,
+                               **changes)
+    keys = [str(i) for i in range(len(videos))]
+    optimizers = sl.make_optimizers(model, fast)
+    batches = itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
+        keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast))
+    return [lambda b=[videos[int(k)] for k in batch]: sl.train_step(
+        model, optimizers, sl.make_batch(model, b), fast) for batch in batches], 1.0
+
+
+def trainer_process(setup: Setup, name: str, connection) -> None:
+    """One trainer in a process of its own, as a student runs it: another trainer's memory and
+    kernels left in the same process slowed the fast trainer's epoch by a fifth (33-35 s alone,
+    39-43 s between the faithful trainer's updates). Sends its number of updates and time
+    factor, then one update's seconds per round it is sent, and at ``None`` one profiled
+    update's share in oneDNN's LSTM backward."""
+    torch.set_num_threads(setup.baseline_threads if name == "baseline" else setup.threads)
+    with cpu_settings(torch.device("cpu")):
+        updates, factor = build_trainer(setup, name)
+        connection.send((len(updates), factor))
+        while (round_ := connection.recv()) is not None:
+            start = time.perf_counter()
+            updates[round_]()
+            connection.send(time.perf_counter() - start)
+        connection.send(backward_share(updates[0]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="sl")
@@ -217,73 +288,56 @@ def main() -> None:
         wanted = isa_environment(args.isa)
         if any(os.environ.get(k) != v for k, v in wanted.items()):  # start again with them
             os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **wanted})
-    args.baseline_threads = args.baseline_threads or args.threads
     torch.set_num_threads(args.threads)
 
     lengths, source = split0_lengths()
+    setup = Setup(args.model, args.hidden, args.threads, args.baseline_threads or args.threads,
+                  tuple(lengths), args.videos, tuple(args.per_update))
     timed = lengths[:args.videos]
-    scale = sum(lengths) / sum(timed)
-    g = torch.Generator().manual_seed(0)
-    videos = [torch.randn(n, 1024, generator=g) for n in lengths]
-    make_config, build, plain_model = MODELS[args.model]
-    config = dataclasses.replace(make_config("paper", verbose=False), hidden_size=args.hidden)
-    keys = [str(i) for i in range(len(videos))]
-    model = build(config, seed=0)
-    plain = plain_model(1024, args.hidden)
-    copy_parameters(model, plain)
-    # name: (model, config, optimizers, the videos of each timed update, time factor)
-    trainers = {"baseline": (plain, None, plain_optimizers(plain), [[i] for i in
-                                                                    range(len(timed))], scale),
-                "faithful trainer": (model, config, sl.make_optimizers(model, config),
-                                     [[i] for i in range(len(timed))], scale)}
-    fast_runs = {f"fast trainer, {size} videos per update": dict(videos_per_update=size)
-                 for size in args.per_update}
-    fast_runs[f"fast trainer, {args.per_update[0]} videos per update, phase-2 fakes"] = dict(
-        videos_per_update=args.per_update[0], discriminator_fakes="phase2_pass")
-    for name, changes in fast_runs.items():
-        fast = dataclasses.replace(config, training_order="by_length", **changes)
-        batches = itertools.islice(sl.update_batches(keys, fast, 0, 0, dict(zip(
-            keys, lengths, strict=True))), sl.updates_per_epoch(len(keys), fast))
-        fast_model = copy.deepcopy(model)
-        trainers[name] = (fast_model, fast, sl.make_optimizers(fast_model, fast),
-                          [[int(k) for k in batch] for batch in batches], 1.0)
     print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
           f"{source}); hidden "
           f"{args.hidden}; baseline and faithful trainer timed on the first {len(timed)} "
-          f"videos ({sum(timed)} steps), x{scale:.2f} for an epoch; fast trainers on the whole "
-          f"epoch; interleaved; torch {torch.__version__}; the course's trainers on "
-          f"{args.threads} thread(s), the baseline on {args.baseline_threads}; load average "
-          f"before: {os.getloadavg()[0]:.1f}")
+          f"videos ({sum(timed)} steps), x{sum(lengths) / sum(timed):.2f} for an epoch; fast "
+          f"trainers on the whole epoch; each trainer in a process of its own, interleaved; "
+          f"torch {torch.__version__}; the course's trainers on {setup.threads} thread(s), the "
+          f"baseline on {setup.baseline_threads}; load average before: "
+          f"{os.getloadavg()[0]:.1f}")
     print(f"oneDNN's instruction set: {onednn_isa()}; MKL's: {mkl_isa()}"
           + (f" (--isa {args.isa})" if args.isa else ""))
 
-    def update(name: str, round_: int) -> Callable[[], object]:
-        """One update of trainer ``name``, ready to run on its thread count."""
-        net, settings, optimizers, updates, _ = trainers[name]
-        batch = [videos[i] for i in updates[round_]]
-        if settings is None:
-            torch.set_num_threads(args.baseline_threads)
-            return lambda: plain_train_video(net, optimizers, batch[0], config.sigma)
-        torch.set_num_threads(args.threads)
-        return lambda: sl.train_step(net, optimizers, sl.make_batch(net, batch), settings)
-
-    seconds = dict.fromkeys(trainers, 0.0)
-    with cpu_settings(torch.device("cpu")):
-        for round_ in range(max(len(t[3]) for t in trainers.values())):
-            # One update of each trainer per round, so that a change in the machine's load
-            # affects them alike.
-            for name, (_, _, _, updates, factor) in trainers.items():
-                if round_ < len(updates):
-                    run = update(name, round_)
-                    start = time.perf_counter()
-                    run()
-                    seconds[name] += (time.perf_counter() - start) * factor
-        shares = {name: backward_share(update(name, 0)) for name in trainers}
+    rate_before = matmul_rate(setup.threads)  # and after: the CPU's speed drifts on a shared host
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter, not a copy of this one
+    connections, processes = {}, []
+    for name in setup.trainer_names():
+        here, there = spawn.Pipe()
+        processes.append(spawn.Process(target=trainer_process, args=(setup, name, there),
+                                       daemon=True))
+        processes[-1].start()
+        connections[name] = here
+    plan = {name: connection.recv() for name, connection in connections.items()}
+    seconds = dict.fromkeys(connections, 0.0)
+    for round_ in range(max(n for n, _ in plan.values())):
+        # One update of each trainer per round, one process at a time, so that a change in the
+        # machine's load affects them alike.
+        for name, (n_updates, factor) in plan.items():
+            if round_ < n_updates:
+                connections[name].send(round_)
+                seconds[name] += connections[name].recv() * factor
+    shares = {}
+    for name, connection in connections.items():
+        connection.send(None)
+        shares[name] = connection.recv()
+    for process in processes:
+        process.join()
 
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    flops, rate = epoch_flops(build, config, lengths), matmul_rate(args.threads)
+    make_config, build, _ = MODELS[args.model]
+    config = dataclasses.replace(make_config("paper", verbose=False), hidden_size=args.hidden)
+    flops, rate = epoch_flops(build, config, lengths), max(rate_before,
+                                                            matmul_rate(setup.threads))
     print(f"matrix products of an epoch of the reference's updates: {flops / 1e9:.0f} GFLOP; "
-          f"this CPU's float32 rate now: {rate / 1e9:.0f} GFLOP/s on {args.threads} thread(s)")
+          f"this CPU's float32 rate: {rate / 1e9:.0f} GFLOP/s on {args.threads} thread(s) (the "
+          "faster of before and after the trainers)")
     for name, value in seconds.items():
         print(f"{name}: {value:.1f} s per epoch, {100 * shares[name]:.0f} % of an update in "
               f"oneDNN's LSTM backward")
