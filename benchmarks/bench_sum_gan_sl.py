@@ -313,8 +313,17 @@ def main() -> None:
         processes.append(spawn.Process(target=trainer_process, args=(setup, name, there),
                                        daemon=True))
         processes[-1].start()
+        there.close()  # the child's end lives in the child alone: if it dies, recv says so
         connections[name] = here
-    plan = {name: connection.recv() for name, connection in connections.items()}
+
+    def reply(name: str):
+        try:
+            return connections[name].recv()
+        except EOFError:
+            raise SystemExit(f"The {name!r} process stopped before it answered; its error is "
+                             "printed above.") from None
+
+    plan = {name: reply(name) for name in connections}
     seconds = dict.fromkeys(connections, 0.0)
     for round_ in range(max(n for n, _ in plan.values())):
         # One update of each trainer per round, one process at a time, so that a change in the
@@ -322,11 +331,11 @@ def main() -> None:
         for name, (n_updates, factor) in plan.items():
             if round_ < n_updates:
                 connections[name].send(round_)
-                seconds[name] += connections[name].recv() * factor
+                seconds[name] += reply(name) * factor
     shares = {}
     for name, connection in connections.items():
         connection.send(None)
-        shares[name] = connection.recv()
+        shares[name] = reply(name)
     for process in processes:
         process.join()
 

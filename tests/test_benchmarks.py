@@ -46,6 +46,16 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
     assert int(share) == pytest.approx(100 * float(ratios["fast trainer"]) / ceiling, abs=3)
 
 
+def test_a_trainer_process_that_fails_stops_the_run_by_name(monkeypatch):
+    """Each trainer runs in a spawned process: one that dies (here: a zero hidden size, which
+    PyTorch's LSTM refuses) ends the run with its name, instead of leaving it waiting."""
+    monkeypatch.setattr(bench, "split0_lengths", lambda: ([12, 30, 7], "a test list"))
+    monkeypatch.setattr("sys.argv", ["bench", "--hidden", "0", "--videos", "1", "--per-update",
+                                     "2"])
+    with pytest.raises(SystemExit, match="The 'baseline' process stopped before it answered"):
+        bench.main()
+
+
 def test_the_instruction_set_asked_for_is_the_one_onednn_uses(monkeypatch):
     """What --isa sets, read back from oneDNN in a child process (setting it in this process
     would change the kernels of every later test once oneDNN starts)."""
