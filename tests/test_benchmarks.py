@@ -2,6 +2,7 @@
 an fp32 ceiling that no trainer beats; its FLOP count extrapolates exactly."""
 
 import dataclasses
+import math
 import re
 
 import bench_sum_gan_sl as bench  # benchmarks/ is on pytest's path (pyproject.toml)
@@ -18,11 +19,11 @@ def test_the_epoch_flop_count_is_the_sum_of_each_videos(model):
     assert bench.epoch_flops(build, config, lengths) == pytest.approx(counted, rel=1e-9)
 
 
-@pytest.mark.parametrize("model", ["sl", "aae"])
-def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(model, monkeypatch,
-                                                                          capsys):
+def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(monkeypatch, capsys):
+    """End to end, through the spawned processes, on -sl (about 40 s); the test below builds and
+    runs AAE's trainers as those processes do, in a second."""
     monkeypatch.setattr(bench, "split0_lengths", lambda: ([12, 30, 7, 20, 9], "a test list"))
-    monkeypatch.setattr("sys.argv", ["bench", "--model", model, "--hidden", "8", "--videos", "2",
+    monkeypatch.setattr("sys.argv", ["bench", "--model", "sl", "--hidden", "8", "--videos", "2",
                                      "--per-update", "2", "3"])
     bench.main()
     printed = capsys.readouterr().out
@@ -44,6 +45,22 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(mode
     assert float(faithful) == pytest.approx(
         float(ratios["fast trainer"]) / float(ratios["faithful trainer"]), rel=0.3)
     assert int(share) == pytest.approx(100 * float(ratios["fast trainer"]) / ceiling, abs=3)
+
+
+@pytest.mark.parametrize("model", ["sl", "aae"])
+def test_every_trainer_a_benchmark_process_builds_runs_an_update(model):
+    """What each process builds: an epoch's updates of its trainer and the factor to an epoch,
+    every update of the course's trainers returning finite losses."""
+    setup = bench.Setup(model, 8, 1, 1, (12, 30, 7, 20, 9), 2, (2, 3))
+    for name in setup.trainer_names():
+        updates, factor = bench.build_trainer(setup, name)
+        if name in ("baseline", "faithful trainer"):  # timed on 2 videos of 42 steps of 78
+            assert (len(updates), factor) == (2, pytest.approx(78 / 42)), name
+        else:  # the whole epoch, several videos per update
+            assert factor == 1.0 and 1 < len(updates) < 5, name
+        losses = updates[0]()
+        if name != "baseline":
+            assert losses and all(math.isfinite(v) for v in losses.values()), name
 
 
 def test_a_trainer_process_that_fails_stops_the_run_by_name(monkeypatch):
