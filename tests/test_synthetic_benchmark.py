@@ -16,12 +16,13 @@ import pytest
 from course_lib import evaluation as ev
 from course_lib.config import sum_gan_config, summarization_data_config
 from course_lib.data.summarization import Split, make_splits
-from course_lib.data.synthetic_videos import make_synthetic_dataset
+from course_lib.data.synthetic_videos import make_synthetic_dataset, rarity_scores
 from course_lib.models.sum_gan import build_sum_gan, score_videos
 
 HEURISTICS = ev.TRIVIAL_BASELINES  # single cues and position: nothing learnt from content
 SINGLE_CUES = tuple(n for n in HEURISTICS if n not in ev.POSITIONAL_BASELINES)
 HUMAN, SUPERVISED, UNTRAINED = "human (leave-one-out)", "supervised (uses labels)", "untrained"
+CEILING = "rarity (knows the digits)"
 # Real SumMe annotations, this course's protocol: random 40.5 and uniform 40.6 against human
 # leave-one-out 54.3 (max over users), i.e. three quarters of the human F.
 SUMME_RATIO = 40.5 / 54.3
@@ -47,8 +48,8 @@ def split_tables():
     config = summarization_data_config("laptop", verbose=False)
     data = make_synthetic_dataset(config)
     splits = make_splits(data.keys(), rng=np.random.default_rng(config.seed))
-    return [ev.baseline_table(data, s, n_random_trials=config.n_random_trials, seed=config.seed)
-            for s in splits]
+    return [ev.baseline_table(data, s, n_random_trials=config.n_random_trials, seed=config.seed,
+                              extra={CEILING: rarity_scores(data, s.test_keys)}) for s in splits]
 
 
 def test_the_positional_baselines_are_rows_of_every_table(table):
@@ -69,12 +70,24 @@ def test_humans_beat_every_single_cue_heuristic(table):
         assert table[HUMAN]["spearman_rho"] > table[name]["spearman_rho"] + 0.1, (name, table)
 
 
-def test_random_and_uniform_sit_where_they_do_on_summe(table):
+def test_finding_rarity_beats_every_trick_on_every_split(split_tables):
+    """What the annotators' agreement was chosen for: the digits' true rarity, the most a
+    summarizer without labels can find, beats every heuristic on each split, so a model that
+    finds it can be told from a trick (annotators who disagreed as SumMe's let a stretch win)."""
+    for i, t in enumerate(split_tables):
+        best = max(HEURISTICS, key=lambda n: t[n].f_score)
+        assert t[CEILING].f_score > t[best].f_score + 1, (i, best, t[best], t[CEILING])
+
+
+def test_random_and_uniform_sit_below_humans_as_on_summe_or_further(table):
+    """These annotators agree more than SumMe's (see ``synthetic_videos``): content-free scores
+    sit further below humans, but not absurdly far."""
     for name in ("random", "uniform"):
         ratio = table[name]["f_score"] / table[HUMAN]["f_score"]
-        assert abs(ratio - SUMME_RATIO) < 0.12, (name, ratio)
+        assert 0.5 < ratio < SUMME_RATIO + 0.05, (name, ratio)
     assert abs(table["random"]["kendall_tau"]) < 0.02 and table["uniform"]["kendall_tau"] == 0
-    assert 0.1 < table[HUMAN]["kendall_tau"] < 0.35  # TVSum's humans: 0.177 (Otani et al.)
+    # TVSum's humans: 0.177 (Otani et al.); these agree more, but still rank far from alike
+    assert 0.1 < table[HUMAN]["kendall_tau"] < 0.45
 
 
 def test_an_untrained_model_scores_like_random_not_like_humans(table):
@@ -84,8 +97,8 @@ def test_an_untrained_model_scores_like_random_not_like_humans(table):
 
 
 def test_the_features_carry_what_annotators_like(table):
-    # Single cues only: on these folds a ramp from the start comes within 1 F point of the ridge
-    # reference (46.6 against 47.3), which is not an upper reference in F (a stronger one is
+    # Single cues only: on these folds a ramp from the start comes within 3 F points of the ridge
+    # reference (43.8 against 46.6), which is not an upper reference in F (a stronger one is
     # future work).
     best = {field: max(table[n][field] for n in SINGLE_CUES)
             for field in ("f_score", "kendall_tau", "spearman_rho")}
