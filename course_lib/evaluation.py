@@ -497,8 +497,7 @@ def feature_norm_scores(dataset: SummarizationDataset,
                         keys: Sequence[str]) -> dict[str, np.ndarray]:
     """Each step scored by the norm of its features: an untrained, label-free heuristic.
 
-    On the synthetic videos busier frames (motion, more digits) have larger ReLU features, so it
-    beats random scores there; on GoogLeNet features it is just one more baseline to compare.
+    A model that learnt "score big features high" scores like this: one cue, not content.
     """
     return {k: np.linalg.norm(dataset[k].features, axis=1).astype(np.float32) for k in keys}
 
@@ -510,6 +509,31 @@ def motion_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[st
     for k in keys:
         change = np.linalg.norm(np.diff(dataset[k].features, axis=0), axis=1)
         scores[k] = np.concatenate([change[:1], change]).astype(np.float32)
+    return scores
+
+
+def novelty_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each shot scored by how few of the video's shots look like it, label-free: a formula for
+    "what is unlike the rest of the video", with no training.
+
+    Shot s's score is 1 / Σ_j exp(−3 · d_sj / median d), d the cosine distances between the
+    shots' mean features (centred per video): a shot with many look-alikes has a large sum, one
+    unlike every other only its own term. The scale (a third of the median distance) was not
+    tuned on any labels.
+    """
+    scores = {}
+    for k in keys:
+        record = dataset[k]
+        x = record.features - record.features.mean(axis=0)
+        x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-9
+        shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
+        means = np.stack([x[shot == s].mean(axis=0) if (shot == s).any() else np.zeros(x.shape[1])
+                          for s in range(len(record.change_points))])
+        means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-9
+        distance = 1 - means @ means.T
+        scale = np.median(distance[distance > 0]) if (distance > 0).any() else 1.0
+        density = np.exp(-3 * distance / scale).sum(axis=1)
+        scores[k] = (1 / density)[shot].astype(np.float32)
     return scores
 
 

@@ -32,6 +32,32 @@ def test_motion_scores_measure_feature_change():
     assert not ev.motion_scores(steady, ["video_1"])["video_1"].any()
 
 
+def test_novelty_scores_put_the_shot_unlike_the_others_first():
+    """Shots showing one of two recurring looks, and one shot a look of its own: that shot
+    scores highest, the recurring ones lower the more often their look recurs, and every step
+    of a shot scores alike."""
+    data = make_synthetic_dataset(replace(summarization_data_config("smoke", verbose=False),
+                                          n_videos=2))
+    record = data["video_1"]
+    shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
+    n_shots = len(record.change_points)
+    assert n_shots >= 6  # so that look 0 recurs more often than look 1
+    looks = np.eye(3, record.features.shape[1], dtype=np.float32)
+    unique = n_shots // 2
+    # look 0 on most shots, look 1 on two, look 2 on one
+    kind = np.array([2 if s == unique else 1 if s in (0, n_shots - 1) else 0
+                     for s in range(n_shots)])
+    noise = np.random.default_rng(0).normal(0, 0.01, record.features.shape).astype(np.float32)
+    shaped = _with_features(data, lambda rec: looks[kind[shot]] + noise
+                            if rec.key == "video_1" else rec.features)
+    scores = ev.novelty_scores(shaped, ["video_1"])["video_1"]
+    per_shot = np.array([scores[shot == s].mean() for s in range(n_shots)])
+    for s in range(n_shots):
+        assert np.ptp(scores[shot == s]) == 0
+    assert per_shot.argmax() == unique
+    assert per_shot[kind == 1].min() > per_shot[kind == 0].max()
+
+
 def test_supervised_reference_learns_from_the_training_videos_only():
     data = make_synthetic_dataset(replace(summarization_data_config("smoke", verbose=False),
                                           n_videos=4))

@@ -15,6 +15,7 @@ from course_lib.data.synthetic_videos import (
 )
 from course_lib.experiments.rarity import (
     CEILING,
+    NOVELTY,
     rarity_figure,
     rarity_sweep,
     rescored,
@@ -65,6 +66,20 @@ def test_the_features_show_speed_far_more_than_the_digit():
     (digit, digit_chance), (speed, speed_chance) = shown["digit"], shown["speed"]
     assert speed - speed_chance > 0.2
     assert digit - digit_chance < (speed - speed_chance) / 2
+
+
+def test_a_formula_for_novelty_finds_little_of_the_rarity_these_features_hide():
+    """The lecture's claim: scoring what is unlike the rest of the video, without labels or
+    training, gains at most a few points over the best heuristic for annotators who value rarity
+    alone, far below the ceiling: what the features show is speed, not the digit."""
+    data, splits = synthetic_benchmark("laptop", 1.0)
+    tables = [ev.baseline_table(data, split, rank=False, n_random_trials=3, extra={
+        NOVELTY: ev.novelty_scores(data, split.test_keys),
+        CEILING: rarity_scores(data, split.test_keys)}) for split in splits]
+    mean = {name: np.mean([t[name].f_score for t in tables]) for name in tables[0]}
+    best = max(mean[n] for n in ev.TRIVIAL_BASELINES)  # the sweep's best heuristic
+    assert mean[NOVELTY] < best + 2, mean
+    assert mean[NOVELTY] < mean[CEILING] - 15, mean
 
 
 def test_the_ceiling_is_far_above_random_only_where_annotators_value_rarity():
@@ -120,7 +135,7 @@ def test_the_sweep_pairs_each_run_with_its_untrained_self_random_and_the_best_he
         assert sweep.best_heuristic[weight] in ev.TRIVIAL_BASELINES
         best = sweep.baselines[weight][sweep.best_heuristic[weight]]
         assert all(sweep.baselines[weight][n] <= best for n in ev.TRIVIAL_BASELINES)
-        assert CEILING in sweep.baselines[weight]
+        assert CEILING in sweep.baselines[weight] and NOVELTY in sweep.baselines[weight]
     text = "\n".join(sweep_lines(sweep))
     assert "rarity weight 0.3" in text and "rarity weight 1" in text and MODEL in text
 
@@ -142,8 +157,12 @@ def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draw
         room = sweep.baselines[weight][CEILING] - sweep.baselines[weight][
             sweep.best_heuristic[weight]]
         assert ("no summarizer without labels can beat it" in sentence) == (room <= 0)
+        found = sweep.baselines[weight][NOVELTY] - sweep.baselines[weight][
+            sweep.best_heuristic[weight]]
+        assert (f"{NOVELTY}) scores {sweep.baselines[weight][NOVELTY]:.1f}, {abs(found):.1f} "
+                f"points {'above' if found > 0 else 'below'}") in sentence
     lines = rarity_figure(sweep).axes[0].get_lines()
-    assert len(lines) == 1 + 4  # the model; humans, the ceiling, random, the best heuristic
+    assert len(lines) == 1 + 5  # the model; humans, ceiling, novelty, random, best heuristic
     np.testing.assert_allclose(lines[0].get_ydata(), [r.f for r in sweep.rows])
 
 

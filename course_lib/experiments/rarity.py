@@ -21,6 +21,7 @@ from course_lib.experiments.jobs import JobResult
 
 RARITY_WEIGHTS = (0.0, 0.3, 0.7, 1.0)
 CEILING = "rarity (knows the digits)"
+NOVELTY = "novelty (label-free formula)"
 HUMAN = "human (leave-one-out)"
 
 
@@ -65,7 +66,8 @@ class SweepRow:
 @dataclass
 class Sweep:
     """Per weight: every baseline's mean F over the runs' splits (the heuristics, the rarity
-    ceiling, humans), the best heuristic's name, and each model's :class:`SweepRow`."""
+    ceiling, the label-free novelty formula, humans), the best heuristic's name, and each
+    model's :class:`SweepRow`."""
 
     baselines: dict[float, dict[str, float]]
     best_heuristic: dict[float, str]
@@ -94,7 +96,9 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
     for weight in weights:
         data, splits = synthetic_benchmark(tier, weight)
         tables = {k: ev.baseline_table(data, splits[k], extra={
-            CEILING: rarity_scores(data, splits[k].test_keys)}, rank=False) for k in run_splits}
+            CEILING: rarity_scores(data, splits[k].test_keys),
+            NOVELTY: ev.novelty_scores(data, splits[k].test_keys)}, rank=False)
+            for k in run_splits}
         by_split = {name: {k: t[name].f_score for k, t in tables.items()}
                     for name in tables[run_splits[0]]}
         baselines[weight] = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
@@ -128,9 +132,9 @@ def sweep_lines(sweep: Sweep) -> list[str]:
     lines = []
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
-        lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f}, humans "
-                     f"{base[HUMAN]:.1f}, random {base['random']:.1f}, best heuristic "
-                     f"{heuristic} {base[heuristic]:.1f}")
+        lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f}, "
+                     f"{NOVELTY} {base[NOVELTY]:.1f}, humans {base[HUMAN]:.1f}, random "
+                     f"{base['random']:.1f}, best heuristic {heuristic} {base[heuristic]:.1f}")
         lines.append(f"  {'model':28s} {'F':>5s} {'τ':>6s}   {'− untrained':22s} "
                      f"{'− random':22s} − {heuristic}")
         for row in (r for r in sweep.rows if r.weight == weight):
@@ -143,7 +147,8 @@ def sweep_lines(sweep: Sweep) -> list[str]:
 
 def rarity_figure(sweep: Sweep, ax=None):
     """F against the annotators' rarity weight: each model (mean over its runs, final epoch),
-    the best heuristic of each weight, random, the label-free ceiling and humans."""
+    the best heuristic of each weight, random, the label-free ceiling, the novelty formula and
+    humans."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 4)) if ax is None else (ax.figure, ax)
@@ -152,7 +157,8 @@ def rarity_figure(sweep: Sweep, ax=None):
         f = [next(r.f for r in sweep.rows if r.model == model and r.weight == w)
              for w in weights]
         ax.plot(weights, f, "o-", color=f"C{i}", label=model)
-    lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), "random": ("0.6", ":")}
+    lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), NOVELTY: ("0.4", "-."),
+             "random": ("0.6", ":")}
     for name, (color, style) in lines.items():
         ax.plot(weights, [sweep.baselines[w][name] for w in weights], style, color=color,
                 label=name)
@@ -168,10 +174,10 @@ def rarity_figure(sweep: Sweep, ax=None):
 
 
 def sweep_sentences(sweep: Sweep) -> list[str]:
-    """What the sweep shows, computed from it: per weight, the label-free ceiling's margin over
-    the best heuristic, and which models beat random, their untrained selves and the best
-    heuristic by the decision rule (:data:`~course_lib.comparison.RULE`): above, below, or
-    within the noise."""
+    """What the sweep shows, computed from it: per weight, the label-free ceiling's and the
+    novelty formula's margins over the best heuristic, and which models beat random, their
+    untrained selves and the best heuristic by the decision rule
+    (:data:`~course_lib.comparison.RULE`): above, below, or within the noise."""
     lines = []
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
@@ -181,6 +187,10 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
                 f"heuristic ({heuristic}, {base[heuristic]:.1f}): ")
         text += ("at most what a summarizer without labels could gain over it." if room > 0
                  else "no summarizer without labels can beat it here.")
+        found = base[NOVELTY] - base[heuristic]
+        text += (f" A formula without labels or training that scores what is unlike the rest of "
+                 f"the video ({NOVELTY}) scores {base[NOVELTY]:.1f}, {abs(found):.1f} points "
+                 f"{'above' if found > 0 else 'below'} it.")
         for row in (r for r in sweep.rows if r.weight == weight and r.versus):
             said = {name: "its untrained self" if name == "untrained" else name
                     for name in row.versus}
