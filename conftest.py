@@ -2,10 +2,33 @@
 
 Set before any kernel starts, so the notebooks' kernels inherit them: the smoke tier, and a
 fresh checkpoint folder so every run really trains instead of loading an earlier checkpoint.
+The suite runs in two processes (pytest-xdist, ``-n 2 --dist loadfile`` in pyproject.toml: a
+file's tests stay together, so a notebook's cells run in order in one kernel); each process
+gets a checkpoint folder of its own, since two processes running the same lecture would train
+the same runs and meet each other's locks. ``-n 0`` runs everything in one process.
 """
 
 import os
 import tempfile
+import time
+from pathlib import Path
 
 os.environ.setdefault("COURSE_TIER", "smoke")
-os.environ.setdefault("COURSE_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="course-checkpoints-"))
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ["COURSE_CHECKPOINT_DIR"] = tempfile.mkdtemp(prefix=f"course-checkpoints-{_WORKER}-")
+else:
+    os.environ.setdefault("COURSE_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="course-checkpoints-"))
+
+SCREENSHOTS = Path(__file__).parent / "test-artifacts" / "browser"  # the browser suite's
+_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The browser suite's screenshots of this run, listed at the end so people look at them
+    (here, in the process that reports, since the suite may run in another)."""
+    taken = sorted(p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _STARTED)
+    if taken:
+        terminalreporter.write_sep("-", "browser screenshots")
+        for path in taken:
+            terminalreporter.write_line(str(path.relative_to(Path(__file__).parent)))

@@ -180,19 +180,3 @@ def no_leftover_processes(marker_token):
     for entry in left:
         os.kill(int(entry.split(":")[0]), signal.SIGKILL)
     assert not left, "processes left behind by the browser suite:\n" + "\n".join(left)
-
-
-@pytest.fixture(scope="session")
-def screenshots() -> list[Path]:
-    """Where each test saved its screenshot; listed at the end of the run so people look."""
-    return _SAVED
-
-
-_SAVED: list[Path] = []
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _SAVED:
-        terminalreporter.write_sep("-", "browser screenshots")
-        for path in _SAVED:
-            terminalreporter.write_line(str(path.relative_to(REPO)))

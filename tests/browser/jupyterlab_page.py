@@ -323,7 +323,7 @@ class NotebookPage:
             return False
 
 
-def run_in_browser(browser, lab, path: Path, screenshots: list[Path]) -> tuple[dict, list[str]]:
+def run_in_browser(browser, lab, path: Path) -> tuple[dict, list[str]]:
     """Open, run all, wait, interact, screenshot: the report and every problem a student sees."""
     page = browser.new_page()
     notebook = NotebookPage(page, lab, path)
@@ -339,7 +339,6 @@ def run_in_browser(browser, lab, path: Path, screenshots: list[Path]) -> tuple[d
         shot = SCREENSHOT_DIR / f"{path.stem}.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=shot)
-        screenshots.append(shot)
         problems += [f"javascript error on the page: {e}" for e in notebook.page_errors]
         return report, problems
     finally:

@@ -23,9 +23,9 @@ VIDEOS = {"07_summarize_a_video": 2}  # HTML5 video players a notebook shows
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_in_browser(browser, lab, screenshots, notebook):
+def test_notebook_in_browser(browser, lab, notebook):
     before = notebook.read_bytes()
-    report, problems = run_in_browser(browser, lab, notebook, screenshots)
+    report, problems = run_in_browser(browser, lab, notebook)
     assert notebook.read_bytes() == before, "the browser run changed the notebook file"
     if notebook.stem in VIDEOS:  # the original and its summary, side by side
         assert report["videos"] == VIDEOS[notebook.stem], report
@@ -77,10 +77,10 @@ BROKEN_ALSO = [  # reported once the page is driven, not tied to one cell
 ]
 
 
-def test_harness_passes_a_working_notebook(browser, lab, screenshots):
+def test_harness_passes_a_working_notebook(browser, lab):
     """The harness must find each kind of output and accept it when it works."""
     path = write_notebook(lab.scratch / "harness_working.ipynb", WORKING)
-    report, problems = run_in_browser(browser, lab, path, screenshots)
+    report, problems = run_in_browser(browser, lab, path)
     assert not problems
     found = {key: report[key] for key in
              ("widgets", "plays", "animations", "images", "progress", "outputWidgets")}
@@ -90,10 +90,10 @@ def test_harness_passes_a_working_notebook(browser, lab, screenshots):
                      "outputWidgets": 2}
 
 
-def test_harness_catches_a_broken_notebook(browser, lab, screenshots):
+def test_harness_catches_a_broken_notebook(browser, lab):
     """Each defect a student could meet must be reported, or the suite proves nothing."""
     path = write_notebook(lab.scratch / "harness_broken.ipynb", [code for code, _ in BROKEN])
-    _, problems = run_in_browser(browser, lab, path, screenshots)
+    _, problems = run_in_browser(browser, lab, path)
     expected = [want for _, want in BROKEN if want] + BROKEN_ALSO
     missed = [want for want in expected if not any(p.startswith(want) for p in problems)]
     assert not missed, f"the harness missed {missed}; it reported {problems}"
