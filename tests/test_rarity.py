@@ -159,8 +159,8 @@ def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draw
         assert ("no summarizer without labels can beat it" in sentence) == (room <= 0)
         found = sweep.baselines[weight][NOVELTY] - sweep.baselines[weight][
             sweep.best_heuristic[weight]]
-        assert (f"{NOVELTY}) scores {sweep.baselines[weight][NOVELTY]:.1f}, {abs(found):.1f} "
-                f"points {'above' if found > 0 else 'below'}") in sentence
+        assert (f"look like it) scores {sweep.baselines[weight][NOVELTY]:.1f}, "
+                f"{abs(found):.1f} points {'above' if found > 0 else 'below'}") in sentence
     lines = rarity_figure(sweep).axes[0].get_lines()
     assert len(lines) == 1 + 5  # the model; humans, ceiling, novelty, random, best heuristic
     np.testing.assert_allclose(lines[0].get_ydata(), [r.f for r in sweep.rows])

@@ -188,9 +188,9 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
         text += ("at most what a summarizer without labels could gain over it." if room > 0
                  else "no summarizer without labels can beat it here.")
         found = base[NOVELTY] - base[heuristic]
-        text += (f" A formula without labels or training that scores what is unlike the rest of "
-                 f"the video ({NOVELTY}) scores {base[NOVELTY]:.1f}, {abs(found):.1f} points "
-                 f"{'above' if found > 0 else 'below'} it.")
+        text += (f" The novelty formula (no labels, no training: each shot scored by how few of "
+                 f"the video's shots look like it) scores {base[NOVELTY]:.1f}, {abs(found):.1f} "
+                 f"points {'above' if found > 0 else 'below'} it.")
         for row in (r for r in sweep.rows if r.weight == weight and r.versus):
             said = {name: "its untrained self" if name == "untrained" else name
                     for name in row.versus}
