@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from course_lib.errors import CourseError
-from course_lib.evaluation import evaluate, selected_shots
+from course_lib.evaluation import centred_unit_rows, evaluate, selected_shots
 
 if TYPE_CHECKING:
     from course_lib.data.summarization import SummarizationDataset, VideoRecord
@@ -71,15 +71,6 @@ def constant_overlap(record: VideoRecord, scores) -> float:
     return float(np.count_nonzero(chosen & constant) / np.count_nonzero(chosen))
 
 
-def _unit_rows(features: np.ndarray) -> np.ndarray:
-    """Each step's features minus the video's mean, scaled to length 1: what every step shares
-    (ReLU features are all positive, so raw cosines are all near 1) does not count as similar."""
-    features = np.asarray(features, dtype=np.float64)
-    features = features - features.mean(axis=0)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.where(norms > 0, norms, 1.0)
-
-
 def _selected_steps(selected, n_steps: int) -> np.ndarray:
     selected = np.asarray(selected, dtype=bool).reshape(-1)
     if len(selected) != n_steps:
@@ -97,7 +88,7 @@ def coverage_error(features: np.ndarray, selected) -> float:
     selected = _selected_steps(selected, len(features))
     if not selected.any():
         return float("nan")
-    unit = _unit_rows(features)
+    unit = centred_unit_rows(features)
     return float(np.mean(1.0 - np.max(unit @ unit[selected].T, axis=1)))
 
 
@@ -110,7 +101,7 @@ def diversity(features: np.ndarray, selected) -> float:
     n = int(np.count_nonzero(selected))
     if n < 2:
         return float("nan")
-    unit = _unit_rows(features)[selected]
+    unit = centred_unit_rows(features)[selected]
     similarity = unit @ unit.T
     return float(np.sum(1.0 - similarity) / (n * (n - 1)))
 

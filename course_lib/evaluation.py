@@ -512,6 +512,15 @@ def motion_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[st
     return scores
 
 
+def centred_unit_rows(features: np.ndarray) -> np.ndarray:
+    """Each step's features minus the video's mean, scaled to length 1: what every step shares
+    (ReLU features are all positive, so raw cosines are all near 1) does not count as similar."""
+    features = np.asarray(features, dtype=np.float64)
+    features = features - features.mean(axis=0)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.where(norms > 0, norms, 1.0)
+
+
 def novelty_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
     """Each shot scored by how few of the video's shots look like it, label-free: a formula for
     "what is unlike the rest of the video", with no training.
@@ -524,12 +533,11 @@ def novelty_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[s
     scores = {}
     for k in keys:
         record = dataset[k]
-        x = record.features - record.features.mean(axis=0)
-        x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-9
+        x = centred_unit_rows(record.features)
         shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
         means = np.stack([x[shot == s].mean(axis=0) if (shot == s).any() else np.zeros(x.shape[1])
                           for s in range(len(record.change_points))])
-        means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-9
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
         distance = 1 - means @ means.T
         scale = np.median(distance[distance > 0]) if (distance > 0).any() else 1.0
         density = np.exp(-3 * distance / scale).sum(axis=1)
