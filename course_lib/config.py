@@ -256,7 +256,10 @@ class SumGanSlConfig:
       (:func:`~course_lib.models.sum_gan_sl.spread_loss`);
     - ``encoder_input``: ``"weighted"``, the encoder reads the features times the scores (the
       reference); ``"selected"``, it reads only the σ share of the steps scored highest, so a
-      summary that skips content loses it (:func:`~course_lib.models.sum_gan_sl.encoder_input`).
+      summary that skips content loses it (:func:`~course_lib.models.sum_gan_sl.encoder_input`);
+    - ``novelty_weight``: a term that asks the scores to rise with each shot's novelty, how few
+      of the video's shots look like it (:func:`~course_lib.models.sum_gan_sl.novelty_loss`):
+      reconstruction values what represents the video, and this values what is unlike it.
     """
 
     tier: str
@@ -276,6 +279,7 @@ class SumGanSlConfig:
     dpp_weight: float = 0.0
     spread_weight: float = 0.0
     encoder_input: str = "weighted"
+    novelty_weight: float = 0.0
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
 
@@ -285,7 +289,8 @@ class SumGanSlConfig:
 # the other phase-1 terms at the start of training (reconstruction, sparsity: a few tenths).
 IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
                 "spread": {"spread_weight": 1.0},
-                "select": {"encoder_input": "selected"}}
+                "select": {"encoder_input": "selected"},
+                "novelty": {"novelty_weight": 1.0}}
 
 
 def improvement(names: str) -> dict:

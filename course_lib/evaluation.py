@@ -521,28 +521,30 @@ def centred_unit_rows(features: np.ndarray) -> np.ndarray:
     return features / np.where(norms > 0, norms, 1.0)
 
 
-def novelty_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """Each shot scored by how few of the video's shots look like it, label-free: a formula for
-    "what is unlike the rest of the video", with no training.
+def shot_novelty(record) -> np.ndarray:
+    """One video's steps [T], each scored by how few of the video's shots look like its shot,
+    label-free: a formula for "what is unlike the rest of the video", with no training.
 
     Shot s's score is 1 / Σ_j exp(−3 · d_sj / median d), d the cosine distances between the
     shots' mean features (centred per video): a shot with many look-alikes has a large sum, one
-    unlike every other only its own term. The scale (a third of the median distance) was not
-    tuned on any labels.
+    unlike every other only its own term. Shots, not steps, are counted, so a long scene does
+    not look common because it lasts. The scale (a third of the median distance) was not tuned
+    on any labels.
     """
-    scores = {}
-    for k in keys:
-        record = dataset[k]
-        x = centred_unit_rows(record.features)
-        shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
-        means = np.stack([x[shot == s].mean(axis=0) if (shot == s).any() else np.zeros(x.shape[1])
-                          for s in range(len(record.change_points))])
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        distance = 1 - means @ means.T
-        scale = np.median(distance[distance > 0]) if (distance > 0).any() else 1.0
-        density = np.exp(-3 * distance / scale).sum(axis=1)
-        scores[k] = (1 / density)[shot].astype(np.float32)
-    return scores
+    x = centred_unit_rows(record.features)
+    shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
+    means = np.stack([x[shot == s].mean(axis=0) if (shot == s).any() else np.zeros(x.shape[1])
+                      for s in range(len(record.change_points))])
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    distance = 1 - means @ means.T
+    scale = np.median(distance[distance > 0]) if (distance > 0).any() else 1.0
+    density = np.exp(-3 * distance / scale).sum(axis=1)
+    return (1 / density)[shot].astype(np.float32)
+
+
+def novelty_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """:func:`shot_novelty` of each video: the formula as a summarizer's scores."""
+    return {k: shot_novelty(dataset[k]) for k in keys}
 
 
 POSITIONAL_BASELINES = {"ramp down from start": "start", "ramp up to end": "end",

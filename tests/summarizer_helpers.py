@@ -52,6 +52,12 @@ def videos(lengths, seed=0, dtype=torch.float64):
     return [torch.randn(n, FEATURES, generator=g, dtype=dtype) for n in lengths]
 
 
+def novelties(data, seed=1):
+    """Made-up novelty [T] for each video of ``data`` (the novelty option's input)."""
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(len(v), generator=g, dtype=v.dtype) for v in data]
+
+
 def smoke_fit(variant, data, split, config=None, seed=7, **kwargs):
     """The variant's fit function at the smoke tier (or ``config``), built with ``seed``."""
     config = config or variant.method.config("smoke", verbose=False)
@@ -82,9 +88,11 @@ def faithful_parameters(variant, config, lengths=LENGTHS, plain_decoder=None,
     optimizers = sl.make_optimizers(model, config)
     batches = sl.update_batches([str(i) for i in range(len(data))], config, seed)
     torch.manual_seed(seed)
+    novelty = novelties(data)
     for _ in data:
         (key,) = next(batches)
-        sl.train_step(model, optimizers, sl.make_batch(model, [data[int(key)]]), config)
+        sl.train_step(model, optimizers,
+                      sl.make_batch(model, [data[int(key)]], [novelty[int(key)]]), config)
     reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
     torch.manual_seed(seed)
     for video in data:

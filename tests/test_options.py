@@ -1,4 +1,5 @@
-"""The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``):
+"""The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``,
+``novelty``):
 each changes the updates of both trainers of -sl and AAE, the reference configuration computes
 nothing of them, each term has the property that motivates it, bad values are clear errors, and
 the runner trains an option by name into a folder of its own."""
@@ -17,6 +18,7 @@ from tests.summarizer_helpers import (
     VARIANTS,
     faithful_parameters,
     max_relative_difference,
+    novelties,
     tiny_config,
     videos,
 )
@@ -43,8 +45,9 @@ def test_each_option_changes_the_fast_updates(variant, option):
     parameters differ from the unmodified model's, and every logged value is finite."""
     def one_update(config):
         model = variant.method.build(config, seed=0).double()
+        data = videos([5, 9, 3])
         logged = sl.train_step(model, sl.make_optimizers(model, config),
-                               sl.make_batch(model, videos([5, 9, 3])), config,
+                               sl.make_batch(model, data, novelties(data)), config,
                                torch.Generator().manual_seed(0))
         return model, logged
 
@@ -61,7 +64,8 @@ def test_the_reference_configuration_computes_nothing_of_the_options():
     x · s (so the parity tests of the faithful trainer hold bit for bit as before)."""
     config = tiny_config(VARIANTS[0].values[0])
     scores, x = torch.rand(2, 7), torch.randn(2, 7, 3)
-    assert sl.improvement_terms(scores, torch.randn(2, 7, 4), None, config) == {}
+    batch = sl.VideoBatch(torch.randn(2, 7, 4), novelty=torch.rand(2, 7))
+    assert sl.improvement_terms(scores, batch, config) == {}
     assert sl.selected_share(config) is None
     assert torch.equal(sl.encoder_input(x, scores), x * scores.unsqueeze(-1))
 
@@ -101,6 +105,32 @@ def test_spread_is_met_by_a_selection_and_not_by_a_constant():
         torch.full((1, 40), sigma, dtype=torch.float64), sigma)
 
 
+def test_novelty_is_lowest_when_the_novel_shot_scores_high():
+    """A ranking term: highest scores on the most novel steps beat the same scores elsewhere,
+    a constant is 0 whatever its value, and the gradient pulls a constant apart along the
+    novelty (up on novel steps, down on common ones)."""
+    novelty = torch.tensor([[0.1] * 8 + [0.9, 0.9] + [0.2] * 10], dtype=torch.float64)
+    on_novel, elsewhere = high_at([8, 9], total=20), high_at([0, 1], total=20)
+    assert sl.novelty_loss(on_novel, novelty) < 0 < sl.novelty_loss(elsewhere, novelty)
+    for value in (0.1, 0.5):
+        constant = torch.full((1, 20), value, dtype=torch.float64, requires_grad=True)
+        loss = sl.novelty_loss(constant, novelty)
+        assert float(loss.detach()) == pytest.approx(0, abs=1e-12)
+        loss.backward()
+        assert (constant.grad[0, 8:10] < 0).all() and (constant.grad[0, :8] > 0).all()
+    assert float(sl.novelty_loss(on_novel, 3 * novelty + 1)) == pytest.approx(
+        float(sl.novelty_loss(on_novel, novelty)))  # the novelty's scale does not count
+
+
+def test_the_novelty_option_needs_the_videos_novelty():
+    variant = VARIANTS[0].values[0]
+    config = tiny_config(variant, **improvement("novelty"))
+    model = variant.method.build(config, 0)
+    with pytest.raises(CourseError, match="novelty"):
+        sl.train_step(model, sl.make_optimizers(model, config),
+                      sl.make_batch(model, videos([5])), config)
+
+
 def test_the_selected_encoder_input_reads_only_the_top_steps_but_trains_every_score():
     scores = torch.tensor([[0.2, 0.9, 0.1, 0.3, 0.8, 0.05, 0.4, 0.6, 0.7, 0.5]],
                           requires_grad=True)
@@ -125,7 +155,9 @@ def test_padded_batches_give_each_videos_own_terms():
     for i, n in enumerate(lengths.tolist()):
         assert not mask[i, n:].any()
         assert torch.equal(mask[i, :n], sl.top_share_mask(scores[i:i + 1, :n], 0.3)[0])
-    for loss, args in ((sl.dpp_loss, (features, 0.3)), (sl.spread_loss, (0.3,))):
+    novelty = torch.rand(3, 9, generator=g, dtype=torch.float64)
+    for loss, args in ((sl.dpp_loss, (features, 0.3)), (sl.spread_loss, (0.3,)),
+                       (sl.novelty_loss, (novelty,))):
         alone = [loss(scores[i:i + 1, :n], *(a[i:i + 1, :n] if torch.is_tensor(a) else a
                                             for a in args))
                  for i, n in enumerate(lengths.tolist())]
@@ -137,7 +169,8 @@ def test_padded_batches_give_each_videos_own_terms():
 
 @pytest.mark.parametrize("change, message", [(dict(dpp_weight=-1.0), "dpp_weight"),
                                              (dict(spread_weight=float("nan")), "spread_weight"),
-                                             (dict(encoder_input="top"), "encoder_input")])
+                                             (dict(encoder_input="top"), "encoder_input"),
+                                             (dict(novelty_weight=-0.5), "novelty_weight")])
 def test_a_bad_option_value_is_a_clear_error(change, message):
     variant = VARIANTS[0].values[0]
     config = tiny_config(variant, **change)
@@ -148,7 +181,7 @@ def test_a_bad_option_value_is_a_clear_error(change, message):
 
 
 def test_an_unknown_option_names_the_known_ones(tmp_path, capsys):
-    with pytest.raises(CourseError, match="dpp, spread, select"):
+    with pytest.raises(CourseError, match="dpp, spread, select, novelty"):
         improvement("dpp,entropy")
     assert main(["run", "sum-gan-sl-fast", "--option", "entropy", "--tier", "smoke",
                  "--splits", "0", "--seeds", "0", "--out", str(tmp_path)]) == 1
@@ -191,5 +224,5 @@ def test_model_plus_option_is_a_runner_model_the_same_job_as_the_option_makes(tm
                            jobs=2, progress=False)  # in a job process of its own
     stored = json.loads((other.folder / "config.json").read_text())
     assert stored["overrides"] == {"encoder_input": "selected"} and other.finished
-    with pytest.raises(CourseError, match=r"\+dpp\+spread\+select"):
+    with pytest.raises(CourseError, match=r"\+dpp\+spread\+select\+novelty"):
         xp.check_model("sum-gan-sl-fast+entropy")

@@ -89,7 +89,8 @@ def toy_order(keys, config, seed, start, lengths):
 TOY = Trainer(
     make_optimizers=lambda model, config: {
         "summarizer": torch.optim.Adam(model.parameters(), lr=config.learning_rate)},
-    train_step=toy_step, batches=toy_order, make_batch=lambda model, videos, key: videos[key],
+    train_step=toy_step, batches=toy_order,
+    make_batch=lambda model, videos, key, targets: videos[key],
     loss_terms=("reconstruction", "sparsity"))
 
 

@@ -517,5 +517,5 @@ def trainer() -> Trainer:
     return Trainer(make_optimizers=make_optimizers, train_step=train_step,
                    batches=lambda keys, config, seed, start, lengths: _video_order(keys, seed,
                                                                                    start),
-                   make_batch=lambda model, videos, key: videos[key],
+                   make_batch=lambda model, videos, key, targets: videos[key],
                    pretrain=_pretrain, panels=_panels, evaluate=evaluate_model)

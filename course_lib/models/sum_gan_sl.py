@@ -55,6 +55,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from course_lib import evaluation as ev
 from course_lib.errors import CourseError
 from course_lib.models import sum_gan
 from course_lib.models.decoder_loop import run_decoder_loop
@@ -395,9 +396,35 @@ def spread_loss(scores: torch.Tensor, sigma: float,
     return torch.relu(1 - std / math.sqrt(sigma * (1 - sigma))).mean()
 
 
+def novelty_loss(scores: torch.Tensor, novelty: torch.Tensor,
+                 lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """−cov(s, z) per video, over its own steps; mean over the batch. z: the steps' novelty
+    (:func:`course_lib.evaluation.shot_novelty`: how few of the video's shots look like the
+    step's shot), standardised within the video.
+
+    Why it should help: the reconstruction terms ask for a summary from which the video can be
+    rebuilt, which is what *represents* it (the scenes that recur); what people pick is often
+    what is *unlike* the rest. This term is lowest when the high scores sit on the novel shots.
+    Its gradient on each score is −z / T whatever the scores are, so it pulls a collapsed,
+    constant selector apart at once; with the sparsity term holding the mean at σ it asks for a
+    ranking, not for scores near 0 or 1. The novelty is computed once per video before training
+    from the features and the shots: label-free, a fixed formula that was not tuned on labels.
+    """
+    steps = scores.shape[1]
+    mask = (torch.ones_like(scores) if lengths is None
+            else length_mask(lengths, steps).to(scores.dtype))
+    counts = mask.sum(dim=1)
+    novelty = novelty.to(scores.dtype) * mask
+    centred = (novelty - (novelty.sum(dim=1) / counts).unsqueeze(1)) * mask
+    z = centred / ((centred ** 2).sum(dim=1, keepdim=True) / counts.unsqueeze(1)).sqrt().clamp_min(
+        1e-12)
+    deviations = (scores - video_means(scores, lengths).unsqueeze(1)) * mask
+    return -((deviations * z).sum(dim=1) / counts).mean()
+
+
 def check_improvements(config) -> None:
     """A clear error for an improvement set to a value it cannot take."""
-    for name in ("dpp_weight", "spread_weight"):
+    for name in ("dpp_weight", "spread_weight", "novelty_weight"):
         weight = getattr(config, name)
         if not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
             raise CourseError(f"{name} must be a finite number >= 0 (0 turns it off), got "
@@ -412,15 +439,22 @@ def selected_share(config) -> float | None:
     return config.sigma if config.encoder_input == "selected" else None
 
 
-def improvement_terms(scores: torch.Tensor, features: torch.Tensor,
-                      lengths: torch.Tensor | None, config) -> dict[str, torch.Tensor]:
+def improvement_terms(scores: torch.Tensor, batch: VideoBatch, config
+                      ) -> dict[str, torch.Tensor]:
     """Phase 1's added terms, weighted, for the improvements ``config`` turns on (none in the
     reference configuration, which so computes nothing more)."""
+    features, lengths = batch.features, batch.lengths
     terms = {}
     if config.dpp_weight:
         terms["dpp"] = config.dpp_weight * dpp_loss(scores, features, config.sigma, lengths)
     if config.spread_weight:
         terms["spread"] = config.spread_weight * spread_loss(scores, config.sigma, lengths)
+    if config.novelty_weight:
+        if batch.novelty is None:
+            raise CourseError("The novelty option needs each video's novelty (make_batch(model, "
+                              "videos, novelty), from course_lib.evaluation.shot_novelty); this "
+                              "batch has none.")
+        terms["novelty"] = config.novelty_weight * novelty_loss(scores, batch.novelty, lengths)
     return terms
 
 
@@ -451,22 +485,34 @@ def make_optimizers(model: SumGanSl, config) -> dict[str, torch.optim.Optimizer]
 
 @dataclass
 class VideoBatch:
-    """Features [B, T, D] of one or more videos, zero-padded, and their lengths (``None``: one
-    video, or all of the same length)."""
+    """Features [B, T, D] of one or more videos, zero-padded, their lengths (``None``: one
+    video, or all of the same length) and, for the novelty option, their steps' novelty
+    [B, T]."""
 
     features: torch.Tensor
     lengths: torch.Tensor | None = None
+    novelty: torch.Tensor | None = None
 
 
-def make_batch(model: SumGanSl, videos: Sequence[torch.Tensor]) -> VideoBatch:
-    """Check each video and pad them into one batch."""
+def make_batch(model: SumGanSl, videos: Sequence[torch.Tensor],
+               novelty: Sequence[torch.Tensor] | None = None) -> VideoBatch:
+    """Check each video and pad them (and their steps' novelty, if given) into one batch."""
     videos = [model.prepare(v)[0] for v in videos]
-    if len(videos) == 1:
-        return VideoBatch(videos[0].unsqueeze(0))
-    lengths = torch.tensor([len(v) for v in videos])
     padded = nn.utils.rnn.pad_sequence(videos, batch_first=True)
+    if novelty is not None:
+        novelty = nn.utils.rnn.pad_sequence(list(novelty), batch_first=True).to(padded.device)
+    if len(videos) == 1:
+        return VideoBatch(padded, novelty=novelty)
+    lengths = torch.tensor([len(v) for v in videos])
     same = bool((lengths == lengths[0]).all())
-    return VideoBatch(padded, None if same else lengths.to(padded.device))
+    return VideoBatch(padded, None if same else lengths.to(padded.device), novelty)
+
+
+def video_novelty(config, dataset, keys: Sequence[str]) -> dict[str, torch.Tensor] | None:
+    """Each training video's steps' novelty, for the novelty option (``None`` without it)."""
+    if not config.novelty_weight:
+        return None
+    return {k: torch.from_numpy(ev.shot_novelty(dataset[k])) for k in keys}
 
 
 class _Phase:
@@ -531,7 +577,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     terms = {"reconstruction": distance_loss(phi_x, phi_hat),
              **model.latent_terms(out),
              "sparsity": masked_sparsity_loss(out.scores, config.sigma, lengths),
-             **improvement_terms(out.scores, features, lengths, config)}
+             **improvement_terms(out.scores, batch, config)}
     phase.zero_grad()
     sum(terms.values()).backward()
     phase.clip_and_step()
@@ -638,9 +684,11 @@ def trainer() -> Trainer:
     a test can replace one)."""
     return Trainer(make_optimizers=make_optimizers, train_step=train_step,
                    batches=update_batches,
-                   make_batch=lambda model, videos, keys: make_batch(model,
-                                                                     [videos[k] for k in keys]),
+                   make_batch=lambda model, videos, keys, novelty: make_batch(
+                       model, [videos[k] for k in keys],
+                       None if novelty is None else [novelty[k] for k in keys]),
+                   video_targets=video_novelty,
                    updates_per_epoch=updates_per_epoch,
                    extra_state=lambda model: {"gradients": GradientState(model)},
                    panels=_panels, evaluate=evaluate_model,
-                   loss_terms=("reconstruction", "prior", "sparsity", "dpp", "spread"))
+                   loss_terms=("reconstruction", "prior", "sparsity", "dpp", "spread", "novelty"))

@@ -260,8 +260,11 @@ class Trainer:
 
     ``make_optimizers(model, config)`` → {name: optimizer}; ``batches(train_keys, config, seed,
     start, lengths)`` → the items of the updates from update ``start`` on (a resumed run sees
-    the same ones); ``make_batch(model, videos, item)`` → what ``train_step(model, optimizers,
-    batch, config, generator)`` takes, which returns the logged losses (floats);
+    the same ones); ``make_batch(model, videos, item, targets)`` → what ``train_step(model,
+    optimizers, batch, config, generator)`` takes, which returns the logged losses (floats);
+    ``video_targets(config, dataset, train_keys)`` → per training video, what a loss needs
+    beside its features and is computed once before training (``None``: nothing; the
+    novelty option's novelty);
     ``updates_per_epoch(n_videos, config)``; ``extra_state(model)`` → more objects that a
     checkpoint keeps; ``pretrain(model, config, videos, train_keys, seed, generator, path,
     name)`` →
@@ -276,6 +279,7 @@ class Trainer:
     batches: Callable
     make_batch: Callable
     updates_per_epoch: Callable = lambda n_videos, config: n_videos
+    video_targets: Callable = lambda config, dataset, train_keys: None
     extra_state: Callable = lambda model: {}
     pretrain: Callable | None = None
     panels: Callable | None = None
@@ -316,6 +320,9 @@ def _fit(model, config, dataset, split, name, trainer, seed, checkpoint, live, e
                 model.prepare(torch.from_numpy(np.asarray(dataset[key].features)))
             except ValueError as error:
                 raise CourseError(f"{role} video {key!r} of {dataset.name}: {error}") from None
+    targets = trainer.video_targets(config, dataset, train_keys)
+    if targets is not None:
+        targets = {k: t.to(device) for k, t in targets.items()}
     n = trainer.updates_per_epoch(len(train_keys), config)
     generator = torch.Generator(device=device).manual_seed(seed)
     settings = run_settings(config, dataset, seed, train_keys)
@@ -330,8 +337,8 @@ def _fit(model, config, dataset, split, name, trainer, seed, checkpoint, live, e
 
     def step(item) -> dict[str, float]:
         model.train()
-        return trainer.train_step(model, optimizers, trainer.make_batch(model, videos, item),
-                                  config, generator)
+        batch = trainer.make_batch(model, videos, item, targets)
+        return trainer.train_step(model, optimizers, batch, config, generator)
 
     def evaluate() -> dict:
         """The trainer's metrics, and each test video's scores for the history (a loaded run
