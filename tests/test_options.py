@@ -5,6 +5,8 @@ nothing of them, each term has the property that motivates it, bad values are cl
 the runner trains an option by name into a folder of its own."""
 
 import json
+import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -129,6 +131,32 @@ def test_the_novelty_option_needs_the_videos_novelty():
     with pytest.raises(CourseError, match="novelty"):
         sl.train_step(model, sl.make_optimizers(model, config),
                       sl.make_batch(model, videos([5])), config)
+
+
+def test_a_fit_with_the_novelty_option_gives_each_update_its_videos_novelty(smoke_data,
+                                                                           monkeypatch):
+    """The fit function computes each training video's novelty from the dataset (its features
+    and shots), and every padded batch carries each of its videos' own, padding after it."""
+    from course_lib import evaluation as ev
+
+    data, splits = smoke_data
+    variant = VARIANTS[0].values[0]
+    config = replace(variant.method.config("smoke", verbose=False), **improvement("novelty"))
+    seen, train_step = [], sl.train_step
+
+    def recording(model, optimizers, batch, config, generator=None):
+        seen.append(batch)
+        return train_step(model, optimizers, batch, config, generator)
+
+    monkeypatch.setattr(sl, "train_step", recording)
+    run = variant.method.fit(variant.method.build(config, 0), config, data, splits[0],
+                             checkpoint=False, live=False)
+    logged = run.history.train["novelty"]
+    assert seen and all(math.isfinite(v) for v in logged) and min(logged) < 0
+    expected = {len(data[k].features): ev.shot_novelty(data[k]) for k in splits[0].train_keys}
+    for batch in seen:
+        for row, n in zip(batch.novelty, batch.lengths.tolist(), strict=True):
+            assert torch.equal(row[:n], torch.from_numpy(expected[n])) and not row[n:].any()
 
 
 def test_the_selected_encoder_input_reads_only_the_top_steps_but_trains_every_score():
