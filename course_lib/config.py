@@ -259,7 +259,11 @@ class SumGanSlConfig:
       summary that skips content loses it (:func:`~course_lib.models.sum_gan_sl.encoder_input`);
     - ``novelty_weight``: a term that asks the scores to rise with each shot's novelty, how few
       of the video's shots look like it (:func:`~course_lib.models.sum_gan_sl.novelty_loss`):
-      reconstruction values what represents the video, and this values what is unlike it.
+      reconstruction values what represents the video, and this values what is unlike it;
+    - ``discriminator_pooling``: ``"last"``, φ (the space of the reconstruction loss, and what
+      the discriminator classifies) is the cLSTM's last state (the reference), which the
+      video's last steps dominate; ``"mean"``, its mean over every step, so the end of the
+      video counts no more than the rest.
     """
 
     tier: str
@@ -280,6 +284,7 @@ class SumGanSlConfig:
     spread_weight: float = 0.0
     encoder_input: str = "weighted"
     novelty_weight: float = 0.0
+    discriminator_pooling: str = "last"
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
 
@@ -290,7 +295,8 @@ class SumGanSlConfig:
 IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
                 "spread": {"spread_weight": 1.0},
                 "select": {"encoder_input": "selected"},
-                "novelty": {"novelty_weight": 1.0}}
+                "novelty": {"novelty_weight": 1.0},
+                "pooled": {"discriminator_pooling": "mean"}}
 
 
 def improvement(names: str) -> dict:

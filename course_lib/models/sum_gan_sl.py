@@ -90,6 +90,7 @@ COMPRESS_OPTIMIZERS = ("per_phase", "shared")
 DISCRIMINATOR_FAKES = ("fresh_pass", "phase2_pass")
 TRAINING_ORDERS = ("split", "shuffled", "by_length")
 ENCODER_INPUTS = ("weighted", "selected")
+DISCRIMINATOR_POOLINGS = ("last", "mean")
 MIN_STEPS = 2
 
 
@@ -232,24 +233,31 @@ class SumGanSl(nn.Module):
         emitted = self.decoder((reparameterize(mu, logvar, noise), c), x.shape[1], lengths)
         return SummarizerOutput(scores, mu, logvar, reverse_each(emitted, lengths))
 
-    def discriminate(self, sequence: torch.Tensor, lengths: torch.Tensor | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """φ (top layer's last h, [B, H]) and P(original) [B]."""
-        if lengths is None:
+    def discriminate(self, sequence: torch.Tensor, lengths: torch.Tensor | None = None,
+                     pooling: str = "last") -> tuple[torch.Tensor, torch.Tensor]:
+        """φ [B, H] and P(original) [B]. φ is the top layer's last h (``pooling="last"``, the
+        reference) or its mean over the video's steps (``"mean"``: the pooled option)."""
+        if lengths is None and pooling == "last":
             phi, logit = self.discriminator(sequence)
+            return phi, torch.sigmoid(logit)
+        if lengths is None:
+            phi = self.discriminator.lstm(sequence)[0].mean(dim=1)
         else:
             outputs = run_lstm_masked(self.discriminator.lstm.lstm, sequence, lengths)[0]
-            last = lengths.to(outputs.device) - 1  # the top layer's h at each video's end
-            phi = outputs[torch.arange(len(outputs), device=outputs.device), last]
-            logit = self.discriminator.classifier(phi).squeeze(-1)
-        return phi, torch.sigmoid(logit)
+            if pooling == "last":  # the top layer's h at each video's end
+                last = lengths.to(outputs.device) - 1
+                phi = outputs[torch.arange(len(outputs), device=outputs.device), last]
+            else:
+                mask = length_mask(lengths, outputs.shape[1]).to(outputs.dtype).unsqueeze(-1)
+                phi = (outputs * mask).sum(dim=1) / lengths.to(outputs).unsqueeze(1)
+        return phi, torch.sigmoid(self.discriminator.classifier(phi).squeeze(-1))
 
     def discriminate_both(self, original: torch.Tensor, summary: torch.Tensor,
-                          lengths: torch.Tensor | None = None):
+                          lengths: torch.Tensor | None = None, pooling: str = "last"):
         """:meth:`discriminate` of the originals and of the summaries' reconstructions, as one
         batch: the same results, with the LSTM's weights read once per step for both."""
         both = None if lengths is None else torch.cat([lengths, lengths])
-        phi, p = self.discriminate(torch.cat([original, summary]), both)
+        phi, p = self.discriminate(torch.cat([original, summary]), both, pooling)
         return phi.chunk(2), p.chunk(2)
 
 
@@ -432,6 +440,9 @@ def check_improvements(config) -> None:
     if config.encoder_input not in ENCODER_INPUTS:
         raise CourseError(f"encoder_input must be one of {ENCODER_INPUTS}, "
                           f"got {config.encoder_input!r}.")
+    if config.discriminator_pooling not in DISCRIMINATOR_POOLINGS:
+        raise CourseError(f"discriminator_pooling must be one of {DISCRIMINATOR_POOLINGS}, "
+                          f"got {config.discriminator_pooling!r}.")
 
 
 def selected_share(config) -> float | None:
@@ -565,7 +576,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
                           f"got {config.discriminator_fakes!r}.")
     check_improvements(config)
     features, lengths = batch.features, batch.lengths
-    select = selected_share(config)
+    select, pool = selected_share(config), config.discriminator_pooling
     logged = {}
 
     # Phase 1: sLSTM, eLSTM (+ heads) and the compression descend reconstruction + prior
@@ -573,7 +584,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase = _Phase(model, optimizers, config, "summarizer")
     x = model.compress(features)
     out = model.summarize(x, lengths, generator, select)
-    (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths)
+    (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths, pool)
     terms = {"reconstruction": distance_loss(phi_x, phi_hat),
              **model.latent_terms(out),
              "sparsity": masked_sparsity_loss(out.scores, config.sigma, lengths),
@@ -588,7 +599,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     phase = _Phase(model, optimizers, config, "decoder")
     x = model.compress(features)
     out = model.summarize(x, lengths, generator, select)
-    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths, pool)
     generator_gan = least_squares(p_hat, 1.0)
     phase.zero_grad()
     (distance_loss(phi_x, phi_hat) + generator_gan).backward()
@@ -606,7 +617,7 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
             fake = model.summarize(x, lengths, generator, select).decoded
     else:
         fake = out.decoded.detach()
-    _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths)
+    _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths, pool)
     original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
     (original_term + summary_term).backward()
     phase.clip_and_step()
