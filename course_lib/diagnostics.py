@@ -7,6 +7,7 @@ training can log them every epoch and a lecturer can show them beside every F-sc
 
 - :func:`score_spread` — how much a video's scores vary (0 when the model says nothing);
 - :func:`constant_overlap` — how much of the selection the constant score makes anyway;
+- :func:`end_share` — how much of the summary sits at the video's end (a place, not content);
 - :func:`coverage_error` and :func:`diversity` — what the summary is *for*: whether the chosen
   steps represent the whole video and differ from each other (the representativeness and
   diversity ideas of Zhou et al., "Deep Reinforcement Learning for Unsupervised Video
@@ -113,6 +114,23 @@ def selected_steps(record: VideoRecord, scores) -> np.ndarray:
     for (start, end), keep in zip(record.change_points.tolist(), chosen, strict=True):
         frames[start:end + 1] = keep
     return frames[np.asarray(record.picks)]
+
+
+def end_share(record: VideoRecord, scores, part: float = 0.1) -> float:
+    """The share of the summary's steps (:func:`selected_steps`) in the video's last ``part``.
+
+    About ``part`` for a summary that ignores position. Why it is measured: the reference's
+    reconstruction compares the discriminator's *last* state, which the video's last steps
+    dominate, and trained selectors put a quarter or more of their summary in the last tenth.
+    NaN for an empty summary.
+    """
+    if not 0 < part < 1:
+        raise CourseError(f"part is a share of the video, between 0 and 1, got {part}.")
+    chosen = selected_steps(record, scores)
+    if not chosen.any():
+        return float("nan")
+    last = np.arange(record.n_steps) >= record.n_steps - max(1, round(part * record.n_steps))
+    return float(np.count_nonzero(chosen & last) / np.count_nonzero(chosen))
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,23 @@ def test_constant_overlap_is_one_for_constant_scores_and_zero_for_other_shots():
     assert diagnostics.constant_overlap(record, mixed) == 0.0
 
 
+def test_end_share_is_the_summarys_share_in_the_last_tenth():
+    record = _record_of_shots([40, 40, 5, 5, 5, 5])  # 100 steps, a 15-step budget
+
+    def high_on(*shots):
+        scores = np.zeros(record.n_steps, dtype=np.float32)
+        for start in shots:
+            scores[start:start + 5] = 1.0
+        return scores
+
+    assert diagnostics.end_share(record, high_on(95)) == 1.0
+    assert diagnostics.end_share(record, high_on(80)) == 0.0
+    assert diagnostics.end_share(record, high_on(80, 95)) == 0.5
+    assert diagnostics.end_share(record, high_on(80), part=0.2) == 1.0
+    with pytest.raises(CourseError, match="part"):
+        diagnostics.end_share(record, high_on(95), part=1.5)
+
+
 def test_selected_steps_agree_with_the_protocols_summary(smoke_data):
     data, splits = smoke_data
     record = data[splits[0].test_keys[0]]

@@ -1,5 +1,5 @@
 """The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``,
-``novelty``):
+``novelty``, ``pooled``):
 each changes the updates of both trainers of -sl and AAE, the reference configuration computes
 nothing of them, each term has the property that motivates it, bad values are clear errors, and
 the runner trains an option by name into a folder of its own."""
@@ -159,6 +159,24 @@ def test_a_fit_with_the_novelty_option_gives_each_update_its_videos_novelty(smok
             assert torch.equal(row[:n], torch.from_numpy(expected[n])) and not row[n:].any()
 
 
+def test_pooled_phi_is_the_mean_state_of_each_videos_own_steps():
+    """``pooling="mean"``: φ is the cLSTM's top-layer state averaged over the video's steps (so
+    the end counts no more than the rest), the same in a padded batch as for each video alone,
+    and unlike the reference's last state."""
+    variant = VARIANTS[0].values[0]
+    model = variant.method.build(tiny_config(variant), 0).double()
+    batch = sl.make_batch(model, videos([5, 9, 3]))
+    x = model.compress(batch.features)
+    phi, p = model.discriminate(x, batch.lengths, pooling="mean")
+    last, _ = model.discriminate(x, batch.lengths)
+    for i, n in enumerate(batch.lengths.tolist()):
+        states = model.discriminator.lstm(x[i:i + 1, :n])[0]
+        assert torch.allclose(phi[i], states[0].mean(dim=0))
+        alone_phi, alone_p = model.discriminate(x[i:i + 1, :n], pooling="mean")
+        assert torch.allclose(phi[i], alone_phi[0]) and torch.allclose(p[i], alone_p[0])
+        assert not torch.allclose(phi[i], last[i])
+
+
 def test_the_selected_encoder_input_reads_only_the_top_steps_but_trains_every_score():
     scores = torch.tensor([[0.2, 0.9, 0.1, 0.3, 0.8, 0.05, 0.4, 0.6, 0.7, 0.5]],
                           requires_grad=True)
@@ -198,7 +216,9 @@ def test_padded_batches_give_each_videos_own_terms():
 @pytest.mark.parametrize("change, message", [(dict(dpp_weight=-1.0), "dpp_weight"),
                                              (dict(spread_weight=float("nan")), "spread_weight"),
                                              (dict(encoder_input="top"), "encoder_input"),
-                                             (dict(novelty_weight=-0.5), "novelty_weight")])
+                                             (dict(novelty_weight=-0.5), "novelty_weight"),
+                                             (dict(discriminator_pooling="max"),
+                                              "discriminator_pooling")])
 def test_a_bad_option_value_is_a_clear_error(change, message):
     variant = VARIANTS[0].values[0]
     config = tiny_config(variant, **change)
@@ -209,7 +229,7 @@ def test_a_bad_option_value_is_a_clear_error(change, message):
 
 
 def test_an_unknown_option_names_the_known_ones(tmp_path, capsys):
-    with pytest.raises(CourseError, match="dpp, spread, select, novelty"):
+    with pytest.raises(CourseError, match="dpp, spread, select, novelty, pooled"):
         improvement("dpp,entropy")
     assert main(["run", "sum-gan-sl-fast", "--option", "entropy", "--tier", "smoke",
                  "--splits", "0", "--seeds", "0", "--out", str(tmp_path)]) == 1
@@ -252,5 +272,5 @@ def test_model_plus_option_is_a_runner_model_the_same_job_as_the_option_makes(tm
                            jobs=2, progress=False)  # in a job process of its own
     stored = json.loads((other.folder / "config.json").read_text())
     assert stored["overrides"] == {"encoder_input": "selected"} and other.finished
-    with pytest.raises(CourseError, match=r"\+dpp\+spread\+select\+novelty"):
+    with pytest.raises(CourseError, match=r"\+dpp\+spread\+select\+novelty\+pooled"):
         xp.check_model("sum-gan-sl-fast+entropy")
