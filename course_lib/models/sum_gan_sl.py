@@ -423,7 +423,7 @@ def novelty_loss(scores: torch.Tensor, novelty: torch.Tensor,
             else length_mask(lengths, steps).to(scores.dtype))
     counts = mask.sum(dim=1)
     novelty = novelty.to(scores.dtype) * mask
-    centred = (novelty - (novelty.sum(dim=1) / counts).unsqueeze(1)) * mask
+    centred = (novelty - video_means(novelty, lengths).unsqueeze(1)) * mask
     z = centred / ((centred ** 2).sum(dim=1, keepdim=True) / counts.unsqueeze(1)).sqrt().clamp_min(
         1e-12)
     deviations = (scores - video_means(scores, lengths).unsqueeze(1)) * mask
