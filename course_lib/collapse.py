@@ -7,6 +7,9 @@ mechanism instead of guessing it, each in a few lines of a notebook:
 - :func:`term_gradients` / :func:`gradient_table` — which loss term pushes the scores towards a
   constant: each term's gradient on the selector's parameters, its size and whether descending
   it widens or narrows the scores (its cosine with the gradient of the scores' spread);
+- :func:`term_reach` / :func:`reach_table` — where in the video each term pulls the scores: an
+  LSTM's last state remembers mostly the last steps, so the reconstruction reaches the scores
+  through the last states mostly at the video's end;
 - :func:`discriminator_view` — does the discriminator tell originals from reconstructions at all;
 - :func:`reconstruction_without_selection` — can the reconstruction be matched without selecting
   anything: the loss with the model's own scores against constant, shuffled and random ones;
@@ -28,7 +31,12 @@ import numpy as np
 import torch
 
 from course_lib.errors import CourseError
-from course_lib.models.sum_gan_sl import distance_loss, least_squares, masked_sparsity_loss
+from course_lib.models.sum_gan_sl import (
+    distance_loss,
+    least_squares,
+    masked_sparsity_loss,
+    selected_share,
+)
 
 SCORE_CONDITIONS = ("own", "constant σ", "constant mean", "shuffled", "random, same mean")
 """What :func:`reconstruction_without_selection` feeds the summarizer in place of its scores."""
@@ -90,9 +98,11 @@ class TermGradient:
 def _terms(model, x: torch.Tensor, config, generator: torch.Generator | None):
     """The summarizer's forward pass and every loss term that reaches the scores: phase 1's
     (reconstruction, the latent terms, sparsity: what the selector descends) and the decoder
-    phase's adversarial term (the selector never descends it; shown for comparison)."""
-    out = model.summarize(x, None, generator)
-    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded)
+    phase's adversarial term (the selector never descends it; shown for comparison). The
+    encoder's input and φ are those the configuration's options choose, as in training."""
+    out = model.summarize(x, None, generator, selected_share(config))
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded,
+                                                           pooling=config.discriminator_pooling)
     terms = {"reconstruction": distance_loss(phi_x, phi_hat), **model.latent_terms(out),
              "sparsity": masked_sparsity_loss(out.scores, config.sigma)}
     terms["phase 1 (sum)"] = sum(terms.values())
@@ -124,6 +134,56 @@ def term_gradients(model, features, config, generator: torch.Generator | None = 
             _cosine([-g.sign() for g in on_params], spread_params),
             _cosine([-on_scores], spread_scores))
     return found
+
+
+def term_reach(model, features, config, generator: torch.Generator | None = None,
+               parts: int = 10) -> dict[str, np.ndarray]:
+    """Where in one video (features [T, D]) each loss term of :func:`_terms` pulls the scores:
+    the mean |∂term/∂s_t| over each of ``parts`` consecutive stretches of the video, first to
+    last, as shares that sum to 1. A pull that reaches every step alike (the sparsity term's)
+    gives 1/parts to each; a term whose gradient reaches only the video's end puts nearly all of
+    it in the last part, and the scores elsewhere are then shaped by the other terms alone."""
+    x = model.compress(model.prepare(torch.as_tensor(np.asarray(features))))
+    if x.shape[1] < parts:
+        raise CourseError(f"term_reach needs a video of at least {parts} steps (one per part), "
+                          f"got {x.shape[1]}: pass a longer video or fewer parts.")
+    out, terms = _terms(model, x, config, generator)
+    found = {}
+    for name, term in terms.items():
+        (pull,) = torch.autograd.grad(term, out.scores, retain_graph=True, allow_unused=True)
+        if pull is None:
+            continue
+        means = np.array([p.mean() for p in np.array_split(
+            pull.detach().abs().double().reshape(-1).cpu().numpy(), parts)])
+        total = means.sum()
+        found[name] = means / total if total > 0 else np.full(parts, np.nan)
+    return found
+
+
+def reach_table(model, dataset, keys: Sequence[str], config, seed: int = 0, parts: int = 10
+                ) -> dict[str, np.ndarray]:
+    """:func:`term_reach` averaged over the videos ``keys`` (the VAE's noise from ``seed``)."""
+    if not keys:
+        raise CourseError("reach_table needs at least one video key.")
+    generator = torch.Generator().manual_seed(seed)
+    rows = [term_reach(model, dataset[k].features, config, generator, parts) for k in keys]
+    return {name: np.nanmean([r[name] for r in rows], axis=0) for name in rows[0]}
+
+
+def reach_sentence(reach: Mapping[str, np.ndarray]) -> str:
+    """Where the reconstruction's pull on the scores lands (:func:`reach_table`), against an
+    even pull's shares."""
+    shares = reach["reconstruction"]
+    parts = len(shares)
+    part = "tenth" if parts == 10 else f"1/{parts}"
+    first_half = shares[:parts // 2].sum()
+    verdict = ("before the end, only the other terms (the sparsity term's even pull to σ) move "
+               "the scores" if first_half < 0.1 else
+               "it reaches the whole video" if shares.min() >= 0.5 / parts else
+               "it reaches the video unevenly")
+    return (f"Where the reconstruction pulls the scores: {shares[-1]:.0%} of its pull on the "
+            f"video's last {part} and {first_half:.0%} on its first half (an even pull: "
+            f"{1 / parts:.0%} and {(parts // 2) / parts:.0%}): {verdict}.")
 
 
 def _mean_rows(rows: Sequence[Mapping[str, object]]) -> dict[str, object]:

@@ -196,3 +196,69 @@ def test_the_sentences_follow_the_measurements():
                                    collapse.DiscriminatorView(0.9, 0.2, 1.0))
     assert "selecting pays" in lines[0] and "can tell them apart" in lines[1]
     assert "widens" in lines[2]  # the adversarial term is not the selector's: never named
+
+
+def test_the_sparsity_terms_pull_reaches_every_part_of_the_video_alike(data):
+    dataset, split = data
+    model, config = _model("sl")
+    reach = collapse.term_reach(model, dataset[split.train_keys[0]].features, config)
+    assert np.allclose(reach["sparsity"], 0.1)
+    assert all(np.isclose(shares.sum(), 1.0) for shares in reach.values())
+
+
+@pytest.mark.parametrize("name, pooling", [("sl", "last"), ("sl", "mean"), ("aae", "last")])
+def test_through_a_last_state_the_reconstruction_reaches_only_the_videos_end(data, name,
+                                                                             pooling):
+    """-sl's decoder starts from the encoder's last state, and φ is the discriminator's last
+    state: both remember mostly the video's end, so the reconstruction's pull on the scores lands
+    there, whatever φ (untrained models, 3 seeds)."""
+    dataset, split = data
+    for seed in range(3):
+        model, config = _model(name, seed)
+        config = dataclasses.replace(config, discriminator_pooling=pooling)
+        shares = collapse.reach_table(model, dataset, split.train_keys, config)["reconstruction"]
+        assert shares[-1] > 0.5 and shares[:5].sum() < 0.15
+
+
+def test_through_attention_and_a_mean_state_the_reconstruction_reaches_the_whole_video(data):
+    """AAE's decoder attends to every encoder step, so with φ the mean state (the pooled
+    option) the reconstruction's pull reaches every part of the video."""
+    dataset, split = data
+    for seed in range(3):
+        model, config = _model("aae", seed)
+        config = dataclasses.replace(config, discriminator_pooling="mean")
+        shares = collapse.reach_table(model, dataset, split.train_keys, config)["reconstruction"]
+        assert shares.min() > 0.05 and shares[-1] < 0.5
+
+
+def test_the_reach_sentence_says_where_the_pull_lands():
+    at_end = collapse.reach_sentence({"reconstruction": np.array([0.01] * 9 + [0.91])})
+    assert "91% of its pull on the video's last tenth and 5% on its first half" in at_end
+    assert "only the other terms" in at_end
+    even = collapse.reach_sentence({"reconstruction": np.array([0.08, 0.12] * 5)})
+    assert "reaches the whole video" in even
+    late = collapse.reach_sentence({"reconstruction": np.array([0.04] * 8 + [0.3, 0.38])})
+    assert "unevenly" in late
+
+
+def test_reach_refuses_a_video_shorter_than_its_parts_and_no_videos(data):
+    dataset, split = data
+    model, config = _model("sl")
+    with pytest.raises(CourseError, match="at least 10 steps"):
+        collapse.term_reach(model, dataset[split.train_keys[0]].features[:6], config)
+    with pytest.raises(CourseError, match="at least one video"):
+        collapse.reach_table(model, dataset, [], config)
+
+
+def test_the_measured_terms_are_those_the_configurations_options_train(data):
+    """On a model trained with ``select`` or ``pooled``, the measurements see the encoder input
+    and φ that its training used, not the reference's."""
+    dataset, split = data
+    model, config = _model("sl")
+    x = _x(model, dataset[split.train_keys[0]])
+    found = {}
+    for change in ({}, {"encoder_input": "selected"}, {"discriminator_pooling": "mean"}):
+        generator = torch.Generator().manual_seed(0)
+        _, terms = collapse._terms(model, x, dataclasses.replace(config, **change), generator)
+        found[tuple(change)] = float(terms["reconstruction"])
+    assert len(set(found.values())) == 3
