@@ -35,7 +35,7 @@ from course_lib.models.sum_gan_sl import (
     distance_loss,
     least_squares,
     masked_sparsity_loss,
-    selected_share,
+    reconstruction_pass,
 )
 
 SCORE_CONDITIONS = ("own", "constant σ", "constant mean", "shuffled", "random, same mean")
@@ -98,16 +98,17 @@ class TermGradient:
 def _terms(model, x: torch.Tensor, config, generator: torch.Generator | None):
     """The summarizer's forward pass and every loss term that reaches the scores: phase 1's
     (reconstruction, the latent terms, sparsity: what the selector descends) and the decoder
-    phase's adversarial term (the selector never descends it; shown for comparison). The
-    encoder's input and φ are those the configuration's options choose, as in training."""
-    out = model.summarize(x, None, generator, selected_share(config))
-    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded,
-                                                           pooling=config.discriminator_pooling)
-    terms = {"reconstruction": distance_loss(phi_x, phi_hat), **model.latent_terms(out),
-             "sparsity": masked_sparsity_loss(out.scores, config.sigma)}
+    phase's adversarial term (the selector never descends it; shown for comparison), with the
+    video's scores [1, T]. The pass is the one the configuration's options make in training
+    (the encoder's input, φ, windows; windows from the video's first step)."""
+    seen = reconstruction_pass(model, x, None, generator, config)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(
+        seen.original, seen.out.decoded, seen.lengths, config.discriminator_pooling)
+    terms = {"reconstruction": distance_loss(phi_x, phi_hat), **model.latent_terms(seen.out),
+             "sparsity": masked_sparsity_loss(seen.scores, config.sigma)}
     terms["phase 1 (sum)"] = sum(terms.values())
     terms["adversarial"] = least_squares(p_hat, 1.0)
-    return out, terms
+    return seen.scores, terms
 
 
 def term_gradients(model, features, config, generator: torch.Generator | None = None
@@ -118,16 +119,16 @@ def term_gradients(model, features, config, generator: torch.Generator | None = 
     training (the reference's clipping reads gradients left from earlier updates)."""
     params = [p for p in model.selector.parameters() if p.requires_grad]
     x = model.compress(model.prepare(torch.as_tensor(np.asarray(features))))
-    out, terms = _terms(model, x, config, generator)
-    spread = spread_proxy(out.scores)
+    scores, terms = _terms(model, x, config, generator)
+    spread = spread_proxy(scores)
     spread_params = torch.autograd.grad(spread, params, retain_graph=True)
-    spread_scores = torch.autograd.grad(spread, out.scores, retain_graph=True)
+    spread_scores = torch.autograd.grad(spread, scores, retain_graph=True)
     found = {}
     for name, term in terms.items():
         on_params = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
         on_params = [torch.zeros_like(p) if g is None else g
                      for p, g in zip(params, on_params, strict=True)]
-        (on_scores,) = torch.autograd.grad(term, out.scores, retain_graph=True)
+        (on_scores,) = torch.autograd.grad(term, scores, retain_graph=True)
         found[name] = TermGradient(
             float(torch.cat([g.reshape(-1) for g in on_params]).norm()),
             _cosine([-g for g in on_params], spread_params),
@@ -147,10 +148,10 @@ def term_reach(model, features, config, generator: torch.Generator | None = None
     if x.shape[1] < parts:
         raise CourseError(f"term_reach needs a video of at least {parts} steps (one per part), "
                           f"got {x.shape[1]}: pass a longer video or fewer parts.")
-    out, terms = _terms(model, x, config, generator)
+    scores, terms = _terms(model, x, config, generator)
     found = {}
     for name, term in terms.items():
-        (pull,) = torch.autograd.grad(term, out.scores, retain_graph=True, allow_unused=True)
+        (pull,) = torch.autograd.grad(term, scores, retain_graph=True, allow_unused=True)
         if pull is None:
             continue
         means = np.array([p.mean() for p in np.array_split(

@@ -263,7 +263,12 @@ class SumGanSlConfig:
     - ``discriminator_pooling``: ``"last"``, φ (the space of the reconstruction loss, and what
       the discriminator classifies) is the cLSTM's last state (the reference), which the
       video's last steps dominate; ``"mean"``, its mean over every step, so the end of the
-      video counts no more than the rest.
+      video counts no more than the rest;
+    - ``reconstruction_window``: 0, the encoder, decoder and discriminator read each whole video
+      (the reference), so the reconstruction's gradient reaches the scores almost only at its
+      end (an LSTM's last state remembers mostly its last steps); more, they read the video cut
+      into windows of that many steps, the selector still scoring the whole video
+      (:func:`~course_lib.models.sum_gan_sl.reconstruction_pass`).
     """
 
     tier: str
@@ -285,6 +290,7 @@ class SumGanSlConfig:
     encoder_input: str = "weighted"
     novelty_weight: float = 0.0
     discriminator_pooling: str = "last"
+    reconstruction_window: int = 0
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
 
@@ -296,7 +302,11 @@ IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
                 "spread": {"spread_weight": 1.0},
                 "select": {"encoder_input": "selected"},
                 "novelty": {"novelty_weight": 1.0},
-                "pooled": {"discriminator_pooling": "mean"}}
+                "pooled": {"discriminator_pooling": "mean"},
+                # 16 steps: about the stretch the reconstruction reaches at a whole video's end
+                # (the last tenth or two of the laptop tier's 52-194-step videos, median 112:
+                # collapse.reach_table)
+                "windows": {"reconstruction_window": 16}}
 
 
 def improvement(names: str) -> dict:

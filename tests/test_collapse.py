@@ -231,6 +231,18 @@ def test_through_attention_and_a_mean_state_the_reconstruction_reaches_the_whole
         assert shares.min() > 0.05 and shares[-1] < 0.5
 
 
+def test_on_windows_the_reconstruction_reaches_the_whole_video(data):
+    """The windows option cuts the video for the encoder, decoder and discriminator: -sl's
+    reconstruction then pulls the scores of every window (mostly its later steps), not only
+    the video's end."""
+    dataset, split = data
+    for seed in range(3):
+        model, config = _model("sl", seed)
+        config = dataclasses.replace(config, reconstruction_window=8)
+        shares = collapse.reach_table(model, dataset, split.train_keys, config)["reconstruction"]
+        assert shares[:5].sum() > 0.3 and shares[-1] < 0.3  # whole videos: < 0.15, > 0.5
+
+
 def test_the_reach_sentence_says_where_the_pull_lands():
     at_end = collapse.reach_sentence({"reconstruction": np.array([0.01] * 9 + [0.91])})
     assert "91% of its pull on the video's last tenth and 5% on its first half" in at_end

@@ -1,5 +1,5 @@
 """The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``,
-``novelty``, ``pooled``):
+``novelty``, ``pooled``, ``windows``):
 each changes the updates of both trainers of -sl and AAE, the reference configuration computes
 nothing of them, each term has the property that motivates it, bad values are clear errors, and
 the runner trains an option by name into a folder of its own."""
@@ -15,6 +15,7 @@ from course_lib.config import IMPROVEMENTS, improvement
 from course_lib.errors import CourseError
 from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
+from course_lib.models.sequences import cut_into_windows, window_bounds
 from tests.summarizer_helpers import (
     PARITY,
     VARIANTS,
@@ -28,6 +29,15 @@ from tests.summarizer_helpers import (
 OPTIONS = list(IMPROVEMENTS)
 
 
+def option_fields(option):
+    """The option's configuration fields, with windows of 3 steps: shorter than the test
+    videos, so that they cut them."""
+    fields = improvement(option)
+    if "reconstruction_window" in fields:
+        fields["reconstruction_window"] = 3
+    return fields
+
+
 # ---------------------------------------------------------------- the updates
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -36,7 +46,7 @@ def test_each_option_changes_the_faithful_updates(variant, option):
     """Six videos, one per update: the reference's updates (the plain implementation) and the
     course's with the option part ways."""
     model, plain = faithful_parameters(variant, tiny_config(variant, **PARITY,
-                                                            **improvement(option)))
+                                                            **option_fields(option)))
     assert max_relative_difference(model, plain) > 1e-4
 
 
@@ -56,7 +66,7 @@ def test_each_option_changes_the_fast_updates(variant, option):
     plain_config = tiny_config(variant, videos_per_update=3, **PARITY)
     plain, _ = one_update(plain_config)
     changed, logged = one_update(tiny_config(variant, videos_per_update=3, **PARITY,
-                                             **improvement(option)))
+                                             **option_fields(option)))
     assert all(torch.isfinite(torch.tensor(v)) for v in logged.values())
     assert max_relative_difference(changed.selector, plain.selector) > 1e-4
 
@@ -177,6 +187,66 @@ def test_pooled_phi_is_the_mean_state_of_each_videos_own_steps():
         assert not torch.allclose(phi[i], last[i])
 
 
+@pytest.mark.parametrize("length, window, offset", [(40, 16, 0), (40, 16, 9), (40, 16, 15),
+                                                    (10, 16, 3), (23, 8, 5), (2, 3, 1)])
+def test_windows_cover_each_step_once_in_order_and_none_is_a_step_or_two(length, window,
+                                                                         offset):
+    bounds = window_bounds(length, window, offset)
+    assert bounds[0][0] == 0 and bounds[-1][1] == length
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    sizes = [b - a for a, b in bounds]
+    assert all(n >= (window + 1) // 2 for n in sizes) or sizes == [length]
+    assert all(n < window + (window + 1) // 2 for n in sizes) or sizes == [length]
+    if window - offset >= (window + 1) // 2 and length >= 2 * window:
+        assert sizes[0] == window - offset
+
+
+def test_windows_of_a_padded_batch_are_each_videos_own_steps_and_carry_the_gradient():
+    x = torch.randn(3, 9, 2, requires_grad=True)
+    lengths = torch.tensor([9, 5, 7])
+    windows, found = cut_into_windows(x, lengths, 4, 1)
+    expected = [(i, a, b) for i, n in enumerate(lengths.tolist())
+                for a, b in window_bounds(n, 4, 1)]
+    assert found.tolist() == [b - a for _, a, b in expected]
+    for row, (i, a, b) in enumerate(expected):
+        assert torch.equal(windows[row, :b - a], x[i, a:b])
+        assert not windows[row, b - a:].any()
+    windows.sum().backward()
+    for i, n in enumerate(lengths.tolist()):  # each video step read once, padding never
+        assert torch.equal(x.grad[i, :n], torch.ones(n, 2))
+        assert not x.grad[i, n:].any()
+
+
+def test_with_windows_the_selector_scores_each_whole_video_and_the_reconstruction_its_windows():
+    variant = VARIANTS[0].values[0]
+    config = tiny_config(variant, reconstruction_window=4)
+    model = variant.method.build(config, 0).double()
+    batch = sl.make_batch(model, videos([9, 5, 7]))
+    x = model.compress(batch.features)
+    seen = sl.reconstruction_pass(model, x, batch.lengths, torch.Generator().manual_seed(0),
+                                  config, offset=1)
+    assert torch.equal(seen.scores, model.score(x, batch.lengths))
+    original, lengths = sl.reconstruction_view(x, batch.lengths, config, 1)
+    assert torch.equal(seen.original, original) and torch.equal(seen.lengths, lengths)
+    assert seen.out.decoded.shape == original.shape
+    windows_of_scores = sl.reconstruction_view(seen.scores.unsqueeze(-1), batch.lengths,
+                                               config, 1)[0].squeeze(-1)
+    assert torch.equal(seen.out.scores, windows_of_scores)
+
+
+def test_each_update_draws_its_windows_offset_and_the_reference_draws_none():
+    variant = VARIANTS[0].values[0]
+    generator = torch.Generator().manual_seed(0)
+    state = generator.get_state()
+    assert sl.window_offset(tiny_config(variant), generator) == 0
+    assert torch.equal(generator.get_state(), state)
+    config = tiny_config(variant, reconstruction_window=16)
+    offsets = {sl.window_offset(config, generator) for _ in range(200)}
+    assert offsets == set(range(16))
+    x = torch.randn(2, 7, 3)
+    assert sl.reconstruction_view(x, None, tiny_config(variant), 5)[0] is x
+
+
 def test_the_selected_encoder_input_reads_only_the_top_steps_but_trains_every_score():
     scores = torch.tensor([[0.2, 0.9, 0.1, 0.3, 0.8, 0.05, 0.4, 0.6, 0.7, 0.5]],
                           requires_grad=True)
@@ -218,7 +288,11 @@ def test_padded_batches_give_each_videos_own_terms():
                                              (dict(encoder_input="top"), "encoder_input"),
                                              (dict(novelty_weight=-0.5), "novelty_weight"),
                                              (dict(discriminator_pooling="max"),
-                                              "discriminator_pooling")])
+                                              "discriminator_pooling"),
+                                             (dict(reconstruction_window=1),
+                                              "reconstruction_window"),
+                                             (dict(reconstruction_window=2.5),
+                                              "reconstruction_window")])
 def test_a_bad_option_value_is_a_clear_error(change, message):
     variant = VARIANTS[0].values[0]
     config = tiny_config(variant, **change)
@@ -229,7 +303,7 @@ def test_a_bad_option_value_is_a_clear_error(change, message):
 
 
 def test_an_unknown_option_names_the_known_ones(tmp_path, capsys):
-    with pytest.raises(CourseError, match="dpp, spread, select, novelty, pooled"):
+    with pytest.raises(CourseError, match="dpp, spread, select, novelty, pooled, windows"):
         improvement("dpp,entropy")
     assert main(["run", "sum-gan-sl-fast", "--option", "entropy", "--tier", "smoke",
                  "--splits", "0", "--seeds", "0", "--out", str(tmp_path)]) == 1

@@ -48,6 +48,32 @@ def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.T
     return emitted.gather(1, index.unsqueeze(-1).expand(-1, -1, emitted.shape[2]))
 
 
+def window_bounds(length: int, window: int, offset: int = 0) -> list[tuple[int, int]]:
+    """[start, end) of the consecutive windows a video of ``length`` steps is cut into: the first
+    ``window − offset`` steps, then ``window`` at a time. A first or last piece shorter than half
+    a window joins its neighbour, so no window is a step or two long."""
+    cuts = list(range(window - offset, length, window))
+    if cuts and cuts[0] < (window + 1) // 2:
+        cuts.pop(0)
+    if cuts and length - cuts[-1] < (window + 1) // 2:
+        cuts.pop()
+    bounds = [0, *cuts, length]
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
+def cut_into_windows(batch: torch.Tensor, lengths: torch.Tensor | None, window: int,
+                     offset: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each video of a padded batch [B, T, ...] cut into its :func:`window_bounds`, video by
+    video, as a padded batch of windows [N, longest window, ...] and their lengths (``None`` when
+    all have one length). Differentiable: each window is a slice of its video."""
+    sizes = [batch.shape[1]] * batch.shape[0] if lengths is None else lengths.tolist()
+    pieces = [batch[i, a:b] for i, n in enumerate(sizes) for a, b in window_bounds(n, window,
+                                                                                 offset)]
+    found = torch.tensor([len(p) for p in pieces])
+    windows = nn.utils.rnn.pad_sequence(pieces, batch_first=True)
+    return windows, None if bool((found == found[0]).all()) else found.to(batch.device)
+
+
 def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor | None,
                     packed: bool | None = None):
     """``run_lstm`` of a batch-first LSTM on padded videos [B, T, D], each within its own length.

@@ -220,12 +220,14 @@ class SumGanAae(SumGanSl):
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
                   generator: torch.Generator | None = None,
-                  select: float | None = None) -> AaeOutput:
+                  select: float | None = None, scores: torch.Tensor | None = None
+                  ) -> AaeOutput:
         """Scores, the decoded sequence and the attention weights (row t: decoder step t, which
         reconstructs step T − 1 − t). Deterministic: ``generator`` is unused (it is there for
-        -sl's trainer, whose VAE samples). ``select``: as -sl's (:func:`encoder_input`)."""
+        -sl's trainer, whose VAE samples). ``select`` and ``scores``: as -sl's
+        (:meth:`SumGanSl.summarize`)."""
         check_attention_memory(x.shape[0], x.shape[1], x.dtype, x.device)
-        scores = self.score(x, lengths)
+        scores = self.score(x, lengths) if scores is None else scores
         memory, state = run_lstm_masked(self.encoder.lstm,
                                         encoder_input(x, scores, lengths, select), lengths)
         emitted, attention = self.decoder(state, memory, lengths)

@@ -61,6 +61,7 @@ from course_lib.models import sum_gan
 from course_lib.models.decoder_loop import run_decoder_loop
 from course_lib.models.lstm_autoencoder import FrameEncoder
 from course_lib.models.sequences import (
+    cut_into_windows,
     length_mask,
     longest_first,
     reverse_each,
@@ -216,15 +217,17 @@ class SumGanSl(nn.Module):
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
                   generator: torch.Generator | None = None,
-                  select: float | None = None) -> SummarizerOutput:
+                  select: float | None = None, scores: torch.Tensor | None = None
+                  ) -> SummarizerOutput:
         """Scores, the latent's μ and log-variance, and the decoded sequence.
 
         One draw ε of shape [layers, B, hidden] (from ``generator``, else the global RNG, as the
         reference) samples h only; the encoder's c is passed through unchanged. The encoder
         reads the features times the scores, or with ``select`` only that share of the steps
-        (:func:`encoder_input`).
+        (:func:`encoder_input`). ``scores`` given: the selector's, computed elsewhere (on whole
+        videos, when ``x`` is their windows: :func:`reconstruction_pass`).
         """
-        scores = self.score(x, lengths)
+        scores = self.score(x, lengths) if scores is None else scores
         _, (h, c) = run_lstm_masked(self.encoder.lstm, encoder_input(x, scores, lengths, select),
                                     lengths)
         mu = self.mu(h)
@@ -443,11 +446,68 @@ def check_improvements(config) -> None:
     if config.discriminator_pooling not in DISCRIMINATOR_POOLINGS:
         raise CourseError(f"discriminator_pooling must be one of {DISCRIMINATOR_POOLINGS}, "
                           f"got {config.discriminator_pooling!r}.")
+    window = config.reconstruction_window
+    if not (isinstance(window, int) and (window == 0 or window >= 2)):
+        raise CourseError(f"reconstruction_window must be a whole number of steps >= 2 (0: the "
+                          f"whole video, the reference), got {window!r}.")
 
 
 def selected_share(config) -> float | None:
     """The share of steps the encoder reads (``encoder_input="selected"``: σ), else ``None``."""
     return config.sigma if config.encoder_input == "selected" else None
+
+
+@dataclass
+class ReconstructionPass:
+    """What phase losses read from one summarizer pass: its output, the selector's scores [B, T]
+    of the whole videos (what sparsity and the improvements judge), and the originals [N, T', H]
+    and lengths that the output's reconstruction ``out.decoded`` is compared with."""
+
+    out: object  # SummarizerOutput, or SUM-GAN-AAE's AaeOutput
+    scores: torch.Tensor
+    original: torch.Tensor
+    lengths: torch.Tensor | None
+
+
+def reconstruction_view(x: torch.Tensor, lengths: torch.Tensor | None, config, offset: int
+                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What the encoder, decoder and discriminator see of the compressed videos ``x``: the whole
+    videos (the reference), or with ``reconstruction_window`` (the windows option) each cut into
+    windows of that many steps, the first ``offset`` steps shorter."""
+    if not config.reconstruction_window:
+        return x, lengths
+    return cut_into_windows(x, lengths, config.reconstruction_window, offset)
+
+
+def reconstruction_pass(model, x: torch.Tensor, lengths: torch.Tensor | None,
+                        generator: torch.Generator | None, config, offset: int = 0
+                        ) -> ReconstructionPass:
+    """The summarizer's pass on compressed videos ``x``, as the configuration's options make it.
+
+    With ``reconstruction_window`` the selector scores each whole video, and the reconstruction
+    runs on its windows. Why: the decoder starts from the encoder's last state and φ is the
+    discriminator's last state, and an LSTM's last state remembers mostly its last steps, so
+    on whole videos the reconstruction's gradient reaches the scores almost only at the video's
+    end (:func:`course_lib.collapse.reach_table`); on windows it reaches every window's steps.
+    """
+    select = selected_share(config)
+    if not config.reconstruction_window:
+        out = model.summarize(x, lengths, generator, select)
+        return ReconstructionPass(out, out.scores, x, lengths)
+    scores = model.score(x, lengths)
+    original, seen = reconstruction_view(x, lengths, config, offset)
+    window_scores = reconstruction_view(scores.unsqueeze(-1), lengths, config, offset)[0]
+    out = model.summarize(original, seen, generator, select, window_scores.squeeze(-1))
+    return ReconstructionPass(out, scores, original, seen)
+
+
+def window_offset(config, generator: torch.Generator | None) -> int:
+    """How many steps shorter an update's first window is, drawn afresh for each update, so that
+    no step sits at a window's end in every update (0 without the windows option, which then
+    draws nothing)."""
+    if not config.reconstruction_window:
+        return 0
+    return int(torch.randint(config.reconstruction_window, (1,), generator=generator))
 
 
 def improvement_terms(scores: torch.Tensor, batch: VideoBatch, config
@@ -576,30 +636,32 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
                           f"got {config.discriminator_fakes!r}.")
     check_improvements(config)
     features, lengths = batch.features, batch.lengths
-    select, pool = selected_share(config), config.discriminator_pooling
+    pool, offset = config.discriminator_pooling, window_offset(config, generator)
     logged = {}
 
     # Phase 1: sLSTM, eLSTM (+ heads) and the compression descend reconstruction + prior
     # + sparsity (+ the improvements' terms, when the configuration turns them on).
     phase = _Phase(model, optimizers, config, "summarizer")
-    x = model.compress(features)
-    out = model.summarize(x, lengths, generator, select)
-    (phi_x, phi_hat), _ = model.discriminate_both(x, out.decoded, lengths, pool)
+    seen = reconstruction_pass(model, model.compress(features), lengths, generator, config,
+                               offset)
+    (phi_x, phi_hat), _ = model.discriminate_both(seen.original, seen.out.decoded, seen.lengths,
+                                                  pool)
     terms = {"reconstruction": distance_loss(phi_x, phi_hat),
-             **model.latent_terms(out),
-             "sparsity": masked_sparsity_loss(out.scores, config.sigma, lengths),
-             **improvement_terms(out.scores, batch, config)}
+             **model.latent_terms(seen.out),
+             "sparsity": masked_sparsity_loss(seen.scores, config.sigma, lengths),
+             **improvement_terms(seen.scores, batch, config)}
     phase.zero_grad()
     sum(terms.values()).backward()
     phase.clip_and_step()
     logged.update(terms)
-    logged["mean_score"] = video_means(out.scores.detach(), lengths).mean()
+    logged["mean_score"] = video_means(seen.scores.detach(), lengths).mean()
 
     # Phase 2: dLSTM and the compression descend reconstruction + (P(summary) − 1)².
     phase = _Phase(model, optimizers, config, "decoder")
-    x = model.compress(features)
-    out = model.summarize(x, lengths, generator, select)
-    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(x, out.decoded, lengths, pool)
+    seen = reconstruction_pass(model, model.compress(features), lengths, generator, config,
+                               offset)
+    (phi_x, phi_hat), (_, p_hat) = model.discriminate_both(seen.original, seen.out.decoded,
+                                                           seen.lengths, pool)
     generator_gan = least_squares(p_hat, 1.0)
     phase.zero_grad()
     (distance_loss(phi_x, phi_hat) + generator_gan).backward()
@@ -614,10 +676,11 @@ def train_step(model: SumGanSl, optimizers: Mapping[str, torch.optim.Optimizer],
     x = model.compress(features)
     if config.discriminator_fakes == "fresh_pass":
         with torch.no_grad():
-            fake = model.summarize(x, lengths, generator, select).decoded
+            fake = reconstruction_pass(model, x, lengths, generator, config, offset).out.decoded
     else:
-        fake = out.decoded.detach()
-    _, (p_x, p_hat) = model.discriminate_both(x, fake, lengths, pool)
+        fake = seen.out.decoded.detach()
+    original, shown = reconstruction_view(x, lengths, config, offset)
+    _, (p_x, p_hat) = model.discriminate_both(original, fake, shown, pool)
     original_term, summary_term = least_squares(p_x, 1.0), least_squares(p_hat, 0.0)
     (original_term + summary_term).backward()
     phase.clip_and_step()
