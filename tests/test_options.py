@@ -7,6 +7,7 @@ the runner trains an option by name into a folder of its own."""
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -348,3 +349,14 @@ def test_model_plus_option_is_a_runner_model_the_same_job_as_the_option_makes(tm
     assert stored["overrides"] == {"encoder_input": "selected"} and other.finished
     with pytest.raises(CourseError, match=r"\+dpp\+spread\+select\+novelty\+pooled"):
         xp.check_model("sum-gan-sl-fast+entropy")
+
+
+def test_notebook_06_and_the_readme_describe_every_option():
+    """An option added to the family is one a lecturer and a reader can find."""
+    root = Path(__file__).resolve().parents[1]
+    lecture = "".join("".join(cell["source"]) for cell in json.loads(
+        (root / "notebooks" / "06_comparison.ipynb").read_text())["cells"])
+    readme = (root / "README.md").read_text()
+    for name in IMPROVEMENTS:
+        assert f"- `{name}`:" in lecture, name
+        assert f"--option {name}`" in readme, name
