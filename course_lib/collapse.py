@@ -178,8 +178,8 @@ def reach_sentence(reach: Mapping[str, np.ndarray]) -> str:
     parts = len(shares)
     part = "tenth" if parts == 10 else f"1/{parts}"
     first_half = shares[:parts // 2].sum()
-    verdict = ("before the end, only the other terms (the sparsity term's even pull to σ) move "
-               "the scores" if first_half < 0.1 else
+    verdict = ("before the end, only the other terms, such as the sparsity term's even pull to "
+               "σ, move the scores" if first_half < 0.1 else
                "it reaches the whole video" if shares.min() >= 0.5 / parts else
                "it reaches the video unevenly")
     return (f"Where the reconstruction pulls the scores: {shares[-1]:.0%} of its pull on the "
