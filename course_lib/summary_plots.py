@@ -570,6 +570,28 @@ def score_history_sentences(key: str, epochs: np.ndarray, scores: np.ndarray) ->
             f"median of {np.median(scores[-1]):.3f}) is at {where}."]
 
 
+def reach_plot(reaches: Mapping[str, Mapping[str, np.ndarray]], term: str = "reconstruction",
+               ax: plt.Axes | None = None) -> plt.Axes:
+    """Where in the video a loss term pulls the scores (:func:`course_lib.collapse.reach_table`),
+    one group of bars per part of the video and one bar per model (e.g. untrained and trained),
+    with the share an even pull gives each part (the sparsity term's)."""
+    if ax is None:
+        ax = plt.subplots(figsize=(9, 3.2))[1]
+    parts = len(next(iter(reaches.values()))[term])
+    width = 0.8 / len(reaches)
+    for i, (name, reach) in enumerate(reaches.items()):
+        ax.bar(np.arange(parts) + (i - (len(reaches) - 1) / 2) * width, 100 * reach[term],
+               width, label=name)
+    ax.axhline(100 / parts, color="k", ls="--", lw=1, label="an even pull (the sparsity term)")
+    ax.set_xticks(range(parts), [f"{100 * p // parts}–{100 * (p + 1) // parts}"
+                                 for p in range(parts)], fontsize="small")
+    ax.set(xlabel="part of the video (% of its steps, first to last)",
+           ylabel=f"% of the {term}'s pull",
+           title=f"where the {term}'s gradient reaches the scores")
+    ax.legend(fontsize="small")
+    return ax
+
+
 # ---------------------------------------------------------------- notebook 05: stability, σ
 
 FROZEN_CHANGES = 1  # F changed at most this often over the second half of the epochs: frozen
@@ -685,28 +707,6 @@ def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
 
 
 # ---------------------------------------------------------------- the comparison (notebook 06)
-
-def reach_plot(reaches: Mapping[str, Mapping[str, np.ndarray]], term: str = "reconstruction",
-               ax: plt.Axes | None = None) -> plt.Axes:
-    """Where in the video a loss term pulls the scores (:func:`course_lib.collapse.reach_table`),
-    one group of bars per part of the video and one bar per model (e.g. untrained and trained),
-    with the share an even pull gives each part (the sparsity term's)."""
-    if ax is None:
-        ax = plt.subplots(figsize=(9, 3.2))[1]
-    parts = len(next(iter(reaches.values()))[term])
-    width = 0.8 / len(reaches)
-    for i, (name, reach) in enumerate(reaches.items()):
-        ax.bar(np.arange(parts) + (i - (len(reaches) - 1) / 2) * width, 100 * reach[term],
-               width, label=name)
-    ax.axhline(100 / parts, color="k", ls="--", lw=1, label="an even pull (the sparsity term)")
-    ax.set_xticks(range(parts), [f"{100 * p // parts}–{100 * (p + 1) // parts}"
-                                 for p in range(parts)], fontsize="small")
-    ax.set(xlabel="part of the video (% of its steps, first to last)",
-           ylabel=f"% of the {term}'s pull",
-           title=f"where the {term}'s gradient reaches the scores")
-    ax.legend(fontsize="small")
-    return ax
-
 
 def paired_plot(comparisons, ax: plt.Axes | None = None) -> plt.Axes:
     """One row per :class:`~course_lib.comparison.Paired`: each run's difference ``a - b`` as a

@@ -473,7 +473,7 @@ def reconstruction_view(x: torch.Tensor, lengths: torch.Tensor | None, config, o
                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """What the encoder, decoder and discriminator see of the compressed videos ``x``: the whole
     videos (the reference), or with ``reconstruction_window`` (the windows option) each cut into
-    windows of that many steps, the first ``offset`` steps shorter."""
+    windows of that many steps, the first window ``offset`` steps shorter."""
     if not config.reconstruction_window:
         return x, lengths
     return cut_into_windows(x, lengths, config.reconstruction_window, offset)
