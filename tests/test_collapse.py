@@ -272,5 +272,5 @@ def test_the_measured_terms_are_those_the_configurations_options_train(data):
     for change in ({}, {"encoder_input": "selected"}, {"discriminator_pooling": "mean"}):
         generator = torch.Generator().manual_seed(0)
         _, terms = collapse._terms(model, x, dataclasses.replace(config, **change), generator)
-        found[tuple(change)] = float(terms["reconstruction"])
+        found[tuple(change)] = terms["reconstruction"].item()
     assert len(set(found.values())) == 3
