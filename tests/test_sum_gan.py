@@ -1,14 +1,23 @@
 import dataclasses
+import functools
+import json
+import os
+import signal
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from course_lib.config import sum_gan_config, summarization_data_config
+from course_lib.data.summarization import Split
 from course_lib.data.synthetic_videos import make_synthetic_dataset
+from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder as ae
 from course_lib.models import sum_gan as sg
 from course_lib.models import summarizer_training as st
+from tests.summarizer_helpers import AAE, SL
 
 TINY = dict(compress_to=None, selector_hidden=6, selector_layers=1, vae_hidden=7, vae_layers=2,
             discriminator_hidden=5, discriminator_layers=1)
@@ -336,6 +345,87 @@ def test_cpu_settings_are_restored():
         assert (tiny * 1.0).item() == 0.0  # flushed: a CPU is many times slower on it
     assert torch.get_num_threads() == threads and ae.USE_ONEDNN_LSTM == kernel
     assert (tiny * 1.0).item() > 0.0
+
+
+def family_fits(data, split, **changes):
+    """A SUM-GAN-sl fit and a SUM-GAN-AAE fit at the smoke tier (with ``changes``), new models,
+    as partials."""
+    configs = [(v, seed, dataclasses.replace(v.method.config("smoke", verbose=False), **changes))
+               for v, seed in ((SL, 0), (AAE, 1))]
+    return [functools.partial(v.method.fit, v.method.build(c, seed), c, data, split, seed=seed)
+            for v, seed, c in configs]
+
+
+def test_fits_in_processes_are_the_fits_made_here(smoke_data, tmp_path, monkeypatch):
+    """Two models trained at once in worker processes, then loaded here: the same weights and
+    training histories, bit for bit, as the same fits made in this process."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    runs = st.fit_in_processes(family_fits(data, splits[0]), processes=2)
+    assert len(list(tmp_path.glob("*.pt"))) == 2  # each trained once, in a worker
+    here = [functools.partial(f, checkpoint=False, live=False)()
+            for f in family_fits(data, splits[0])]
+    for run, made_here in zip(runs, here, strict=True):
+        assert run.history.train == made_here.history.train
+        for a, b in zip(run.model.parameters(), made_here.model.parameters(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_ctrl_c_stops_fits_in_processes_and_the_same_call_resumes_them(smoke_data, tmp_path,
+                                                                       monkeypatch):
+    """Ctrl-C while the workers train: each saves and stops; the same call again resumes them
+    and ends with the runs of fits that were never interrupted."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+
+    def ctrl_c_once_training():
+        while not list(tmp_path.glob("*.progress.json")):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=ctrl_c_once_training, daemon=True)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        st.fit_in_processes(family_fits(data, splits[0], epochs=12), processes=2)
+    watcher.join()
+    saved = [json.loads(p.read_text()) for p in tmp_path.glob("*.progress.json")]
+    assert saved and not all(s["finished"] for s in saved)  # stopped, not left to finish
+    runs = st.fit_in_processes(family_fits(data, splits[0], epochs=12), processes=2)
+    here = [functools.partial(f, checkpoint=False, live=False)()
+            for f in family_fits(data, splits[0], epochs=12)]
+    for run, made_here in zip(runs, here, strict=True):
+        assert run.history.train == made_here.history.train
+        for a, b in zip(run.model.parameters(), made_here.model.parameters(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_fits_in_processes_name_a_worker_s_error(smoke_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    bad = Split(splits[0].train_keys + ("video_99",), splits[0].test_keys)
+    with pytest.raises(CourseError, match=r"video_99.*split file"):
+        st.fit_in_processes(family_fits(data, bad), processes=2)
+
+
+def test_fits_without_a_checkpoint_run_here():
+    """Nothing to load them from: they run in this process (a lambda cannot reach a worker)."""
+    fits = [functools.partial(lambda i, checkpoint, live: i, i, checkpoint=False)
+            for i in range(3)]
+    assert st.fit_in_processes(fits, processes=2) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("omp, cores, expected", [
+    (None, {0, 1, 2, 3}, 2), (None, {0}, 1), ("1", {0, 1}, 1), ("3", {0, 1, 2, 3}, 2),
+    (" ", {0, 1}, 2), ("0", {0, 1}, 2)])
+def test_a_process_uses_the_cores_it_may_run_on(monkeypatch, omp, cores, expected):
+    """Fewer where it may run on fewer, or is asked for one thread (the runner's jobs:
+    OMP_NUM_THREADS=1)."""
+    monkeypatch.setattr(st.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    assert st.cores_to_use(2) == expected
 
 
 def test_a_run_on_other_data_gets_another_checkpoint():

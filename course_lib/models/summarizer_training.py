@@ -10,8 +10,15 @@ exposes ``prepare`` (check and batch a video's features), ``compress`` and ``sel
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
+import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder
@@ -169,6 +177,60 @@ def checkpoint_file(checkpoint: bool | Path, name: str, settings: dict) -> Path 
         return None
     path = checkpoint_path(name, settings)
     return path if checkpoint is True else Path(checkpoint) / path.name
+
+
+def cores_to_use(at_most: int) -> int:
+    """How many cores this process may use, up to ``at_most``: those it may run on, fewer if
+    OMP_NUM_THREADS asks for fewer threads (the experiment runner's jobs are asked for one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        cores = min(cores or 1, int(asked))
+    return max(1, min(at_most, cores or 1))
+
+
+def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = None
+                     ) -> list[SumGanRun]:
+    """Each of ``fits`` (a fit function and its arguments: ``functools.partial(fit_sum_gan_sl,
+    model, config, dataset, split, seed=s)``) trained in worker processes, ``processes`` at a
+    time (default: one per core this process may use), then loaded here from its checkpoint.
+
+    A fit trains on one thread (:func:`cpu_settings`), so independent fits in two processes
+    finish in about half the time on two cores, and each gives the same bits as in this process.
+    Here instead, one after the other: one process or one fit, a model on a GPU, or a fit with
+    ``checkpoint=False`` (nothing to load it from). Ctrl-C stops every worker between two
+    updates, as it stops a fit here (each saves its checkpoint: the same call resumes them)."""
+    fits = [functools.partial(f, live=False) for f in fits]  # several: no live figure each
+    processes = processes or cores_to_use(len(fits))
+    if processes < 2 or len(fits) < 2 or any(
+            f.keywords.get("checkpoint", True) is False or _on_gpu(f) for f in fits):
+        return [f() for f in fits]
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_quiet_worker)
+    try:
+        futures = [pool.submit(f) for f in fits]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="fits in processes"):
+            future.result()  # a worker's error, raised here
+    except KeyboardInterrupt:
+        for worker in list((pool._processes or {}).values()):  # stop each between updates
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGINT)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [f() for f in fits]  # each loaded from the checkpoint its worker finished
+
+
+def _quiet_worker() -> None:
+    """A worker's progress bars would interleave with the others' in the caller's output (in
+    Jupyter, the notebook's: the workers inherit its streams); its errors come back through its
+    result instead."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the worker's life)
+
+
+def _on_gpu(fit: functools.partial) -> bool:
+    return any(isinstance(a, torch.nn.Module) and next(a.parameters()).device.type != "cpu"
+               for a in (*fit.args, *fit.keywords.values()))
 
 
 # ---------------------------------------------------------------- a run and model selection
