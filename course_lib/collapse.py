@@ -37,6 +37,7 @@ from course_lib.models.sum_gan_sl import (
     masked_sparsity_loss,
     reconstruction_pass,
 )
+from course_lib.models.summarizer_training import with_cpu_settings
 
 SCORE_CONDITIONS = ("own", "constant σ", "constant mean", "shuffled", "random, same mean")
 """What :func:`reconstruction_without_selection` feeds the summarizer in place of its scores."""
@@ -161,6 +162,7 @@ def term_reach(model, features, config, generator: torch.Generator | None = None
     return found
 
 
+@with_cpu_settings
 def reach_table(model, dataset, keys: Sequence[str], config, seed: int = 0, parts: int = 10
                 ) -> dict[str, np.ndarray]:
     """:func:`term_reach` averaged over the videos ``keys`` (the VAE's noise from ``seed``)."""
@@ -194,6 +196,7 @@ def _mean_rows(rows: Sequence[Mapping[str, object]]) -> dict[str, object]:
             for name in rows[0]}
 
 
+@with_cpu_settings
 def gradient_table(model, dataset, keys: Sequence[str], config, seed: int = 0
                    ) -> dict[str, TermGradient]:
     """:func:`term_gradients` averaged over the videos ``keys`` (the VAE's noise drawn from
@@ -224,6 +227,7 @@ class DiscriminatorView:
     separation: float
 
 
+@with_cpu_settings
 @torch.no_grad()
 def discriminator_view(model, dataset, keys: Sequence[str], seed: int = 0) -> DiscriminatorView:
     """What the discriminator says of each video and of the summarizer's reconstruction of it."""
@@ -263,6 +267,7 @@ class ConditionResult:
     p_summary: float
 
 
+@with_cpu_settings
 @torch.no_grad()
 def reconstruction_without_selection(model, dataset, keys: Sequence[str], sigma: float,
                                      seed: int = 0, draws: int = 3

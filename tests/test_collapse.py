@@ -12,6 +12,7 @@ from course_lib import collapse
 from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
 from course_lib.errors import CourseError
 from course_lib.models import sum_gan_aae, sum_gan_sl
+from course_lib.models import summarizer_training as st
 
 MODELS = {"sl": (sum_gan_sl_config, sum_gan_sl.build_sum_gan_sl, sum_gan_sl.fit_sum_gan_sl),
           "aae": (sum_gan_aae_config, sum_gan_aae.build_sum_gan_aae,
@@ -107,6 +108,33 @@ def test_the_probe_leaves_the_run_as_it_would_be_without_it(data):
     curves = collapse.epoch_curves(probed)
     assert len(curves["test spread"]) == config.epochs + 1
     assert len(curves["train p original"]) == config.epochs
+
+
+@pytest.mark.parametrize("measure, inner", [
+    (lambda m, d, keys, c: collapse.gradient_table(m, d, keys, c), "term_gradients"),
+    (lambda m, d, keys, c: collapse.reach_table(m, d, keys, c), "term_reach"),
+    (lambda m, d, keys, c: collapse.reconstruction_without_selection(m, d, keys, c.sigma),
+     "condition_scores"),
+    (lambda m, d, keys, c: collapse.discriminator_view(m, d, keys), "separation")])
+def test_the_measurements_run_on_the_threads_a_fit_trains_on(data, monkeypatch, measure, inner):
+    """Their many small passes took 5x longer on two threads beside one busy core."""
+    dataset, split = data
+    model, config = _model("sl")
+    threads, original = [], getattr(collapse, inner)
+
+    def recording(*args, **kwargs):
+        threads.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(collapse, inner, recording)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        measure(model, dataset, split.test_keys[:1], config)
+        assert threads and set(threads) == {st.CPU_THREADS}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
 
 
 def test_the_stand_in_scores_are_what_their_names_say():

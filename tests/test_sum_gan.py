@@ -414,6 +414,29 @@ def test_fits_without_a_checkpoint_run_here():
     assert st.fit_in_processes(fits, processes=2) == [0, 1, 2]
 
 
+def test_cpu_settings_inside_cpu_settings_leave_the_outer_ones_in_force():
+    """A measurement made during a fit (the collapse probe) must not turn the fit's flushing
+    off, or the rest of the run computes on other numbers."""
+    tiny, cpu = torch.tensor([1e-39]), torch.device("cpu")
+    with st.cpu_settings(cpu):
+        with st.cpu_settings(cpu):
+            pass
+        assert (tiny * 1.0).item() == 0.0 and torch.get_num_threads() == st.CPU_THREADS
+    assert (tiny * 1.0).item() > 0.0
+
+
+def test_a_measurement_runs_under_the_cpu_settings_of_a_fit():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = st.with_cpu_settings(lambda model: (torch.get_num_threads(), ae.USE_ONEDNN_LSTM,
+                                                   (torch.tensor([1e-39]) * 1.0).item()))
+        assert seen(torch.nn.Linear(1, 1)) == (st.CPU_THREADS, st.CPU_LSTM_ONEDNN, 0.0)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+
+
 @pytest.mark.parametrize("omp, cores, expected", [
     (None, {0, 1, 2, 3}, 2), (None, {0}, 1), ("1", {0, 1}, 1), ("3", {0, 1, 2, 3}, 2),
     (" ", {0, 1}, 2), ("0", {0, 1}, 2)])
