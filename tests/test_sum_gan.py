@@ -17,7 +17,7 @@ from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder as ae
 from course_lib.models import sum_gan as sg
 from course_lib.models import summarizer_training as st
-from tests.summarizer_helpers import AAE, SL
+from tests.summarizer_helpers import AAE, SL, saving_every_epoch
 
 TINY = dict(compress_to=None, selector_hidden=6, selector_layers=1, vae_hidden=7, vae_layers=2,
             discriminator_hidden=5, discriminator_layers=1)
@@ -347,13 +347,23 @@ def test_cpu_settings_are_restored():
     assert (tiny * 1.0).item() > 0.0
 
 
-def family_fits(data, split, **changes):
+def family_fits(data, split, wrap=None, **changes):
     """A SUM-GAN-sl fit and a SUM-GAN-AAE fit at the smoke tier (with ``changes``), new models,
-    as partials."""
+    as partials (of ``wrap(fit, ...)`` when given)."""
     configs = [(v, seed, dataclasses.replace(v.method.config("smoke", verbose=False), **changes))
                for v, seed in ((SL, 0), (AAE, 1))]
-    return [functools.partial(v.method.fit, v.method.build(c, seed), c, data, split, seed=seed)
+    return [functools.partial(*([wrap] if wrap else []), v.method.fit, v.method.build(c, seed), c,
+                              data, split, seed=seed)
             for v, seed, c in configs]
+
+
+def assert_made_here(runs, fits):
+    """``runs`` have the histories and weights, bit for bit, of ``fits`` made in this process."""
+    for run, fit in zip(runs, fits, strict=True):
+        made_here = functools.partial(fit, checkpoint=False, live=False)()
+        assert run.history.train == made_here.history.train
+        for a, b in zip(run.model.parameters(), made_here.model.parameters(), strict=True):
+            assert torch.equal(a, b)
 
 
 def test_fits_in_processes_are_the_fits_made_here(smoke_data, tmp_path, monkeypatch):
@@ -363,12 +373,7 @@ def test_fits_in_processes_are_the_fits_made_here(smoke_data, tmp_path, monkeypa
     data, splits = smoke_data
     runs = st.fit_in_processes(family_fits(data, splits[0]), processes=2)
     assert len(list(tmp_path.glob("*.pt"))) == 2  # each trained once, in a worker
-    here = [functools.partial(f, checkpoint=False, live=False)()
-            for f in family_fits(data, splits[0])]
-    for run, made_here in zip(runs, here, strict=True):
-        assert run.history.train == made_here.history.train
-        for a, b in zip(run.model.parameters(), made_here.model.parameters(), strict=True):
-            assert torch.equal(a, b)
+    assert_made_here(runs, family_fits(data, splits[0]))
 
 
 def test_ctrl_c_stops_fits_in_processes_and_the_same_call_resumes_them(smoke_data, tmp_path,
@@ -378,25 +383,25 @@ def test_ctrl_c_stops_fits_in_processes_and_the_same_call_resumes_them(smoke_dat
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     data, splits = smoke_data
 
-    def ctrl_c_once_training():
-        while not list(tmp_path.glob("*.progress.json")):
+    def progress():
+        return [json.loads(p.read_text()) for p in tmp_path.glob("*.progress.json")]
+
+    def ctrl_c_once_both_train():  # or after a minute: the assertion below then says so
+        deadline = time.monotonic() + 60
+        while len([p for p in progress() if not p["finished"]]) < 2 and \
+                time.monotonic() < deadline:
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
 
-    watcher = threading.Thread(target=ctrl_c_once_training, daemon=True)
+    watcher = threading.Thread(target=ctrl_c_once_both_train, daemon=True)
     watcher.start()
     with pytest.raises(KeyboardInterrupt):
-        st.fit_in_processes(family_fits(data, splits[0], epochs=12), processes=2)
+        st.fit_in_processes(family_fits(data, splits[0], saving_every_epoch, epochs=20),
+                            processes=2)
     watcher.join()
-    saved = [json.loads(p.read_text()) for p in tmp_path.glob("*.progress.json")]
-    assert saved and not all(s["finished"] for s in saved)  # stopped, not left to finish
-    runs = st.fit_in_processes(family_fits(data, splits[0], epochs=12), processes=2)
-    here = [functools.partial(f, checkpoint=False, live=False)()
-            for f in family_fits(data, splits[0], epochs=12)]
-    for run, made_here in zip(runs, here, strict=True):
-        assert run.history.train == made_here.history.train
-        for a, b in zip(run.model.parameters(), made_here.model.parameters(), strict=True):
-            assert torch.equal(a, b)
+    assert [p["finished"] for p in progress()] == [False, False]  # stopped, not left to finish
+    runs = st.fit_in_processes(family_fits(data, splits[0], epochs=20), processes=2)
+    assert_made_here(runs, family_fits(data, splits[0], epochs=20))
 
 
 def test_fits_in_processes_name_a_worker_s_error(smoke_data, tmp_path, monkeypatch):
