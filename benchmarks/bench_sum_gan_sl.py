@@ -34,7 +34,10 @@ trainer doing the reference's arithmetic in float32 could beat on this machine. 
 products of one epoch are counted (``torch.utils.flop_counter`` on the course's own LSTM, on
 three short videos, a quadratic in the length extrapolated to the epoch's), and this CPU's
 float32 matrix-product rate is measured in the same run on a large product; the ceiling is the
-baseline's time over the time those products alone would take at that rate.
+baseline's time over the time those products alone would take at that rate. The line after it,
+``oneDNN's LSTM, N videos in a batch against one``, says how much batching itself can give: how
+many times less a video-step of the recurrences costs in the fast trainer's batch than alone,
+as the faithful trainer runs them (under AVX2 about 2×, whatever else the fast trainer does).
 
 Run:  python benchmarks/bench_sum_gan_sl.py            (paper size, 4 videos timed)
       python benchmarks/bench_sum_gan_sl.py --per-update 5 10 20
@@ -111,6 +114,33 @@ def matmul_rate(threads: int) -> float:
         a @ b
         fastest = min(fastest, time.perf_counter() - start)
     return 2 * a.shape[0] * a.shape[1] * b.shape[1] / fastest
+
+
+def batching_gain(hidden: int, batch: int, threads: int, steps: int = 200
+                  ) -> tuple[float, float]:
+    """How many times less a video-step of oneDNN's LSTM costs in a batch of ``batch`` videos than
+    alone, forward and backward (fastest of five), on a layer of the selector's second layer's
+    size (2·hidden → hidden), under the trainers' CPU settings. The fast trainer's recurrences
+    gain about this much per video over the faithful trainer's, however they are cut into
+    calls: where one video already keeps the vector unit busy, batching has little to add."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(2 * hidden, hidden)
+    per_step = []
+    with cpu_settings(torch.device("cpu")):
+        torch.set_num_threads(threads)
+        for size in (1, batch):
+            x = torch.randn(steps, size, 2 * hidden, requires_grad=True)
+            forward = backward = float("inf")
+            for _ in range(5):
+                start = time.perf_counter()
+                out = lstm(x)[0]
+                middle = time.perf_counter()
+                out.sum().backward()
+                forward = min(forward, middle - start)
+                backward = min(backward, time.perf_counter() - middle)
+            per_step.append((forward / size, backward / size))
+    (alone_f, alone_b), (batched_f, batched_b) = per_step
+    return alone_f / batched_f, alone_b / batched_b
 
 
 def video_flops(build, config, steps: int) -> int:
@@ -358,6 +388,10 @@ def main() -> None:
           f"{seconds['faithful trainer'] / seconds[headline]:.1f}× the faithful trainer, "
           f"{100 * fast / ceiling:.0f} % of the fp32 ceiling")
     print(f"fp32 ceiling: {ceiling:.1f}× the baseline (those products alone, at that rate)")
+    forward, backward = batching_gain(args.hidden, args.per_update[0], args.threads)
+    print(f"oneDNN's LSTM, {args.per_update[0]} videos in a batch against one: "
+          f"{forward:.1f}× less per video-step forward, {backward:.1f}× backward (what the fast "
+          "trainer's recurrences can gain per video over the faithful trainer's)")
 
 
 if __name__ == "__main__":

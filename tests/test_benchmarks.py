@@ -45,6 +45,16 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(monk
     assert float(faithful) == pytest.approx(
         float(ratios["fast trainer"]) / float(ratios["faithful trainer"]), rel=0.3)
     assert int(share) == pytest.approx(100 * float(ratios["fast trainer"]) / ceiling, abs=3)
+    gains = re.search(r"^oneDNN's LSTM, 2 videos in a batch against one: ([\d.]+)× less per "
+                      r"video-step forward, ([\d.]+)× backward", printed, re.MULTILINE).groups()
+    assert all(float(gain) > 0 for gain in gains)
+
+
+def test_batching_gain_is_large_where_a_step_costs_little_arithmetic():
+    """A tiny layer's step costs about the same for 10 videos as for one (its time is the call's,
+    not the arithmetic's): 10 in a batch cost each much less; the gain can be no more than 10."""
+    forward, backward = bench.batching_gain(hidden=4, batch=10, threads=1, steps=50)
+    assert 3 < forward < 12 and 3 < backward < 12
 
 
 @pytest.mark.parametrize("model", ["sl", "aae"])
