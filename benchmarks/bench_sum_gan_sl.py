@@ -123,13 +123,15 @@ def batching_gain(hidden: int, batch: int, threads: int, steps: int = 200
     size (2·hidden → hidden), under the trainers' CPU settings. The fast trainer's recurrences
     gain about this much per video over the faithful trainer's, however they are cut into
     calls: where one video already keeps the vector unit busy, batching has little to add."""
-    torch.manual_seed(0)
-    lstm = torch.nn.LSTM(2 * hidden, hidden)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+        torch.manual_seed(0)
+        lstm = torch.nn.LSTM(2 * hidden, hidden)
+        inputs = {size: torch.randn(steps, size, 2 * hidden, requires_grad=True)
+                  for size in (1, batch)}
     per_step = []
     with cpu_settings(torch.device("cpu")):
         torch.set_num_threads(threads)
-        for size in (1, batch):
-            x = torch.randn(steps, size, 2 * hidden, requires_grad=True)
+        for size, x in inputs.items():
             forward = backward = float("inf")
             for _ in range(5):
                 start = time.perf_counter()
