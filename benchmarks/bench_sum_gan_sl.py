@@ -287,8 +287,8 @@ def trainer_process(setup: Setup, name: str, connection) -> None:
     39-43 s between the faithful trainer's updates). Sends its number of updates and time
     factor, then one update's seconds per round it is sent, and at ``None`` one profiled
     update's share in oneDNN's LSTM backward."""
-    torch.set_num_threads(setup.baseline_threads if name == "baseline" else setup.threads)
-    with cpu_settings(torch.device("cpu")):
+    with cpu_settings(torch.device("cpu")):  # then the thread count asked for, not the course's
+        torch.set_num_threads(setup.baseline_threads if name == "baseline" else setup.threads)
         updates, factor = build_trainer(setup, name)
         connection.send((len(updates), factor))
         while (round_ := connection.recv()) is not None:

@@ -7,6 +7,7 @@ import re
 
 import bench_sum_gan_sl as bench  # benchmarks/ is on pytest's path (pyproject.toml)
 import pytest
+import torch
 
 
 @pytest.mark.parametrize("model", ["sl", "aae"])
@@ -72,6 +73,32 @@ def test_every_trainer_a_benchmark_process_builds_runs_an_update(model):
         losses = updates[0]()
         if name != "baseline":
             assert losses and all(math.isfinite(v) for v in losses.values()), name
+
+
+def test_each_trainer_process_runs_on_the_threads_asked_for(monkeypatch):
+    """--threads and --baseline-threads hold inside the trainers' CPU settings, which would
+    otherwise put every course trainer on the course's one thread."""
+    seen = {}
+
+    def build(setup, name):
+        return [lambda: seen.setdefault(name, torch.get_num_threads())], 1.0
+
+    class Connection:
+        def __init__(self):
+            self.rounds = [0, None]
+
+        def send(self, _):
+            pass
+
+        def recv(self):
+            return self.rounds.pop(0)
+
+    monkeypatch.setattr(bench, "build_trainer", build)
+    setup = bench.Setup("sl", 8, 2, 1, (12, 30), 2, (2,))
+    for name in ("baseline", "faithful trainer", "fast trainer, 2 videos per update"):
+        bench.trainer_process(setup, name, Connection())
+    assert seen == {"baseline": 1, "faithful trainer": 2,
+                    "fast trainer, 2 videos per update": 2}
 
 
 def test_a_trainer_process_that_fails_stops_the_run_by_name(monkeypatch):
