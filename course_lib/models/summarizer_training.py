@@ -45,9 +45,11 @@ from course_lib.training import (
 # badly so when anything else runs). At the paper's size (hidden 500) oneDNN also won for the
 # fast trainer's batches: forward + backward 0.85 / 4.1 / 8.1 ms per step at batch 1 / 10 / 20
 # against 1.6 / 6.3 / 11.1 ms; and with other jobs on the 2-core CPU two threads were 7-20x
-# slower than one. Even on the quiet CPU, the fast -sl trainer's paper-size epoch
-# (benchmarks/bench_sum_gan_sl.py) took 59.0 s on two threads and 36.1 s on one. oneDNN's LSTM
-# gave the same bits on one and two threads there. The fit functions use these on a CPU.
+# slower than one. On the quiet CPU, a paper-size fit alone gains from two threads
+# (benchmarks/bench_sum_gan_sl.py --threads 2: fast -sl epoch 21.6-21.9 s against 32.8-33.1 s
+# on one, faithful 43.3-45.5 against 85.7-89.7 s); one thread is kept because the laptop tier's
+# products lose with two and two fits or jobs at a time use both cores. oneDNN's LSTM gave the
+# same bits on one and two threads. The fit functions use these on a CPU.
 CPU_LSTM_ONEDNN = True
 CPU_THREADS = 1
 # Values below float32's smallest normal number (1.2e-38) flushed to zero. Training makes such
