@@ -49,7 +49,9 @@ from course_lib.training import (
 # (benchmarks/bench_sum_gan_sl.py --threads 2: fast -sl epoch 21.6-21.9 s against 32.8-33.1 s
 # on one, faithful 43.3-45.5 against 85.7-89.7 s); one thread is kept because the laptop tier's
 # products lose with two and two fits or jobs at a time use both cores. oneDNN's LSTM gave the
-# same bits on one and two threads. The fit functions use these on a CPU.
+# same bits on one and two threads, but a whole update does not (weights up to 1.6e-5 apart
+# after one paper-size update), so a run's thread count fixes its numbers. The fit functions
+# use these on a CPU.
 CPU_LSTM_ONEDNN = True
 CPU_THREADS = 1
 # Values below float32's smallest normal number (1.2e-38) flushed to zero. Training makes such
