@@ -148,6 +148,23 @@ def summarization_data_config(tier: str | None = None,
 # 5-split means and humans lead every trivial baseline by 13.4.
 DEFAULT_SPLIT = 2
 
+# A fit's intra-op threads on a CPU at the paper tier (``cpu_threads``; a GPU ignores it; the
+# smoke and laptop tiers keep 1). Paper-size products gain from a second core: on the 2-core CPU,
+# nothing else running, one epoch on 8 training videos of split 0 (synthetic paper data, 1,482
+# steps; two runs each, alternating) took on two threads against one: faithful -sl 13.9-17.4 s
+# against 27.2-30.4 s, fast -sl 9.0-10.6 against 14.6-16.7 s, SUM-GAN 84.6-94.0 against
+# 154.3-173.9 s. The laptop tier's small products do not gain enough to share a core (an epoch
+# of fast -sl 2.18 s against 2.47-2.52 s, of faithful -sl 4.14-4.56 against 3.86-3.99 s; the
+# later two of three runs each), and two fits or jobs at a time use both cores there. The count
+# fixes a run's numbers (a whole update's bits differ between counts), so it is a setting of
+# the configuration, not of the machine; a fit uses at most the cores it may run on, and the
+# runner's --jobs counts a job's threads.
+PAPER_CPU_THREADS = 2
+# What a configuration field added later meant before it existed, where its default now says
+# otherwise: a results folder written before is judged by it (the runner never resumes a run
+# on other settings). Runs trained before ``cpu_threads`` existed trained on one thread.
+EARLIER_VALUES = {"cpu_threads": 1}
+
 
 @dataclass(frozen=True)
 class SumGanConfig:
@@ -171,7 +188,7 @@ class SumGanConfig:
     −log c(x̂) − log c(x̂_p) (Goodfellow et al.'s practical variant).
 
     ``split``: which of the 5 random splits the notebooks train and test on; see
-    :data:`DEFAULT_SPLIT`.
+    :data:`DEFAULT_SPLIT`. ``cpu_threads``: see :data:`PAPER_CPU_THREADS`.
     """
 
     tier: str
@@ -191,6 +208,7 @@ class SumGanConfig:
     grad_clip: float = 5.0
     negative: str = "random"
     generator_loss: str = "minimax"
+    cpu_threads: int = 1
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
 
@@ -212,7 +230,7 @@ def sum_gan_config(tier: str | None = None, verbose: bool = True) -> SumGanConfi
                             vae_layers=1, discriminator_hidden=64, discriminator_layers=1,
                             epochs=15, pretrain_epochs=3, learning_rate=1e-3,
                             discriminator_learning_rate=1e-4, seeds=(0, 1, 2))
-    return SumGanConfig(tier)
+    return SumGanConfig(tier, cpu_threads=PAPER_CPU_THREADS)
 
 
 @dataclass(frozen=True)
@@ -269,6 +287,8 @@ class SumGanSlConfig:
       end (an LSTM's last state remembers mostly its last steps); more, they read the video cut
       into windows of that many steps, the selector still scoring the whole video
       (:func:`~course_lib.models.sum_gan_sl.reconstruction_pass`).
+
+    ``cpu_threads``: a fit's intra-op threads on a CPU; see :data:`PAPER_CPU_THREADS`.
     """
 
     tier: str
@@ -291,6 +311,7 @@ class SumGanSlConfig:
     novelty_weight: float = 0.0
     discriminator_pooling: str = "last"
     reconstruction_window: int = 0
+    cpu_threads: int = 1
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
 
@@ -372,7 +393,7 @@ def sum_gan_sl_config(tier: str | None = None, verbose: bool = True,
         config = SumGanSlConfig(tier, hidden_size=128, epochs=20, **LAPTOP_FAST_RATES,
                                 videos_per_update=5, training_order="by_length")
     else:
-        config = SumGanSlConfig(tier)
+        config = SumGanSlConfig(tier, cpu_threads=PAPER_CPU_THREADS)
     if trainer == "faithful" and config.videos_per_update > 1:
         config = replace(config, videos_per_update=1, training_order="split")
         if tier == "laptop":

@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--out", type=Path, required=True, help="the results folder")
     sub.add_argument("--jobs", type=int, default=1,
                      help="jobs at a time, each in its own process (one per GPU when there "
-                     "are several; default 1: one after another in this process)")
+                     "are several; on a CPU a job of N threads, the paper tier's, counts N; "
+                     "default 1: one after another in this process)")
     sub.add_argument("--only", help="run only these jobs of the grid: split=K,seed=S "
                      "(either or both, and model=NAME), or index=I, the I-th job")
     sub.add_argument("--option", help=f"train each model with an improvement: one of "

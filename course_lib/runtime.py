@@ -1,7 +1,11 @@
-"""Seeding, determinism and device choice: one place, so every notebook behaves the same way."""
+"""Seeding, determinism, device choice and the CPU's handling of denormal numbers: one place, so
+every notebook behaves the same way."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import os
 import random
 
@@ -50,3 +54,36 @@ def synchronize(device: torch.device) -> None:
     without this times the queueing, not the work); nothing to wait for on a CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def flush_denormals(on: bool) -> bool:
+    """Flush float32 numbers below the smallest normal one (1.2e-38) to zero (``on``), or stop,
+    on this thread and on PyTorch's intra-op threads; returns whether those threads do too.
+
+    ``torch.set_flush_denormal`` sets the calling thread's floating-point state only: with two
+    threads, half of a large product of denormals stayed unflushed (measured). The threads of
+    an OpenMP runtime copy that state from the thread that creates them, so the runtime frees
+    them (OpenMP 5's ``omp_pause_resource_all``) and the next parallel operation creates them
+    afresh. False where no OpenMP runtime is found in the process (Linux's /proc/self/maps):
+    then only this thread does as asked."""
+    torch.set_flush_denormal(on)
+    pause = _openmp_pause()
+    return pause is not None and pause(1) == 0  # 1: omp_pause_soft
+
+
+@functools.cache
+def _openmp_pause():
+    """``omp_pause_resource_all`` of the OpenMP runtime this process loaded, or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if line.rstrip().endswith(
+                tuple(f"{name}.so{suffix}" for name in ("libgomp", "libomp", "libiomp5")
+                      for suffix in ("", ".1", ".5")))})
+    except OSError:
+        return None
+    for path in paths:
+        with contextlib.suppress(OSError, AttributeError):
+            pause = ctypes.CDLL(path).omp_pause_resource_all
+            pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
+            return pause
+    return None

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from course_lib import config
@@ -60,7 +62,8 @@ def test_each_trainer_has_its_own_laptop_rates(make):
 
 def test_the_paper_tier_is_the_reference_for_the_faithful_trainer():
     defaults = config.SumGanSlConfig("paper")
-    assert config.sum_gan_sl_config("paper", verbose=False, trainer="faithful") == defaults
+    faithful = config.sum_gan_sl_config("paper", verbose=False, trainer="faithful")
+    assert faithful == dataclasses.replace(defaults, cpu_threads=config.PAPER_CPU_THREADS)
     assert (defaults.learning_rate, defaults.discriminator_learning_rate) == (1e-4, 1e-5)
     fast = config.sum_gan_sl_config("paper", verbose=False, trainer="fast")
     assert fast.videos_per_update > 1 and fast.learning_rate == defaults.learning_rate
@@ -78,3 +81,13 @@ def test_the_experiment_runner_uses_each_trainers_configuration():
 def test_unknown_trainer_says_which_exist():
     with pytest.raises(ValueError, match="faithful, fast"):
         config.sum_gan_sl_config("laptop", verbose=False, trainer="quick")
+
+
+def test_only_the_paper_tier_trains_on_more_than_one_thread():
+    """Paper-size fits gain from a second core; the small tiers' products do not."""
+    from course_lib import experiments as xp
+
+    assert config.PAPER_CPU_THREADS > 1
+    for model in xp.MODELS.values():
+        assert model.config("paper").cpu_threads == config.PAPER_CPU_THREADS, model
+        assert model.config("laptop").cpu_threads == model.config("smoke").cpu_threads == 1

@@ -513,3 +513,64 @@ def test_a_full_disk_says_so_and_the_job_resumes_once_there_is_space(finished, t
            "Nothing finished was lost" in err and "Traceback" not in err
     assert main(argv) == 0
     same_results(ex.load_job(job().folder(tmp_path)), finished[1])
+
+
+@pytest.mark.parametrize("threads, jobs, most_at_once", [(2, 2, 1), (1, 2, 2), (2, 4, 2),
+                                                         (3, 2, 1)])
+def test_parallel_jobs_count_their_threads(tmp_path, monkeypatch, threads, jobs, most_at_once):
+    """``--jobs N`` on a CPU: a job of T threads takes T of the N slots (all N where T > N), so
+    two-thread jobs never share two cores; the slots come back when a job ends."""
+    grid = sys.modules["course_lib.experiments.grid"]  # the package's `grid` is a function
+
+    running, peak = set(), []
+
+    class Process:  # a job process that ends at its third poll
+        def __init__(self, command, **kwargs):
+            self.polls, self.returncode = 0, None
+            running.add(self)
+            peak.append(len(running))
+
+        def poll(self):
+            self.polls += 1
+            if self.polls == 3:
+                running.discard(self)
+                self.returncode = 0
+            return self.returncode
+
+    monkeypatch.setattr(grid.subprocess, "Popen", Process)
+    monkeypatch.setattr(grid.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(grid.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(grid, "fit_threads", lambda config: threads)
+    todo = [job(split=k) for k in range(5)]
+    with grid.tqdm(total=len(todo), disable=True) as bar:
+        assert grid._run_parallel(todo, tmp_path, jobs, bar) == []
+    assert len(peak) == len(todo) and max(peak) == most_at_once
+
+
+def test_a_job_on_a_gpu_takes_one_slot_whatever_its_threads(monkeypatch):
+    grid = sys.modules["course_lib.experiments.grid"]  # the package's `grid` is a function
+
+    config = dataclasses.replace(ex.MODELS[MODEL].config("smoke"), cpu_threads=2)
+    monkeypatch.setattr(grid.torch.cuda, "is_available", lambda: True)
+    assert grid.slots_needed(config, 2) == 1
+    monkeypatch.setattr(grid.torch.cuda, "is_available", lambda: False)
+    assert grid.slots_needed(config, 2) == 2 and grid.slots_needed(config, 1) == 1
+
+
+def test_a_folder_written_before_a_field_existed_is_judged_by_what_it_meant_then(tmp_path):
+    """Runs trained before ``cpu_threads`` existed trained on one thread: such a folder is the
+    same run where one thread is asked for, and refused (nothing changed) where two are."""
+    def config(tier, **fields):
+        return {"model": MODEL, "tier": tier, "overrides": {},
+                "config": {"tier": tier, "sigma": 0.1, **fields}}
+
+    for tier, threads in (("laptop", 1), ("paper", 2)):
+        folder = tmp_path / tier
+        ex.claim_folder(folder, config(tier))  # written before the field existed
+        before = snapshot(folder)
+        if threads == 1:
+            ex.claim_folder(folder, config(tier, cpu_threads=threads))
+        else:
+            with pytest.raises(ex.CourseError, match=r"cpu_threads \(1 there, 2 asked for\)"):
+                ex.claim_folder(folder, config(tier, cpu_threads=threads))
+        assert snapshot(folder) == before

@@ -16,6 +16,7 @@ from course_lib.data.synthetic_videos import make_synthetic_dataset
 from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder as ae
 from course_lib.models import sum_gan as sg
+from course_lib.models import sum_gan_sl
 from course_lib.models import summarizer_training as st
 from tests.summarizer_helpers import AAE, SL, saving_every_epoch
 
@@ -440,6 +441,87 @@ def test_a_measurement_runs_under_the_cpu_settings_of_a_fit():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(saved)
+
+
+def test_flushing_reaches_every_intra_op_thread(monkeypatch):
+    """torch.set_flush_denormal sets the calling thread's state only, so on two threads half of
+    a large product of denormals would stay unflushed (many times slower). Inside the settings
+    every thread flushes, even threads made before; after them none does (PyTorch's default)."""
+    monkeypatch.setattr(st, "_cores", lambda: 2)
+    tiny, saved = torch.full((1_000_000,), 1e-39), torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert torch.count_nonzero(tiny * 1.0) == tiny.numel()  # the threads exist now
+        with st.cpu_settings(torch.device("cpu"), 2):
+            assert torch.get_num_threads() == 2
+            assert torch.count_nonzero(tiny * 1.0) == 0
+        assert torch.count_nonzero(tiny * 1.0) == tiny.numel()
+    finally:
+        torch.set_num_threads(saved)
+
+
+def test_where_flushing_cannot_reach_other_threads_a_fit_runs_on_one(monkeypatch):
+    monkeypatch.setattr(st, "_cores", lambda: 2)
+    monkeypatch.setattr(st, "flush_denormals", lambda on: torch.set_flush_denormal(on) and False)
+    with st.cpu_settings(torch.device("cpu"), 2):
+        assert torch.get_num_threads() == 1
+
+
+def test_a_fit_trains_on_its_configurations_threads(smoke_data, monkeypatch):
+    """The thread count is the configuration's (it fixes the run's numbers, so the checkpoint's
+    key carries it), at most the cores the process may run on; the caller's count is restored."""
+    from course_lib.models.summarizer_training import run_settings
+    from course_lib.training import checkpoint_path
+
+    data, splits = smoke_data
+    # small: a two-thread fit beside the other test worker waits on its threads
+    split = Split(splits[0].train_keys[:2], splits[0].test_keys[:1])
+    seen = []
+    trainer = sum_gan_sl.trainer()
+    steps = dataclasses.replace(trainer, train_step=lambda *args: seen.append(
+        torch.get_num_threads()) or trainer.train_step(*args))
+    saved = torch.get_num_threads()
+    for threads, cores in ((2, 4), (1, 4), (2, 1)):
+        monkeypatch.setattr(st, "_cores", lambda cores=cores: cores)
+        config = dataclasses.replace(SL.method.config("smoke", verbose=False),
+                                     cpu_threads=threads, epochs=1)
+        seen.clear()
+        st.fit(SL.method.build(config, 0), config, data, split, "threads", steps,
+               checkpoint=False, live=False)
+        assert seen and set(seen) == {min(threads, cores)}
+        assert torch.get_num_threads() == saved
+    keys = [checkpoint_path("04", run_settings(dataclasses.replace(config, cpu_threads=t), data,
+                                               0, split.train_keys)) for t in (1, 2)]
+    assert keys[0] != keys[1]
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.0, "2", True, None])
+def test_a_thread_count_that_is_not_a_whole_number_above_0_is_refused(threads):
+    config = dataclasses.replace(SL.method.config("smoke", verbose=False), cpu_threads=threads)
+    with pytest.raises(CourseError, match=rf"cpu_threads must be a whole number >= 1.*{threads!r}"):
+        st.fit_threads(config)
+
+
+def test_a_configuration_without_a_thread_count_trains_on_the_default():
+    assert st.fit_threads(object()) == st.CPU_THREADS
+
+
+def test_two_thread_fits_on_two_cores_run_one_after_another(smoke_data, tmp_path, monkeypatch):
+    """Two two-thread fits in two processes on two cores would wait on each other's threads:
+    by default they run here, one after the other; one-thread fits go to two processes."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(st.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    pools = []
+    monkeypatch.setattr(st, "ProcessPoolExecutor",
+                        lambda processes, **kwargs: pools.append(processes) or 1 / 0)
+    data, splits = smoke_data
+    split = Split(splits[0].train_keys[:2], splits[0].test_keys[:1])
+    runs = st.fit_in_processes(family_fits(data, split, cpu_threads=2, epochs=1))
+    assert pools == [] and len(runs) == 2
+    with pytest.raises(ZeroDivisionError):
+        st.fit_in_processes(family_fits(data, split))
+    assert pools == [2]
 
 
 @pytest.mark.parametrize("omp, cores, expected", [

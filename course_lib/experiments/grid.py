@@ -33,6 +33,7 @@ from course_lib.experiments.jobs import (
     load_job,
     run_job,
 )
+from course_lib.models.summarizer_training import fit_threads
 
 
 def grid(models: Sequence[str], dataset: str, tier: str, splits: Iterable[int],
@@ -130,10 +131,20 @@ def job_command(job: Job, out: str | Path) -> list[str]:
 BUSY_EXIT = 75  # the exit status of ``course-experiments run`` that skipped a running job
 
 
+def slots_needed(config, jobs: int) -> int:
+    """How many of ``--jobs``' slots a job of ``config`` takes: one where a GPU trains it, else
+    its threads (:func:`~course_lib.models.summarizer_training.fit_threads`; at most all of
+    them), so that ``--jobs 2`` never runs two two-thread jobs on two cores at once (a fit
+    whose threads share a core with another job wait on each other: 7-20 times slower,
+    measured on the 2-core CPU)."""
+    return 1 if torch.cuda.is_available() else min(jobs, fit_threads(config))
+
+
 def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> list[Job]:
-    """``jobs`` processes at a time, each single-threaded on the CPU or alone on one GPU; each
-    one's output goes to ``<out>/logs/``. A failed job does not stop the others. Returns the
-    jobs skipped because another process was running them."""
+    """Up to ``jobs`` processes at a time: on the CPU each job takes as many of the ``jobs``
+    slots as it has threads, on a GPU one (a GPU each where there are several); each one's
+    output goes to ``<out>/logs/``. A failed job does not stop the others. Returns the jobs
+    skipped because another process was running them."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     logs = Path(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -141,22 +152,22 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> list[J
     free = list(range(jobs))
     try:
         while queue or running:
-            while queue and free:
-                job, slot = queue.pop(0), free.pop(0)
+            while queue and len(free) >= (need := _slots(queue[0], jobs)):
+                job, slots = queue.pop(0), [free.pop(0) for _ in range(need)]
                 env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                       "TQDM_MININTERVAL": "10"}
+                       "TQDM_MININTERVAL": "10"}  # a fit sets its own threads
                 if gpus > 1:
-                    env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+                    env["CUDA_VISIBLE_DEVICES"] = str(slots[0] % gpus)
                 log = logs / f"{job.dataset}-{job.tier}-{job.model}-split{job.split}-seed" \
                              f"{job.seed}.log"
                 with open(log, "w") as handle:
                     process = subprocess.Popen(job_command(job, out), env=env, stdout=handle,
                                                stderr=subprocess.STDOUT, start_new_session=True)
-                running[process] = (job, slot, log)
+                running[process] = (job, slots, log)
             time.sleep(0.5)
             for process in [p for p in running if p.poll() is not None]:
-                job, slot, log = running.pop(process)
-                free.append(slot)
+                job, slots, log = running.pop(process)
+                free += slots
                 if process.returncode == BUSY_EXIT:
                     tqdm.write(f"Skipped {job}: another process is running it (see {log}).")
                     busy.append(job)
@@ -172,6 +183,10 @@ def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> list[J
         raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
             f"{job} (see {log})" for job, log in failed))
     return busy
+
+
+def _slots(job: Job, jobs: int) -> int:
+    return slots_needed(MODELS[job.model].config(job.tier), jobs)
 
 
 def interrupt(processes) -> None:

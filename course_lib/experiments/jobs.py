@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.config import IMPROVEMENTS, improvement, resolve_tier
+from course_lib.config import EARLIER_VALUES, IMPROVEMENTS, improvement, resolve_tier
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import checkpoint_file, run_settings
 from course_lib.registry import Method, runner_models
@@ -394,12 +394,13 @@ def _differences(stored: dict, wanted: dict) -> list[str]:
 
 def _with_later_fields(stored: dict, wanted: dict) -> dict:
     """``stored`` with the configuration fields added to the course after it was written, at
-    the values ``wanted`` gives them where it does not override them. A field is only ever added
-    with a default that keeps the earlier behaviour (a named option, off), so a run trained
-    before it existed is the same run."""
+    what they meant before they existed: :data:`~course_lib.config.EARLIER_VALUES`, else the
+    values ``wanted`` gives them where it does not override them (an option is only ever added
+    with a default that keeps the earlier behaviour, so a run trained before it existed is the
+    same run)."""
     if not isinstance(stored.get("config"), dict) or not isinstance(wanted.get("config"), dict):
         return stored
-    later = {k: v for k, v in wanted["config"].items()
+    later = {k: EARLIER_VALUES.get(k, v) for k, v in wanted["config"].items()
              if k not in stored["config"] and k not in wanted.get("overrides", {})}
     return {**stored, "config": {**stored["config"], **later}} if later else stored
 
@@ -409,8 +410,8 @@ def claim_folder(folder: Path, config: dict) -> None:
     configuration; refuse (changing nothing) a folder of another configuration or a foreign one."""
     path = folder / "config.json"
     if path.exists():
-        stored = _read_json(path)
-        if _with_later_fields(stored, config) != config:
+        stored = _with_later_fields(_read_json(path), config)
+        if stored != config:
             raise CourseError(
                 f"{folder} holds a run of another configuration: "
                 f"{'; '.join(_differences(stored, config)[:4])}. Nothing was changed. Write "

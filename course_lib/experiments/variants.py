@@ -17,7 +17,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from course_lib.errors import CourseError
-from course_lib.experiments.grid import interrupt
+from course_lib.experiments.grid import interrupt, slots_needed
 from course_lib.experiments.jobs import FINISHED, MODELS, Job, check_model, load_job, run_job
 
 
@@ -31,9 +31,9 @@ def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: It
     the method's model builder or training function (a new layer, a loss term). Everything else
     is ``base``'s, its trainer included, so a difference in the results is the change's. Each
     job goes through the runner (``run_job``): resumable, skipped when finished, its folder's
-    ``config.json`` recording the change. ``jobs`` > 1 runs that many jobs at a time in their own
-    single-threaded processes, as the runner does; a change by ``build`` or ``fit`` (a function
-    another process cannot import) runs here, one job after another.
+    ``config.json`` recording the change. ``jobs`` > 1 runs jobs in their own processes, as many
+    at a time as the runner would (a job of N threads counts N); a change by ``build`` or ``fit``
+    (a function another process cannot import) runs here, one job after another.
     """
     spec = check_model(base)
     if name in MODELS:
@@ -47,7 +47,8 @@ def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: It
                      fit=fit or spec.method.fit)
     todo = [Job(name, dataset, config.tier, k, s) for k in splits for s in seeds]
     if jobs > 1 and build is None and fit is None:
-        _variant_processes(todo, base, dict(overrides or {}), out, jobs)
+        _variant_processes(todo, base, dict(overrides or {}), out,
+                           max(1, jobs // slots_needed(config, jobs)))
         return [load_job(job.folder(out)) for job in todo]
     return [run_job(job, out, method=method, overrides=changed, progress=progress)
             for job in todo]
@@ -61,8 +62,8 @@ _VARIANT_JOB = ("import json, sys\n"
 
 
 def _variant_processes(todo: Sequence, base: str, overrides: dict, out, jobs: int) -> None:
-    """Each job of a configuration-only variant in its own single-threaded process, ``jobs``
-    at a time, its output in ``<out>/logs/``; Ctrl-C stops them all between two updates."""
+    """Each job of a configuration-only variant in its own process, ``jobs`` at a time, its
+    output in ``<out>/logs/``; Ctrl-C stops them all between two updates."""
     logs = Path(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

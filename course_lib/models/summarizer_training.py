@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder
+from course_lib.runtime import flush_denormals
 from course_lib.training import (
     CHECKPOINT_SECONDS,
     GeneratorState,
@@ -40,26 +41,22 @@ from course_lib.training import (
 
 # The family trains on one video at a time (batch 1, a few hundred steps, small layers in the
 # laptop tier): there oneDNN's CPU LSTM was 3x faster than the course's whole-sequence one (73 vs
-# 220 ms per 150-step video, laptop tier; the opposite of notebook 01's big batches), and a single
-# intra-op thread beat two (two threads wait on each other for every tiny per-step operation,
-# badly so when anything else runs). At the paper's size (hidden 500) oneDNN also won for the
-# fast trainer's batches: forward + backward 0.85 / 4.1 / 8.1 ms per step at batch 1 / 10 / 20
-# against 1.6 / 6.3 / 11.1 ms; and with other jobs on the 2-core CPU two threads were 7-20x
-# slower than one. On the quiet CPU, a paper-size fit alone gains from two threads
-# (benchmarks/bench_sum_gan_sl.py --threads 2: fast -sl epoch 21.6-21.9 s against 32.8-33.1 s
-# on one, faithful 43.3-45.5 against 85.7-89.7 s); one thread is kept because the laptop tier's
-# products lose with two and two fits or jobs at a time use both cores. oneDNN's LSTM gave the
-# same bits on one and two threads, but a whole update does not (weights up to 1.6e-5 apart
-# after one paper-size update), so a run's thread count fixes its numbers. The fit functions
-# use these on a CPU.
+# 220 ms per 150-step video, laptop tier; the opposite of notebook 01's big batches). At the
+# paper's size (hidden 500) oneDNN also won for the fast trainer's batches: forward + backward
+# 0.85 / 4.1 / 8.1 ms per step at batch 1 / 10 / 20 against 1.6 / 6.3 / 11.1 ms. The fit
+# functions use it on a CPU.
 CPU_LSTM_ONEDNN = True
+# The intra-op threads of a fit whose configuration names none (``cpu_threads``). A run's thread
+# count fixes its numbers: oneDNN's LSTM gave the same bits on one and two threads, but a whole
+# update does not (weights up to 1.6e-5 apart after one paper-size update), so each tier's
+# configuration names its count (course_lib.config) and the checkpoint's key carries it.
 CPU_THREADS = 1
 # Values below float32's smallest normal number (1.2e-38) flushed to zero. Training makes such
 # values in the LSTMs' backward pass, and a CPU computes on them many times slower: on a 2-core
 # Xeon with AMX, one fast -sl update (10 videos, paper size, 2 threads) took 78.7 s without and
 # 7.7 s with flushing, mostly in oneDNN's LSTM backward; the faithful trainer gains too. What it
 # changes: a number below 1e-38 becomes 0 (a GPU's fast-math kernels do the same; TensorFlow
-# flushes on CPUs by default).
+# flushes on CPUs by default), on every intra-op thread (runtime.flush_denormals).
 CPU_FLUSH_DENORMAL = True
 # A test video's scores in a run's history (History.eval_arrays) are kept under this prefix.
 SCORES_PREFIX = "scores "
@@ -69,26 +66,40 @@ _CPU_SETTINGS_DEPTH = [0]  # how many cpu_settings blocks enclose the running co
 
 
 @contextmanager
-def cpu_settings(device: torch.device) -> Iterator[None]:
-    """On a CPU: the LSTM kernel, thread count and flushing of denormal numbers chosen above,
-    restored afterwards (flushing to PyTorch's default, off: PyTorch cannot say if it was on).
-    Inside another such block (a measurement made during a fit) the outer one's settings hold,
-    and leaving the inner one changes nothing."""
+def cpu_settings(device: torch.device, threads: int | None = None) -> Iterator[None]:
+    """On a CPU: the LSTM kernel and flushing of denormal numbers chosen above, and ``threads``
+    intra-op threads (default :data:`CPU_THREADS`; at most the cores this process may run on,
+    where more would wait on each other; one where flushing cannot reach the other threads,
+    which would compute on denormals: a paper-size faithful -sl fit took 26.0-27.5 s on two
+    such threads, 28.7-30.5 s on one, 13.9-17.4 s on two that flush), restored afterwards
+    (flushing to PyTorch's default, off: PyTorch cannot say if it was on). Inside another such
+    block (a measurement made during a fit) the outer one's settings hold, and leaving the
+    inner one changes nothing."""
     if device.type != "cpu" or _CPU_SETTINGS_DEPTH[0]:
         yield
         return
-    kernel, threads = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
+    kernel, saved = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
     lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN
-    torch.set_num_threads(CPU_THREADS or threads)
-    torch.set_flush_denormal(CPU_FLUSH_DENORMAL)
+    everywhere = flush_denormals(CPU_FLUSH_DENORMAL)
+    torch.set_num_threads(min(threads or CPU_THREADS, _cores()) if everywhere else 1)
     _CPU_SETTINGS_DEPTH[0] += 1
     try:
         yield
     finally:
         _CPU_SETTINGS_DEPTH[0] -= 1
         lstm_autoencoder.USE_ONEDNN_LSTM = kernel
-        torch.set_num_threads(threads)
-        torch.set_flush_denormal(False)
+        torch.set_num_threads(saved)
+        flush_denormals(False)
+
+
+def fit_threads(config) -> int:
+    """The intra-op threads a fit of ``config`` trains on with a CPU: its ``cpu_threads``, or
+    :data:`CPU_THREADS` where it has none (a summarizer of your own may leave it out)."""
+    threads = getattr(config, "cpu_threads", CPU_THREADS)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise CourseError(f"cpu_threads must be a whole number >= 1 (a fit's intra-op threads "
+                          f"on a CPU), got {threads!r}.")
+    return threads
 
 
 def with_cpu_settings(function: Callable) -> Callable:
@@ -202,29 +213,39 @@ def checkpoint_file(checkpoint: bool | Path, name: str, settings: dict) -> Path 
     return path if checkpoint is True else Path(checkpoint) / path.name
 
 
+def _cores() -> int:
+    """The cores this process may run on."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores or 1)
+
+
 def cores_to_use(at_most: int) -> int:
     """How many cores this process may use, up to ``at_most``: those it may run on, fewer if
     OMP_NUM_THREADS asks for fewer threads (the experiment runner's jobs are asked for one)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = _cores()
     asked = os.environ.get("OMP_NUM_THREADS", "").strip()
     if asked.isdigit() and int(asked) > 0:
-        cores = min(cores or 1, int(asked))
-    return max(1, min(at_most, cores or 1))
+        cores = min(cores, int(asked))
+    return max(1, min(at_most, cores))
 
 
 def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = None
                      ) -> list[SumGanRun]:
     """Each of ``fits`` (a fit function and its arguments: ``functools.partial(fit_sum_gan_sl,
     model, config, dataset, split, seed=s)``) trained in worker processes, ``processes`` at a
-    time (default: one per core this process may use), then loaded here from its checkpoint.
+    time (default: as many as the cores this process may use hold, each fit on its
+    configuration's threads), then loaded here from its checkpoint.
 
-    A fit trains on one thread (:func:`cpu_settings`), so independent fits in two processes
-    finish in about half the time on two cores, and each gives the same bits as in this process.
+    A fit trains on its configuration's threads (one at the smoke and laptop tiers), so
+    independent one-thread fits in two processes finish in about half the time on two cores, and
+    each gives the same bits as in this process.
     Here instead, one after the other: one process or one fit, a model on a GPU, or a fit with
     ``checkpoint=False`` (nothing to load it from). Ctrl-C stops every worker between two
     updates, as it stops a fit here (each saves its checkpoint: the same call resumes them)."""
     fits = [functools.partial(f, live=False) for f in fits]  # several: no live figure each
-    processes = processes or cores_to_use(len(fits))
+    if processes is None:  # as many as the cores hold, each fit on its threads
+        threads = max(fit_threads(_config(f)) for f in fits)
+        processes = cores_to_use(len(fits) * threads) // threads
     if processes < 2 or len(fits) < 2 or any(
             f.keywords.get("checkpoint", True) is False or _on_gpu(f) for f in fits):
         return [f() for f in fits]
@@ -249,6 +270,11 @@ def _quiet_worker() -> None:
     Jupyter, the notebook's: the workers inherit its streams); its errors come back through its
     result instead."""
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the worker's life)
+
+
+def _config(fit: functools.partial):
+    """The configuration of a fit function's call: ``fit(model, config, ...)``."""
+    return fit.keywords["config"] if "config" in fit.keywords else fit.args[1]
 
 
 def _on_gpu(fit: functools.partial) -> bool:
@@ -385,10 +411,11 @@ def fit(model: Summarizer, config, dataset, split, name: str, trainer: Trainer, 
     finished run is loaded, an interrupted one resumes exactly, another configuration trains
     its own (the file name carries a hash of the configuration, the seed and the data).
     ``checkpoint``: ``False`` none, ``True`` the course's folder, or a folder.
+    On a CPU it trains on the configuration's ``cpu_threads`` (:func:`fit_threads`).
     ``on_evaluate(scores, metrics)`` sees each evaluation; ``panels`` replaces the trainer's
     live figure.
     """
-    with cpu_settings(next(model.parameters()).device):
+    with cpu_settings(next(model.parameters()).device, fit_threads(config)):
         return _fit(model, config, dataset, split, name, trainer, seed, checkpoint, live,
                     evaluate_before, on_evaluate, panels or trainer.panels)
 
