@@ -8,6 +8,7 @@ import ctypes
 import functools
 import os
 import random
+import re
 
 import numpy as np
 import torch
@@ -71,14 +72,18 @@ def flush_denormals(on: bool) -> bool:
     return pause is not None and pause(1) == 0  # 1: omp_pause_soft
 
 
+# GNU's, LLVM's or Intel's OpenMP runtime as a loaded file: libgomp.so.1, libgomp-a34b3233.so.1
+# (a wheel's own copy), libgomp.so.1.0.0, libomp.so.5, libiomp5.so
+_OPENMP_RUNTIME = re.compile(r"/lib(gomp|omp|iomp5)(-[0-9a-f]+)?\.so(\.\d+)*$")
+
+
 @functools.cache
 def _openmp_pause():
     """``omp_pause_resource_all`` of the OpenMP runtime this process loaded, or None."""
     try:
         with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps if line.rstrip().endswith(
-                tuple(f"{name}.so{suffix}" for name in ("libgomp", "libomp", "libiomp5")
-                      for suffix in ("", ".1", ".5")))})
+            paths = sorted({line.split()[-1] for line in maps
+                            if _OPENMP_RUNTIME.search(line.rstrip())})
     except OSError:
         return None
     for path in paths:

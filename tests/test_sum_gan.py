@@ -460,6 +460,17 @@ def test_flushing_reaches_every_intra_op_thread(monkeypatch):
         torch.set_num_threads(saved)
 
 
+@pytest.mark.parametrize("path, runtime", [
+    ("/venv/torch/lib/libgomp.so.1", True), ("/venv/torch.libs/libgomp-a34b3233.so.1", True),
+    ("/opt/conda/lib/libgomp.so.1.0.0", True), ("/usr/lib/libomp.so.5", True),
+    ("/opt/intel/lib/libiomp5.so", True), ("/usr/lib/libgompx.so", False),
+    ("/usr/lib/libgomp.so.1 (deleted)", False), ("/usr/lib/libomp.so.5.txt", False)])
+def test_the_openmp_runtime_is_found_under_the_names_it_ships_as(path, runtime):
+    from course_lib import runtime as rt
+
+    assert bool(rt._OPENMP_RUNTIME.search(path)) is runtime
+
+
 def test_where_flushing_cannot_reach_other_threads_a_fit_runs_on_one(monkeypatch):
     monkeypatch.setattr(st, "_cores", lambda: 2)
     monkeypatch.setattr(st, "flush_denormals", lambda on: torch.set_flush_denormal(on) and False)
