@@ -472,10 +472,14 @@ def test_the_openmp_runtime_is_found_under_the_names_it_ships_as(path, runtime):
 
 
 def test_where_flushing_cannot_reach_other_threads_a_fit_runs_on_one(monkeypatch):
+    """Unless nothing is to be flushed."""
     monkeypatch.setattr(st, "_cores", lambda: 2)
     monkeypatch.setattr(st, "flush_denormals", lambda on: torch.set_flush_denormal(on) and False)
     with st.cpu_settings(torch.device("cpu"), 2):
         assert torch.get_num_threads() == 1
+    monkeypatch.setattr(st, "CPU_FLUSH_DENORMAL", False)
+    with st.cpu_settings(torch.device("cpu"), 2):
+        assert torch.get_num_threads() == 2
 
 
 def test_a_fit_trains_on_its_configurations_threads(smoke_data, monkeypatch):

@@ -80,7 +80,7 @@ def cpu_settings(device: torch.device, threads: int | None = None) -> Iterator[N
         return
     kernel, saved = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
     lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN
-    everywhere = flush_denormals(CPU_FLUSH_DENORMAL)
+    everywhere = flush_denormals(CPU_FLUSH_DENORMAL) or not CPU_FLUSH_DENORMAL
     torch.set_num_threads(min(threads or CPU_THREADS, _cores()) if everywhere else 1)
     _CPU_SETTINGS_DEPTH[0] += 1
     try:
