@@ -63,13 +63,15 @@ def flush_denormals(on: bool) -> bool:
 
     ``torch.set_flush_denormal`` sets the calling thread's floating-point state only: with two
     threads, half of a large product of denormals stayed unflushed (measured). The threads of
-    an OpenMP runtime copy that state from the thread that creates them, so the runtime frees
-    them (OpenMP 5's ``omp_pause_resource_all``) and the next parallel operation creates them
-    afresh. False where no OpenMP runtime is found in the process (Linux's /proc/self/maps):
-    then only this thread does as asked."""
+    an OpenMP runtime copy that state from the thread that creates them, so every OpenMP runtime
+    in the process (PyTorch's, and others' such as scikit-learn's own copy) frees them (OpenMP
+    5's ``omp_pause_resource_all``) and the next parallel operation creates them afresh. False
+    where none is found (Linux's /proc/self/maps lists them) or one cannot pause: then only
+    this thread does as asked."""
     torch.set_flush_denormal(on)
-    pause = _openmp_pause()
-    return pause is not None and pause(1) == 0  # 1: omp_pause_soft
+    pauses = [_openmp_pause(path) for path in _openmp_runtimes()]
+    return bool(pauses) and all(pause is not None and pause(1) == 0  # 1: omp_pause_soft
+                                for pause in pauses)
 
 
 # GNU's, LLVM's or Intel's OpenMP runtime as a loaded file: libgomp.so.1, libgomp-a34b3233.so.1
@@ -77,18 +79,21 @@ def flush_denormals(on: bool) -> bool:
 _OPENMP_RUNTIME = re.compile(r"/lib(gomp|omp|iomp5)(-[0-9a-f]+)?\.so(\.\d+)*$")
 
 
-@functools.cache
-def _openmp_pause():
-    """``omp_pause_resource_all`` of the OpenMP runtime this process loaded, or None."""
+def _openmp_runtimes() -> list[str]:
+    """The files of the OpenMP runtimes this process has loaded (more may load later)."""
     try:
         with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps
-                            if _OPENMP_RUNTIME.search(line.rstrip())})
+            return sorted({line.split()[-1] for line in maps
+                           if _OPENMP_RUNTIME.search(line.rstrip())})
     except OSError:
-        return None
-    for path in paths:
-        with contextlib.suppress(OSError, AttributeError):
-            pause = ctypes.CDLL(path).omp_pause_resource_all
-            pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
-            return pause
+        return []
+
+
+@functools.cache
+def _openmp_pause(path: str):
+    """``omp_pause_resource_all`` of the OpenMP runtime loaded from ``path``, or None."""
+    with contextlib.suppress(OSError, AttributeError):
+        pause = ctypes.CDLL(path).omp_pause_resource_all
+        pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
+        return pause
     return None

@@ -446,7 +446,11 @@ def test_a_measurement_runs_under_the_cpu_settings_of_a_fit():
 def test_flushing_reaches_every_intra_op_thread(monkeypatch):
     """torch.set_flush_denormal sets the calling thread's state only, so on two threads half of
     a large product of denormals would stay unflushed (many times slower). Inside the settings
-    every thread flushes, even threads made before; after them none does (PyTorch's default)."""
+    every thread flushes, even threads made before, also where another OpenMP runtime is
+    loaded first (scikit-learn's own copy, which the course's probes import); after them none
+    does (PyTorch's default)."""
+    import course_lib.probing  # noqa: F401 (scikit-learn loads its own OpenMP runtime)
+
     monkeypatch.setattr(st, "_cores", lambda: 2)
     tiny, saved = torch.full((1_000_000,), 1e-39), torch.get_num_threads()
     torch.set_num_threads(2)
