@@ -24,6 +24,7 @@ from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
 
 MODEL = "sum-gan-sl-fast"  # the quickest of the family at the smoke tier
+GRID = sys.modules["course_lib.experiments.grid"]  # the package's `grid` is a function
 
 
 def job(split=0, seed=0, model=MODEL):
@@ -520,8 +521,6 @@ def test_a_full_disk_says_so_and_the_job_resumes_once_there_is_space(finished, t
 def test_parallel_jobs_count_their_threads(tmp_path, monkeypatch, threads, jobs, most_at_once):
     """``--jobs N`` on a CPU: a job of T threads takes T of the N slots (all N where T > N), so
     two-thread jobs never share two cores; the slots come back when a job ends."""
-    grid = sys.modules["course_lib.experiments.grid"]  # the package's `grid` is a function
-
     running, peak = set(), []
 
     class Process:  # a job process that ends at its third poll
@@ -537,24 +536,22 @@ def test_parallel_jobs_count_their_threads(tmp_path, monkeypatch, threads, jobs,
                 self.returncode = 0
             return self.returncode
 
-    monkeypatch.setattr(grid.subprocess, "Popen", Process)
-    monkeypatch.setattr(grid.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(grid.torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(grid, "fit_threads", lambda config: threads)
+    monkeypatch.setattr(GRID.subprocess, "Popen", Process)
+    monkeypatch.setattr(GRID.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(GRID.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(GRID, "fit_threads", lambda config: threads)
     todo = [job(split=k) for k in range(5)]
-    with grid.tqdm(total=len(todo), disable=True) as bar:
-        assert grid._run_parallel(todo, tmp_path, jobs, bar) == []
+    with GRID.tqdm(total=len(todo), disable=True) as bar:
+        assert GRID._run_parallel(todo, tmp_path, jobs, bar) == []
     assert len(peak) == len(todo) and max(peak) == most_at_once
 
 
 def test_a_job_on_a_gpu_takes_one_slot_whatever_its_threads(monkeypatch):
-    grid = sys.modules["course_lib.experiments.grid"]  # the package's `grid` is a function
-
     config = dataclasses.replace(ex.MODELS[MODEL].config("smoke"), cpu_threads=2)
-    monkeypatch.setattr(grid.torch.cuda, "is_available", lambda: True)
-    assert grid.slots_needed(config, 2) == 1
-    monkeypatch.setattr(grid.torch.cuda, "is_available", lambda: False)
-    assert grid.slots_needed(config, 2) == 2 and grid.slots_needed(config, 1) == 1
+    monkeypatch.setattr(GRID.torch.cuda, "is_available", lambda: True)
+    assert GRID.slots_needed(config, 2) == 1
+    monkeypatch.setattr(GRID.torch.cuda, "is_available", lambda: False)
+    assert GRID.slots_needed(config, 2) == 2 and GRID.slots_needed(config, 1) == 1
 
 
 def test_a_folder_written_before_a_field_existed_is_judged_by_what_it_meant_then(tmp_path):
