@@ -133,6 +133,26 @@ def end_share(record: VideoRecord, scores, part: float = 0.1) -> float:
     return float(np.count_nonzero(chosen & last) / np.count_nonzero(chosen))
 
 
+def longest_stretch_share(chosen) -> float:
+    """The share of a summary's steps (a boolean mask over the steps) in its longest run of
+    consecutive steps: 1 for one stretch of video, small for a summary spread over many.
+
+    Why it is measured: under SumMe's max over annotators a summary scores as well as it
+    matches its best-matching annotator, so one stretch that falls on some annotator's cut
+    scores high; the family's `spread` option moves its summaries that way (README,
+    "Judged by both ways to combine annotators"). NaN for an empty summary.
+    """
+    chosen = np.asarray(chosen, dtype=bool)
+    if chosen.ndim != 1:
+        raise CourseError(f"chosen is one summary's mask over the steps (1-D), got shape "
+                          f"{chosen.shape}.")
+    if not chosen.any():
+        return float("nan")
+    edges = np.diff(np.concatenate([[0], chosen.astype(np.int8), [0]]))
+    lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    return float(lengths.max() / lengths.sum())
+
+
 @dataclass(frozen=True)
 class SelectionDiagnostics:
     """The label-free diagnostics of one set of scores, each a mean over the videos.

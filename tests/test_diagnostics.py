@@ -67,6 +67,44 @@ def test_end_share_is_the_summarys_share_in_the_last_tenth():
         diagnostics.end_share(record, high_on(95), part=1.5)
 
 
+def test_longest_stretch_is_one_for_a_stretch_and_small_for_a_scattered_summary():
+    stretch = np.zeros(100, dtype=bool)
+    stretch[30:45] = True
+    assert diagnostics.longest_stretch_share(stretch) == 1.0
+    scattered = np.zeros(100, dtype=bool)
+    scattered[::10] = True  # ten single steps
+    assert diagnostics.longest_stretch_share(scattered) == pytest.approx(0.1)
+    both = stretch | scattered  # 23 steps: two of the ten single ones lie in the stretch
+    assert diagnostics.longest_stretch_share(both) == pytest.approx(15 / 23)
+    assert np.isnan(diagnostics.longest_stretch_share(np.zeros(10, dtype=bool)))
+    with pytest.raises(CourseError, match="1-D"):
+        diagnostics.longest_stretch_share(np.ones((2, 5), dtype=bool))
+
+
+def test_the_max_over_annotators_rewards_one_stretch_and_the_mean_does_not():
+    """Why the runner's report judges every run by both ways to combine annotators: five
+    annotators cut five different stretches; a summary on one of them matches that annotator
+    whole, one spread over all five matches each a little. Same frames of the annotators' cuts
+    in both, so the mean scores them alike; the max scores the stretch far higher."""
+    cuts = np.zeros((5, 500), dtype=bool)
+    for a in range(5):
+        cuts[a, 100 * a:100 * a + 20] = True
+    one_stretch = cuts[2].copy()
+    spread = np.zeros(500, dtype=bool)
+    for a in range(5):
+        spread[100 * a:100 * a + 4] = True
+    f_stretch = evaluation.f_scores(one_stretch, cuts)
+    f_spread = evaluation.f_scores(spread, cuts)
+    mean = {m: evaluation.reduce_users(f, "mean") for m, f in (("stretch", f_stretch),
+                                                                ("spread", f_spread))}
+    best = {m: evaluation.reduce_users(f, "max") for m, f in (("stretch", f_stretch),
+                                                               ("spread", f_spread))}
+    assert mean["stretch"] == pytest.approx(mean["spread"])
+    assert best["stretch"] > 4 * best["spread"]
+    assert diagnostics.longest_stretch_share(one_stretch) == 1.0
+    assert diagnostics.longest_stretch_share(spread) == pytest.approx(0.2)
+
+
 def test_selected_steps_agree_with_the_protocols_summary(smoke_data):
     data, splits = smoke_data
     record = data[splits[0].test_keys[0]]

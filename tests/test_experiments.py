@@ -218,6 +218,44 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     assert (folder / "f_per_split.png").stat().st_size > 0
 
 
+def test_the_report_judges_every_run_by_the_other_way_to_combine_annotators(finished, tmp_path):
+    """The synthetic data is judged like SumMe (max over annotators); the report also gives
+    each model's F under the mean (TVSum's), its paired difference from its untrained self
+    and how much of its summaries lies in one stretch, all from the saved scores."""
+    from course_lib.diagnostics import longest_stretch_share, selected_steps
+
+    out, first = finished
+    shutil.copytree(out / "synthetic", tmp_path / "synthetic")
+    second = ex.run_job(job(seed=1), tmp_path, progress=False)
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "synthetic" / "smoke" / "comparison.md").read_text()
+    data, splits = ex.load_data("synthetic", "smoke")
+    assert data.eval_method == "max"
+    assert "judged by the mean over annotators (TVSum's) instead of the max" in table
+    final = int(first.epochs[-1])
+    f = {e: [evaluate(data, r.test_scores(e), metric="mean").mean for r in (first, second)]
+         for e in (0, final)}
+    assert f[final] != [evaluate(data, first.test_scores(final)).mean,
+                        evaluate(data, second.test_scores(final)).mean]  # not the max's
+    stretch = np.mean([longest_stretch_share(selected_steps(data[k], s))
+                       for r in (first, second) for k, s in r.test_scores(final).items()])
+    difference = np.mean(np.subtract(f[final], f[0]))
+    row = next(line for line in table.splitlines()
+               if line.startswith(f"| {MODEL} | {np.mean(f[final]):.1f} |"))
+    cells = row.strip("| ").split(" | ")
+    assert cells[2] == f"{np.mean(f[0]):.1f}"
+    assert cells[3].startswith(f"{difference:+.1f} [")
+    assert cells[4] == f"{stretch:.2f}"
+    from course_lib.config import summarization_data_config
+    from course_lib.evaluation import baseline_table
+
+    trials = max(summarization_data_config("smoke", verbose=False).n_random_trials, 10)
+    by_mean = baseline_table(dataclasses.replace(data, eval_method="mean"), splits[0],
+                             n_random_trials=trials)
+    mean_random = by_mean["random"].f_score
+    assert f"random {mean_random:.1f}" in table
+
+
 HOLDER = """
 import sys
 from pathlib import Path

@@ -7,6 +7,7 @@ import csv
 import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ import numpy as np
 from course_lib import comparison
 from course_lib.comparison import SELECTION_RULES, in_order, paired_report_lines, summarize
 from course_lib.config import summarization_data_config
+from course_lib.diagnostics import longest_stretch_share, selected_steps
 from course_lib.errors import CourseError, DataError
-from course_lib.evaluation import TRIVIAL_BASELINES  # the label-free rows of a table
+from course_lib.evaluation import TRIVIAL_BASELINES, baseline_table  # label-free rows
 from course_lib.experiments.grid import (
     missing,
 )
@@ -34,6 +36,7 @@ from course_lib.experiments.jobs import (
     load_results,
     number_ranges,
 )
+from course_lib.experiments.rarity import rescored
 
 # ---------------------------------------------------------------- the comparison
 
@@ -128,24 +131,94 @@ def _describe_missing(out: Path, jobs: Sequence[Job]) -> list[str]:
     return lines
 
 
-def _baselines(dataset: str, tier: str, results: Sequence[JobResult], splits: Sequence[int]):
-    """The baseline table of each split on the same data the jobs used, or a note why not."""
-    from course_lib.evaluation import baseline_table
-
+def _report_data(dataset: str, tier: str, results: Sequence[JobResult]):
+    """The data the jobs were trained on and its splits, or ``None`` and a note why not."""
     try:
         data, all_splits = load_data(dataset, tier)
     except DataError as error:
-        return {}, f"No baselines: {error}"
+        return None, [], f"No baselines: {error}"
     if not has_annotations(data, data.keys()):
-        return {}, NO_F_SCORE.format(data.source) + " No baselines either: they are F-scores."
+        return None, [], NO_F_SCORE.format(data.source) + " No baselines either: they are F-scores."
     used = {_read_json(r.folder / "config.json")["data"]["fingerprint"] for r in results}
     if used != {data.fingerprint()}:
-        return {}, ("No baselines: the jobs were trained on other data than the current "
-                    f"{dataset} files (data fingerprints {sorted(used)}, now "
-                    f"{data.fingerprint()}).")
+        return None, [], ("No baselines: the jobs were trained on other data than the current "
+                          f"{dataset} files (data fingerprints {sorted(used)}, now "
+                          f"{data.fingerprint()}).")
+    return data, all_splits, ""
+
+
+def _baselines(data, all_splits, tier: str, splits: Sequence[int]) -> dict:
+    """The baseline table of each split, under ``data``'s way to combine annotators."""
     trials = summarization_data_config(tier, verbose=False).n_random_trials
     return {k: baseline_table(data, all_splits[k], n_random_trials=max(trials, 10))
-            for k in splits}, ""
+            for k in splits}
+
+
+AGGREGATIONS = {"max": "the max over annotators (SumMe's)",
+                "mean": "the mean over annotators (TVSum's)"}
+OTHER_AGGREGATION = {"max": "mean", "mean": "max"}
+
+
+def _stretch(record, scores=None, chosen=None) -> float:
+    return longest_stretch_share(selected_steps(record, scores) if chosen is None else chosen)
+
+
+def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobResult]
+                            ) -> list[str]:
+    """The finished runs and the baselines judged again by the other standard way to combine
+    annotators (the mean over them where the data uses the max, the max where it uses the
+    mean), beside how much of each summary lies in one stretch.
+
+    Why: under the max a summary scores as well as it matches its best-matching annotator, so
+    one that puts its budget on a single stretch wins whenever some annotator's cut falls there;
+    under the mean it has to match them all. A gain that holds under one way only is a gain in
+    how a summary is laid out, not in what it selects.
+    """
+    from course_lib.summary_plots import versus_baselines
+
+    if not finished:
+        return []
+    other = replace(data, eval_method=OTHER_AGGREGATION[data.eval_method])
+    used = sorted({r.job.split for r in finished})
+    tables = _baselines(other, all_splits, tier, used)
+    baselines = {b: float(np.mean([tables[k][b].f_score for k in used])) for b in tables[used[0]]}
+    test_keys = [key for k in used for key in all_splits[k].test_keys]
+    cuts = float(np.mean([_stretch(data[key], chosen=cut[data[key].picks])
+                          for key in test_keys for cut in data[key].user_summary]))
+    lines = [f"The same runs judged by {AGGREGATIONS[other.eval_method]} instead of "
+             f"{AGGREGATIONS[data.eval_method]}, this data's own: under the max a summary scores "
+             "as well as it matches its best-matching annotator, so one that puts its budget on "
+             "one stretch of video wins whenever some annotator's cut falls there; under the "
+             "mean it has to match them all. A gain under one way only is a gain in how the "
+             "summary is laid out, not in what it selects. Longest stretch: the share of a "
+             "summary's steps in its longest run of consecutive steps, mean over test videos "
+             f"(the annotators' own cuts: {cuts:.2f}).", "",
+             "| model | F, final | F, untrained | final − untrained (95 % t-interval) | "
+             "longest stretch (final) | longest stretch (untrained) |", "|---|---|---|---|---|---|"]
+    sentences = []
+    for model in in_order({r.job.model for r in finished}):
+        mine = [r for r in finished if r.job.model == model]
+        runs = [rescored(r, other, (0, r.selections[comparison.FINAL][0])) for r in mine]
+        final = float(np.mean([comparison.selected_f(r, comparison.FINAL) for r in runs]))
+        untrained = float(np.mean([r.f_scores[0] for r in runs]))
+        if len(runs) > 1:
+            paired = comparison.versus_untrained(runs, model)
+            versus = (f"{paired.mean:+.1f} [{paired.interval[0]:+.1f}, "
+                      f"{paired.interval[1]:+.1f}], {paired.verdict}")
+        else:
+            versus = "one run: no paired comparison"
+        stretch = [float(np.nanmean([_stretch(data[key], scores) for key, scores in
+                                     r.test_scores(epoch).items()]))
+                   for r in mine for epoch in (r.selections[comparison.FINAL][0], 0)]
+        lines.append(f"| {model} | {final:.1f} | {untrained:.1f} | {versus} | "
+                     f"{np.mean(stretch[::2]):.2f} | {np.mean(stretch[1::2]):.2f} |")
+        sentences.append("- " + versus_baselines(
+            f"{model}, final epoch", final,
+            {**{b: baselines[b] for b in TRIVIAL_BASELINES if b in baselines},
+             "its untrained model": untrained}))
+    shown = ", ".join(f"{b} {v:.1f}" for b, v in baselines.items())
+    return [*lines, "", f"Baselines under the same way (mean over splits "
+            f"{number_ranges(used)}): {shown}.", "", *sentences, ""]
 
 
 def report(out: str | Path, *, dataset: str | None = None, tier: str | None = None,
@@ -177,10 +250,15 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
                    and r.job.seed in grid_seeds]
         finished = [r for r in results if r.finished]
         absent = missing(out, names, ds, tr, grid_splits, grid_seeds)
-        tables, note = _baselines(ds, tr, finished, sorted({r.job.split for r in finished}))
+        used_splits = sorted({r.job.split for r in finished})
+        data, all_splits, note = _report_data(ds, tr, finished)
+        tables = {} if data is None else _baselines(data, all_splits, tr, used_splits)
+        other = ([] if data is None else
+                 other_aggregation_lines(data, all_splits, tr, [r for m in names for r in
+                                                                  finished if r.job.model == m]))
         folder = out / dataset_folder(ds) / tr
         written += _write_report(folder, ds, tr, names, finished, absent, tables, note,
-                                 grid_splits, grid_seeds, out)
+                                 grid_splits, grid_seeds, out, other)
         mean_baselines = {b: float(np.mean([t[b].f_score for t in tables.values()]))
                           for b in next(iter(tables.values()), {})}
         shown = {b: v for b, v in mean_baselines.items() if b in ("random", "uniform")
@@ -206,8 +284,10 @@ def _number(value: float, fmt: str = ".1f", sd: float = np.nan) -> str:
 
 def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                   finished: list[JobResult], absent: list[Job], tables: dict, note: str,
-                  splits: list[int], seeds: list[int], out: Path) -> list[Path]:
-    """The comparison table (markdown and CSV) of one dataset and tier."""
+                  splits: list[int], seeds: list[int], out: Path,
+                  other: Sequence[str] = ()) -> list[Path]:
+    """The comparison table (markdown and CSV) of one dataset and tier; ``other``: the lines
+    that judge the runs by the other way to combine annotators."""
     from course_lib.summary_plots import versus_baselines
 
     expected = len(splits) * len(seeds)
@@ -255,6 +335,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                     for m, r in rows.items() if r["finished"]), ""]
     elif note:
         lines += [note, ""]
+    lines += other
     if absent:
         lines += [f"Missing: {len(absent)} of the grid's {expected * len(names)} jobs, not "
                   f"finished (the table leaves them out; `course-experiments run` with the same "
