@@ -227,6 +227,8 @@ def test_the_report_judges_every_run_by_the_other_way_to_combine_annotators(fini
     out, first = finished
     shutil.copytree(out / "synthetic", tmp_path / "synthetic")
     second = ex.run_job(job(seed=1), tmp_path, progress=False)
+    option = f"{MODEL}+spread"
+    changed = [ex.run_job(job(seed=s, model=option), tmp_path, progress=False) for s in (0, 1)]
     assert main(["report", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "synthetic" / "smoke" / "comparison.md").read_text()
     data, splits = ex.load_data("synthetic", "smoke")
@@ -254,6 +256,11 @@ def test_the_report_judges_every_run_by_the_other_way_to_combine_annotators(fini
                              n_random_trials=trials)
     mean_random = by_mean["random"].f_score
     assert f"random {mean_random:.1f}" in table
+    final_changed = [evaluate(data, r.test_scores(int(r.epochs[-1])), metric="mean").mean
+                     for r in changed]
+    gain = np.mean(np.subtract(final_changed, f[final]))
+    assert (f"- Under the mean over annotators (TVSum's): {option} − {MODEL} (final epoch "
+            f"(label-free)): {gain:+.1f} F points over 2 paired runs") in table
 
 
 HOLDER = """

@@ -65,6 +65,7 @@ from course_lib.experiments.jobs import (
 )
 from course_lib.experiments.report import (
     f_per_epoch_figure,
+    other_aggregation_lines,
     per_split_figure,
     report,
     seed_curves,
@@ -106,6 +107,7 @@ __all__ = [
     "run_jobs",
     "SELECTION_RULES",
     "f_per_epoch_figure",
+    "other_aggregation_lines",
     "over_seeds",
     "per_split_figure",
     "report",

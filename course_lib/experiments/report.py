@@ -163,8 +163,8 @@ def _stretch(record, scores=None, chosen=None) -> float:
     return longest_stretch_share(selected_steps(record, scores) if chosen is None else chosen)
 
 
-def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobResult]
-                            ) -> list[str]:
+def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobResult],
+                            pairs: Sequence[tuple[str, str]] | None = None) -> list[str]:
     """The finished runs and the baselines judged again by the other standard way to combine
     annotators (the mean over them where the data uses the max, the max where it uses the
     mean), beside how much of each summary lies in one stretch.
@@ -172,7 +172,8 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
     Why: under the max a summary scores as well as it matches its best-matching annotator, so
     one that puts its budget on a single stretch wins whenever some annotator's cut falls there;
     under the mean it has to match them all. A gain that holds under one way only is a gain in
-    how a summary is laid out, not in what it selects.
+    how a summary is laid out, not in what it selects. ``pairs``: the (changed, unchanged) models
+    compared under it too (default: each ``MODEL+OPTION`` with its ``MODEL``).
     """
     from course_lib.summary_plots import versus_baselines
 
@@ -195,10 +196,12 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
              f"(the annotators' own cuts: {cuts:.2f}).", "",
              "| model | F, final | F, untrained | final − untrained (95 % t-interval) | "
              "longest stretch (final) | longest stretch (untrained) |", "|---|---|---|---|---|---|"]
-    sentences = []
-    for model in in_order({r.job.model for r in finished}):
+    sentences, rescored_runs = [], []
+    models = in_order({r.job.model for r in finished})
+    for model in models:
         mine = [r for r in finished if r.job.model == model]
         runs = [rescored(r, other, (0, r.selections[comparison.FINAL][0])) for r in mine]
+        rescored_runs += runs
         final = float(np.mean([comparison.selected_f(r, comparison.FINAL) for r in runs]))
         untrained = float(np.mean([r.f_scores[0] for r in runs]))
         if len(runs) > 1:
@@ -216,9 +219,13 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
             f"{model}, final epoch", final,
             {**{b: baselines[b] for b in TRIVIAL_BASELINES if b in baselines},
              "its untrained model": untrained}))
+    if pairs is None:
+        pairs = [(m, m.split("+")[0]) for m in models if "+" in m and m.split("+")[0] in models]
+    compared = [f"- Under {AGGREGATIONS[other.eval_method]}: " + comparison.paired_comparison(
+        rescored_runs, a, b).sentence() for a, b in pairs]
     shown = ", ".join(f"{b} {v:.1f}" for b, v in baselines.items())
     return [*lines, "", f"Baselines under the same way (mean over splits "
-            f"{number_ranges(used)}): {shown}.", "", *sentences, ""]
+            f"{number_ranges(used)}): {shown}.", "", *sentences, *compared, ""]
 
 
 def report(out: str | Path, *, dataset: str | None = None, tier: str | None = None,
