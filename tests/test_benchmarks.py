@@ -54,9 +54,10 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(monk
 def test_batching_gain_is_large_where_a_step_costs_little_arithmetic():
     """A tiny layer's step costs about the same for 10 videos as for one (its time goes to the
     step's overheads, not its arithmetic), so each of 10 in a batch costs much less: at best
-    about a tenth (measured 7-8.6x)."""
+    about a tenth (measured 7-8.6x alone, 12.3x once beside CI's other tests: timing noise in the
+    one-video run, so the upper bound only catches a wrong division, e.g. by the steps)."""
     forward, backward = bench.batching_gain(hidden=4, batch=10, threads=1, steps=50)
-    assert 3 < forward < 12 and 3 < backward < 12
+    assert 3 < forward < 20 and 3 < backward < 20
 
 
 @pytest.mark.parametrize("model", ["sl", "aae"])
