@@ -394,12 +394,18 @@ def test_ctrl_c_stops_fits_in_processes_and_the_same_call_resumes_them(smoke_dat
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
 
+    # Ctrl-C raises KeyboardInterrupt, as in a Jupyter kernel, whatever handler earlier tests
+    # left in this process (twice in CI this stop the signal raised nothing there).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     watcher = threading.Thread(target=ctrl_c_once_both_train, daemon=True)
     watcher.start()
-    with pytest.raises(KeyboardInterrupt):
-        st.fit_in_processes(family_fits(data, splits[0], saving_every_epoch, epochs=20),
-                            processes=2)
-    watcher.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            st.fit_in_processes(family_fits(data, splits[0], saving_every_epoch, epochs=20),
+                                processes=2)
+        watcher.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert [p["finished"] for p in progress()] == [False, False]  # stopped, not left to finish
     runs = st.fit_in_processes(family_fits(data, splits[0], epochs=20), processes=2)
     assert_made_here(runs, family_fits(data, splits[0], epochs=20))
