@@ -222,7 +222,9 @@ def test_the_report_judges_every_run_by_the_other_way_to_combine_annotators(fini
     """The synthetic data is judged like SumMe (max over annotators); the report also gives
     each model's F under the mean (TVSum's), its paired difference from its untrained self
     and how much of its summaries lies in one stretch, all from the saved scores."""
+    from course_lib.config import summarization_data_config
     from course_lib.diagnostics import longest_stretch_share, selected_steps
+    from course_lib.evaluation import baseline_table
 
     out, first = finished
     shutil.copytree(out / "synthetic", tmp_path / "synthetic")
@@ -248,9 +250,6 @@ def test_the_report_judges_every_run_by_the_other_way_to_combine_annotators(fini
     assert cells[2] == f"{np.mean(f[0]):.1f}"
     assert cells[3].startswith(f"{difference:+.1f} [")
     assert cells[4] == f"{stretch:.2f}"
-    from course_lib.config import summarization_data_config
-    from course_lib.evaluation import baseline_table
-
     trials = max(summarization_data_config("smoke", verbose=False).n_random_trials, 10)
     by_mean = baseline_table(dataclasses.replace(data, eval_method="mean"), splits[0],
                              n_random_trials=trials)

@@ -173,8 +173,8 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
     one that puts its budget on a single stretch wins whenever some annotator's cut falls there;
     under the mean it has to match them all. A gain that holds under one way only is a gain in
     how a summary is laid out, not in what it selects. ``pairs``: the (changed, unchanged) models
-    compared under it too where they share two runs or more (default: each
-    ``MODEL+OPTION`` with its ``MODEL``).
+    compared under it too (default: each ``MODEL+OPTION`` with its ``MODEL`` where they share two
+    runs or more).
     """
     from course_lib.summary_plots import versus_baselines
 
@@ -220,12 +220,12 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
             f"{model}, final epoch", final,
             {**{b: baselines[b] for b in TRIVIAL_BASELINES if b in baselines},
              "its untrained model": untrained}))
-    if pairs is None:
-        pairs = [(m, m.split("+")[0]) for m in models if "+" in m and m.split("+")[0] in models]
-    runs_of = comparison.f_by_run(rescored_runs, comparison.FINAL)
+    if pairs is None:  # as the main report: models that share two runs or more
+        runs_of = comparison.f_by_run(rescored_runs, comparison.FINAL)
+        pairs = [(m, m.split("+")[0]) for m in models if "+" in m and m.split("+")[0] in models
+                 and len(set(runs_of[m]) & set(runs_of[m.split("+")[0]])) >= 2]
     compared = [f"- Under {AGGREGATIONS[other.eval_method]}: " + comparison.paired_comparison(
-        rescored_runs, a, b).sentence() for a, b in pairs
-        if len(set(runs_of.get(a, ())) & set(runs_of.get(b, ()))) >= 2]  # as the main report
+        rescored_runs, a, b).sentence() for a, b in pairs]  # a model without runs: named
     shown = ", ".join(f"{b} {v:.1f}" for b, v in baselines.items())
     return [*lines, "", f"Baselines under the same way (mean over splits "
             f"{number_ranges(used)}): {shown}.", "", *sentences, *compared, ""]
