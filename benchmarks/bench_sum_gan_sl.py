@@ -206,13 +206,24 @@ def isa_environment(isa: str) -> dict[str, str]:
 
 
 def mkl_isa() -> str:
-    """The vector instructions MKL runs on in a process with this environment (its verbose mode
-    names them in the first line it prints; read in a child process, as for oneDNN)."""
+    """The vector instructions MKL runs on in a process with this environment (read in a child
+    process, as for oneDNN): see :func:`isa_in_mkl_verbose`."""
     probe = "import torch; a = torch.ones(8, 8); a @ a"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env={**os.environ, "MKL_VERBOSE": "1"})
-    found = re.search(r"\(Intel\(R\) (AVX[^)]*|SSE[^)]*)\)", done.stdout)
-    return found.group(1) if found else "unknown (MKL said nothing)"
+    return isa_in_mkl_verbose(done.stdout)
+
+
+def isa_in_mkl_verbose(text: str) -> str:
+    """The instruction set named by MKL's verbose output. MKL names it in its first line on
+    Intel processors only ("... Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled
+    processors, ..."); on an AMD EPYC that line says "Intel(R) Architecture processors"."""
+    found = re.search(r"\(Intel\(R\) (AVX[^)]*|SSE[^)]*)\)", text)
+    if found:
+        return found.group(1)
+    if "MKL_VERBOSE" in text:
+        return "unknown (MKL names its instruction set on Intel processors only)"
+    return "unknown (MKL said nothing)"
 
 
 def backward_share(step: Callable[[], object]) -> float:
