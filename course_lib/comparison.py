@@ -370,7 +370,11 @@ class Paired:
                 f"{_p(self.t_p)}); beside it, Wilcoxon {_p(self.wilcoxon_p)} and the bootstrap "
                 f"interval [{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]. ")
         winner = self.a if self.mean > 0 else self.b
-        if self.exceeds_noise:
+        if self.exceeds_noise and k == self.n:  # one run per split: the pairs are the splits
+            text += (f"{winner} is ahead by more than the noise between splits (the interval "
+                     "excludes 0; one run per split, so the pairs differ by split and this test "
+                     "is the one across splits).")
+        elif self.exceeds_noise:
             text += (f"{winner} is ahead by more than the seed-to-seed noise on "
                      f"{'this split' if k == 1 else 'these splits'} (the interval excludes 0)")
             text += (f"; across splits (one mean difference per split, t-test over {k} splits) "
@@ -650,23 +654,30 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
 
     Returns ``(moves, model_gap, lines)``: how many F points the epoch, the seed, the split and
     the post-processing move F on average (the post-processing net of what the same change does
-    to random scores: a change that lowers every summary alike, such as max → mean over users,
-    cannot reorder the models), the largest |mean paired difference|, and the lines to print:
-    the table, the models' order under each post-processing, and one sentence per choice.
+    to random scores: what lowers every summary alike does not count), the largest |mean paired
+    difference|, and the lines to print: the table, the models' order under each
+    post-processing, and one sentence per choice. The seed's effect needs two seeds of a split:
+    with one it is "n/a" and left out of the sentences.
     """
     posts = list(sensitivity_rows[0].post)
+    width = max(len(p) for p in posts)
     lines = [f"{'model':18s} {'epoch':>6s} {'seed':>6s} {'split':>6s}  "
-             + "  ".join(f"{p[:26]:>26s}" for p in posts)]
+             + "  ".join(f"{p:>{width}s}" for p in posts)]
     for r in sensitivity_rows:
-        lines.append(f"{r.model:18s} {r.epoch:6.1f} {r.seed:6.1f} {r.split:6.1f}  "
-                     + "  ".join(f"{r.post[p]:+26.1f}" for p in posts))
+        seed = "n/a" if np.isnan(r.seed) else f"{r.seed:.1f}"
+        lines.append(f"{r.model:18s} {r.epoch:6.1f} {seed:>6s} {r.split:6.1f}  "
+                     + "  ".join(f"{r.post[p]:+{width}.1f}" for p in posts))
     model_gap = max(abs(c.mean) for c in comparisons)
     on_random = post_baselines["random"]
     protocol = next(iter(on_random))
     shift = {p: on_random[p] - on_random[protocol] for p in posts}
+    def measured(values: list[float]) -> float:  # NaN where no row could measure it
+        values = [v for v in values if not np.isnan(v)]
+        return float(np.mean(values)) if values else float("nan")
+
     moves = {"the epoch": float(np.mean([r.epoch for r in sensitivity_rows])),
-             "the seed": float(np.nanmean([r.seed for r in sensitivity_rows])),
-             "the split": float(np.nanmean([r.split for r in sensitivity_rows])),
+             "the seed": measured([r.seed for r in sensitivity_rows]),
+             "the split": measured([r.split for r in sensitivity_rows]),
              "the post-processing": float(np.mean([max(abs(v - shift[p])
                                                        for p, v in r.post.items())
                                                    for r in sensitivity_rows]))}

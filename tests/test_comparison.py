@@ -1,5 +1,6 @@
 """The comparison statistics on synthetic results shaped like the runner's ``JobResult``s."""
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,7 @@ from course_lib import experiments as xp
 from course_lib.data import summarization as sm
 from course_lib.errors import CourseError
 from course_lib.experiments import Job
+from course_lib.summary_plots import sensitivity_plot
 
 
 @dataclass
@@ -96,6 +98,11 @@ def test_paired_comparison_finds_a_planted_difference_and_not_a_zero_one():
     assert planted.n == 15 and planted.mean == pytest.approx(3, abs=1)
     assert planted.exceeds_noise and planted.interval[0] > 0
     assert "ahead by more than the seed-to-seed noise" in planted.sentence()
+    one_seed = cmp.paired_comparison(grid_results("a", 0, seeds=1)
+                                     + grid_results("b", 5, seeds=1, seed=1), "b", "a")
+    assert one_seed.exceeds_noise and len(one_seed.split_differences) == one_seed.n == 5
+    assert "ahead by more than the noise between splits" in one_seed.sentence()
+    assert "seed-to-seed" not in one_seed.sentence()  # one seed per split measures none
     null = cmp.paired_comparison(base + same, "c", "a")
     assert not null.exceeds_noise and null.interval[0] < 0 < null.interval[1]
     assert "not larger than the noise" in null.sentence()
@@ -419,6 +426,24 @@ def test_what_moves_f_nets_out_a_shift_that_moves_random_scores_alike():
         comparisons[0].mean))
     assert "protocol-like: b > a  (the same order)" in lines
     assert any(line.startswith("the split") and "more than" in line for line in lines)
+
+
+def test_with_one_seed_per_split_the_seed_effect_is_not_measured_nor_said():
+    """One seed per split (the laptop tier's grid): the seed column reads n/a, no sentence
+    speaks of the seed, and the figure's legend says it was not measured."""
+    rows = [cmp.Sensitivity("a", 2.0, 1.0, np.nan, 4.0, {"equal-length shots, knapsack": 1.0}),
+            cmp.Sensitivity("b", 4.0, 1.0, np.nan, 6.0, {"equal-length shots, knapsack": 2.0})]
+    base = {"random": {"protocol": 40.0, "equal-length shots, knapsack": 39.0}}
+    comparisons = [cmp.paired_comparison(grid_results("a", 0) + grid_results("b", 1, seed=1),
+                                         "b", "a")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice"
+        moves, _, lines = cmp.what_moves_f(rows, base, {"a": 40.0, "b": 41.0}, comparisons)
+    assert np.isnan(moves["the seed"]) and not any(line.startswith("the seed") for line in lines)
+    assert "equal-length shots, knapsack" in lines[0]  # the whole name, not cut
+    assert lines[1].split()[2] == "n/a"
+    legend = [t.get_text() for t in sensitivity_plot(rows).axes[0].get_legend().get_texts()]
+    assert "seed: not measured (one seed per split)" in legend
 
 
 def test_the_runners_comparison_md_carries_the_paired_verdicts(tmp_path):

@@ -216,6 +216,8 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     assert rows[0].startswith("kind,name,") and any(r.startswith(f"model,{MODEL},") for r in rows)
     assert (folder / "f_per_epoch.png").stat().st_size > 0
     assert (folder / "f_per_split.png").stat().st_size > 0
+    one_seed = ex.per_split_figure(ex.load_results(out))  # no band to speak of
+    assert one_seed._suptitle.get_text().endswith("(one seed: no band)")
 
 
 def test_the_report_judges_every_run_by_the_other_way_to_combine_annotators(finished, tmp_path):

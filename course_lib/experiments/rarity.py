@@ -185,8 +185,9 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
         text = (f"Rarity weight {weight:g}: knowing every digit's rarity scores {base[CEILING]:.1f}"
                 f", {abs(room):.1f} points {'above' if room > 0 else 'below'} the best "
                 f"heuristic ({heuristic}, {base[heuristic]:.1f}): ")
-        text += ("at most what a summarizer without labels could gain over it." if room > 0
-                 else "no summarizer without labels can beat it here.")
+        text += ("the annotators value appeal only here, so rarity is no guide to them."
+                 if weight == 0 else "room that a summarizer which found rarity could show."
+                 if room > 0 else "even knowing rarity does not beat that heuristic here.")
         found = base[NOVELTY] - base[heuristic]
         text += (f" The novelty formula (no labels, no training: each shot scored by how few of "
                  f"the video's shots look like it) scores {base[NOVELTY]:.1f}, {abs(found):.1f} "

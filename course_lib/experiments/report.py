@@ -107,7 +107,9 @@ def per_split_figure(results: Sequence[JobResult],
     axes[0][0].set_ylabel("test F-score (%)")
     handles, labels = axes[0][-1].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle("F per epoch on each split (mean over seeds, band = range over seeds)")
+    several = len({r.job.seed for r in results if r.finished}) > 1
+    fig.suptitle("F per epoch on each split (" + ("mean over seeds, band = range over seeds)"
+                                                  if several else "one seed: no band)"))
     fig.tight_layout()
     return fig
 
