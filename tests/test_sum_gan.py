@@ -367,13 +367,18 @@ def assert_made_here(runs, fits):
             assert torch.equal(a, b)
 
 
-def test_fits_in_processes_are_the_fits_made_here(smoke_data, tmp_path, monkeypatch):
+def test_fits_in_processes_are_the_fits_made_here(smoke_data, tmp_path, monkeypatch, capsys):
     """Two models trained at once in worker processes, then loaded here: the same weights and
-    training histories, bit for bit, as the same fits made in this process."""
+    training histories, bit for bit, as the same fits made in this process; what is printed
+    says they were done in workers, not that a finished run was found and loaded."""
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     data, splits = smoke_data
     runs = st.fit_in_processes(family_fits(data, splits[0]), processes=2)
     assert len(list(tmp_path.glob("*.pt"))) == 2  # each trained once, in a worker
+    printed = capsys.readouterr().out
+    assert "move that file away" not in printed
+    assert (f"2 fits done in worker processes, each loaded from its checkpoint: seed "
+            f"{runs[0].seed}: {runs[0].history.completed_steps} steps") in printed
     assert_made_here(runs, family_fits(data, splits[0]))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import itertools
 import multiprocessing
 import os
@@ -262,7 +263,15 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return [f() for f in fits]  # each loaded from the checkpoint its worker finished
+    # Each loaded from the checkpoint its worker finished. Loading says "Loaded the finished
+    # run ... To train again, move that file away", which reads as a stale run left from
+    # before: one line says what happened instead.
+    with contextlib.redirect_stdout(io.StringIO()):
+        runs = [f() for f in fits]
+    print(f"{len(runs)} fits done in worker processes, each loaded from its checkpoint: "
+          + "; ".join(f"seed {run.seed}: {run.history.completed_steps} steps, "
+                      f"{run.history.seconds:.0f} s of training" for run in runs) + ".")
+    return runs
 
 
 def _quiet_worker() -> None:
