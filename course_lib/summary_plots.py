@@ -237,7 +237,7 @@ SUM_GAN_PANELS = (
     ("discriminator outputs", "c(·) = P(original)",
      {"c_original": "c(x), original", "c_summary": "c(x̂), summary",
       "c_random": "c(x̂_p), random scores"}),
-    ("mean score (sparsity loss = |mean − σ|) and spread", "score",
+    ("mean score and spread\n(sparsity loss = |mean − σ|)", "score",
      {"mean_score": "mean score"}),
 )
 
@@ -252,7 +252,7 @@ SUM_GAN_SL_PANELS = (
       "gan_generator": "decoder: $(P(\\hat x)-1)^2$"}),
     ("discriminator outputs", "P(original)",
      {"p_original": "P(x), original", "p_summary": "P(x̂), summary"}),
-    ("mean score (sparsity loss = |mean − σ|) and spread", "score",
+    ("mean score and spread\n(sparsity loss = |mean − σ|)", "score",
      {"mean_score": "mean score"}),
 )
 
