@@ -657,12 +657,12 @@ def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str
     if logged and max(x, y) < FLAT_SPREAD:  # both flat: neither ranks above the other
         sentences.append(f"After the last epoch neither model's scores spread within a video "
                          f"({a} {x:.3f}, {b} {y:.3f}, both below {FLAT_SPREAD}: flat scores, "
-                         "the selectors have stopped selecting).")
+                         "neither selector selects).")
     elif logged:  # a larger spread: the selector still selects
         winner, loser = (a, b) if x > y else (b, a)
         sentences.append(f"After the last epoch {winner}'s scores spread more within a video "
                          f"({max(x, y):.3f} against {loser}'s {min(x, y):.3f}; 0 = the same "
-                         "score everywhere: the selector has stopped selecting).")
+                         "score everywhere, a selector that does not select).")
     return sentences
 
 

@@ -215,6 +215,10 @@ def test_the_coverage_sentence_names_whom_a_summary_covers_better_than():
              "random": row(35, 0.8, 0.4, 0.25, 0.5), "humans": row(55, np.nan, np.nan, 0.10, 0.6)}
     sentence = diagnostics.coverage_sentence(table, "model", "untrained")
     assert "better than untrained (0.300), random (0.250)" in sentence
-    assert "not better than humans (0.100)" in sentence
+    assert "not as well as humans (0.100)" in sentence
     table["model"] = row(40, 0.3, 0.5, 0.50, 0.5)
     assert "no better than any" in diagnostics.coverage_sentence(table, "model", "untrained")
+    table["model"] = row(40, 0.3, 0.5, 0.299, 0.5)  # a thousandth is no difference to state
+    sentence = diagnostics.coverage_sentence(table, "model", "untrained")
+    assert "about as well as untrained (0.300)" in sentence
+    assert "better than untrained" not in sentence
