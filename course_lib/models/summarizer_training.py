@@ -268,9 +268,9 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     # before: one line says what happened instead.
     with contextlib.redirect_stdout(io.StringIO()):
         runs = [f() for f in fits]
-    print(f"{len(runs)} fits done in worker processes, each loaded from its checkpoint: "
-          + "; ".join(f"seed {run.seed}: {run.history.completed_steps} steps, "
-                      f"{run.history.seconds:.0f} s of training" for run in runs) + ".")
+    seconds = sorted(run.history.seconds for run in runs)
+    print(f"{len(runs)} fits done in worker processes, each loaded from its checkpoint "
+          f"({seconds[0]:.0f}-{seconds[-1]:.0f} s of training each).")
     return runs
 
 
