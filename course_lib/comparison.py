@@ -671,6 +671,7 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
     on_random = post_baselines["random"]
     protocol = next(iter(on_random))
     shift = {p: on_random[p] - on_random[protocol] for p in posts}
+
     def measured(values: list[float]) -> float:  # NaN where no row could measure it
         values = [v for v in values if not np.isnan(v)]
         return float(np.mean(values)) if values else float("nan")

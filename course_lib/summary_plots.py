@@ -757,7 +757,7 @@ def sensitivity_plot(rows, baselines: Mapping[str, Mapping[str, float]] | None =
     height = 0.8 / len(sources)
     for i, (label, (field, look)) in enumerate(sources.items()):
         values = [getattr(r, field) for r in rows]
-        if np.isnan(values).all():  # e.g. one seed per split: nothing measured, no legend entry
+        if np.isnan(values).all():  # e.g. one seed per split: no bar, and the legend says why
             name = label.split(":")[0]
             label = f"{name}: not measured (one {name} per {'split' if name == 'seed' else 'seed'})"
         left.barh(y + i * height, np.nan_to_num(values), height,
