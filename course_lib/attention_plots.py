@@ -57,7 +57,10 @@ def _draw(axes, attention: np.ndarray, step: int, bounds: np.ndarray | None) -> 
 
 def _figure(attention: np.ndarray, title: str, bounds: np.ndarray | None):
     """The two axes with what every frame shares: the colour bar (white: uniform 1/T, labelled),
-    the row panel's fixed scale from 0, the uniform weight 1/T and the shot boundaries."""
+    the row panel's fixed scale, the uniform weight 1/T and the shot boundaries. The scale runs
+    from 0 to the weights' 99th percentile (at least 2/T), not to their largest: one row that
+    puts 0.86 on a step made every other row of a trained model lie flat on 0 (its largest
+    weight is printed in the panel either way)."""
     fig, axes = plt.subplots(2, 1, figsize=(10, 8.5), height_ratios=(2.2, 1))
     heat_ax, row_ax = axes
     steps = attention.shape[1]
@@ -73,8 +76,9 @@ def _figure(attention: np.ndarray, title: str, bounds: np.ndarray | None):
                 label=f"uniform 1/T = {uniform:.3g}")
     for bound in () if bounds is None else bounds:
         row_ax.axvline(bound - 0.5, color="0.8", lw=0.8, zorder=0)
+    top = max(float(np.quantile(attention, 0.99)), 2 * uniform)
     row_ax.set(xlabel="encoder step i", ylabel="α_t,i", xlim=(-0.5, steps - 0.5),
-               ylim=(0, 1.1 * norm.vmax))
+               ylim=(0, 1.1 * top))
     fig.colorbar(plt.cm.ScalarMappable(cmap="Greys"), ax=row_ax).ax.set_visible(False)  # align
     row_ax.legend(loc="lower right", fontsize="small")
     row_ax.grid(alpha=0.3)

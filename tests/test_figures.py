@@ -115,6 +115,12 @@ def test_uniform_attention_is_white_and_the_colour_bar_names_one_over_t():
     assert row.get_ylim()[0] == 0 and row.get_ylim()[1] >= 2 / steps
     assert any("uniform 1/T" in t.get_text() for t in row.get_legend().get_texts())
     plt.close(fig)
+    spiked = nearly.copy()  # one row puts most of its weight on one step, as a trained one did
+    spiked[7] = 0.14 / (steps - 1)
+    spiked[7, 3] = 0.86
+    fig = ap.attention_figure(spiked, step=0)
+    assert fig.axes[1].get_ylim()[1] < 4 / steps  # the other rows stay readable
+    plt.close(fig)
 
 
 def test_the_best_test_epoch_bar_looks_unlike_the_label_free_ones():
