@@ -378,8 +378,8 @@ def test_fits_in_processes_are_the_fits_made_here(smoke_data, tmp_path, monkeypa
     printed = capsys.readouterr().out
     assert "move that file away" not in printed
     seconds = sorted(run.history.seconds for run in runs)
-    assert (f"2 fits done in worker processes, each loaded from its checkpoint "
-            f"({seconds[0]:.0f}-{seconds[1]:.0f} s of training each).") in printed
+    assert (f"2 fits done in worker processes ({seconds[0]:.0f}-{seconds[1]:.0f} s of training "
+            "each), read back here from the checkpoints they saved.") in printed
     assert_made_here(runs, family_fits(data, splits[0]))
 
 
