@@ -263,14 +263,18 @@ def format_selection_table(table: Mapping[str, SelectionRow]) -> str:
 def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained: str,
                        constant: str = "uniform", random: str = "random") -> str:
     """What the table says about ``model``, computed from it: did its spread fall below its
-    untrained self's, and is its selection closer to the constant scores' than random's is?"""
+    untrained self's, and is its selection closer to the constant scores' than random's is? (A
+    model that selects little can still beat constant scores' F by the few shots it changes.)"""
     m, u, r = table[model], table[untrained], table[random]
     change = "fell below" if m.spread < u.spread else "did not fall below"
     closer = ("more than" if m.constant_overlap > r.constant_overlap else
               "as much as" if m.constant_overlap == r.constant_overlap else "less than")
-    verdict = (" It selects little beyond what the segmentation and the knapsack choose anyway: "
-               "read its F as theirs." if m.spread < u.spread
-               and m.constant_overlap >= r.constant_overlap else "")
+    verdict, c = "", table.get(constant)
+    if m.spread < u.spread and m.constant_overlap >= r.constant_overlap:
+        verdict = " It selects little beyond what the segmentation and the knapsack choose anyway"
+        verdict += (f", yet its F ({m.f_score:.1f}) is above constant scores' ({c.f_score:.1f}): "
+                    "the few shots where it differs from them earn that." if c is not None
+                    and m.f_score > c.f_score else ": read its F as theirs.")
     return (f"{model}: its score spread ({m.spread:.3f}; random scores {r.spread:.3f}) "
             f"{change} the untrained model's ({u.spread:.3f}); "
             f"{m.constant_overlap:.0%} of the shots it selects are those constant scores "

@@ -1,6 +1,6 @@
 """The label-free diagnostics tell "says nothing" from "selects", and covering from repeating."""
 
-from dataclasses import astuple
+from dataclasses import astuple, replace
 
 import numpy as np
 import pytest
@@ -178,6 +178,12 @@ def test_selection_table_shows_constant_scores_say_nothing_and_select_the_consta
         {"model": table["constant"], "untrained": table["random"], "random": table["random"]},
         "model", "untrained")
     assert "fell below" in sentence and "100%" in sentence and "read its F as theirs" in sentence
+    flat_but_better = replace(table["constant"], f_score=table["constant"].f_score + 5)
+    sentence = diagnostics.selection_sentence(
+        {"model": flat_but_better, "untrained": table["random"], "random": table["random"],
+         "uniform": table["constant"]}, "model", "untrained")
+    assert "read its F as theirs" not in sentence  # its F is not the constant scores'
+    assert f"yet its F ({flat_but_better.f_score:.1f}) is above constant scores'" in sentence
     sentence = diagnostics.selection_sentence(table, "random", "constant", random="constant")
     assert "did not fall below" in sentence and "less than" in sentence
     assert "read its F" not in sentence

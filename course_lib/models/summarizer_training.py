@@ -269,8 +269,9 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     with contextlib.redirect_stdout(io.StringIO()):
         runs = [f() for f in fits]
     seconds = sorted(run.history.seconds for run in runs)
-    print(f"{len(runs)} fits done in worker processes ({seconds[0]:.0f}-{seconds[-1]:.0f} s of "
-          "training each), read back here from the checkpoints they saved.")
+    low, high = f"{seconds[0]:.0f}", f"{seconds[-1]:.0f}"
+    print(f"{len(runs)} fits done in worker processes ({low if low == high else f'{low}-{high}'}"
+          " s of training each), read back here from the checkpoints they saved.")
     return runs
 
 
