@@ -335,16 +335,25 @@ def _listing(names: list[str], values: Mapping[str, float], fmt: str, last: str)
 
 
 def versus_baselines(name: str, value: float, baselines: Mapping[str, float],
-                     fmt: str = ".1f") -> str:
-    """One sentence computed from the numbers: which baselines ``value`` beats, ties (equal as
-    printed with ``fmt``) and does not beat, so that a notebook's conclusion is what it ran."""
+                     fmt: str = ".1f", spread: float = 0.0,
+                     spread_name: str = "one standard deviation over seeds") -> str:
+    """One sentence computed from the numbers: which baselines ``value`` beats, ties and does not
+    beat, so that a notebook's conclusion is what it ran.
+
+    A tie is equal as printed with ``fmt``, or, given the noise of the result (``spread``, e.g.
+    its standard deviation over seeds; NaN counts as unknown, i.e. 0), a difference no larger than
+    that: a few seeds that land a hair above a baseline have not beaten it.
+    """
+    noise = float(spread) if np.isfinite(spread) else 0.0
     shown = {b: format(v, fmt) for b, v in baselines.items()}
     mine = format(value, fmt)
-    ties = [b for b in baselines if shown[b] == mine]
+    ties = [b for b in baselines if shown[b] == mine or abs(value - baselines[b]) <= noise]
     beats = [b for b in baselines if b not in ties and value > baselines[b]]
     loses = [b for b in baselines if b not in ties and value < baselines[b]]
+    tie_words = (f"is within {spread_name} (± {noise:{fmt.lstrip('+')}}) of" if noise > 0
+                 else "ties with")
     parts = ([f"beats {_listing(beats, baselines, fmt, 'and')}"] if beats else []) + \
-        ([f"ties with {_listing(ties, baselines, fmt, 'and')}"] if ties else []) + \
+        ([f"{tie_words} {_listing(ties, baselines, fmt, 'and')}"] if ties else []) + \
         ([f"does not beat {_listing(loses, baselines, fmt, 'or')}"] if loses else [])
     return f"{name} ({mine}) " + "; it ".join(parts) + "."
 
