@@ -220,8 +220,9 @@ def attention_cost_plot(results: dict[str, dict[str, np.ndarray]], tensors: int 
                      label=f"{name} (measured)")
         a, c = per_step_fit(result)
         dense = np.linspace(0, lengths.max(), 100)
+        sign = "−" if c < 0 else "+"
         time_ax.plot(dense, 1e3 * (a + c * dense), "--", lw=1, color=color,
-                     label=f"a + c·T: {1e3 * a:.2f} ms + {1e6 * c:.2f} µs·T")
+                     label=f"a + c·T: {1e3 * a:.2f} ms {sign} {1e6 * abs(c):.2f} µs·T")
         if result["bytes"].any():
             memory_ax.plot(lengths, tensors * result["bytes"] / 2**20, "o-", color=color,
                            label=f"{name}: {tensors} × the weights")

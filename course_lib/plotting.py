@@ -233,15 +233,18 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles, strict=True))  # one entry per run, not per metric
-        if ax is not axes[0, 0]:  # the runs are named once, in the first panel
-            unique = {k: v for k, v in unique.items() if k not in curves}
-        if unique:
-            ax.legend(unique.values(), unique.keys(), fontsize="small", loc="lower left"
+        own = {k: v for k, v in zip(labels, handles, strict=True) if k not in curves}
+        if own:  # what this panel alone draws (σ, the line styles); the runs are named below
+            ax.legend(own.values(), own.keys(), fontsize="small", loc="lower left"
                       if name == "discriminator outputs" else "best")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    # the runs once, beside the panels: inside one, six runs' names would hide its curves
+    runs = {label: handle for ax in axes[0] for handle, label in zip(
+        *ax.get_legend_handles_labels(), strict=True) if label in curves}
+    fig.legend(runs.values(), runs.keys(), fontsize="small", loc="center left",
+               bbox_to_anchor=(1.0, 0.5))
     return fig
 
 

@@ -167,23 +167,27 @@ def sum_gan_diagram(ax: plt.Axes | None = None) -> plt.Axes:
         "c": (0.91, 0.5, "cLSTM\n$\\phi(\\cdot)$, $c(\\cdot)$", "#edc"),
         "p": (0.36, 0.14, "random scores\n$s^p_t \\sim U(0,1)$", "0.9"),
     }
-    for x, y, label, colour in boxes.values():
-        ax.text(x, y, label, ha="center", va="center", fontsize="small",
-                bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"))
-    arrows = [("x", "s"), ("s", "w"), ("x", "w"), ("w", "e"), ("e", "z"), ("z", "d"),
-              ("d", "c"), ("p", "e")]
-    for a, b in arrows:
-        (x0, y0), (x1, y1) = boxes[a][:2], boxes[b][:2]
-        ax.annotate("", (x1 - 0.045 * np.sign(x1 - x0), y1), (x0 + 0.045 * np.sign(x1 - x0), y0),
-                    arrowprops=dict(arrowstyle="->", color="0.3"))
-    ax.annotate("", (0.91, 0.72), (0.04, 0.72), arrowprops=dict(
-        arrowstyle="->", color="C3", connectionstyle="arc3,rad=-0.25"))
-    ax.text(0.5, 0.98, "original $x$ also goes to cLSTM: $c(x)$ vs $c(\\hat x)$, $c(\\hat x_p)$; "
+    drawn = {name: ax.text(x, y, label, ha="center", va="center", fontsize="small",
+                           bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"))
+             for name, (x, y, label, colour) in boxes.items()}
+
+    def arrow(a: str, b: str, **look) -> None:
+        """From box ``a`` to box ``b``, centre to centre, cut where it leaves and enters them."""
+        ax.annotate("", boxes[b][:2], boxes[a][:2], arrowprops=dict(
+            arrowstyle="->", color="0.3", patchA=drawn[a].get_bbox_patch(),
+            patchB=drawn[b].get_bbox_patch(), shrinkA=2, shrinkB=2) | look)
+
+    for a, b in [("x", "s"), ("s", "w"), ("x", "w"), ("w", "e"), ("e", "z"), ("z", "d"),
+                 ("d", "c"), ("p", "e")]:
+        arrow(a, b)
+    # drawn from cLSTM back, so that the bracket rises above the selector instead of through it
+    arrow("c", "x", arrowstyle="<-", color="C3", connectionstyle="bar,armA=80,armB=80,fraction=0")
+    ax.text(0.5, 1.0, "original $x$ also goes to cLSTM: $c(x)$ vs $c(\\hat x)$, $c(\\hat x_p)$; "
             "$L_{reconst} = \\|\\phi(x) - \\phi(\\hat x)\\|^2$", ha="center", fontsize="small",
             color="C3")
     ax.text(0.62, 0.24, "VAE = notebook 01's autoencoder", ha="center", fontsize="small",
             color="C2")
-    ax.set(xlim=(-0.02, 1.0), ylim=(0.0, 1.05))
+    ax.set(xlim=(-0.02, 1.0), ylim=(0.0, 1.08))
     ax.axis("off")
     return ax
 
@@ -262,6 +266,12 @@ def _epoch_means(values: np.ndarray, steps_per_epoch: int) -> np.ndarray:
     return values[:n * steps_per_epoch].reshape(n, steps_per_epoch).mean(axis=1)
 
 
+# A panel's lines in turn: two quantities that end equal (c(x̂) and c(x̂_p) often do) stay
+# visible one over the other.
+_DISTINCT_LINES = [dict(marker="o", ls="-", lw=1.8), dict(marker="s", ls="--", lw=1.6),
+                   dict(marker="^", ls=":", lw=1.6)]
+
+
 def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = None,
                    baselines: Mapping[str, float] | None = None, title: str = "",
                    panels=SUM_GAN_PANELS, model: str = "SUM-GAN") -> plt.Figure:
@@ -283,12 +293,12 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
     fig, axes = plt.subplots(3, 2, figsize=(13, 11), squeeze=False)
     axes = axes.ravel()
     for ax, (name, ylabel, keys) in zip(axes, panels, strict=False):
-        for key, label in keys.items():
+        for (key, label), look in zip(keys.items(), _DISTINCT_LINES, strict=False):
             values = np.asarray(history.train[key], dtype=float)
             line, = ax.plot(x[-len(values):], values, lw=0.6, alpha=0.35)
             means = _epoch_means(values, steps_per_epoch)
-            ax.plot(np.arange(1, len(means) + 1), means, "o-", ms=3, color=line.get_color(),
-                    label=label)
+            ax.plot(np.arange(1, len(means) + 1), means, ms=3, color=line.get_color(),
+                    label=label, **look)
         ax.set(title=name, xlabel="epoch", ylabel=ylabel)
     by_name = {name: ax for ax, (name, _, _) in zip(axes, panels, strict=False)}
     if "discriminator outputs" in by_name:
@@ -430,7 +440,8 @@ def scores_vs_gtscore(record: VideoRecord, scores: np.ndarray, ax: plt.Axes | No
     ax.step(record.picks, scores, where="post", color="C0", lw=1.4,
             label=f"model score (range {scores.min():.3f}-{scores.max():.3f})")
     score_axis(ax, sigma)
-    ax.legend(loc="upper left", fontsize="small")
+    # beside the axes: inside, it would hide the start of the video and its shots
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     return ax
 
 
@@ -545,7 +556,8 @@ def score_heatmap(record: VideoRecord, epochs: np.ndarray, scores: np.ndarray,
     axes[1, 2].plot(spread, epochs, "o-", color="C0", ms=3)
     axes[1, 2].axvline(FLAT_SPREAD, color="C3", ls="--", lw=1, label="flat below")
     axes[1, 2].set(xlabel="score spread", xlim=(0, max(max(spread), FLAT_SPREAD) * 1.15))
-    axes[1, 2].legend(fontsize="small", loc="lower right")
+    # in the empty corner above the spread's panel, where it covers no epoch's point
+    axes[0, 2].legend(*axes[1, 2].get_legend_handles_labels(), fontsize="small", loc="center")
     fig.suptitle(title or f"{record.key}: its scores after every epoch")
     fig.tight_layout()
     return fig
@@ -677,9 +689,12 @@ def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str
 
 def stability_plot(runs: Mapping[str, Mapping[int, object]],
                    baselines: Mapping[str, float] | None = None) -> plt.Figure:
-    """Test F-score per epoch, one line per seed, one panel per model (shared y axis)."""
-    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 3.4), sharey=True,
-                             squeeze=False)
+    """Test F-score per epoch, one line per seed, one panel per model (shared y axis); as tall as
+    the legend beside it needs (seeds and baselines), so that it does not run into the titles."""
+    entries = max(len(by_seed) for by_seed in runs.values()) + len(baselines or {})
+    columns = 1 if entries <= 8 else 2
+    fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False, figsize=(
+        6.5 * len(runs), max(3.4, 0.35 * -(-entries // columns) + 1.2)))
     for ax, (name, by_seed) in zip(axes[0], runs.items(), strict=True):
         for seed, run in by_seed.items():
             ax.plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
@@ -689,8 +704,9 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
         ax.set(xlabel="epoch (0: untrained)", title=f"{name}: test F-score per seed")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("F-score (%)")
-    axes[0, -1].legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
+    fig.tight_layout()  # before the legend, which hangs outside the figure (shown whole inline)
+    axes[0, -1].legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5),
+                       ncol=columns)
     return fig
 
 

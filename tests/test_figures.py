@@ -160,3 +160,92 @@ def test_a_flat_importance_curve_stays_flat_on_the_0_1_scale(record):
         record.n_steps) / record.n_steps)
     assert ax.get_ylim() == (0.0, 1.0)
     plt.close(ax.figure)
+
+
+def points_under_legends(fig: plt.Figure) -> int:
+    """How many drawn line points, in any panel of ``fig``, lie under a legend's box."""
+    fig.canvas.draw()
+    boxes = [legend.get_window_extent() for legend in
+             [ax.get_legend() for ax in fig.axes] + list(fig.legends) if legend is not None]
+    hidden = 0
+    for line in (line for ax in fig.axes for line in ax.get_lines()):
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+        hidden += sum(int(box.contains(x, y)) for box in boxes for x, y in xy)
+    return hidden
+
+
+def test_the_scores_legend_hides_none_of_the_video(record):
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(2, 1, figsize=(9, 4.8))
+    for ax in axes:
+        sp.scores_vs_gtscore(record, 0.3 + 0.05 * rng.random(record.n_steps), ax=ax, sigma=0.3)
+    fig.tight_layout()
+    assert points_under_legends(fig) == 0
+    plt.close(fig)
+
+
+def test_the_spread_panel_legend_hides_no_epoch(record):
+    epochs = np.arange(16)
+    rng = np.random.default_rng(1)
+    # wide at first, flat at the end: the points run from the top right to the bottom left
+    scores = 0.3 + np.linspace(0.1, 0.025, len(epochs))[:, None] * rng.random(record.n_steps)
+    fig = sp.score_heatmap(record, epochs, scores)
+    assert points_under_legends(fig) == 0
+    plt.close(fig)
+
+
+def test_quantities_that_end_equal_stay_visible_one_over_the_other():
+    """c(x̂) and c(x̂_p) are often equal: their lines must differ in more than colour (a line
+    drawn over an equal one hides it)."""
+    from course_lib.training import History
+
+    history = History()
+    for step in range(1, 9):
+        history.log("train", step, {"c_original": 0.7, "c_summary": 0.6, "c_random": 0.6})
+    fig = sp.sum_gan_panels(history, 4)
+    outputs = next(ax for ax in fig.axes if ax.get_title() == "discriminator outputs")
+    looks = [(line.get_linestyle(), line.get_marker()) for line in outputs.get_lines()
+             if line.get_label().startswith("c(")]
+    assert len(looks) == 3 and len(set(looks)) == 3
+    plt.close(fig)
+
+
+def test_six_runs_named_beside_the_curves_hide_none_of_them():
+    epochs = np.arange(1, 21)
+    curves = {f"run {i}": {"reconstruction": 0.3 + 0.02 * i + 0.1 * np.sin(epochs / 3 + i),
+                           "p_original": np.full(20, 0.5), "p_summary": np.full(20, 0.45),
+                           "mean_score": np.full(20, 0.15)} for i in range(6)}
+    fig = plotting.loss_curves_figure(curves, sigma=0.15)
+    assert points_under_legends(fig) == 0
+    named = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert named == list(curves)  # each run once
+    plt.close(fig)
+
+
+def test_a_long_legend_beside_the_f_panel_stays_clear_of_its_title():
+    class Run:
+        steps_per_epoch = 1
+
+        class history:  # noqa: N801
+            eval_steps = list(range(21))
+            evals = {"f_score": list(np.linspace(45, 38, 21))}
+
+    baselines = {name: 30.0 + 2 * i for i, name in enumerate(
+        ["random", "uniform", "feature norm", "motion", "ramp down from start", "ramp up to end",
+         "bump at middle", "untrained model", "supervised (uses labels)", "human"])}
+    fig = sp.stability_plot({"SUM-GAN-AAE": {0: Run()}}, baselines)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend, title = ax.get_legend().get_window_extent(), ax.title.get_window_extent()
+    assert not legend.overlaps(title)
+    plt.close(fig)
+
+
+def test_a_falling_fit_is_written_with_a_minus_sign():
+    lengths = np.array([100, 200, 400])
+    result = {"lengths": lengths, "seconds": lengths * (3e-4 - 1e-8 * lengths),
+              "bytes": 4 * lengths**2}
+    fig = ap.attention_cost_plot({"decoder": result})
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any("ms − 0.01 µs·T" in label for label in labels), labels
+    plt.close(fig)
