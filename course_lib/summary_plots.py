@@ -45,7 +45,8 @@ def importance_plot(record: VideoRecord, scores: np.ndarray | None = None,
         ax.axvline(cursor, color="C3", lw=1.5)
     ax.set(xlim=(0, record.n_frames), ylim=(low, high), xlabel="frame", ylabel="score",
            title=title or f"{record.key}: importance, shots (dashed)")
-    ax.legend(loc="upper right")
+    # beside the axes: inside, it would hide a video's end or start, where selectors often peak
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     return ax
 
 
@@ -440,8 +441,7 @@ def scores_vs_gtscore(record: VideoRecord, scores: np.ndarray, ax: plt.Axes | No
     ax.step(record.picks, scores, where="post", color="C0", lw=1.4,
             label=f"model score (range {scores.min():.3f}-{scores.max():.3f})")
     score_axis(ax, sigma)
-    # beside the axes: inside, it would hide the start of the video and its shots
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # as importance's
     return ax
 
 
@@ -499,8 +499,9 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
         ax.set(ylabel=f"unit (first {max_units})", title=what)
     axes[2].set_xlabel("step (the video subsampled)")
     fig.colorbar(plt.cm.ScalarMappable(cmap="Greys"), ax=axes[0]).ax.set_visible(False)  # align
-    axes[0].legend(loc="upper right", fontsize="small")
-    fig.suptitle(f"{record.key}: model scores (blue), gtscore (black), selected steps (shaded)")
+    # the title names the lines: a legend inside would hide the video's end, where scores peak
+    fig.suptitle(f"{record.key}: model scores (blue), gtscore (black), selected steps (shaded)"
+                 + ("" if sigma is None else f", σ = {sigma} (dashed)"))
     fig.tight_layout()
     camera = static_camera(fig)  # gtscore, σ, colour bars stay on every frame
     for frame in frames:

@@ -10,6 +10,7 @@ import pytest
 
 from course_lib import attention_plots as ap
 from course_lib import config, plotting, style
+from course_lib import evaluation as ev
 from course_lib import summary_plots as sp
 from course_lib.data.synthetic_videos import make_synthetic_dataset
 
@@ -98,6 +99,8 @@ def test_selection_animation_has_one_unit_on_x_and_fixed_scales(record, monkeypa
     assert all(ax.get_xlim() == pytest.approx((-0.5, record.n_steps - 0.5)) for ax in panels[:3])
     assert "step" in panels[2].get_xlabel() and "frame" not in panels[2].get_xlabel()
     assert any(np.allclose(line.get_ydata(), 0.3) for line in scores.get_lines())  # σ
+    assert "σ = 0.3 (dashed)" in fig._suptitle.get_text()
+    assert points_under_legends(fig) == 0  # the title names the lines: no legend on the scores
 
 
 def test_uniform_attention_is_white_and_the_colour_bar_names_one_over_t():
@@ -249,3 +252,15 @@ def test_a_falling_fit_is_written_with_a_minus_sign():
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert any("ms − 0.01 µs·T" in label for label in labels), labels
     plt.close(fig)
+
+
+def test_the_importance_legend_hides_no_peak_at_the_video_end(record):
+    """Trained selectors often peak at the first or last steps (notebook 07's demo video)."""
+    scores = np.full(record.n_steps, 0.1)
+    scores[-5:] = np.linspace(0.3, 0.95, 5)
+    scores[:3] = 0.9
+    summary = ev.generate_summary(scores, record.change_points, record.picks, record.n_frames)
+    ax = sp.importance_plot(record, scores, summary)
+    ax.figure.tight_layout()
+    assert points_under_legends(ax.figure) == 0
+    plt.close(ax.figure)
