@@ -18,7 +18,7 @@ from celluloid import Camera
 from IPython.display import HTML
 
 from course_lib.errors import CourseError
-from course_lib.style import animation_html
+from course_lib.style import animation_html, legend_beside
 
 MAX_ANIMATION_FRAMES = 60  # jshtml embeds every frame as a PNG: keep animations small
 
@@ -243,8 +243,7 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
     # the runs once, beside the panels: inside one, six runs' names would hide its curves
     runs = {label: handle for ax in axes[0] for handle, label in zip(
         *ax.get_legend_handles_labels(), strict=True) if label in curves}
-    fig.legend(runs.values(), runs.keys(), fontsize="small", loc="center left",
-               bbox_to_anchor=(1.0, 0.5))
+    legend_beside(fig, list(runs.values()), list(runs.keys()))
     return fig
 
 

@@ -19,7 +19,7 @@ from IPython.display import HTML
 from course_lib import evaluation as ev
 from course_lib.data.summarization import SummarizationDataset, VideoRecord
 from course_lib.diagnostics import FLAT_SPREAD
-from course_lib.style import animation_html, static_camera
+from course_lib.style import LONG_LEGEND, animation_html, legend_beside, static_camera
 from course_lib.widgets import frame_png, play_controls
 
 
@@ -323,13 +323,15 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0] and ax is not f_ax:
             ax.legend(fontsize="small")
-    if f_ax.get_legend_handles_labels()[0]:  # beside the panel: the lines sit where F lies
-        f_ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     for ax in axes[len(panels) + 1:]:
         ax.axis("off")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if f_ax.get_legend_handles_labels()[0]:
+        # below the panel, in two columns: inside it would hide F, beside it a dozen baselines
+        # run taller than the panel; laid out after the panels, so they keep their width
+        f_ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return fig
 
 
@@ -389,8 +391,7 @@ def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],
     handles = {look["label"]: plt.Rectangle((0, 0), 1, 1, **{k: v for k, v in look.items()
                                                             if k != "label"})
                for look in looks}
-    ax.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5),
-              fontsize="small")
+    legend_beside(ax, list(handles.values()), list(handles.keys()))
     return ax
 
 
@@ -423,7 +424,7 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
     chance_line(axes[1])
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+        legend_beside(ax)
     fig.tight_layout()
     return fig
 
@@ -693,7 +694,7 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
     """Test F-score per epoch, one line per seed, one panel per model (shared y axis); as tall as
     the legend beside it needs (seeds and baselines), so that it does not run into the titles."""
     entries = max(len(by_seed) for by_seed in runs.values()) + len(baselines or {})
-    columns = 1 if entries <= 8 else 2
+    columns = 1 if entries <= LONG_LEGEND else 2
     fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False, figsize=(
         6.5 * len(runs), max(3.4, 0.35 * -(-entries // columns) + 1.2)))
     for ax, (name, by_seed) in zip(axes[0], runs.items(), strict=True):
@@ -706,8 +707,7 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("F-score (%)")
     fig.tight_layout()  # before the legend, which hangs outside the figure (shown whole inline)
-    axes[0, -1].legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5),
-                       ncol=columns)
+    legend_beside(axes[0, -1])
     return fig
 
 
@@ -727,7 +727,7 @@ def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
     theirs.set(title="reported in the paper", xlabel="σ", ylabel="F-score (%)")
     for ax in (ours, theirs):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+        legend_beside(ax)
     fig.tight_layout()
     return fig
 
@@ -764,7 +764,7 @@ def paired_plot(comparisons, ax: plt.Axes | None = None) -> plt.Axes:
            title="paired differences on identical (split, seed) runs")
     ax.invert_yaxis()
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    legend_beside(ax)
     return ax
 
 

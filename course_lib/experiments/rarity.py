@@ -151,6 +151,8 @@ def rarity_figure(sweep: Sweep, ax=None):
     humans."""
     import matplotlib.pyplot as plt
 
+    from course_lib.style import legend_beside
+
     fig, ax = plt.subplots(figsize=(9, 4)) if ax is None else (ax.figure, ax)
     weights = list(sweep.baselines)
     for i, model in enumerate(cmp.in_order({r.model for r in sweep.rows})):
@@ -168,7 +170,7 @@ def rarity_figure(sweep: Sweep, ax=None):
            ylabel="test F-score (%)", title="The same trained runs, judged by annotators of "
            "each taste", xticks=weights)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    legend_beside(ax)
     fig.tight_layout()
     return fig
 

@@ -66,6 +66,7 @@ def f_per_epoch_figure(results: Sequence[JobResult],
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    from course_lib.style import legend_beside
     from course_lib.summary_plots import baseline_line
 
     fig, ax = plt.subplots(figsize=(9, 4)) if ax is None else (ax.figure, ax)
@@ -77,7 +78,7 @@ def f_per_epoch_figure(results: Sequence[JobResult],
            "F per epoch: mean over splits and seeds, band = range over seeds")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    legend_beside(ax)
     fig.tight_layout()
     return fig
 
@@ -89,6 +90,7 @@ def per_split_figure(results: Sequence[JobResult],
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    from course_lib.style import legend_beside
     from course_lib.summary_plots import BASELINE_STYLES
 
     splits = sorted({r.job.split for r in results if r.finished})
@@ -106,7 +108,7 @@ def per_split_figure(results: Sequence[JobResult],
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test F-score (%)")
     handles, labels = axes[0][-1].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    legend_beside(fig, handles, labels)
     several = len({r.job.seed for r in results if r.finished}) > 1
     fig.suptitle("F per epoch on each split (" + ("mean over seeds, band = range over seeds)"
                                                   if several else "one seed: no band)"))
