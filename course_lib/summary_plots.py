@@ -25,7 +25,8 @@ from course_lib.widgets import frame_png, play_controls
 
 def importance_plot(record: VideoRecord, scores: np.ndarray | None = None,
                     summary: np.ndarray | None = None, cursor: int | None = None,
-                    ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+                    ax: plt.Axes | None = None, title: str = "", label: str = "importance"
+                    ) -> plt.Axes:
     """Step scores (default ``gtscore``) over frames, KTS shot boundaries, selected shots shaded.
 
     The score axis is fixed at 0 to 1 (wider only for scores outside it), so that scores that
@@ -34,7 +35,7 @@ def importance_plot(record: VideoRecord, scores: np.ndarray | None = None,
         ax = plt.subplots(figsize=(8, 2.4))[1]
     scores = record.gtscore if scores is None else np.asarray(scores)
     low, high = min(0.0, float(np.min(scores))), max(1.0, float(np.max(scores)))
-    ax.step(record.picks, scores, where="post", color="C0", lw=1.2, label="importance")
+    ax.step(record.picks, scores, where="post", color="C0", lw=1.2, label=label)
     if record.change_points is not None:
         for start in record.change_points[1:, 0]:
             ax.axvline(start, color="0.6", lw=0.6, ls="--")

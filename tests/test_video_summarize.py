@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict, replace
 from fractions import Fraction
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -82,6 +83,10 @@ def test_a_rendered_video_goes_through_every_stage(video, model, tmp_path):
     assert set(written) == {"video", "storyboard", "scores", "h5"}
     assert all(p.stat().st_size > 0 for p in written.values())
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files
+    figure = outputs.scores_figure(summary)  # its line named for what it is: the model's scores
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend[0] == f"{summary.summarizer} score"
+    plt.close(figure)
 
     # The h5 reads back with the course's reader and evaluates with made-up annotations.
     back = sm.read_h5(written["h5"])

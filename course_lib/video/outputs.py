@@ -191,7 +191,7 @@ def scores_figure(video, ax=None):
         figure, ax = plt.subplots(figsize=(9, 2.6))
     importance_plot(video.record, video.scores, video.summary, ax=ax,
                     title=f"{video.info.path.name}: scores of {video.summarizer}, KTS shots "
-                          "(dashed), selected shots (shaded)")
+                          "(dashed), selected shots (shaded)", label=f"{video.summarizer} score")
     return ax.figure
 
 
