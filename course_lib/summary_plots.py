@@ -79,8 +79,9 @@ def summaries_plot(record: VideoRecord, summary: np.ndarray, metric: str,
     ax.set_yticks(list(range(len(users))) + [len(users) + 1])
     ax.set_yticklabels([f"user {u + 1}: F={v:.0f}" for u, v in enumerate(f)] + ["machine"],
                        fontsize="small")
-    ax.set(xlabel="frame", title=f"{record.key}: F = {ev.reduce_users(f, metric):.1f} "
-                                 f"({metric} over users; mean {f.mean():.1f}, max {f.max():.1f})")
+    other, value = ("mean", f.mean()) if metric == "max" else ("max", f.max())  # the one unused
+    ax.set(xlabel="frame", title=f"{record.key}: F = {ev.reduce_users(f, metric):.1f} ({metric} "
+           f"over users; their {other}: {value:.1f})")
     return ax
 
 

@@ -288,3 +288,15 @@ def test_the_importance_legend_hides_no_peak_at_the_video_end(record):
     ax.figure.tight_layout()
     assert points_under_legends(ax.figure) == 0
     plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("metric, other", [("max", "mean"), ("mean", "max")])
+def test_the_users_figure_names_the_reduction_it_used_once_and_the_other_beside(record, metric,
+                                                                                 other):
+    summary = ev.generate_summary(record.gtscore, record.change_points, record.picks,
+                                  record.n_frames)
+    f = ev.f_scores(summary, record.user_summary)
+    title = sp.summaries_plot(record, summary, metric).get_title()
+    assert f"F = {ev.reduce_users(f, metric):.1f} ({metric} over users; their {other}:" in title
+    assert title.count(metric) == 1
+    plt.close("all")
