@@ -41,19 +41,21 @@ ICONS = {"fa-minus": "−", "fa-fast-backward": "|◀\ufe0e◀\ufe0e", "fa-step-
          "fa-step-forward": "▶\ufe0e|", "fa-fast-forward": "▶\ufe0e▶\ufe0e|", "fa-plus": "+"}
 
 
-# A legend beside a panel with more entries than this goes in two columns, so that it stays
-# about as tall as the panel instead of running into the titles above and below.
-LONG_LEGEND = 9
-
-
 def legend_beside(target, handles=None, labels=None):
     """A legend to the right of ``target`` (an Axes, or a Figure given ``handles`` and
     ``labels``), centred on it, where it hides nothing; notebooks show it whole (inline figures
-    are cropped to what is drawn)."""
+    are cropped to what is drawn). A panel with a long one needs the height of
+    :func:`height_for_legend`."""
     if handles is None:
         handles, labels = target.get_legend_handles_labels()
     return target.legend(handles, labels, fontsize="small", loc="center left",
-                         bbox_to_anchor=(1.0, 0.5), ncol=1 if len(labels) <= LONG_LEGEND else 2)
+                         bbox_to_anchor=(1.0, 0.5))
+
+
+def height_for_legend(entries: int, height: float) -> float:
+    """A one-row figure's height (inches): ``height``, or more where a legend of ``entries`` lines
+    beside a panel would otherwise run taller than the panel, into its title."""
+    return max(height, 0.2 * entries + 1.6)
 
 
 def apply() -> None:

@@ -19,7 +19,7 @@ from IPython.display import HTML
 from course_lib import evaluation as ev
 from course_lib.data.summarization import SummarizationDataset, VideoRecord
 from course_lib.diagnostics import FLAT_SPREAD
-from course_lib.style import LONG_LEGEND, animation_html, legend_beside, static_camera
+from course_lib.style import animation_html, height_for_legend, legend_beside, static_camera
 from course_lib.widgets import frame_png, play_controls
 
 
@@ -412,7 +412,8 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
                summary_key: str = "c_summary") -> plt.Figure:
     """Test F-score and the discriminator's output on summaries per epoch, one line per seed
     (``summary_key``: what the model logs for it, ``"p_summary"`` in SUM-GAN-sl and -AAE)."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(13, height_for_legend(
+        len(runs) + len(baselines or {}), 4.2)))
     for seed, run in runs.items():
         axes[0].plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
                      run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
@@ -693,12 +694,11 @@ def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str
 
 def stability_plot(runs: Mapping[str, Mapping[int, object]],
                    baselines: Mapping[str, float] | None = None) -> plt.Figure:
-    """Test F-score per epoch, one line per seed, one panel per model (shared y axis); as tall as
-    the legend beside it needs (seeds and baselines), so that it does not run into the titles."""
+    """Test F-score per epoch, one line per seed, one panel per model (shared y axis), as tall as
+    the legend of seeds and baselines beside it needs."""
     entries = max(len(by_seed) for by_seed in runs.values()) + len(baselines or {})
-    columns = 1 if entries <= LONG_LEGEND else 2
-    fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False, figsize=(
-        6.5 * len(runs), max(3.4, 0.35 * -(-entries // columns) + 1.2)))
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), height_for_legend(
+        entries, 3.4)), sharey=True, squeeze=False)
     for ax, (name, by_seed) in zip(axes[0], runs.items(), strict=True):
         for seed, run in by_seed.items():
             ax.plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
@@ -708,8 +708,8 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
         ax.set(xlabel="epoch (0: untrained)", title=f"{name}: test F-score per seed")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("F-score (%)")
-    fig.tight_layout()  # before the legend, which hangs outside the figure (shown whole inline)
     legend_beside(axes[0, -1])
+    fig.tight_layout()
     return fig
 
 

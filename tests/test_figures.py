@@ -300,3 +300,26 @@ def test_the_users_figure_names_the_reduction_it_used_once_and_the_other_beside(
     assert f"F = {ev.reduce_users(f, metric):.1f} ({metric} over users; their {other}:" in title
     assert title.count(metric) == 1
     plt.close("all")
+
+
+def test_the_seeds_figure_keeps_both_panels_readable_beside_a_long_legend():
+    """Notebook 04: three seeds and ten baselines beside the F panel."""
+    class Run:
+        steps_per_epoch = 1
+
+        class history:  # noqa: N801
+            eval_steps = list(range(21))
+            evals = {"f_score": list(np.linspace(45, 38, 21))}
+
+        @staticmethod
+        def epoch_means(key):
+            return np.full(20, 0.5)
+
+    baselines = {name: 30.0 + 2 * i for i, name in enumerate(
+        ["random", "uniform", "feature norm", "motion", "ramp down from start", "ramp up to end",
+         "bump at middle", "untrained model", "supervised (uses labels)", "human"])}
+    fig = sp.seeds_plot({seed: Run() for seed in range(3)}, baselines, summary_key="p_summary")
+    assert titles_under_legends(fig) == []
+    fig.canvas.draw()  # a legend in two columns left each panel 12 % of the width
+    assert all(ax.get_window_extent().width > 0.18 * fig.bbox.width for ax in fig.axes[:2])
+    plt.close(fig)
