@@ -225,6 +225,26 @@ def test_six_runs_named_beside_the_curves_hide_none_of_them():
     plt.close(fig)
 
 
+# Every baseline a lecture draws beside a model's F: the long legends of notebooks 04 and 05.
+TEN_BASELINES = {name: 30.0 + 2 * i for i, name in enumerate(
+    ["random", "uniform", "feature norm", "motion", "ramp down from start", "ramp up to end",
+     "bump at middle", "untrained model", "supervised (uses labels)", "human"])}
+
+
+class FinishedRun:
+    """A finished run as the seed figures read it: 20 epochs of test F and of P(original)."""
+
+    steps_per_epoch = 1
+
+    class history:  # noqa: N801
+        eval_steps = list(range(21))
+        evals = {"f_score": list(np.linspace(45, 38, 21))}
+
+    @staticmethod
+    def epoch_means(key):
+        return np.full(20, 0.5)
+
+
 def titles_under_legends(fig: plt.Figure) -> list[str]:
     """The panels of ``fig`` whose legend is taller than the panel (beside it, such a legend
     runs into the titles above and below), or whose title or axes a legend overlaps."""
@@ -243,27 +263,14 @@ def test_the_training_panels_legend_of_every_baseline_stays_clear_of_the_titles(
     """Notebook 04: ten baselines and the model beside the F panel ran into its title."""
     from tests.test_summary_plots import sum_gan_history
 
-    baselines = {name: 30.0 + 2 * i for i, name in enumerate(
-        ["random", "uniform", "feature norm", "motion", "ramp down from start", "ramp up to end",
-         "bump at middle", "untrained SUM-GAN-sl", "supervised (uses labels)", "human"])}
-    fig = sp.sum_gan_panels(sum_gan_history(epochs=20), 4, sigma=0.1, baselines=baselines)
+    fig = sp.sum_gan_panels(sum_gan_history(epochs=20), 4, sigma=0.1, baselines=TEN_BASELINES)
     fig.tight_layout()
     assert titles_under_legends(fig) == []
     plt.close(fig)
 
 
 def test_a_long_legend_beside_the_f_panel_stays_clear_of_its_title():
-    class Run:
-        steps_per_epoch = 1
-
-        class history:  # noqa: N801
-            eval_steps = list(range(21))
-            evals = {"f_score": list(np.linspace(45, 38, 21))}
-
-    baselines = {name: 30.0 + 2 * i for i, name in enumerate(
-        ["random", "uniform", "feature norm", "motion", "ramp down from start", "ramp up to end",
-         "bump at middle", "untrained model", "supervised (uses labels)", "human"])}
-    fig = sp.stability_plot({"SUM-GAN-AAE": {0: Run()}}, baselines)
+    fig = sp.stability_plot({"SUM-GAN-AAE": {0: FinishedRun()}}, TEN_BASELINES)
     assert titles_under_legends(fig) == []
     plt.close(fig)
 
@@ -304,21 +311,8 @@ def test_the_users_figure_names_the_reduction_it_used_once_and_the_other_beside(
 
 def test_the_seeds_figure_keeps_both_panels_readable_beside_a_long_legend():
     """Notebook 04: three seeds and ten baselines beside the F panel."""
-    class Run:
-        steps_per_epoch = 1
-
-        class history:  # noqa: N801
-            eval_steps = list(range(21))
-            evals = {"f_score": list(np.linspace(45, 38, 21))}
-
-        @staticmethod
-        def epoch_means(key):
-            return np.full(20, 0.5)
-
-    baselines = {name: 30.0 + 2 * i for i, name in enumerate(
-        ["random", "uniform", "feature norm", "motion", "ramp down from start", "ramp up to end",
-         "bump at middle", "untrained model", "supervised (uses labels)", "human"])}
-    fig = sp.seeds_plot({seed: Run() for seed in range(3)}, baselines, summary_key="p_summary")
+    fig = sp.seeds_plot({seed: FinishedRun() for seed in range(3)}, TEN_BASELINES,
+                        summary_key="p_summary")
     assert titles_under_legends(fig) == []
     fig.canvas.draw()  # a legend in two columns left each panel 12 % of the width
     assert all(ax.get_window_extent().width > 0.18 * fig.bbox.width for ax in fig.axes[:2])
