@@ -31,9 +31,11 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot_history(history, keys: list[str] | None = None, title: str = "",
-                 log_scale: bool = False) -> plt.Figure:
+                 log_scale: bool = False, ylabel: str = "") -> plt.Figure:
     """Training losses (thin: raw, thick: running mean) and evaluation results (dots), per key,
-    of a :class:`course_lib.training.History` (not imported: training draws with this module)."""
+    of a :class:`course_lib.training.History` (not imported: training draws with this module).
+    The training panel's scale follows the running means, so that the first steps' losses, often
+    several times the rest, do not flatten the whole curve."""
     keys = keys or sorted(set(history.train) | set(history.evals))
     train_keys = [k for k in keys if k in history.train]
     eval_keys = [k for k in keys if k in history.evals]
@@ -43,16 +45,22 @@ def plot_history(history, keys: list[str] | None = None, title: str = "",
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.5 * max(len(panels), 1), 3.2),
                              squeeze=False)
     for ax, (label, names, values, steps) in zip(axes[0], panels, strict=False):
+        top = -np.inf
         for name in names:
             y = np.asarray(values[name], dtype=float)
             x = np.asarray(steps[-len(y):])
             if label == "training":
                 window = max(1, len(y) // 20)
                 line, = ax.plot(x, y, alpha=0.25, linewidth=0.8)
-                ax.plot(x[window - 1:], _smooth(y, window), color=line.get_color(), label=name)
+                smooth = _smooth(y, window)
+                ax.plot(x[window - 1:], smooth, color=line.get_color(), label=name)
+                top = max(top, float(np.nanmax(smooth)))
             else:
                 ax.plot(x, y, "o-", markersize=3, label=name)
+        if np.isfinite(top) and top > 0 and not log_scale:
+            ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.15 * top)
         ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
         ax.set_title(f"{title}: {label}" if title else label)
         if log_scale:
             ax.set_yscale("log")
@@ -140,13 +148,18 @@ def prediction_panels(inputs: np.ndarray, reconstruction: np.ndarray | None,
     return panels
 
 
-def compare_runs(histories: Mapping, key: str, ylabel: str = "") -> plt.Figure:
-    """One evaluation metric of several runs on the same axes."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+def compare_runs(histories: Mapping, key: str, ylabel: str = "", title: str = "",
+                 floor: float | None = None) -> plt.Figure:
+    """One evaluation metric of several runs on the same axes, with the lowest value any run can
+    reach (``floor``, e.g. the entropy floor) drawn when given."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
     for name, history in histories.items():
         ax.plot(history.eval_steps, history.evals[key], "o-", markersize=3, label=name)
+    if floor is not None:
+        ax.axhline(floor, color="k", lw=1, ls="--", label=f"floor ({floor:.1f})")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel or key)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -27,6 +27,24 @@ def test_history_plot_has_a_panel_per_kind():
     assert len(fig.axes) == 2
 
 
+def test_a_first_steps_spike_does_not_flatten_the_training_curve():
+    """Notebook 01: step 0's loss was 1100 nats/frame, the rest 150-300."""
+    history = History()
+    for step in range(1, 401):
+        history.log("train", step, {"loss": 1100.0 if step == 1 else 150 + 150 / step})
+    history.log("eval", 400, {"loss_nats": 160.0})
+    fig = plotting.plot_history(history, ylabel="nats per frame")
+    training = fig.axes[0]
+    assert training.get_ylim()[1] < 400 and training.get_ylabel() == "nats per frame"
+
+
+def test_compared_runs_draw_the_floor_no_run_can_pass():
+    history = History()
+    history.log("eval", 10, {"future_nats": 200.0})
+    fig = plotting.compare_runs({"a": history}, "future_nats", "nats per frame", floor=129.0)
+    assert any(np.allclose(line.get_ydata(), 129.0) for line in fig.axes[0].get_lines())
+
+
 def test_frame_player_links_play_to_slider_and_redraws():
     frames = np.stack([np.full((4, 4), v) for v in (0.0, 0.5, 1.0)])
     player = widgets.frame_player({"a": frames})
