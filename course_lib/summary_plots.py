@@ -47,7 +47,7 @@ def importance_plot(record: VideoRecord, scores: np.ndarray | None = None,
     ax.set(xlim=(0, record.n_frames), ylim=(low, high), xlabel="frame", ylabel="score",
            title=title or f"{record.key}: importance, shots (dashed)")
     # beside the axes: inside, it would hide a video's end or start, where selectors often peak
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    legend_beside(ax)
     return ax
 
 
@@ -445,7 +445,7 @@ def scores_vs_gtscore(record: VideoRecord, scores: np.ndarray, ax: plt.Axes | No
     ax.step(record.picks, scores, where="post", color="C0", lw=1.4,
             label=f"model score (range {scores.min():.3f}-{scores.max():.3f})")
     score_axis(ax, sigma)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # as importance's
+    legend_beside(ax)  # again: the lines drawn since importance_plot's legend
     return ax
 
 
