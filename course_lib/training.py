@@ -474,6 +474,7 @@ def train(step: Callable[[Any], dict[str, float]],
                   f"trained in {history.seconds:.0f} s). To train again, move that file away.")
             return history
         print(f"Resuming from {checkpoint} after step {history.completed_steps}.")
+    resumed_after = history.completed_steps
     live = live_by_default() if live is None else live
     live_plot = LivePlot(title, plot=plot) if live else None
     batch_iter = iter(batches(history.completed_steps) if callable(batches) else batches)
@@ -545,4 +546,15 @@ def train(step: Callable[[Any], dict[str, float]],
         progress.close()
         if live_plot is not None:
             live_plot.update(history, force=True)
+    print(finished_line(title, history, resumed_after))
     return history
+
+
+def finished_line(title: str, history: History, resumed_after: int = 0) -> str:
+    """What a finished run printed: its steps, time and last step's metrics. A saved notebook
+    keeps this line where a viewer without the widgets' state shows a progress bar at 0 %."""
+    resumed = f", resumed after step {resumed_after}" if resumed_after else ""
+    metrics = ", ".join(f"{key} {values[-1]:.4g}" for key, values in history.train.items())
+    seconds = f"{history.seconds:.1f}" if history.seconds < 10 else f"{history.seconds:.0f}"
+    return (f"{title}: finished {history.completed_steps} steps in {seconds} s of "
+            f"training{resumed}" + (f"; last step: {metrics}" if metrics else "") + ".")

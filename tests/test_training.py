@@ -688,3 +688,28 @@ def test_course_live_0_turns_the_live_figures_off_for_batch_runs(monkeypatch):
     monkeypatch.setattr(training, "LivePlot", lambda *a, **k: pytest.fail("drew a live figure"))
     history = training.train(lambda batch: {"loss": 1.0}, range(3), 3, state={})
     assert history.completed_steps == 3
+
+
+def test_a_finished_run_prints_what_its_progress_bar_showed(tmp_path, capsys):
+    """A saved notebook shows a progress bar at 0 % in viewers without the widgets' state: the
+    printed line after training says how the run ended, and a resumed run says where it
+    resumed."""
+    model, optimizer, step, _ = _setup()
+    path = tmp_path / "run.pt"
+
+    def interrupted_step(batch):
+        if batch == 1:
+            _ctrl_c()
+        return step(batch)
+
+    state = {"model": model, "opt": optimizer}
+    with pytest.raises(training.TrainingInterrupted):
+        training.train(interrupted_step, lambda start: iter(range(start, 100)), 5, state=state,
+                       title="toy run", checkpoint=path, live=False)
+    assert "finished" not in capsys.readouterr().out
+    history = training.train(step, lambda start: iter(range(start, 100)), 5, state=state,
+                             title="toy run", checkpoint=path, live=False)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("toy run: finished 5 steps in ")
+    assert "resumed after step 2" in line
+    assert line.endswith(f"last step: loss {history.train['loss'][-1]:.4g}.")
