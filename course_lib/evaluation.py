@@ -657,6 +657,14 @@ def human_rank_correlation(annotator_scores: np.ndarray) -> tuple[float, float]:
 def evaluate_rank_correlation(dataset: SummarizationDataset, scores: Mapping[str, np.ndarray],
                               keys: Sequence[str] | None = None) -> dict[str, float]:
     """Mean Kendall τ and Spearman ρ over videos that carry annotator scores (TVSum, synthetic)."""
+    tau, rho = rank_correlation_per_video(dataset, scores, keys).mean(axis=0)
+    return {"kendall_tau": float(tau), "spearman_rho": float(rho)}
+
+
+def rank_correlation_per_video(dataset: SummarizationDataset, scores: Mapping[str, np.ndarray],
+                               keys: Sequence[str] | None = None) -> np.ndarray:
+    """Each video's (Kendall τ, Spearman ρ) [n_videos, 2], in ``keys``' order: their spread says
+    how far a mean over a few test videos can move (:func:`standard_error`)."""
     keys = list(scores) if keys is None else list(keys)
     pairs = []
     for key in keys:
@@ -670,8 +678,13 @@ def evaluate_rank_correlation(dataset: SummarizationDataset, scores: Mapping[str
         pairs.append(rank_correlation(scores[key],
                                       annotator_step_scores(record.user_scores, record.picks),
                                       what=f"The scores of {key}"))
-    tau, rho = np.mean(pairs, axis=0)
-    return {"kendall_tau": float(tau), "spearman_rho": float(rho)}
+    return np.asarray(pairs, dtype=np.float64).reshape(len(keys), 2)
+
+
+def standard_error(values) -> float:
+    """The standard error of the mean of ``values`` (sample s.d. / √n; NaN for fewer than 2)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 # ---------------------------------------------------------------- the baseline table

@@ -197,3 +197,21 @@ def test_stored_exercise_references_match_the_library():
     for exercise in lecture02.EXERCISES:
         assert exercise.check(exercise.solution), exercise.name
     assert not lecture02.check_knapsack(lambda v, w, c: [0, 3])
+
+
+def test_per_video_rank_correlations_average_to_the_reported_mean_and_give_its_noise():
+    from course_lib.config import summarization_data_config
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    data = make_synthetic_dataset(summarization_data_config("smoke", verbose=False))
+    keys = data.keys()[:3]
+    scores = ev.random_scores(data, keys, np.random.default_rng(0))
+    per_video = ev.rank_correlation_per_video(data, scores, keys)
+    assert per_video.shape == (3, 2)
+    assert per_video[1, 0] == pytest.approx(ev.rank_correlation(
+        scores[keys[1]], ev.annotator_step_scores(data[keys[1]].user_scores,
+                                                  data[keys[1]].picks))[0])
+    mean = ev.evaluate_rank_correlation(data, scores, keys)
+    assert mean["kendall_tau"] == pytest.approx(per_video[:, 0].mean())
+    assert ev.standard_error([1.0, 3.0]) == pytest.approx(1.0)  # s.d. √2, n 2
+    assert np.isnan(ev.standard_error([1.0]))
