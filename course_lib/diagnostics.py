@@ -272,9 +272,13 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
     verdict, c = "", table.get(constant)
     if m.spread < u.spread and m.constant_overlap >= r.constant_overlap:
         verdict = " It selects little beyond what the segmentation and the knapsack choose anyway"
-        verdict += (f", yet its F ({m.f_score:.1f}) is above constant scores' ({c.f_score:.1f}): "
-                    "the few shots where it differs from them earn that." if c is not None
-                    and m.f_score > c.f_score else ": read its F as theirs.")
+        if c is not None and m.f_score > c.f_score:
+            verdict += (f", yet its F ({m.f_score:.1f}) is above constant scores' "
+                        f"({c.f_score:.1f}): the few shots where it differs from them earn that")
+            verdict += (f"; its untrained self, which selects more, scores {u.f_score:.1f}: "
+                        "training did not earn it." if u.f_score >= m.f_score else ".")
+        else:
+            verdict += ": read its F as theirs."
     return (f"{model}: its score spread ({m.spread:.3f}; random scores {r.spread:.3f}) "
             f"{change} the untrained model's ({u.spread:.3f}); "
             f"{m.constant_overlap:.0%} of the shots it selects are those constant scores "
@@ -306,7 +310,7 @@ def coverage_sentence(table: Mapping[str, SelectionRow], model: str, untrained: 
         [f"about as well as {', '.join(level)} (within {COVERAGE_LEVEL})"] if level else []) + (
         [f"not as well as {', '.join(worse)}"] if worse else [])
     return (f"{model}: coverage error {m.coverage_error:.3f}, diversity {m.diversity:.3f}; "
-            + ("it covers the video " + ", ".join(parts) if better else
+            + ("it covers the video " + "; ".join(parts) if better else
                "it covers the video no better than any of the others"
                + (f" (about as well as {', '.join(level)}, within {COVERAGE_LEVEL})"
                   if level else "")) + ".")

@@ -271,7 +271,7 @@ DISCRIMINATOR_WINS = 0.5
 
 def divergence_sentences(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> list[str]:
     """One sentence per run of :func:`loss_curves_figure`'s ``curves``, computed from them:
-    whether its training stayed stable or diverged (the reconstruction grew past
+    whether its training diverged or not (the reconstruction grew past
     ``RECONSTRUCTION_GROWTH`` times its lowest epoch mean, or the discriminator won outright,
     P(original) − P(summary) > ``DISCRIMINATOR_WINS`` at the last epoch), with the numbers."""
     sentences = []
@@ -284,8 +284,8 @@ def divergence_sentences(curves: Mapping[str, Mapping[str, Sequence[float]]]) ->
         margin = original[-1] - summary[-1]
         diverged = growth > RECONSTRUCTION_GROWTH or margin > DISCRIMINATOR_WINS
         sentences.append(
-            f"{label}: {'diverged' if diverged else 'stable'}: the reconstruction went from "
-            f"{reconstruction[0]:.2f} (epoch 1) to {reconstruction[-1]:.2f} (epoch "
+            f"{label}: {'diverged' if diverged else 'did not diverge'}: the reconstruction went "
+            f"from {reconstruction[0]:.2f} (epoch 1) to {reconstruction[-1]:.2f} (epoch "
             f"{len(reconstruction)}), {growth:.1f} times its lowest epoch; at the last epoch the "
             f"discriminator gave originals {original[-1]:.2f} and summaries {summary[-1]:.2f}"
             + (" (it wins outright)." if margin > DISCRIMINATOR_WINS else "."))

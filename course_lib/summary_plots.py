@@ -224,7 +224,8 @@ def score_axis(ax: plt.Axes, sigma: float | None = None, label: str | None = "sc
     if label:
         ax.set_ylabel(label)
     if sigma is not None:
-        ax.axhline(sigma, color="k", lw=1.2, ls="--", label=f"σ = {sigma} (sparsity target)")
+        ax.axhline(sigma, color="k", lw=1.2, ls="--", label=f"σ = {sigma} (sparsity target)",
+                   zorder=1.5)  # under the scores, which often lie on it
 
 
 def chance_line(ax: plt.Axes) -> None:
@@ -349,6 +350,15 @@ def _listing(names: list[str], values: Mapping[str, float], fmt: str, last: str)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
+def with_own_untrained(baselines: Mapping[str, float], run, seed: int) -> dict[str, float]:
+    """``baselines`` for one run's verdict: each "untrained ..." row (a mean over seeds) becomes
+    this run's own epoch 0, named for its seed: its untrained self is what its training had to
+    improve on, and one seed's untrained F can lie far from the seeds' mean."""
+    own = float(run.history.evals["f_score"][0])
+    return {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
+            (own if name.startswith("untrained ") else value) for name, value in baselines.items()}
+
+
 def versus_baselines(name: str, value: float, baselines: Mapping[str, float],
                      fmt: str = ".1f", spread: float = 0.0,
                      spread_name: str = "one standard deviation over seeds") -> str:
@@ -434,7 +444,7 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
 
 def scores_vs_gtscore(record: VideoRecord, scores: np.ndarray, ax: plt.Axes | None = None,
                       title: str = "", sigma: float | None = None) -> plt.Axes:
-    """The annotators' mean score (``gtscore``, black) and the predicted step scores (blue) on
+    """The annotators' mean score (``gtscore``, grey) and the predicted step scores (blue) on
     one 0-1 axis (scores that vary by a few hundredths around σ look as flat as they are), σ
     dashed when given, the keyshots the predicted scores select shaded and the KTS shot
     boundaries dashed grey."""
@@ -568,6 +578,11 @@ def score_heatmap(record: VideoRecord, epochs: np.ndarray, scores: np.ndarray,
     return fig
 
 
+# Training *widened* the scores only where their spread grew by more than this factor over the
+# untrained selector's: 0.066 untrained, 0.081 after one epoch is the initial noise, not selection.
+WIDENED = 1.5
+
+
 def score_history_sentences(key: str, epochs: np.ndarray, scores: np.ndarray) -> list[str]:
     """What :func:`score_heatmap` shows, computed from the same scores: the spread before
     training, at its widest and at the end (flat or not), and where the last epoch's highest
@@ -580,8 +595,11 @@ def score_history_sentences(key: str, epochs: np.ndarray, scores: np.ndarray) ->
     last = spread[-1]
     if last >= FLAT_SPREAD:
         state = f"at least {FLAT_SPREAD}: its scores still vary"
-    elif spread[widest] >= FLAT_SPREAD:
+    elif spread[widest] >= FLAT_SPREAD and spread[widest] > WIDENED * spread[0]:
         state = f"below {FLAT_SPREAD}: flat; the selector selected, then stopped"
+    elif spread[0] >= FLAT_SPREAD:
+        state = (f"below {FLAT_SPREAD}: flat; training flattened the spread the untrained "
+                 "selector had")
     else:
         state = f"below {FLAT_SPREAD} at every epoch: flat throughout"
     top = int(np.argmax(scores[-1]))
@@ -626,10 +644,10 @@ FROZEN_CHANGES = 1  # F changed at most this often over the second half of the e
 def stability(runs: Mapping[int, object]) -> dict[str, float]:
     """How much a model's test F-score moves, from runs of several seeds on one split.
 
-    ``seeds with a frozen F``: how many seeds' F changed at most :data:`FROZEN_CHANGES` times
-    over the second half of the epochs (the selection stopped changing: a collapse, which gives
-    spreads of 0 without any stability to speak of). ``between seeds``: the standard deviation
-    over seeds of each trained epoch's F, averaged
+    ``seeds``: how many runs; ``seeds with a frozen F``: how many seeds' F changed at most
+    :data:`FROZEN_CHANGES` times over the second half of the epochs (the selection stopped
+    changing: a collapse, which gives spreads of 0 without any stability to speak of).
+    ``between seeds``: the standard deviation over seeds of each trained epoch's F, averaged
     over the epochs; ``final epoch, between seeds``: that of the final epoch alone; ``between
     epochs``: the mean |F(e) − F(e − 1)| over trained epochs and seeds; ``seconds per epoch``:
     each run's training time over its epochs, averaged over the seeds (a run loaded from its
@@ -640,7 +658,8 @@ def stability(runs: Mapping[int, object]) -> dict[str, float]:
     f = np.array([run.history.evals["f_score"] for run in runs.values()], dtype=float)
     epochs = f.shape[1] - 1
     changes = (np.diff(np.round(f[:, epochs // 2:], 2), axis=1) != 0).sum(axis=1)
-    return {"seeds with a frozen F": float((changes <= FROZEN_CHANGES).sum()),
+    return {"seeds": float(len(runs)),
+            "seeds with a frozen F": float((changes <= FROZEN_CHANGES).sum()),
             "between seeds": float(f[:, 1:].std(axis=0).mean()),
             "final epoch, between seeds": float(f[:, -1].std()),
             "between epochs": float(np.abs(np.diff(f, axis=1))[:, 1:].mean()),
@@ -651,10 +670,33 @@ def stability(runs: Mapping[int, object]) -> dict[str, float]:
                                                  for r in runs.values()]))}
 
 
+def _rankable_ratio(first: Mapping[str, float], second: Mapping[str, float]) -> float:
+    """How many times one model's spread between seeds must be the other's before the two can
+    be ranked: the square root of the F distribution's 97.5 % point for their seeds (a two-sided
+    test of two variances at 5 %; 6.2 for 3 seeds each). Spreads from a handful of seeds are
+    themselves this noisy."""
+    from scipy.stats import f as f_distribution
+
+    dof = [max(int(m["seeds"]) - 1, 1) for m in (first, second)]
+    return float(np.sqrt(f_distribution.ppf(0.975, *dof)))
+
+
+def stability_table(measures: Mapping[str, Mapping[str, float]]) -> str:
+    """:func:`stability`'s measures side by side, each as it is counted: seeds as whole numbers,
+    F points and seconds to 0.01, score spreads to 0.001."""
+    digits = {"seeds": 0, "seeds with a frozen F": 0, "final score spread": 3}
+    lines = [f"{'':30s}" + "".join(f"{name:>14s}" for name in measures)]
+    for key in next(iter(measures.values())):
+        lines.append(f"{key:30s}" + "".join(f"{m[key]:14.{digits.get(key, 2)}f}"
+                                            for m in measures.values()))
+    return "\n".join(lines)
+
+
 def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str]:
     """One sentence per measure of :func:`stability`, computed from the numbers: which model had
-    the smaller value (or that they were equal as printed), for two models; when seeds of either
-    froze, a sentence that says so in place of ranking the spreads (a collapse must not win)."""
+    the smaller value (or that they were equal as printed, or, between seeds, that too few seeds
+    rank them: :func:`_rankable_ratio`), for two models; when seeds of either froze, a sentence
+    that says so in place of ranking the spreads (a collapse must not win)."""
     (a, first), (b, second) = measures.items()
     sentences = []
     frozen = {name: int(m["seeds with a frozen F"]) for name, m in measures.items()
@@ -672,7 +714,14 @@ def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str
         x, y = first[key], second[key]
         if frozen and key != "seconds per epoch":
             continue
-        if f"{x:.1f}" == f"{y:.1f}":
+        needed = _rankable_ratio(first, second) if key == "between seeds" else 1.0
+        if f"{x:.1f}" != f"{y:.1f}" and max(x, y) < needed * min(x, y):
+            sentences.append(
+                f"{a} ({x:.1f}) and {b} ({y:.1f} {unit}) did not differ measurably between "
+                f"seeds: with {first['seeds']:.0f} and {second['seeds']:.0f} seeds, one spread "
+                f"would have to be {needed:.1f} times the other to rank them (an F-test of their "
+                "variances, 5 %).")
+        elif f"{x:.1f}" == f"{y:.1f}":
             sentences.append(f"{a} and {b} did not differ on '{key}' ({x:.1f} {unit} each).")
         else:
             winner, loser = (a, b) if x < y else (b, a)
@@ -717,7 +766,9 @@ def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
                      published: Mapping[str, Mapping[float, float]],
                      baselines: Mapping[str, float] | None = None, title: str = ""
                      ) -> plt.Figure:
-    """F-score against σ: this run's (left, with the baselines) beside a paper's (right)."""
+    """F-score against σ: this run's (left, with the baselines) beside a paper's (right), both
+    spanning the same number of F points, so that a 2-point trend does not look like a 12-point
+    one."""
     fig, (ours, theirs) = plt.subplots(1, 2, figsize=(12, 3.6))
     for name, values in measured.items():
         ours.plot(list(values), list(values.values()), "o-", label=name)
@@ -727,7 +778,10 @@ def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
         theirs.plot(list(values), list(values.values()), "s--", label=name)
     ours.set(title=title or "measured here", xlabel="σ", ylabel="F-score (%)")
     theirs.set(title="reported in the paper", xlabel="σ", ylabel="F-score (%)")
+    span = max(np.diff(ax.get_ylim())[0] for ax in (ours, theirs))
     for ax in (ours, theirs):
+        middle = np.mean(ax.get_ylim())
+        ax.set_ylim(middle - span / 2, middle + span / 2)
         ax.grid(alpha=0.3)
         legend_beside(ax)
     fig.tight_layout()

@@ -136,3 +136,19 @@ def test_the_model_whose_scores_still_spread_is_named_and_unlogged_spreads_say_n
     assert said.startswith("After the last epoch neither model's scores spread")
     unlogged = {"A": sp.stability({0: fake_run([40, 41, 42])}), "B": measures["B"]}
     assert not any("spread more" in s for s in sp.stability_sentences(unlogged))
+
+
+def test_spreads_between_a_few_seeds_are_not_ranked_unless_far_apart():
+    """3 seeds each: one standard deviation must be over 6 times the other (F-test, 5 %) before
+    a sentence says which model moved less between seeds; the table prints counts whole."""
+    def runs(offsets):
+        return {s: fake_run([40, 45 + o, 46 + o, 45 + o]) for s, o in enumerate(offsets)}
+
+    close = {"A": sp.stability(runs([0, 2, 4])), "B": sp.stability(runs([0, 3, 6]))}
+    said = sp.stability_sentences(close)[0]
+    assert "did not differ measurably between seeds" in said and "6.2 times" in said
+    assert not any("moved less between seeds" in s for s in sp.stability_sentences(close))
+    far = {"A": sp.stability(runs([0, 0.2, 0.4])), "B": sp.stability(runs([0, 3, 6]))}
+    assert sp.stability_sentences(far)[0].startswith("A moved less between seeds")
+    rows = dict(line.split(None, 1) for line in sp.stability_table(close).splitlines()[1:2])
+    assert rows["seeds"].split() == ["3", "3"]

@@ -184,6 +184,17 @@ def test_selection_table_shows_constant_scores_say_nothing_and_select_the_consta
          "uniform": table["constant"]}, "model", "untrained")
     assert "read its F as theirs" not in sentence  # its F is not the constant scores'
     assert f"yet its F ({flat_but_better.f_score:.1f}) is above constant scores'" in sentence
+    worse_untrained = replace(table["random"], f_score=flat_but_better.f_score - 1)
+    sentence = diagnostics.selection_sentence(
+        {"model": flat_but_better, "untrained": worse_untrained, "random": table["random"],
+         "uniform": table["constant"]}, "model", "untrained")
+    assert "training did not earn it" not in sentence  # its untrained self scores less
+    better_untrained = replace(table["random"], f_score=flat_but_better.f_score + 1)
+    sentence = diagnostics.selection_sentence(
+        {"model": flat_but_better, "untrained": better_untrained, "random": table["random"],
+         "uniform": table["constant"]}, "model", "untrained")
+    assert (f"its untrained self, which selects more, scores {better_untrained.f_score:.1f}: "
+            "training did not earn it") in sentence
     sentence = diagnostics.selection_sentence(table, "random", "constant", random="constant")
     assert "did not fall below" in sentence and "less than" in sentence
     assert "read its F" not in sentence

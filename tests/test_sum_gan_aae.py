@@ -172,3 +172,22 @@ def test_a_padded_batch_gives_each_video_its_own_losses_and_attention():
         assert (out.attention[i, :, n:] == 0).all()  # padded encoder steps get no weight
     sparsity = sl.sparsity_loss(out.scores, 0.15, batch.lengths)
     torch.testing.assert_close(sparsity, losses[:, 1].mean())
+
+
+@pytest.mark.parametrize("tier", ["smoke", "laptop"])
+def test_untrained_aae_and_sl_of_one_seed_score_alike(tier):
+    """Notebooks 05 and 06 say so: one seed gives SUM-GAN-sl and SUM-GAN-AAE the same
+    selector (and compression), so their untrained F-scores are the same number."""
+    import numpy as np
+
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+    from course_lib.models.summarizer_training import score_videos
+
+    data, splits = synthetic_benchmark("smoke")
+    keys = splits[0].test_keys
+    for seed in (0, 3):
+        a = score_videos(sl.build_sum_gan_sl(sum_gan_sl_config(tier, verbose=False), seed),
+                         data, keys)
+        b = score_videos(aae.build_sum_gan_aae(sum_gan_aae_config(tier, verbose=False), seed),
+                         data, keys)
+        assert all(np.array_equal(a[k], b[k]) for k in keys)

@@ -185,14 +185,15 @@ def test_each_baseline_looks_the_same_in_every_figure_and_unlike_the_others():
     assert baseline_looks(seeds.axes[0], baselines) == styles
 
 
-def _score_history(record, flat_after=None):
+def _score_history(record, flat_after=None, untrained_flat=False):
     """Scores [epochs, steps] of ``record`` over 6 epochs: selecting (one shot high) until
-    ``flat_after``, then σ everywhere with a spike at the last step."""
+    ``flat_after``, then σ everywhere with a spike at the last step; with ``untrained_flat``,
+    epoch 0 (untrained) is σ everywhere instead."""
     selecting = np.full(record.n_steps, 0.1)
     selecting[: record.n_steps // 5] = 0.9
     rows = []
     for epoch in range(6):
-        if flat_after is not None and epoch > flat_after:
+        if flat_after is not None and epoch > flat_after or untrained_flat and epoch == 0:
             row = np.full(record.n_steps, 0.3)
             row[-1] = 0.31
         else:
@@ -222,12 +223,17 @@ def test_score_heatmap_draws_each_epoch_fixed_and_rescaled_with_the_spread(smoke
     matplotlib.pyplot.close(fig)
 
 
-@pytest.mark.parametrize("flat_after, says", [
-    (None, "still vary"), (2, "selected, then stopped"), (-1, "flat throughout")])
-def test_score_history_sentences_follow_the_scores(smoke_data, flat_after, says):
+@pytest.mark.parametrize("flat_after, untrained_flat, says", [
+    (None, False, "still vary"), (2, True, "selected, then stopped"),
+    (2, False, "training flattened the spread the untrained selector had"),
+    (-1, False, "flat throughout")])
+def test_score_history_sentences_follow_the_scores(smoke_data, flat_after, untrained_flat, says):
+    """'Selected, then stopped' only where training widened the scores beyond the untrained
+    selector's spread: scores that were never wider than untrained were not selected by
+    training."""
     data, splits = smoke_data
     record = data[splits[0].test_keys[0]]
-    epochs, scores = _score_history(record, flat_after)
+    epochs, scores = _score_history(record, flat_after, untrained_flat)
     if flat_after == -1:
         scores = scores * 0 + 0.3
         scores[:, -1] = 0.31
@@ -235,3 +241,27 @@ def test_score_history_sentences_follow_the_scores(smoke_data, flat_after, says)
     assert says in first and first.startswith(f"{record.key}: score spread")
     assert ("last step" in second) == (flat_after is not None)
     assert f"{scores[-1].max():.3f}" in second
+
+
+def test_one_runs_verdict_compares_it_with_its_own_untrained_self():
+    """A single seed is judged against its own epoch 0, not the untrained mean over seeds
+    (seed 0's untrained SUM-GAN scored 44.5 where the mean over seeds was 39.9)."""
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(history=SimpleNamespace(evals={"f_score": [44.5, 41.0, 42.4]}))
+    baselines = {"random": 39.7, "untrained SUM-GAN": 39.9, "human (leave-one-out)": 58.4}
+    own = sp.with_own_untrained(baselines, run, seed=0)
+    assert own == {"random": 39.7, "untrained SUM-GAN (seed 0)": 44.5,
+                   "human (leave-one-out)": 58.4}
+    sentence = sp.versus_baselines("final epoch", 42.4, own)
+    assert "does not beat untrained SUM-GAN (seed 0) (44.5)" in sentence
+
+
+def test_the_sigma_sweep_draws_this_run_and_the_paper_on_the_same_f_span():
+    measured = {"final epoch": {0.1: 30.0, 0.3: 41.7}}
+    published = {"SumMe": {0.1: 48.2, 0.3: 47.6}}
+    fig = sp.sigma_sweep_plot(measured, published, {"random": 39.7})
+    ours, theirs = fig.axes[:2]
+    assert np.diff(ours.get_ylim())[0] == pytest.approx(np.diff(theirs.get_ylim())[0])
+    assert theirs.get_ylim()[0] < 47.6 and theirs.get_ylim()[1] > 48.2
+    matplotlib.pyplot.close(fig)
