@@ -364,11 +364,13 @@ class Paired:
     def sentence(self) -> str:
         """What the numbers allow one to say, computed from them, by :data:`RULE`."""
         k = len(self.split_differences)
-        text = (f"{self.a} − {self.b} ({self.rule}): {self.mean:+.1f} F points over {self.n} "
+        mean, (low, high), (ci_low, ci_high) = (
+            shown(self.mean), map(shown, self.interval), map(shown, self.ci))
+        text = (f"{self.a} − {self.b} ({self.rule}): {mean:+.1f} F points over {self.n} "
                 f"paired runs on {k} split{'s' * (k != 1)}, {self.level:.0%} t-interval "
-                f"[{self.interval[0]:+.1f}, {self.interval[1]:+.1f}] (paired t-test "
+                f"[{low:+.1f}, {high:+.1f}] (paired t-test "
                 f"{_p(self.t_p)}); beside it, Wilcoxon {_p(self.wilcoxon_p)} and the bootstrap "
-                f"interval [{self.ci[0]:+.1f}, {self.ci[1]:+.1f}]. ")
+                f"interval [{ci_low:+.1f}, {ci_high:+.1f}]. ")
         winner = self.a if self.mean > 0 else self.b
         if self.exceeds_noise and k == self.n:  # one run per split: the pairs are the splits
             text += (f"{winner} is ahead by more than the noise between splits (the interval "
@@ -400,6 +402,12 @@ class Paired:
             text += (f" With {self.n} pairs Wilcoxon's test cannot give p below "
                      f"{self.wilcoxon_floor:.3f}.")
         return text.strip()
+
+
+def shown(value: float, digits: int = 1) -> float:
+    """``value`` as printed to ``digits`` decimals, without a negative zero: a difference of
+    −0.04 is no difference ("+0.0"), not a loss ("-0.0")."""
+    return round(float(value), digits) + 0.0
 
 
 def _p(p: float) -> str:
@@ -694,8 +702,10 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
         if not np.isnan(value):
             side = ("more than" if round(value, 1) > round(model_gap, 1) else "less than"
                     if round(value, 1) < round(model_gap, 1) else "as much as")
-            lines.append(f"{what:20s} moves F by {value:4.1f} points on average: {side} the "
-                         f"largest paired difference between two models ({model_gap:.1f}).")
+            whose = ("a model's F, against random scores' F," if what == "the post-processing"
+                     else "F")
+            lines.append(f"{what:20s} moves {whose} by {value:4.1f} points on average: {side} "
+                         f"the largest paired difference between two models ({model_gap:.1f}).")
     return moves, model_gap, lines
 
 

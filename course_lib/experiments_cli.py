@@ -127,7 +127,7 @@ def rarity(args) -> int:
     tier = args.tier or next((r.job.tier for r in results if r.finished), "laptop")
     print("\n".join(sweep_lines(rarity_sweep(results, tier, weights))))
     print("F: final epoch, mean over the runs; − X: mean paired difference with its 95 % "
-          "t-interval over the (split, seed) runs; * = above 0 by that rule.")
+          "t-interval over the (split, seed) runs.")
     return 0
 
 

@@ -200,7 +200,8 @@ def run_curves(run) -> dict[str, np.ndarray]:
 
 
 def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
-                       sigma: float | None = None, title: str = "") -> plt.Figure:
+                       sigma: float | Mapping[str, float] | None = None,
+                       title: str = "") -> plt.Figure:
     """Per-epoch training curves of several runs side by side, on fixed scales, so that a
     divergence (a growing reconstruction, a discriminator that tells every summary apart) is
     seen at once.
@@ -210,7 +211,8 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
     ``train_curves`` without their first element (epoch 0, NaN). Panels: the reconstruction loss
     (from 0); the discriminator's outputs on originals (solid) and summaries (dashed) on [0, 1]
     with 0.5 drawn, where it cannot tell them apart; the mean score on [0, 1] with ``sigma``
-    drawn when given. A panel no run has a metric for is left out; one colour per run.
+    drawn when given (one σ, or named ones, e.g. ``{"-sl": 0.1, "AAE": 0.15}``: models with
+    other targets each get theirs). A panel no run has a metric for is left out; one colour per run.
     """
     if not curves:
         raise CourseError("loss_curves_figure needs at least one run: pass {label: {metric: "
@@ -235,8 +237,12 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
             ax.axhline(0.5, color="0.4", lw=1, ls=":")
             ax.plot([], [], color="0.3", ls="-", label="on originals")
             ax.plot([], [], color="0.3", ls="--", label="on summaries")
-        if name == "mean score" and sigma is not None:
-            ax.axhline(sigma, color="k", lw=1, ls=":", label=f"σ = {sigma}")
+        targets = ({} if sigma is None else dict(sigma) if isinstance(sigma, Mapping)
+                   else {"": sigma})
+        for i, (who, value) in enumerate(targets.items()):
+            if name == "mean score":
+                ax.axhline(value, color="k", lw=1, ls=(":", "-.", "--")[i % 3],
+                           label=f"σ = {value}" + (f" ({who})" if who else ""))
         top = max((np.nanmax(np.asarray(run[k], dtype=float)) for run in curves.values()
                    for k in keys if k in run and np.isfinite(run[k]).any()), default=1.0)
         ax.set_ylim(limits or (0.0, 1.08 * top if top > 0 else 1.0))

@@ -455,3 +455,7 @@ def test_the_runners_comparison_md_carries_the_paired_verdicts(tmp_path):
     table = (tmp_path / "comparison.md").read_text()
     assert cmp.RULE in table
     assert f"- {cmp.paired_comparison(results, 'b', 'a').sentence()}" in table
+
+
+def test_a_difference_that_rounds_to_zero_is_printed_without_a_minus():
+    assert f"{cmp.shown(-0.04):+.1f}" == "+0.0" and f"{cmp.shown(-0.06):+.1f}" == "-0.1"

@@ -617,3 +617,18 @@ def test_a_folder_written_before_a_field_existed_is_judged_by_what_it_meant_then
             with pytest.raises(ex.CourseError, match=r"cpu_threads \(1 there, 2 asked for\)"):
                 ex.claim_folder(folder, config(tier, cpu_threads=threads))
         assert snapshot(folder) == before
+
+
+def test_a_grid_that_trained_prints_one_closing_line(finished, tmp_path, capsys):
+    """The jobs' bar shows 0 % in a saved notebook without the widgets' state: one printed line
+    says what was trained and loaded; nothing is printed when nothing ran or without
+    progress."""
+    out, _ = finished
+    folder = shutil.copytree(job().folder(out), job().folder(tmp_path))
+    assert folder.exists()
+    ex.run_jobs([job(), job(seed=1)], tmp_path)
+    said = capsys.readouterr().out.strip().splitlines()[-1]
+    assert said.startswith("jobs (synthetic, smoke): 1 trained in 0 min ")
+    assert said.endswith("s (1 at a time), 1 loaded.")
+    ex.run_jobs([job(), job(seed=1)], tmp_path)
+    assert "trained in" not in capsys.readouterr().out

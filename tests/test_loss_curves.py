@@ -76,3 +76,12 @@ def test_divergence_sentences_follow_the_curves():
     assert "from 0.50 (epoch 1) to 0.50 (epoch 5)" in said[2]
     winning["p_summary"] = [0.5, 0.1]
     assert plotting.divergence_sentences({"c": winning})[0].startswith("c: diverged")
+
+
+def test_runs_with_other_sparsity_targets_each_get_their_sigma():
+    run = {"mean_score": [0.3, 0.2], "reconstruction": [1.0, 0.9]}
+    fig = plotting.loss_curves_figure({"a": run, "b": run}, sigma={"-sl": 0.1, "AAE": 0.15})
+    panel = next(ax for ax in fig.axes if ax.get_title() == "mean score")
+    drawn = {line.get_label(): line.get_ydata()[0] for line in panel.get_lines()}
+    assert drawn["σ = 0.1 (-sl)"] == 0.1 and drawn["σ = 0.15 (AAE)"] == 0.15
+    plt.close(fig)

@@ -138,6 +138,13 @@ def test_the_sweep_pairs_each_run_with_its_untrained_self_random_and_the_best_he
         assert CEILING in sweep.baselines[weight] and NOVELTY in sweep.baselines[weight]
     text = "\n".join(sweep_lines(sweep))
     assert "rarity weight 0.3" in text and "rarity weight 1" in text and MODEL in text
+    assert "* above 0 and - below 0 by the decision rule" in text
+    for row in sweep.rows:  # each comparison marked by its own verdict
+        line = next(x for x in text.splitlines() if x.strip().startswith(row.model)
+                    and f"{row.f:5.1f}" in x)
+        p = row.versus["untrained"]
+        mark = "*" if p.exceeds_noise and p.mean > 0 else "-" if p.exceeds_noise else " "
+        assert f"{cmp.shown(p.interval[1]):+5.1f}]{mark}" in line
 
 
 def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draws_all(runs):
@@ -161,8 +168,8 @@ def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draw
         assert expected in sentence
         assert "no summarizer without labels can beat" not in sentence  # a heuristic or an
         # untrained model can beat the ceiling by where it concentrates its summary
-        found = sweep.baselines[weight][NOVELTY] - sweep.baselines[weight][
-            sweep.best_heuristic[weight]]
+        found = (cmp.shown(sweep.baselines[weight][NOVELTY])  # as printed: the printed
+                 - cmp.shown(sweep.baselines[weight][sweep.best_heuristic[weight]]))  # gap
         assert (f"look like it) scores {sweep.baselines[weight][NOVELTY]:.1f}, "
                 f"{abs(found):.1f} points {'above' if found > 0 else 'below'}") in sentence
     lines = rarity_figure(sweep).axes[0].get_lines()

@@ -65,6 +65,7 @@ from course_lib.experiments.jobs import (
 )
 from course_lib.experiments.report import (
     f_per_epoch_figure,
+    judged_the_other_way,
     other_aggregation_lines,
     per_split_figure,
     report,
@@ -107,6 +108,7 @@ __all__ = [
     "run_jobs",
     "SELECTION_RULES",
     "f_per_epoch_figure",
+    "judged_the_other_way",
     "other_aggregation_lines",
     "over_seeds",
     "per_split_figure",

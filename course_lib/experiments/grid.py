@@ -88,7 +88,7 @@ def run_jobs(todo: Sequence[Job], out: str | Path, *, jobs: int = 1,
     names = ", ".join(dict.fromkeys(f"{dataset_folder(j.dataset)}, {j.tier}" for j in todo))
     bar = tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({names})",
                disable=not progress)
-    busy = []
+    busy, started = [], time.monotonic()
     try:
         if jobs <= 1:
             for job in pending:
@@ -103,6 +103,11 @@ def run_jobs(todo: Sequence[Job], out: str | Path, *, jobs: int = 1,
             busy = _run_parallel(pending, out, jobs, bar)
     finally:
         bar.close()
+    if pending and progress:  # what the bar showed, kept where a saved notebook shows it at 0 %
+        minutes, seconds = divmod(round(time.monotonic() - started), 60)
+        print(f"jobs ({names}): {len(pending) - len(busy)} trained in {minutes} min {seconds} s "
+              f"({jobs} at a time), {len(todo) - len(pending)} loaded"
+              + (f", {len(busy)} left to the process running them" if busy else "") + ".")
     return [replace(load_job(j.folder(out)), running_elsewhere=j in busy) for j in todo]
 
 

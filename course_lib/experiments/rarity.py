@@ -122,13 +122,15 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
 
 
 def _versus(p: cmp.Paired) -> str:
-    mark = "*" if p.exceeds_noise and p.mean > 0 else " "
-    return f"{p.mean:+5.1f} [{p.interval[0]:+5.1f}, {p.interval[1]:+5.1f}]{mark}"
+    mark = "*" if p.exceeds_noise and p.mean > 0 else "-" if p.exceeds_noise else " "
+    mean, low, high = (cmp.shown(x) for x in (p.mean, *p.interval))
+    return f"{mean:+5.1f} [{low:+5.1f}, {high:+5.1f}]{mark}"
 
 
 def sweep_lines(sweep: Sweep) -> list[str]:
     """The sweep as text: per weight, the ceiling, humans, random and the best heuristic, then
-    each model's F and its paired differences (95 % t-interval; * = above 0 by the rule)."""
+    each model's F and its paired differences (95 % t-interval; * = above 0 by the rule, - =
+    below it), and what the marks mean."""
     lines = []
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
@@ -142,6 +144,8 @@ def sweep_lines(sweep: Sweep) -> list[str]:
                      if row.versus else ["one run: no paired comparison"])
             lines.append(f"  {row.model:28s} {row.f:5.1f} {row.kendall_tau:+6.3f}   "
                          + "   ".join(parts))
+    lines.append("Paired differences: mean [95 % t-interval]; * above 0 and - below 0 by the "
+                 "decision rule (the interval excludes 0).")
     return lines
 
 
@@ -183,14 +187,14 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
     lines = []
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
-        room = base[CEILING] - base[heuristic]
+        room = cmp.shown(base[CEILING]) - cmp.shown(base[heuristic])  # as printed
         text = (f"Rarity weight {weight:g}: knowing every digit's rarity scores {base[CEILING]:.1f}"
                 f", {abs(room):.1f} points {'above' if room > 0 else 'below'} the best "
                 f"heuristic ({heuristic}, {base[heuristic]:.1f}): ")
         text += ("the annotators value appeal only here, so rarity is no guide to them."
                  if weight == 0 else "room that a summarizer which found rarity could show."
                  if room > 0 else "even knowing rarity does not beat that heuristic here.")
-        found = base[NOVELTY] - base[heuristic]
+        found = cmp.shown(base[NOVELTY]) - cmp.shown(base[heuristic])
         text += (f" The novelty formula (no labels, no training: each shot scored by how few of "
                  f"the video's shots look like it) scores {base[NOVELTY]:.1f}, {abs(found):.1f} "
                  f"points {'above' if found > 0 else 'below'} it.")

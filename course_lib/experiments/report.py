@@ -167,6 +167,14 @@ def _stretch(record, scores=None, chosen=None) -> float:
     return longest_stretch_share(selected_steps(record, scores) if chosen is None else chosen)
 
 
+def judged_the_other_way(data, finished: Sequence[JobResult]) -> list[JobResult]:
+    """``finished`` with the F of their untrained and final epochs recomputed under the other
+    way to combine annotators (:data:`OTHER_AGGREGATION`): what a paired comparison under that
+    way is computed from."""
+    other = replace(data, eval_method=OTHER_AGGREGATION[data.eval_method])
+    return [rescored(r, other, (0, r.selections[comparison.FINAL][0])) for r in finished]
+
+
 def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobResult],
                             pairs: Sequence[tuple[str, str]] | None = None) -> list[str]:
     """The finished runs and the baselines judged again by the other standard way to combine
@@ -205,7 +213,7 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
     models = in_order({r.job.model for r in finished})
     for model in models:
         mine = [r for r in finished if r.job.model == model]
-        runs = [rescored(r, other, (0, r.selections[comparison.FINAL][0])) for r in mine]
+        runs = judged_the_other_way(data, mine)
         rescored_runs += runs
         final = float(np.mean([comparison.selected_f(r, comparison.FINAL) for r in runs]))
         untrained = float(np.mean([r.f_scores[0] for r in runs]))
