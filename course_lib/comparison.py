@@ -767,7 +767,7 @@ def speed_cost(results: Iterable, fast: str, faithful: str, **kwargs
     (split, seed), = runs
     mine, theirs = table[fast][(split, seed)], table[faithful][(split, seed)]
     own = np.array(list(table[fast].values()))
-    spread = (f"{fast}'s {when.removesuffix(',')} moves by sd = {own.std(ddof=1):.1f} points "
+    spread = (f"{fast}'s {when} moves by sd = {own.std(ddof=1):.1f} points "
               f"between its {len(own)} runs" if len(own) > 1
               else "no second run says how much it moves")
     return None, text + (

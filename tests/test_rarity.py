@@ -175,6 +175,14 @@ def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draw
     lines = rarity_figure(sweep).axes[0].get_lines()
     assert len(lines) == 1 + 5  # the model; humans, ceiling, novelty, random, best heuristic
     np.testing.assert_allclose(lines[0].get_ydata(), [r.f for r in sweep.rows])
+    assert lines[0].get_color() == ex.model_color(MODEL)  # as in every figure of the runner
+
+
+def test_each_model_keeps_one_colour_across_figures():
+    known = [ex.model_color(m) for m in ex.MODELS]
+    assert known == [f"C{i}" for i in range(len(known))]
+    variant = ex.model_color(f"{MODEL}+dpp")
+    assert variant not in known and variant == ex.model_color(f"{MODEL}+dpp")
 
 
 def test_the_rarity_command_prints_the_sweep_and_refuses_bad_weights(runs, capsys):

@@ -60,6 +60,7 @@ from course_lib.experiments.jobs import (
     load_data,
     load_job,
     load_results,
+    model_color,
     number_ranges,
     run_job,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "load_data",
     "load_job",
     "load_results",
+    "model_color",
     "number_ranges",
     "run_job",
     "BUSY_EXIT",

@@ -100,6 +100,18 @@ class _Models(Mapping):
 MODELS: Mapping[str, Model] = _Models()
 
 
+def model_color(model: str) -> str:
+    """One colour per model in every figure of the runner and of notebook 06: the runner's
+    models in their order, a variant (``MODEL+OPTION``, your own) one of the colours after
+    them, fixed by its name, so that a model keeps its colour from one figure to the next."""
+    import zlib
+
+    known = list(MODELS)
+    if model in known:
+        return f"C{known.index(model) % 10}"
+    return f"C{len(known) + zlib.crc32(model.encode()) % max(10 - len(known), 1)}"
+
+
 def check_model(name: str) -> Model:
     if name not in MODELS:
         raise CourseError(f"Unknown model {name!r}: use one of {', '.join(MODELS)}, each "

@@ -17,7 +17,7 @@ import numpy as np
 from course_lib import comparison as cmp
 from course_lib import evaluation as ev
 from course_lib.errors import CourseError
-from course_lib.experiments.jobs import JobResult
+from course_lib.experiments.jobs import JobResult, model_color
 
 RARITY_WEIGHTS = (0.0, 0.3, 0.7, 1.0)
 CEILING = "rarity (knows the digits)"
@@ -159,10 +159,10 @@ def rarity_figure(sweep: Sweep, ax=None):
 
     fig, ax = plt.subplots(figsize=(9, 4)) if ax is None else (ax.figure, ax)
     weights = list(sweep.baselines)
-    for i, model in enumerate(cmp.in_order({r.model for r in sweep.rows})):
+    for model in cmp.in_order({r.model for r in sweep.rows}):
         f = [next(r.f for r in sweep.rows if r.model == model and r.weight == w)
              for w in weights]
-        ax.plot(weights, f, "o-", color=f"C{i}", label=model)
+        ax.plot(weights, f, "o-", color=model_color(model), label=model)
     lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), NOVELTY: ("0.4", "-."),
              "random": ("0.6", ":")}
     for name, (color, style) in lines.items():

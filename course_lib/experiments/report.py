@@ -34,6 +34,7 @@ from course_lib.experiments.jobs import (
     load_data,
     load_job,
     load_results,
+    model_color,
     number_ranges,
 )
 from course_lib.experiments.rarity import rescored
@@ -70,8 +71,8 @@ def f_per_epoch_figure(results: Sequence[JobResult],
     from course_lib.summary_plots import baseline_line
 
     fig, ax = plt.subplots(figsize=(9, 4)) if ax is None else (ax.figure, ax)
-    for i, (model, curves) in enumerate(seed_curves(results).items()):
-        _band(ax, curves, model, f"C{i}")
+    for model, curves in seed_curves(results).items():
+        _band(ax, curves, model, model_color(model))
     for name, value in (baselines or {}).items():
         baseline_line(ax, name, value)
     ax.set(xlabel="epoch (0 = untrained)", ylabel="test F-score (%)", title=title or
@@ -96,11 +97,10 @@ def per_split_figure(results: Sequence[JobResult],
     splits = sorted({r.job.split for r in results if r.finished})
     fig, axes = plt.subplots(1, max(len(splits), 1), figsize=(3.2 * max(len(splits), 1) + 1.5,
                                                              3.4), sharey=True, squeeze=False)
-    models = _model_order(r.job.model for r in results)
     for ax, split in zip(axes[0], splits, strict=False):  # no panel without a split
         mine = [r for r in results if r.job.split == split]
         for model, curves in seed_curves(mine).items():
-            _band(ax, curves, model, f"C{models.index(model)}")
+            _band(ax, curves, model, model_color(model))
         for name, value in (baselines or {}).get(split, {}).items():  # values differ by split
             ax.axhline(value, lw=1.1, label=name, **BASELINE_STYLES.get(name, {"ls": "--"}))
         ax.set(xlabel="epoch", title=f"split {split}")
