@@ -226,6 +226,7 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         raise CourseError(f"loss_curves_figure draws the metrics {known}; the runs have only "
                           f"{given}. Pass the per-epoch means of a run's training metrics "
                           "(plotting.run_curves(run)).")
+    targets = {} if sigma is None else dict(sigma) if isinstance(sigma, Mapping) else {"": sigma}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
     for ax, (name, ylabel, keys, limits) in zip(axes[0], panels, strict=True):
         for index, (label, run) in enumerate(curves.items()):
@@ -237,12 +238,9 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
             ax.axhline(0.5, color="0.4", lw=1, ls=":")
             ax.plot([], [], color="0.3", ls="-", label="on originals")
             ax.plot([], [], color="0.3", ls="--", label="on summaries")
-        targets = ({} if sigma is None else dict(sigma) if isinstance(sigma, Mapping)
-                   else {"": sigma})
-        for i, (who, value) in enumerate(targets.items()):
-            if name == "mean score":
-                ax.axhline(value, color="k", lw=1, ls=(":", "-.", "--")[i % 3],
-                           label=f"σ = {value}" + (f" ({who})" if who else ""))
+        for i, (who, value) in enumerate(targets.items() if name == "mean score" else ()):
+            ax.axhline(value, color="k", lw=1, ls=(":", "-.", "--")[i % 3],
+                       label=f"σ = {value}" + (f" ({who})" if who else ""))
         top = max((np.nanmax(np.asarray(run[k], dtype=float)) for run in curves.values()
                    for k in keys if k in run and np.isfinite(run[k]).any()), default=1.0)
         ax.set_ylim(limits or (0.0, 1.08 * top if top > 0 else 1.0))
