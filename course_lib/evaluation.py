@@ -29,7 +29,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -699,6 +699,7 @@ class Baseline:
     f_score: float
     kendall_tau: float
     spearman_rho: float
+    per_video: Mapping[str, float] = field(default_factory=dict)  # F, mean over the draws
 
 
 def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int = 10,
@@ -712,7 +713,8 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
 
     Random is averaged over ``n_random_trials`` draws from ``np.random.default_rng(seed)``.
     Every row but human needs features; τ/ρ need annotator scores (NaN without them, or with
-    ``rank=False``, which skips their cost where only F is wanted).
+    ``rank=False``, which skips their cost where only F is wanted). Each row keeps its F per
+    test video too (``per_video``), for comparisons paired video by video.
     """
     keys = list(split.test_keys)
     rng = np.random.default_rng(seed)
@@ -732,17 +734,19 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
         with warnings.catch_warnings():
             if name == "supervised (uses labels)":  # a regression onto [0, 1] can dip below 0:
                 warnings.simplefilter("ignore", ScoreWarning)  # such shots are never picked
-            f = np.mean([e.mean for e in evaluate_epochs(dataset, sets, keys)])
+            evaluations = evaluate_epochs(dataset, sets, keys)
+        f = np.mean([e.mean for e in evaluations])
         tau = rho = np.nan
         if ranked:
             tau, rho = np.mean([list(evaluate_rank_correlation(dataset, s, keys).values())
                                 for s in sets], axis=0)
-        table[name] = Baseline(float(f), float(tau), float(rho))
+        table[name] = Baseline(float(f), float(tau), float(rho), {
+            k: float(np.mean([e.per_video[k] for e in evaluations])) for k in keys})
     human = [human_rank_correlation(annotator_step_scores(dataset[k].user_scores,
                                                           dataset[k].picks))
              for k in keys] if ranked else [(np.nan, np.nan)]
     tau, rho = np.mean(human, axis=0)
+    people = {k: float(human_leave_one_out(dataset[k], dataset.eval_method)) for k in keys}
     table["human (leave-one-out)"] = Baseline(
-        float(np.mean([human_leave_one_out(dataset[k], dataset.eval_method) for k in keys])),
-        float(tau), float(rho))
+        float(np.mean(list(people.values()))), float(tau), float(rho), people)
     return table

@@ -350,37 +350,71 @@ def _listing(names: list[str], values: Mapping[str, float], fmt: str, last: str)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
-def with_own_untrained(baselines: Mapping[str, float], run, seed: int) -> dict[str, float]:
-    """``baselines`` for one run's verdict: each "untrained ..." row (a mean over seeds) becomes
-    this run's own epoch 0, named for its seed: its untrained self is what its training had to
-    improve on, and one seed's untrained F can lie far from the seeds' mean."""
-    own = float(run.history.evals["f_score"][0])
-    return {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
-            (own if name.startswith("untrained ") else value) for name, value in baselines.items()}
-
-
 def versus_baselines(name: str, value: float, baselines: Mapping[str, float],
-                     fmt: str = ".1f", spread: float = 0.0,
+                     fmt: str = ".1f", spread: float | Mapping[str, float] = 0.0,
                      spread_name: str = "one standard deviation over seeds") -> str:
     """One sentence computed from the numbers: which baselines ``value`` beats, ties and does not
     beat, so that a notebook's conclusion is what it ran.
 
     A tie is equal as printed with ``fmt``, or, given the noise of the result (``spread``, e.g.
     its standard deviation over seeds; NaN counts as unknown, i.e. 0), a difference no larger than
-    that: a few seeds that land a hair above a baseline have not beaten it.
+    that: a few seeds that land a hair above a baseline have not beaten it. ``spread`` may give
+    each baseline its own noise (a comparison paired video by video: :func:`one_run_verdicts`).
     """
-    noise = float(spread) if np.isfinite(spread) else 0.0
+    each = isinstance(spread, Mapping)
+    noise = {b: float(s) if np.isfinite(s := (spread.get(b, np.nan) if each else spread)) else 0.0
+             for b in baselines}
     shown = {b: format(v, fmt) for b, v in baselines.items()}
     mine = format(value, fmt)
-    ties = [b for b in baselines if shown[b] == mine or abs(value - baselines[b]) <= noise]
+    ties = [b for b in baselines if shown[b] == mine or abs(value - baselines[b]) <= noise[b]]
     beats = [b for b in baselines if b not in ties and value > baselines[b]]
     loses = [b for b in baselines if b not in ties and value < baselines[b]]
-    tie_words = (f"is within {spread_name} (± {noise:{fmt.lstrip('+')}}) of" if noise > 0
-                 else "ties with")
+    plain = fmt.lstrip("+")
+    if each and any(noise[b] > 0 for b in ties):
+        tie_words = f"is within {spread_name} of"
+        listed = {b: f"{baselines[b]:{fmt}} ± {noise[b]:{plain}}" for b in ties}
+        tied = (listed, "s")
+    else:
+        widest = max((noise[b] for b in ties), default=0.0)
+        tie_words = (f"is within {spread_name} (± {widest:{plain}}) of" if widest > 0
+                     else "ties with")
+        tied = (baselines, fmt)
     parts = ([f"beats {_listing(beats, baselines, fmt, 'and')}"] if beats else []) + \
-        ([f"{tie_words} {_listing(ties, baselines, fmt, 'and')}"] if ties else []) + \
+        ([f"{tie_words} {_listing(ties, *tied, 'and')}"] if ties else []) + \
         ([f"does not beat {_listing(loses, baselines, fmt, 'or')}"] if loses else [])
     return f"{name} ({mine}) " + "; it ".join(parts) + "."
+
+
+def one_run_verdicts(label: str, run, dataset, table: Mapping[str, ev.Baseline],
+                     seed: int) -> list[str]:
+    """One run's F under each selection rule against every row of ``table`` (a
+    :func:`~course_lib.evaluation.baseline_table` of its test videos), paired video by video:
+    a difference no larger than the standard error of the per-video differences is a tie (one
+    run on a handful of videos that lands a hair above a baseline has not beaten it). Its
+    "untrained ..." row (a mean over seeds) becomes this run's own epoch 0, named for its seed:
+    what its training had to improve on."""
+    keys = list(next(iter(table.values())).per_video)
+    epochs, _ = run.scores_by_epoch(keys[0])
+    rows = {k: run.scores_by_epoch(k)[1] for k in keys}
+
+    def per_video(epoch: int) -> dict[str, float]:
+        at = list(epochs).index(epoch)
+        return ev.evaluate(dataset, {k: rows[k][at] for k in keys}, keys).per_video
+
+    untrained = per_video(0)
+    others = {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
+              (untrained if name.startswith("untrained ") else dict(row.per_video))
+              for name, row in table.items()}
+    means = {name: float(np.mean([f[k] for k in keys])) for name, f in others.items()}
+    sentences = []
+    for rule, (epoch, f) in run.selections().items():
+        mine = per_video(epoch)
+        noise = {name: ev.standard_error([mine[k] - other[k] for k in keys])
+                 for name, other in others.items()}
+        sentences.append(versus_baselines(
+            f"{label}, {rule}", f, means, spread=noise,
+            spread_name="one standard error of the paired per-video differences"))
+    return sentences
 
 
 def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],

@@ -243,20 +243,6 @@ def test_score_history_sentences_follow_the_scores(smoke_data, flat_after, untra
     assert f"{scores[-1].max():.3f}" in second
 
 
-def test_one_runs_verdict_compares_it_with_its_own_untrained_self():
-    """A single seed is judged against its own epoch 0, not the untrained mean over seeds
-    (seed 0's untrained SUM-GAN scored 44.5 where the mean over seeds was 39.9)."""
-    from types import SimpleNamespace
-
-    run = SimpleNamespace(history=SimpleNamespace(evals={"f_score": [44.5, 41.0, 42.4]}))
-    baselines = {"random": 39.7, "untrained SUM-GAN": 39.9, "human (leave-one-out)": 58.4}
-    own = sp.with_own_untrained(baselines, run, seed=0)
-    assert own == {"random": 39.7, "untrained SUM-GAN (seed 0)": 44.5,
-                   "human (leave-one-out)": 58.4}
-    sentence = sp.versus_baselines("final epoch", 42.4, own)
-    assert "does not beat untrained SUM-GAN (seed 0) (44.5)" in sentence
-
-
 def test_the_sigma_sweep_draws_this_run_and_the_paper_on_the_same_f_span():
     measured = {"final epoch": {0.1: 30.0, 0.3: 41.7}}
     published = {"SumMe": {0.1: 48.2, 0.3: 47.6}}
@@ -265,3 +251,38 @@ def test_the_sigma_sweep_draws_this_run_and_the_paper_on_the_same_f_span():
     assert np.diff(ours.get_ylim())[0] == pytest.approx(np.diff(theirs.get_ylim())[0])
     assert theirs.get_ylim()[0] < 47.6 and theirs.get_ylim()[1] > 48.2
     matplotlib.pyplot.close(fig)
+
+
+def test_one_run_is_judged_video_by_video_against_each_baseline():
+    """A single run beats a baseline only by more than the standard error of its per-video
+    differences from it; its untrained row is its own epoch 0."""
+    from types import SimpleNamespace
+
+    from course_lib.config import summarization_data_config
+    from course_lib.data.summarization import make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    data = make_synthetic_dataset(summarization_data_config("laptop", verbose=False))
+    split = make_splits(data.keys(), rng=np.random.default_rng(0))[0]
+    keys = list(split.test_keys)
+    untrained = ev.uniform_scores(data, keys)
+    trained = {k: data[k].gtscore for k in keys}  # the annotators' own mean: far above most
+    table = ev.baseline_table(data, split, rank=False, n_random_trials=3, extra={
+        "untrained model": ev.random_scores(data, keys, np.random.default_rng(1)),
+        "the same scores": trained})
+    f = {e: ev.evaluate(data, s, keys).mean for e, s in ((0, untrained), (1, trained))}
+    run = SimpleNamespace(
+        scores_by_epoch=lambda k: (np.array([0, 1]), np.stack([untrained[k], trained[k]])),
+        selections=lambda: {"final epoch": (1, f[1])})
+    (said,) = sp.one_run_verdicts("model", run, data, table, seed=3)
+    assert said.startswith(f"model, final epoch ({f[1]:.1f})")
+    assert f"untrained model (seed 3) ({f[0]:.1f})" in said  # its own epoch 0
+    assert "ties with the same scores" in said  # identical on every video: no noise, a tie
+    beaten = said.split("; it ")[0]
+    assert beaten.startswith(f"model, final epoch ({f[1]:.1f}) beats") and "uniform" in beaten
+    differences = [ev.evaluate(data, trained, keys).per_video[k] - table["random"].per_video[k]
+                   for k in keys]
+    if abs(np.mean(differences)) <= ev.standard_error(differences):
+        assert "random (" in said.split("within one standard error")[1]
+    else:
+        assert "random (" in beaten or "does not beat" in said
