@@ -700,6 +700,7 @@ class Baseline:
     kendall_tau: float
     spearman_rho: float
     per_video: Mapping[str, float] = field(default_factory=dict)  # F, mean over the draws
+    per_video_tau: Mapping[str, float] = field(default_factory=dict)  # Kendall τ, likewise
 
 
 def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int = 10,
@@ -737,16 +738,19 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
             evaluations = evaluate_epochs(dataset, sets, keys)
         f = np.mean([e.mean for e in evaluations])
         tau = rho = np.nan
-        if ranked:
-            tau, rho = np.mean([list(evaluate_rank_correlation(dataset, s, keys).values())
-                                for s in sets], axis=0)
+        taus = {}
+        if ranked:  # [sets, videos, (τ, ρ)]
+            ranks = np.array([rank_correlation_per_video(dataset, s, keys) for s in sets])
+            tau, rho = ranks.mean(axis=(0, 1))
+            taus = dict(zip(keys, ranks[..., 0].mean(axis=0).tolist(), strict=True))
         table[name] = Baseline(float(f), float(tau), float(rho), {
-            k: float(np.mean([e.per_video[k] for e in evaluations])) for k in keys})
+            k: float(np.mean([e.per_video[k] for e in evaluations])) for k in keys}, taus)
     human = [human_rank_correlation(annotator_step_scores(dataset[k].user_scores,
                                                           dataset[k].picks))
              for k in keys] if ranked else [(np.nan, np.nan)]
     tau, rho = np.mean(human, axis=0)
     people = {k: float(human_leave_one_out(dataset[k], dataset.eval_method)) for k in keys}
     table["human (leave-one-out)"] = Baseline(
-        float(np.mean(list(people.values()))), float(tau), float(rho), people)
+        float(np.mean(list(people.values()))), float(tau), float(rho), people,
+        {k: float(t) for k, (t, _) in zip(keys, human, strict=True)} if ranked else {})
     return table

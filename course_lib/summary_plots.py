@@ -417,6 +417,32 @@ def one_run_verdicts(label: str, run, dataset, table: Mapping[str, ev.Baseline],
     return sentences
 
 
+def one_run_tau_verdict(label: str, dataset, scores: Mapping[str, np.ndarray],
+                        table: Mapping[str, ev.Baseline], untrained: Mapping[str, np.ndarray],
+                        seed: int) -> str:
+    """``scores``' Kendall τ against every row of ``table`` that has one, paired video by video
+    as :func:`one_run_verdicts` pairs F: a difference within one standard error of the per-video
+    differences is a tie. The "untrained ..." row becomes ``untrained``'s τ (this seed's own
+    untrained model's scores), named for its seed."""
+    rows = {name: row for name, row in table.items() if row.per_video_tau}
+    keys = list(next(iter(rows.values())).per_video_tau)
+
+    def taus(of: Mapping[str, np.ndarray]) -> dict[str, float]:
+        return dict(zip(keys, ev.rank_correlation_per_video(dataset, of, keys)[:, 0],
+                        strict=True))
+
+    mine, own = taus(scores), taus(untrained)
+    others = {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
+              (own if name.startswith("untrained ") else dict(row.per_video_tau))
+              for name, row in rows.items()}
+    return versus_baselines(
+        label, float(np.mean(list(mine.values()))),
+        {name: float(np.mean(list(t.values()))) for name, t in others.items()}, fmt="+.3f",
+        spread={name: ev.standard_error([mine[k] - t[k] for k in keys])
+                for name, t in others.items()},
+        spread_name="one standard error of the paired per-video differences")
+
+
 def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],
                 xlabel: str = "F-score (%)", title: str = "", ax: plt.Axes | None = None
                 ) -> plt.Axes:

@@ -286,3 +286,24 @@ def test_one_run_is_judged_video_by_video_against_each_baseline():
         assert "random (" in said.split("within one standard error")[1]
     else:
         assert "random (" in beaten or "does not beat" in said
+
+
+def test_one_runs_rank_correlation_is_judged_video_by_video_too():
+    from course_lib.config import summarization_data_config
+    from course_lib.data.summarization import make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    data = make_synthetic_dataset(summarization_data_config("laptop", verbose=False))
+    split = make_splits(data.keys(), rng=np.random.default_rng(0))[0]
+    keys = list(split.test_keys)
+    model = {k: data[k].gtscore for k in keys}
+    own = ev.random_scores(data, keys, np.random.default_rng(2))
+    table = ev.baseline_table(data, split, n_random_trials=3, extra={
+        "untrained model": ev.uniform_scores(data, keys), "the same scores": model})
+    assert table["random"].kendall_tau == pytest.approx(
+        np.mean(list(table["random"].per_video_tau.values())))
+    said = sp.one_run_tau_verdict("τ", data, model, table, own, seed=4)
+    own_tau = ev.evaluate_rank_correlation(data, own, keys)["kendall_tau"]
+    assert f"untrained model (seed 4) ({own_tau:+.3f})" in said  # this seed's, not the table's
+    assert "ties with the same scores" in said
+    assert said.split("; it ")[0].startswith("τ (") and "beats" in said.split("; it ")[0]
