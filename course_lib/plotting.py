@@ -201,7 +201,7 @@ def run_curves(run) -> dict[str, np.ndarray]:
 
 def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
                        sigma: float | Mapping[str, float] | None = None,
-                       title: str = "") -> plt.Figure:
+                       title: str = "", colors: Mapping[str, str] | None = None) -> plt.Figure:
     """Per-epoch training curves of several runs side by side, on fixed scales, so that a
     divergence (a growing reconstruction, a discriminator that tells every summary apart) is
     seen at once.
@@ -212,7 +212,8 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
     (from 0); the discriminator's outputs on originals (solid) and summaries (dashed) on [0, 1]
     with 0.5 drawn, where it cannot tell them apart; the mean score on [0, 1] with ``sigma``
     drawn when given (one σ, or named ones, e.g. ``{"-sl": 0.1, "AAE": 0.15}``: models with
-    other targets each get theirs). A panel no run has a metric for is left out; one colour per run.
+    other targets each get theirs). A panel no run has a metric for is left out; one colour per
+    run (``colors`` by label, e.g. each model's colour in the other figures; else C0, C1, ...).
     """
     if not curves:
         raise CourseError("loss_curves_figure needs at least one run: pass {label: {metric: "
@@ -232,7 +233,8 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         for index, (label, run) in enumerate(curves.items()):
             for key in (k for k in keys if k in run):
                 values = np.asarray(run[key], dtype=float)
-                ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, color=f"C{index}",
+                ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3,
+                        color=(colors or {}).get(label, f"C{index}"),
                         ls="--" if key in _ON_SUMMARIES else "-", label=label)
         if name == "discriminator outputs":
             ax.axhline(0.5, color="0.4", lw=1, ls=":")

@@ -85,3 +85,11 @@ def test_runs_with_other_sparsity_targets_each_get_their_sigma():
     drawn = {line.get_label(): line.get_ydata()[0] for line in panel.get_lines()}
     assert drawn["σ = 0.1 (-sl)"] == 0.1 and drawn["σ = 0.15 (AAE)"] == 0.15
     plt.close(fig)
+
+
+def test_runs_can_keep_the_colours_they_have_in_other_figures():
+    run = {"mean_score": [0.3, 0.2], "reconstruction": [1.0, 0.9]}
+    fig = plotting.loss_curves_figure({"a": run, "b": run}, colors={"b": "C4"})
+    panel = fig.axes[0]
+    assert [line.get_color() for line in panel.get_lines()[:2]] == ["C0", "C4"]
+    plt.close(fig)
