@@ -362,7 +362,7 @@ def why_sentences(conditions: Mapping[str, ConditionResult],
     ratio = (f"; the reconstruction's is {s.norm / r.norm:.0f} times smaller"
              if r is not None and strongest != "reconstruction" and r.norm > 0 else "")
     lines.append(f"On the selector's parameters the strongest pull is the {strongest} term's "
-                 f"(gradient norm {s.norm:.3g}){ratio}; a step on it alone "
+                 f"(gradient norm {s.norm:.3g}){ratio}; a step on the {strongest} term alone "
                  + ("widens" if s.widens > 0 else "narrows") + f" the scores (cosine "
                  f"{s.widens:+.2f} with the gradient of their spread).")
     return lines

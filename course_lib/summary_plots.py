@@ -386,13 +386,14 @@ def versus_baselines(name: str, value: float, baselines: Mapping[str, float],
 
 
 def one_run_verdicts(label: str, run, dataset, table: Mapping[str, ev.Baseline],
-                     seed: int) -> list[str]:
+                     seed: int, rules: Sequence[str] | None = None) -> list[str]:
     """One run's F under each selection rule against every row of ``table`` (a
     :func:`~course_lib.evaluation.baseline_table` of its test videos), paired video by video:
     a difference no larger than the standard error of the per-video differences is a tie (one
     run on a handful of videos that lands a hair above a baseline has not beaten it). Its
     "untrained ..." row (a mean over seeds) becomes this run's own epoch 0, named for its seed:
-    what its training had to improve on."""
+    what its training had to improve on. ``rules``: the selection rules to judge (default:
+    all)."""
     keys = list(next(iter(table.values())).per_video)
     epochs, _ = run.scores_by_epoch(keys[0])
     rows = {k: run.scores_by_epoch(k)[1] for k in keys}
@@ -408,6 +409,8 @@ def one_run_verdicts(label: str, run, dataset, table: Mapping[str, ev.Baseline],
     means = {name: float(np.mean([f[k] for k in keys])) for name, f in others.items()}
     sentences = []
     for rule, (epoch, f) in run.selections().items():
+        if rules is not None and rule not in rules:
+            continue
         mine = per_video(epoch)
         noise = {name: ev.standard_error([mine[k] - other[k] for k in keys])
                  for name, other in others.items()}

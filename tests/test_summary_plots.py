@@ -275,6 +275,7 @@ def test_one_run_is_judged_video_by_video_against_each_baseline():
         scores_by_epoch=lambda k: (np.array([0, 1]), np.stack([untrained[k], trained[k]])),
         selections=lambda: {"final epoch": (1, f[1])})
     (said,) = sp.one_run_verdicts("model", run, data, table, seed=3)
+    assert sp.one_run_verdicts("model", run, data, table, seed=3, rules=["best"]) == []
     assert said.startswith(f"model, final epoch ({f[1]:.1f})")
     assert f"untrained model (seed 3) ({f[0]:.1f})" in said  # its own epoch 0
     assert "ties with the same scores" in said  # identical on every video: no noise, a tie
