@@ -395,29 +395,18 @@ def one_run_verdicts(label: str, run, dataset, table: Mapping[str, ev.Baseline],
     what its training had to improve on. ``rules``: the selection rules to judge (default:
     all)."""
     keys = list(next(iter(table.values())).per_video)
-    epochs, _ = run.scores_by_epoch(keys[0])
+    epochs = list(run.scores_by_epoch(keys[0])[0])
     rows = {k: run.scores_by_epoch(k)[1] for k in keys}
 
     def per_video(epoch: int) -> dict[str, float]:
-        at = list(epochs).index(epoch)
+        at = epochs.index(epoch)
         return ev.evaluate(dataset, {k: rows[k][at] for k in keys}, keys).per_video
 
-    untrained = per_video(0)
-    others = {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
-              (untrained if name.startswith("untrained ") else dict(row.per_video))
-              for name, row in table.items()}
-    means = {name: float(np.mean([f[k] for k in keys])) for name, f in others.items()}
-    sentences = []
-    for rule, (epoch, f) in run.selections().items():
-        if rules is not None and rule not in rules:
-            continue
-        mine = per_video(epoch)
-        noise = {name: ev.standard_error([mine[k] - other[k] for k in keys])
-                 for name, other in others.items()}
-        sentences.append(versus_baselines(
-            f"{label}, {rule}", f, means, spread=noise,
-            spread_name="one standard error of the paired per-video differences"))
-    return sentences
+    others = _own_untrained({name: row.per_video for name, row in table.items()},
+                            per_video(0), seed)
+    return [_paired_verdict(f"{label}, {rule}", f, per_video(epoch), others, ".1f")
+            for rule, (epoch, f) in run.selections().items()
+            if rules is None or rule in rules]
 
 
 def one_run_tau_verdict(label: str, dataset, scores: Mapping[str, np.ndarray],
@@ -427,22 +416,43 @@ def one_run_tau_verdict(label: str, dataset, scores: Mapping[str, np.ndarray],
     as :func:`one_run_verdicts` pairs F: a difference within one standard error of the per-video
     differences is a tie. The "untrained ..." row becomes ``untrained``'s τ (this seed's own
     untrained model's scores), named for its seed."""
-    rows = {name: row for name, row in table.items() if row.per_video_tau}
-    keys = list(next(iter(rows.values())).per_video_tau)
+    rows = {name: row.per_video_tau for name, row in table.items() if row.per_video_tau}
+    keys = list(next(iter(rows.values())))
 
     def taus(of: Mapping[str, np.ndarray]) -> dict[str, float]:
         return dict(zip(keys, ev.rank_correlation_per_video(dataset, of, keys)[:, 0],
                         strict=True))
 
-    mine, own = taus(scores), taus(untrained)
-    others = {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
-              (own if name.startswith("untrained ") else dict(row.per_video_tau))
-              for name, row in rows.items()}
+    mine = taus(scores)
+    return _paired_verdict(label, float(np.mean(list(mine.values()))), mine,
+                           _own_untrained(rows, taus(untrained), seed), "+.3f")
+
+
+def below_own_untrained(runs: Mapping[int, object], rules: Sequence[str]) -> str:
+    """On how many seeds each selection rule's F ends below that seed's own untrained model
+    (epoch 0): a mean over seeds can hide that training made every run worse."""
+    worse = {r: sum(run.selections()[r][1] < run.history.evals["f_score"][0]
+                    for run in runs.values()) for r in rules}
+    return "Below the seed's own untrained model: " + "; ".join(
+        f"{r.split(' (')[0]} on {n} of {len(runs)} seeds" for r, n in worse.items()) + "."
+
+
+def _own_untrained(rows: Mapping[str, Mapping[str, float]], own: Mapping[str, float],
+                   seed: int) -> dict[str, Mapping[str, float]]:
+    """``rows`` (per-video values by baseline) with each "untrained ..." row (a mean over seeds)
+    replaced by one run's own untrained values, named for its seed."""
+    return {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
+            (own if name.startswith("untrained ") else values) for name, values in rows.items()}
+
+
+def _paired_verdict(label: str, value: float, mine: Mapping[str, float],
+                    others: Mapping[str, Mapping[str, float]], fmt: str) -> str:
+    """:func:`versus_baselines` with each baseline's noise the standard error of its per-video
+    differences from ``mine``."""
     return versus_baselines(
-        label, float(np.mean(list(mine.values()))),
-        {name: float(np.mean(list(t.values()))) for name, t in others.items()}, fmt="+.3f",
-        spread={name: ev.standard_error([mine[k] - t[k] for k in keys])
-                for name, t in others.items()},
+        label, value, {name: float(np.mean([v[k] for k in mine])) for name, v in others.items()},
+        fmt=fmt, spread={name: ev.standard_error([mine[k] - v[k] for k in mine])
+                         for name, v in others.items()},
         spread_name="one standard error of the paired per-video differences")
 
 

@@ -308,3 +308,15 @@ def test_one_runs_rank_correlation_is_judged_video_by_video_too():
     assert f"untrained model (seed 4) ({own_tau:+.3f})" in said  # this seed's, not the table's
     assert "ties with the same scores" in said
     assert said.split("; it ")[0].startswith("τ (") and "beats" in said.split("; it ")[0]
+
+
+def test_the_seeds_below_their_own_untrained_model_are_counted_per_rule():
+    from types import SimpleNamespace
+
+    def run(untrained, final):
+        return SimpleNamespace(history=SimpleNamespace(evals={"f_score": [untrained, final]}),
+                               selections=lambda: {"final epoch (label-free)": (1, final)})
+
+    runs = {0: run(45.0, 40.0), 1: run(40.0, 42.0), 2: run(41.0, 41.0)}
+    assert sp.below_own_untrained(runs, ["final epoch (label-free)"]) == (
+        "Below the seed's own untrained model: final epoch on 1 of 3 seeds.")
