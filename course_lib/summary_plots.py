@@ -324,6 +324,7 @@ def sum_gan_panels(history, steps_per_epoch: int = 1, *, sigma: float | None = N
              ylabel="F-score (%)")
     for ax in axes[:len(panels) + 1]:
         ax.grid(alpha=0.3)
+        whole_epochs(ax)
         if ax.get_legend_handles_labels()[0] and ax is not f_ax:
             ax.legend(fontsize="small")
     for ax in axes[len(panels) + 1:]:
@@ -457,19 +458,23 @@ def _paired_verdict(label: str, value: float, mine: Mapping[str, float],
 
 
 def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],
-                xlabel: str = "F-score (%)", title: str = "", ax: plt.Axes | None = None
-                ) -> plt.Axes:
+                xlabel: str = "F-score (%)", title: str = "", ax: plt.Axes | None = None,
+                spreads: Mapping[str, float] | None = None) -> plt.Axes:
     """Horizontal bars: the model's label-free results (blue) and any chosen with the test labels
     (a name with "best test epoch": orange, hatched) above every baseline (grey), values
-    printed."""
+    printed. ``spreads`` (e.g. the standard deviation over seeds of a mean) draws ± that as an
+    error bar and prints it: a mean 0.1 above a baseline is no lead when seeds move it by 6."""
     rows = {**results, **baselines}
+    spreads = spreads or {}
     if ax is None:
         ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))[1]
     looks = [USES_TEST_LABELS if uses_test_labels(name) else LABEL_FREE for name in results]
     looks += [BASELINE_BAR] * len(baselines)
-    for i, (value, look) in enumerate(zip(rows.values(), looks, strict=True)):
-        ax.barh(i, value, **look)
-        ax.text(value + 0.5, i, f"{value:.1f}", va="center", fontsize="small")
+    for i, ((name, value), look) in enumerate(zip(rows.items(), looks, strict=True)):
+        spread = spreads.get(name) if np.isfinite(spreads.get(name, np.nan)) else None
+        ax.barh(i, value, xerr=spread, capsize=3 if spread else 0, **look)
+        label = f"{value:.1f}" + (f" ± {spread:.1f}" if spread else "")
+        ax.text(value + (spread or 0) + 0.5, i, label, va="center", fontsize="small")
     ax.set_yticks(range(len(rows)), list(rows))
     ax.set(xlabel=xlabel, xlim=(0, 100), title=title)
     ax.invert_yaxis()
@@ -484,6 +489,12 @@ LABEL_FREE = dict(facecolor="C0", label="model, label-free choice")
 USES_TEST_LABELS = dict(facecolor="C1", hatch="//", edgecolor="k",
                         label="model, best test epoch (uses test labels)")
 BASELINE_BAR = dict(facecolor="0.6", label="baseline")
+
+
+def whole_epochs(ax: plt.Axes) -> None:
+    """Ticks on the x axis at whole epochs only: "epoch 2.5" reads as a half-trained model that
+    was never evaluated."""
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 
 
 def uses_test_labels(name: str) -> bool:
@@ -510,6 +521,7 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
     chance_line(axes[1])
     for ax in axes:
         ax.grid(alpha=0.3)
+        whole_epochs(ax)
         legend_beside(ax)
     fig.tight_layout()
     return fig
@@ -829,6 +841,7 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
             baseline_line(ax, baseline, value)
         ax.set(xlabel="epoch (0: untrained)", title=f"{name}: test F-score per seed")
         ax.grid(alpha=0.3)
+        whole_epochs(ax)
     axes[0, 0].set_ylabel("F-score (%)")
     legend_beside(axes[0, -1])
     fig.tight_layout()

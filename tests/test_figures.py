@@ -317,3 +317,22 @@ def test_the_seeds_figure_keeps_both_panels_readable_beside_a_long_legend():
     fig.canvas.draw()  # a legend in two columns left each panel 12 % of the width
     assert all(ax.get_window_extent().width > 0.18 * fig.bbox.width for ax in fig.axes[:2])
     plt.close(fig)
+
+
+def test_epoch_axes_tick_at_whole_epochs_only():
+    """Notebook 04's training panels ticked 0, 2.5, 5, ... 17.5: epochs never evaluated."""
+    from tests.test_summary_plots import sum_gan_history
+
+    figures = [sp.sum_gan_panels(sum_gan_history(epochs=20), 4, sigma=0.1),
+               sp.seeds_plot({seed: FinishedRun() for seed in range(3)}, {"random": 30.0},
+                             summary_key="p_summary"),
+               sp.stability_plot({"SUM-GAN-AAE": {0: FinishedRun()}})]
+    for fig in figures:
+        fig.canvas.draw()
+        epoch_axes = [ax for ax in fig.axes if ax.get_xlabel().startswith("epoch")]
+        assert epoch_axes
+        for ax in epoch_axes:
+            low, high = ax.get_xlim()
+            ticks = [t for t in ax.get_xticks() if low <= t <= high]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        plt.close(fig)

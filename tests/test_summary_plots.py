@@ -120,6 +120,19 @@ def test_result_bars_show_every_baseline(value):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["model", "random", "human"]
 
 
+def test_result_bars_draw_and_print_a_means_spread_where_given():
+    """Notebook 04's means over seeds were drawn without the 6-point spread that made a
+    0.1-point lead over a baseline no lead."""
+    ax = sp.result_bars({"final epoch": 45.1, "single run": 44.0}, {"random": 45.0},
+                        spreads={"final epoch": 6.1, "single run": np.nan})
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["45.1 ± 6.1", "44.0", "45.0"]
+    bars = [c for c in ax.containers if getattr(c, "errorbar", None) is not None]
+    widths = [seg[1][0] - seg[0][0] for c in bars
+              for seg in c.errorbar.lines[2][0].get_segments()]
+    assert widths == pytest.approx([12.2])
+
+
 def test_live_plot_spends_at_most_a_fifth_of_the_time_drawing(monkeypatch):
     """On a clock the test controls (real timings made this test fail whenever the garbage
     collector ran during a draw): drawings that cost 0.05 s, one of 0.4 s among them, while
