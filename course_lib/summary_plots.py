@@ -211,6 +211,17 @@ BASELINE_STYLES = {
 }
 
 
+# Seeds' lines in colours no baseline uses (the baselines take orange, olive, brown, purple,
+# green and greys), the same colour for a seed in every figure.
+SEED_COLORS = ("tab:blue", "tab:red", "tab:cyan", "tab:pink", "navy", "crimson", "teal",
+               "magenta")
+
+
+def seed_color(seed: int) -> str:
+    """The colour of seed ``seed``'s line in every per-seed figure."""
+    return SEED_COLORS[seed % len(SEED_COLORS)]
+
+
 def baseline_line(ax: plt.Axes, name: str, value: float) -> None:
     """A baseline as a labelled horizontal line in its own style."""
     style = BASELINE_STYLES.get(name, dict(color="0.3", ls="--"))
@@ -510,9 +521,11 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
         len(runs) + len(baselines or {}), 4.2)))
     for seed, run in runs.items():
         axes[0].plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
-                     run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
+                     run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}",
+                     color=seed_color(seed))
         means = run.epoch_means(summary_key)
-        axes[1].plot(np.arange(1, len(means) + 1), means, "o-", ms=3, label=f"seed {seed}")
+        axes[1].plot(np.arange(1, len(means) + 1), means, "o-", ms=3, label=f"seed {seed}",
+                     color=seed_color(seed))
     for name, value in (baselines or {}).items():
         baseline_line(axes[0], name, value)
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
@@ -836,7 +849,8 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
     for ax, (name, by_seed) in zip(axes[0], runs.items(), strict=True):
         for seed, run in by_seed.items():
             ax.plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
-                    run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}")
+                    run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}",
+                    color=seed_color(seed))
         for baseline, value in (baselines or {}).items():
             baseline_line(ax, baseline, value)
         ax.set(xlabel="epoch (0: untrained)", title=f"{name}: test F-score per seed")

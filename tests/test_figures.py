@@ -336,3 +336,26 @@ def test_epoch_axes_tick_at_whole_epochs_only():
             ticks = [t for t in ax.get_xticks() if low <= t <= high]
             assert ticks and all(float(t).is_integer() for t in ticks), ticks
         plt.close(fig)
+
+
+def test_a_seeds_line_shares_no_colour_with_a_baseline_and_keeps_it_across_figures():
+    """Notebook 04: seed 1 (orange) ran through the three orange positional baselines; 05: seed 0
+    was blue in one figure and red in the next."""
+    from matplotlib.colors import to_hex
+
+    baselines = {name: 40.0 + i for i, name in enumerate(sp.BASELINE_STYLES)}
+    runs = {seed: FinishedRun() for seed in (0, 1, 2)}
+    seeds = sp.seeds_plot(runs, baselines, summary_key="p_summary")
+    stability = sp.stability_plot({"SUM-GAN-AAE": {2: FinishedRun()}, "SUM-GAN-sl": runs},
+                                  baselines)
+    colours = {}
+    for fig in (seeds, stability):
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                label = line.get_label()
+                if label.startswith("seed "):
+                    colours.setdefault(label, set()).add(to_hex(line.get_color()))
+    baseline_colours = {to_hex(style["color"]) for style in sp.BASELINE_STYLES.values()}
+    assert len(colours) == 3 and all(len(c) == 1 for c in colours.values()), colours
+    assert not set.union(*colours.values()) & baseline_colours
+    plt.close("all")
