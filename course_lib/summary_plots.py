@@ -608,7 +608,8 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
     for ax, (key, what) in zip(axes[1:], parts.items(), strict=True):
         norm = plt.Normalize(-limits[key], limits[key])
         fig.colorbar(plt.cm.ScalarMappable(norm, cmap="RdBu_r"), ax=ax, label="value (0 white)")
-        ax.set(ylabel=f"unit (first {max_units})", title=what)
+        ax.set(ylabel=f"unit (first {max_units})", title=f"{what}, colour scale ±{limits[key]:.2g}"
+               + _scale_against(limits[key], limits["original"]))
     axes[2].set_xlabel("step (the video subsampled)")
     fig.colorbar(plt.cm.ScalarMappable(cmap="Greys"), ax=axes[0]).ax.set_visible(False)  # align
     # the title names the lines: a legend inside would hide the video's end, where scores peak
@@ -632,6 +633,13 @@ def selection_animation(record: VideoRecord, frames: Sequence[Mapping], max_unit
     animation = camera.animate(interval=interval, blit=False)
     plt.close(fig)
     return animation_html(animation)
+
+
+def _scale_against(limit: float, original: float) -> str:
+    """Where a colour bar spans far less than the original's, how many times less: one colour
+    map on two scales makes values 8× apart look alike."""
+    return f" ({original / limit:.0f}× narrower than the original's)" if original > 2 * limit \
+        else ""
 
 
 def score_heatmap(record: VideoRecord, epochs: np.ndarray, scores: np.ndarray,

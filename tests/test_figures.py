@@ -89,11 +89,14 @@ def test_selection_animation_has_one_unit_on_x_and_fixed_scales(record, monkeypa
     real = plt.close
     monkeypatch.setattr(plt, "close", lambda fig=None: (figures.append(fig), real(fig))[1])
     frames = [{"epoch": e, "scores": np.full(record.n_steps, 0.3 + 0.001 * e), "f_score": 30.0,
-               "original": np.ones((record.n_steps, 4)),
-               "reconstructed": np.zeros((record.n_steps, 4))} for e in range(3)]
+               "original": np.full((record.n_steps, 4), -8.0),
+               "reconstructed": np.full((record.n_steps, 4), 0.5)} for e in range(3)]
     sp.selection_animation(record, frames, sigma=0.3)
     fig = figures[-1]
     panels = [ax for ax in fig.axes if ax.get_visible() and not ax.get_label() == "<colorbar>"]
+    # one colour map on two scales: each panel names its scale, the narrower one how much
+    assert panels[1].get_title().endswith("colour scale ±8")
+    assert panels[2].get_title().endswith("colour scale ±0.5 (16× narrower than the original's)")
     scores = panels[0]
     assert scores.get_ylim() == (0, 1)
     assert all(ax.get_xlim() == pytest.approx((-0.5, record.n_steps - 0.5)) for ax in panels[:3])
