@@ -109,7 +109,10 @@ class SummarizationDataConfig:
     ``n_random_trials`` is how many draws of random scores the baselines average over.
     ``rarity_weight`` is how much of what the annotators like is visible without labels (the
     rarity of a scene's digit in its video; the rest is a taste for digits that only labels
-    reveal): 0.3 everywhere unless a study sweeps it.
+    reveal): 0.3 everywhere unless a study sweeps it. ``recognizer_weight`` > 0 adds a digit
+    recognizer's output to the features (``extract_features``): 0, the course's features;
+    ``DIGIT_RECOGNIZER`` in the runner's ``synthetic-digits``, which asks what features that show
+    the digit change.
     """
 
     tier: str
@@ -123,6 +126,7 @@ class SummarizationDataConfig:
     n_random_trials: int = 100
     seed: int = 0
     rarity_weight: float = 0.3
+    recognizer_weight: float = 0.0
 
 
 def summarization_data_config(tier: str | None = None,
@@ -278,6 +282,8 @@ class SumGanSlConfig:
     - ``novelty_weight``: a term that asks the scores to rise with each shot's novelty, how few
       of the video's shots look like it (:func:`~course_lib.models.sum_gan_sl.novelty_loss`):
       reconstruction values what represents the video, and this values what is unlike it;
+      ``novelty_formula``: ``"novelty"`` (:func:`~course_lib.evaluation.shot_novelty`) or
+      ``"recurrence"`` (:func:`~course_lib.evaluation.shot_recurrence`, which counts scenes);
     - ``discriminator_pooling``: ``"last"``, φ (the space of the reconstruction loss, and what
       the discriminator classifies) is the cLSTM's last state (the reference), which the
       video's last steps dominate; ``"mean"``, its mean over every step, so the end of the
@@ -309,6 +315,7 @@ class SumGanSlConfig:
     spread_weight: float = 0.0
     encoder_input: str = "weighted"
     novelty_weight: float = 0.0
+    novelty_formula: str = "novelty"
     discriminator_pooling: str = "last"
     reconstruction_window: int = 0
     cpu_threads: int = 1
@@ -327,7 +334,11 @@ IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
                 # 16 steps: about the stretch the reconstruction reaches at a whole video's end
                 # (the last tenth or two of the laptop tier's 52-194-step videos, median 112:
                 # collapse.reach_table)
-                "windows": {"reconstruction_window": 16}}
+                "windows": {"reconstruction_window": 16},
+                # the novelty term with shot_recurrence, which counts scenes as the synthetic
+                # annotators count a digit's: on features that show the digit (the runner's
+                # synthetic-digits) it scores their rarity
+                "recurrence": {"novelty_weight": 1.0, "novelty_formula": "recurrence"}}
 
 
 def improvement(names: str) -> dict:

@@ -4,6 +4,7 @@
     course-experiments run sum-gan-sl-fast --option dpp --out results/
     course-experiments report --out results/
     course-experiments rarity --out results/
+    course-experiments run sum-gan-aae-fast --option recurrence --dataset synthetic-digits ...
     course-experiments run sum-gan-sl-fast --dataset summaries/my_videos.h5 --out results/
 
 Each (model, dataset, tier, split, seed) is one job with its own folder under --out; a finished
@@ -123,9 +124,9 @@ def rarity(args) -> int:
     except ValueError:
         raise CourseError(f"--weights {args.weights}: give numbers in [0, 1] joined by commas, "
                           "e.g. 0,0.3,0.7,1.") from None
-    results = ex.load_results(args.out, dataset="synthetic", tier=args.tier)
+    results = ex.load_results(args.out, dataset=args.dataset, tier=args.tier)
     tier = args.tier or next((r.job.tier for r in results if r.finished), "laptop")
-    print("\n".join(sweep_lines(rarity_sweep(results, tier, weights))))
+    print("\n".join(sweep_lines(rarity_sweep(results, tier, weights, dataset=args.dataset))))
     print("F: final epoch, mean over the runs; − X: mean paired difference with its 95 % "
           "t-interval over the (split, seed) runs.")
     return 0
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--tier", help="only this tier's runs (default: that of the first found)")
     sub.add_argument("--weights", default="0,0.3,0.7,1", help="the annotators' rarity weights, "
                      "each in [0, 1] (default: 0,0.3,0.7,1; the data's own is 0.3)")
+    sub.add_argument("--dataset", default="synthetic", help=f"{' or '.join(ex.SYNTHETIC)} "
+                     "(the same videos with features that show the digit; default: synthetic)")
     args = parser.parse_args(argv)
     try:
         return {"run": run, "report": report, "rarity": rarity}[args.command](args)

@@ -1,5 +1,5 @@
 """The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``,
-``novelty``, ``pooled``, ``windows``):
+``novelty``, ``pooled``, ``windows``, ``recurrence``):
 each changes the updates of both trainers of -sl and AAE, the reference configuration computes
 nothing of them, each term has the property that motivates it, bad values are clear errors, and
 the runner trains an option by name into a folder of its own."""
@@ -144,15 +144,19 @@ def test_the_novelty_option_needs_the_videos_novelty():
                       sl.make_batch(model, videos([5])), config)
 
 
+@pytest.mark.parametrize("option, formula", [("novelty", "shot_novelty"),
+                                             ("recurrence", "shot_recurrence")])
 def test_a_fit_with_the_novelty_option_gives_each_update_its_videos_novelty(smoke_data,
-                                                                           monkeypatch):
+                                                                           monkeypatch, option,
+                                                                           formula):
     """The fit function computes each training video's novelty from the dataset (its features
-    and shots), and every padded batch carries each of its videos' own, padding after it."""
+    and shots) by the option's formula, and every padded batch carries each of its videos' own,
+    padding after it."""
     from course_lib import evaluation as ev
 
     data, splits = smoke_data
     variant = VARIANTS[0].values[0]
-    config = replace(variant.method.config("smoke", verbose=False), **improvement("novelty"))
+    config = replace(variant.method.config("smoke", verbose=False), **improvement(option))
     seen, train_step = [], sl.train_step
 
     def recording(model, optimizers, batch, config, generator=None):
@@ -164,7 +168,11 @@ def test_a_fit_with_the_novelty_option_gives_each_update_its_videos_novelty(smok
                              checkpoint=False, live=False)
     logged = run.history.train["novelty"]
     assert seen and all(math.isfinite(v) for v in logged) and min(logged) < 0
-    expected = {len(data[k].features): ev.shot_novelty(data[k]) for k in splits[0].train_keys}
+    expected = {len(data[k].features): getattr(ev, formula)(data[k])
+                for k in splits[0].train_keys}
+    other = ev.shot_recurrence if formula == "shot_novelty" else ev.shot_novelty
+    assert any(not torch.equal(torch.from_numpy(expected[len(data[k].features)]),
+                               torch.from_numpy(other(data[k]))) for k in splits[0].train_keys)
     for batch in seen:
         for row, n in zip(batch.novelty, batch.lengths.tolist(), strict=True):
             assert torch.equal(row[:n], torch.from_numpy(expected[n])) and not row[n:].any()
@@ -288,6 +296,8 @@ def test_padded_batches_give_each_videos_own_terms():
                                              (dict(spread_weight=float("nan")), "spread_weight"),
                                              (dict(encoder_input="top"), "encoder_input"),
                                              (dict(novelty_weight=-0.5), "novelty_weight"),
+                                             (dict(novelty_formula="count"),
+                                              "novelty_formula"),
                                              (dict(discriminator_pooling="max"),
                                               "discriminator_pooling"),
                                              (dict(reconstruction_window=1),

@@ -1,6 +1,8 @@
 """What can be learned without labels (``course_lib.experiments.rarity``): finished runs judged
 again by annotators of another taste, the label-free ceiling, and what the features show."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -13,9 +15,11 @@ from course_lib.data.synthetic_videos import (
     synthetic_benchmark,
     what_features_show,
 )
+from course_lib.errors import CourseError
 from course_lib.experiments.rarity import (
     CEILING,
     NOVELTY,
+    RECURRENCE,
     rarity_figure,
     rarity_sweep,
     rescored,
@@ -80,6 +84,61 @@ def test_a_formula_for_novelty_finds_little_of_the_rarity_these_features_hide():
     best = max(mean[n] for n in ev.TRIVIAL_BASELINES)  # the sweep's best heuristic
     assert mean[NOVELTY] < best + 2, mean
     assert mean[NOVELTY] < mean[CEILING] - 15, mean
+
+
+def shots_record(groups, steps, dim=64, seed=0):
+    """A made-up video of shots, shot i showing group ``groups[i]`` for ``steps[i]`` steps
+    (steps near that group's centre), in the benchmark's layout of frames, picks and shots."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[:max(groups) + 1]
+    features = np.concatenate([centres[g] + 0.05 * rng.normal(size=(n, dim))
+                               for g, n in zip(groups, steps, strict=True)])
+    starts = 15 * np.cumsum([0, *steps[:-1]])
+    ends = 15 * np.cumsum(steps) - 1
+    return types.SimpleNamespace(features=features.astype(np.float32),
+                                 picks=15 * np.arange(len(features)),
+                                 change_points=np.stack([starts, ends], 1))
+
+
+def test_recurrence_counts_the_separate_times_a_video_shows_what_a_shot_shows():
+    """1 / times: shots of a group shown three separate times score 1/3, twice 1/2, once 1;
+    consecutive shots of one group are one time (KTS cuts a long scene into several shots,
+    which novelty counts one by one). Each group fills 12 steps, so that centring the features
+    on the video's mean leaves the groups equally far apart."""
+    groups = [0, 1, 0, 2, 1, 0, 3, 3, 3]
+    steps = [4, 6, 4, 12, 6, 4, 4, 4, 4]
+    record = shots_record(groups, steps)
+    shot = np.repeat(np.arange(len(groups)), steps)
+    scores = ev.shot_recurrence(record)
+    expected = np.array([1 / 3, 1 / 2, 1 / 3, 1, 1 / 2, 1 / 3, 1, 1, 1])
+    np.testing.assert_allclose(scores, expected[shot], rtol=1e-6)
+    novelty = ev.shot_novelty(record)
+    assert novelty[shot == 6][0] < novelty[shot == 3][0]  # a scene cut in three looks common
+
+
+def test_features_that_show_the_digit_make_its_rarity_countable():
+    """synthetic-digits: the same videos and annotators' cuts as synthetic, features that show
+    the digit. A scene's nearest other scene then shares its digit far more often, and counting
+    scenes (recurrence) beats every heuristic for annotators who value rarity alone, where on
+    the course's features it does not: the README's claim, on the laptop tier's 5 splits."""
+    gain = {}
+    for dataset in ("synthetic", "synthetic-digits"):
+        data, splits = synthetic_benchmark("laptop", 1.0, dataset)
+        digit, chance = what_features_show(data)["digit"]
+        gain[dataset, "digit shown"] = digit - chance
+        tables = [ev.baseline_table(data, split, rank=False, n_random_trials=3, extra={
+            RECURRENCE: ev.recurrence_scores(data, split.test_keys)}) for split in splits]
+        mean = {name: np.mean([t[name].f_score for t in tables]) for name in tables[0]}
+        gain[dataset, "recurrence"] = mean[RECURRENCE] - max(mean[n]
+                                                             for n in ev.TRIVIAL_BASELINES)
+        if dataset == "synthetic":
+            plain = data
+    assert gain["synthetic-digits", "digit shown"] > 0.4 > gain["synthetic", "digit shown"]
+    assert gain["synthetic-digits", "recurrence"] > 5 > 0 > gain["synthetic", "recurrence"]
+    assert data.name == "synthetic-digits" and plain.name == "synthetic"
+    for key in data.keys():
+        np.testing.assert_array_equal(data[key].user_summary, plain[key].user_summary)
+        assert not np.array_equal(data[key].features, plain[key].features)
 
 
 def test_the_ceiling_is_far_above_random_only_where_annotators_value_rarity():
@@ -173,7 +232,8 @@ def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draw
         assert (f"look like it) scores {sweep.baselines[weight][NOVELTY]:.1f}, "
                 f"{abs(found):.1f} points {'above' if found > 0 else 'below'}") in sentence
     lines = rarity_figure(sweep).axes[0].get_lines()
-    assert len(lines) == 1 + 5  # the model; humans, ceiling, novelty, random, best heuristic
+    assert len(lines) == 1 + 6  # the model; humans, ceiling, the two formulas, random, the
+    # best heuristic
     np.testing.assert_allclose(lines[0].get_ydata(), [r.f for r in sweep.rows])
     assert lines[0].get_color() == ex.model_color(MODEL)  # as in every figure of the runner
 
@@ -195,3 +255,23 @@ def test_the_rarity_command_prints_the_sweep_and_refuses_bad_weights(runs, capsy
         assert said in capsys.readouterr().err
     assert main(["rarity", "--out", str(out / "nothing"), "--tier", "smoke"]) == 1
     assert "No finished runs" in capsys.readouterr().err
+
+
+def test_the_sweep_judges_runs_on_the_data_they_were_trained_on(runs, tmp_path, capsys):
+    """A run on synthetic-digits is judged on synthetic-digits' shots and baselines, never mixed
+    with the course's synthetic runs; the sweep needs synthetic annotators."""
+    out, results = runs
+    job = ex.Job(MODEL, "synthetic-digits", "smoke", 0, 0)
+    digits = ex.run_job(job, out, progress=False)
+    assert digits.finished and digits.folder.parts[-4] == "synthetic-digits"
+    every = ex.load_results(out)
+    plain = rarity_sweep(every, "smoke", (1.0,), n_resamples=50)
+    shown = rarity_sweep(every, "smoke", (1.0,), dataset="synthetic-digits", n_resamples=50)
+    assert [r.model for r in shown.rows] == [MODEL] and shown.rows[0].versus == {}  # one run
+    assert plain.rows[0].versus  # the two synthetic runs only: paired
+    assert shown.baselines[1.0][RECURRENCE] != plain.baselines[1.0][RECURRENCE]
+    with pytest.raises(CourseError, match="synthetic annotators"):
+        rarity_sweep(every, "smoke", (1.0,), dataset="summe")
+    assert main(["rarity", "--out", str(out), "--weights", "1", "--dataset",
+                 "synthetic-digits"]) == 0
+    assert "one run: no paired comparison" in capsys.readouterr().out

@@ -10,6 +10,7 @@ import pytest
 from course_lib.config import summarization_data_config
 from course_lib.data import summarization as sm
 from course_lib.data import synthetic_videos as sv
+from course_lib.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +141,7 @@ def test_the_rarity_weight_sets_how_much_the_annotators_like_what_is_rare(config
     assert "rarity weight 1.0" in only_rarity.source and "rarity" not in data.source
     with pytest.raises(ValueError, match="rarity_weight must lie in"):
         sv.make_synthetic_dataset(replace(config, rarity_weight=1.5))
+    with pytest.raises(ValueError, match="recognizer_weight must be 0"):
+        sv.make_synthetic_dataset(replace(config, recognizer_weight=-1.0))
+    with pytest.raises(DataError, match="synthetic, synthetic-digits"):
+        sv.synthetic_benchmark("smoke", dataset="synthetic-letters")

@@ -429,6 +429,10 @@ def test_unwritable_output_folder_and_foreign_checkpoints_are_refused(video, mod
         summarizers.load_summarizer(foreign)
     with pytest.raises(VideoError, match="512-d"):
         summarizers.check_features(summarizers.from_model(wide), "fallback", 1024)
+    digits = summarizers.from_model(model.model, trained_on="synthetic-digits")
+    for kind in ("fallback", "googlenet"):  # no extractor of a real video shows the digit
+        with pytest.raises(VideoError, match="no extractor of a real video gives them"):
+            summarizers.check_features(digits, kind, 1024)
     with pytest.raises(VideoError, match="budget"):
         pipeline.summarize(path, model, budget=15)
 

@@ -31,11 +31,14 @@ except ImportError:  # Windows: jobs run unlocked (see _job_lock)
     fcntl = None
 
 
-DATASETS = ("synthetic", "summe", "tvsum")
+# synthetic-digits: the synthetic videos with features that show the digit (synthetic_videos)
+SYNTHETIC = ("synthetic", "synthetic-digits")
+DATASETS = (*SYNTHETIC, "summe", "tvsum")
 # File-name prefixes of the per-epoch score files, as the reference names them ("SumMe_-1.json");
 # the synthetic data's has the same length, so the reference's parser reads it too; "Yours" for
 # an h5 file of your own videos.
-RESULT_PREFIX = {"summe": "SumMe", "tvsum": "TVSum", "synthetic": "Synth"}
+RESULT_PREFIX = {"summe": "SumMe", "tvsum": "TVSum", "synthetic": "Synth",
+                 "synthetic-digits": "Synth"}
 H5_SUFFIXES = (".h5", ".hdf5")
 OWN_SPLIT_SEED = 0  # the splits of your own file: the same 5 random 80/20 draws every time
 MAKE_OWN_H5 = ("write one with `course-summarize VIDEOS_FOLDER --h5-only --out FOLDER`, one "
@@ -168,8 +171,8 @@ def load_data(dataset: str, tier: str):
     from course_lib.data import summarization as sm
 
     dataset = check_dataset(dataset)
-    if dataset == "synthetic":
-        return _synthetic(tier)
+    if dataset in SYNTHETIC:
+        return _synthetic(dataset, tier)
     if is_own(dataset):
         return _own(dataset, _modified(Path(dataset)))
     path = sm.feature_file(dataset)
@@ -182,10 +185,10 @@ def _modified(path: Path | None) -> int | None:
 
 
 @lru_cache(maxsize=3)
-def _synthetic(tier: str):
+def _synthetic(dataset: str, tier: str):
     from course_lib.data.synthetic_videos import synthetic_benchmark
 
-    return synthetic_benchmark(tier)
+    return synthetic_benchmark(tier, dataset=dataset)
 
 
 @lru_cache(maxsize=2)

@@ -17,11 +17,12 @@ import numpy as np
 from course_lib import comparison as cmp
 from course_lib import evaluation as ev
 from course_lib.errors import CourseError
-from course_lib.experiments.jobs import JobResult, model_color
+from course_lib.experiments.jobs import SYNTHETIC, JobResult, model_color
 
 RARITY_WEIGHTS = (0.0, 0.3, 0.7, 1.0)
 CEILING = "rarity (knows the digits)"
 NOVELTY = "novelty (label-free formula)"
+RECURRENCE = "recurrence (label-free formula)"
 HUMAN = "human (leave-one-out)"
 
 
@@ -66,7 +67,7 @@ class SweepRow:
 @dataclass
 class Sweep:
     """Per weight: every baseline's mean F over the runs' splits (the heuristics, the rarity
-    ceiling, the label-free novelty formula, humans), the best heuristic's name, and each
+    ceiling, the two label-free formulas, humans), the best heuristic's name, and each
     model's :class:`SweepRow`."""
 
     baselines: dict[float, dict[str, float]]
@@ -76,28 +77,33 @@ class Sweep:
 
 def rarity_sweep(results: Sequence[JobResult], tier: str,
                  weights: Sequence[float] = RARITY_WEIGHTS, rule: str = cmp.FINAL,
-                 **kwargs) -> Sweep:
-    """Every finished synthetic run of ``results`` under annotators of each rarity weight;
-    ``kwargs`` go to the paired statistics."""
+                 dataset: str = "synthetic", **kwargs) -> Sweep:
+    """Every finished run of ``results`` on the synthetic ``dataset`` (``"synthetic"`` or
+    ``"synthetic-digits"``) under annotators of each rarity weight; ``kwargs`` go to the paired
+    statistics."""
     from course_lib.data.synthetic_videos import rarity_scores, synthetic_benchmark
 
     if not all(0.0 <= w <= 1.0 for w in weights):
         raise CourseError(f"Rarity weights must lie in [0, 1] (the share of the annotators' "
                           f"interest that is a scene's rarity), got {list(weights)}.")
-    finished = [r for r in results if r.finished and r.job.dataset == "synthetic"
+    if dataset not in SYNTHETIC:
+        raise CourseError(f"The rarity sweep needs the synthetic annotators: give one of "
+                          f"{', '.join(SYNTHETIC)}, not {dataset!r}.")
+    finished = [r for r in results if r.finished and r.job.dataset == dataset
                 and r.job.tier == tier]
     if not finished:
-        raise CourseError(f"No finished runs on the synthetic data at the {tier} tier: the "
-                          "sweep judges trained runs (course-experiments run ... --tier "
+        raise CourseError(f"No finished runs on {dataset} at the {tier} tier: the sweep judges "
+                          f"trained runs (course-experiments run ... --dataset {dataset} --tier "
                           f"{tier}).")
     run_splits = sorted({r.job.split for r in finished})
     models = cmp.in_order({r.job.model for r in finished})
     baselines, best, rows = {}, {}, []
     for weight in weights:
-        data, splits = synthetic_benchmark(tier, weight)
+        data, splits = synthetic_benchmark(tier, weight, dataset)
         tables = {k: ev.baseline_table(data, splits[k], extra={
             CEILING: rarity_scores(data, splits[k].test_keys),
-            NOVELTY: ev.novelty_scores(data, splits[k].test_keys)}, rank=False)
+            NOVELTY: ev.novelty_scores(data, splits[k].test_keys),
+            RECURRENCE: ev.recurrence_scores(data, splits[k].test_keys)}, rank=False)
             for k in run_splits}
         by_split = {name: {k: t[name].f_score for k, t in tables.items()}
                     for name in tables[run_splits[0]]}
@@ -135,7 +141,8 @@ def sweep_lines(sweep: Sweep) -> list[str]:
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
         lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f}, "
-                     f"{NOVELTY} {base[NOVELTY]:.1f}, humans {base[HUMAN]:.1f}, random "
+                     f"{NOVELTY} {base[NOVELTY]:.1f}, {RECURRENCE} {base[RECURRENCE]:.1f}, "
+                     f"humans {base[HUMAN]:.1f}, random "
                      f"{base['random']:.1f}, best heuristic {heuristic} {base[heuristic]:.1f}")
         lines.append(f"  {'model':28s} {'F':>5s} {'τ':>6s}   {'− untrained':22s} "
                      f"{'− random':22s} − {heuristic}")
@@ -151,8 +158,8 @@ def sweep_lines(sweep: Sweep) -> list[str]:
 
 def rarity_figure(sweep: Sweep, ax=None):
     """F against the annotators' rarity weight: each model (mean over its runs, final epoch),
-    the best heuristic of each weight, random, the label-free ceiling, the novelty formula and
-    humans."""
+    the best heuristic of each weight, random, the label-free ceiling, the novelty and
+    recurrence formulas and humans."""
     import matplotlib.pyplot as plt
 
     from course_lib.style import legend_beside
@@ -164,7 +171,7 @@ def rarity_figure(sweep: Sweep, ax=None):
              for w in weights]
         ax.plot(weights, f, "o-", color=model_color(model), label=model)
     lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), NOVELTY: ("0.4", "-."),
-             "random": ("0.6", ":")}
+             RECURRENCE: ("tab:brown", "-."), "random": ("0.6", ":")}
     for name, (color, style) in lines.items():
         ax.plot(weights, [sweep.baselines[w][name] for w in weights], style, color=color,
                 label=name)
@@ -194,10 +201,15 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
         text += ("the annotators value appeal only here, so rarity is no guide to them."
                  if weight == 0 else "room that a summarizer which found rarity could show."
                  if room > 0 else "even knowing rarity does not beat that heuristic here.")
-        found = cmp.shown(base[NOVELTY]) - cmp.shown(base[heuristic])
+        found = {name: cmp.shown(base[name]) - cmp.shown(base[heuristic])
+                 for name in (NOVELTY, RECURRENCE)}
         text += (f" The novelty formula (no labels, no training: each shot scored by how few of "
-                 f"the video's shots look like it) scores {base[NOVELTY]:.1f}, {abs(found):.1f} "
-                 f"points {'above' if found > 0 else 'below'} it.")
+                 f"the video's shots look like it) scores {base[NOVELTY]:.1f}, "
+                 f"{abs(found[NOVELTY]):.1f} points {'above' if found[NOVELTY] > 0 else 'below'}"
+                 f" it; the recurrence formula (1 / how many separate times the video shows "
+                 f"what the shot shows, scenes counted as the annotators count them) "
+                 f"{base[RECURRENCE]:.1f}, {abs(found[RECURRENCE]):.1f} points "
+                 f"{'above' if found[RECURRENCE] > 0 else 'below'} it.")
         for row in (r for r in sweep.rows if r.weight == weight and r.versus):
             said = {name: "its untrained self" if name == "untrained" else name
                     for name in row.versus}

@@ -92,6 +92,10 @@ DISCRIMINATOR_FAKES = ("fresh_pass", "phase2_pass")
 TRAINING_ORDERS = ("split", "shuffled", "by_length")
 ENCODER_INPUTS = ("weighted", "selected")
 DISCRIMINATOR_POOLINGS = ("last", "mean")
+# What the novelty option asks the scores to follow: how few of the video's shots look like
+# the step's shot, or 1 / how many separate times the video shows what it shows (scenes
+# counted as the synthetic annotators count a digit's scenes).
+NOVELTY_FORMULAS = {"novelty": ev.shot_novelty, "recurrence": ev.shot_recurrence}
 MIN_STEPS = 2
 
 
@@ -443,6 +447,9 @@ def check_improvements(config) -> None:
     if config.encoder_input not in ENCODER_INPUTS:
         raise CourseError(f"encoder_input must be one of {ENCODER_INPUTS}, "
                           f"got {config.encoder_input!r}.")
+    if config.novelty_formula not in NOVELTY_FORMULAS:
+        raise CourseError(f"novelty_formula must be one of {tuple(NOVELTY_FORMULAS)}, "
+                          f"got {config.novelty_formula!r}.")
     if config.discriminator_pooling not in DISCRIMINATOR_POOLINGS:
         raise CourseError(f"discriminator_pooling must be one of {DISCRIMINATOR_POOLINGS}, "
                           f"got {config.discriminator_pooling!r}.")
@@ -580,10 +587,12 @@ def make_batch(model: SumGanSl, videos: Sequence[torch.Tensor],
 
 
 def video_novelty(config, dataset, keys: Sequence[str]) -> dict[str, torch.Tensor] | None:
-    """Each training video's steps' novelty, for the novelty option (``None`` without it)."""
+    """Each training video's steps' novelty by the formula ``config.novelty_formula`` names,
+    for the novelty option (``None`` without it)."""
     if not config.novelty_weight:
         return None
-    return {k: torch.from_numpy(ev.shot_novelty(dataset[k])) for k in keys}
+    formula = NOVELTY_FORMULAS[config.novelty_formula]
+    return {k: torch.from_numpy(formula(dataset[k])) for k in keys}
 
 
 class _Phase:

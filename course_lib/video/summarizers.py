@@ -32,7 +32,9 @@ from course_lib.video import VideoError
 NOTEBOOK_RUNS = {"sum-gan": ("03-sum-gan", "SUM-GAN"),
                  "sum-gan-sl": ("04-sum-gan-sl", "SUM-GAN-sl"),
                  "sum-gan-aae": ("05-sum-gan-aae", "SUM-GAN-AAE")}
-FEATURES_OF = {"synthetic": "fallback"}  # every other dataset (summe, tvsum, yours): googlenet
+# every other dataset (summe, tvsum, yours): googlenet; synthetic-digits' features need each
+# frame's digit, which no extractor of a real video gives
+FEATURES_OF = {"synthetic": "fallback", "synthetic-digits": "digit-recognizer"}
 TIERS = ("smoke", "laptop", "paper")
 
 
@@ -73,6 +75,9 @@ def check_features(summarizer: Summarizer, kind: str, dim: int) -> None:
         fix = ("use --features googlenet (features='googlenet'; its ImageNet weights are "
                "downloaded once), or a model trained on the course's synthetic videos"
                if summarizer.features == "googlenet" else
+               "no extractor of a real video gives them: use a model trained on the course's "
+               "synthetic videos (fallback features) or on GoogLeNet features"
+               if summarizer.features == "digit-recognizer" else
                "use --features fallback (features='fallback'), or a model trained on GoogLeNet "
                "features (SumMe / TVSum, or your own h5 file of GoogLeNet features)")
         raise VideoError(f"{summarizer.name} from {summarizer.source} was trained on "
