@@ -275,3 +275,19 @@ def test_the_sweep_judges_runs_on_the_data_they_were_trained_on(runs, tmp_path, 
     assert main(["rarity", "--out", str(out), "--weights", "1", "--dataset",
                  "synthetic-digits"]) == 0
     assert "one run: no paired comparison" in capsys.readouterr().out
+
+
+def test_the_sweeps_columns_stay_aligned_beside_a_long_model_name():
+    """"sum-gan-aae-fast+recurrence+spread" ran past the model column and pushed its F under the
+    τ of the other rows."""
+    from course_lib.experiments.rarity import HUMAN, Sweep, SweepRow
+
+    base = {CEILING: 50.0, NOVELTY: 40.0, RECURRENCE: 45.0, HUMAN: 60.0, "random": 35.0,
+            "motion": 41.0}
+    models = ("sum-gan-aae-fast+recurrence+spread", "sum-gan-aae-fast")
+    values = ("46.4", "37.9")
+    sweep = Sweep({1.0: base}, {1.0: "motion"}, [SweepRow(1.0, m, float(f), 38.0, 0.1, {})
+                                                 for m, f in zip(models, values, strict=True)])
+    header, *rows = sweep_lines(sweep)[1:4]
+    ends = {line.index(v) + len(v) for line, v in zip(rows, values, strict=True)}
+    assert ends == {header.index(" F ") + 2}

@@ -138,18 +138,19 @@ def sweep_lines(sweep: Sweep) -> list[str]:
     each model's F and its paired differences (95 % t-interval; * = above 0 by the rule, - =
     below it), and what the marks mean."""
     lines = []
+    width = max([28, *(len(r.model) for r in sweep.rows)])  # "sum-gan-aae-fast+novelty+spread"
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
         lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f}, "
                      f"{NOVELTY} {base[NOVELTY]:.1f}, {RECURRENCE} {base[RECURRENCE]:.1f}, "
                      f"humans {base[HUMAN]:.1f}, random "
                      f"{base['random']:.1f}, best heuristic {heuristic} {base[heuristic]:.1f}")
-        lines.append(f"  {'model':28s} {'F':>5s} {'τ':>6s}   {'− untrained':22s} "
+        lines.append(f"  {'model':{width}s} {'F':>5s} {'τ':>6s}   {'− untrained':22s} "
                      f"{'− random':22s} − {heuristic}")
         for row in (r for r in sweep.rows if r.weight == weight):
             parts = ([_versus(row.versus[n]) for n in ("untrained", "random", heuristic)]
                      if row.versus else ["one run: no paired comparison"])
-            lines.append(f"  {row.model:28s} {row.f:5.1f} {row.kendall_tau:+6.3f}   "
+            lines.append(f"  {row.model:{width}s} {row.f:5.1f} {row.kendall_tau:+6.3f}   "
                          + "   ".join(parts))
     lines.append("Paired differences: mean [95 % t-interval]; * above 0 and - below 0 by the "
                  "decision rule (the interval excludes 0).")
