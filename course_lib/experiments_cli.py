@@ -24,7 +24,12 @@ from pathlib import Path
 from course_lib import experiments as ex
 from course_lib.config import IMPROVEMENTS, improvement
 from course_lib.errors import CourseError
-from course_lib.experiments.rarity import rarity_sweep, sweep_lines
+from course_lib.experiments.rarity import (
+    follow_lines,
+    rarity_sweep,
+    sweep_lines,
+    what_scores_follow,
+)
 from course_lib.registry import load_plugins
 from course_lib.training import TrainingInterrupted
 
@@ -128,7 +133,8 @@ def rarity(args) -> int:
     tier = args.tier or next((r.job.tier for r in results if r.finished), "laptop")
     print("\n".join(sweep_lines(rarity_sweep(results, tier, weights, dataset=args.dataset))))
     print("F: final epoch, mean over the runs; − X: mean paired difference with its 95 % "
-          "t-interval over the (split, seed) runs.")
+          "t-interval over the (split, seed) runs.\n")
+    print("\n".join(follow_lines(what_scores_follow(results, tier, args.dataset))))
     return 0
 
 

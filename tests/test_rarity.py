@@ -2,6 +2,7 @@
 again by annotators of another taste, the label-free ceiling, and what the features show."""
 
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,7 +275,10 @@ def test_the_sweep_judges_runs_on_the_data_they_were_trained_on(runs, tmp_path, 
         rarity_sweep(every, "smoke", (1.0,), dataset="summe")
     assert main(["rarity", "--out", str(out), "--weights", "1", "--dataset",
                  "synthetic-digits"]) == 0
-    assert "one run: no paired comparison" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "one run: no paired comparison" in printed
+    table = printed.split("Kendall τ of each model's final test scores")[1].splitlines()
+    assert table[2].split()[0] == MODEL and len(table[2].split()) == 5  # what its scores follow
 
 
 def test_the_sweeps_columns_stay_aligned_beside_a_long_model_name():
@@ -291,3 +295,30 @@ def test_the_sweeps_columns_stay_aligned_beside_a_long_model_name():
     header, *rows = sweep_lines(sweep)[1:4]
     ends = {line.index(v) + len(v) for line, v in zip(rows, values, strict=True)}
     assert ends == {header.index(" F ") + 2}
+
+
+@pytest.mark.parametrize("followed", ["appeal", "rarity"])
+def test_what_scores_follow_finds_scores_that_are_exactly_one_thing(followed):
+    """Runs (laptop tier, splits 0 and 1) whose final test scores are each step's appeal (or
+    rarity) rank like it at τ = 1, and like each other thing less."""
+    from course_lib.data.synthetic_videos import ANNOTATORS, scene_of_step
+    from course_lib.experiments.rarity import FOLLOWED, what_scores_follow
+
+    data, splits = synthetic_benchmark("laptop")
+
+    def exactly(key):
+        digit = data[key].extras["scene_params"][:, 0].astype(int)[scene_of_step(data[key])]
+        return (np.asarray(ANNOTATORS.appeal)[digit] if followed == "appeal"
+                else rarity_scores(data, [key])[key])
+
+    class Scored(ex.JobResult):
+        def test_scores(self, epoch):
+            assert epoch == 20  # the final epoch's
+            return {k: exactly(k) for k in splits[self.job.split].test_keys}
+
+    runs = [Scored(ex.Job(MODEL, "synthetic", "laptop", k, 0), Path("."), True, 0,
+                   np.arange(21), np.zeros(21), np.zeros(21)) for k in (0, 1)]
+    follows = what_scores_follow(runs, "laptop")[MODEL]
+    assert list(follows) == list(FOLLOWED)
+    assert follows[followed] == pytest.approx(1.0)
+    assert all(tau < 0.9 for name, tau in follows.items() if name != followed), follows

@@ -9,10 +9,11 @@ under every weight (:func:`rescored`): the sweep costs an evaluation, not a trai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.stats import kendalltau
 
 from course_lib import comparison as cmp
 from course_lib import evaluation as ev
@@ -86,15 +87,7 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
     if not all(0.0 <= w <= 1.0 for w in weights):
         raise CourseError(f"Rarity weights must lie in [0, 1] (the share of the annotators' "
                           f"interest that is a scene's rarity), got {list(weights)}.")
-    if dataset not in SYNTHETIC:
-        raise CourseError(f"The rarity sweep needs the synthetic annotators: give one of "
-                          f"{', '.join(SYNTHETIC)}, not {dataset!r}.")
-    finished = [r for r in results if r.finished and r.job.dataset == dataset
-                and r.job.tier == tier]
-    if not finished:
-        raise CourseError(f"No finished runs on {dataset} at the {tier} tier: the sweep judges "
-                          f"trained runs (course-experiments run ... --dataset {dataset} --tier "
-                          f"{tier}).")
+    finished = _finished_runs(results, tier, dataset)
     run_splits = sorted({r.job.split for r in finished})
     models = cmp.in_order({r.job.model for r in finished})
     baselines, best, rows = {}, {}, []
@@ -125,6 +118,77 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
                 float(np.nanmean([(r.rank_correlation or {}).get("kendall_tau", np.nan)
                                   for r in mine])), versus))
     return Sweep(baselines, best, rows)
+
+
+def _finished_runs(results: Sequence[JobResult], tier: str, dataset: str) -> list[JobResult]:
+    """The finished runs of ``results`` on the synthetic ``dataset`` at ``tier``, or one clear
+    error."""
+    if dataset not in SYNTHETIC:
+        raise CourseError(f"The rarity sweep needs the synthetic annotators: give one of "
+                          f"{', '.join(SYNTHETIC)}, not {dataset!r}.")
+    finished = [r for r in results if r.finished and r.job.dataset == dataset
+                and r.job.tier == tier]
+    if not finished:
+        raise CourseError(f"No finished runs on {dataset} at the {tier} tier: the sweep judges "
+                          f"trained runs (course-experiments run ... --dataset {dataset} --tier "
+                          f"{tier}).")
+    return finished
+
+
+FOLLOWED = ("recurrence in the video", "digit prior of training", "appeal", "rarity")
+
+
+def what_scores_follow(results: Sequence[JobResult], tier: str, dataset: str = "synthetic"
+                       ) -> dict[str, dict[str, float]]:
+    """Per model, what its final test scores rank like: the mean over its runs' test videos of
+    Kendall τ with each of :data:`FOLLOWED`: the recurrence formula on that video (its own
+    scenes counted), the *digit prior* (each digit's mean recurrence over the run's training
+    videos: which digits tend to be rare, learnable without counting anything), the annotators'
+    appeal and the true rarity. A diagnosis that reads the digits; a model that ranks like the
+    prior more than like its video's own count has learned which digits are usually rare, not
+    what is rare in the video in front of it."""
+    from course_lib.data.synthetic_videos import (
+        ANNOTATORS,
+        rarity_scores,
+        scene_of_step,
+        synthetic_benchmark,
+    )
+
+    data, splits = synthetic_benchmark(tier, dataset=dataset)
+    appeal = np.asarray(ANNOTATORS.appeal)
+
+    def digits(key):
+        return data[key].extras["scene_params"][:, 0].astype(int)[scene_of_step(data[key])]
+
+    taus = {}
+    for run in _finished_runs(results, tier, dataset):
+        totals, counts = np.zeros(10), np.zeros(10)
+        for key in splits[run.job.split].train_keys:
+            np.add.at(totals, digits(key), ev.shot_recurrence(data[key]))
+            np.add.at(counts, digits(key), 1)
+        prior = totals / np.maximum(counts, 1)
+        for key, scores in run.test_scores(int(run.epochs[-1])).items():
+            followed = (ev.shot_recurrence(data[key]), prior[digits(key)],
+                        appeal[digits(key)], rarity_scores(data, [key])[key])
+            taus.setdefault(run.job.model, []).append(
+                [kendalltau(scores, other).statistic for other in followed])
+    # a video whose scores (or rarity) are one constant has no τ: left out of the mean
+    return {model: {name: float(np.mean(c[np.isfinite(c)])) if np.isfinite(c).any() else np.nan
+                    for name, c in zip(FOLLOWED, np.array(rows).T, strict=True)}
+            for model, rows in taus.items()}
+
+
+def follow_lines(follows: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """:func:`what_scores_follow` as a table."""
+    width = max([28, *map(len, follows)])
+    lines = ["Kendall τ of each model's final test scores with what they might follow (mean "
+             "over its runs' test videos; the digit prior: each digit's mean recurrence over "
+             "the training videos)",
+             f"  {'model':{width}s}   " + "   ".join(FOLLOWED)]
+    lines += [f"  {model:{width}s}   " + "   ".join(f"{tau:+{len(name)}.3f}"
+                                                   for name, tau in row.items())
+              for model, row in follows.items()]
+    return lines
 
 
 def _versus(p: cmp.Paired) -> str:
