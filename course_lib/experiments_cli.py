@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from course_lib import experiments as ex
-from course_lib.config import IMPROVEMENTS, improvement
+from course_lib.config import IMPROVEMENTS, SYNTHETIC_DATASETS, improvement
 from course_lib.errors import CourseError
 from course_lib.experiments.rarity import (
     follow_lines,
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--tier", help="only this tier's runs (default: that of the first found)")
     sub.add_argument("--weights", default="0,0.3,0.7,1", help="the annotators' rarity weights, "
                      "each in [0, 1] (default: 0,0.3,0.7,1; the data's own is 0.3)")
-    sub.add_argument("--dataset", default="synthetic", help=f"{' or '.join(ex.SYNTHETIC)} "
+    sub.add_argument("--dataset", default="synthetic", help=f"{' or '.join(SYNTHETIC_DATASETS)} "
                      "(the same videos with features that show the digit; default: synthetic)")
     args = parser.parse_args(argv)
     try:

@@ -106,7 +106,11 @@ import numpy as np
 import ruptures
 from scipy.ndimage import gaussian_filter1d
 
-from course_lib.config import SummarizationDataConfig, summarization_data_config
+from course_lib.config import (
+    SYNTHETIC_DATASETS,
+    SummarizationDataConfig,
+    summarization_data_config,
+)
 from course_lib.data.mnist import DigitSource, embedded_digits
 from course_lib.data.moving_mnist import generate_moving_mnist
 from course_lib.data.summarization import (
@@ -126,14 +130,6 @@ LOW = 8  # frequencies kept per axis by the feature extractor
 KTS_PENALTY = 0.03  # per change point, on unit-norm features smoothed over ~1 step
 KTS_SMOOTHING = 1.0  # steps (Gaussian σ): one odd frame does not become a shot of its own
 SCENE_COLUMNS = ("digit_class", "n_digits", "speed", "seed")
-# How strongly the features of "synthetic-digits" show each frame's digit (extract_features):
-# chosen among 1, 2, 3 and 5 on development draws of the laptop data (seeds 1 and 2, not the
-# course's 0) as the weight at which a scene's nearest other scene shares its digit most often
-# without the heuristics' F moving by more than the splits do.
-DIGIT_RECOGNIZER = 3.0
-# The runner's synthetic datasets: the course's, and the same videos, annotators and splits
-# with features that show the digit (and the shots that KTS cuts in them).
-SYNTHETIC_DATASETS = {"synthetic": 0.0, "synthetic-digits": DIGIT_RECOGNIZER}
 
 
 @dataclass(frozen=True)

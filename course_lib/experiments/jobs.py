@@ -19,7 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.config import EARLIER_VALUES, IMPROVEMENTS, improvement, resolve_tier
+from course_lib.config import (
+    EARLIER_VALUES,
+    IMPROVEMENTS,
+    SYNTHETIC_DATASETS,
+    improvement,
+    resolve_tier,
+)
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import checkpoint_file, run_settings
 from course_lib.registry import Method, runner_models
@@ -31,9 +37,7 @@ except ImportError:  # Windows: jobs run unlocked (see _job_lock)
     fcntl = None
 
 
-# synthetic-digits: the synthetic videos with features that show the digit (synthetic_videos)
-SYNTHETIC = ("synthetic", "synthetic-digits")
-DATASETS = (*SYNTHETIC, "summe", "tvsum")
+DATASETS = (*SYNTHETIC_DATASETS, "summe", "tvsum")
 # File-name prefixes of the per-epoch score files, as the reference names them ("SumMe_-1.json");
 # the synthetic data's has the same length, so the reference's parser reads it too; "Yours" for
 # an h5 file of your own videos.
@@ -171,7 +175,7 @@ def load_data(dataset: str, tier: str):
     from course_lib.data import summarization as sm
 
     dataset = check_dataset(dataset)
-    if dataset in SYNTHETIC:
+    if dataset in SYNTHETIC_DATASETS:
         return _synthetic(dataset, tier)
     if is_own(dataset):
         return _own(dataset, _modified(Path(dataset)))

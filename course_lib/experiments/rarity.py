@@ -17,8 +17,9 @@ from scipy.stats import kendalltau
 
 from course_lib import comparison as cmp
 from course_lib import evaluation as ev
+from course_lib.config import SYNTHETIC_DATASETS
 from course_lib.errors import CourseError
-from course_lib.experiments.jobs import SYNTHETIC, JobResult, model_color
+from course_lib.experiments.jobs import JobResult, model_color
 
 RARITY_WEIGHTS = (0.0, 0.3, 0.7, 1.0)
 CEILING = "rarity (knows the digits)"
@@ -123,9 +124,9 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
 def _finished_runs(results: Sequence[JobResult], tier: str, dataset: str) -> list[JobResult]:
     """The finished runs of ``results`` on the synthetic ``dataset`` at ``tier``, or one clear
     error."""
-    if dataset not in SYNTHETIC:
+    if dataset not in SYNTHETIC_DATASETS:
         raise CourseError(f"The rarity sweep needs the synthetic annotators: give one of "
-                          f"{', '.join(SYNTHETIC)}, not {dataset!r}.")
+                          f"{', '.join(SYNTHETIC_DATASETS)}, not {dataset!r}.")
     finished = [r for r in results if r.finished and r.job.dataset == dataset
                 and r.job.tier == tier]
     if not finished:
