@@ -18,7 +18,7 @@ from celluloid import Camera
 from IPython.display import HTML
 
 from course_lib.errors import CourseError
-from course_lib.style import animation_html, legend_beside
+from course_lib.style import animation_html, legend_beside, whole_epochs
 
 MAX_ANIMATION_FRAMES = 60  # jshtml embeds every frame as a PNG: keep animations small
 
@@ -248,7 +248,7 @@ def loss_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *,
         ax.set_ylim(limits or (0.0, 1.08 * top if top > 0 else 1.0))
         ax.set_title(name)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        whole_epochs(ax)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 import matplotlib as mpl
+import matplotlib.ticker
 from celluloid import Camera
 from IPython.display import HTML
 
@@ -50,6 +51,12 @@ def legend_beside(target, handles=None, labels=None):
         handles, labels = target.get_legend_handles_labels()
     return target.legend(handles, labels, fontsize="small", loc="center left",
                          bbox_to_anchor=(1.0, 0.5))
+
+
+def whole_epochs(ax) -> None:
+    """Ticks on the x axis at whole epochs only: "epoch 2.5" reads as a half-trained model that
+    was never evaluated."""
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
 
 
 def height_for_legend(entries: int, height: float) -> float:

@@ -19,7 +19,13 @@ from IPython.display import HTML
 from course_lib import evaluation as ev
 from course_lib.data.summarization import SummarizationDataset, VideoRecord
 from course_lib.diagnostics import FLAT_SPREAD
-from course_lib.style import animation_html, height_for_legend, legend_beside, static_camera
+from course_lib.style import (
+    animation_html,
+    height_for_legend,
+    legend_beside,
+    static_camera,
+    whole_epochs,
+)
 from course_lib.widgets import frame_png, play_controls
 
 
@@ -500,12 +506,6 @@ LABEL_FREE = dict(facecolor="C0", label="model, label-free choice")
 USES_TEST_LABELS = dict(facecolor="C1", hatch="//", edgecolor="k",
                         label="model, best test epoch (uses test labels)")
 BASELINE_BAR = dict(facecolor="0.6", label="baseline")
-
-
-def whole_epochs(ax: plt.Axes) -> None:
-    """Ticks on the x axis at whole epochs only: "epoch 2.5" reads as a half-trained model that
-    was never evaluated."""
-    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 
 
 def uses_test_labels(name: str) -> bool:

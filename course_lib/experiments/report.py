@@ -65,9 +65,8 @@ def f_per_epoch_figure(results: Sequence[JobResult],
     """Test F-score per epoch for each model: the mean over seeds of the mean over splits, the
     band spanning the seeds; ``baselines`` as labelled lines."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
-    from course_lib.style import legend_beside
+    from course_lib.style import legend_beside, whole_epochs
     from course_lib.summary_plots import baseline_line
 
     fig, ax = plt.subplots(figsize=(9, 4)) if ax is None else (ax.figure, ax)
@@ -77,7 +76,7 @@ def f_per_epoch_figure(results: Sequence[JobResult],
         baseline_line(ax, name, value)
     ax.set(xlabel="epoch (0 = untrained)", ylabel="test F-score (%)", title=title or
            "F per epoch: mean over splits and seeds, band = range over seeds")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    whole_epochs(ax)
     ax.grid(alpha=0.3)
     legend_beside(ax)
     fig.tight_layout()
@@ -89,9 +88,8 @@ def per_split_figure(results: Sequence[JobResult],
     """One panel per split: each model's F per epoch (mean over seeds, band = their range),
     with that split's ``baselines[split]``: how much the split alone moves the numbers."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
-    from course_lib.style import legend_beside
+    from course_lib.style import legend_beside, whole_epochs
     from course_lib.summary_plots import BASELINE_STYLES
 
     splits = sorted({r.job.split for r in results if r.finished})
@@ -104,7 +102,7 @@ def per_split_figure(results: Sequence[JobResult],
         for name, value in (baselines or {}).get(split, {}).items():  # values differ by split
             ax.axhline(value, lw=1.1, label=name, **BASELINE_STYLES.get(name, {"ls": "--"}))
         ax.set(xlabel="epoch", title=f"split {split}")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        whole_epochs(ax)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test F-score (%)")
     handles, labels = axes[0][-1].get_legend_handles_labels()
