@@ -77,13 +77,27 @@ class Sweep:
     rows: list[SweepRow]
 
 
+def baselines_by_split(data, splits, run_splits: Sequence[int]) -> dict[str, dict[int, float]]:
+    """Every baseline's F on each split's test videos under ``data``'s annotators: the
+    heuristics, the rarity ceiling, the two label-free formulas and humans."""
+    from course_lib.data.synthetic_videos import rarity_scores
+
+    tables = {k: ev.baseline_table(data, splits[k], extra={
+        CEILING: rarity_scores(data, splits[k].test_keys),
+        NOVELTY: ev.novelty_scores(data, splits[k].test_keys),
+        RECURRENCE: ev.recurrence_scores(data, splits[k].test_keys)}, rank=False)
+        for k in run_splits}
+    return {name: {k: t[name].f_score for k, t in tables.items()}
+            for name in tables[run_splits[0]]}
+
+
 def rarity_sweep(results: Sequence[JobResult], tier: str,
                  weights: Sequence[float] = RARITY_WEIGHTS, rule: str = cmp.FINAL,
                  dataset: str = "synthetic", **kwargs) -> Sweep:
     """Every finished run of ``results`` on the synthetic ``dataset`` (``"synthetic"`` or
     ``"synthetic-digits"``) under annotators of each rarity weight; ``kwargs`` go to the paired
     statistics."""
-    from course_lib.data.synthetic_videos import rarity_scores, synthetic_benchmark
+    from course_lib.data.synthetic_videos import synthetic_benchmark
 
     if not all(0.0 <= w <= 1.0 for w in weights):
         raise CourseError(f"Rarity weights must lie in [0, 1] (the share of the annotators' "
@@ -94,13 +108,7 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
     baselines, best, rows = {}, {}, []
     for weight in weights:
         data, splits = synthetic_benchmark(tier, weight, dataset)
-        tables = {k: ev.baseline_table(data, splits[k], extra={
-            CEILING: rarity_scores(data, splits[k].test_keys),
-            NOVELTY: ev.novelty_scores(data, splits[k].test_keys),
-            RECURRENCE: ev.recurrence_scores(data, splits[k].test_keys)}, rank=False)
-            for k in run_splits}
-        by_split = {name: {k: t[name].f_score for k, t in tables.items()}
-                    for name in tables[run_splits[0]]}
+        by_split = baselines_by_split(data, splits, run_splits)
         baselines[weight] = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
         best[weight] = max(ev.TRIVIAL_BASELINES, key=lambda n: baselines[weight][n])
         runs = [rescored(r, data, None if rule == cmp.BEST else (0, r.selections[rule][0]))
@@ -139,44 +147,59 @@ def _finished_runs(results: Sequence[JobResult], tier: str, dataset: str) -> lis
 FOLLOWED = ("recurrence in the video", "digit prior of training", "appeal", "rarity")
 
 
+def scene_digits(data, key: str) -> np.ndarray:
+    """The digit each step of a synthetic video shows."""
+    from course_lib.data.synthetic_videos import scene_of_step
+
+    return data[key].extras["scene_params"][:, 0].astype(int)[scene_of_step(data[key])]
+
+
+def digit_prior(data, keys: Sequence[str]) -> np.ndarray:
+    """Each digit's mean recurrence (:func:`~course_lib.evaluation.shot_recurrence`) over the
+    steps of ``keys``: which digits tend to be rare there, learnable without counting anything."""
+    totals, counts = np.zeros(10), np.zeros(10)
+    for key in keys:
+        np.add.at(totals, scene_digits(data, key), ev.shot_recurrence(data[key]))
+        np.add.at(counts, scene_digits(data, key), 1)
+    return totals / np.maximum(counts, 1)
+
+
+def follow_taus(scores: np.ndarray, data, key: str, prior: np.ndarray) -> list[float]:
+    """Kendall τ of one test video's scores with each of :data:`FOLLOWED`, ``prior`` the
+    training videos' :func:`digit_prior`."""
+    from course_lib.data.synthetic_videos import ANNOTATORS, rarity_scores
+
+    digits = scene_digits(data, key)
+    followed = (ev.shot_recurrence(data[key]), prior[digits],
+                np.asarray(ANNOTATORS.appeal)[digits], rarity_scores(data, [key])[key])
+    return [kendalltau(scores, other).statistic for other in followed]
+
+
+def mean_taus(rows: Sequence[Sequence[float]]) -> dict[str, float]:
+    """Per name of :data:`FOLLOWED`, the mean of :func:`follow_taus` rows; a video whose scores
+    (or rarity) are one constant has no τ and is left out of the mean."""
+    columns = np.array(rows, dtype=float).T
+    return {name: float(np.mean(c[np.isfinite(c)])) if np.isfinite(c).any() else np.nan
+            for name, c in zip(FOLLOWED, columns, strict=True)}
+
+
 def what_scores_follow(results: Sequence[JobResult], tier: str, dataset: str = "synthetic"
                        ) -> dict[str, dict[str, float]]:
     """Per model, what its final test scores rank like: the mean over its runs' test videos of
     Kendall τ with each of :data:`FOLLOWED`: the recurrence formula on that video (its own
-    scenes counted), the *digit prior* (each digit's mean recurrence over the run's training
-    videos: which digits tend to be rare, learnable without counting anything), the annotators'
-    appeal and the true rarity. A diagnosis that reads the digits; a model that ranks like the
-    prior more than like its video's own count has learned which digits are usually rare, not
-    what is rare in the video in front of it."""
-    from course_lib.data.synthetic_videos import (
-        ANNOTATORS,
-        rarity_scores,
-        scene_of_step,
-        synthetic_benchmark,
-    )
+    scenes counted), the *digit prior* (:func:`digit_prior` of the run's training videos), the
+    annotators' appeal and the true rarity. A diagnosis that reads the digits; a model that
+    ranks like the prior more than like its video's own count has learned which digits are
+    usually rare, not what is rare in the video in front of it."""
+    from course_lib.data.synthetic_videos import synthetic_benchmark
 
     data, splits = synthetic_benchmark(tier, dataset=dataset)
-    appeal = np.asarray(ANNOTATORS.appeal)
-
-    def digits(key):
-        return data[key].extras["scene_params"][:, 0].astype(int)[scene_of_step(data[key])]
-
     taus = {}
     for run in _finished_runs(results, tier, dataset):
-        totals, counts = np.zeros(10), np.zeros(10)
-        for key in splits[run.job.split].train_keys:
-            np.add.at(totals, digits(key), ev.shot_recurrence(data[key]))
-            np.add.at(counts, digits(key), 1)
-        prior = totals / np.maximum(counts, 1)
+        prior = digit_prior(data, splits[run.job.split].train_keys)
         for key, scores in run.test_scores(int(run.epochs[-1])).items():
-            followed = (ev.shot_recurrence(data[key]), prior[digits(key)],
-                        appeal[digits(key)], rarity_scores(data, [key])[key])
-            taus.setdefault(run.job.model, []).append(
-                [kendalltau(scores, other).statistic for other in followed])
-    # a video whose scores (or rarity) are one constant has no τ: left out of the mean
-    return {model: {name: float(np.mean(c[np.isfinite(c)])) if np.isfinite(c).any() else np.nan
-                    for name, c in zip(FOLLOWED, np.array(rows).T, strict=True)}
-            for model, rows in taus.items()}
+            taus.setdefault(run.job.model, []).append(follow_taus(scores, data, key, prior))
+    return {model: mean_taus(rows) for model, rows in taus.items()}
 
 
 def follow_lines(follows: Mapping[str, Mapping[str, float]]) -> list[str]:
