@@ -86,3 +86,16 @@ def test_the_script_prints_the_study_for_the_dataset_asked_for(capsys):
     assert out.startswith("synthetic, smoke tier, seed 0\n")
     assert "selector (1 epoch), rarity (uses labels)" in out
     assert "baselines at rarity weight 1:" in out
+
+
+def test_told_the_answer_the_selector_carries_a_digit_prior_not_a_count():
+    """The README's claim, on split 0 after 10 epochs (laptop tier, features that show the
+    digit): told the true rarity or the recurrence formula, the selector's test scores rank more
+    like the digits' prior over the training videos than like the formula on the test video,
+    and under annotators who value rarity only it stays far under the ceiling."""
+    rows, baselines = capacity.told_study("laptop", "synthetic-digits", [0], epochs=(10,))
+    told = [r for r in rows if r.learner == "selector"]
+    assert len(told) == 2
+    for row in told:
+        assert row.follows["digit prior of training"] > row.follows["recurrence in the video"] + 0.1
+        assert row.f[1.0] < baselines[1.0][rarity.CEILING] - 10
