@@ -33,6 +33,10 @@ def test_the_ridge_learns_what_each_step_shows_alone(laptop, monkeypatch):
     taus = [kendalltau(predict(data[k].features), data[k].features @ direction).statistic
             for k in keys]
     assert np.mean(taus) > 0.9, taus
+    # its intercept is the target's mean, not shrunk with the weights
+    predicted = np.concatenate([predict(data[k].features) for k in keys])
+    wanted = np.concatenate([data[k].features @ direction for k in keys])
+    assert predicted.mean() == pytest.approx(wanted.mean(), rel=1e-4, abs=1e-4)
 
 
 def test_the_selector_fits_what_it_is_told_on_its_training_videos():
@@ -46,6 +50,42 @@ def test_the_selector_fits_what_it_is_told_on_its_training_videos():
                             for k in keys])
             for epoch, predict in capacity.fit_selector(data, keys, target, "smoke", 0, (1, 60))}
     assert taus[60] > taus[1] + 0.2 and taus[60] > 0.5, taus
+
+
+def test_each_epoch_mark_predicts_as_the_model_was_then():
+    """What the fit yields at an epoch keeps predicting as the model was at that epoch, even
+    when the fit has gone on (collected in a list, as a user might)."""
+    data, splits = synthetic_benchmark("smoke", dataset="synthetic-digits")
+    keys = list(splits[0].train_keys)
+    marks = list(capacity.fit_selector(data, keys, capacity.TARGETS[0], "smoke", 0, (1, 5)))
+    features = data[keys[0]].features
+    assert not np.allclose(marks[0][1](features), marks[1][1](features))
+
+
+@pytest.mark.parametrize("arguments, named", [
+    (dict(splits=[]), "distinct splits"), (dict(splits=[0, 0]), "distinct splits"),
+    (dict(splits=[9]), "distinct splits"), (dict(splits=[-1]), "distinct splits"),
+    (dict(splits=[0], epochs=()), "epochs"), (dict(splits=[0], epochs=(0,)), "epochs"),
+    (dict(splits=[0], weights=()), "rarity weights"),
+    (dict(splits=[0], weights=(1.5,)), "rarity weights")])
+def test_bad_splits_epochs_or_weights_are_named(arguments, named):
+    with pytest.raises(CourseError, match=named):
+        capacity.told_study("smoke", "synthetic-digits", **arguments)
+
+
+def test_the_table_averages_each_learner_over_the_splits():
+    follows = dict.fromkeys(rarity.FOLLOWED, 0.0)
+    rows = [capacity.Told("selector", capacity.TARGETS[0], 10, k, fit, follows | {"rarity": tau},
+                          {0.3: f, 1.0: f + 10})
+            for k, fit, tau, f in ((0, 0.2, 0.1, 40.0), (1, 0.4, 0.3, 50.0))]
+    baselines = {w: {name: 1.0 for name in ("random", *rarity.ev.TRIVIAL_BASELINES,
+                                             rarity.RECURRENCE, rarity.CEILING)}
+                 for w in (0.3, 1.0)}
+    lines = capacity.told_lines(rows, baselines)
+    assert "(mean over 2 split(s))" in lines[0]
+    row = lines[2].split()
+    assert lines[2].startswith("  selector (10 epochs), rarity (uses labels)")
+    assert row[-7:] == ["+0.300", "+0.000", "+0.000", "+0.000", "+0.200", "45.0", "55.0"]
 
 
 def test_a_learner_that_outputs_the_rarity_is_judged_so(laptop):

@@ -178,7 +178,7 @@ def follow_taus(scores: np.ndarray, data, key: str, prior: np.ndarray) -> list[f
 def mean_taus(rows: Sequence[Sequence[float]]) -> dict[str, float]:
     """Per name of :data:`FOLLOWED`, the mean of :func:`follow_taus` rows; a video whose scores
     (or rarity) are one constant has no τ and is left out of the mean."""
-    columns = np.array(rows, dtype=float).T
+    columns = np.array(rows, dtype=float).reshape(-1, len(FOLLOWED)).T
     return {name: float(np.mean(c[np.isfinite(c)])) if np.isfinite(c).any() else np.nan
             for name, c in zip(FOLLOWED, columns, strict=True)}
 
