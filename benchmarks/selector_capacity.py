@@ -8,6 +8,8 @@ their F under annotators who value rarity only and at the data's weight
 
 Run:  OMP_NUM_THREADS=1 python benchmarks/selector_capacity.py --dataset synthetic-digits
       (laptop tier, 5 splits: about 8 minutes on one core)
+      OMP_NUM_THREADS=1 python benchmarks/selector_capacity.py --videos 200 --splits 0,1 \
+          --epochs 3,10,30   (8 times the training videos: about 15 minutes)
       python benchmarks/selector_capacity.py --tier smoke --splits 0 --epochs 1,2   (seconds)
 """
 
@@ -40,12 +42,15 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=numbers, default=",".join(map(str, capacity.EPOCHS)),
                         help="comma-separated epochs at which the selector is judged")
+    parser.add_argument("--videos", type=int, default=None,
+                        help="that many synthetic videos instead of the tier's own number")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
     rows, baselines = capacity.told_study(args.tier, args.dataset, args.splits, args.seed,
-                                          args.epochs)
-    print(f"{args.dataset}, {args.tier} tier, seed {args.seed}")
+                                          args.epochs, videos=args.videos)
+    videos = f", {args.videos} videos" if args.videos else ""
+    print(f"{args.dataset}, {args.tier} tier{videos}, seed {args.seed}")
     print("\n".join(capacity.told_lines(rows, baselines)))
     print(f"({time.perf_counter() - started:.0f} s)")
 

@@ -117,3 +117,14 @@ def test_which_stretch_wins_is_the_draw_of_test_videos(table, split_tables):
     lead_all, lead_splits = max(over_all, key=over_all.get), max(over_splits, key=over_splits.get)
     assert lead_all != lead_splits, (over_all, over_splits)
     assert over_all[lead_all] > table["random"]["f_score"] + 5, (over_all, table["random"])
+
+
+def test_more_videos_of_the_tiers_kind_come_with_splits_of_them():
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+    from course_lib.errors import DataError
+
+    data, splits = synthetic_benchmark("smoke", n_videos=12)
+    assert len(data.keys()) == 12
+    assert all(set(s.train_keys) | set(s.test_keys) == set(data.keys()) for s in splits)
+    with pytest.raises(DataError, match="at least 5 videos"):
+        synthetic_benchmark("smoke", n_videos=3)

@@ -415,18 +415,26 @@ def make_synthetic_dataset(config: SummarizationDataConfig | None = None) -> Sum
 
 
 def synthetic_benchmark(tier: str, rarity_weight: float | None = None,
-                        dataset: str = "synthetic") -> tuple[SummarizationDataset, list[Split]]:
+                        dataset: str = "synthetic", n_videos: int | None = None
+                        ) -> tuple[SummarizationDataset, list[Split]]:
     """The embedded synthetic videos of ``tier`` and their 5 splits, drawn from the data's seed:
     what every notebook and the runner use as "synthetic". ``rarity_weight`` changes only the
     annotators' taste: the videos, features, shots and splits stay the same, so a model trained
     without labels can be judged by annotators of any taste without training again.
     ``dataset="synthetic-digits"`` gives the same videos, annotators and splits with features
-    that show each frame's digit (:func:`digit_evidence`), and the shots cut in them."""
+    that show each frame's digit (:func:`digit_evidence`), and the shots cut in them.
+    ``n_videos``: that many videos of the tier's kind instead of its own number, for a study of
+    how much data a model needs (the splits are drawn again)."""
     if dataset not in SYNTHETIC_DATASETS:
         raise DataError(f"Unknown synthetic dataset {dataset!r}: use one of "
                         f"{', '.join(SYNTHETIC_DATASETS)}.")
     config = replace(summarization_data_config(tier, verbose=False),
                      recognizer_weight=SYNTHETIC_DATASETS[dataset])
+    if n_videos is not None:
+        if n_videos < 5:
+            raise DataError(f"n_videos={n_videos}: 5 splits of 80 % training and 20 % test "
+                            "videos need at least 5 videos.")
+        config = replace(config, n_videos=n_videos)
     if rarity_weight is not None:
         config = replace(config, rarity_weight=rarity_weight)
     data = make_synthetic_dataset(config)

@@ -123,10 +123,12 @@ def judge(learner: str, target: str, epochs: int, k: int, split, predict, by_wei
 
 
 def told_study(tier: str, dataset: str, splits: Sequence[int], seed: int = 0,
-               epochs: Sequence[int] = EPOCHS, weights: Sequence[float] = WEIGHTS
-               ) -> tuple[list[Told], dict[float, dict[str, float]]]:
+               epochs: Sequence[int] = EPOCHS, weights: Sequence[float] = WEIGHTS,
+               videos: int | None = None) -> tuple[list[Told], dict[float, dict[str, float]]]:
     """Every learner told every target on each split; and per weight the baselines' mean F on
-    the same test videos (:func:`~course_lib.experiments.rarity.baselines_by_split`)."""
+    the same test videos (:func:`~course_lib.experiments.rarity.baselines_by_split`).
+    ``videos``: that many synthetic videos instead of the tier's own number (does the selector
+    learn with more training videos?)."""
     from course_lib.data.synthetic_videos import synthetic_benchmark
 
     if not weights or not all(0.0 <= w <= 1.0 for w in weights):
@@ -137,7 +139,7 @@ def told_study(tier: str, dataset: str, splits: Sequence[int], seed: int = 0,
                           f"got {list(epochs)}.")
     by_weight, the_splits = {}, None
     for weight in weights:
-        by_weight[weight], the_splits = synthetic_benchmark(tier, weight, dataset)
+        by_weight[weight], the_splits = synthetic_benchmark(tier, weight, dataset, videos)
     if not splits or len(set(splits)) != len(splits) or not all(
             0 <= k < len(the_splits) for k in splits):
         raise CourseError(f"Give distinct splits among 0-{len(the_splits) - 1} of {dataset}, "
