@@ -3,13 +3,13 @@
 Fits SUM-GAN-sl's compression layer and sLSTM by least squares to the digits' true rarity (uses
 labels) and to the recurrence formula (label-free) on each split's training videos, and a
 per-step ridge regression to the same targets, then prints what their test scores rank like and
-their F under annotators who value rarity only and at the data's weight
+their F under annotators of rarity weight 0, 0.3 (the data's) and 1
 (:mod:`course_lib.experiments.capacity`).
 
 Run:  OMP_NUM_THREADS=1 python benchmarks/selector_capacity.py --dataset synthetic-digits
       (laptop tier, 5 splits: about 8 minutes on one core)
       OMP_NUM_THREADS=1 python benchmarks/selector_capacity.py --videos 200 --splits 0,1 \
-          --epochs 3,10,30   (8 times the training videos: about 15 minutes)
+          --epochs 3,10,30   (8 times the training videos: about 8 minutes)
       python benchmarks/selector_capacity.py --tier smoke --splits 0 --epochs 1,2   (seconds)
 """
 

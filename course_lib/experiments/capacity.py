@@ -6,8 +6,8 @@ selector (SUM-GAN-sl's compression layer and sLSTM, at the tier's sizes) is *tol
 least squares to a target on the training videos, the digits' true rarity (which needs labels)
 or the recurrence formula (which does not), and then judged on the test videos by what its
 scores rank like (:func:`~course_lib.experiments.rarity.follow_taus`) and by F under annotators
-of several rarity weights. A per-step ridge regression is the reference for a learner that can
-only learn which digits tend to be rare: it reads one step at a time, so it cannot count.
+of several rarity weights. A per-step ridge regression is told the same beside it: it reads one
+step at a time, so it can learn which digits tend to be rare, never how often a video shows one.
 """
 
 from __future__ import annotations
