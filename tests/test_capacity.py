@@ -133,7 +133,8 @@ def test_told_the_answer_the_selector_carries_a_digit_prior_not_a_count():
     digit): told the true rarity or the recurrence formula, the selector's test scores rank more
     like the digits' prior over the training videos than like the formula on the test video,
     and under annotators who value rarity only it stays far under the ceiling."""
-    rows, baselines = capacity.told_study("laptop", "synthetic-digits", [0], epochs=(10,))
+    rows, baselines = capacity.told_study("laptop", "synthetic-digits", [0], epochs=(10,),
+                                          weights=(1.0,))
     told = [r for r in rows if r.learner == "selector"]
     assert len(told) == 2
     for row in told:
