@@ -21,6 +21,7 @@ import time
 import torch
 
 from course_lib.config import SYNTHETIC_DATASETS
+from course_lib.errors import CourseError
 from course_lib.experiments import capacity
 
 
@@ -47,8 +48,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    rows, baselines = capacity.told_study(args.tier, args.dataset, args.splits, args.seed,
-                                          args.epochs, videos=args.videos)
+    try:
+        rows, baselines = capacity.told_study(args.tier, args.dataset, args.splits, args.seed,
+                                              args.epochs, videos=args.videos)
+    except CourseError as error:  # bad splits, epochs or number of videos: say which, no trace
+        parser.error(str(error))
     videos = f", {args.videos} videos" if args.videos else ""
     print(f"{args.dataset}, {args.tier} tier{videos}, seed {args.seed}")
     print("\n".join(capacity.told_lines(rows, baselines)))

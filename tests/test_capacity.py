@@ -140,3 +140,15 @@ def test_told_the_answer_the_selector_carries_a_digit_prior_not_a_count():
     for row in told:
         assert row.follows["digit prior of training"] > row.follows["recurrence in the video"] + 0.1
         assert row.f[1.0] < baselines[1.0][rarity.CEILING] - 10
+
+
+@pytest.mark.parametrize("arguments, named", [
+    (["--splits", "7"], "distinct splits"), (["--videos", "3"], "at least 5 videos"),
+    (["--epochs", "x"], "whole numbers")])
+def test_the_script_names_a_bad_argument_without_a_traceback(arguments, named, capsys):
+    import selector_capacity
+
+    with pytest.raises(SystemExit) as stopped:
+        selector_capacity.main(["--tier", "smoke", *arguments])
+    assert stopped.value.code == 2
+    assert named in capsys.readouterr().err
