@@ -540,12 +540,19 @@ def shot_novelty(record) -> np.ndarray:
 def _shot_distances(record) -> tuple[np.ndarray, np.ndarray]:
     """Cosine distances [S, S] between a video's shots' mean features (centred per video), and
     the shot of each step [T]."""
-    x = centred_unit_rows(record.features)
     shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
-    means = np.stack([x[shot == s].mean(axis=0) if (shot == s).any() else np.zeros(x.shape[1])
-                      for s in range(len(record.change_points))])
+    return _segment_distances(record.features, shot, len(record.change_points)), shot
+
+
+def _segment_distances(features: np.ndarray, segment: np.ndarray, n_segments: int
+                       ) -> np.ndarray:
+    """Cosine distances [S, S] between the mean features (centred per video) of the steps of
+    each segment (``segment``: each step's, 0 .. ``n_segments`` − 1)."""
+    x = centred_unit_rows(features)
+    means = np.stack([x[segment == s].mean(axis=0) if (segment == s).any()
+                      else np.zeros(x.shape[1]) for s in range(n_segments)])
     means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-    return np.clip(1 - means @ means.T, 0.0, 2.0), shot
+    return np.clip(1 - means @ means.T, 0.0, 2.0)
 
 
 def novelty_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -567,19 +574,28 @@ def shot_recurrence(record, cut: float = RECURRENCE_CUT) -> np.ndarray:
     consecutive shots of one group is one *time* (KTS cuts a long scene into several shots, and
     :func:`shot_novelty` counts each, so a long rare scene looks common to it).
     """
+    shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
+    return segment_recurrence(record.features, shot, len(record.change_points), cut)
+
+
+def segment_recurrence(features: np.ndarray, segment: np.ndarray, n_segments: int,
+                       cut: float = RECURRENCE_CUT) -> np.ndarray:
+    """:func:`shot_recurrence` of a video's features [T, D] cut into segments (``segment``:
+    each step's, 0 .. ``n_segments`` − 1), where the segments need not be the dataset's shots
+    (a model computes it from the features alone)."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
-    distance, shot = _shot_distances(record)
-    if len(distance) < 2:
-        return np.ones(len(shot), np.float32)
+    if n_segments < 2:
+        return np.ones(len(segment), np.float32)
+    distance = _segment_distances(features, segment, n_segments)
     np.fill_diagonal(distance, 0.0)
     scale = np.median(distance[distance > 0]) if (distance > 0).any() else 1.0
     group = fcluster(linkage(squareform(distance, checks=False), "average"), cut * scale,
                      "distance")
     starts = group[np.r_[True, group[1:] != group[:-1]]]  # each run's group, once per run
     times = np.bincount(starts, minlength=group.max() + 1)
-    return (1 / times[group])[shot].astype(np.float32)
+    return (1 / times[group])[segment].astype(np.float32)
 
 
 def recurrence_scores(dataset: SummarizationDataset, keys: Sequence[str]
