@@ -122,13 +122,14 @@ from course_lib.data.summarization import (
     validate_record,
 )
 from course_lib.errors import DataError
-from course_lib.evaluation import BUDGET, generate_summary
+from course_lib.evaluation import BUDGET, generate_summary, segment_recurrence
 
 SPEEDS = (0.0, 1.0, 2.5, 4.0)  # px/frame
 FEATURE_SEED = 1024
 LOW = 8  # frequencies kept per axis by the feature extractor
 KTS_PENALTY = 0.03  # per change point, on unit-norm features smoothed over ~1 step
 KTS_SMOOTHING = 1.0  # steps (Gaussian σ): one odd frame does not become a shot of its own
+KTS_MIN_SHOT = 2  # steps
 SCENE_COLUMNS = ("digit_class", "n_digits", "speed", "seed")
 
 
@@ -231,12 +232,26 @@ def kts_change_points(features: np.ndarray, picks: np.ndarray, n_frames: int,
     became 2-step shots, half of all shots, and the knapsack's taste for short shots then
     decided every summary whatever the scores.
     """
+    if len(features) < 2 * KTS_MIN_SHOT:  # too short for two shots: one
+        return np.array([[0, n_frames - 1]], dtype=np.int64)
     unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     if smoothing:
         unit = gaussian_filter1d(unit, smoothing, axis=0, mode="nearest")
-    ends = ruptures.KernelCPD(kernel="linear", min_size=2).fit(unit).predict(pen=penalty)
+    ends = ruptures.KernelCPD(kernel="linear", min_size=KTS_MIN_SHOT).fit(unit).predict(
+        pen=penalty)
     starts = np.concatenate([[0], picks[np.asarray(ends[:-1], dtype=np.int64)]])
     return np.stack([starts, np.append(starts[1:] - 1, n_frames - 1)], axis=1).astype(np.int64)
+
+
+def feature_recurrence(features: np.ndarray) -> np.ndarray:
+    """The recurrence formula (:func:`~course_lib.evaluation.shot_recurrence`) of one video's
+    steps [T] from its features [T, D] alone, on the segments KTS cuts in them: what a model
+    can compute for any video it is given. On the synthetic videos these segments are the
+    dataset's own shots, so it equals the formula there."""
+    steps = np.arange(len(features))
+    segment = np.searchsorted(kts_change_points(features, steps, len(features))[:, 0], steps,
+                              side="right") - 1
+    return segment_recurrence(features, segment, int(segment.max()) + 1)
 
 
 def render_scene(params: np.ndarray, n_frames: int, canvas: int = 64,
