@@ -67,6 +67,14 @@ def test_kts_recovers_planted_segments():
     np.testing.assert_array_equal(cps, [[0, 149], [150, 239], [240, 449]])
 
 
+def test_kts_makes_a_video_too_short_for_two_shots_one_shot():
+    for steps in (2, 3):
+        np.testing.assert_array_equal(
+            sv.kts_change_points(np.random.default_rng(0).random((steps, 8)),
+                                 np.arange(steps) * 15, steps * 15), [[0, steps * 15 - 1]])
+        assert sv.feature_recurrence(np.ones((steps, 8))).tolist() == [1.0] * steps
+
+
 def test_rendered_frames_reproduce_the_features(data, config):
     r = data["video_2"]
     frames = sv.render_frames(r, 0, r.n_frames)
