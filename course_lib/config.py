@@ -301,7 +301,12 @@ class SumGanSlConfig:
       (the reference), so the reconstruction's gradient reaches the scores almost only at its
       end (an LSTM's last state remembers mostly its last steps); more, they read the video cut
       into windows of that many steps, the selector still scoring the whole video
-      (:func:`~course_lib.models.sum_gan_sl.reconstruction_pass`).
+      (:func:`~course_lib.models.sum_gan_sl.reconstruction_pass`);
+    - ``recurrence_input``: ``False``, the model reads each step's features (the reference);
+      ``True``, it also reads how many separate times its video shows what the step shows
+      (:func:`~course_lib.data.synthetic_videos.feature_recurrence`, computed from the
+      video's features alone), so the selector need not learn to compare a scene with the rest
+      of its video to see it (:meth:`~course_lib.models.sum_gan_sl.SumGanSl.prepare`).
 
     ``cpu_threads``: a fit's intra-op threads on a CPU; see :data:`PAPER_CPU_THREADS`.
     """
@@ -327,6 +332,7 @@ class SumGanSlConfig:
     novelty_formula: str = "novelty"
     discriminator_pooling: str = "last"
     reconstruction_window: int = 0
+    recurrence_input: bool = False
     cpu_threads: int = 1
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
@@ -347,7 +353,11 @@ IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
                 # the novelty term with shot_recurrence, which counts scenes as the synthetic
                 # annotators count a digit's: on features that show the digit (the runner's
                 # synthetic-digits) it scores their rarity
-                "recurrence": {"novelty_weight": 1.0, "novelty_formula": "recurrence"}}
+                "recurrence": {"novelty_weight": 1.0, "novelty_formula": "recurrence"},
+                # the model reads that count beside the features: the selector, which did not
+                # learn to count scenes even when told the count (experiments.capacity), is
+                # given it
+                "compare": {"recurrence_input": True}}
 
 
 def improvement(names: str) -> dict:

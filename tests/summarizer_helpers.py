@@ -77,9 +77,10 @@ def faithful_parameters(variant, config, lengths=LENGTHS, plain_decoder=None,
                         plain_clip_scope="all", seed=0):
     """Train the course's model and the plain reference from the same weights and noise, one
     video per update; ``plain_decoder`` swaps in a (deliberately wrong) decoder on the plain
-    side."""
+    side. With ``recurrence_input`` (the compare option) the plain reference reads what the
+    option says the model reads: each video's features with the count joined."""
     model = variant.method.build(config, seed=3).double()
-    plain = variant.plain(FEATURES, HIDDEN)
+    plain = variant.plain(FEATURES + config.recurrence_input, HIDDEN)
     if plain_decoder is not None:
         plain.decoder = plain_decoder(HIDDEN, 2)
     plain = plain.double()
@@ -96,6 +97,8 @@ def faithful_parameters(variant, config, lengths=LENGTHS, plain_decoder=None,
     reference = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
     torch.manual_seed(seed)
     for video in data:
+        if config.recurrence_input:
+            video = sl.with_recurrence(video.unsqueeze(0))[0]
         plain_train_video(plain, reference, video, config.sigma, config.grad_clip,
                           plain_clip_scope)
     return model, plain

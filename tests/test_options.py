@@ -1,5 +1,5 @@
 """The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``,
-``novelty``, ``pooled``, ``windows``, ``recurrence``):
+``novelty``, ``pooled``, ``windows``, ``recurrence``, ``compare``):
 each changes the updates of both trainers of -sl and AAE, the reference configuration computes
 nothing of them, each term has the property that motivates it, bad values are clear errors, and
 the runner trains an option by name into a folder of its own."""
@@ -18,6 +18,7 @@ from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
 from course_lib.models.sequences import cut_into_windows, window_bounds
 from tests.summarizer_helpers import (
+    FEATURES,
     PARITY,
     VARIANTS,
     faithful_parameters,
@@ -28,6 +29,9 @@ from tests.summarizer_helpers import (
 )
 
 OPTIONS = list(IMPROVEMENTS)
+# The options that change the updates of the model the reference trains; compare changes what
+# it reads (its test shows the reference's updates on the features with the count joined).
+CHANGING_THE_UPDATES = [o for o in OPTIONS if o != "compare"]
 
 
 def option_fields(option):
@@ -42,7 +46,7 @@ def option_fields(option):
 # ---------------------------------------------------------------- the updates
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("option", CHANGING_THE_UPDATES)
 def test_each_option_changes_the_faithful_updates(variant, option):
     """Six videos, one per update: the reference's updates (the plain implementation) and the
     course's with the option part ways."""
@@ -70,6 +74,39 @@ def test_each_option_changes_the_fast_updates(variant, option):
                                              **option_fields(option)))
     assert all(torch.isfinite(torch.tensor(v)) for v in logged.values())
     assert max_relative_difference(changed.selector, plain.selector) > 1e-4
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_compare_makes_the_references_updates_on_the_features_with_the_count(variant):
+    """The compare option changes what the model reads, not how it learns: its faithful
+    updates are the plain reference's on each video's features with the count joined."""
+    model, plain = faithful_parameters(variant, tiny_config(variant, **PARITY,
+                                                            **improvement("compare")))
+    assert model.compress.in_features == plain.linear_compress.in_features == model.feature_dim + 1
+    assert max_relative_difference(model, plain) < variant.tolerance
+
+
+def test_compare_joins_how_many_separate_times_the_video_shows_a_step(smoke_data):
+    """Each step reads, beside its features, the recurrence formula of its video computed from
+    the features alone (the dataset's shots are the KTS segments of those features), times its
+    feature norm; the reference model reads the features unchanged."""
+    from course_lib.evaluation import shot_recurrence
+
+    data, _ = smoke_data
+    variant = VARIANTS[1].values[0]
+    config = replace(variant.method.config("smoke", verbose=False), **improvement("compare"))
+    model, reference = (variant.method.build(c, 0) for c in (config, replace(
+        config, recurrence_input=False)))
+    counts = []
+    for key in data.keys():
+        video = torch.from_numpy(data[key].features)
+        prepared = model.prepare(video)[0]
+        assert torch.equal(prepared[:, :-1], video) and torch.equal(
+            reference.prepare(video)[0], video)
+        counts.append(prepared[:, -1] / video.norm(dim=-1))
+        assert counts[-1].tolist() == pytest.approx(shot_recurrence(data[key]).tolist(),
+                                                    rel=1e-5)
+    assert any(c.min() < c.max() for c in counts)  # some video shows a scene more than once
 
 
 def test_the_reference_configuration_computes_nothing_of_the_options():
@@ -303,7 +340,8 @@ def test_padded_batches_give_each_videos_own_terms():
                                              (dict(reconstruction_window=1),
                                               "reconstruction_window"),
                                              (dict(reconstruction_window=2.5),
-                                              "reconstruction_window")])
+                                              "reconstruction_window"),
+                                             (dict(recurrence_input=1), "recurrence_input")])
 def test_a_bad_option_value_is_a_clear_error(change, message):
     variant = VARIANTS[0].values[0]
     config = tiny_config(variant, **change)

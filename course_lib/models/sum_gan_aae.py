@@ -189,10 +189,11 @@ class SumGanAae(SumGanSl):
 
     title = "SUM-GAN-AAE"
 
-    def __init__(self, feature_dim: int = 1024, hidden_size: int = 500, num_layers: int = 2):
+    def __init__(self, feature_dim: int = 1024, hidden_size: int = 500, num_layers: int = 2,
+                 recurrence_input: bool = False):
         nn.Module.__init__(self)
-        self.feature_dim = feature_dim
-        self.compress = nn.Linear(feature_dim, hidden_size)
+        self.feature_dim, self.recurrence_input = feature_dim, recurrence_input
+        self.compress = nn.Linear(feature_dim + recurrence_input, hidden_size)
         self.selector = Selector(hidden_size, hidden_size, num_layers)
         self.encoder = FrameEncoder(hidden_size, hidden_size, num_layers)
         self.decoder = AttentionDecoder(hidden_size, num_layers)
@@ -244,8 +245,8 @@ class SumGanAae(SumGanSl):
 def build_sum_gan_aae(config, seed: int | None = None) -> SumGanAae:
     """The model sized by a :class:`~course_lib.config.SumGanAaeConfig`, initialised from
     ``seed`` (without touching the global random state) when one is given."""
-    return seeded(lambda: SumGanAae(config.feature_dim, config.hidden_size, config.num_layers),
-                  seed)
+    return seeded(lambda: SumGanAae(config.feature_dim, config.hidden_size, config.num_layers,
+                                    config.recurrence_input), seed)
 
 
 def fit_sum_gan_aae(model: SumGanAae, config, dataset, split, name: str = "05-sum-gan-aae",

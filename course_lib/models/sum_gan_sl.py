@@ -165,10 +165,11 @@ class SumGanSl(nn.Module):
 
     title = "SUM-GAN-sl"
 
-    def __init__(self, feature_dim: int = 1024, hidden_size: int = 500, num_layers: int = 2):
+    def __init__(self, feature_dim: int = 1024, hidden_size: int = 500, num_layers: int = 2,
+                 recurrence_input: bool = False):
         super().__init__()
-        self.feature_dim = feature_dim
-        self.compress = nn.Linear(feature_dim, hidden_size)
+        self.feature_dim, self.recurrence_input = feature_dim, recurrence_input
+        self.compress = nn.Linear(feature_dim + recurrence_input, hidden_size)
         self.selector = Selector(hidden_size, hidden_size, num_layers)
         self.encoder = FrameEncoder(hidden_size, hidden_size, num_layers)
         self.mu = nn.Linear(hidden_size, hidden_size)
@@ -194,7 +195,9 @@ class SumGanSl(nn.Module):
         return {"prior": prior_loss(out.mu, out.logvar)}
 
     def prepare(self, features: torch.Tensor) -> torch.Tensor:
-        """Check the features of one video [T, D] (or a batch [B, T, D]) and batch them."""
+        """Check the features of one video [T, D] (or a batch of equal-length videos
+        [B, T, D]) and batch them; with ``recurrence_input`` (the compare option) each step's
+        recurrence count joins them (:func:`with_recurrence`)."""
         if features.dim() == 2:
             features = features.unsqueeze(0)
         if features.dim() != 3 or features.shape[-1] != self.feature_dim:
@@ -210,7 +213,8 @@ class SumGanSl(nn.Module):
             raise CourseError("the features contain NaN or infinite values: recompute or clean "
                               "them (e.g. drop the affected videos) before training.")
         device = next(self.parameters()).device
-        return features.to(device=device, dtype=self.compress.weight.dtype)
+        features = features.to(device=device, dtype=self.compress.weight.dtype)
+        return with_recurrence(features) if self.recurrence_input else features
 
     def score(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """sLSTM: compressed features [B, T, H] → scores [B, T] (what is evaluated)."""
@@ -271,8 +275,21 @@ class SumGanSl(nn.Module):
 def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
     """The model sized by a :class:`~course_lib.config.SumGanSlConfig`, initialised from ``seed``
     (without touching the global random state) when one is given."""
-    return seeded(lambda: SumGanSl(config.feature_dim, config.hidden_size, config.num_layers),
-                  seed)
+    return seeded(lambda: SumGanSl(config.feature_dim, config.hidden_size, config.num_layers,
+                                   config.recurrence_input), seed)
+
+
+def with_recurrence(features: torch.Tensor) -> torch.Tensor:
+    """Videos [B, T, D] → [B, T, D + 1]: each step's features and 1 / how many separate times
+    its video shows what it shows (:func:`~course_lib.data.synthetic_videos.
+    feature_recurrence`, from the features alone), times the step's feature norm, so that in a
+    freshly initialised compression layer the count weighs about as much as all the features
+    together (a lone input among a thousand would start out unheard)."""
+    from course_lib.data.synthetic_videos import feature_recurrence
+
+    counts = torch.stack([torch.from_numpy(feature_recurrence(video.detach().cpu().numpy()))
+                          for video in features]).to(features)
+    return torch.cat([features, (counts * features.norm(dim=-1)).unsqueeze(-1)], dim=-1)
 
 
 # ---------------------------------------------------------------- the losses
@@ -453,6 +470,9 @@ def check_improvements(config) -> None:
     if config.discriminator_pooling not in DISCRIMINATOR_POOLINGS:
         raise CourseError(f"discriminator_pooling must be one of {DISCRIMINATOR_POOLINGS}, "
                           f"got {config.discriminator_pooling!r}.")
+    if not isinstance(config.recurrence_input, bool):
+        raise CourseError(f"recurrence_input must be True or False (the compare option), got "
+                          f"{config.recurrence_input!r}.")
     window = config.reconstruction_window
     if not (isinstance(window, int) and (window == 0 or window >= 2)):
         raise CourseError(f"reconstruction_window must be a whole number of steps >= 2 (0: the "
