@@ -109,10 +109,14 @@ def test_the_study_prints_every_learner_and_target_beside_the_baselines():
     rows, baselines = capacity.told_study("smoke", "synthetic-digits", [0], epochs=(1, 2))
     assert {(r.learner, r.target, r.epochs) for r in rows} == {
         (learner, target, epochs) for target in capacity.TARGETS
-        for learner, epochs in (("per-step ridge", 0), ("selector", 1), ("selector", 2))}
+        for learner, epochs in (("per-step ridge", 0), ("selector", 1), ("selector", 2),
+                                ("selector reading the count", 1),
+                                ("selector reading the count", 2))}
     lines = capacity.told_lines(rows, baselines)
     assert sum("per-step ridge" in line for line in lines) == 2
     assert sum(line.startswith("  selector (2 epochs)") for line in lines) == 2
+    assert sum(line.startswith("  selector reading the count (2 epochs)") for line in lines) == 2
+    assert len({len(line) for line in lines[2:-len(baselines)]}) == 1  # the columns line up
     assert [line.split(":")[0] for line in lines[-2:]] == [
         "  baselines at rarity weight 0.3", "  baselines at rarity weight 1"]
 

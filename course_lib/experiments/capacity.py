@@ -6,29 +6,31 @@ selector (SUM-GAN-sl's compression layer and sLSTM, at the tier's sizes) is *tol
 least squares to a target on the training videos, the digits' true rarity (which needs labels)
 or the recurrence formula (which does not), and then judged on the test videos by what its
 scores rank like (:func:`~course_lib.experiments.rarity.follow_taus`) and by F under annotators
-of several rarity weights. A per-step ridge regression is told the same beside it: it reads one
-step at a time, so it can learn which digits tend to be rare, never how often a video shows one.
+of several rarity weights. Beside it are told the same: the selector of the compare option,
+which reads each step's recurrence count beside its features (so it need not learn to compare a
+scene with the rest of its video), and a per-step ridge regression, which reads one step at a
+time, so it can learn which digits tend to be rare, never how often a video shows one.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from scipy.stats import kendalltau
 
 from course_lib import evaluation as ev
-from course_lib.config import sum_gan_sl_config
+from course_lib.config import IMPROVEMENTS, sum_gan_sl_config
 from course_lib.errors import CourseError
 from course_lib.experiments import rarity
 from course_lib.models.sum_gan_sl import build_sum_gan_sl
 from course_lib.models.summarizer_training import cpu_settings
 
 TARGETS = ("rarity (uses labels)", "recurrence formula")
-LEARNERS = ("selector", "per-step ridge")
+LEARNERS = ("selector", "selector reading the count", "per-step ridge")
 # At the laptop tier the selector fits its 20 training videos' target to a Kendall τ of about
 # 0.6 by epoch 150; the earlier marks show whether stopping sooner generalises better.
 EPOCHS = (10, 50, 150)
@@ -64,15 +66,18 @@ def target_values(data, key: str, target: str) -> np.ndarray:
 
 
 def fit_selector(data, keys: Sequence[str], target: str, tier: str, seed: int,
-                 epochs: Sequence[int] = EPOCHS):
+                 epochs: Sequence[int] = EPOCHS, reads_count: bool = False):
     """The selector fitted to ``target`` on ``keys`` (one video per Adam update at the tier's
     selector rate, in a fresh seeded order each epoch); yields (epoch, scores of features) at
-    each of ``epochs``."""
+    each of ``epochs``. ``reads_count``: the compare option's model, which reads each step's
+    recurrence count beside its features."""
     config = sum_gan_sl_config(tier, verbose=False)
+    if reads_count:
+        config = replace(config, **IMPROVEMENTS["compare"])
     model = build_sum_gan_sl(config, seed)
     parameters = [*model.compress.parameters(), *model.selector.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)
-    videos = {k: (torch.as_tensor(data[k].features, dtype=torch.float32)[None],
+    videos = {k: (model.prepare(torch.as_tensor(data[k].features)),
                   torch.as_tensor(target_values(data, k, target))[None]) for k in keys}
     order = np.random.default_rng(seed)
 
@@ -80,8 +85,7 @@ def fit_selector(data, keys: Sequence[str], target: str, tier: str, seed: int,
         """The model as it is now: later epochs do not change what this one predicts."""
         @torch.no_grad()
         def scores(features: np.ndarray) -> np.ndarray:
-            x = torch.as_tensor(features, dtype=torch.float32)[None]
-            return model.score(model.compress(x))[0].numpy()
+            return model.score(model.compress(model.prepare(torch.as_tensor(features))))[0].numpy()
         return scores
 
     for epoch in range(1, max(epochs) + 1):
@@ -153,33 +157,36 @@ def told_study(tier: str, dataset: str, splits: Sequence[int], seed: int = 0,
         split = the_splits[k]
         prior = rarity.digit_prior(data, split.train_keys)
         for target in TARGETS:
-            rows.append(judge(LEARNERS[1], target, 0, k, split,
+            rows.append(judge(LEARNERS[2], target, 0, k, split,
                               fit_ridge(data, split.train_keys, target), by_weight, prior))
-            for epoch, predict in fit_selector(data, split.train_keys, target, tier, seed,
-                                               epochs):
-                rows.append(judge(LEARNERS[0], target, epoch, k, split, predict, by_weight, prior))
+            for learner, reads_count in zip(LEARNERS[:2], (False, True), strict=True):
+                for epoch, predict in fit_selector(data, split.train_keys, target, tier, seed,
+                                                   epochs, reads_count):
+                    rows.append(judge(learner, target, epoch, k, split, predict, by_weight,
+                                      prior))
     return rows, baselines
 
 
 def told_lines(rows: Sequence[Told], baselines: dict[float, dict[str, float]]) -> list[str]:
     """:func:`told_study` as a table: means over the splits, then the baselines' F."""
     weights = list(baselines)
-    head = (f"  {'learner, target':44s} {'fit τ':>6s}  " + "  ".join(
+    groups = {}
+    for row in rows:
+        after = f" ({row.epochs} epoch{'s' * (row.epochs != 1)})" if row.epochs else ""
+        groups.setdefault(f"{row.learner}{after}, {row.target}", []).append(row)
+    width = max(len("learner, target"), *map(len, groups))
+    head = (f"  {'learner, target':{width}s} {'fit τ':>6s}  " + "  ".join(
         f"{name:>{max(7, len(name))}s}" for name in rarity.FOLLOWED) + "  "
         + "  ".join(f"F w={w:g}" for w in weights))
     lines = ["Told directly: τ with the target on the training videos (fit τ), Kendall τ of the "
              "test scores with what they might follow, F on the test videos (mean over "
              f"{len({r.split for r in rows})} split(s))", head]
-    groups = {}
-    for row in rows:
-        groups.setdefault((row.learner, row.target, row.epochs), []).append(row)
-    for (learner, target, epochs), group in groups.items():
-        after = f" ({epochs} epoch{'s' * (epochs != 1)})" if epochs else ""
-        name = f"{learner}{after}, {target}"
+    for name, group in groups.items():
         follows = rarity.mean_taus([list(r.follows.values()) for r in group])
-        lines.append(f"  {name:44s} {np.mean([r.fit_tau for r in group]):+6.3f}  " + "  ".join(
-            f"{tau:+{max(7, len(n))}.3f}" for n, tau in follows.items()) + "  " + "  ".join(
-            f"{np.mean([r.f[w] for r in group]):{len(f'F w={w:g}')}.1f}" for w in weights))
+        f = [f"{np.mean([r.f[w] for r in group]):{len(f'F w={w:g}')}.1f}" for w in weights]
+        lines.append(f"  {name:{width}s} {np.mean([r.fit_tau for r in group]):+6.3f}  "
+                     + "  ".join(f"{tau:+{max(7, len(n))}.3f}" for n, tau in follows.items())
+                     + "  " + "  ".join(f))
     for w in weights:
         best = max(ev.TRIVIAL_BASELINES, key=lambda n: baselines[w][n])
         lines.append(f"  baselines at rarity weight {w:g}: random {baselines[w]['random']:.1f}, "
