@@ -79,7 +79,8 @@ def test_the_table_averages_each_learner_over_the_splits():
                           {0.3: f, 1.0: f + 10})
             for k, fit, tau, f in ((0, 0.2, 0.1, 40.0), (1, 0.4, 0.3, 50.0))]
     baselines = {w: {name: 1.0 for name in ("random", *rarity.ev.TRIVIAL_BASELINES,
-                                             rarity.RECURRENCE, rarity.CEILING)}
+                                             rarity.RECURRENCE, rarity.CEILING,
+                                             rarity.RECURRENCE_UNTIED, rarity.CEILING_UNTIED)}
                  for w in (0.3, 1.0)}
     lines = capacity.told_lines(rows, baselines)
     assert "(mean over 2 split(s))" in lines[0]

@@ -18,7 +18,6 @@ from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
 from course_lib.models.sequences import cut_into_windows, window_bounds
 from tests.summarizer_helpers import (
-    FEATURES,
     PARITY,
     VARIANTS,
     faithful_parameters,

@@ -191,6 +191,8 @@ def told_lines(rows: Sequence[Told], baselines: dict[float, dict[str, float]]) -
         best = max(ev.TRIVIAL_BASELINES, key=lambda n: baselines[w][n])
         lines.append(f"  baselines at rarity weight {w:g}: random {baselines[w]['random']:.1f}, "
                      f"best heuristic {baselines[w][best]:.1f} ({best}), recurrence formula "
-                     f"{baselines[w][rarity.RECURRENCE]:.1f}, ceiling "
-                     f"{baselines[w][rarity.CEILING]:.1f}")
+                     f"{baselines[w][rarity.RECURRENCE]:.1f} "
+                     f"({baselines[w][rarity.RECURRENCE_UNTIED]:.1f} with its ties broken), "
+                     f"ceiling {baselines[w][rarity.CEILING]:.1f} "
+                     f"({baselines[w][rarity.CEILING_UNTIED]:.1f})")
     return lines

@@ -26,6 +26,13 @@ CEILING = "rarity (knows the digits)"
 NOVELTY = "novelty (label-free formula)"
 RECURRENCE = "recurrence (label-free formula)"
 HUMAN = "human (leave-one-out)"
+# The ceiling and the recurrence formula score whole scenes alike, so many of a video's shots
+# tie, and the knapsack's choice among tied shots is part of their F. A trained selector's
+# scores never tie, so beside them: the same scores with their ties broken at random (each step
+# plus up to TIE_NOISE, far below any difference between them), the mean F over TIE_DRAWS draws.
+CEILING_UNTIED = "rarity, ties broken at random"
+RECURRENCE_UNTIED = "recurrence, ties broken at random"
+TIE_NOISE, TIE_DRAWS = 1e-4, 5
 
 
 def rescored(result: JobResult, dataset, epochs: Sequence[int] | None = None) -> JobResult:
@@ -79,16 +86,32 @@ class Sweep:
 
 def baselines_by_split(data, splits, run_splits: Sequence[int]) -> dict[str, dict[int, float]]:
     """Every baseline's F on each split's test videos under ``data``'s annotators: the
-    heuristics, the rarity ceiling, the two label-free formulas and humans."""
+    heuristics, the rarity ceiling, the two label-free formulas, the ceiling and the recurrence
+    formula with their ties broken (:data:`TIE_NOISE`), and humans."""
     from course_lib.data.synthetic_videos import rarity_scores
 
-    tables = {k: ev.baseline_table(data, splits[k], extra={
-        CEILING: rarity_scores(data, splits[k].test_keys),
-        NOVELTY: ev.novelty_scores(data, splits[k].test_keys),
-        RECURRENCE: ev.recurrence_scores(data, splits[k].test_keys)}, rank=False)
-        for k in run_splits}
+    tables = {}
+    for k in run_splits:
+        keys = splits[k].test_keys
+        ceiling, recurrence = rarity_scores(data, keys), ev.recurrence_scores(data, keys)
+        tables[k] = ev.baseline_table(data, splits[k], extra={
+            CEILING: ceiling, NOVELTY: ev.novelty_scores(data, keys), RECURRENCE: recurrence,
+            CEILING_UNTIED: ties_broken(ceiling), RECURRENCE_UNTIED: ties_broken(recurrence)},
+            rank=False)
     return {name: {k: t[name].f_score for k, t in tables.items()}
             for name in tables[run_splits[0]]}
+
+
+def ties_broken(scores: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """:data:`TIE_DRAWS` copies of ``scores``, each step plus a draw of up to
+    :data:`TIE_NOISE` (from seeds 0, 1, ...): the same ranking where the scores differ, equal
+    scores ordered at random."""
+    draws = []
+    for draw in range(TIE_DRAWS):
+        rng = np.random.default_rng(draw)
+        draws.append({key: s + TIE_NOISE * rng.random(len(s), np.float32)
+                      for key, s in scores.items()})
+    return draws
 
 
 def rarity_sweep(results: Sequence[JobResult], tier: str,
@@ -229,8 +252,10 @@ def sweep_lines(sweep: Sweep) -> list[str]:
     width = max([28, *(len(r.model) for r in sweep.rows)])  # "sum-gan-aae-fast+novelty+spread"
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
-        lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f}, "
-                     f"{NOVELTY} {base[NOVELTY]:.1f}, {RECURRENCE} {base[RECURRENCE]:.1f}, "
+        lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f} "
+                     f"({base[CEILING_UNTIED]:.1f} with its ties broken at random), {NOVELTY} "
+                     f"{base[NOVELTY]:.1f}, {RECURRENCE} {base[RECURRENCE]:.1f} "
+                     f"({base[RECURRENCE_UNTIED]:.1f} with its ties broken), "
                      f"humans {base[HUMAN]:.1f}, random "
                      f"{base['random']:.1f}, best heuristic {heuristic} {base[heuristic]:.1f}")
         lines.append(f"  {'model':{width}s} {'F':>5s} {'τ':>6s}   {'− untrained':22s} "
@@ -260,7 +285,8 @@ def rarity_figure(sweep: Sweep, ax=None):
              for w in weights]
         ax.plot(weights, f, "o-", color=model_color(model), label=model)
     lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), NOVELTY: ("0.4", "-."),
-             RECURRENCE: ("tab:brown", "-."), "random": ("0.6", ":")}
+             RECURRENCE: ("tab:brown", "-."), RECURRENCE_UNTIED: ("tab:brown", ":"),
+             "random": ("0.6", ":")}
     for name, (color, style) in lines.items():
         ax.plot(weights, [sweep.baselines[w][name] for w in weights], style, color=color,
                 label=name)
@@ -298,7 +324,9 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
                  f" it; the recurrence formula (1 / how many separate times the video shows "
                  f"what the shot shows, scenes counted as the annotators count them) "
                  f"{base[RECURRENCE]:.1f}, {abs(found[RECURRENCE]):.1f} points "
-                 f"{'above' if found[RECURRENCE] > 0 else 'below'} it.")
+                 f"{'above' if found[RECURRENCE] > 0 else 'below'} it, "
+                 f"{base[RECURRENCE_UNTIED]:.1f} with its ties broken at random (a trained "
+                 f"selector's scores never tie).")
         for row in (r for r in sweep.rows if r.weight == weight and r.versus):
             said = {name: "its untrained self" if name == "untrained" else name
                     for name in row.versus}
