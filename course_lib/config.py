@@ -305,8 +305,10 @@ class SumGanSlConfig:
     - ``recurrence_input``: ``False``, the model reads each step's features (the reference);
       ``True``, it also reads how many separate times its video shows what the step shows
       (:func:`~course_lib.data.synthetic_videos.feature_recurrence`, computed from the
-      video's features alone), so the selector need not learn to compare a scene with the rest
-      of its video to see it (:meth:`~course_lib.models.sum_gan_sl.SumGanSl.prepare`).
+      video's features alone, on the segments KTS cuts in them with the synthetic data's
+      penalty: on other features they need not be the dataset's shots), so the selector need
+      not learn to compare a scene with the rest of its video to see it
+      (:meth:`~course_lib.models.sum_gan_sl.SumGanSl.prepare`).
 
     ``cpu_threads``: a fit's intra-op threads on a CPU; see :data:`PAPER_CPU_THREADS`.
     """
