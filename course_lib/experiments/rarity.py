@@ -273,7 +273,8 @@ def sweep_lines(sweep: Sweep) -> list[str]:
 def rarity_figure(sweep: Sweep, ax=None):
     """F against the annotators' rarity weight: each model (mean over its runs, final epoch),
     the best heuristic of each weight, random, the label-free ceiling, the novelty and
-    recurrence formulas and humans."""
+    recurrence formulas, the ceiling and the recurrence formula with their ties broken, and
+    humans."""
     import matplotlib.pyplot as plt
 
     from course_lib.style import legend_beside
@@ -284,12 +285,12 @@ def rarity_figure(sweep: Sweep, ax=None):
         f = [next(r.f for r in sweep.rows if r.model == model and r.weight == w)
              for w in weights]
         ax.plot(weights, f, "o-", color=model_color(model), label=model)
-    lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), NOVELTY: ("0.4", "-."),
-             RECURRENCE: ("tab:brown", "-."), RECURRENCE_UNTIED: ("tab:brown", ":"),
-             "random": ("0.6", ":")}
+    lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), CEILING_UNTIED: ("0.4", (0, (1, 3))),
+             NOVELTY: ("0.4", "-."), RECURRENCE: ("tab:brown", "-."),
+             RECURRENCE_UNTIED: ("tab:brown", ":"), "random": ("0.6", ":")}
     for name, (color, style) in lines.items():
-        ax.plot(weights, [sweep.baselines[w][name] for w in weights], style, color=color,
-                label=name)
+        ax.plot(weights, [sweep.baselines[w][name] for w in weights], linestyle=style,
+                color=color, label=name)
     ax.plot(weights, [sweep.baselines[w][sweep.best_heuristic[w]] for w in weights], "s:",
             color="0.3", label="best heuristic of each weight")
     ax.set(xlabel="annotators' rarity weight (0: appeal only, 1: rarity only; the data's: 0.3)",
