@@ -28,8 +28,9 @@ RECURRENCE = "recurrence (label-free formula)"
 HUMAN = "human (leave-one-out)"
 # The ceiling and the recurrence formula score whole scenes alike, so many of a video's shots
 # tie, and the knapsack's choice among tied shots is part of their F. A trained selector's
-# scores never tie, so beside them: the same scores with their ties broken at random (each step
-# plus up to TIE_NOISE, far below any difference between them), the mean F over TIE_DRAWS draws.
+# scores hardly ever tie, so beside them: the same scores with their ties broken at random (each
+# step plus up to TIE_NOISE, far below any difference between them), the mean F over TIE_DRAWS
+# draws.
 CEILING_UNTIED = "rarity, ties broken at random"
 RECURRENCE_UNTIED = "recurrence, ties broken at random"
 TIE_NOISE, TIE_DRAWS = 1e-4, 5
@@ -327,7 +328,7 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
                  f"{base[RECURRENCE]:.1f}, {abs(found[RECURRENCE]):.1f} points "
                  f"{'above' if found[RECURRENCE] > 0 else 'below'} it, "
                  f"{base[RECURRENCE_UNTIED]:.1f} with its ties broken at random (a trained "
-                 f"selector's scores never tie).")
+                 f"selector's scores hardly ever tie).")
         for row in (r for r in sweep.rows if r.weight == weight and r.versus):
             said = {name: "its untrained self" if name == "untrained" else name
                     for name in row.versus}
