@@ -668,13 +668,15 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
     with one it is "n/a" and left out of the sentences.
     """
     posts = list(sensitivity_rows[0].post)
-    width = max(len(p) for p in posts)
+    # The post-processings' names are long: numbered columns, named under the table, keep it
+    # narrow enough not to wrap in a notebook.
     lines = [f"{'model':18s} {'epoch':>6s} {'seed':>6s} {'split':>6s}  "
-             + "  ".join(f"{p:>{width}s}" for p in posts)]
+             + "  ".join(f"{f'({i})':>6s}" for i in range(1, len(posts) + 1))]
     for r in sensitivity_rows:
         seed = "n/a" if np.isnan(r.seed) else f"{r.seed:.1f}"
         lines.append(f"{r.model:18s} {r.epoch:6.1f} {seed:>6s} {r.split:6.1f}  "
-                     + "  ".join(f"{r.post[p]:+{width}.1f}" for p in posts))
+                     + "  ".join(f"{r.post[p]:+6.1f}" for p in posts))
+    lines += [f"({i}) {p}" for i, p in enumerate(posts, 1)]
     model_gap = max(abs(c.mean) for c in comparisons)
     on_random = post_baselines["random"]
     protocol = next(iter(on_random))

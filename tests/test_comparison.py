@@ -440,7 +440,8 @@ def test_with_one_seed_per_split_the_seed_effect_is_not_measured_nor_said():
         warnings.simplefilter("error")  # no "mean of empty slice"
         moves, _, lines = cmp.what_moves_f(rows, base, {"a": 40.0, "b": 41.0}, comparisons)
     assert np.isnan(moves["the seed"]) and not any(line.startswith("the seed") for line in lines)
-    assert "equal-length shots, knapsack" in lines[0]  # the whole name, not cut
+    assert "(1) equal-length shots, knapsack" in lines  # the whole name, not cut
+    assert max(len(line) for line in lines[:3]) < 100  # the table does not wrap
     assert lines[1].split()[2] == "n/a"
     legend = [t.get_text() for t in sensitivity_plot(rows).axes[0].get_legend().get_texts()]
     assert "seed: not measured (one seed per split)" in legend
