@@ -59,7 +59,9 @@ class Summarizer:
 
     @property
     def feature_dim(self) -> int:
-        return int(self.model.compress.in_features)
+        """The width of the features it reads (a model of the compare option joins its count
+        to them itself, so its compression layer reads one more)."""
+        return int(getattr(self.model, "feature_dim", self.model.compress.in_features))
 
 
 def from_model(model: torch.nn.Module, trained_on: str = "synthetic", name: str | None = None,
