@@ -177,6 +177,11 @@ PAPER_CPU_THREADS = 2
 # otherwise: a results folder written before is judged by it (the runner never resumes a run
 # on other settings). Runs trained before ``cpu_threads`` existed trained on one thread.
 EARLIER_VALUES = {"cpu_threads": 1}
+# Fields added after checkpoints had been saved, at the value that keeps what the course did
+# before them: a checkpoint's key leaves them out at that value
+# (models.summarizer_training.run_settings), so adding one does not make every saved model, in
+# the notebooks' folder or an unfinished job, train again from the start.
+NEUTRAL_LATER_FIELDS = {"recurrence_input": False}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,6 +19,8 @@ from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
 from course_lib.models.sequences import cut_into_windows, window_bounds
 from tests.summarizer_helpers import (
+    FEATURES,
+    HIDDEN,
     PARITY,
     VARIANTS,
     faithful_parameters,
@@ -55,7 +58,7 @@ def test_each_option_changes_the_faithful_updates(variant, option):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("option", CHANGING_THE_UPDATES)
 def test_each_option_changes_the_fast_updates(variant, option):
     """One update on a padded batch of three videos, from the same weights: the selector's
     parameters differ from the unmodified model's, and every logged value is finite."""
@@ -83,6 +86,45 @@ def test_compare_makes_the_references_updates_on_the_features_with_the_count(var
                                                             **improvement("compare")))
     assert model.compress.in_features == plain.linear_compress.in_features == model.feature_dim + 1
     assert max_relative_difference(model, plain) < variant.tolerance
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_compare_changes_the_fast_updates_through_its_count_only(variant):
+    """From the unmodified model's weights, with the count's column of the compression layer at
+    0, one fast update on a padded batch moves the selector as the unmodified model's does
+    (without clipping, which would also count the column's gradient); with the column at 0.1,
+    otherwise."""
+    def selector_after_one_update(config, column=None):
+        model = variant.method.build(config, seed=0).double()
+        if column is not None:
+            reference = variant.method.build(replace(config, recurrence_input=False), 0)
+            model.load_state_dict({**reference.double().state_dict(), "compress.weight":
+                                   torch.cat([reference.compress.weight.double(),
+                                              torch.full((HIDDEN, 1), column,
+                                                         dtype=torch.float64)], dim=1)})
+        data = videos([5, 9, 3])
+        sl.train_step(model, sl.make_optimizers(model, config),
+                      sl.make_batch(model, data), config, torch.Generator().manual_seed(0))
+        return model.selector
+
+    unclipped = {**PARITY, "grad_clip": 1e9}
+    plain = selector_after_one_update(tiny_config(variant, videos_per_update=3, **unclipped))
+    counting = tiny_config(variant, videos_per_update=3, **unclipped, **improvement("compare"))
+    assert max_relative_difference(selector_after_one_update(counting, 0.0), plain) < 1e-9
+    assert max_relative_difference(selector_after_one_update(counting, 0.1), plain) > 1e-4
+
+
+def test_the_count_is_kept_per_video_and_never_stale():
+    """A video seen before gets its kept count; a changed one its own."""
+    from course_lib.data.synthetic_videos import feature_recurrence
+
+    video = scenes(4, dim=FEATURES)[0].numpy()
+    first = sl.video_recurrence(video)
+    assert sl.video_recurrence(video.copy()) is first
+    changed = video.copy()
+    changed[:10] = video[20:30]  # the first scene now shows what the third shows
+    np.testing.assert_array_equal(sl.video_recurrence(changed), feature_recurrence(changed))
+    assert not np.array_equal(sl.video_recurrence(changed), first)
 
 
 def test_compare_joins_how_many_separate_times_the_video_shows_a_step(smoke_data):

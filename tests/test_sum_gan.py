@@ -580,3 +580,23 @@ def test_a_run_on_other_data_gets_another_checkpoint():
     before = checkpoint_path("03-sum-gan", run_settings(cfg, data, 0, keys))
     data.videos[keys[0]].features[0, 0] += 1.0  # the same name and source, other data
     assert checkpoint_path("03-sum-gan", run_settings(cfg, data, 0, keys)) != before
+
+
+def test_a_field_added_later_keeps_the_saved_checkpoints_while_it_keeps_its_neutral_value():
+    """The compare option's field left at False gives the key the model had before the field
+    existed; set, another one."""
+    import dataclasses
+
+    from course_lib.config import NEUTRAL_LATER_FIELDS, improvement, sum_gan_sl_config
+    from course_lib.models.summarizer_training import run_settings
+    from course_lib.training import checkpoint_path
+
+    data = make_synthetic_dataset(summarization_data_config("smoke", verbose=False))
+    config, keys = sum_gan_sl_config("smoke", verbose=False), data.keys()[:3]
+    settings = run_settings(config, data, 0, keys)
+    before_the_field = {k: v for k, v in {**dataclasses.asdict(config), **settings}.items()
+                        if k not in NEUTRAL_LATER_FIELDS}
+    assert checkpoint_path("04", settings) == checkpoint_path("04", before_the_field)
+    counting = dataclasses.replace(config, **improvement("compare"))
+    assert checkpoint_path("04", run_settings(counting, data, 0, keys)) != checkpoint_path(
+        "04", settings)

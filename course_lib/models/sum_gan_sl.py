@@ -46,12 +46,15 @@ trainer needs each video's mean score over its own steps.
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -281,15 +284,32 @@ def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
 
 def with_recurrence(features: torch.Tensor) -> torch.Tensor:
     """Videos [B, T, D] → [B, T, D + 1]: each step's features and 1 / how many separate times
-    its video shows what it shows (:func:`~course_lib.data.synthetic_videos.
-    feature_recurrence`, from the features alone), times the step's feature norm, so that in a
-    freshly initialised compression layer the count weighs about as much as all the features
-    together (a lone input among a thousand would start out unheard)."""
-    from course_lib.data.synthetic_videos import feature_recurrence
-
-    counts = torch.stack([torch.from_numpy(feature_recurrence(video.detach().cpu().numpy()))
+    its video shows what it shows (:func:`video_recurrence`), times the step's feature norm, so
+    that in a freshly initialised compression layer a count of 1 weighs about as much as all
+    the features together (a lone input among a thousand would start out unheard)."""
+    counts = torch.stack([torch.from_numpy(video_recurrence(video.detach().cpu().numpy()))
                           for video in features]).to(features)
     return torch.cat([features, (counts * features.norm(dim=-1)).unsqueeze(-1)], dim=-1)
+
+
+_RECURRENCES: collections.OrderedDict[bytes, np.ndarray] = collections.OrderedDict()
+RECURRENCES_KEPT = 512  # videos: more than any of the course's datasets has
+
+
+def video_recurrence(video: np.ndarray) -> np.ndarray:
+    """:func:`~course_lib.data.synthetic_videos.feature_recurrence` of one video [T, D], kept
+    for the videos seen last: a fit prepares each training video at every update, and the
+    segmentation and clustering took about 28 ms a video (laptop tier), a third of an epoch."""
+    from course_lib.data.synthetic_videos import feature_recurrence
+
+    key = hashlib.blake2b(video.tobytes(), digest_size=16,
+                          person=str(video.shape).encode()[:16]).digest()
+    if key not in _RECURRENCES:
+        _RECURRENCES[key] = feature_recurrence(video)
+        if len(_RECURRENCES) > RECURRENCES_KEPT:
+            _RECURRENCES.popitem(last=False)
+    _RECURRENCES.move_to_end(key)
+    return _RECURRENCES[key]
 
 
 # ---------------------------------------------------------------- the losses

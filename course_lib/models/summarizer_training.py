@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from course_lib.config import NEUTRAL_LATER_FIELDS
 from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder
 from course_lib.runtime import flush_denormals
@@ -198,10 +199,14 @@ def check_split(dataset, split) -> tuple[list[str], list[str]]:
 
 
 def run_settings(config, dataset, seed: int, train_keys: Sequence[str]) -> dict:
-    """What a training checkpoint's key hashes: the configuration, the seed, the training videos
-    and a fingerprint of the data itself, so a run trained on other data (an older version of
-    the synthetic videos, another download) is never loaded beside this data's baselines."""
-    return {**asdict(config), "seed": seed, "dataset": dataset.name, "source": dataset.source,
+    """What a training checkpoint's key hashes: the configuration (without the fields added
+    later that keep their neutral value, :data:`~course_lib.config.NEUTRAL_LATER_FIELDS`), the
+    seed, the training videos and a fingerprint of the data itself, so a run trained on other
+    data (an older version of the synthetic videos, another download) is never loaded beside
+    this data's baselines."""
+    fields = {k: v for k, v in asdict(config).items()
+              if k not in NEUTRAL_LATER_FIELDS or v != NEUTRAL_LATER_FIELDS[k]}
+    return {**fields, "seed": seed, "dataset": dataset.name, "source": dataset.source,
             "data": dataset.fingerprint(), "train_keys": list(train_keys)}
 
 
