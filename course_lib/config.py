@@ -308,8 +308,9 @@ class SumGanSlConfig:
       into windows of that many steps, the selector still scoring the whole video
       (:func:`~course_lib.models.sum_gan_sl.reconstruction_pass`);
     - ``recurrence_input``: ``False``, the model reads each step's features (the reference);
-      ``True``, it also reads how many separate times its video shows what the step shows
-      (:func:`~course_lib.data.synthetic_videos.feature_recurrence`, computed from the
+      ``True``, it also reads 1 / how many separate times its video shows what the step shows,
+      times the step's feature norm (:func:`~course_lib.data.synthetic_videos.
+      feature_recurrence`, computed from the
       video's features alone, on the segments KTS cuts in them with the synthetic data's
       penalty: on other features they need not be the dataset's shots), so the selector need
       not learn to compare a scene with the rest of its video to see it
@@ -364,7 +365,7 @@ IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
                 # the model reads that count beside the features: the selector, which did not
                 # learn to count scenes even when told the count (experiments.capacity), is
                 # given it
-                "compare": {"recurrence_input": True}}
+                "count": {"recurrence_input": True}}
 
 
 def improvement(names: str) -> dict:

@@ -77,7 +77,7 @@ def faithful_parameters(variant, config, lengths=LENGTHS, plain_decoder=None,
                         plain_clip_scope="all", seed=0):
     """Train the course's model and the plain reference from the same weights and noise, one
     video per update; ``plain_decoder`` swaps in a (deliberately wrong) decoder on the plain
-    side. With ``recurrence_input`` (the compare option) the plain reference reads what the
+    side. With ``recurrence_input`` (the count option) the plain reference reads what the
     option says the model reads: each video's features with the count joined."""
     model = variant.method.build(config, seed=3).double()
     plain = variant.plain(FEATURES + config.recurrence_input, HIDDEN)

@@ -1,5 +1,5 @@
 """The improvement options against the selector's collapse (``dpp``, ``spread``, ``select``,
-``novelty``, ``pooled``, ``windows``, ``recurrence``, ``compare``):
+``novelty``, ``pooled``, ``windows``, ``recurrence``, ``count``):
 each changes the updates of both trainers of -sl and AAE, the reference configuration computes
 nothing of them, each term has the property that motivates it, bad values are clear errors, and
 the runner trains an option by name into a folder of its own."""
@@ -31,9 +31,9 @@ from tests.summarizer_helpers import (
 )
 
 OPTIONS = list(IMPROVEMENTS)
-# The options that change the updates of the model the reference trains; compare changes what
+# The options that change the updates of the model the reference trains; count changes what
 # it reads (its test shows the reference's updates on the features with the count joined).
-CHANGING_THE_UPDATES = [o for o in OPTIONS if o != "compare"]
+CHANGING_THE_UPDATES = [o for o in OPTIONS if o != "count"]
 
 
 def option_fields(option):
@@ -79,17 +79,17 @@ def test_each_option_changes_the_fast_updates(variant, option):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_compare_makes_the_references_updates_on_the_features_with_the_count(variant):
-    """The compare option changes what the model reads, not how it learns: its faithful
+def test_count_makes_the_references_updates_on_the_features_with_the_count(variant):
+    """The count option changes what the model reads, not how it learns: its faithful
     updates are the plain reference's on each video's features with the count joined."""
     model, plain = faithful_parameters(variant, tiny_config(variant, **PARITY,
-                                                            **improvement("compare")))
+                                                            **improvement("count")))
     assert model.compress.in_features == plain.linear_compress.in_features == model.feature_dim + 1
     assert max_relative_difference(model, plain) < variant.tolerance
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_compare_changes_the_fast_updates_through_its_count_only(variant):
+def test_count_changes_the_fast_updates_through_its_count_only(variant):
     """From the unmodified model's weights, with the count's column of the compression layer at
     0, one fast update on a padded batch moves the selector as the unmodified model's does
     (without clipping, which would also count the column's gradient); with the column at 0.1,
@@ -109,7 +109,7 @@ def test_compare_changes_the_fast_updates_through_its_count_only(variant):
 
     unclipped = {**PARITY, "grad_clip": 1e9}
     plain = selector_after_one_update(tiny_config(variant, videos_per_update=3, **unclipped))
-    counting = tiny_config(variant, videos_per_update=3, **unclipped, **improvement("compare"))
+    counting = tiny_config(variant, videos_per_update=3, **unclipped, **improvement("count"))
     assert max_relative_difference(selector_after_one_update(counting, 0.0), plain) < 1e-9
     assert max_relative_difference(selector_after_one_update(counting, 0.1), plain) > 1e-4
 
@@ -127,7 +127,7 @@ def test_the_count_is_kept_per_video_and_never_stale():
     assert not np.array_equal(sl.video_recurrence(changed), first)
 
 
-def test_compare_joins_how_many_separate_times_the_video_shows_a_step(smoke_data):
+def test_count_joins_how_many_separate_times_the_video_shows_a_step(smoke_data):
     """Each step reads, beside its features, the recurrence formula of its video computed from
     the features alone (the dataset's shots are the KTS segments of those features), times its
     feature norm; the reference model reads the features unchanged."""
@@ -135,7 +135,7 @@ def test_compare_joins_how_many_separate_times_the_video_shows_a_step(smoke_data
 
     data, _ = smoke_data
     variant = VARIANTS[1].values[0]
-    config = replace(variant.method.config("smoke", verbose=False), **improvement("compare"))
+    config = replace(variant.method.config("smoke", verbose=False), **improvement("count"))
     model, reference = (variant.method.build(c, 0) for c in (config, replace(
         config, recurrence_input=False)))
     counts = []

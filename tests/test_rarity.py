@@ -149,7 +149,9 @@ def test_features_that_show_the_digit_make_its_rarity_countable():
 
 def test_breaking_ties_orders_equal_scores_and_keeps_every_other_order():
     scores = {"v": np.array([0.5, 1.0, 1.0, 0.5, 1 / 3, 1.0], np.float32)}
-    for draw in ties_broken(scores):
+    draws = ties_broken(scores)
+    assert len({tuple(d["v"].tolist()) for d in draws}) == len(draws) > 1  # each its own draw
+    for draw in draws:
         s = draw["v"]
         assert len(set(s.tolist())) == 6 and np.abs(s - scores["v"]).max() <= TIE_NOISE
         assert (s[[1, 2, 5]].min() > s[[0, 3]].max()) and s[[0, 3]].min() > s[4]

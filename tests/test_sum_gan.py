@@ -583,7 +583,7 @@ def test_a_run_on_other_data_gets_another_checkpoint():
 
 
 def test_a_field_added_later_keeps_the_saved_checkpoints_while_it_keeps_its_neutral_value():
-    """The compare option's field left at False gives the key the model had before the field
+    """The count option's field left at False gives the key the model had before the field
     existed; set, another one."""
     import dataclasses
 
@@ -597,6 +597,6 @@ def test_a_field_added_later_keeps_the_saved_checkpoints_while_it_keeps_its_neut
     before_the_field = {k: v for k, v in {**dataclasses.asdict(config), **settings}.items()
                         if k not in NEUTRAL_LATER_FIELDS}
     assert checkpoint_path("04", settings) == checkpoint_path("04", before_the_field)
-    counting = dataclasses.replace(config, **improvement("compare"))
+    counting = dataclasses.replace(config, **improvement("count"))
     assert checkpoint_path("04", run_settings(counting, data, 0, keys)) != checkpoint_path(
         "04", settings)

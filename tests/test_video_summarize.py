@@ -102,14 +102,14 @@ def test_a_rendered_video_goes_through_every_stage(video, model, tmp_path):
     assert f_read == pytest.approx(float(own.max()))
 
 
-def test_a_model_of_the_compare_option_summarizes_a_video_from_its_features_alone(video):
+def test_a_model_of_the_count_option_summarizes_a_video_from_its_features_alone(video):
     """It reads the same features as the reference (it joins its count to them itself)."""
     from dataclasses import replace
 
     from course_lib.config import improvement
 
     path, record = video
-    config = replace(sum_gan_sl_config("smoke", verbose=False), **improvement("compare"))
+    config = replace(sum_gan_sl_config("smoke", verbose=False), **improvement("count"))
     counting = summarizers.from_model(sl.build_sum_gan_sl(config, 0))
     assert counting.feature_dim == record.features.shape[1]
     summary = pipeline.summarize(path, counting, budget=0.15)

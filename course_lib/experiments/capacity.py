@@ -6,7 +6,7 @@ selector (SUM-GAN-sl's compression layer and sLSTM, at the tier's sizes) is *tol
 least squares to a target on the training videos, the digits' true rarity (which needs labels)
 or the recurrence formula (which does not), and then judged on the test videos by what its
 scores rank like (:func:`~course_lib.experiments.rarity.follow_taus`) and by F under annotators
-of several rarity weights. Beside it are told the same: the selector of the compare option,
+of several rarity weights. Beside it are told the same: the selector of the count option,
 which reads each step's recurrence count beside its features (so it need not learn to compare a
 scene with the rest of its video), and a per-step ridge regression, which reads one step at a
 time, so it can learn which digits tend to be rare, never how often a video shows one.
@@ -69,11 +69,11 @@ def fit_selector(data, keys: Sequence[str], target: str, tier: str, seed: int,
                  epochs: Sequence[int] = EPOCHS, reads_count: bool = False):
     """The selector fitted to ``target`` on ``keys`` (one video per Adam update at the tier's
     selector rate, in a fresh seeded order each epoch); yields (epoch, scores of features) at
-    each of ``epochs``. ``reads_count``: the compare option's model, which reads each step's
+    each of ``epochs``. ``reads_count``: the count option's model, which reads each step's
     recurrence count beside its features."""
     config = sum_gan_sl_config(tier, verbose=False)
     if reads_count:
-        config = replace(config, **IMPROVEMENTS["compare"])
+        config = replace(config, **IMPROVEMENTS["count"])
     model = build_sum_gan_sl(config, seed)
     parameters = [*model.compress.parameters(), *model.selector.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)

@@ -286,12 +286,12 @@ def rarity_figure(sweep: Sweep, ax=None):
         f = [next(r.f for r in sweep.rows if r.model == model and r.weight == w)
              for w in weights]
         ax.plot(weights, f, "o-", color=model_color(model), label=model)
-    lines = {HUMAN: ("k", "-"), CEILING: ("0.4", "--"), CEILING_UNTIED: ("0.4", (0, (1, 3))),
-             NOVELTY: ("0.4", "-."), RECURRENCE: ("tab:brown", "-."),
-             RECURRENCE_UNTIED: ("tab:brown", ":"), "random": ("0.6", ":")}
-    for name, (color, style) in lines.items():
+    lines = {HUMAN: ("k", "-", ""), CEILING: ("0.4", "--", ""), CEILING_UNTIED: ("0.4", ":", "v"),
+             NOVELTY: ("0.4", "-.", ""), RECURRENCE: ("tab:brown", "-.", ""),
+             RECURRENCE_UNTIED: ("tab:brown", ":", "v"), "random": ("0.6", ":", "")}
+    for name, (color, style, marker) in lines.items():
         ax.plot(weights, [sweep.baselines[w][name] for w in weights], linestyle=style,
-                color=color, label=name)
+                marker=marker, color=color, label=name)
     ax.plot(weights, [sweep.baselines[w][sweep.best_heuristic[w]] for w in weights], "s:",
             color="0.3", label="best heuristic of each weight")
     ax.set(xlabel="annotators' rarity weight (0: appeal only, 1: rarity only; the data's: 0.3)",

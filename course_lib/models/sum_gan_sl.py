@@ -199,7 +199,7 @@ class SumGanSl(nn.Module):
 
     def prepare(self, features: torch.Tensor) -> torch.Tensor:
         """Check the features of one video [T, D] (or a batch of equal-length videos
-        [B, T, D]) and batch them; with ``recurrence_input`` (the compare option) each step's
+        [B, T, D]) and batch them; with ``recurrence_input`` (the count option) each step's
         recurrence count joins them (:func:`with_recurrence`)."""
         if features.dim() == 2:
             features = features.unsqueeze(0)
@@ -491,7 +491,7 @@ def check_improvements(config) -> None:
         raise CourseError(f"discriminator_pooling must be one of {DISCRIMINATOR_POOLINGS}, "
                           f"got {config.discriminator_pooling!r}.")
     if not isinstance(config.recurrence_input, bool):
-        raise CourseError(f"recurrence_input must be True or False (the compare option), got "
+        raise CourseError(f"recurrence_input must be True or False (the count option), got "
                           f"{config.recurrence_input!r}.")
     window = config.reconstruction_window
     if not (isinstance(window, int) and (window == 0 or window >= 2)):

@@ -59,7 +59,7 @@ class Summarizer:
 
     @property
     def feature_dim(self) -> int:
-        """The width of the features it reads (a model of the compare option joins its count
+        """The width of the features it reads (a model of the count option joins its count
         to them itself, so its compression layer reads one more)."""
         return int(getattr(self.model, "feature_dim", self.model.compress.in_features))
 
