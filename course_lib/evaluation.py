@@ -531,17 +531,16 @@ def shot_novelty(record) -> np.ndarray:
     not look common because it lasts. The scale (a third of the median distance) was not tuned
     on any labels.
     """
-    distance, shot = _shot_distances(record)
+    shot = _shot_of_steps(record)
+    distance = _segment_distances(record.features, shot, len(record.change_points))
     scale = np.median(distance[distance > 0]) if (distance > 0).any() else 1.0
     density = np.exp(-3 * distance / scale).sum(axis=1)
     return (1 / density)[shot].astype(np.float32)
 
 
-def _shot_distances(record) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine distances [S, S] between a video's shots' mean features (centred per video), and
-    the shot of each step [T]."""
-    shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
-    return _segment_distances(record.features, shot, len(record.change_points)), shot
+def _shot_of_steps(record) -> np.ndarray:
+    """The shot of each step [T] of a video."""
+    return np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
 
 
 def _segment_distances(features: np.ndarray, segment: np.ndarray, n_segments: int
@@ -574,8 +573,8 @@ def shot_recurrence(record, cut: float = RECURRENCE_CUT) -> np.ndarray:
     consecutive shots of one group is one *time* (KTS cuts a long scene into several shots, and
     :func:`shot_novelty` counts each, so a long rare scene looks common to it).
     """
-    shot = np.searchsorted(record.change_points[:, 0], record.picks, side="right") - 1
-    return segment_recurrence(record.features, shot, len(record.change_points), cut)
+    return segment_recurrence(record.features, _shot_of_steps(record), len(record.change_points),
+                              cut)
 
 
 def segment_recurrence(features: np.ndarray, segment: np.ndarray, n_segments: int,
