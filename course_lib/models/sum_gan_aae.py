@@ -41,7 +41,12 @@ from course_lib.models.sequences import (
     running_mask,
 )
 from course_lib.models.sum_gan import Discriminator, Selector
-from course_lib.models.sum_gan_sl import SumGanSl, encoder_input, fit_sum_gan_sl
+from course_lib.models.sum_gan_sl import (
+    SumGanSl,
+    compression_layer,
+    encoder_input,
+    fit_sum_gan_sl,
+)
 from course_lib.models.summarizer_training import part_sizes, seeded  # noqa: F401 (notebook 05)
 
 # What training holds per decoder step and encoder step: the attention weights (kept for the
@@ -193,7 +198,7 @@ class SumGanAae(SumGanSl):
                  recurrence_input: bool = False):
         nn.Module.__init__(self)
         self.feature_dim, self.recurrence_input = feature_dim, recurrence_input
-        self.compress = nn.Linear(feature_dim + recurrence_input, hidden_size)
+        self.compress = compression_layer(feature_dim, hidden_size, recurrence_input)
         self.selector = Selector(hidden_size, hidden_size, num_layers)
         self.encoder = FrameEncoder(hidden_size, hidden_size, num_layers)
         self.decoder = AttentionDecoder(hidden_size, num_layers)

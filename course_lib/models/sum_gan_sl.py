@@ -172,7 +172,7 @@ class SumGanSl(nn.Module):
                  recurrence_input: bool = False):
         super().__init__()
         self.feature_dim, self.recurrence_input = feature_dim, recurrence_input
-        self.compress = nn.Linear(feature_dim + recurrence_input, hidden_size)
+        self.compress = compression_layer(feature_dim, hidden_size, recurrence_input)
         self.selector = Selector(hidden_size, hidden_size, num_layers)
         self.encoder = FrameEncoder(hidden_size, hidden_size, num_layers)
         self.mu = nn.Linear(hidden_size, hidden_size)
@@ -282,11 +282,25 @@ def build_sum_gan_sl(config, seed: int | None = None) -> SumGanSl:
                                    config.recurrence_input), seed)
 
 
+def compression_layer(feature_dim: int, hidden_size: int, recurrence_input: bool) -> nn.Linear:
+    """The compression layer [D → H]; with ``recurrence_input`` (the count option) it reads one
+    more input, the count, whose weights start at 0. Its other weights are drawn as without the
+    option, and so is every later part, so a count model starts as the unmodified model of the
+    same seed, exactly: what it does differently after training, the count taught it."""
+    layer = nn.Linear(feature_dim, hidden_size)
+    if recurrence_input:
+        with torch.no_grad():
+            layer.weight = nn.Parameter(torch.cat([layer.weight, layer.weight.new_zeros(
+                hidden_size, 1)], dim=1))
+        layer.in_features += 1
+    return layer
+
+
 def with_recurrence(features: torch.Tensor) -> torch.Tensor:
     """Videos [B, T, D] → [B, T, D + 1]: each step's features and 1 / how many separate times
     its video shows what it shows (:func:`video_recurrence`), times the step's feature norm, so
-    that in a freshly initialised compression layer a count of 1 weighs about as much as all
-    the features together (a lone input among a thousand would start out unheard)."""
+    that a weight on the count moves the compressed features about as much as the same weight
+    on all the features together (a lone input among a thousand would stay unheard)."""
     counts = torch.stack([torch.from_numpy(video_recurrence(video.detach().cpu().numpy()))
                           for video in features]).to(features)
     return torch.cat([features, (counts * features.norm(dim=-1)).unsqueeze(-1)], dim=-1)
