@@ -248,10 +248,10 @@ def test_the_sentences_say_what_each_paired_comparison_found_and_the_figure_draw
                     else "above" if p.mean > 0 else "below")
             clause = next(c for c in said.rstrip(".").split("; ") if name in c)
             assert clause.startswith(side), (clause, side)
-        room = sweep.baselines[weight][CEILING] - sweep.baselines[weight][
-            sweep.best_heuristic[weight]]
+        mean, low, _ = sweep.room[weight]  # one split: no interval
+        assert np.isnan(low) and f"{mean:+.1f} (one split: no interval) over it" in sentence
         expected = ("value appeal only" if weight == 0 else "room that a summarizer"
-                    if room > 0 else "even knowing rarity does not beat that heuristic")
+                    if mean > 0 else "even knowing rarity does not beat that heuristic")
         assert expected in sentence
         assert "no summarizer without labels can beat" not in sentence  # a heuristic or an
         # untrained model can beat the ceiling by where it concentrates its summary
@@ -319,10 +319,42 @@ def test_the_sweeps_columns_stay_aligned_beside_a_long_model_name():
     models = ("sum-gan-aae-fast+recurrence+spread", "sum-gan-aae-fast")
     values = ("46.4", "37.9")
     sweep = Sweep({1.0: base}, {1.0: "motion"}, [SweepRow(1.0, m, float(f), 38.0, 0.1, {})
-                                                 for m, f in zip(models, values, strict=True)])
+                                                 for m, f in zip(models, values, strict=True)],
+                  {1.0: (7.0, 1.0, 13.0)})
     header, *rows = sweep_lines(sweep)[1:4]
     ends = {line.index(v) + len(v) for line, v in zip(rows, values, strict=True)}
     assert ends == {header.index(" F ") + 2}
+
+
+def test_the_room_is_the_untied_ceiling_over_the_best_heuristic_paired_by_split(tmp_path):
+    """Runs on two splits: the room is the t-interval of the per-split margins, and the
+    sentence says whether it exceeds the splits' noise."""
+    results = [ex.run_job(ex.Job(MODEL, "synthetic", "smoke", split, 0), tmp_path,
+                          progress=False) for split in (0, 1)]
+    sweep = rarity_sweep(results, "smoke", (1.0,), n_resamples=50)
+    data, splits = synthetic_benchmark("smoke", 1.0)
+    by_split = baselines_by_split(data, splits, [0, 1])
+    margins = [by_split[CEILING_UNTIED][k] - by_split[sweep.best_heuristic[1.0]][k]
+               for k in (0, 1)]
+    mean, low, high = sweep.room[1.0]
+    assert mean == pytest.approx(np.mean(margins))
+    assert (low, high) == pytest.approx(cmp.t_interval(np.array(margins)))
+    assert "paired by split (95 % t-interval)" in sweep_lines(sweep)[0]
+
+
+@pytest.mark.parametrize(("room", "said"), [
+    ((3.5, -0.2, 7.2), "within the noise of the splits: even a summarizer that found rarity "
+                       "perfectly might not beat"),
+    ((3.5, 2.0, 5.0), "room that a summarizer which found rarity could show"),
+    ((-1.0, -3.0, 1.0), "even knowing rarity does not beat that heuristic")])
+def test_the_sentence_says_whether_finding_rarity_would_beat_the_best_heuristic(room, said):
+    from course_lib.experiments.rarity import HUMAN, Sweep
+
+    base = {CEILING: 49.3, CEILING_UNTIED: 44.4, NOVELTY: 41.0, RECURRENCE: 30.0,
+            RECURRENCE_UNTIED: 35.8, HUMAN: 55.8, "random": 37.5, "ramp up to end": 40.9}
+    (sentence,) = sweep_sentences(Sweep({0.3: base}, {0.3: "ramp up to end"}, [], {0.3: room}))
+    assert said in sentence
+    assert f"{room[0]:+.1f} [{room[1]:+.1f}, {room[2]:+.1f}] paired by split" in sentence
 
 
 @pytest.mark.parametrize("followed", ["appeal", "rarity"])

@@ -77,12 +77,15 @@ class SweepRow:
 @dataclass
 class Sweep:
     """Per weight: every baseline's mean F over the runs' splits (the heuristics, the rarity
-    ceiling, the two label-free formulas, humans), the best heuristic's name, and each
-    model's :class:`SweepRow`."""
+    ceiling, the two label-free formulas, humans), the best heuristic's name, each model's
+    :class:`SweepRow`, and the *room*: the ceiling with its ties broken minus the best
+    heuristic, paired by split, as (mean, 95 % t-interval low, high; NaN bounds from one split).
+    Whether even finding rarity perfectly would beat that heuristic beyond the splits' noise."""
 
     baselines: dict[float, dict[str, float]]
     best_heuristic: dict[float, str]
     rows: list[SweepRow]
+    room: dict[float, tuple[float, float, float]]
 
 
 def baselines_by_split(data, splits, run_splits: Sequence[int]) -> dict[str, dict[int, float]]:
@@ -129,12 +132,16 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
     finished = _finished_runs(results, tier, dataset)
     run_splits = sorted({r.job.split for r in finished})
     models = cmp.in_order({r.job.model for r in finished})
-    baselines, best, rows = {}, {}, []
+    baselines, best, rows, room = {}, {}, [], {}
     for weight in weights:
         data, splits = synthetic_benchmark(tier, weight, dataset)
         by_split = baselines_by_split(data, splits, run_splits)
         baselines[weight] = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
         best[weight] = max(ev.TRIVIAL_BASELINES, key=lambda n: baselines[weight][n])
+        margins = np.array([by_split[CEILING_UNTIED][k] - by_split[best[weight]][k]
+                            for k in run_splits])
+        room[weight] = (float(margins.mean()),
+                        *(cmp.t_interval(margins) if len(margins) > 1 else (np.nan, np.nan)))
         runs = [rescored(r, data, None if rule == cmp.BEST else (0, r.selections[rule][0]))
                 for r in finished]
         for model in models:
@@ -150,7 +157,7 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
                 float(np.mean([r.f_scores[0] for r in mine])),
                 float(np.nanmean([(r.rank_correlation or {}).get("kendall_tau", np.nan)
                                   for r in mine])), versus))
-    return Sweep(baselines, best, rows)
+    return Sweep(baselines, best, rows, room)
 
 
 def _finished_runs(results: Sequence[JobResult], tier: str, dataset: str) -> list[JobResult]:
@@ -245,6 +252,12 @@ def _versus(p: cmp.Paired) -> str:
     return f"{mean:+5.1f} [{low:+5.1f}, {high:+5.1f}]{mark}"
 
 
+def _room(room: tuple[float, float, float]) -> str:
+    mean, low, high = room
+    return (f"{mean:+.1f} [{low:+.1f}, {high:+.1f}] paired by split (95 % t-interval)"
+            if np.isfinite(low) else f"{mean:+.1f} (one split: no interval)")
+
+
 def sweep_lines(sweep: Sweep) -> list[str]:
     """The sweep as text: per weight, the ceiling, humans, random and the best heuristic, then
     each model's F and its paired differences (95 % t-interval; * = above 0 by the rule, - =
@@ -254,7 +267,8 @@ def sweep_lines(sweep: Sweep) -> list[str]:
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
         lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f} "
-                     f"({base[CEILING_UNTIED]:.1f} with its ties broken at random), {NOVELTY} "
+                     f"({base[CEILING_UNTIED]:.1f} with its ties broken at random, "
+                     f"{_room(sweep.room[weight])} over the best heuristic), {NOVELTY} "
                      f"{base[NOVELTY]:.1f}, {RECURRENCE} {base[RECURRENCE]:.1f} "
                      f"({base[RECURRENCE_UNTIED]:.1f} with its ties broken), "
                      f"humans {base[HUMAN]:.1f}, random "
@@ -304,20 +318,30 @@ def rarity_figure(sweep: Sweep, ax=None):
 
 
 def sweep_sentences(sweep: Sweep) -> list[str]:
-    """What the sweep shows, computed from it: per weight, the label-free ceiling's and the
-    novelty formula's margins over the best heuristic, and which models beat random, their
-    untrained selves and the best heuristic by the decision rule
-    (:data:`~course_lib.comparison.RULE`): above, below, or within the noise."""
+    """What the sweep shows, computed from it: per weight, the label-free ceiling's margin over
+    the best heuristic (with its ties broken: whether it exceeds the splits' noise), the two
+    formulas' margins, and which models beat random, their untrained selves and the best
+    heuristic by the decision rule (:data:`~course_lib.comparison.RULE`): above, below, or
+    within the noise."""
     lines = []
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
-        room = cmp.shown(base[CEILING]) - cmp.shown(base[heuristic])  # as printed
+        gap = cmp.shown(base[CEILING]) - cmp.shown(base[heuristic])  # as printed
+        mean, low, high = sweep.room[weight]
         text = (f"Rarity weight {weight:g}: knowing every digit's rarity scores {base[CEILING]:.1f}"
-                f", {abs(room):.1f} points {'above' if room > 0 else 'below'} the best "
-                f"heuristic ({heuristic}, {base[heuristic]:.1f}): ")
-        text += ("the annotators value appeal only here, so rarity is no guide to them."
-                 if weight == 0 else "room that a summarizer which found rarity could show."
-                 if room > 0 else "even knowing rarity does not beat that heuristic here.")
+                f", {abs(gap):.1f} points {'above' if gap > 0 else 'below'} the best "
+                f"heuristic ({heuristic}, {base[heuristic]:.1f}); with its ties broken at random "
+                f"(a trained selector's scores hardly ever tie) {base[CEILING_UNTIED]:.1f}, "
+                f"{_room(sweep.room[weight])} over it: ")
+        if weight == 0:
+            text += "the annotators value appeal only here, so rarity is no guide to them."
+        elif mean <= 0:
+            text += "even knowing rarity does not beat that heuristic here."
+        elif low > 0 or not np.isfinite(low):
+            text += "room that a summarizer which found rarity could show."
+        else:
+            text += ("within the noise of the splits: even a summarizer that found rarity "
+                     "perfectly might not beat that heuristic beyond it.")
         found = {name: cmp.shown(base[name]) - cmp.shown(base[heuristic])
                  for name in (NOVELTY, RECURRENCE)}
         text += (f" The novelty formula (no labels, no training: each shot scored by how few of "
@@ -327,8 +351,7 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
                  f"what the shot shows, scenes counted as the annotators count them) "
                  f"{base[RECURRENCE]:.1f}, {abs(found[RECURRENCE]):.1f} points "
                  f"{'above' if found[RECURRENCE] > 0 else 'below'} it, "
-                 f"{base[RECURRENCE_UNTIED]:.1f} with its ties broken at random (a trained "
-                 f"selector's scores hardly ever tie).")
+                 f"{base[RECURRENCE_UNTIED]:.1f} with its ties broken at random.")
         for row in (r for r in sweep.rows if r.weight == weight and r.versus):
             said = {name: "its untrained self" if name == "untrained" else name
                     for name in row.versus}
