@@ -321,7 +321,7 @@ def test_the_sweeps_columns_stay_aligned_beside_a_long_model_name():
     sweep = Sweep({1.0: base}, {1.0: "motion"}, [SweepRow(1.0, m, float(f), 38.0, 0.1, {})
                                                  for m, f in zip(models, values, strict=True)],
                   {1.0: (7.0, 1.0, 13.0)})
-    header, *rows = sweep_lines(sweep)[1:4]
+    header, *rows = sweep_lines(sweep)[2:5]
     ends = {line.index(v) + len(v) for line, v in zip(rows, values, strict=True)}
     assert ends == {header.index(" F ") + 2}
 
@@ -339,7 +339,9 @@ def test_the_room_is_the_untied_ceiling_over_the_best_heuristic_paired_by_split(
     mean, low, high = sweep.room[1.0]
     assert mean == pytest.approx(np.mean(margins))
     assert (low, high) == pytest.approx(cmp.t_interval(np.array(margins)))
-    assert "paired by split (95 % t-interval)" in sweep_lines(sweep)[0]
+    assert sweep_lines(sweep)[1] == (f"  {CEILING_UNTIED} − {sweep.best_heuristic[1.0]}: "
+                                     f"{mean:+.1f} [{low:+.1f}, {high:+.1f}] paired by split "
+                                     "(95 % t-interval)")
 
 
 @pytest.mark.parametrize(("room", "said"), [

@@ -259,20 +259,20 @@ def _room(room: tuple[float, float, float]) -> str:
 
 
 def sweep_lines(sweep: Sweep) -> list[str]:
-    """The sweep as text: per weight, the ceiling, humans, random and the best heuristic, then
-    each model's F and its paired differences (95 % t-interval; * = above 0 by the rule, - =
-    below it), and what the marks mean."""
+    """The sweep as text: per weight, the ceiling, humans, random and the best heuristic, the
+    room (:class:`Sweep`), then each model's F and its paired differences (95 % t-interval;
+    * = above 0 by the rule, - = below it), and what the marks mean."""
     lines = []
     width = max([28, *(len(r.model) for r in sweep.rows)])  # "sum-gan-aae-fast+novelty+spread"
     for weight, base in sweep.baselines.items():
         heuristic = sweep.best_heuristic[weight]
         lines.append(f"rarity weight {weight:g}: F (%) {CEILING} {base[CEILING]:.1f} "
-                     f"({base[CEILING_UNTIED]:.1f} with its ties broken at random, "
-                     f"{_room(sweep.room[weight])} over the best heuristic), {NOVELTY} "
+                     f"({base[CEILING_UNTIED]:.1f} with its ties broken at random), {NOVELTY} "
                      f"{base[NOVELTY]:.1f}, {RECURRENCE} {base[RECURRENCE]:.1f} "
                      f"({base[RECURRENCE_UNTIED]:.1f} with its ties broken), "
                      f"humans {base[HUMAN]:.1f}, random "
                      f"{base['random']:.1f}, best heuristic {heuristic} {base[heuristic]:.1f}")
+        lines.append(f"  {CEILING_UNTIED} − {heuristic}: {_room(sweep.room[weight])}")
         lines.append(f"  {'model':{width}s} {'F':>5s} {'τ':>6s}   {'− untrained':22s} "
                      f"{'− random':22s} − {heuristic}")
         for row in (r for r in sweep.rows if r.weight == weight):
