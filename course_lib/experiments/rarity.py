@@ -9,6 +9,7 @@ under every weight (:func:`rescored`): the sweep costs an evaluation, not a trai
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -29,11 +30,11 @@ HUMAN = "human (leave-one-out)"
 # The ceiling and the recurrence formula score whole scenes alike, so many of a video's shots
 # tie, and the knapsack's choice among tied shots is part of their F. A trained selector's
 # scores hardly ever tie, so beside them: the same scores with their ties broken at random (each
-# step plus up to TIE_NOISE, far below any difference between them), the mean F over TIE_DRAWS
-# draws.
+# step plus a draw from -TIE_NOISE to +TIE_NOISE, far below any difference between them), the
+# mean F over TIE_DRAWS draws.
 CEILING_UNTIED = "rarity, ties broken at random"
 RECURRENCE_UNTIED = "recurrence, ties broken at random"
-TIE_NOISE, TIE_DRAWS = 1e-4, 5
+TIE_NOISE, TIE_DRAWS = 1e-4, 50
 
 
 def rescored(result: JobResult, dataset, epochs: Sequence[int] | None = None) -> JobResult:
@@ -107,15 +108,19 @@ def baselines_by_split(data, splits, run_splits: Sequence[int]) -> dict[str, dic
 
 
 def ties_broken(scores: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
-    """:data:`TIE_DRAWS` copies of ``scores``, each step plus a draw of up to
-    :data:`TIE_NOISE` (from seeds 0, 1, ...): the same ranking where the scores differ, equal
-    scores ordered at random."""
-    draws = []
-    for draw in range(TIE_DRAWS):
-        rng = np.random.default_rng(draw)
-        draws.append({key: s + TIE_NOISE * rng.random(len(s), np.float32)
-                      for key, s in scores.items()})
-    return draws
+    """:data:`TIE_DRAWS` copies of ``scores``, each step plus a draw from −:data:`TIE_NOISE` to
+    +:data:`TIE_NOISE` (seeded by the draw and the video's key): the same ranking where the
+    scores differ, equal scores ordered at random.
+
+    The draws are centred on 0 because the knapsack adds up shot scores: one shot scored 1 is
+    worth exactly as much as three scored 1/3, and noise that only adds would make every
+    combination of more shots worth more, so the knapsack would always take the three."""
+    def noise(draw: int, key: str, n: int) -> np.ndarray:  # the same for a video in any split
+        rng = np.random.default_rng([draw, zlib.crc32(key.encode())])
+        return TIE_NOISE * (2 * rng.random(n, np.float32) - 1)
+
+    return [{key: s + noise(draw, key, len(s)) for key, s in scores.items()}
+            for draw in range(TIE_DRAWS)]
 
 
 def rarity_sweep(results: Sequence[JobResult], tier: str,
