@@ -4,6 +4,7 @@
     course-experiments run sum-gan-sl-fast --option dpp --out results/
     course-experiments report --out results/
     course-experiments rarity --out results/
+    course-experiments rarity --draws 0-5
     course-experiments run sum-gan-aae-fast --option recurrence --dataset synthetic-digits ...
     course-experiments run sum-gan-sl-fast --dataset summaries/my_videos.h5 --out results/
 
@@ -12,7 +13,8 @@ job is skipped and an interrupted one resumes, so the same command continues a g
 runs one job of the grid (for a cluster's job array), --jobs N runs N at a time. A job that
 another process is running is skipped; then the exit status is 75 (run the command again later).
 ``rarity`` judges the finished synthetic runs again by annotators who value a scene's rarity
-more or less (no training: only the labels change).
+more or less (no training: only the labels change); with ``--draws``, it first says how much
+room a summarizer that found rarity would have on other draws of the same kind of data.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from course_lib import experiments as ex
 from course_lib.config import IMPROVEMENTS, SYNTHETIC_DATASETS, improvement
 from course_lib.errors import CourseError
 from course_lib.experiments.rarity import (
+    draw_lines,
     follow_lines,
     rarity_sweep,
+    room_on_draws,
     sweep_lines,
     what_scores_follow,
 )
@@ -129,6 +133,17 @@ def rarity(args) -> int:
     except ValueError:
         raise CourseError(f"--weights {args.weights}: give numbers in [0, 1] joined by commas, "
                           "e.g. 0,0.3,0.7,1.") from None
+    if args.out is None and args.draws is None:
+        raise CourseError("give --out (the results folder whose runs to judge) or --draws "
+                          "(the seeds of the draws of the data to measure the room on), or both.")
+    if args.draws is not None:
+        rooms = room_on_draws(args.tier or "laptop", parse_numbers(args.draws, "draws"), weights,
+                              args.dataset)
+        print("\n".join(draw_lines(rooms)))
+        print("Room: the ceiling with its ties broken minus the best heuristic, paired by the "
+              "draw's 5 splits (95 % t-interval); the course's own draw is 0.\n")
+        if args.out is None:
+            return 0
     results = ex.load_results(args.out, dataset=args.dataset, tier=args.tier)
     tier = args.tier or next((r.job.tier for r in results if r.finished), "laptop")
     print("\n".join(sweep_lines(rarity_sweep(results, tier, weights, dataset=args.dataset))))
@@ -178,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--seeds", help="the grid's seeds (default: those found)")
     sub = commands.add_parser("rarity", help="judge the synthetic runs by annotators who "
                               "value rarity more or less (no training: the labels change only)")
-    sub.add_argument("--out", type=Path, required=True, help="the results folder")
-    sub.add_argument("--tier", help="only this tier's runs (default: that of the first found)")
+    sub.add_argument("--out", type=Path, help="the results folder")
+    sub.add_argument("--tier", help="only this tier's runs (default: that of the first found; "
+                     "with --draws alone, laptop)")
+    sub.add_argument("--draws", help="also measure the room on these draws of the data, e.g. "
+                     "0-5 (their seeds; the course's draw is 0): no runs needed")
     sub.add_argument("--weights", default="0,0.3,0.7,1", help="the annotators' rarity weights, "
                      "each in [0, 1] (default: 0,0.3,0.7,1; the data's own is 0.3)")
     sub.add_argument("--dataset", default="synthetic", help=f"{' or '.join(SYNTHETIC_DATASETS)} "

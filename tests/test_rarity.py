@@ -25,9 +25,11 @@ from course_lib.experiments.rarity import (
     RECURRENCE_UNTIED,
     TIE_NOISE,
     baselines_by_split,
+    draw_lines,
     rarity_figure,
     rarity_sweep,
     rescored,
+    room_on_draws,
     sweep_lines,
     sweep_sentences,
     ties_broken,
@@ -372,6 +374,53 @@ def test_the_room_is_the_untied_ceiling_over_the_best_heuristic_paired_by_split(
     assert sweep_lines(sweep)[1] == (f"  {CEILING_UNTIED} − {sweep.best_heuristic[1.0]}: "
                                      f"{mean:+.1f} [{low:+.1f}, {high:+.1f}] paired by split "
                                      "(95 % t-interval)")
+
+
+def test_the_room_on_each_draw_pairs_that_draws_ceiling_and_best_heuristic_by_split():
+    """Draw 0 is the course's data; another draw is other videos, each judged on its 5 splits."""
+    rooms = room_on_draws("smoke", [0, 1], [1.0])
+    assert [r.seed for r in rooms] == [0, 1]
+    for room in rooms:
+        data, splits = synthetic_benchmark("smoke", 1.0, seed=room.seed)
+        by_split = baselines_by_split(data, splits, range(5))
+        margins = np.array([by_split[CEILING_UNTIED][k] - by_split[room.heuristic][k]
+                            for k in range(5)])
+        assert room.heuristic == max(ev.TRIVIAL_BASELINES,
+                                     key=lambda n: np.mean(list(by_split[n].values())))
+        assert room.room[0] == pytest.approx(margins.mean())
+        assert room.room[1:] == pytest.approx(cmp.t_interval(margins))
+    course = synthetic_benchmark("smoke", 1.0)[0]
+    first = course.keys()[0]
+    assert np.array_equal(synthetic_benchmark("smoke", 1.0, seed=0)[0][first].features,
+                          course[first].features)
+    assert not np.array_equal(synthetic_benchmark("smoke", 1.0, seed=1)[0][first].features,
+                              course[first].features)
+    lines = draw_lines(rooms)
+    above = sum(r.room[1] > 0 for r in rooms)
+    assert lines[-1].startswith(f"rarity weight 1: the room exceeds the splits' noise on {above} "
+                                "of 2 draws")
+
+
+def test_the_rarity_command_measures_the_room_on_other_draws_without_runs(capsys):
+    assert main(["rarity", "--draws", "0", "--weights", "1", "--tier", "smoke"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("draw 0, rarity weight 1: ")
+    assert main(["rarity"]) == 1
+    assert "give --out" in capsys.readouterr().err
+    assert main(["rarity", "--draws", "3-1"]) == 1
+    assert "counts down" in capsys.readouterr().err
+
+
+def test_the_room_at_the_datas_weight_belongs_to_the_courses_draw():
+    """The README's claims, on twelve draws of the laptop data at the data's weight: the course's
+    draw leaves a rarity finder room beyond the splits' noise, most draws do not, on draw 4 the
+    best heuristic beats even knowing rarity beyond it, and a draw's best heuristic leads random
+    by several points."""
+    rooms = room_on_draws("laptop", range(12), [0.3])
+    assert rooms[0].room[1] > 0
+    assert sum(r.room[1] > 0 for r in rooms) < len(rooms) / 4
+    assert rooms[4].room[2] < 0
+    assert np.mean([r.heuristic_f - r.random_f for r in rooms]) > 3
 
 
 @pytest.mark.parametrize(("room", "said"), [

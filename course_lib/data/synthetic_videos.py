@@ -430,8 +430,8 @@ def make_synthetic_dataset(config: SummarizationDataConfig | None = None) -> Sum
 
 
 def synthetic_benchmark(tier: str, rarity_weight: float | None = None,
-                        dataset: str = "synthetic", n_videos: int | None = None
-                        ) -> tuple[SummarizationDataset, list[Split]]:
+                        dataset: str = "synthetic", n_videos: int | None = None,
+                        seed: int | None = None) -> tuple[SummarizationDataset, list[Split]]:
     """The embedded synthetic videos of ``tier`` and their 5 splits, drawn from the data's seed:
     what every notebook and the runner use as "synthetic". ``rarity_weight`` changes only the
     annotators' taste: the videos, features, shots and splits stay the same, so a model trained
@@ -439,7 +439,10 @@ def synthetic_benchmark(tier: str, rarity_weight: float | None = None,
     ``dataset="synthetic-digits"`` gives the same videos, annotators and splits with features
     that show each frame's digit (:func:`digit_evidence`), and the shots cut in them.
     ``n_videos``: that many videos of the tier's kind instead of its own number, for a study of
-    how much data a model needs (the splits are drawn again)."""
+    how much data a model needs (the splits are drawn again). ``seed``: another draw of the same
+    kind of data, its videos, annotators and splits drawn from that seed instead of the tier's
+    (the course's draw), to see which of a draw's results belong to the draw and which to the
+    data's design."""
     if dataset not in SYNTHETIC_DATASETS:
         raise DataError(f"Unknown synthetic dataset {dataset!r}: use one of "
                         f"{', '.join(SYNTHETIC_DATASETS)}.")
@@ -452,6 +455,8 @@ def synthetic_benchmark(tier: str, rarity_weight: float | None = None,
         config = replace(config, n_videos=n_videos)
     if rarity_weight is not None:
         config = replace(config, rarity_weight=rarity_weight)
+    if seed is not None:
+        config = replace(config, seed=seed)
     data = make_synthetic_dataset(config)
     return data, make_splits(data.keys(), rng=np.random.default_rng(config.seed))
 

@@ -143,10 +143,7 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
         by_split = baselines_by_split(data, splits, run_splits)
         baselines[weight] = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
         best[weight] = max(ev.TRIVIAL_BASELINES, key=lambda n: baselines[weight][n])
-        margins = np.array([by_split[CEILING_UNTIED][k] - by_split[best[weight]][k]
-                            for k in run_splits])
-        room[weight] = (float(margins.mean()),
-                        *(cmp.t_interval(margins) if len(margins) > 1 else (np.nan, np.nan)))
+        room[weight] = _room_by_split(by_split, best[weight], run_splits)
         runs = [rescored(r, data, None if rule == cmp.BEST else (0, r.selections[rule][0]))
                 for r in finished]
         for model in models:
@@ -163,6 +160,67 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
                 float(np.nanmean([(r.rank_correlation or {}).get("kendall_tau", np.nan)
                                   for r in mine])), versus))
     return Sweep(baselines, best, rows, room)
+
+
+def _room_by_split(by_split: Mapping[str, Mapping[int, float]], heuristic: str,
+                   run_splits: Sequence[int]) -> tuple[float, float, float]:
+    """The ceiling with its ties broken minus ``heuristic``, paired by split: (mean, 95 %
+    t-interval low, high; NaN bounds from one split)."""
+    margins = np.array([by_split[CEILING_UNTIED][k] - by_split[heuristic][k]
+                        for k in run_splits])
+    return (float(margins.mean()),
+            *(cmp.t_interval(margins) if len(margins) > 1 else (np.nan, np.nan)))
+
+
+@dataclass
+class DrawRoom:
+    """The room (:class:`Sweep`) on one draw of the data at one rarity weight, over its 5 splits:
+    the ceiling with its ties broken, the best heuristic and its F, random's F."""
+
+    seed: int
+    weight: float
+    ceiling_untied: float
+    heuristic: str
+    heuristic_f: float
+    random_f: float
+    room: tuple[float, float, float]
+
+
+def room_on_draws(tier: str, seeds: Sequence[int], weights: Sequence[float] = RARITY_WEIGHTS,
+                  dataset: str = "synthetic") -> list[DrawRoom]:
+    """The room on other draws of the same kind of data (videos, annotators and splits drawn from
+    each seed; the course's draw is the tier's own seed). The room's interval covers the splits
+    of one draw, not draws: whether a rarity finder could beat every heuristic may belong to the
+    draw rather than to the data's design, and only other draws tell."""
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+
+    rooms = []
+    for seed in seeds:
+        for weight in weights:
+            data, splits = synthetic_benchmark(tier, weight, dataset, seed=seed)
+            run_splits = list(range(len(splits)))
+            by_split = baselines_by_split(data, splits, run_splits)
+            means = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
+            best = max(ev.TRIVIAL_BASELINES, key=means.get)
+            rooms.append(DrawRoom(seed, weight, means[CEILING_UNTIED], best, means[best],
+                                  means["random"], _room_by_split(by_split, best, run_splits)))
+    return rooms
+
+
+def draw_lines(rooms: Sequence[DrawRoom]) -> list[str]:
+    """:func:`room_on_draws` as text, a line per draw and weight, then how many draws' rooms
+    exceed the splits' noise at each weight."""
+    lines = [f"draw {r.seed}, rarity weight {r.weight:g}: {CEILING_UNTIED} "
+             f"{r.ceiling_untied:.1f}, best heuristic {r.heuristic} {r.heuristic_f:.1f}, "
+             f"random {r.random_f:.1f}; room {_room(r.room)}" for r in rooms]
+    for weight in dict.fromkeys(r.weight for r in rooms):
+        mine = [r for r in rooms if r.weight == weight]
+        above = sum(r.room[1] > 0 for r in mine)
+        lead = np.mean([r.heuristic_f - r.random_f for r in mine])
+        lines.append(f"rarity weight {weight:g}: the room exceeds the splits' noise on {above} "
+                     f"of {len(mine)} draws (mean room {np.mean([r.room[0] for r in mine]):+.1f}; "
+                     f"the best heuristic of a draw leads random by {lead:+.1f} on average)")
+    return lines
 
 
 def _finished_runs(results: Sequence[JobResult], tier: str, dataset: str) -> list[JobResult]:
