@@ -438,6 +438,14 @@ def test_the_sentence_says_whether_finding_rarity_would_beat_the_best_heuristic(
     assert f"{room[0]:+.1f} [{room[1]:+.1f}, {room[2]:+.1f}] paired by split" in sentence
 
 
+def test_a_room_of_nothing_is_printed_without_a_negative_zero():
+    from course_lib.experiments.rarity import DrawRoom
+
+    room = DrawRoom(2, 1.0, 55.5, "motion", 55.5, 45.8, (0.0, -1e-9, 1e-9))
+    assert draw_lines([room])[0].endswith("room +0.0 [+0.0, +0.0] paired by split (95 % "
+                                          "t-interval)")
+
+
 @pytest.mark.parametrize("followed", ["appeal", "rarity"])
 def test_what_scores_follow_finds_scores_that_are_exactly_one_thing(followed):
     """Runs (laptop tier, splits 0 and 1) whose final test scores are each step's appeal (or

@@ -316,7 +316,7 @@ def _versus(p: cmp.Paired) -> str:
 
 
 def _room(room: tuple[float, float, float]) -> str:
-    mean, low, high = room
+    mean, low, high = (cmp.shown(x) for x in room)  # no "-0.0"
     return (f"{mean:+.1f} [{low:+.1f}, {high:+.1f}] paired by split (95 % t-interval)"
             if np.isfinite(low) else f"{mean:+.1f} (one split: no interval)")
 
