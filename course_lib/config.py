@@ -138,6 +138,17 @@ class SummarizationDataConfig:
 SYNTHETIC_DATASETS = {"synthetic": 0.0, "synthetic-digits": 3.0}
 
 
+def synthetic_draw(name: str) -> tuple[str, int | None] | None:
+    """A synthetic dataset's name as (dataset, draw): ``"synthetic"`` → ``("synthetic", None)``,
+    the course's draw; ``"synthetic@3"`` → ``("synthetic", 3)``, the same kind of data with its
+    videos, annotators and splits drawn from seed 3, so that a result can be checked on other
+    draws (one draw of 25 videos has luck in it); ``None`` for any other name."""
+    base, separator, draw = name.partition("@")
+    if base not in SYNTHETIC_DATASETS or (separator and not draw.isdigit()):
+        return None
+    return base, int(draw) if separator else None
+
+
 def summarization_data_config(tier: str | None = None,
                               verbose: bool = True) -> SummarizationDataConfig:
     tier = resolve_tier(tier, verbose)

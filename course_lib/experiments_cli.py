@@ -6,6 +6,7 @@
     course-experiments rarity --out results/
     course-experiments rarity --draws 0-5
     course-experiments run sum-gan-aae-fast --option recurrence --dataset synthetic-digits ...
+    course-experiments run sum-gan-aae-fast --dataset synthetic@3 --out results/
     course-experiments run sum-gan-sl-fast --dataset summaries/my_videos.h5 --out results/
 
 Each (model, dataset, tier, split, seed) is one job with its own folder under --out; a finished
@@ -167,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("models", nargs="+", metavar="MODEL",
                      help=f"one or more of {', '.join(ex.MODELS)}")
     sub.add_argument("--dataset", default="synthetic",
-                     help=f"{', '.join(ex.DATASETS)}, or an h5 file of your own videos "
-                     "written by course-summarize (default: synthetic)")
+                     help=f"{', '.join(ex.DATASETS)}, synthetic@N (the synthetic data drawn "
+                     "from seed N: other videos, annotators and splits of the same kind), or an "
+                     "h5 file of your own videos written by course-summarize (default: "
+                     "synthetic)")
     sub.add_argument("--splits", help="e.g. 0-4 or 0,2 (default: every split)")
     sub.add_argument("--seeds", default="0,1,2", help="e.g. 0-2 or 0,1,2 (default: 0,1,2)")
     sub.add_argument("--tier", help="smoke, laptop or paper (default: $COURSE_TIER, else "
@@ -192,16 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--splits", help="the grid's splits (default: every split of the data)")
     sub.add_argument("--seeds", help="the grid's seeds (default: those found)")
     sub = commands.add_parser("rarity", help="judge the synthetic runs by annotators who "
-                              "value rarity more or less (no training: the labels change only)")
-    sub.add_argument("--out", type=Path, help="the results folder")
+                              "value rarity more or less (no training: the labels change only), "
+                              "or, with --draws, measure without runs how much room other draws "
+                              "of the data leave (give --out, --draws or both)")
+    sub.add_argument("--out", type=Path, help="the results folder whose runs to judge")
     sub.add_argument("--tier", help="only this tier's runs (default: that of the first found; "
                      "with --draws alone, laptop)")
-    sub.add_argument("--draws", help="also measure the room on these draws of the data, e.g. "
-                     "0-5 (their seeds; the course's draw is 0): no runs needed")
+    sub.add_argument("--draws", help="measure, without any runs, how far knowing every "
+                     "digit's rarity would beat the best heuristic (the room) on these draws of "
+                     "the data, e.g. 0-11 (their seeds; 0 is the course's draw)")
     sub.add_argument("--weights", default="0,0.3,0.7,1", help="the annotators' rarity weights, "
                      "each in [0, 1] (default: 0,0.3,0.7,1; the data's own is 0.3)")
     sub.add_argument("--dataset", default="synthetic", help=f"{' or '.join(SYNTHETIC_DATASETS)} "
-                     "(the same videos with features that show the digit; default: synthetic)")
+                     "(the same videos with features that show the digit), either with @N for "
+                     "its draw from seed N (default: synthetic)")
     args = parser.parse_args(argv)
     try:
         return {"run": run, "report": report, "rarity": rarity}[args.command](args)

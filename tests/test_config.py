@@ -91,3 +91,11 @@ def test_only_the_paper_tier_trains_on_more_than_one_thread():
     for model in xp.MODELS.values():
         assert model.config("paper").cpu_threads == config.PAPER_CPU_THREADS, model
         assert model.config("laptop").cpu_threads == model.config("smoke").cpu_threads == 1
+
+
+@pytest.mark.parametrize(("name", "parsed"), [
+    ("synthetic", ("synthetic", None)), ("synthetic@3", ("synthetic", 3)),
+    ("synthetic-digits@12", ("synthetic-digits", 12)), ("synthetic@", None),
+    ("synthetic@x", None), ("synthetic@-1", None), ("summe@1", None), ("tvsum", None)])
+def test_a_synthetic_datasets_name_may_name_its_draw(name, parsed):
+    assert config.synthetic_draw(name) == parsed

@@ -365,6 +365,27 @@ def test_a_real_dataset_that_is_not_downloaded_is_an_error_not_the_synthetic_one
     assert not (tmp_path / "out").exists()
 
 
+def test_another_draw_of_the_synthetic_data_is_a_dataset_of_its_own(tmp_path, capsys):
+    """synthetic@1 trains and evaluates on the synthetic data drawn from seed 1, in a folder of
+    its own; a draw that is not a number is refused by name."""
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+
+    (result,) = ex.run_jobs([ex.Job(MODEL, "synthetic@1", "smoke", 0, 0)], tmp_path,
+                            progress=False)
+    data, splits = synthetic_benchmark("smoke", seed=1)
+    course_data, course_splits = synthetic_benchmark("smoke")
+    assert result.folder == tmp_path / "synthetic@1" / "smoke" / MODEL / "split0-seed0"
+    scores = result.test_scores(0)
+    assert sorted(scores) == sorted(splits[0].test_keys)
+    assert [len(scores[k]) for k in splits[0].test_keys] == [
+        len(data[k].picks) for k in splits[0].test_keys]
+    assert [len(data[k].picks) for k in data.keys()] != [
+        len(course_data[k].picks) for k in course_data.keys()]
+    assert result.f_scores[0] == pytest.approx(evaluate(data, scores, splits[0].test_keys).mean)
+    assert main(["run", MODEL, "--dataset", "synthetic@x", "--out", str(tmp_path / "x")]) == 1
+    assert "synthetic@N" in capsys.readouterr().err
+
+
 def test_a_folder_written_before_a_configuration_field_existed_is_still_its_run(finished,
                                                                                 tmp_path):
     """A field added later (here: the improvement options) has a default that keeps the old

@@ -110,6 +110,7 @@ from course_lib.config import (
     SYNTHETIC_DATASETS,
     SummarizationDataConfig,
     summarization_data_config,
+    synthetic_draw,
 )
 from course_lib.data.mnist import DigitSource, embedded_digits
 from course_lib.data.moving_mnist import generate_moving_mnist
@@ -439,13 +440,18 @@ def synthetic_benchmark(tier: str, rarity_weight: float | None = None,
     ``dataset="synthetic-digits"`` gives the same videos, annotators and splits with features
     that show each frame's digit (:func:`digit_evidence`), and the shots cut in them.
     ``n_videos``: that many videos of the tier's kind instead of its own number, for a study of
-    how much data a model needs (the splits are drawn again). ``seed``: another draw of the same
-    kind of data, its videos, annotators and splits drawn from that seed instead of the tier's
-    (the course's draw), to see which of a draw's results belong to the draw and which to the
-    data's design."""
-    if dataset not in SYNTHETIC_DATASETS:
+    how much data a model needs (the splits are drawn again). ``seed`` (or a name such as
+    ``"synthetic@3"``, :func:`~course_lib.config.synthetic_draw`): another draw of the same kind
+    of data, its videos, annotators and splits drawn from that seed instead of the tier's (the
+    course's draw), to see which of a draw's results belong to the draw and which to the data's
+    design."""
+    parsed = synthetic_draw(dataset)
+    if parsed is None:
         raise DataError(f"Unknown synthetic dataset {dataset!r}: use one of "
-                        f"{', '.join(SYNTHETIC_DATASETS)}.")
+                        f"{', '.join(SYNTHETIC_DATASETS)}, each optionally with @N, its draw "
+                        "from seed N (e.g. synthetic@3).")
+    dataset, draw = parsed
+    seed = draw if seed is None else seed
     config = replace(summarization_data_config(tier, verbose=False),
                      recognizer_weight=SYNTHETIC_DATASETS[dataset])
     if n_videos is not None:

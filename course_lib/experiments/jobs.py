@@ -25,6 +25,7 @@ from course_lib.config import (
     SYNTHETIC_DATASETS,
     improvement,
     resolve_tier,
+    synthetic_draw,
 )
 from course_lib.errors import CheckpointError, CourseError, DataError
 from course_lib.models.summarizer_training import checkpoint_file, run_settings
@@ -130,8 +131,9 @@ def check_model(name: str) -> Model:
 # ---------------------------------------------------------------- data
 
 def is_own(dataset: str) -> bool:
-    """Whether ``dataset`` names an h5 file of your own videos (not one of :data:`DATASETS`)."""
-    return dataset not in DATASETS
+    """Whether ``dataset`` names an h5 file of your own videos (not one of :data:`DATASETS`, nor
+    another draw of the synthetic data, e.g. ``synthetic@3``)."""
+    return dataset not in DATASETS and synthetic_draw(dataset) is None
 
 
 def dataset_key(name: str) -> str:
@@ -159,7 +161,8 @@ def check_dataset(name: str) -> str:
     if path.suffix.lower() not in H5_SUFFIXES and not path.exists():
         raise CourseError(f"Unknown dataset {name!r}: use one of {', '.join(DATASETS)} (the "
                           "real ones once downloaded with `course-data summe` or "
-                          "`course-data tvsum`), or the path of an h5 file of your own videos "
+                          "`course-data tvsum`; synthetic@N for the synthetic data's draw from "
+                          "seed N), or the path of an h5 file of your own videos "
                           f"({MAKE_OWN_H5}).")
     if not path.is_file():
         problem = "is a folder, not an h5 file" if path.is_dir() else "does not exist"
@@ -175,7 +178,7 @@ def load_data(dataset: str, tier: str):
     from course_lib.data import summarization as sm
 
     dataset = check_dataset(dataset)
-    if dataset in SYNTHETIC_DATASETS:
+    if synthetic_draw(dataset) is not None:
         return _synthetic(dataset, tier)
     if is_own(dataset):
         return _own(dataset, _modified(Path(dataset)))
@@ -334,7 +337,8 @@ class JobResult:
 
 def _scores_path(folder: Path, dataset: str, epoch: int) -> Path:
     """The reference numbers epochs from -1 (before training): the course's epoch 0."""
-    return folder / "results" / f"{RESULT_PREFIX.get(dataset, 'Yours')}_{epoch - 1}.json"
+    name = (synthetic_draw(dataset) or (dataset,))[0]  # a draw's files are named as the course's
+    return folder / "results" / f"{RESULT_PREFIX.get(name, 'Yours')}_{epoch - 1}.json"
 
 
 def _write_text(path: Path, text: str) -> None:
