@@ -761,7 +761,7 @@ class Baseline:
 
 def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int = 10,
                    seed: int = 0, extra: Mapping[str, Scores | Sequence[Scores]] | None = None,
-                   rank: bool = True) -> dict[str, Baseline]:
+                   rank: bool = True, supervised: bool = True) -> dict[str, Baseline]:
     """Every baseline on ``split.test_keys``: the :data:`TRIVIAL_BASELINES` (random, uniform,
     feature norm, motion, the three positional ones), ``extra`` (e.g. an untrained model's
     scores, or a list of them, one per seed, averaged), the supervised reference (ridge fitted on
@@ -770,8 +770,9 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
 
     Random is averaged over ``n_random_trials`` draws from ``np.random.default_rng(seed)``.
     Every row but human needs features; τ/ρ need annotator scores (NaN without them, or with
-    ``rank=False``, which skips their cost where only F is wanted). Each row keeps its F per
-    test video too (``per_video``), for comparisons paired video by video.
+    ``rank=False``, which skips their cost where only F is wanted). ``supervised=False`` leaves
+    out the supervised reference, about half the cost, where no label-using row is wanted. Each
+    row keeps its F per test video too (``per_video``), for comparisons paired video by video.
     """
     keys = list(split.test_keys)
     rng = np.random.default_rng(seed)
@@ -783,8 +784,9 @@ def baseline_table(dataset: SummarizationDataset, split, *, n_random_trials: int
                  for name, peak in POSITIONAL_BASELINES.items()})
     rows.update({name: [scores] if isinstance(scores, Mapping) else list(scores)
                  for name, scores in (extra or {}).items()})
-    rows["supervised (uses labels)"] = [
-        supervised_reference_scores(dataset, split.train_keys, keys)]
+    if supervised:
+        rows["supervised (uses labels)"] = [
+            supervised_reference_scores(dataset, split.train_keys, keys)]
     ranked = rank and all(dataset[k].user_scores is not None for k in keys)
     table = {}
     for name, sets in rows.items():

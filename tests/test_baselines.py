@@ -92,6 +92,10 @@ def test_baseline_table_has_every_row_on_the_test_videos():
     assert table["gtscore"].f_score == ev.evaluate(data, gt).mean
     assert table["uniform"].kendall_tau == table["uniform"].spearman_rho == 0.0
     assert table["human (leave-one-out)"].f_score == ev.human_leave_one_out(data[keys[3]], "max")
+    # Without the supervised reference, every other row is the same.
+    unsupervised = ev.baseline_table(data, split, n_random_trials=2, extra={"gtscore": gt},
+                                     supervised=False)
+    assert unsupervised == {k: v for k, v in table.items() if k != "supervised (uses labels)"}
     # A list of score sets (e.g. one per seed) is averaged.
     twice = ev.baseline_table(data, split, n_random_trials=2, extra={"gtscore": [gt, gt]})
     assert twice["gtscore"] == table["gtscore"]

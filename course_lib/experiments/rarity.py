@@ -102,7 +102,7 @@ def baselines_by_split(data, splits, run_splits: Sequence[int]) -> dict[str, dic
         tables[k] = ev.baseline_table(data, splits[k], extra={
             CEILING: ceiling, NOVELTY: ev.novelty_scores(data, keys), RECURRENCE: recurrence,
             CEILING_UNTIED: ties_broken(ceiling), RECURRENCE_UNTIED: ties_broken(recurrence)},
-            rank=False)
+            rank=False, supervised=False)
     return {name: {k: t[name].f_score for k, t in tables.items()}
             for name in tables[run_splits[0]]}
 
