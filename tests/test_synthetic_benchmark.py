@@ -128,3 +128,12 @@ def test_more_videos_of_the_tiers_kind_come_with_splits_of_them():
     assert all(set(s.train_keys) | set(s.test_keys) == set(data.keys()) for s in splits)
     with pytest.raises(DataError, match="at least 5 videos"):
         synthetic_benchmark("smoke", n_videos=3)
+
+
+@pytest.mark.parametrize("name", ["synthetic@x", "summe", "synthetic@"])
+def test_an_unknown_synthetic_dataset_or_draw_is_refused_by_name(name):
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+    from course_lib.errors import DataError
+
+    with pytest.raises(DataError, match=r"Unknown synthetic dataset .*@N, its draw from seed N"):
+        synthetic_benchmark("smoke", dataset=name)

@@ -139,7 +139,7 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
     for weight in weights:
         data, splits = synthetic_benchmark(tier, weight, dataset)
         by_split = baselines_by_split(data, splits, run_splits)
-        baselines[weight] = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
+        baselines[weight] = _mean_over_splits(by_split)
         best[weight] = _best_heuristic(baselines[weight])
         room[weight] = _room_by_split(by_split, best[weight], run_splits)
         runs = [rescored(r, data, None if rule == cmp.BEST else (0, r.selections[rule][0]))
@@ -158,6 +158,11 @@ def rarity_sweep(results: Sequence[JobResult], tier: str,
                 float(np.nanmean([(r.rank_correlation or {}).get("kendall_tau", np.nan)
                                   for r in mine])), versus))
     return Sweep(baselines, best, rows, room)
+
+
+def _mean_over_splits(by_split: Mapping[str, Mapping[int, float]]) -> dict[str, float]:
+    """Each baseline's F averaged over the splits of :func:`baselines_by_split`."""
+    return {name: float(np.mean(list(f.values()))) for name, f in by_split.items()}
 
 
 def _room_by_split(by_split: Mapping[str, Mapping[int, float]], heuristic: str,
@@ -212,7 +217,7 @@ def room_on_draws(tier: str, seeds: Sequence[int], weights: Sequence[float] = RA
             data, splits = synthetic_benchmark(tier, weight, dataset, seed=seed)
             run_splits = list(range(len(splits)))
             by_split = baselines_by_split(data, splits, run_splits)
-            means = {n: float(np.mean(list(v.values()))) for n, v in by_split.items()}
+            means = _mean_over_splits(by_split)
             best = _best_heuristic(means)
             rooms.append(DrawRoom(seed, weight, means[CEILING_UNTIED],
                                   {n: means[n] for n in ev.TRIVIAL_BASELINES}, best,
