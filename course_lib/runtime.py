@@ -1,5 +1,5 @@
-"""Seeding, determinism, device choice and the CPU's handling of denormal numbers: one place, so
-every notebook behaves the same way."""
+"""Seeding, determinism, device choice, the CPU's handling of denormal numbers and NumPy's BLAS
+threads: one place, so every notebook behaves the same way."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import re
 
 import numpy as np
 import torch
+from threadpoolctl import ThreadpoolController
 
 _announced: set[str] = set()
+_THREADPOOLS = ThreadpoolController()
 
 
 def seed_everything(seed: int = 0, deterministic: bool = True) -> np.random.Generator:
@@ -97,3 +99,16 @@ def _openmp_pause(path: str):
         pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
         return pause
     return None
+
+
+def one_blas_thread(function):
+    """``function`` with NumPy's BLAS on one thread, so that its result's bits do not depend on
+    the thread count: a product split over more threads adds in another order. On a 2-core AMD
+    EPYC (OpenBLAS), the synthetic videos' features came out different on two threads than in
+    the experiment runner's one-thread jobs, which then refused the notebook's data as another
+    dataset."""
+    @functools.wraps(function)
+    def on_one_thread(*args, **kwargs):
+        with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+    return on_one_thread

@@ -153,3 +153,18 @@ def test_the_rarity_weight_sets_how_much_the_annotators_like_what_is_rare(config
         sv.make_synthetic_dataset(replace(config, recognizer_weight=-1.0))
     with pytest.raises(DataError, match="synthetic, synthetic-digits"):
         sv.synthetic_benchmark("smoke", dataset="synthetic-letters")
+
+
+def test_the_features_and_shots_do_not_depend_on_numpys_blas_threads():
+    """On a 2-core AMD EPYC, OpenBLAS on two threads gave other features than on one (the
+    runner's jobs), and the runner refused the notebook's data as another dataset."""
+    from threadpoolctl import threadpool_limits
+
+    frames = np.random.default_rng(0).random((40, 64, 64)).astype(np.float32)
+    made = []
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="blas"):
+            features = sv.extract_features(frames, np.roll(frames, 1, axis=0))
+            made.append((features, sv.kts_change_points(features, np.arange(40) * 15, 600)))
+    (features_1, shots_1), (features_2, shots_2) = made
+    assert np.array_equal(features_1, features_2) and np.array_equal(shots_1, shots_2)

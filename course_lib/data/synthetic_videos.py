@@ -124,6 +124,7 @@ from course_lib.data.summarization import (
 )
 from course_lib.errors import DataError
 from course_lib.evaluation import BUDGET, generate_summary, segment_recurrence
+from course_lib.runtime import one_blas_thread
 
 SPEEDS = (0.0, 1.0, 2.5, 4.0)  # px/frame
 FEATURE_SEED = 1024
@@ -209,6 +210,7 @@ def digit_evidence(frames: np.ndarray) -> np.ndarray:
     return evidence / evidence.sum(axis=1, keepdims=True)
 
 
+@one_blas_thread
 def extract_features(frames: np.ndarray, previous: np.ndarray, dim: int = 1024,
                      recognizer_weight: float = 0.0) -> np.ndarray:
     """The fixed two-stream extractor: [T, H, W] frames and their previous frames → [T, dim].
@@ -223,6 +225,7 @@ def extract_features(frames: np.ndarray, previous: np.ndarray, dim: int = 1024,
     return np.maximum(stacked @ _projection(stacked.shape[1], dim), 0.0).astype(np.float32)
 
 
+@one_blas_thread
 def kts_change_points(features: np.ndarray, picks: np.ndarray, n_frames: int,
                       penalty: float = KTS_PENALTY, smoothing: float = KTS_SMOOTHING
                       ) -> np.ndarray:
