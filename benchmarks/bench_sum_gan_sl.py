@@ -78,7 +78,8 @@ from sum_gan_sl_plain import (
 from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
 from course_lib.models import sum_gan_aae as aae
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.summarizer_training import CPU_THREADS, cpu_settings
+from course_lib.models.summarizer_training import cpu_settings
+from course_lib.processes import CPU_THREADS
 
 # n_steps of SumMe split 0's training videos, in its train_keys order (video_1, video_10, ...).
 SUMME_SPLIT0_LENGTHS = [300, 649, 108, 64, 213, 308, 407, 446, 149, 117, 316, 258, 346, 293, 172,

@@ -66,6 +66,10 @@ class AutoencoderConfig:
     The course trains with Adam (faster to a given loss than SGD); ``optimizer="sgd"`` is SGD with
     the official code's momentum and weight decay at ``learning_rate`` (its rate was 1e-4, see
     ``make_optimizer`` in ``course_lib.models.lstm_autoencoder``).
+
+    ``cpu_threads``: a fit's intra-op threads on a CPU. One at the laptop tier, where notebook 01
+    trains its two models at once, one per core (on a 2-core AMD EPYC a step took 123 ms on
+    two threads and 157 ms on one: two at once finish sooner than one after the other).
     """
 
     tier: str
@@ -82,6 +86,7 @@ class AutoencoderConfig:
     optimizer: str = "adam"
     learning_rate: float = 3e-4
     grad_clip: float = 25.0
+    cpu_threads: int = 1
 
     @property
     def frame_size(self) -> int:
@@ -97,7 +102,7 @@ def autoencoder_config(tier: str | None = None) -> AutoencoderConfig:
         return AutoencoderConfig(tier, canvas=40, n_digits=1, hidden_size=512, num_layers=1,
                                  batch_size=16, steps=6000, eval_every=500, n_test_sequences=256,
                                  learning_rate=2e-3)
-    return AutoencoderConfig(tier)
+    return AutoencoderConfig(tier, cpu_threads=PAPER_CPU_THREADS)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib import processes as pr
 from course_lib.config import sum_gan_config, summarization_data_config
 from course_lib.data.summarization import Split
 from course_lib.data.synthetic_videos import make_synthetic_dataset
@@ -373,7 +374,7 @@ def test_fits_in_processes_are_the_fits_made_here(smoke_data, tmp_path, monkeypa
     says they were done in workers, not that a finished run was found and loaded."""
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     data, splits = smoke_data
-    runs = st.fit_in_processes(family_fits(data, splits[0]), processes=2)
+    runs = pr.fit_in_processes(family_fits(data, splits[0]), processes=2)
     assert len(list(tmp_path.glob("*.pt"))) == 2  # each trained once, in a worker
     printed = capsys.readouterr().out
     assert "move that file away" not in printed
@@ -407,13 +408,13 @@ def test_ctrl_c_stops_fits_in_processes_and_the_same_call_resumes_them(smoke_dat
     watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            st.fit_in_processes(family_fits(data, splits[0], saving_every_epoch, epochs=20),
+            pr.fit_in_processes(family_fits(data, splits[0], saving_every_epoch, epochs=20),
                                 processes=2)
         watcher.join()
     finally:
         signal.signal(signal.SIGINT, previous)
     assert [p["finished"] for p in progress()] == [False, False]  # stopped, not left to finish
-    runs = st.fit_in_processes(family_fits(data, splits[0], epochs=20), processes=2)
+    runs = pr.fit_in_processes(family_fits(data, splits[0], epochs=20), processes=2)
     assert_made_here(runs, family_fits(data, splits[0], epochs=20))
 
 
@@ -422,14 +423,14 @@ def test_fits_in_processes_name_a_worker_s_error(smoke_data, tmp_path, monkeypat
     data, splits = smoke_data
     bad = Split(splits[0].train_keys + ("video_99",), splits[0].test_keys)
     with pytest.raises(CourseError, match=r"video_99.*split file"):
-        st.fit_in_processes(family_fits(data, bad), processes=2)
+        pr.fit_in_processes(family_fits(data, bad), processes=2)
 
 
 def test_fits_without_a_checkpoint_run_here():
     """Nothing to load them from: they run in this process (a lambda cannot reach a worker)."""
     fits = [functools.partial(lambda i, checkpoint, live: i, i, checkpoint=False)
             for i in range(3)]
-    assert st.fit_in_processes(fits, processes=2) == [0, 1, 2]
+    assert pr.fit_in_processes(fits, processes=2) == [0, 1, 2]
 
 
 def test_cpu_settings_inside_cpu_settings_leave_the_outer_ones_in_force():
@@ -463,7 +464,7 @@ def test_flushing_reaches_every_intra_op_thread(monkeypatch):
     does (PyTorch's default)."""
     import course_lib.probing  # noqa: F401 (scikit-learn loads its own OpenMP runtime)
 
-    monkeypatch.setattr(st, "_cores", lambda: 2)
+    monkeypatch.setattr(st, "available_cores", lambda: 2)
     tiny, saved = torch.full((1_000_000,), 1e-39), torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -489,7 +490,7 @@ def test_the_openmp_runtime_is_found_under_the_names_it_ships_as(path, runtime):
 
 def test_where_flushing_cannot_reach_other_threads_a_fit_runs_on_one(monkeypatch):
     """Unless nothing is to be flushed."""
-    monkeypatch.setattr(st, "_cores", lambda: 2)
+    monkeypatch.setattr(st, "available_cores", lambda: 2)
     monkeypatch.setattr(st, "flush_denormals", lambda on: torch.set_flush_denormal(on) and False)
     with st.cpu_settings(torch.device("cpu"), 2):
         assert torch.get_num_threads() == 1
@@ -513,7 +514,7 @@ def test_a_fit_trains_on_its_configurations_threads(smoke_data, monkeypatch):
         torch.get_num_threads()) or trainer.train_step(*args))
     saved = torch.get_num_threads()
     for threads, cores in ((2, 4), (1, 4), (2, 1)):
-        monkeypatch.setattr(st, "_cores", lambda cores=cores: cores)
+        monkeypatch.setattr(st, "available_cores", lambda cores=cores: cores)
         config = dataclasses.replace(SL.method.config("smoke", verbose=False),
                                      cpu_threads=threads, epochs=1)
         seen.clear()
@@ -530,11 +531,11 @@ def test_a_fit_trains_on_its_configurations_threads(smoke_data, monkeypatch):
 def test_a_thread_count_that_is_not_a_whole_number_above_0_is_refused(threads):
     config = dataclasses.replace(SL.method.config("smoke", verbose=False), cpu_threads=threads)
     with pytest.raises(CourseError, match=rf"cpu_threads must be a whole number >= 1.*{threads!r}"):
-        st.fit_threads(config)
+        pr.fit_threads(config)
 
 
 def test_a_configuration_without_a_thread_count_trains_on_the_default():
-    assert st.fit_threads(object()) == st.CPU_THREADS
+    assert pr.fit_threads(object()) == pr.CPU_THREADS
 
 
 def test_two_thread_fits_on_two_cores_run_one_after_another(smoke_data, tmp_path, monkeypatch):
@@ -542,16 +543,16 @@ def test_two_thread_fits_on_two_cores_run_one_after_another(smoke_data, tmp_path
     by default they run here, one after the other; one-thread fits go to two processes."""
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(st.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(pr.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     pools = []
-    monkeypatch.setattr(st, "ProcessPoolExecutor",
+    monkeypatch.setattr(pr, "ProcessPoolExecutor",
                         lambda processes, **kwargs: pools.append(processes) or 1 / 0)
     data, splits = smoke_data
     split = Split(splits[0].train_keys[:2], splits[0].test_keys[:1])
-    runs = st.fit_in_processes(family_fits(data, split, cpu_threads=2, epochs=1))
+    runs = pr.fit_in_processes(family_fits(data, split, cpu_threads=2, epochs=1))
     assert pools == [] and len(runs) == 2
     with pytest.raises(ZeroDivisionError):
-        st.fit_in_processes(family_fits(data, split))
+        pr.fit_in_processes(family_fits(data, split))
     assert pools == [2]
 
 
@@ -561,12 +562,12 @@ def test_two_thread_fits_on_two_cores_run_one_after_another(smoke_data, tmp_path
 def test_a_process_uses_the_cores_it_may_run_on(monkeypatch, omp, cores, expected):
     """Fewer where it may run on fewer, or is asked for one thread (the runner's jobs:
     OMP_NUM_THREADS=1)."""
-    monkeypatch.setattr(st.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    monkeypatch.setattr(pr.os, "sched_getaffinity", lambda pid: cores, raising=False)
     if omp is None:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", omp)
-    assert st.cores_to_use(2) == expected
+    assert pr.cores_to_use(2) == expected
 
 
 def test_a_run_on_other_data_gets_another_checkpoint():

@@ -33,7 +33,7 @@ from course_lib.experiments.jobs import (
     load_job,
     run_job,
 )
-from course_lib.models.summarizer_training import fit_threads
+from course_lib.processes import fit_threads
 
 
 def grid(models: Sequence[str], dataset: str, tier: str, splits: Iterable[int],
@@ -138,7 +138,7 @@ BUSY_EXIT = 75  # the exit status of ``course-experiments run`` that skipped a r
 
 def slots_needed(config, jobs: int) -> int:
     """How many of ``--jobs``' slots a job of ``config`` takes: one where a GPU trains it, else
-    its threads (:func:`~course_lib.models.summarizer_training.fit_threads`; at most all of
+    its threads (:func:`~course_lib.processes.fit_threads`; at most all of
     them), so that ``--jobs 2`` never runs two two-thread jobs on two cores at once (a fit
     whose threads share a core with another job wait on each other: 7-20 times slower,
     measured on the 2-core CPU)."""

@@ -307,15 +307,20 @@ GPU_LOADER_WORKERS = 4
 
 
 def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.Tensor,
-                    name: str, *, seed: int = 0, checkpoint: bool = True):
+                    name: str, *, seed: int = 0, checkpoint: bool = True,
+                    live: bool | None = None):
     """Train on fresh Moving MNIST batches (made on the fly, as the official code does).
 
     Evaluates on the fixed ``test_frames`` [N, T, H, W] every ``config.eval_every`` steps, with
     the future predicted free-running. Returns the :class:`~course_lib.training.History`; the
     run is loaded instead when its checkpoint exists, and an interrupted run (Ctrl-C saves it)
     resumes where it stopped, with the same batches and final weights as an uninterrupted one.
+    On a CPU it trains on ``config.cpu_threads`` threads; ``live`` as in
+    :func:`course_lib.training.train`. Two fits train at once with
+    :func:`course_lib.processes.fit_in_processes`.
     """
     from course_lib.data.moving_mnist import moving_mnist_loader
+    from course_lib.processes import fit_threads, intra_op_threads
     from course_lib.training import CHECKPOINT_SECONDS, as_floats, checkpoint_path, train
 
     device = next(model.parameters()).device
@@ -342,12 +347,16 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
                "conditional_reconstruction": bool(model.reconstructor
                                                   and model.reconstructor.conditional),
                "conditional_future": bool(model.predictor and model.predictor.conditional)}
-    path = checkpoint_path(name, {**vars(config), **variant, "seed": seed}) if checkpoint else None
-    return train(step, batches, config.steps, state={"model": model, "optimizer": optimizer},
-                 evaluate=lambda: evaluate_autoencoder(model, test_frames, config.n_input),
-                 eval_every=config.eval_every, checkpoint=path,
-                 checkpoint_every=config.eval_every, checkpoint_seconds=CHECKPOINT_SECONDS,
-                 title=name)
+    settings = {**vars(config), **variant, "seed": seed}
+    if on_gpu:  # the threads change a CPU run's numbers only
+        settings.pop("cpu_threads", None)
+    path = checkpoint_path(name, settings) if checkpoint else None
+    with intra_op_threads(device, fit_threads(config)):
+        return train(step, batches, config.steps, state={"model": model, "optimizer": optimizer},
+                     evaluate=lambda: evaluate_autoencoder(model, test_frames, config.n_input),
+                     eval_every=config.eval_every, checkpoint=path,
+                     checkpoint_every=config.eval_every, checkpoint_seconds=CHECKPOINT_SECONDS,
+                     title=name, live=live)
 
 
 @torch.no_grad()

@@ -10,16 +10,9 @@ exposes ``prepare`` (check and batch a video's features), ``compress`` and ``sel
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import itertools
-import multiprocessing
-import os
-import signal
-import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,11 +20,11 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from course_lib.config import NEUTRAL_LATER_FIELDS
 from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder
+from course_lib.processes import CPU_THREADS, available_cores, fit_threads
 from course_lib.runtime import flush_denormals
 from course_lib.training import (
     CHECKPOINT_SECONDS,
@@ -48,11 +41,6 @@ from course_lib.training import (
 # 0.85 / 4.1 / 8.1 ms per step at batch 1 / 10 / 20 against 1.6 / 6.3 / 11.1 ms. The fit
 # functions use it on a CPU.
 CPU_LSTM_ONEDNN = True
-# The intra-op threads of a fit whose configuration names none (``cpu_threads``). A run's thread
-# count fixes its numbers: oneDNN's LSTM gave the same bits on one and two threads, but a whole
-# update does not (weights up to 1.6e-5 apart after one paper-size update), so each tier's
-# configuration names its count (course_lib.config) and the checkpoint's key carries it.
-CPU_THREADS = 1
 # Values below float32's smallest normal number (1.2e-38) flushed to zero. Training makes such
 # values in the LSTMs' backward pass, and a CPU computes on them many times slower: on a 2-core
 # Xeon with AMX, one fast -sl update (10 videos, paper size, 2 threads) took 78.7 s without and
@@ -83,7 +71,7 @@ def cpu_settings(device: torch.device, threads: int | None = None) -> Iterator[N
     kernel, saved = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
     lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN
     everywhere = flush_denormals(CPU_FLUSH_DENORMAL) or not CPU_FLUSH_DENORMAL
-    torch.set_num_threads(min(threads or CPU_THREADS, _cores()) if everywhere else 1)
+    torch.set_num_threads(min(threads or CPU_THREADS, available_cores()) if everywhere else 1)
     _CPU_SETTINGS_DEPTH[0] += 1
     try:
         yield
@@ -92,16 +80,6 @@ def cpu_settings(device: torch.device, threads: int | None = None) -> Iterator[N
         lstm_autoencoder.USE_ONEDNN_LSTM = kernel
         torch.set_num_threads(saved)
         flush_denormals(False)
-
-
-def fit_threads(config) -> int:
-    """The intra-op threads a fit of ``config`` trains on with a CPU: its ``cpu_threads``, or
-    :data:`CPU_THREADS` where it has none (a summarizer of your own may leave it out)."""
-    threads = getattr(config, "cpu_threads", CPU_THREADS)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise CourseError(f"cpu_threads must be a whole number >= 1 (a fit's intra-op threads "
-                          f"on a CPU), got {threads!r}.")
-    return threads
 
 
 def with_cpu_settings(function: Callable) -> Callable:
@@ -217,84 +195,6 @@ def checkpoint_file(checkpoint: bool | Path, name: str, settings: dict) -> Path 
         return None
     path = checkpoint_path(name, settings)
     return path if checkpoint is True else Path(checkpoint) / path.name
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, cores or 1)
-
-
-def cores_to_use(at_most: int) -> int:
-    """How many cores this process may use, up to ``at_most``: those it may run on, fewer if
-    OMP_NUM_THREADS asks for fewer threads (the experiment runner's jobs are asked for one)."""
-    cores = _cores()
-    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if asked.isdigit() and int(asked) > 0:
-        cores = min(cores, int(asked))
-    return max(1, min(at_most, cores))
-
-
-def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = None
-                     ) -> list[SumGanRun]:
-    """Each of ``fits`` (a fit function and its arguments: ``functools.partial(fit_sum_gan_sl,
-    model, config, dataset, split, seed=s)``) trained in worker processes, ``processes`` at a
-    time (default: as many as the cores this process may use hold, each fit on its
-    configuration's threads), then loaded here from its checkpoint.
-
-    A fit trains on its configuration's threads (one at the smoke and laptop tiers), so
-    independent one-thread fits in two processes finish in about half the time on two cores, and
-    each gives the same bits as in this process.
-    Here instead, one after the other: one process or one fit, a model on a GPU, or a fit with
-    ``checkpoint=False`` (nothing to load it from). Ctrl-C stops every worker between two
-    updates, as it stops a fit here (each saves its checkpoint: the same call resumes them)."""
-    fits = [functools.partial(f, live=False) for f in fits]  # several: no live figure each
-    if processes is None:  # as many as the cores hold, each fit on its threads
-        threads = max(fit_threads(_config(f)) for f in fits)
-        processes = cores_to_use(len(fits) * threads) // threads
-    if processes < 2 or len(fits) < 2 or any(
-            f.keywords.get("checkpoint", True) is False or _on_gpu(f) for f in fits):
-        return [f() for f in fits]
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_quiet_worker)
-    try:
-        futures = [pool.submit(f) for f in fits]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="fits in processes"):
-            future.result()  # a worker's error, raised here
-    except KeyboardInterrupt:
-        for worker in list((pool._processes or {}).values()):  # stop each between updates
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGINT)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    # Each loaded from the checkpoint its worker finished. Loading says "Loaded the finished
-    # run ... To train again, move that file away", which reads as a stale run left from
-    # before: one line says what happened instead.
-    with contextlib.redirect_stdout(io.StringIO()):
-        runs = [f() for f in fits]
-    seconds = sorted(run.history.seconds for run in runs)
-    low, high = f"{seconds[0]:.0f}", f"{seconds[-1]:.0f}"
-    print(f"{len(runs)} fits done in worker processes ({low if low == high else f'{low}-{high}'}"
-          " s of training each), read back here from the checkpoints they saved.")
-    return runs
-
-
-def _quiet_worker() -> None:
-    """A worker's progress bars would interleave with the others' in the caller's output (in
-    Jupyter, the notebook's: the workers inherit its streams); its errors come back through its
-    result instead."""
-    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the worker's life)
-
-
-def _config(fit: functools.partial):
-    """The configuration of a fit function's call: ``fit(model, config, ...)``."""
-    return fit.keywords["config"] if "config" in fit.keywords else fit.args[1]
-
-
-def _on_gpu(fit: functools.partial) -> bool:
-    return any(isinstance(a, torch.nn.Module) and next(a.parameters()).device.type != "cpu"
-               for a in (*fit.args, *fit.keywords.values()))
 
 
 # ---------------------------------------------------------------- a run and model selection
