@@ -60,16 +60,16 @@ class AutoencoderConfig:
     tier shrinks the task to one digit on a 40x40 canvas (1600-d frames) with 512 units: with two
     digits on 64x64 and 256 units, a CPU's few minutes of training leave grey blobs. Its 6,000
     steps are the fewest after which the digits read as digits (at 2,000 and 4,000 most were
-    still blobs); they take about 8 minutes per model on a 2-core CPU, once, and are then loaded
-    from the checkpoint.
+    still blobs); notebook 01 trains its two models once (on a 2-core AMD EPYC with AVX2, 17 and
+    21 minutes at once, one per core) and then loads them from their checkpoints.
 
     The course trains with Adam (faster to a given loss than SGD); ``optimizer="sgd"`` is SGD with
     the official code's momentum and weight decay at ``learning_rate`` (its rate was 1e-4, see
     ``make_optimizer`` in ``course_lib.models.lstm_autoencoder``).
 
     ``cpu_threads``: a fit's intra-op threads on a CPU. One at the laptop tier, where notebook 01
-    trains its two models at once, one per core (on a 2-core AMD EPYC a step took 123 ms on
-    two threads and 157 ms on one: two at once finish sooner than one after the other).
+    trains its two models at once, one per core: on a 2-core AMD EPYC with AVX2, 1.6-1.7× sooner
+    than one after the other on two threads (the README's table of notebook times).
     """
 
     tier: str

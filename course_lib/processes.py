@@ -1,9 +1,9 @@
 """Independent fits side by side: a fit's threads, the cores a process may use, and fits trained
 in worker processes (notebook 01's two autoencoders, the SUM-GAN family's seeds and splits).
 
-On a 2-core CPU one fit on two threads is far from twice as fast as on one (notebook 01's
-laptop autoencoder: 123 against 157 ms per step on a 2-core AMD EPYC), so two one-thread fits
-at once finish sooner than the same fits one after the other on two threads.
+On a 2-core CPU one fit on two threads is far from twice as fast as on one, so two one-thread
+fits at once finish sooner than the same fits one after the other on two threads (notebook 01's
+two laptop autoencoders: 1.6-1.7× sooner on a 2-core AMD EPYC with AVX2).
 """
 
 from __future__ import annotations
