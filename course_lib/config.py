@@ -67,7 +67,8 @@ class AutoencoderConfig:
     the official code's momentum and weight decay at ``learning_rate`` (its rate was 1e-4, see
     ``make_optimizer`` in ``course_lib.models.lstm_autoencoder``).
 
-    ``cpu_threads``: a fit's intra-op threads on a CPU. One at the laptop tier, where notebook 01
+    ``cpu_threads``: a fit's intra-op threads on a CPU (part of a CPU run's checkpoint key). Two
+    at the paper tier (:data:`PAPER_CPU_THREADS`); one at the laptop tier, where notebook 01
     trains its two models at once, one per core: on a 2-core AMD EPYC with AVX2, 1.6-1.7× sooner
     than one after the other on two threads (the README's table of notebook times).
     """

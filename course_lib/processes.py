@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib.errors import CourseError
+from course_lib.training import random_states, set_random_states
 
 # The intra-op threads of a fit whose configuration names none (``cpu_threads``). A run's thread
 # count fixes its numbers: oneDNN's LSTM gave the same bits on one and two threads, but a whole
@@ -80,21 +81,26 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     configuration's threads), then loaded here from its checkpoint. Returns what the fits return.
 
     A fit trains on its configuration's threads (one at the smoke and laptop tiers), so
-    independent one-thread fits in two processes finish in about half the time on two cores, and
-    each gives the same bits as in this process. ``first_here``: the first fit trains in this
-    process, with its live figure, while the others train in workers beside it.
+    independent one-thread fits in two processes finish sooner on two cores, and each gives the
+    same bits as in this process. ``first_here``: the first fit trains in this process, with its
+    live figure, while the others train in workers beside it (this process counts as one of
+    ``processes``; a worker's error is raised once the fit here has finished).
     Here instead, one after the other: one process or one fit, a model on a GPU, or a fit with
-    ``checkpoint=False`` (nothing to load it from). Ctrl-C stops every worker between two
-    updates, as it stops a fit here (each saves its checkpoint: the same call resumes them)."""
+    ``checkpoint=False`` (nothing to load it from). Ctrl-C, or an error here, stops every worker
+    between two updates, as it stops a fit here (each saves its checkpoint: the same call
+    resumes them). Afterwards the global random state is the one the fits in this process left,
+    not a worker's (whose NumPy state came from the operating system's entropy)."""
+    if not fits:
+        return []
     if processes is None:  # as many as the cores hold, each fit on its threads
         threads = max(fit_threads(_config(f)) for f in fits)
         processes = cores_to_use(len(fits) * threads) // threads
     here = fits[0] if first_here else None
-    others = [functools.partial(f, live=False) for f in fits[bool(here):]]  # no figure each
+    others = [functools.partial(f, live=False) for f in fits[first_here:]]  # no figure each
     if processes < 2 or len(fits) < 2 or any(
             f.keywords.get("checkpoint", True) is False or _on_gpu(f) for f in fits):
         return [f() for f in ([here] if here else []) + others]
-    pool = ProcessPoolExecutor(processes - bool(here),
+    pool = ProcessPoolExecutor(processes - first_here,
                                mp_context=multiprocessing.get_context("spawn"),
                                initializer=_quiet_worker)
     try:
@@ -112,8 +118,10 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     # Each loaded from the checkpoint its worker finished. Loading says "Loaded the finished
     # run ... To train again, move that file away", which reads as a stale run left from
     # before: one line says what happened instead.
+    states = random_states()  # loading a worker's run restores the worker's random state
     with contextlib.redirect_stdout(io.StringIO()):
         runs = [f() for f in others]
+    set_random_states(states)
     seconds = sorted(getattr(run, "history", run).seconds for run in runs)  # a run or a History
     low, high = f"{seconds[0]:.0f}", f"{seconds[-1]:.0f}"
     if len(runs) == 1:

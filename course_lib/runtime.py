@@ -12,10 +12,9 @@ import re
 
 import numpy as np
 import torch
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import threadpool_limits
 
 _announced: set[str] = set()
-_THREADPOOLS = ThreadpoolController()
 
 
 def seed_everything(seed: int = 0, deterministic: bool = True) -> np.random.Generator:
@@ -109,6 +108,6 @@ def one_blas_thread(function):
     dataset."""
     @functools.wraps(function)
     def on_one_thread(*args, **kwargs):
-        with _THREADPOOLS.limit(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
             return function(*args, **kwargs)
     return on_one_thread

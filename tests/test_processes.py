@@ -10,6 +10,7 @@ import time
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,8 +30,8 @@ def where_it_ran(model, config, folder, name, *, checkpoint=True, live=None, wai
     done = Path(folder) / f"{name}.json"
     if not done.exists():
         if wait:
-            (Path(folder) / f"{name}.started").touch()
             try:
+                (Path(folder) / f"{name}.started").touch()
                 time.sleep(120)
             except KeyboardInterrupt:
                 (Path(folder) / f"{name}.stopped").touch()
@@ -90,17 +91,23 @@ def test_notebook_01s_two_fits_side_by_side_are_the_fits_made_one_after_the_othe
 
     def fits():
         torch.manual_seed(0)
+        np.random.seed(0)
         models = [ae.build_autoencoder(config),
                   ae.build_autoencoder(config, conditional_future=True)]
         return models, [functools.partial(ae.fit_autoencoder, model, config, digits, test, name)
                         for model, name in zip(models, ("composite", "conditional"), strict=True)]
 
-    results = {}
-    for mode, kwargs in (("apart", dict(processes=1)), ("together", dict(processes=2))):
+    results, after = {}, []
+    for mode, kwargs in (("apart", dict(processes=1)), ("together", dict(processes=2)),
+                         ("together again", dict(processes=2))):
         monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / mode))
         models, made = fits()
         histories = processes.fit_in_processes(made, first_here=True, **kwargs)
         results[mode] = models, histories
+        after.append((np.random.random(), torch.rand(1).item()))
+    # the random state afterwards is this process's, not a worker's (NumPy's: the OS's entropy)
+    assert after[1] == after[2]
+    del results["together again"]
     assert len(list((tmp_path / "together").glob("*.pt"))) == 2
     (apart, apart_histories), (together, together_histories) = results.values()
     for i in range(2):
