@@ -20,6 +20,16 @@ if _WORKER:
 else:
     os.environ.setdefault("COURSE_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="course-checkpoints-"))
 
+# Each of the suite's processes, and every kernel or worker it starts, gets its share of the
+# cores. Left to their default (one thread per core), two processes on two cores each ran their
+# small products on two threads that waited on each other: notebook 04's cell that makes four
+# quick updates per option took 47.5 s instead of 7.4 s beside one busy core. A notebook sees
+# one core then and trains its fits one at a time (tests/test_processes.py covers the fits
+# side by side).
+if _WORKER and "OMP_NUM_THREADS" not in os.environ:
+    _SHARE = len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ["OMP_NUM_THREADS"] = str(max(1, _SHARE))
+
 SCREENSHOTS = Path(__file__).parent / "test-artifacts" / "browser"  # the browser suite's
 _STARTED = time.time()
 
