@@ -27,7 +27,9 @@ else:
 # one core then and trains its fits one at a time (tests/test_processes.py covers the fits
 # side by side).
 if _WORKER and "OMP_NUM_THREADS" not in os.environ:
-    _SHARE = len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    _CORES = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")  # not on macOS
+              else os.cpu_count() or 1)
+    _SHARE = _CORES // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     os.environ["OMP_NUM_THREADS"] = str(max(1, _SHARE))
 
 SCREENSHOTS = Path(__file__).parent / "test-artifacts" / "browser"  # the browser suite's
