@@ -24,8 +24,10 @@ else:
 # cores. Left to their default (one thread per core), two processes on two cores each ran their
 # small products on two threads that waited on each other: notebook 04's cell that makes four
 # quick updates per option took 47.5 s instead of 7.4 s beside one busy core. A notebook sees
-# one core then and trains its fits one at a time (tests/test_processes.py covers the fits
-# side by side).
+# one core then and trains its fits one at a time (tests/test_processes.py and
+# tests/test_sum_gan.py train fits side by side with processes=2). The cores are counted here,
+# not by course_lib.processes.available_cores: importing that imports torch, which reads the
+# variable as it loads and ignores it afterwards.
 if _WORKER and "OMP_NUM_THREADS" not in os.environ:
     _CORES = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")  # not on macOS
               else os.cpu_count() or 1)
