@@ -41,6 +41,7 @@ def test_layout_matches_the_benchmark_files(data, config, tmp_path):
 
 
 def test_deterministic_by_seed(data, config):
+    sv._features_and_shots.cache_clear()  # painted again, not recalled
     same = sv.make_video("video_1", config, np.random.default_rng(config.seed))
     np.testing.assert_array_equal(same.features, data["video_1"].features)
     np.testing.assert_array_equal(same.user_summary, data["video_1"].user_summary)
@@ -139,6 +140,7 @@ def test_the_rarity_weight_sets_how_much_the_annotators_like_what_is_rare(config
                          if rarity.std() > 0 else np.nan)
         return np.nanmean(pairs)
 
+    sv._features_and_shots.cache_clear()  # painted again, not recalled
     only_rarity = sv.make_synthetic_dataset(replace(config, rarity_weight=1.0))
     only_taste = sv.make_synthetic_dataset(replace(config, rarity_weight=0.0))
     assert interest_follows_rarity(only_rarity) == pytest.approx(1.0)
@@ -153,6 +155,27 @@ def test_the_rarity_weight_sets_how_much_the_annotators_like_what_is_rare(config
         sv.make_synthetic_dataset(replace(config, recognizer_weight=-1.0))
     with pytest.raises(DataError, match="synthetic, synthetic-digits"):
         sv.synthetic_benchmark("smoke", dataset="synthetic-letters")
+
+
+def test_a_draw_judged_by_other_annotators_is_not_painted_again(config, data, monkeypatch):
+    """Its features and shots are recalled, as copies: changing one dataset's leaves the next."""
+    def paint(*args, **kwargs):
+        raise AssertionError("painted again")
+
+    sv.make_synthetic_dataset(config)  # the last videos made
+    monkeypatch.setattr(sv, "render_scene", paint)
+    other = sv.make_synthetic_dataset(replace(config, rarity_weight=1.0))
+    for record in other:
+        np.testing.assert_array_equal(record.features, data[record.key].features)
+        np.testing.assert_array_equal(record.change_points, data[record.key].change_points)
+        record.features[:] = 0.0
+        record.change_points[:] = 0
+    again = sv.make_synthetic_dataset(replace(config, rarity_weight=0.0))
+    for record in again:
+        np.testing.assert_array_equal(record.features, data[record.key].features)
+        np.testing.assert_array_equal(record.change_points, data[record.key].change_points)
+    with pytest.raises(AssertionError, match="painted again"):  # other scenes are painted
+        sv.make_synthetic_dataset(replace(config, seed=config.seed + 1))
 
 
 def test_the_features_and_shots_do_not_depend_on_numpys_blas_threads():

@@ -354,6 +354,22 @@ def _frames_at(picks, starts, lengths, params, canvas):
     return at_picks, before
 
 
+@lru_cache(maxsize=64)
+def _features_and_shots(params: tuple, lengths: tuple, subsample: int, canvas: int,
+                        feature_dim: int, recognizer_weight: float
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """A video's features and KTS shots, from its scenes alone: what the annotators' taste does
+    not change. Kept for the last videos made, since one draw is judged by annotators of several
+    tastes (``rarity_weight``) in turn, and painting and extracting are most of a video's cost."""
+    params, lengths = np.array(params), np.array(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    n_frames = int(lengths.sum())
+    picks = np.arange(0, n_frames, subsample)
+    at_picks, before = _frames_at(picks, starts, lengths, params, canvas)
+    features = extract_features(at_picks, before, feature_dim, recognizer_weight)
+    return features, kts_change_points(features, picks, n_frames)
+
+
 def scene_classes(n_scenes: int, rng: np.random.Generator) -> np.ndarray:
     """Each scene's digit, from a palette of half as many digits as scenes (at least 3), a new
     scene always showing another digit than the last; every position in the video alike.
@@ -384,10 +400,9 @@ def make_video(key: str, config: SummarizationDataConfig, rng: np.random.Generat
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     n_frames = int(lengths.sum())
     picks = np.arange(0, n_frames, config.subsample)
-    at_picks, before = _frames_at(picks, starts, lengths, params, config.canvas)
-    features = extract_features(at_picks, before, config.feature_dim,
-                                config.recognizer_weight)
-    change_points = kts_change_points(features, picks, n_frames)
+    features, change_points = (a.copy() for a in _features_and_shots(
+        tuple(map(tuple, params.tolist())), tuple(lengths.tolist()), config.subsample,
+        config.canvas, config.feature_dim, config.recognizer_weight))
 
     annotators = replace(ANNOTATORS, rarity_weight=config.rarity_weight)
     interest = scene_interest(params, annotators)
