@@ -168,7 +168,7 @@ def video_flops(build, config, steps: int) -> int:
 def epoch_flops(build, config, lengths: list[int]) -> float:
     """The matrix-product FLOPs of an epoch: counted on three short videos and extrapolated by
     the exact quadratic in a video's length (the attention's energies are quadratic)."""
-    short = (16, 32, 64)
+    short = (4, 8, 12)
     quadratic = np.polyfit(short, [video_flops(build, config, n) for n in short], 2)
     return float(sum(np.polyval(quadratic, n) for n in lengths))
 
