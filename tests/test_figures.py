@@ -79,6 +79,29 @@ def test_every_animation_plays_offline(record):
     offline(plotting.animate_panels({"a": np.zeros((2, 4, 4))}).data)
 
 
+def test_a_legend_drawn_before_the_camera_is_drawn_once_per_frame(monkeypatch):
+    """Celluloid adds an axes' legend to every frame again: 40 frames drew it 41 times each."""
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
+
+    drawn = {Legend: 0, Figure: 0}
+    for kind in drawn:
+        def counted(self, renderer, draw=kind.draw, kind=kind):
+            drawn[kind] += 1
+            return draw(self, renderer)
+        monkeypatch.setattr(kind, "draw", counted)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], label="on every frame")
+    ax.legend()
+    camera = style.static_camera(fig)
+    for k in range(5):
+        ax.plot([0, k])
+        camera.snap()
+    style.animation_html(camera.animate())
+    plt.close(fig)
+    assert drawn[Legend] == drawn[Figure] >= 5
+
+
 def test_offline_player_refuses_a_template_that_still_fetches_something():
     with pytest.raises(RuntimeError, match="still references https://example.org"):
         style.offline_player('<img src="https://example.org/x.png">')
