@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("COURSE_TIER", "smoke")
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER:
@@ -48,6 +50,7 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(str(path.relative_to(Path(__file__).parent)))
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: none without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config, log):
     """xdist's file scheduling with the browser tests handed out first. They are about five
     minutes of one process's work (one notebook after another in one JupyterLab, about one
