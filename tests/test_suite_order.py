@@ -48,4 +48,4 @@ def test_the_browser_tests_go_first_and_the_rest_as_xdist_orders_them(pytestconf
     files = [[collection[i].split("::")[0] for i in node.sent] for node in (first, second)]
     assert files[0][:2] == ["tests/browser/test_in_browser.py"] * 2  # whatever its size
     assert files[1] == ["tests/test_many.py"] * 5  # then the most tests first, as xdist does
-    assert scheduler(pytestconfig, "load") is None  # other ways of sharing the tests are xdist's own
+    assert scheduler(pytestconfig, "load") is None  # other ways to share tests: xdist's own
