@@ -198,7 +198,7 @@ EARLIER_VALUES = {"cpu_threads": 1}
 # before them: a checkpoint's key leaves them out at that value
 # (models.summarizer_training.run_settings), so adding one does not make every saved model, in
 # the notebooks' folder or an unfinished job, train again from the start.
-NEUTRAL_LATER_FIELDS = {"recurrence_input": False}
+NEUTRAL_LATER_FIELDS = {"recurrence_input": False, "discriminator_rate_factor": 1.0}
 
 
 @dataclass(frozen=True)
@@ -331,7 +331,11 @@ class SumGanSlConfig:
       video's features alone, on the segments KTS cuts in them with the synthetic data's
       penalty: on other features they need not be the dataset's shots), so the selector need
       not learn to compare a scene with the rest of its video to see it
-      (:meth:`~course_lib.models.sum_gan_sl.SumGanSl.prepare`).
+      (:meth:`~course_lib.models.sum_gan_sl.SumGanSl.prepare`);
+    - ``discriminator_rate_factor``: the discriminator's learning rate times this. 1 is the
+      reference, whose discriminator learns at a tenth of the summarizer's rate and, at the
+      laptop tier, stays at chance; 10 trains it at the summarizer's own rate, so that the
+      selector faces a discriminator that tells originals from summaries.
 
     ``cpu_threads``: a fit's intra-op threads on a CPU; see :data:`PAPER_CPU_THREADS`.
     """
@@ -358,6 +362,7 @@ class SumGanSlConfig:
     discriminator_pooling: str = "last"
     reconstruction_window: int = 0
     recurrence_input: bool = False
+    discriminator_rate_factor: float = 1.0
     cpu_threads: int = 1
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
@@ -382,7 +387,9 @@ IMPROVEMENTS = {"dpp": {"dpp_weight": 1.0},
                 # the model reads that count beside the features: the selector, which did not
                 # learn to count scenes even when told the count (experiments.capacity), is
                 # given it
-                "count": {"recurrence_input": True}}
+                "count": {"recurrence_input": True},
+                # the discriminator at the summarizer's own rate (the reference's is a tenth)
+                "strong-discriminator": {"discriminator_rate_factor": 10.0}}
 
 
 def improvement(names: str) -> dict:

@@ -59,20 +59,22 @@ def test_each_option_changes_the_faithful_updates(variant, option):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("option", CHANGING_THE_UPDATES)
 def test_each_option_changes_the_fast_updates(variant, option):
-    """One update on a padded batch of three videos, from the same weights: the selector's
-    parameters differ from the unmodified model's, and every logged value is finite."""
-    def one_update(config):
+    """Two updates on a padded batch of three videos, from the same weights: the selector's
+    parameters differ from the unmodified model's, and every logged value is finite. (An
+    option that changes only the discriminator's update reaches the selector in the second.)"""
+    def two_updates(config):
         model = variant.method.build(config, seed=0).double()
         data = videos([5, 9, 3])
-        logged = sl.train_step(model, sl.make_optimizers(model, config),
-                               sl.make_batch(model, data, novelties(data)), config,
-                               torch.Generator().manual_seed(0))
+        optimizers, generator = sl.make_optimizers(model, config), torch.Generator().manual_seed(0)
+        for _ in range(2):
+            logged = sl.train_step(model, optimizers, sl.make_batch(model, data, novelties(data)),
+                                   config, generator)
         return model, logged
 
     plain_config = tiny_config(variant, videos_per_update=3, **PARITY)
-    plain, _ = one_update(plain_config)
-    changed, logged = one_update(tiny_config(variant, videos_per_update=3, **PARITY,
-                                             **option_fields(option)))
+    plain, _ = two_updates(plain_config)
+    changed, logged = two_updates(tiny_config(variant, videos_per_update=3, **PARITY,
+                                              **option_fields(option)))
     assert all(torch.isfinite(torch.tensor(v)) for v in logged.values())
     assert max_relative_difference(changed.selector, plain.selector) > 1e-4
 
@@ -357,6 +359,24 @@ def test_the_selected_encoder_input_reads_only_the_top_steps_but_trains_every_sc
     assert torch.allclose(scores.grad[0], x[0].sum(dim=1))  # every step's score learns
 
 
+@pytest.mark.parametrize("trainer", ["faithful", "fast"])
+def test_strong_discriminator_trains_the_discriminator_at_the_summarizers_rate(trainer):
+    """The option multiplies the discriminator's rate only, to the summarizer's own at the
+    laptop tier (the compression layer's Adam of each phase keeps that phase's rate)."""
+    from course_lib.config import sum_gan_sl_config
+
+    config = sum_gan_sl_config("laptop", verbose=False, trainer=trainer)
+    rates = {}
+    for name, changes in (("reference", {}), ("strong", improvement("strong-discriminator"))):
+        model = sl.build_sum_gan_sl(replace(config, hidden_size=8, **changes), seed=0)
+        optimizers = sl.make_optimizers(model, replace(config, **changes))
+        rates[name] = {phase: o.param_groups[0]["lr"] for phase, o in optimizers.items()}
+    assert rates["reference"]["discriminator"] == config.discriminator_learning_rate
+    assert rates["strong"]["discriminator"] == config.learning_rate
+    assert {k: v for k, v in rates["strong"].items() if k != "discriminator"} == {
+        k: v for k, v in rates["reference"].items() if k != "discriminator"}
+
+
 def test_padded_batches_give_each_videos_own_terms():
     """In the fast trainer's padded batch each term is the mean of each video's own, and the
     padding (scores near 0.5) is never selected."""
@@ -393,7 +413,11 @@ def test_padded_batches_give_each_videos_own_terms():
                                               "reconstruction_window"),
                                              (dict(reconstruction_window=2.5),
                                               "reconstruction_window"),
-                                             (dict(recurrence_input=1), "recurrence_input")])
+                                             (dict(recurrence_input=1), "recurrence_input"),
+                                             (dict(discriminator_rate_factor=0),
+                                              "discriminator_rate_factor"),
+                                             (dict(discriminator_rate_factor=float("inf")),
+                                              "discriminator_rate_factor")])
 def test_a_bad_option_value_is_a_clear_error(change, message):
     variant = VARIANTS[0].values[0]
     config = tiny_config(variant, **change)

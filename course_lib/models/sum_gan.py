@@ -397,9 +397,11 @@ def loss_reach(model: SumGan, loss: torch.Tensor) -> list[str]:
 
 
 def phase_rates(config) -> dict[str, float]:
-    """Each update's learning rate: the discriminator has its own, lower one."""
+    """Each update's learning rate: the discriminator has its own, lower one (times the
+    ``discriminator_rate_factor`` of SUM-GAN-sl's configuration, an improvement option)."""
+    factor = getattr(config, "discriminator_rate_factor", 1.0)
     return {"summarizer": config.learning_rate, "decoder": config.learning_rate,
-            "discriminator": config.discriminator_learning_rate}
+            "discriminator": config.discriminator_learning_rate * factor}
 
 
 def make_optimizers(model: nn.Module, config, shared: Sequence[nn.Parameter] = ()

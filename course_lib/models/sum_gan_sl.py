@@ -490,6 +490,10 @@ def novelty_loss(scores: torch.Tensor, novelty: torch.Tensor,
 
 def check_improvements(config) -> None:
     """A clear error for an improvement set to a value it cannot take."""
+    factor = config.discriminator_rate_factor
+    if not (isinstance(factor, int | float) and math.isfinite(factor) and factor > 0):
+        raise CourseError(f"discriminator_rate_factor must be a finite number > 0 (1 is the "
+                          f"reference), got {factor!r}.")
     for name in ("dpp_weight", "spread_weight", "novelty_weight"):
         weight = getattr(config, name)
         if not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
@@ -605,6 +609,7 @@ def make_optimizers(model: SumGanSl, config) -> dict[str, torch.optim.Optimizer]
     layer, which so has three Adam states and three updates per video. ``"shared"``: a fourth
     Adam holds it alone (one state), stepped after each phase at that phase's rate.
     """
+    check_improvements(config)  # a rate factor is read here, before any update
     if config.compress_optimizer not in COMPRESS_OPTIMIZERS:
         raise CourseError(f"compress_optimizer must be one of {COMPRESS_OPTIMIZERS}, "
                           f"got {config.compress_optimizer!r}.")
