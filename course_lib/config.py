@@ -334,7 +334,7 @@ class SumGanSlConfig:
       (:meth:`~course_lib.models.sum_gan_sl.SumGanSl.prepare`);
     - ``discriminator_rate_factor``: the discriminator's learning rate times this. 1 is the
       reference, whose discriminator learns at a tenth of the summarizer's rate and, at the
-      laptop tier, stays at chance; 10 trains it at the summarizer's own rate, so that the
+      laptop tier, stays near chance; 10 trains it at the summarizer's own rate, so that the
       selector faces a discriminator that tells originals from summaries.
 
     ``cpu_threads``: a fit's intra-op threads on a CPU; see :data:`PAPER_CPU_THREADS`.

@@ -361,8 +361,8 @@ def test_the_selected_encoder_input_reads_only_the_top_steps_but_trains_every_sc
 
 @pytest.mark.parametrize("trainer", ["faithful", "fast"])
 def test_strong_discriminator_trains_the_discriminator_at_the_summarizers_rate(trainer):
-    """The option multiplies the discriminator's rate only, to the summarizer's own at the
-    laptop tier (the compression layer's Adam of each phase keeps that phase's rate)."""
+    """The option multiplies the discriminator's rate only: at the laptop tier, to the
+    summarizer's own."""
     from course_lib.config import sum_gan_sl_config
 
     config = sum_gan_sl_config("laptop", verbose=False, trainer=trainer)
