@@ -266,11 +266,15 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
     untrained self's, and is its selection closer to the constant scores' than random's is? (A
     model that selects little can still beat constant scores' F by the few shots it changes.)"""
     m, u, r = table[model], table[untrained], table[random]
-    change = "fell below" if m.spread < u.spread else "did not fall below"
-    closer = ("more than" if m.constant_overlap > r.constant_overlap else
-              "as much as" if m.constant_overlap == r.constant_overlap else "less than")
+    change = ("fell below" if m.spread < u.spread else "rose above" if m.spread > u.spread
+              else "equals")
+    mine, randoms = f"{m.constant_overlap:.0%}", f"{r.constant_overlap:.0%}"
+    # level where the sentence prints the same percent ("68% ..., less than random's 68%" would
+    # say a difference it does not show)
+    closer = ("about as much as" if mine == randoms else
+              "more than" if m.constant_overlap > r.constant_overlap else "less than")
     verdict, c = "", table.get(constant)
-    if m.spread < u.spread and m.constant_overlap >= r.constant_overlap:
+    if m.spread < u.spread and (mine == randoms or m.constant_overlap > r.constant_overlap):
         verdict = " It selects little beyond what the segmentation and the knapsack choose anyway"
         if c is not None and m.f_score > c.f_score:
             verdict += (f", yet its F ({m.f_score:.1f}) is above constant scores' "
@@ -281,8 +285,8 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
             verdict += ": read its F as theirs."
     return (f"{model}: its score spread ({m.spread:.3f}; random scores {r.spread:.3f}) "
             f"{change} the untrained model's ({u.spread:.3f}); "
-            f"{m.constant_overlap:.0%} of the shots it selects are those constant scores "
-            f"({constant}) select, {closer} for random scores ({r.constant_overlap:.0%})."
+            f"{mine} of the shots it selects are those constant scores "
+            f"({constant}) select, {closer} for random scores ({randoms})."
             f"{verdict}")
 
 
