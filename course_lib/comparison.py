@@ -704,8 +704,8 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
         if not np.isnan(value):
             side = ("more than" if round(value, 1) > round(model_gap, 1) else "less than"
                     if round(value, 1) < round(model_gap, 1) else "as much as")
-            whose = ("a model's F, against random scores' F," if what == "the post-processing"
-                     else "F")
+            # net of random scores' shift: what it moves is how far a model leads random
+            whose = "a model's lead over random scores" if what == "the post-processing" else "F"
             lines.append(f"{what:20s} moves {whose} by {value:4.1f} points on average: {side} "
                          f"the largest paired difference between two models ({model_gap:.1f}).")
     return moves, model_gap, lines

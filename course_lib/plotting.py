@@ -184,7 +184,7 @@ def scatter_2d(points: np.ndarray, colors: np.ndarray, title: str, color_label: 
 # discriminator's outputs are SUM-GAN-sl/-AAE's ``p_*`` or SUM-GAN's ``c_*``; the reconstruction
 # is in each model's own units (SUM-GAN's is squared, -sl's and -AAE's are not).
 LOSS_PANELS = (
-    ("reconstruction loss", "$L_{reconst}$, epoch mean (the model's units)",
+    ("reconstruction loss", "$L_{reconst}$, epoch mean\n(the model's units)",  # 2 lines: fits
      ("reconstruction",), None),
     ("discriminator outputs", "P(original), epoch mean",
      ("p_original", "p_summary", "c_original", "c_summary"), (0.0, 1.0)),

@@ -426,6 +426,8 @@ def test_what_moves_f_nets_out_a_shift_that_moves_random_scores_alike():
         comparisons[0].mean))
     assert "protocol-like: b > a  (the same order)" in lines
     assert any(line.startswith("the split") and "more than" in line for line in lines)
+    assert any(line.startswith("the post-processing  moves a model's lead over random scores "
+                               "by  0.0 points") for line in lines)  # net: says what it moved
 
 
 def test_with_one_seed_per_split_the_seed_effect_is_not_measured_nor_said():
