@@ -310,11 +310,16 @@ def coverage_sentence(table: Mapping[str, SelectionRow], model: str, untrained: 
               if m.coverage_error < value - COVERAGE_LEVEL]
     worse = [f"{name} ({value:.3f})" for name, value in others
              if m.coverage_error > value + COVERAGE_LEVEL]
-    parts = ([f"better than {', '.join(better)}"] if better else []) + (
-        [f"about as well as {', '.join(level)} (within {COVERAGE_LEVEL})"] if level else []) + (
-        [f"not as well as {', '.join(worse)}"] if worse else [])
+    parts = ([f"better than {_listed(better)}"] if better else []) + (
+        [f"about as well as {_listed(level)}, within {COVERAGE_LEVEL}"] if level else []) + (
+        [f"not as well as {_listed(worse)}"] if worse else [])
     return (f"{model}: coverage error {m.coverage_error:.3f}, diversity {m.diversity:.3f}; "
             + ("it covers the video " + "; ".join(parts) if better else
                "it covers the video no better than any of the others"
-               + (f" (about as well as {', '.join(level)}, within {COVERAGE_LEVEL})"
+               + (f" (about as well as {_listed(level)}, within {COVERAGE_LEVEL})"
                   if level else "")) + ".")
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``["a", "b", "c"]`` → ``"a, b and c"``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)

@@ -247,7 +247,7 @@ def test_the_coverage_sentence_names_whom_a_summary_covers_better_than():
     table = {"model": row(40, 0.3, 0.5, 0.20, 0.5), "untrained": row(40, 0.1, 0.9, 0.30, 0.4),
              "random": row(35, 0.8, 0.4, 0.25, 0.5), "humans": row(55, np.nan, np.nan, 0.10, 0.6)}
     sentence = diagnostics.coverage_sentence(table, "model", "untrained")
-    assert "better than untrained (0.300), random (0.250)" in sentence
+    assert "better than untrained (0.300) and random (0.250)" in sentence
     assert "not as well as humans (0.100)" in sentence
     table["model"] = row(40, 0.3, 0.5, 0.50, 0.5)
     assert "no better than any" in diagnostics.coverage_sentence(table, "model", "untrained")
@@ -255,3 +255,8 @@ def test_the_coverage_sentence_names_whom_a_summary_covers_better_than():
     sentence = diagnostics.coverage_sentence(table, "model", "untrained")
     assert "about as well as untrained (0.300)" in sentence
     assert "better than untrained" not in sentence
+    table["random"] = row(35, 0.8, 0.4, 0.40, 0.5)
+    table["uniform"] = row(35, 0.0, 1.0, 0.35, 0.5)
+    assert ("it covers the video better than random (0.400) and uniform (0.350); about as well "
+            "as untrained (0.300), within 0.005; not as well as humans (0.100).") in \
+        diagnostics.coverage_sentence(table, "model", "untrained")
