@@ -102,7 +102,7 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
         return [f() for f in ([here] if here else []) + others]
     pool = ProcessPoolExecutor(processes - first_here,
                                mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_quiet_worker)
+                               initializer=_start_worker)
     try:
         futures = [pool.submit(f) for f in others]
         first = [here()] if here else []
@@ -134,11 +134,14 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     return first + runs
 
 
-def _quiet_worker() -> None:
-    """A worker's progress bars would interleave with the others' in the caller's output (in
-    Jupyter, the notebook's: the workers inherit its streams); its errors come back through its
-    result instead."""
+def _start_worker() -> None:
+    """Quiet, and stopped by Ctrl-C. A worker's progress bars would interleave with the others'
+    in the caller's output (in Jupyter, the notebook's: the workers inherit its streams); its
+    errors come back through its result instead. The caller stops its workers with SIGINT,
+    which a worker of a process that ignores it (started by ``nohup ... &``) would ignore too,
+    training to its end while the call waits: so each takes Python's own handler."""
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the worker's life)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _config(fit: functools.partial):

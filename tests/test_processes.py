@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import os
+import signal
 import time
 import types
 from pathlib import Path
@@ -65,15 +66,23 @@ def stopped_here(model, config, folder, name, *, checkpoint=True, live=None, err
     raise error
 
 
+@pytest.mark.parametrize("ignored", [False, True], ids=["", "sigint-ignored-here"])
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), ValueError("a bad video")])
-def test_when_the_fit_here_stops_the_workers_stop_too(tmp_path, error):
+def test_when_the_fit_here_stops_the_workers_stop_too(tmp_path, error, ignored):
     """Ctrl-C (or an error) in the fit here stops the workers between two updates, each saving,
-    instead of leaving them to train to the end while the cell waits."""
+    instead of leaving them to train to the end while the cell waits; also where the caller
+    ignores SIGINT (``nohup ... &``), which its workers would inherit (a test run started so
+    once waited out each worker's two minutes here)."""
     fits = [functools.partial(stopped_here, None, ONE_THREAD, tmp_path, "here", error=error),
             functools.partial(where_it_ran, None, ONE_THREAD, tmp_path, "worker", wait=True)]
     started = time.monotonic()
-    with pytest.raises(type(error)):
-        processes.fit_in_processes(fits, processes=2, first_here=True)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN if ignored else
+                             signal.default_int_handler)
+    try:
+        with pytest.raises(type(error)):
+            processes.fit_in_processes(fits, processes=2, first_here=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "worker.started").exists()  # it did train beside the fit here
     assert (tmp_path / "worker.stopped").exists() and not (tmp_path / "worker.json").exists()
     assert time.monotonic() - started < 60
