@@ -181,11 +181,17 @@ def test_only_runs_one_job_of_the_grid(tmp_path, capsys):
 
 
 def test_parallel_jobs_give_the_same_results_as_one_after_another(finished, tmp_path):
-    parallel = ex.run_grid([MODEL], "synthetic", "smoke", [0, 1], [0], tmp_path / "parallel",
+    """Two worker processes for three jobs: one of them runs a job after another one, and it
+    ends as the job run alone here does."""
+    parallel = ex.run_grid([MODEL], "synthetic", "smoke", [0, 1, 2], [0], tmp_path / "parallel",
                            jobs=2, progress=False)
-    assert ex.missing(tmp_path / "parallel", [MODEL], "synthetic", "smoke", [0, 1], [0]) == []
+    assert ex.missing(tmp_path / "parallel", [MODEL], "synthetic", "smoke", [0, 1, 2], [0]) == []
     same_results(parallel[0], finished[1])
-    same_results(parallel[1], ex.run_job(job(split=1), tmp_path / "sequential", progress=False))
+    for k in (1, 2):
+        same_results(parallel[k], ex.run_job(job(split=k), tmp_path / "sequential",
+                                             progress=False))
+    log = tmp_path / "parallel" / "logs" / f"synthetic-smoke-{MODEL}-split2-seed0.log"
+    assert f"{job(split=2)}: finished in " in log.read_text()
 
 
 def test_jobs_of_several_grids_run_in_one_call_and_come_back_in_the_order_given(finished,
@@ -588,29 +594,29 @@ def test_a_full_disk_says_so_and_the_job_resumes_once_there_is_space(finished, t
 def test_parallel_jobs_count_their_threads(tmp_path, monkeypatch, threads, jobs, most_at_once):
     """``--jobs N`` on a CPU: a job of T threads takes T of the N slots (all N where T > N), so
     two-thread jobs never share two cores; the slots come back when a job ends."""
-    running, peak = set(), []
+    peak, workers = [], []
 
-    class Process:  # a job process that ends at its third poll
-        def __init__(self, command, **kwargs):
-            self.polls, self.returncode = 0, None
-            running.add(self)
-            peak.append(len(running))
+    class Worker:  # a worker that reports each job finished as soon as it is given
+        def __init__(self, slot, gpus, reports):
+            self.slot, self.reports = slot, reports
+            workers.append(slot)
 
-        def poll(self):
-            self.polls += 1
-            if self.polls == 3:
-                running.discard(self)
-                self.returncode = 0
-            return self.returncode
+        def give(self, job, out, log, variant):
+            # each job in flight has one report not yet read: so many are running
+            peak.append(self.reports.qsize() + 1)
+            self.reports.put((self.slot, "finished"))
 
-    monkeypatch.setattr(GRID.subprocess, "Popen", Process)
-    monkeypatch.setattr(GRID.time, "sleep", lambda seconds: None)
+        def ended(self):
+            return 0
+
+    monkeypatch.setattr(GRID, "_Worker", Worker)
     monkeypatch.setattr(GRID.torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(GRID, "fit_threads", lambda config: threads)
     todo = [job(split=k) for k in range(5)]
     with GRID.tqdm(total=len(todo), disable=True) as bar:
-        assert GRID._run_parallel(todo, tmp_path, jobs, bar) == []
+        assert GRID.run_in_processes(todo, tmp_path, jobs, bar) == []
     assert len(peak) == len(todo) and max(peak) == most_at_once
+    assert len(workers) == most_at_once  # one process per slot, for all the jobs it gets
 
 
 def test_a_job_on_a_gpu_takes_one_slot_whatever_its_threads(monkeypatch):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,3 +180,93 @@ def test_a_plugin_that_cannot_be_imported_is_one_clear_message(monkeypatch, caps
     assert experiments_cli.main(["run", "toy-linear", "--tier", "smoke"]) != 0
     err = capsys.readouterr().err
     assert "$COURSE_SUMMARIZERS names 'no_such_summarizers'" in err and ".py file" in err
+
+
+CRASHING = """
+import os
+import sys
+sys.path.insert(0, {tests!r})
+from test_toy_summarizer import build_toy, fit_toy, toy_config
+from course_lib import registry
+
+
+def fit_or_die(model, config, data, split, **kwargs):
+    if kwargs["seed"] == 1:
+        os._exit(3)  # the process dies as on a segmentation fault or the memory killer
+    return fit_toy(model, config, data, split, **kwargs)
+
+
+registry.register(registry.Method("Crashing toy", "", toy_config, build_toy, fit_or_die,
+                                  runner={{"toy-crash": None}}))
+"""
+
+
+def test_a_job_whose_process_dies_fails_alone_and_the_others_finish(tmp_path):
+    """The job processes run one job after another: one that dies in a job fails that job (its
+    log says so), and the next job on its slot gets a new process."""
+    plugin = tmp_path / "crashing.py"
+    plugin.write_text(CRASHING.format(tests=str(Path(__file__).parent)))
+    env = {**os.environ, registry.PLUGINS_ENV_VAR: str(plugin)}
+    out = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "course_lib.experiments_cli", "run",
+                           "toy-crash", "--tier", "smoke", "--splits", "0", "--seeds", "0-3",
+                           "--jobs", "2", "--out", str(out)], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 1
+    log = out / "logs" / "synthetic-smoke-toy-crash-split0-seed1.log"
+    assert f"1 job(s) failed: toy-crash on synthetic (smoke tier), split 0, seed 1 (see {log})" \
+        in done.stderr
+    assert "ended (status 3)" in log.read_text()
+    folder = out / "synthetic" / "smoke" / "toy-crash"
+    assert [experiments.load_job(folder / f"split0-seed{s}").finished for s in range(4)] == \
+        [True, False, True, True]
+
+
+WAITING = """
+import sys
+import time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_toy_summarizer import build_toy, fit_toy, toy_config
+from course_lib import registry
+
+
+def fit_slowly(model, config, data, split, **kwargs):
+    if kwargs["seed"] == 1:  # a long training: until Ctrl-C
+        Path({started!r}).write_text("started")
+        while True:
+            time.sleep(0.1)
+    return fit_toy(model, config, data, split, **kwargs)
+
+
+registry.register(registry.Method("Slow toy", "", toy_config, build_toy, fit_slowly,
+                                  runner={{"toy-slow": None}}))
+"""
+
+RUN_WITH_CTRL_C = ("import signal, sys\n"  # as in a terminal (a shell's `&` ignores SIGINT)
+                   "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                   "from course_lib.experiments_cli import main\n"
+                   "sys.exit(main(sys.argv[1:]))\n")
+
+
+def test_ctrl_c_stops_the_runner_and_every_job_process(tmp_path):
+    started = tmp_path / "started"
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(WAITING.format(tests=str(Path(__file__).parent), started=str(started)))
+    env = {**os.environ, registry.PLUGINS_ENV_VAR: str(plugin)}
+    out = tmp_path / "results"
+    runner = subprocess.Popen([sys.executable, "-c", RUN_WITH_CTRL_C, "run", "toy-slow",
+                               "--tier", "smoke", "--splits", "0", "--seeds", "0-2", "--jobs",
+                               "2", "--out", str(out)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started.exists(), runner.communicate(timeout=60)
+    runner.send_signal(signal.SIGINT)
+    _, err = runner.communicate(timeout=60)  # it waits for its job processes to end
+    assert runner.returncode == 130 and "interrupted" in err
+    log = out / "logs" / "synthetic-smoke-toy-slow-split0-seed1.log"
+    assert "interrupted; every completed epoch is saved" in log.read_text()
+    assert not experiments.load_job(out / "synthetic" / "smoke" / "toy-slow"
+                                    / "split0-seed1").finished

@@ -1,15 +1,19 @@
 """The grid of jobs: which jobs a grid has, which are missing, and running them one after
-another or several at a time in their own processes."""
+another or several at a time in worker processes."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -69,9 +73,9 @@ def run_grid(models: Sequence[str], dataset: str, tier: str | None, splits: Iter
 def run_jobs(todo: Sequence[Job], out: str | Path, *, jobs: int = 1,
              progress: bool = True) -> list[JobResult]:
     """Run the jobs not yet finished, in the order given: one after another in this process,
-    or ``jobs`` at a time in their own processes (one per GPU when there are several). Several
+    or ``jobs`` at a time in worker processes (one per GPU when there are several). Several
     grids in one call keep every process busy to the end; put the longest jobs first (each
-    process takes the next job when its last one ends). A job that another process is running
+    worker takes the next job when its last one ends). A job that another process is running
     is skipped with a message, and its result says ``running_elsewhere``."""
     todo = list(dict.fromkeys(todo))
     for job in todo:
@@ -100,7 +104,7 @@ def run_jobs(todo: Sequence[Job], out: str | Path, *, jobs: int = 1,
                     busy.append(job)
                 bar.update()
         else:
-            busy = _run_parallel(pending, out, jobs, bar)
+            busy = run_in_processes(pending, out, jobs, bar)
     finally:
         bar.close()
     if pending and progress:  # what the bar showed, kept where a saved notebook shows it at 0 %
@@ -145,53 +149,94 @@ def slots_needed(config, jobs: int) -> int:
     return 1 if torch.cuda.is_available() else min(jobs, fit_threads(config))
 
 
-def _run_parallel(pending: list[Job], out: str | Path, jobs: int, bar) -> list[Job]:
-    """Up to ``jobs`` processes at a time: on the CPU each job takes as many of the ``jobs``
-    slots as it has threads, on a GPU one (a GPU each where there are several); each one's
-    output goes to ``<out>/logs/``. A failed job does not stop the others. Returns the jobs
-    skipped because another process was running them."""
+def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
+                     variant: Mapping | None = None) -> list[Job]:
+    """Up to ``jobs`` jobs at a time in worker processes (:mod:`.worker`), each of which runs
+    the jobs it is given one after another: on the CPU a job takes as many of the ``jobs``
+    slots as it has threads, on a GPU one (a GPU per slot where there are several); each job's
+    output goes to ``<out>/logs/``. A failed job does not stop the others. ``variant``
+    (``{"base": MODEL, "overrides": {...}}``): the jobs are that change of a runner's model
+    (:func:`~.variants.run_variant`). Returns the jobs skipped because another process was
+    running them."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     logs = Path(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    queue, running, failed, busy = list(pending), {}, [], []
-    free = list(range(jobs))
+    todo, running, failed, busy = list(pending), {}, [], []
+    free, workers, reports = list(range(jobs)), {}, queue.Queue()
     try:
-        while queue or running:
-            while queue and len(free) >= (need := _slots(queue[0], jobs)):
-                job, slots = queue.pop(0), [free.pop(0) for _ in range(need)]
-                env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                       "TQDM_MININTERVAL": "10"}  # a fit sets its own threads
-                if gpus > 1:
-                    env["CUDA_VISIBLE_DEVICES"] = str(slots[0] % gpus)
+        while todo or running:
+            while todo and len(free) >= (need := _slots(todo[0], jobs, variant)):
+                job, slots = todo.pop(0), [free.pop(0) for _ in range(need)]
+                if slots[0] not in workers:  # a job runs in the worker of its first slot
+                    workers[slots[0]] = _Worker(slots[0], gpus, reports)
                 log = logs / f"{job.dataset}-{job.tier}-{job.model}-split{job.split}-seed" \
                              f"{job.seed}.log"
-                with open(log, "w") as handle:
-                    process = subprocess.Popen(job_command(job, out), env=env, stdout=handle,
-                                               stderr=subprocess.STDOUT, start_new_session=True)
-                running[process] = (job, slots, log)
-            time.sleep(0.5)
-            for process in [p for p in running if p.poll() is not None]:
-                job, slots, log = running.pop(process)
+                workers[slots[0]].give(job, out, log, variant)
+                running[slots[0]] = (job, slots, log)
+            with contextlib.suppress(queue.Empty):
+                slot, word = reports.get(timeout=0.5)
+                if slot not in running:  # a worker that ended between two jobs
+                    workers.pop(slot, None)
+                    continue
+                job, slots, log = running.pop(slot)
                 free += slots
-                if process.returncode == BUSY_EXIT:
+                if word is None:  # the worker ended in the middle of the job
+                    status = workers.pop(slot).ended()
+                    with open(log, "a") as handle:
+                        handle.write(f"\nThe process running {job} ended (status {status}).\n")
+                if word == "busy":
                     tqdm.write(f"Skipped {job}: another process is running it (see {log}).")
                     busy.append(job)
-                elif process.returncode:
+                elif word != "finished":
                     failed.append((job, log))
                 bar.update()
             bar.set_postfix_str(", ".join(_epochs_done(job, out) for job, _, _ in
                                           running.values()))
     except KeyboardInterrupt:
-        interrupt(running)
+        interrupt([w.process for w in workers.values()])
         raise
+    for worker in workers.values():
+        worker.ended()
     if failed:
         raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
             f"{job} (see {log})" for job, log in failed))
     return busy
 
 
-def _slots(job: Job, jobs: int) -> int:
-    return slots_needed(MODELS[job.model].config(job.tier), jobs)
+class _Worker:
+    """A worker process (:mod:`.worker`) on slot ``slot``, and a thread that puts each word it
+    reports, then ``None`` when it ends, into ``reports`` as ``(slot, word)``."""
+
+    def __init__(self, slot: int, gpus: int, reports: queue.Queue):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "TQDM_MININTERVAL": "10"}  # a fit sets its own threads
+        if gpus > 1:
+            env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "course_lib.experiments.worker"], env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        threading.Thread(target=self._read, args=(slot, reports), daemon=True).start()
+
+    def _read(self, slot: int, reports: queue.Queue) -> None:
+        for line in self.process.stdout:
+            reports.put((slot, line.strip()))
+        reports.put((slot, None))
+
+    def give(self, job: Job, out: str | Path, log: Path, variant: Mapping | None) -> None:
+        request = {"job": asdict(job), "out": str(out), "log": str(log), "variant": variant}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+
+    def ended(self) -> int:
+        """Tell the process that no job is coming (it ends), wait for it: its exit status."""
+        with contextlib.suppress(OSError):  # it has ended already
+            self.process.stdin.close()
+        return self.process.wait()
+
+
+def _slots(job: Job, jobs: int, variant: Mapping | None) -> int:
+    spec = MODELS[variant["base"] if variant else job.model]
+    return slots_needed(spec.config(job.tier, variant and variant["overrides"]), jobs)
 
 
 def interrupt(processes) -> None:

@@ -7,17 +7,13 @@ resumable, skipped when finished and compared with the paired statistics of
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, replace
-from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from course_lib.errors import CourseError
-from course_lib.experiments.grid import interrupt, slots_needed
+from course_lib.experiments.grid import run_in_processes
 from course_lib.experiments.jobs import FINISHED, MODELS, Job, check_model, load_job, run_job
 
 
@@ -31,9 +27,10 @@ def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: It
     the method's model builder or training function (a new layer, a loss term). Everything else
     is ``base``'s, its trainer included, so a difference in the results is the change's. Each
     job goes through the runner (``run_job``): resumable, skipped when finished, its folder's
-    ``config.json`` recording the change. ``jobs`` > 1 runs jobs in their own processes, as many
-    at a time as the runner would (a job of N threads counts N); a change by ``build`` or ``fit``
-    (a function another process cannot import) runs here, one job after another.
+    ``config.json`` recording the change. ``jobs`` > 1 runs them in the runner's worker
+    processes, as many at a time as it would (a job of N threads counts N); a change by
+    ``build`` or ``fit`` (a function another process cannot import) runs here, one job after
+    another.
     """
     spec = check_model(base)
     if name in MODELS:
@@ -47,49 +44,11 @@ def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: It
                      fit=fit or spec.method.fit)
     todo = [Job(name, dataset, config.tier, k, s) for k in splits for s in seeds]
     if jobs > 1 and build is None and fit is None:
-        _variant_processes(todo, base, dict(overrides or {}), out,
-                           max(1, jobs // slots_needed(config, jobs)))
-        return [load_job(job.folder(out)) for job in todo]
+        pending = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
+        with tqdm(total=len(todo), initial=len(todo) - len(pending), desc=f"jobs ({name})",
+                  disable=not progress) as bar:
+            busy = run_in_processes(pending, out, jobs, bar, variant={
+                "base": base, "overrides": dict(overrides or {})})
+        return [replace(load_job(j.folder(out)), running_elsewhere=j in busy) for j in todo]
     return [run_job(job, out, method=method, overrides=changed, progress=progress)
             for job in todo]
-
-
-_VARIANT_JOB = ("import json, sys\n"
-                "from course_lib.experiments.variants import run_variant\n"
-                "a = json.loads(sys.argv[1])\n"
-                "run_variant(a['name'], a['base'], a['dataset'], a['tier'], [a['split']], "
-                "[a['seed']], a['out'], overrides=a['overrides'], progress=False)\n")
-
-
-def _variant_processes(todo: Sequence, base: str, overrides: dict, out, jobs: int) -> None:
-    """Each job of a configuration-only variant in its own process, ``jobs`` at a time, its
-    output in ``<out>/logs/``; Ctrl-C stops them all between two updates."""
-    logs = Path(out) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    queue = [j for j in todo if not (j.folder(out) / FINISHED).exists()]
-    running, failed = {}, []
-    try:
-        while queue or running:
-            while queue and len(running) < jobs:
-                job = queue.pop(0)
-                log = logs / f"{job.dataset}-{job.tier}-{job.model}-split{job.split}-seed" \
-                             f"{job.seed}.log"
-                args = {"name": job.model, "base": base, "dataset": job.dataset,
-                        "tier": job.tier, "split": job.split, "seed": job.seed, "out": str(out),
-                        "overrides": overrides}
-                with open(log, "w") as handle:
-                    running[subprocess.Popen([sys.executable, "-c", _VARIANT_JOB,
-                                              json.dumps(args)], env=env, stdout=handle,
-                                             stderr=subprocess.STDOUT,
-                                             start_new_session=True)] = (job, log)
-            time.sleep(0.5)
-            for process in [p for p in running if p.poll() is not None]:
-                job, log = running.pop(process)
-                if process.returncode:
-                    failed.append(f"{job} (see {log})")
-    except KeyboardInterrupt:
-        interrupt(running)
-        raise
-    if failed:
-        raise CourseError(f"{len(failed)} variant job(s) failed: {'; '.join(failed)}.")
