@@ -12,6 +12,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -598,13 +599,13 @@ def test_parallel_jobs_count_their_threads(tmp_path, monkeypatch, threads, jobs,
 
     class Worker:  # a worker that reports each job finished as soon as it is given
         def __init__(self, slot, gpus, reports):
-            self.slot, self.reports = slot, reports
+            self.reports, self.process = reports, SimpleNamespace(poll=lambda: None)
             workers.append(slot)
 
         def give(self, job, out, log, variant):
             # each job in flight has one report not yet read: so many are running
             peak.append(self.reports.qsize() + 1)
-            self.reports.put((self.slot, "finished"))
+            self.reports.put((self, "finished"))
 
         def ended(self):
             return 0

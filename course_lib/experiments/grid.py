@@ -167,23 +167,23 @@ def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
         while todo or running:
             while todo and len(free) >= (need := _slots(todo[0], jobs, variant)):
                 job, slots = todo.pop(0), [free.pop(0) for _ in range(need)]
-                if slots[0] not in workers:  # a job runs in the worker of its first slot
-                    workers[slots[0]] = _Worker(slots[0], gpus, reports)
+                worker = workers.get(slots[0])  # a job runs in the worker of its first slot
+                if worker is None or worker.process.poll() is not None:
+                    worker = workers[slots[0]] = _Worker(slots[0], gpus, reports)
                 log = logs / f"{job.dataset}-{job.tier}-{job.model}-split{job.split}-seed" \
                              f"{job.seed}.log"
-                workers[slots[0]].give(job, out, log, variant)
-                running[slots[0]] = (job, slots, log)
+                worker.give(job, out, log, variant)
+                running[worker] = (job, slots, log)
             with contextlib.suppress(queue.Empty):
-                slot, word = reports.get(timeout=0.5)
-                if slot not in running:  # a worker that ended between two jobs
-                    workers.pop(slot, None)
+                worker, word = reports.get(timeout=0.5)
+                if worker not in running:  # it ended between two jobs
                     continue
-                job, slots, log = running.pop(slot)
+                job, slots, log = running.pop(worker)
                 free += slots
-                if word is None:  # the worker ended in the middle of the job
-                    status = workers.pop(slot).ended()
+                if word is None:  # it ended in the middle of the job
                     with open(log, "a") as handle:
-                        handle.write(f"\nThe process running {job} ended (status {status}).\n")
+                        handle.write(f"\nThe process running {job} ended (status "
+                                     f"{worker.ended()}).\n")
                 if word == "busy":
                     tqdm.write(f"Skipped {job}: another process is running it (see {log}).")
                     busy.append(job)
@@ -204,8 +204,8 @@ def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
 
 
 class _Worker:
-    """A worker process (:mod:`.worker`) on slot ``slot``, and a thread that puts each word it
-    reports, then ``None`` when it ends, into ``reports`` as ``(slot, word)``."""
+    """A worker process (:mod:`.worker`) for slot ``slot``, and a thread that puts each word
+    it reports, then ``None`` when it ends, into ``reports`` as ``(this worker, word)``."""
 
     def __init__(self, slot: int, gpus: int, reports: queue.Queue):
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -215,17 +215,18 @@ class _Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "course_lib.experiments.worker"], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
-        threading.Thread(target=self._read, args=(slot, reports), daemon=True).start()
+        threading.Thread(target=self._read, args=(reports,), daemon=True).start()
 
-    def _read(self, slot: int, reports: queue.Queue) -> None:
+    def _read(self, reports: queue.Queue) -> None:
         for line in self.process.stdout:
-            reports.put((slot, line.strip()))
-        reports.put((slot, None))
+            reports.put((self, line.strip()))
+        reports.put((self, None))
 
     def give(self, job: Job, out: str | Path, log: Path, variant: Mapping | None) -> None:
         request = {"job": asdict(job), "out": str(out), "log": str(log), "variant": variant}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
+        with contextlib.suppress(OSError):  # it has just ended: its None report says so
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
 
     def ended(self) -> int:
         """Tell the process that no job is coming (it ends), wait for it: its exit status."""

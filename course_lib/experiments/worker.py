@@ -1,7 +1,7 @@
 """A job process that runs jobs one after another: what ``course-experiments run --jobs N``
 starts N of (:func:`~course_lib.experiments.grid.run_jobs`). Importing PyTorch and the course
 and making the data took 5-6 s of every laptop job when each job had a process of its own (on the
-2-core AMD EPYC; 10-15 % of a job); here each process pays them once.
+2-core AMD EPYC with AVX2 only: 8-20 % of a laptop job); here each process pays them once.
 
 Reads one job per line on stdin (JSON: the job's fields, the results folder and the job's log
 file), sends everything the job prints to its log and, when it ends, writes one word on stdout:
@@ -45,7 +45,7 @@ def main() -> int:
                     word = run_logged(Job(**request["job"]), request["out"], request["variant"])
                     _send_output_to(nowhere)
                 print(word, file=reports, flush=True)
-        except KeyboardInterrupt:  # the job's message, then this, go to its log
+        except KeyboardInterrupt:  # into the log of the job it stopped
             print("interrupted; every completed epoch is saved. Run the same command again to "
                   "resume.", file=sys.stderr, flush=True)
             return 130
