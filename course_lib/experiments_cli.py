@@ -178,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
                      "paper on a CUDA GPU and laptop otherwise)")
     sub.add_argument("--out", type=Path, required=True, help="the results folder")
     sub.add_argument("--jobs", type=int, default=1,
-                     help="jobs at a time, in as many worker processes (one per GPU when there "
-                     "are several; on a CPU a job of N threads, the paper tier's, counts N; "
-                     "default 1: one after another in this process)")
+                     help="jobs at a time, in up to as many worker processes that each run "
+                     "one job after another (one per GPU when there are several; on a CPU a "
+                     "job of N threads, the paper tier's, counts N; default 1: one after "
+                     "another in this process)")
     sub.add_argument("--only", help="run only these jobs of the grid: split=K,seed=S "
                      "(either or both, and model=NAME), or index=I, the I-th job")
     sub.add_argument("--option", help=f"train each model with an improvement: one of "

@@ -182,17 +182,35 @@ def test_only_runs_one_job_of_the_grid(tmp_path, capsys):
 
 
 def test_parallel_jobs_give_the_same_results_as_one_after_another(finished, tmp_path):
-    """Two worker processes for three jobs: one of them runs a job after another one, and it
-    ends as the job run alone here does."""
+    """Two worker processes for three jobs: the third runs after another job in its worker, and
+    ends as in a fresh process of its own."""
     parallel = ex.run_grid([MODEL], "synthetic", "smoke", [0, 1, 2], [0], tmp_path / "parallel",
                            jobs=2, progress=False)
     assert ex.missing(tmp_path / "parallel", [MODEL], "synthetic", "smoke", [0, 1, 2], [0]) == []
     same_results(parallel[0], finished[1])
-    for k in (1, 2):
-        same_results(parallel[k], ex.run_job(job(split=k), tmp_path / "sequential",
-                                             progress=False))
+    same_results(parallel[1], ex.run_job(job(split=1), tmp_path / "here", progress=False))
+    subprocess.run([sys.executable, "-m", "course_lib.experiments_cli", "run", MODEL, "--tier",
+                    "smoke", "--splits", "2", "--seeds", "0", "--out", str(tmp_path / "alone")],
+                   check=True, capture_output=True, timeout=300)
+    same_results(parallel[2], ex.load_job(job(split=2).folder(tmp_path / "alone")))
     log = tmp_path / "parallel" / "logs" / f"synthetic-smoke-{MODEL}-split2-seed0.log"
     assert f"{job(split=2)}: finished in " in log.read_text()
+
+
+def test_an_error_in_the_runner_stops_its_workers(tmp_path, monkeypatch):
+    started = []
+
+    class Worker(GRID._Worker):
+        def __init__(self, *args):
+            super().__init__(*args)
+            started.append(self.process)
+
+    monkeypatch.setattr(GRID, "_Worker", Worker)
+    monkeypatch.setattr(GRID, "_epochs_done", lambda job, out: 1 / 0)  # while both run
+    with pytest.raises(ZeroDivisionError):
+        ex.run_grid([MODEL], "synthetic", "smoke", [0, 1], [0], tmp_path, jobs=2,
+                    progress=False)
+    assert len(started) == 2 and all(p.poll() is not None for p in started)
 
 
 def test_jobs_of_several_grids_run_in_one_call_and_come_back_in_the_order_given(finished,

@@ -154,6 +154,7 @@ from test_toy_summarizer import build_toy, fit_toy, toy_config
 from course_lib import registry
 registry.register(registry.Method("Toy", "", toy_config, build_toy, fit_toy,
                                   runner={{"toy-linear": None}}))
+print("registered the toy")  # a job process's print: never taken for how a job ended
 """
 
 
@@ -211,7 +212,7 @@ def test_a_job_whose_process_dies_fails_alone_and_the_others_finish(tmp_path):
     done = subprocess.run([sys.executable, "-m", "course_lib.experiments_cli", "run",
                            "toy-crash", "--tier", "smoke", "--splits", "0", "--seeds", "0-3",
                            "--jobs", "2", "--out", str(out)], env=env, capture_output=True,
-                          text=True)
+                          text=True, timeout=300)
     assert done.returncode == 1
     log = out / "logs" / "synthetic-smoke-toy-crash-split0-seed1.log"
     assert f"1 job(s) failed: toy-crash on synthetic (smoke tier), split 0, seed 1 (see {log})" \
@@ -259,12 +260,15 @@ def test_ctrl_c_stops_the_runner_and_every_job_process(tmp_path):
                                "--tier", "smoke", "--splits", "0", "--seeds", "0-2", "--jobs",
                                "2", "--out", str(out)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert started.exists(), runner.communicate(timeout=60)
-    runner.send_signal(signal.SIGINT)
-    _, err = runner.communicate(timeout=60)  # it waits for its job processes to end
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert started.exists()
+        runner.send_signal(signal.SIGINT)
+        _, err = runner.communicate(timeout=60)  # it waits for its job processes to end
+    finally:
+        runner.kill()  # where the test failed: not left running (its workers end at EOF)
     assert runner.returncode == 130 and "interrupted" in err
     log = out / "logs" / "synthetic-smoke-toy-slow-split0-seed1.log"
     assert "interrupted; every completed epoch is saved" in log.read_text()

@@ -37,6 +37,7 @@ from course_lib.experiments.jobs import (
     load_job,
     run_job,
 )
+from course_lib.experiments.worker import WORDS
 from course_lib.processes import fit_threads
 
 
@@ -151,10 +152,11 @@ def slots_needed(config, jobs: int) -> int:
 
 def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
                      variant: Mapping | None = None) -> list[Job]:
-    """Up to ``jobs`` jobs at a time in worker processes (:mod:`.worker`), each of which runs
-    the jobs it is given one after another: on the CPU a job takes as many of the ``jobs``
-    slots as it has threads, on a GPU one (a GPU per slot where there are several); each job's
-    output goes to ``<out>/logs/``. A failed job does not stop the others. ``variant``
+    """Up to ``jobs`` jobs at a time in worker processes (:mod:`.worker`, one per slot in
+    use), each of which runs the jobs it is given one after another: on the CPU a job takes as
+    many of the ``jobs`` slots as it has threads, on a GPU one (the slots spread over the GPUs
+    where there are several); each job's output goes to ``<out>/logs/``. A failed job does not
+    stop the others; Ctrl-C, or an error here, stops every worker, each job saved. ``variant``
     (``{"base": MODEL, "overrides": {...}}``): the jobs are that change of a runner's model
     (:func:`~.variants.run_variant`). Returns the jobs skipped because another process was
     running them."""
@@ -192,7 +194,7 @@ def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
                 bar.update()
             bar.set_postfix_str(", ".join(_epochs_done(job, out) for job, _, _ in
                                           running.values()))
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or an error here: no worker goes on alone
         interrupt([w.process for w in workers.values()])
         raise
     for worker in workers.values():
@@ -219,7 +221,8 @@ class _Worker:
 
     def _read(self, reports: queue.Queue) -> None:
         for line in self.process.stdout:
-            reports.put((self, line.strip()))
+            if line.strip() in WORDS:
+                reports.put((self, line.strip()))
         reports.put((self, None))
 
     def give(self, job: Job, out: str | Path, log: Path, variant: Mapping | None) -> None:
@@ -241,11 +244,20 @@ def _slots(job: Job, jobs: int, variant: Mapping | None) -> int:
 
 
 def interrupt(processes) -> None:
-    """Ctrl-C for running job processes: each saves its last completed step, then stops."""
-    for process in processes:
-        process.send_signal(signal.SIGINT)
-    for process in processes:
-        process.wait()
+    """Ctrl-C for running job processes: each saves its last completed step, then stops. A
+    second Ctrl-C while they save stops them at once (each job resumes from its last
+    checkpoint). On Windows the console's Ctrl-C has reached them already."""
+    processes = [p for p in processes if p.poll() is None]
+    if os.name != "nt":
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+    try:
+        for process in processes:
+            process.wait()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.kill()
+        raise
 
 
 def _epochs_done(job: Job, out: str | Path) -> str:
