@@ -37,7 +37,6 @@ from course_lib.experiments.jobs import (
     load_job,
     run_job,
 )
-from course_lib.experiments.worker import WORDS
 from course_lib.processes import fit_threads
 
 
@@ -203,6 +202,9 @@ def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
         raise CourseError(f"{len(failed)} job(s) failed: " + "; ".join(
             f"{job} (see {log})" for job, log in failed))
     return busy
+
+
+WORDS = ("finished", "busy", "failed")  # how a worker says a job ended (:mod:`.worker`)
 
 
 class _Worker:

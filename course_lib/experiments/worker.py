@@ -20,8 +20,6 @@ import signal
 import sys
 import traceback
 
-WORDS = ("finished", "busy", "failed")
-
 
 def main() -> int:
     # A process started with SIGINT ignored (``nohup ... &``) passes that on to its children,
