@@ -129,14 +129,6 @@ def check_finished(results: Sequence[JobResult]) -> list[JobResult]:
     return list(results)
 
 
-def job_command(job: Job, out: str | Path) -> list[str]:
-    """The command that runs ``job`` alone (what a cluster's job array would run)."""
-    return [sys.executable, "-m", "course_lib.experiments_cli", "run", job.model, "--dataset",
-            job.dataset, "--tier", job.tier, "--out", str(out),
-            "--only", f"split={job.split},seed={job.seed}", "--splits", str(job.split),
-            "--seeds", str(job.seed)]
-
-
 BUSY_EXIT = 75  # the exit status of ``course-experiments run`` that skipped a running job
 
 
