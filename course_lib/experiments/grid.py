@@ -143,14 +143,14 @@ def slots_needed(config, jobs: int) -> int:
 
 def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
                      variant: Mapping | None = None) -> list[Job]:
-    """Up to ``jobs`` jobs at a time in worker processes (:mod:`.worker`, one per slot in
-    use), each of which runs the jobs it is given one after another: on the CPU a job takes as
-    many of the ``jobs`` slots as it has threads, on a GPU one (the slots spread over the GPUs
-    where there are several); each job's output goes to ``<out>/logs/``. A failed job does not
-    stop the others; Ctrl-C, or an error here, stops every worker, each job saved. ``variant``
-    (``{"base": MODEL, "overrides": {...}}``): the jobs are that change of a runner's model
-    (:func:`~.variants.run_variant`). Returns the jobs skipped because another process was
-    running them."""
+    """Up to ``jobs`` jobs at a time in worker processes (:mod:`course_lib.experiments_worker`,
+    one per slot in use), each of which runs the jobs it is given one after another: on the CPU
+    a job takes as many of the ``jobs`` slots as it has threads, on a GPU one (the slots spread
+    over the GPUs where there are several); each job's output goes to ``<out>/logs/``. A failed
+    job does not stop the others; Ctrl-C, or an error here, stops every worker, each job saved.
+    ``variant`` (``{"base": MODEL, "overrides": {...}}``): the jobs are that change of a
+    runner's model (:func:`~.variants.run_variant`). Returns the jobs skipped because another
+    process was running them."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     logs = Path(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -196,12 +196,13 @@ def run_in_processes(pending: list[Job], out: str | Path, jobs: int, bar, *,
     return busy
 
 
-WORDS = ("finished", "busy", "failed")  # how a worker says a job ended (:mod:`.worker`)
+WORDS = ("finished", "busy", "failed")  # how a worker says a job ended
 
 
 class _Worker:
-    """A worker process (:mod:`.worker`) for slot ``slot``, and a thread that puts each word
-    it reports, then ``None`` when it ends, into ``reports`` as ``(this worker, word)``."""
+    """A worker process (:mod:`course_lib.experiments_worker`) for slot ``slot``, and a thread
+    that puts each word it reports, then ``None`` when it ends, into ``reports`` as ``(this
+    worker, word)``."""
 
     def __init__(self, slot: int, gpus: int, reports: queue.Queue):
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -209,7 +210,7 @@ class _Worker:
         if gpus > 1:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.experiments.worker"], env=env,
+            [sys.executable, "-m", "course_lib.experiments_worker"], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
         threading.Thread(target=self._read, args=(reports,), daemon=True).start()
 
@@ -242,8 +243,11 @@ def interrupt(processes) -> None:
     second Ctrl-C while they save stops them at once (each job resumes from its last
     checkpoint). On Windows the console's Ctrl-C has reached them already."""
     processes = [p for p in processes if p.poll() is None]
-    if os.name != "nt":
-        for process in processes:
+    for process in processes:
+        if process.stdin is not None:  # a worker between two jobs ends at once
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        if os.name != "nt":
             process.send_signal(signal.SIGINT)
     try:
         for process in processes:

@@ -10,7 +10,9 @@ and, when it ends, writes one word on stdout: ``finished``, ``busy`` (another pr
 folder's lock) or ``failed`` (the log says why). Anything else this process prints goes to
 stderr, never among the words. Ctrl-C (SIGINT) stops the job between two updates, saved, and
 ends the process. Every job seeds and sets its threads itself, so it gives the same numbers as
-in a process of its own.
+in a process of its own. It stands outside :mod:`course_lib.experiments` so that ``python -m``
+imports nothing heavy before :func:`main` makes Ctrl-C work (a package's ``__init__`` runs
+first).
 """
 
 import contextlib
