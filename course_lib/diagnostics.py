@@ -121,8 +121,9 @@ def end_share(record: VideoRecord, scores, part: float = 0.1) -> float:
 
     About ``part`` for a summary that ignores position. Why it is measured: trained selectors
     of the family put a quarter or more of their summary in the last tenth of the synthetic
-    test videos, their untrained selves 15 % and the annotators 8 % (README, "Why the selectors
-    collapse"): a place, learnt without labels, not content. NaN for an empty summary.
+    test videos, their untrained selves 15 % and the annotators 8 % (docs/collapse-study.md,
+    "Why the selectors collapse"): a place, learnt without labels, not content. NaN for an empty
+    summary.
     """
     if not 0 < part < 1:
         raise CourseError(f"part is a share of the video, between 0 and 1, got {part}.")
@@ -139,7 +140,7 @@ def longest_stretch_share(chosen) -> float:
 
     Why it is measured: under SumMe's max over annotators a summary scores as well as it
     matches its best-matching annotator, so one stretch that falls on some annotator's cut
-    scores high; the family's `spread` option moves its summaries that way (README,
+    scores high; the family's `spread` option moves its summaries that way (docs/collapse-study.md,
     "Judged by both ways to combine annotators"). NaN for an empty summary.
     """
     chosen = np.asarray(chosen, dtype=bool)
