@@ -24,7 +24,7 @@ from course_lib.data.summarization import (
     load_annotations,
     load_splits,
     make_splits,
-    reference_data_dir,
+    reference_file,
 )
 
 # SumMe's frame counts (Gygli et al. 2014), for the stand-in when the real annotations are absent.
@@ -74,10 +74,10 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     dataset = load_annotations("summe")
-    split_path = reference_data_dir() / "splits" / "summe_splits.json"
+    split_path = reference_file("splits", "summe_splits.json")
     if dataset is None:
         dataset = stand_in(rng)
-    splits = (load_splits(split_path, dataset) if split_path.exists() and dataset.name == "summe"
+    splits = (load_splits(split_path, dataset) if split_path and dataset.name == "summe"
               else make_splits(dataset.keys(), rng=rng))
     scores = [[ev.random_scores(dataset, split.test_keys, rng) for _ in range(args.epochs)]
               for split in splits]

@@ -91,11 +91,11 @@ MODELS = {"sl": (sum_gan_sl_config, sl.build_sum_gan_sl, PlainSumGanSl),
 
 def split0_lengths() -> tuple[list[int], str]:
     """The real lengths when the annotations and splits are at hand, else the list above."""
-    from course_lib.data.summarization import load_annotations, load_splits, reference_data_dir
+    from course_lib.data.summarization import load_annotations, load_splits, reference_file
 
-    path = reference_data_dir() / "splits" / "summe_splits.json"
+    path = reference_file("splits", "summe_splits.json")
     annotations = load_annotations("summe")
-    if annotations is None or not path.exists():
+    if annotations is None or path is None:
         return SUMME_SPLIT0_LENGTHS, "a fixed list (SumMe split 0)"
     keys = load_splits(path, annotations)[0].train_keys
     return [annotations[k].n_steps for k in keys], f"SumMe split 0 ({annotations.source})"

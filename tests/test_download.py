@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from course_lib import cli
-from course_lib.data import DATA_ENV_VAR, DataError
+from course_lib.data import DATA_ENV_VAR, SHARED_DATA_ENV_VAR, DataError
 from course_lib.data import download as download_module
 from course_lib.data import summarization as sm
 from course_lib.data.download import download, md5sum
@@ -299,7 +299,7 @@ def test_tvsum_annotations_are_extracted_and_loaded(server, tmp_path, nested, mo
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [sm.TVSUM_ANNOTATION_FILE, sm.TVSUM_INFO_FILE])  # no archive, no .part left
     monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "data"))
-    monkeypatch.setenv(sm.SHARED_DATA_ENV_VAR, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(SHARED_DATA_ENV_VAR, str(tmp_path / "nowhere"))
     data = sm.load_tvsum_annotations()
     assert len(data) == 50 and data.source == str(path)
     first = data["video_1"]
@@ -335,11 +335,11 @@ def test_a_bad_tvsum_release_installs_nothing(case, server, tmp_path):
     assert snapshot(folder) == {sm.TVSUM_ANNOTATION_FILE: b"the good old table"}
 
 
-REAL_TVSUM = sm.reference_data_dir() / "tvsum"
+REAL_TVSUM = sm.reference_file("tvsum")
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not REAL_TVSUM.exists(), reason="the reference TVSum data is absent")
+@pytest.mark.skipif(REAL_TVSUM is None, reason="set $COURSE_SHARED_DATA to the reference data")
 def test_the_real_table_passes_the_checksum_and_matches_the_reference_layout(server, tmp_path,
                                                                              monkeypatch):
     table = gzip.decompress((REAL_TVSUM / "ydata-anno.tsv.gz").read_bytes())

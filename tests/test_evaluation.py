@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from course_lib import evaluation as ev
-from course_lib.data.summarization import SummarizationDataset, VideoRecord, reference_data_dir
+from course_lib.data.summarization import SummarizationDataset, VideoRecord, reference_file
 from course_lib.errors import CourseError
 
 
@@ -173,11 +173,11 @@ def test_rank_correlation_is_perfect_for_the_targets_and_near_zero_for_noise():
 
 # ---------------------------------------------------------------- the real SumMe annotations
 
-SUMME = reference_data_dir() / "summe" / "summe_annotations.h5"
+SUMME = reference_file("summe", "summe_annotations.h5")
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not SUMME.exists(), reason="../shared/data/summe is absent")
+@pytest.mark.skipif(SUMME is None, reason="set $COURSE_SHARED_DATA to the reference data")
 def test_real_summe_baselines_are_in_otanis_range():
     from course_lib.data.summarization import read_h5
     data = read_h5(SUMME, name="summe", require_features=False)

@@ -1,4 +1,5 @@
-"""MNIST: IDX files the tests write, the embedded stand-in, and the real files in ../shared."""
+"""MNIST: IDX files the tests write, the embedded stand-in, and the real files where
+$COURSE_SHARED_DATA names the reference data."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from course_lib import cli
-from course_lib.data import DataError
+from course_lib.data import DataError, reference_file
 from course_lib.data import mnist as mnist_module
 from course_lib.data.download import md5sum
 from course_lib.data.mnist import (
@@ -25,7 +26,7 @@ from course_lib.data.mnist import (
     read_idx,
 )
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+SHARED_MNIST = reference_file("mnist")
 
 
 def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
@@ -178,8 +179,8 @@ def test_download_mnist_fetches_then_skips(tmp_path, tiny, monkeypatch):
 
 @pytest.fixture
 def shared_mnist() -> Path:
-    if not SHARED_MNIST.is_dir():
-        pytest.skip(f"reference MNIST files not present ({SHARED_MNIST})")
+    if SHARED_MNIST is None:
+        pytest.skip("set $COURSE_SHARED_DATA to the reference data (MNIST's IDX files in mnist/)")
     return SHARED_MNIST
 
 

@@ -172,30 +172,31 @@ def test_download_reports_every_failed_mirror(tmp_path):
 
 # ---------------------------------------------------------------- the real annotations
 
-REAL = sm.reference_data_dir()
+SUMME = sm.reference_file("summe", "summe_annotations.h5")
+TVSUM = sm.reference_file("tvsum")
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not (REAL / "summe").exists(), reason="../shared/data is absent")
+@pytest.mark.skipif(SUMME is None, reason="set $COURSE_SHARED_DATA to the reference data")
 def test_real_summe_annotations_load_through_the_same_reader():
-    data = sm.read_h5(REAL / "summe" / "summe_annotations.h5", name="summe",
+    data = sm.read_h5(SUMME, name="summe",
                       require_features=False)
     assert len(data) == 25 and all(r.n_users >= 15 for r in data)
-    splits = sm.load_splits(REAL / "splits" / "summe_splits.json", data)
+    splits = sm.load_splits(sm.reference_file("splits", "summe_splits.json"), data)
     assert len(splits) == 5 and all(len(s.test_keys) == 5 for s in splits)
     with pytest.raises(DataError, match="missing key 'features'"):
-        sm.read_h5(REAL / "summe" / "summe_annotations.h5")
+        sm.read_h5(SUMME)
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not (REAL / "tvsum").exists(), reason="../shared/data is absent")
+@pytest.mark.skipif(TVSUM is None, reason="set $COURSE_SHARED_DATA to the reference data")
 def test_real_tvsum_supports_rank_correlation_but_not_f_scores():
-    data = sm.read_h5(REAL / "tvsum" / "tvsum_annotations.h5", name="tvsum",
+    data = sm.read_h5(TVSUM / "tvsum_annotations.h5", name="tvsum",
                       require_features=False)
     assert len(data) == 50 and data.eval_method == "mean"
     with pytest.raises(DataError, match="no user_summary and no change_points"):
         ev.evaluate(data, ev.uniform_scores(data, ["video_1"]))
-    scores = sm.read_tvsum_annotator_scores(REAL / "tvsum" / "ydata-anno.tsv.gz")
+    scores = sm.read_tvsum_annotator_scores(TVSUM / "ydata-anno.tsv.gz")
     data = sm.with_user_scores(data, scores)
     assert all(r.user_scores.shape == (20, r.n_frames) for r in data)
     keys = data.keys()[:3]

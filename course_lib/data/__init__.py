@@ -8,6 +8,7 @@ from pathlib import Path
 from course_lib.errors import DataError  # also re-exported: the data modules' error
 
 DATA_ENV_VAR = "COURSE_DATA_DIR"
+SHARED_DATA_ENV_VAR = "COURSE_SHARED_DATA"
 
 
 def data_dir() -> Path:
@@ -20,3 +21,14 @@ def data_dir() -> Path:
                             "at a folder (it is created if needed), or unset it.")
         return folder
     return Path(__file__).resolve().parents[2] / "data"
+
+
+def reference_file(*parts: str) -> Path | None:
+    """A file (or folder) of the reference copies of real data that the course's own tests use
+    (MNIST, the SumMe and TVSum annotations, their splits), in the folder ``$COURSE_SHARED_DATA``
+    names; ``None`` where that is unset or lacks it. Only that variable finds them, so that a
+    notebook shows its authors what it shows a student; users download their own data with
+    ``course-data``."""
+    configured = os.environ.get(SHARED_DATA_ENV_VAR)
+    path = Path(configured, *parts) if configured else None
+    return path if path is not None and path.exists() else None

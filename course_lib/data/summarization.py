@@ -35,11 +35,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from course_lib.data import DataError, data_dir
+from course_lib.data import DataError, data_dir, reference_file
 from course_lib.data.download import Staging, md5sum, staging
 
 EVAL_METHODS = {"summe": "max", "tvsum": "mean"}
-SHARED_DATA_ENV_VAR = "COURSE_SHARED_DATA"
 MIRROR_ENV_VAR = "COURSE_SUMMARIZATION_MIRROR"
 
 
@@ -504,13 +503,6 @@ def splits_file(name: str, folder: Path | None = None) -> Path:
     return Path(folder or summarization_dir()) / Path(REMOTE_FILES[_check_name(name)][1].path).name
 
 
-def reference_data_dir() -> Path:
-    """Reference copies of the real annotations that the course's own tests use
-    (``$COURSE_SHARED_DATA``); optional: users download theirs with ``course-data``."""
-    configured = os.environ.get(SHARED_DATA_ENV_VAR)
-    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared/data"
-
-
 def fetch_hint(name: str) -> str:
     return (f"Download it with:\n    course-data {name}\n(or: python -m course_lib.cli {name}; "
             f"files go to {summarization_dir()}; set $COURSE_DATA_DIR to change that).")
@@ -545,8 +537,8 @@ def load_benchmark(name: str, *, require_features: bool = True,
 def load_annotations(name: str) -> SummarizationDataset | None:
     """Real ground truth for evaluation only: the downloaded feature file if present, else the
     annotation-only copy in the reference data folder, else ``None``."""
-    for path in (feature_file(name), reference_data_dir() / name / f"{name}_annotations.h5"):
-        if path.exists():
+    for path in (feature_file(name), reference_file(name, f"{name}_annotations.h5")):
+        if path is not None and path.exists():
             return read_h5(path, name=name, require_features=False)
     return None
 
@@ -672,8 +664,8 @@ def validate_tvsum_annotations(table: dict[str, np.ndarray], source: str, *,
 def tvsum_annotation_path() -> Path | None:
     """The downloaded annotation table, else (test setting) the reference copy, else ``None``."""
     for path in (summarization_dir() / TVSUM_ANNOTATION_FILE,
-                 reference_data_dir() / "tvsum" / "ydata-anno.tsv.gz"):
-        if path.is_file():
+                 reference_file("tvsum", "ydata-anno.tsv.gz")):
+        if path is not None and path.is_file():
             return path
     return None
 
