@@ -57,6 +57,7 @@ WRONG = {
         (lambda cp, shots, fps: times_loop(cp, shots, 30), "exact frame rate"),
         (lambda cp, shots, fps: times_loop(cp, shots, fps, chosen=False), "chosen shots only"),
         (lambda cp, shots, fps: times_loop(cp, shots, fps) * fps, "not frames"),
+        (lambda cp, shots, fps: times_loop(cp, sorted(shots), fps), "order given"),
     ],
     "key_frames": [
         (lambda cp, p, s: best_in_shot(cp, p, s, as_position=True), "not positions"),

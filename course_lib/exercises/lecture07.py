@@ -35,7 +35,8 @@ def _shot_inputs():
     change_points = np.array([[0, 44], [45, 104], [105, 179], [180, 299], [300, 389],
                               [390, 449]])
     return {"six shots of a 29.97 fps video, three chosen": (change_points, np.array([1, 3, 4]),
-                                                             NTSC)}
+                                                             NTSC),
+            "the same, two chosen, the later first": (change_points, np.array([4, 1]), NTSC)}
 
 
 def _times(change_points, shots, fps, *, end_extra=1, all_shots=False):
@@ -100,6 +101,9 @@ SHOT_TIMES = Exercise(
                 lambda cp, shots, fps: _times(cp, shots, fps, all_shots=True)),
         Mistake("divide by fps: the times are in seconds, not frames.",
                 lambda cp, shots, fps: _times(cp, shots, 1.0)),
+        Mistake("keep the shots in the order given: row i is the times of shots[i], even when "
+                "shots is not sorted.",
+                lambda cp, shots, fps: _times(cp, np.sort(shots), fps)),
     ))
 KEY_FRAMES = Exercise(
     "07", "key_frames", _key_frame_inputs, pipeline.key_frames, dtype="kind", rtol=0, atol=0,
