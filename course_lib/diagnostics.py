@@ -43,7 +43,9 @@ def score_spread(scores) -> float:
     Why this measure: it is 0 for any constant, in the scores' own units (0.4 means the top tenth
     of the steps scores 0.4 above the bottom tenth), and a lone spike, such as one high step at a
     video's end, does not count as selecting, as it would for the standard deviation or the
-    max − min range. A selector that keeps 15 % of the steps high has a spread of the gap.
+    max − min range. A selector that keeps 15 % of the steps high has a spread of the gap;
+    one that keeps fewer than a tenth high has a spread near 0, although those steps may
+    choose the summary: :func:`constant_overlap` says whether they did.
     """
     if isinstance(scores, Mapping):
         if not scores:
@@ -280,8 +282,9 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
         if c is not None and m.f_score > c.f_score:
             verdict += (f", yet its F ({m.f_score:.1f}) is above constant scores' "
                         f"({c.f_score:.1f}): the few shots where it differs from them earn that")
-            verdict += (f"; its untrained self, which selects more, scores {u.f_score:.1f}: "
-                        "training did not earn it." if u.f_score >= m.f_score else ".")
+            verdict += (f"; its untrained self, whose scores spread more ({u.spread:.3f}), "
+                        f"scores {u.f_score:.1f}: training did not earn it."
+                        if u.f_score >= m.f_score else ".")
         else:
             verdict += ": read its F as theirs."
     return (f"{model}: its score spread ({m.spread:.3f}; random scores {r.spread:.3f}) "

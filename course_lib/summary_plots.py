@@ -246,10 +246,10 @@ def score_axis(ax: plt.Axes, sigma: float | None = None, label: str | None = "sc
 
 
 def chance_line(ax: plt.Axes) -> None:
-    """A discriminator's probability axis, 0 to 1, with 0.5 (it cannot tell original from
-    summary) drawn and named."""
+    """A discriminator's probability axis, 0 to 1, with 0.5 drawn and named. Only the lines'
+    distance says whether it tells original from summary: together at any height, it cannot."""
     ax.set_ylim(0, 1)
-    ax.axhline(0.5, color="0.4", lw=1.2, ls=":", label="0.5: cannot tell them apart")
+    ax.axhline(0.5, color="0.4", lw=1.2, ls=":", label="0.5: chance level")
 
 
 # What SUM-GAN logs per video, grouped by unit: (panel title, y label, {key: legend label}).
@@ -455,10 +455,18 @@ def below_own_untrained(runs: Mapping[int, object], rules: Sequence[str]) -> str
         f"{r.split(' (')[0]} on {n} of {len(runs)} seeds" for r, n in worse.items()) + "."
 
 
-def _own_untrained(rows: Mapping[str, Mapping[str, float]], own: Mapping[str, float],
-                   seed: int) -> dict[str, Mapping[str, float]]:
-    """``rows`` (per-video values by baseline) with each "untrained ..." row (a mean over seeds)
-    replaced by one run's own untrained values, named for its seed."""
+def one_seed_baselines(baselines: Mapping[str, float], run, seed: int) -> dict[str, float]:
+    """``baselines`` (F-scores by name) for a figure of one run: each "untrained ..." value (a
+    mean over seeds) becomes this run's own epoch 0, named for its seed, the value
+    :func:`one_run_verdicts` judges the run against. Beside one seed's F curve, whose epoch 0
+    is that seed's untrained model, the mean of all seeds' would draw a second, different
+    "untrained" value."""
+    return _own_untrained(baselines, float(run.history.evals["f_score"][0]), seed)
+
+
+def _own_untrained(rows: Mapping[str, object], own, seed: int) -> dict[str, object]:
+    """``rows`` (a value, or per-video values, by baseline) with each "untrained ..." row (a
+    mean over seeds) replaced by one run's own untrained value(s), named for its seed."""
     return {(f"{name} (seed {seed})" if name.startswith("untrained ") else name):
             (own if name.startswith("untrained ") else values) for name, values in rows.items()}
 
@@ -514,24 +522,27 @@ def uses_test_labels(name: str) -> bool:
 
 
 def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None = None,
-               summary_key: str = "c_summary") -> plt.Figure:
-    """Test F-score and the discriminator's output on summaries per epoch, one line per seed
-    (``summary_key``: what the model logs for it, ``"p_summary"`` in SUM-GAN-sl and -AAE)."""
+               keys: tuple[str, str] = ("c_original", "c_summary")) -> plt.Figure:
+    """Test F-score and how far the discriminator tells originals from summaries per epoch, one
+    line per seed: its mean P(original) of originals minus that of summaries (``keys``: what the
+    model logs for the two, ``("p_original", "p_summary")`` in SUM-GAN-sl and -AAE). The
+    difference, not either output alone, says whether it separates them: 0 whatever the height
+    of the two."""
     fig, axes = plt.subplots(1, 2, figsize=(13, height_for_legend(
         len(runs) + len(baselines or {}), 4.2)))
     for seed, run in runs.items():
         axes[0].plot(np.asarray(run.history.eval_steps) / run.steps_per_epoch,
                      run.history.evals["f_score"], "o-", ms=3, label=f"seed {seed}",
                      color=seed_color(seed))
-        means = run.epoch_means(summary_key)
-        axes[1].plot(np.arange(1, len(means) + 1), means, "o-", ms=3, label=f"seed {seed}",
+        gap = run.epoch_means(keys[0]) - run.epoch_means(keys[1])
+        axes[1].plot(np.arange(1, len(gap) + 1), gap, "o-", ms=3, label=f"seed {seed}",
                      color=seed_color(seed))
     for name, value in (baselines or {}).items():
         baseline_line(axes[0], name, value)
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
-    axes[1].set(xlabel="epoch", ylabel="P(original) of x̂, epoch mean",
-                title="discriminator on summaries")
-    chance_line(axes[1])
+    axes[1].set(xlabel="epoch", ylabel="P(original): original − summary, epoch mean",
+                title="discriminator: does it tell them apart?", ylim=(-1, 1))
+    axes[1].axhline(0, color="0.4", lw=1.2, ls=":", label="0: cannot tell them apart")
     for ax in axes:
         ax.grid(alpha=0.3)
         whole_epochs(ax)
@@ -660,17 +671,19 @@ def score_heatmap(record: VideoRecord, epochs: np.ndarray, scores: np.ndarray,
                              height_ratios=[1, 5], width_ratios=[1, 1, 0.35], sharey="row")
     extent = (-0.5, record.n_steps - 0.5, epochs[-1] + 0.5, epochs[0] - 0.5)
     bounds = np.searchsorted(record.picks, record.change_points[1:, 0]) - 0.5
-    for column, (image, what) in enumerate(((scores, "scores on the fixed 0-1 scale"),
-                                            (rescaled, "each epoch rescaled to its range"))):
+    for column, (image, what, unit) in enumerate((
+            (scores, "scores on the fixed 0-1 scale", "score"),
+            (rescaled, "each epoch rescaled to its range", "0: the row's lowest, 1: its highest"))):
         top, ax = axes[0, column], axes[1, column]
         top.vlines(bounds, 0, 1, color="0.75", lw=0.8)
         top.plot(np.arange(record.n_steps), record.gtscore, color="k", lw=1)
         top.set(ylim=(0, 1), xlim=extent[:2], xticks=[], yticks=[], title=what)
         shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap="viridis",
                           vmin=0.0, vmax=1.0, extent=extent)
-        ax.set(xlabel="step (the video subsampled)")
+        ax.set(xlabel="step (one sampled frame)")
         # below the map, taking no height from it: its rows stay level with the spread's points
-        fig.colorbar(shown, cax=ax.inset_axes((0.1, -0.3, 0.8, 0.05)), orientation="horizontal")
+        fig.colorbar(shown, cax=ax.inset_axes((0.1, -0.3, 0.8, 0.05)), orientation="horizontal",
+                     label=unit)
     axes[0, 0].set_ylabel("gtscore,\nshots", fontsize="small")
     axes[1, 0].set_ylabel("epoch (0: untrained)")
     axes[0, 2].axis("off")

@@ -44,7 +44,9 @@ def test_a_flat_score_stays_flat_on_a_fixed_0_1_axis_with_sigma_drawn(record):
     plt.close(ax.figure)
 
 
-def test_discriminator_probabilities_on_0_1_with_chance_drawn():
+def test_the_seeds_discriminator_panel_draws_how_far_it_tells_them_apart():
+    """Both outputs high (0.8 and 0.79) is a discriminator that cannot tell them apart: the panel
+    draws their difference, 0.01, on the whole -1..1 scale with 0 drawn, not 0.79 near 1."""
     class Run:
         steps_per_epoch = 1
 
@@ -54,12 +56,15 @@ def test_discriminator_probabilities_on_0_1_with_chance_drawn():
 
         @staticmethod
         def epoch_means(key):
-            return np.array([0.49, 0.51])  # drift at chance: must not look dramatic
+            return {"p_original": np.array([0.80, 0.81]), "p_summary": np.array([0.79, 0.80])}[key]
 
-    fig = sp.seeds_plot({0: Run()}, {"random": 30.0}, summary_key="p_summary")
-    probability = fig.axes[1]
-    assert probability.get_ylim() == (0, 1)
-    assert any(np.allclose(line.get_ydata(), 0.5) for line in probability.get_lines())
+    fig = sp.seeds_plot({0: Run()}, {"random": 30.0}, keys=("p_original", "p_summary"))
+    gap = fig.axes[1]
+    assert gap.get_ylim() == (-1, 1)
+    seed, zero = (next(line for line in gap.get_lines() if line.get_label() == label)
+                  for label in ("seed 0", "0: cannot tell them apart"))
+    np.testing.assert_allclose(seed.get_ydata(), [0.01, 0.01])
+    assert np.allclose(zero.get_ydata(), 0)
     plt.close(fig)
 
 
@@ -338,7 +343,7 @@ def test_the_users_figure_names_the_reduction_it_used_once_and_the_other_beside(
 def test_the_seeds_figure_keeps_both_panels_readable_beside_a_long_legend():
     """Notebook 04: three seeds and ten baselines beside the F panel."""
     fig = sp.seeds_plot({seed: FinishedRun() for seed in range(3)}, TEN_BASELINES,
-                        summary_key="p_summary")
+                        keys=("p_original", "p_summary"))
     assert titles_under_legends(fig) == []
     fig.canvas.draw()  # a legend in two columns left each panel 12 % of the width
     assert all(ax.get_window_extent().width > 0.18 * fig.bbox.width for ax in fig.axes[:2])
@@ -351,7 +356,7 @@ def test_epoch_axes_tick_at_whole_epochs_only():
 
     figures = [sp.sum_gan_panels(sum_gan_history(epochs=20), 4, sigma=0.1),
                sp.seeds_plot({seed: FinishedRun() for seed in range(3)}, {"random": 30.0},
-                             summary_key="p_summary"),
+                             keys=("p_original", "p_summary")),
                sp.stability_plot({"SUM-GAN-AAE": {0: FinishedRun()}})]
     for fig in figures:
         fig.canvas.draw()
@@ -371,7 +376,7 @@ def test_a_seeds_line_shares_no_colour_with_a_baseline_and_keeps_it_across_figur
 
     baselines = {name: 40.0 + i for i, name in enumerate(sp.BASELINE_STYLES)}
     runs = {seed: FinishedRun() for seed in (0, 1, 2)}
-    seeds = sp.seeds_plot(runs, baselines, summary_key="p_summary")
+    seeds = sp.seeds_plot(runs, baselines, keys=("p_original", "p_summary"))
     stability = sp.stability_plot({"SUM-GAN-AAE": {2: FinishedRun()}, "SUM-GAN-sl": runs},
                                   baselines)
     colours = {}

@@ -323,6 +323,17 @@ def test_one_runs_rank_correlation_is_judged_video_by_video_too():
     assert said.split("; it ")[0].startswith("τ (") and "beats" in said.split("; it ")[0]
 
 
+def test_a_figure_of_one_run_draws_that_seeds_own_untrained_model():
+    """Beside one seed's F curve the "untrained" line is that seed's epoch 0, not the mean over
+    seeds that the table of all seeds carries; the other baselines are unchanged."""
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(history=SimpleNamespace(evals={"f_score": [44.5, 41.4]}))
+    mean_over_seeds = {"random": 37.5, "untrained SUM-GAN": 39.9, "uniform": 30.9}
+    assert sp.one_seed_baselines(mean_over_seeds, run, seed=0) == {
+        "random": 37.5, "untrained SUM-GAN (seed 0)": 44.5, "uniform": 30.9}
+
+
 def test_the_seeds_below_their_own_untrained_model_are_counted_per_rule():
     from types import SimpleNamespace
 
