@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -196,33 +197,61 @@ def _cost_pass(decoder: torch.nn.Module, steps: int):
     return timed
 
 
-def per_step_fit(result: dict[str, np.ndarray]) -> tuple[float, float]:
-    """(a, c) of the least-squares line seconds / T ≈ a + c·T through one decoder's
-    :func:`attention_cost`: ``a`` the fixed cost of a decoder step, ``c·T`` what attending to T
-    steps adds to it. The whole video then takes a·T + c·T²: the T² term is the larger one
-    beyond T = a / c."""
+class CostFit(NamedTuple):
+    """A video of T steps takes ``video + step·T + quadratic·T²`` seconds (:func:`per_step_fit`):
+    ``video`` once per video (starting the pass), ``step`` per decoder step (its cells),
+    ``quadratic·T`` per step for attending to T steps. ``quadratic_error``: the standard error
+    of ``quadratic`` from the fit's residuals (infinite where as many lengths as terms leave
+    none); a ``quadratic`` within two of it is not measured."""
+
+    video: float
+    step: float
+    quadratic: float
+    quadratic_error: float
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.quadratic > 2 * self.quadratic_error)
+
+
+def per_step_fit(result: dict[str, np.ndarray]) -> CostFit:
+    """Least squares of the time per step, seconds / T ≈ video / T + step + quadratic·T, through
+    one decoder's :func:`attention_cost`. The video's own cost matters: at T = 100 it made a
+    step cost more than twice as much as at T = 800, and a line a + c·T through that sloped
+    down (a negative T² term) where the T² term was there."""
     lengths = np.asarray(result["lengths"], dtype=float)
-    c, a = np.polyfit(lengths, np.asarray(result["seconds"]) / lengths, 1)
-    return float(a), float(c)
+    per_step = np.asarray(result["seconds"], dtype=float) / lengths
+    terms = np.stack([1 / lengths, np.ones_like(lengths), lengths], axis=1)
+    video, step, quadratic = np.linalg.lstsq(terms, per_step, rcond=None)[0]
+    free = len(lengths) - 3
+    if free > 0:
+        variance = float(np.sum((terms @ (video, step, quadratic) - per_step) ** 2)) / free
+        error = float(np.sqrt(variance * np.linalg.inv(terms.T @ terms)[2, 2]))
+    else:
+        error = float("inf")
+    return CostFit(float(video), float(step), float(quadratic), error)
 
 
 def attention_cost_plot(results: dict[str, dict[str, np.ndarray]], tensors: int = 1
                         ) -> plt.Figure:
     """Time per decoder step (a video's time / T) against its length for each decoder of
-    :func:`attention_cost`, with the line a + c·T of :func:`per_step_fit` (flat: the video's time
-    grows as T; rising: the c·T² term); and the attention's memory (``tensors`` copies of the T×T
-    weights, as training holds them) beside T²."""
+    :func:`attention_cost`, with the fit k / T + a + c·T of :func:`per_step_fit` (flat: the
+    video's time grows as T; rising: the c·T² term; falling at small T: the video's own cost k,
+    spread over few steps); and the attention's memory (``tensors`` copies of the T×T weights,
+    as training holds them) beside T²."""
     fig, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(12, 3.8))
     for index, (name, result) in enumerate(results.items()):
         lengths, seconds = result["lengths"], result["seconds"]
         color = f"C{index}"
         time_ax.plot(lengths, 1e3 * seconds / lengths, "o", color=color,
                      label=f"{name} (measured)")
-        a, c = per_step_fit(result)
-        dense = np.linspace(0, lengths.max(), 100)
-        sign = "−" if c < 0 else "+"
-        time_ax.plot(dense, 1e3 * (a + c * dense), "--", lw=1, color=color,
-                     label=f"a + c·T: {1e3 * a:.2f} ms {sign} {1e6 * abs(c):.2f} µs·T")
+        fit = per_step_fit(result)
+        dense = np.linspace(lengths.min(), lengths.max(), 100)
+        signs = ["−" if value < 0 else "+" for value in (fit.quadratic, fit.video)]
+        time_ax.plot(dense, 1e3 * (fit.video / dense + fit.step + fit.quadratic * dense), "--",
+                     lw=1, color=color, label=f"fit: {1e3 * fit.step:.2f} ms {signs[0]} "
+                     f"{1e6 * abs(fit.quadratic):.2f} µs·T {signs[1]} "
+                     f"{1e3 * abs(fit.video):.0f} ms / T")
         if result["bytes"].any():
             memory_ax.plot(lengths, tensors * result["bytes"] / 2**20, "o-", color=color,
                            label=f"{name}: {tensors} × the weights")

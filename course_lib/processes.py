@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib.errors import CourseError
-from course_lib.training import random_states, set_random_states
+from course_lib.training import LOADED_FINISHED, random_states, set_random_states
 
 # The intra-op threads of a fit whose configuration names none (``cpu_threads``). A run's thread
 # count fixes its numbers: oneDNN's LSTM gave the same bits on one and two threads, but a whole
@@ -104,10 +104,11 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
                                mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker)
     try:
-        futures = [pool.submit(f) for f in others]
+        futures = [pool.submit(_fit_in_worker, f) for f in others]
         first = [here()] if here else []
         for future in tqdm(as_completed(futures), total=len(futures), desc="fits in processes"):
             future.result()  # a worker's error, raised here
+        trained = [future.result() for future in futures]
     except BaseException:  # Ctrl-C or an error: stop each worker between updates, saving
         for worker in list((pool._processes or {}).values()):
             with contextlib.suppress(ProcessLookupError):
@@ -122,16 +123,37 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     with contextlib.redirect_stdout(io.StringIO()):
         runs = [f() for f in others]
     set_random_states(states)
-    seconds = sorted(getattr(run, "history", run).seconds for run in runs)  # a run or a History
-    low, high = f"{seconds[0]:.0f}", f"{seconds[-1]:.0f}"
-    if len(runs) == 1:
-        print(f"1 fit done in a worker process ({low} s of training), read back here from the "
-              "checkpoint it saved.")
-    else:
-        span = low if low == high else f"{low}-{high}"
-        print(f"{len(runs)} fits done in worker processes ({span} s of training each), read back "
-              "here from the checkpoints they saved.")
+    print(_what_the_workers_did(runs, trained))
     return first + runs
+
+
+def _fit_in_worker(fit: functools.partial) -> bool:
+    """``fit()`` in a worker; whether it trained (``False``: it found its run finished before
+    and only loaded it), so that the caller does not report a loaded run as trained now."""
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        fit()
+    return LOADED_FINISHED not in said.getvalue()
+
+
+def _what_the_workers_did(runs: Sequence[Any], trained: Sequence[bool]) -> str:
+    """One line for the workers' fits: how many trained and for how long, and how many had
+    finished before (e.g. in another notebook) and were only loaded."""
+    seconds = sorted(getattr(run, "history", run).seconds  # a run or a History
+                     for run, new in zip(runs, trained, strict=True) if new)
+    loaded = len(runs) - len(seconds)
+    found = (f"{loaded} {'fit' if loaded == 1 else 'fits'} had finished before (e.g. in another "
+             "notebook) and only loaded")
+    if not seconds:
+        return f"{found} from {'its checkpoint' if loaded == 1 else 'their checkpoints'}."
+    low, high = f"{seconds[0]:.0f}", f"{seconds[-1]:.0f}"
+    done = (f"1 fit done in a worker process ({low} s of training)" if len(seconds) == 1 else
+            f"{len(seconds)} fits done in worker processes "
+            f"({low if low == high else f'{low}-{high}'} s of training each)")
+    if loaded:
+        return f"{done}; {found}; all read back here from their checkpoints."
+    return (f"{done}, read back here from "
+            f"{'the checkpoint it saved' if len(seconds) == 1 else 'the checkpoints they saved'}.")
 
 
 def _start_worker() -> None:

@@ -413,18 +413,43 @@ def one_run_verdicts(label: str, run, dataset, table: Mapping[str, ev.Baseline],
     what its training had to improve on. ``rules``: the selection rules to judge (default:
     all)."""
     keys = list(next(iter(table.values())).per_video)
-    epochs = list(run.scores_by_epoch(keys[0])[0])
-    rows = {k: run.scores_by_epoch(k)[1] for k in keys}
-
-    def per_video(epoch: int) -> dict[str, float]:
-        at = epochs.index(epoch)
-        return ev.evaluate(dataset, {k: rows[k][at] for k in keys}, keys).per_video
-
     others = _own_untrained({name: row.per_video for name, row in table.items()},
-                            per_video(0), seed)
-    return [_paired_verdict(f"{label}, {rule}", f, per_video(epoch), others, ".1f")
+                            _per_video_f(run, dataset, keys, 0), seed)
+    return [_paired_verdict(f"{label}, {rule}", f, _per_video_f(run, dataset, keys, epoch),
+                            others, ".1f")
             for rule, (epoch, f) in run.selections().items()
             if rules is None or rule in rules]
+
+
+def seeds_verdicts(label: str, runs: Mapping[int, object], dataset,
+                   table: Mapping[str, ev.Baseline],
+                   rules: Sequence[str] | None = None) -> list[str]:
+    """The mean over seeds of each selection rule's F against every row of ``table`` (its
+    "untrained ..." row a mean over the same seeds), paired video by video as
+    :func:`one_run_verdicts` pairs one run: each test video's F averaged over the seeds, each
+    seed at the epoch its rule chose; a difference no larger than the standard error of the
+    per-video differences is a tie. The seeds' own spread would not do: three seeds' best test
+    epochs can agree to ±0.1 on a few test videos whose F each moves by ten."""
+    keys = list(next(iter(table.values())).per_video)
+    others = {name: row.per_video for name, row in table.items()}
+    chosen = [rule for rule in next(iter(runs.values())).selections()
+              if rules is None or rule in rules]
+    said = []
+    for rule in chosen:
+        picks = [run.selections()[rule] for run in runs.values()]
+        per_seed = [_per_video_f(run, dataset, keys, epoch)
+                    for run, (epoch, _) in zip(runs.values(), picks, strict=True)]
+        mine = {k: float(np.mean([f[k] for f in per_seed])) for k in keys}
+        said.append(_paired_verdict(f"{label}, {rule}, mean over {len(runs)} seeds",
+                                    float(np.mean([f for _, f in picks])), mine, others, ".1f"))
+    return said
+
+
+def _per_video_f(run, dataset, keys: Sequence[str], epoch: int) -> dict[str, float]:
+    """One run's F on each of ``keys`` after ``epoch`` (0: untrained), from its kept scores."""
+    epochs = list(run.scores_by_epoch(keys[0])[0])
+    at = epochs.index(epoch)
+    return ev.evaluate(dataset, {k: run.scores_by_epoch(k)[1][at] for k in keys}, keys).per_video
 
 
 def one_run_tau_verdict(label: str, dataset, scores: Mapping[str, np.ndarray],
@@ -766,21 +791,23 @@ def stability(runs: Mapping[int, object]) -> dict[str, float]:
     ``seeds``: how many runs; ``seeds with a frozen F``: how many seeds' F changed at most
     :data:`FROZEN_CHANGES` times over the second half of the epochs (the selection stopped
     changing: a collapse, which gives spreads of 0 without any stability to speak of).
-    ``between seeds``: the standard deviation over seeds of each trained epoch's F, averaged
-    over the epochs; ``final epoch, between seeds``: that of the final epoch alone; ``between
-    epochs``: the mean |F(e) − F(e − 1)| over trained epochs and seeds; ``seconds per epoch``:
-    each run's training time over its epochs, averaged over the seeds (a run loaded from its
-    checkpoint keeps the time it was trained in); ``final score spread``: the test scores'
-    spread within a video after the last epoch (:func:`course_lib.diagnostics.score_spread`; near
-    0: the selector stopped selecting), averaged over the seeds, NaN where it was not logged.
+    ``between seeds``: the standard deviation over seeds of each trained epoch's F (the sample
+    one, n − 1 in its denominator, as notebook 04 and the comparison count it; 0 for one seed),
+    averaged over the epochs; ``final epoch, between seeds``: that of the final epoch alone;
+    ``between epochs``: the mean |F(e) − F(e − 1)| over trained epochs and seeds; ``seconds
+    per epoch``: each run's training time over its epochs, averaged over the seeds (a run loaded
+    from its checkpoint keeps the time it was trained in); ``final score spread``: the test
+    scores' spread within a video after the last epoch
+    (:func:`course_lib.diagnostics.score_spread`; near 0: the selector stopped selecting),
+    averaged over the seeds, NaN where it was not logged.
     """
     f = np.array([run.history.evals["f_score"] for run in runs.values()], dtype=float)
-    epochs = f.shape[1] - 1
+    epochs, ddof = f.shape[1] - 1, int(len(runs) > 1)
     changes = (np.diff(np.round(f[:, epochs // 2:], 2), axis=1) != 0).sum(axis=1)
     return {"seeds": float(len(runs)),
             "seeds with a frozen F": float((changes <= FROZEN_CHANGES).sum()),
-            "between seeds": float(f[:, 1:].std(axis=0).mean()),
-            "final epoch, between seeds": float(f[:, -1].std()),
+            "between seeds": float(f[:, 1:].std(axis=0, ddof=ddof).mean()),
+            "final epoch, between seeds": float(f[:, -1].std(ddof=ddof)),
             "between epochs": float(np.abs(np.diff(f, axis=1))[:, 1:].mean()),
             "mean final F": float(f[:, -1].mean()),
             "seconds per epoch": float(np.mean([r.history.seconds / epochs

@@ -45,6 +45,9 @@ CHECKPOINT_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 # 1.3-1.8 s (680-770 MiB) against 5-20 s of training between two epochs' saves; saving at most
 # every 2 minutes costs about 1 % there, and a crash (Ctrl-C always saves) loses at most that.
 CHECKPOINT_SECONDS = 120.0
+# How train() begins the line it prints when it finds its run finished and only loads it (a
+# worker of processes.fit_in_processes reads it to tell a loaded run from one it trained).
+LOADED_FINISHED = "Loaded the finished run"
 
 
 @dataclass
@@ -470,7 +473,7 @@ def train(step: Callable[[Any], dict[str, float]],
     if checkpoint is not None and checkpoint_exists(checkpoint):
         history = load_checkpoint(checkpoint, state)
         if history.finished:
-            print(f"Loaded the finished run from {checkpoint} ({history.completed_steps} steps, "
+            print(f"{LOADED_FINISHED} from {checkpoint} ({history.completed_steps} steps, "
                   f"trained in {history.seconds:.0f} s). To train again, move that file away.")
             return history
         print(f"Resuming from {checkpoint} after step {history.completed_steps}.")

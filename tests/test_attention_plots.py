@@ -72,10 +72,19 @@ def test_cost_runs_on_the_threads_asked_and_restores_them():
     assert seen == [1] * 5 and torch.get_num_threads() == before  # a warm-up and 2 x 2 passes
 
 
-def test_per_step_fit_recovers_the_linear_and_the_quadratic_term():
-    lengths = np.array([50, 100, 200, 400])
-    a, c = ap.per_step_fit({"lengths": lengths, "seconds": 2e-3 * lengths + 1e-6 * lengths**2})
-    assert a == pytest.approx(2e-3) and c == pytest.approx(1e-6)
+def test_per_step_fit_recovers_each_term_and_says_when_the_quadratic_is_not_measured():
+    """Notebook 05 on a 2-core CPU: a fixed cost per video made the shortest video's steps the
+    dearest, and a line a + c·T through the time per step called the T² term negative."""
+    lengths = np.array([100, 200, 400, 800, 1600])
+    seconds = 0.17 + 1e-3 * lengths + 1e-7 * lengths**2
+    fit = ap.per_step_fit({"lengths": lengths, "seconds": seconds})
+    assert (fit.video, fit.step, fit.quadratic) == pytest.approx((0.17, 1e-3, 1e-7))
+    assert fit.measured
+    assert np.polyfit(lengths, seconds / lengths, 1)[0] < 0  # the old line: a negative T² term
+    noisy = seconds * np.array([1.0, 1.05, 0.95, 1.05, 0.95])  # noise far above 1e-7·T²
+    assert not ap.per_step_fit({"lengths": lengths, "seconds": noisy}).measured
+    assert ap.per_step_fit({"lengths": lengths[:3], "seconds": seconds[:3]}).quadratic_error \
+        == float("inf")
 
 
 def fake_run(f_scores, seconds=10.0, spread=None):
@@ -95,7 +104,8 @@ def test_stability_measures_and_sentences_follow_the_numbers():
     assert measures["A"]["seeds with a frozen F"] == measures["B"]["seeds with a frozen F"] == 0
     f = np.array([[40, 50, 30] * 3 + [50], [41, 40, 50] * 3 + [40]], dtype=float)
     assert measures["B"]["between epochs"] == pytest.approx(np.abs(np.diff(f[:, 1:])).mean())
-    assert measures["B"]["between seeds"] == pytest.approx(f[:, 1:].std(axis=0).mean())
+    assert measures["B"]["between seeds"] == pytest.approx(f[:, 1:].std(axis=0, ddof=1).mean())
+    assert measures["B"]["final epoch, between seeds"] == pytest.approx(np.std([50, 40], ddof=1))
     assert measures["A"]["seconds per epoch"] == pytest.approx(10 / 9)
     sentences = sp.stability_sentences(measures)
     assert sentences[0].startswith("A moved less between seeds")

@@ -20,6 +20,7 @@ from course_lib.config import autoencoder_config
 from course_lib.data import moving_mnist
 from course_lib.data.mnist import embedded_digits
 from course_lib.models import lstm_autoencoder as ae
+from course_lib.training import LOADED_FINISHED
 
 ONE_THREAD = types.SimpleNamespace(cpu_threads=1)
 
@@ -141,3 +142,24 @@ def test_an_autoencoder_fit_trains_on_its_configurations_threads(monkeypatch):
     finally:
         torch.set_num_threads(saved)
 
+
+
+def test_a_run_finished_before_is_reported_as_loaded_not_as_trained(tmp_path, capsys):
+    """Notebook 05 loads three of its five fits from notebook 04's checkpoints: the line says
+    which trained now and which had finished before, not "5 fits done"."""
+    loaded = functools.partial(says_loaded, None, ONE_THREAD, tmp_path, "old")
+    trained = functools.partial(where_it_ran, None, ONE_THREAD, tmp_path, "new")
+    processes.fit_in_processes([loaded, trained], processes=2)
+    assert ("1 fit done in a worker process (0 s of training); 1 fit had finished before (e.g. "
+            "in another notebook) and only loaded; all read back here from their checkpoints."
+            in capsys.readouterr().out)
+    processes.fit_in_processes([loaded, loaded], processes=2)
+    assert ("2 fits had finished before (e.g. in another notebook) and only loaded from their "
+            "checkpoints." in capsys.readouterr().out)
+
+
+def says_loaded(*args, **kwargs):
+    """:func:`where_it_ran` after saying what :func:`course_lib.training.train` says of a run it
+    finds finished."""
+    print(f"{LOADED_FINISHED} from somewhere (3 steps, trained in 5 s).")
+    return where_it_ran(*args, **kwargs)

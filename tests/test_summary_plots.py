@@ -1,3 +1,5 @@
+import dataclasses
+
 import matplotlib
 import numpy as np
 import pytest
@@ -300,6 +302,44 @@ def test_one_run_is_judged_video_by_video_against_each_baseline():
         assert "random (" in said.split("within one standard error")[1]
     else:
         assert "random (" in beaten or "does not beat" in said
+
+
+def test_the_mean_over_seeds_is_judged_video_by_video_not_by_the_seeds_spread():
+    """Notebook 04: three seeds whose best test epochs agree to ±0.1 "beat" a baseline 0.1
+    below them when the seeds' spread is the noise; paired video by video, a gap smaller than
+    the standard error of the per-video differences is a tie, and the untrained row is the
+    mean over the same seeds."""
+    from types import SimpleNamespace
+
+    from course_lib.config import summarization_data_config
+    from course_lib.data.summarization import make_splits
+    from course_lib.data.synthetic_videos import make_synthetic_dataset
+
+    data = make_synthetic_dataset(summarization_data_config("laptop", verbose=False))
+    split = make_splits(data.keys(), rng=np.random.default_rng(0))[0]
+    keys = list(split.test_keys)
+    rng = np.random.default_rng(5)
+    untrained = [ev.random_scores(data, keys, rng) for _ in range(2)]
+    trained = ev.random_scores(data, keys, rng)  # the same on both seeds: no spread at all
+    f = ev.evaluate(data, trained, keys)
+    runs = {seed: SimpleNamespace(
+        scores_by_epoch=lambda k, u=u: (np.array([0, 1]), np.stack([u[k], trained[k]])),
+        selections=lambda: {"final epoch": (1, f.mean)}) for seed, u in enumerate(untrained)}
+    offsets = np.resize([3.0, -3.0], len(keys))  # far apart on each video,
+    offsets[-1] -= offsets.sum() + 0.1 * len(keys)  # 0.1 below on average
+    below = {k: v + o for (k, v), o in zip(f.per_video.items(), offsets, strict=True)}
+    table = ev.baseline_table(data, split, rank=False, n_random_trials=3,
+                              extra={"untrained model": untrained})
+    table["a hair below"] = dataclasses.replace(table["random"], per_video=below,
+                                                f_score=float(np.mean(list(below.values()))))
+    assert f.mean - table["a hair below"].f_score == pytest.approx(0.1)
+    # the seeds' spread (0: they agree exactly) as the noise calls it a win
+    assert sp.versus_baselines("model", f.mean, {"a hair below": table["a hair below"].f_score},
+                               spread=0.0).startswith(f"model ({f.mean:.1f}) beats a hair below")
+    (said,) = sp.seeds_verdicts("model", runs, data, table)
+    assert said.startswith(f"model, final epoch, mean over 2 seeds ({f.mean:.1f})")
+    assert "a hair below (" in said.split("within one standard error")[1]
+    assert f"untrained model ({table['untrained model'].f_score:.1f}" in said
 
 
 def test_one_runs_rank_correlation_is_judged_video_by_video_too():

@@ -109,8 +109,9 @@ MASKED_SOFTMAX = Exercise(
 DECODER_INPUT = Exercise(
     "05", "decoder_input", _decoder_inputs, decoder_input, outputs=("cell_input", "weights"),
     tensor=True, differentiable=True, rtol=1e-5, atol=1e-6,
-    hint="query = attention(torch.cat([h[0], h[1], ...], dim=1)); weights, context = "
-         "attend(query, memory); return (torch.cat([previous, context], dim=1), weights).",
+    hint="The query is the attention layer applied to the decoder's state, every layer's h "
+         "joined along the features (layer 0 first); attend to the memory with it; the cell "
+         "reads the previous output followed by the context. Return (that input, the weights).",
     mistakes=(
         Mistake("the cell reads [previous output, context], in that order.",
                 _input_from(lambda h: torch.cat(list(h), dim=1),
