@@ -18,13 +18,13 @@ import time
 import numpy as np
 
 from course_lib import evaluation as ev
+from course_lib.data import reference_file
 from course_lib.data.summarization import (
     SummarizationDataset,
     VideoRecord,
     load_annotations,
     load_splits,
     make_splits,
-    reference_file,
 )
 
 # SumMe's frame counts (Gygli et al. 2014), for the stand-in when the real annotations are absent.

@@ -91,7 +91,8 @@ MODELS = {"sl": (sum_gan_sl_config, sl.build_sum_gan_sl, PlainSumGanSl),
 
 def split0_lengths() -> tuple[list[int], str]:
     """The real lengths when the annotations and splits are at hand, else the list above."""
-    from course_lib.data.summarization import load_annotations, load_splits, reference_file
+    from course_lib.data import reference_file
+    from course_lib.data.summarization import load_annotations, load_splits
 
     path = reference_file("splits", "summe_splits.json")
     annotations = load_annotations("summe")

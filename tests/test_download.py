@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from course_lib import cli
-from course_lib.data import DATA_ENV_VAR, SHARED_DATA_ENV_VAR, DataError
+from course_lib.data import DATA_ENV_VAR, SHARED_DATA_ENV_VAR, DataError, reference_file
 from course_lib.data import download as download_module
 from course_lib.data import summarization as sm
 from course_lib.data.download import download, md5sum
@@ -335,7 +335,7 @@ def test_a_bad_tvsum_release_installs_nothing(case, server, tmp_path):
     assert snapshot(folder) == {sm.TVSUM_ANNOTATION_FILE: b"the good old table"}
 
 
-REAL_TVSUM = sm.reference_file("tvsum")
+REAL_TVSUM = reference_file("tvsum")
 
 
 @pytest.mark.shared_data

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from course_lib import evaluation as ev
-from course_lib.data.summarization import SummarizationDataset, VideoRecord, reference_file
+from course_lib.data import reference_file
+from course_lib.data.summarization import SummarizationDataset, VideoRecord
 from course_lib.errors import CourseError
 
 

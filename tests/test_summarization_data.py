@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from course_lib import evaluation as ev
-from course_lib.data import DataError
+from course_lib.data import DataError, reference_file
 from course_lib.data import summarization as sm
 
 
@@ -172,8 +172,8 @@ def test_download_reports_every_failed_mirror(tmp_path):
 
 # ---------------------------------------------------------------- the real annotations
 
-SUMME = sm.reference_file("summe", "summe_annotations.h5")
-TVSUM = sm.reference_file("tvsum")
+SUMME = reference_file("summe", "summe_annotations.h5")
+TVSUM = reference_file("tvsum")
 
 
 @pytest.mark.shared_data
@@ -182,7 +182,7 @@ def test_real_summe_annotations_load_through_the_same_reader():
     data = sm.read_h5(SUMME, name="summe",
                       require_features=False)
     assert len(data) == 25 and all(r.n_users >= 15 for r in data)
-    splits = sm.load_splits(sm.reference_file("splits", "summe_splits.json"), data)
+    splits = sm.load_splits(reference_file("splits", "summe_splits.json"), data)
     assert len(splits) == 5 and all(len(s.test_keys) == 5 for s in splits)
     with pytest.raises(DataError, match="missing key 'features'"):
         sm.read_h5(SUMME)
