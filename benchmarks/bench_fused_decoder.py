@@ -10,7 +10,7 @@ Every variant trains the same model (conditional reconstruction and future decod
    product for the whole sequence) instead of oneDNN's (``USE_ONEDNN_LSTM = False``);
 4. + fused Adam (``fused=True``): the course's implementation.
 
-Run:  python benchmarks/bench_fused_decoder.py            (the issue's size: 2x2048, batch 16)
+Run:  python benchmarks/bench_fused_decoder.py            (the paper's size: 2x2048, batch 16)
       python benchmarks/bench_fused_decoder.py --hidden 256 --layers 1   (a quick look)
 """
 

@@ -649,3 +649,20 @@ def test_an_error_is_reported_at_the_students_line_not_inside_torch(tmp_path):
     assert "(line 5: `return torch.cat([mean, mean])`)" in result.message
     one_argument = ALL_EXERCISES["sparsity_loss"].check(lambda scores: scores.mean()).message
     assert "raised TypeError" in one_argument and "positional argument" in one_argument
+
+
+FLOAT64_ABLE = [e for e in DIFFERENTIABLE if e.dtype is None and not any(
+    isinstance(a, torch.nn.Module) for a in next(iter(e.inputs().values())))]
+
+
+@pytest.mark.parametrize("exercise", FLOAT64_ABLE, ids=[e.name for e in FLOAT64_ABLE])
+def test_a_right_answer_computed_in_float64_passes(exercise):
+    """A student's right answer that computes in double precision: the checker's fixed random
+    weights for the gradient were drawn in the answer's precision, other numbers than the
+    reference's, and it was told its gradient was cut from the graph."""
+    def in_float64(*args):
+        return exercise.solution(*[a.double() if isinstance(a, torch.Tensor)
+                                   and a.is_floating_point() else a for a in args])
+
+    result = exercise.check(in_float64)
+    assert result.passed, result

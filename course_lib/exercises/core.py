@@ -353,10 +353,11 @@ def _leaves(name: str, arg) -> list[tuple[str, torch.Tensor]]:
 
 
 def _weighted(out: torch.Tensor, index: int) -> torch.Tensor:
-    """Σ w·out with fixed random weights w in [0.5, 1.5) (the same for every answer)."""
-    weights = 0.5 + torch.rand(out.shape, generator=torch.Generator().manual_seed(index),
-                               dtype=out.dtype)
-    return (out * weights).sum()
+    """Σ w·out with fixed random weights w in [0.5, 1.5), the same for every answer: drawn in
+    float32 and then cast, so that an answer computed in float64 is weighted alike (drawn in
+    its own precision, they were other numbers, and a right answer's gradient looked wrong)."""
+    weights = 0.5 + torch.rand(out.shape, generator=torch.Generator().manual_seed(index))
+    return (out * weights.to(out.dtype)).sum()
 
 
 def _raised(err: Exception) -> str:
