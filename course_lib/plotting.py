@@ -96,6 +96,35 @@ def frame_grid(rows: Mapping[str, np.ndarray], max_frames: int = 20, title: str 
     return fig
 
 
+def sequences_side_by_side(shown: Mapping[str, Mapping[str, np.ndarray]], input_step: int,
+                           future_step: int, title: str = "") -> plt.Figure:
+    """Many sequences at two moments, one row each: an input frame beside its reconstruction,
+    a future frame beside its prediction (``shown``: name -> what
+    :func:`course_lib.models.lstm_autoencoder.predict_frames` returns; steps counted from 1
+    within the inputs and within the future). One sequence can flatter a model: a row per
+    sequence shows whether the digits it keeps are the rule."""
+    n_input = len(next(iter(shown.values()))["inputs"])
+    columns = {f"frame {input_step}": ("inputs", input_step),
+               "reconstructed": ("reconstruction", input_step),
+               f"frame {n_input + future_step}": ("future", future_step),
+               "predicted": ("prediction", future_step)}
+    fig, axes = plt.subplots(len(shown), len(columns),
+                             figsize=(1.3 * len(columns) + 1.2, 1.2 * len(shown) + 0.5),
+                             squeeze=False)
+    for r, (name, frames) in enumerate(shown.items()):
+        for c, (heading, (part, step)) in enumerate(columns.items()):
+            ax = axes[r, c]
+            ax.imshow(frames[part][step - 1], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(heading, fontsize="small")
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
 def animate_panels(panels: Mapping[str, np.ndarray], interval: int = 200, title: str = "",
                    labels: list[str] | None = None, panel_size: float = 1.9) -> HTML:
     """An animation of equal-length frame stacks [T, H, W] side by side (NaN frames are blank).
@@ -167,10 +196,10 @@ def compare_runs(histories: Mapping, key: str, ylabel: str = "", title: str = ""
 
 
 def scatter_2d(points: np.ndarray, colors: np.ndarray, title: str, color_label: str,
-               ax: plt.Axes | None = None) -> plt.Axes:
-    """A 2-D projection coloured by a quantity (a cyclic colour map suits angles)."""
+               ax: plt.Axes | None = None, cmap: str = "viridis") -> plt.Axes:
+    """A 2-D projection coloured by a quantity (``cmap="twilight"``, a cyclic map, for angles)."""
     ax = ax or plt.subplots(figsize=(4, 3.5))[1]
-    sc = ax.scatter(points[:, 0], points[:, 1], c=colors, cmap="twilight", s=8)
+    sc = ax.scatter(points[:, 0], points[:, 1], c=colors, cmap=cmap, s=8)
     ax.figure.colorbar(sc, ax=ax, label=color_label)
     ax.set_title(title)
     ax.set_xticks([])

@@ -120,6 +120,28 @@ def test_prediction_and_representation_shapes():
     assert ae.representations(model, frames, 10, batch_size=2).shape == (3, 32)
 
 
+def test_the_prediction_baselines_score_what_a_guess_without_a_model_scores():
+    """Notebook 01's yardsticks for the predictor. A digit that stays put: copying the last
+    input frame forward is perfect (the floor, no squared error). One that moves: the copy's
+    0s where the digit arrives cost infinite nats, its half-mixture with the mean frame a finite
+    amount above the floor; 0.5 everywhere costs ln 2 per pixel."""
+    still = torch.zeros(2, 6, 4, 4)
+    still[:, :, 1, 1], still[:, :, 2, 2] = 1.0, 0.25  # a grey pixel too
+    found = ae.prediction_baselines(still, 3)
+    floor = ae.entropy_floor(still, 3)["future_nats"]
+    assert found["the last input frame, copied"] == pytest.approx((floor, 0.0))
+    assert found["0.5 everywhere"][0] == pytest.approx(16 * math.log(2))
+    moving = torch.zeros(2, 6, 4, 4)
+    for t in range(6):
+        moving[:, t, t % 4, 0] = 1.0
+    found = ae.prediction_baselines(moving, 3)
+    assert found["the last input frame, copied"][0] == math.inf
+    mixed = found["the same, half mixed with the mean frame"][0]
+    assert ae.entropy_floor(moving, 3)["future_nats"] < mixed < found["0.5 everywhere"][0]
+    assert all(math.isfinite(nats) for name, (nats, _) in found.items()
+               if name != "the last input frame, copied")
+
+
 def test_entropy_floor_is_the_loss_of_predicting_the_targets_themselves():
     # Hand-computed: pixels 0 and 1 cost nothing, 0.5 costs ln 2, 0.25 costs H(0.25).
     targets = torch.tensor([[[0.0, 1.0, 0.5, 0.25]]])

@@ -65,3 +65,27 @@ def test_explorer_rebuilds_when_a_control_changes():
     old_player = explorer.children[1]
     controls[0].value = 1
     assert explorer.children[1] is not old_player
+
+
+def test_many_sequences_show_each_ones_frames_at_the_two_steps_asked():
+    """Notebook 01: a row per test sequence, an input frame beside its reconstruction and a future
+    frame beside its prediction, each from its own sequence and step."""
+    import matplotlib.pyplot as plt
+
+    def sequence(k):
+        return {part: np.full((n, 3, 3), (k + 1) / 10 + offset)
+                + np.arange(n)[:, None, None] / 100
+                for part, n, offset in (("inputs", 4, 0.0), ("reconstruction", 4, 0.01),
+                                        ("future", 3, 0.02), ("prediction", 3, 0.03))}
+
+    shown = {f"sequence {k}": sequence(k) for k in range(3)}
+    fig = plotting.sequences_side_by_side(shown, input_step=4, future_step=2)
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["frame 4", "reconstructed", "frame 6",
+                                                       "predicted"]
+    for r, frames in enumerate(shown.values()):
+        images = [ax.get_images()[0].get_array() for ax in fig.axes[4 * r:4 * r + 4]]
+        np.testing.assert_allclose(images[0], frames["inputs"][3])
+        np.testing.assert_allclose(images[1], frames["reconstruction"][3])
+        np.testing.assert_allclose(images[2], frames["future"][1])
+        np.testing.assert_allclose(images[3], frames["prediction"][1])
+    plt.close(fig)

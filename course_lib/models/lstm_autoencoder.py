@@ -240,6 +240,31 @@ def split_sequence(frames: torch.Tensor, n_input: int) -> tuple[torch.Tensor, to
     return flat[:, :n_input], flat[:, n_input:]
 
 
+
+@torch.no_grad()
+def prediction_baselines(frames: torch.Tensor, n_input: int) -> dict[str, tuple[float, float]]:
+    """What predicting the future without a model scores on sequences [N, T, H, W], in the
+    units of :func:`evaluate_autoencoder` (nats/frame, squared error/frame): a sceptic's
+    yardsticks for the predictor. The data's mean frame (over every frame of every sequence:
+    where it is 0, no frame has ink, so its nats stay finite); the last input frame copied
+    forward, which costs infinite nats (its pixels of exactly 0 where the digit moved to), and
+    the same half mixed with the mean frame, finite; 0.5 everywhere."""
+    inputs, future = split_sequence(frames, n_input)
+    mean = frames.flatten(2).mean(dim=(0, 1)).expand_as(future)
+    last = inputs[:, -1:].expand_as(future)
+    guesses = {"the data's mean frame": mean, "the last input frame, copied": last,
+               "the same, half mixed with the mean frame": 0.5 * last + 0.5 * mean,
+               "0.5 everywhere": torch.full_like(future, 0.5)}
+    n_frames = future.shape[0] * future.shape[1]
+
+    def nats(p: torch.Tensor) -> float:  # -Σ y ln p + (1 - y) ln(1 - p), with 0 · ln 0 = 0
+        inside = future * torch.special.xlogy(1.0, p) + (1 - future) * torch.log1p(-p)
+        inside = torch.where((future == 0) & (p == 0) | (future == 1) & (p == 1), 0.0, inside)
+        return float(-inside.sum() / n_frames)
+
+    return {name: (nats(p), squared_error_per_frame(p, future).item())
+            for name, p in guesses.items()}
+
 @torch.no_grad()
 def evaluate_autoencoder(model: LSTMAutoencoder, frames: torch.Tensor, n_input: int,
                          batch_size: int = 100) -> dict[str, float]:
