@@ -227,6 +227,9 @@ WRONG = {
         (lambda z, t: nats(t, z, lambda z: 8), "the first one is the logits"),
         (lambda z, t: -nats(z, t, lambda z: 8), "a cross-entropy is positive"),
         (lambda z, t: nats(z, t, lambda z: 8).item(), "expected a torch tensor"),
+        (lambda z, t: nats(z, t, lambda z: 8) / np.log(2), "gives bits"),
+        (lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="mean") * 64 * 64,
+         "4096"),
     ],
     "upsample_scores": [
         (upsample_float64, "return float32"),

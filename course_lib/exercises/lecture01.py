@@ -6,6 +6,8 @@ Each exercise's ``mistakes`` are the wrong answers its inputs tell apart from th
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -146,6 +148,11 @@ NATS = Exercise(
                 lambda z, t: _per_frame(_nats_sum(t, z), z)),
         Mistake("a cross-entropy is positive: minus the log-likelihood.",
                 lambda z, t: -_per_frame(_nats_sum(z, t), z)),
+        Mistake("the unit is nats, natural logarithms: dividing by ln 2 gives bits.",
+                lambda z, t: _per_frame(_nats_sum(z, t), z) / math.log(2)),
+        Mistake("a frame has as many pixels as the last axis says (1,600 at the laptop tier): "
+                "sum over that axis rather than scaling a mean by 4096.",
+                lambda z, t: F.binary_cross_entropy_with_logits(z, t) * 4096),
     ))
 
 EXERCISES = [BOUNCE, REVERSED, TEACHER_FORCING, NATS]
