@@ -120,6 +120,23 @@ def test_prediction_and_representation_shapes():
     assert ae.representations(model, frames, 10, batch_size=2).shape == (3, 32)
 
 
+def test_the_future_loss_per_step_ahead_averages_to_the_held_out_loss():
+    """Each step ahead's nats/frame, averaged over the steps, is evaluate_autoencoder's future
+    loss, free-running or teacher-forced; teacher forcing changes only a conditional predictor."""
+    torch.manual_seed(0)
+    frames = torch.rand(5, 6, 4, 4).round()
+    config = dataclasses.replace(autoencoder_config("smoke"), canvas=4, n_future=3,
+                                 hidden_size=8)
+    for conditional in (False, True):
+        model = ae.build_autoencoder(config, conditional_future=conditional)
+        free = ae.future_nats_per_step(model, frames, 3, batch_size=2)
+        forced = ae.future_nats_per_step(model, frames, 3, free_running=False)
+        assert free.shape == (3,)
+        assert free.mean() == pytest.approx(ae.evaluate_autoencoder(model, frames, 3)
+                                            ["future_nats"], rel=1e-5)
+        assert np.allclose(free, forced) != conditional
+
+
 def test_the_prediction_baselines_score_what_a_guess_without_a_model_scores():
     """Notebook 01's yardsticks for the predictor. A digit that stays put: copying the last
     input frame forward is perfect (the floor, no squared error). One that moves: the copy's

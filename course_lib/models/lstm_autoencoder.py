@@ -296,6 +296,27 @@ def evaluate_autoencoder(model: LSTMAutoencoder, frames: torch.Tensor, n_input: 
     return {key: value / len(frames) for key, value in sums.items()}
 
 
+@torch.no_grad()
+def future_nats_per_step(model: LSTMAutoencoder, frames: torch.Tensor, n_input: int, *,
+                         free_running: bool = True, batch_size: int = 100) -> np.ndarray:
+    """The future predictor's held-out nats/frame at each step ahead [T_future], fed its own
+    outputs (``free_running``, as at test time) or the true previous frames (as in training:
+    the same for a predictor that reads no frames). A conditional predictor whose free-running
+    loss climbs with the steps ahead while its teacher-forced one stays flat is compounding its
+    own errors: exposure bias, measured on the same held-out sequences."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total = None
+    for start in range(0, len(frames), batch_size):
+        inputs, future = split_sequence(frames[start:start + batch_size].to(device), n_input)
+        logits = model(inputs, future, free_running=free_running).future
+        per_step = F.binary_cross_entropy_with_logits(logits, future, reduction="none").sum(
+            dim=(0, 2))
+        total = per_step if total is None else total + per_step
+    model.train(was_training)
+    return (total / len(frames)).cpu().numpy()
+
 def build_autoencoder(config, **variant) -> LSTMAutoencoder:
     """The model sized by a tier's :class:`~course_lib.config.AutoencoderConfig`.
 
