@@ -196,10 +196,10 @@ def compare_runs(histories: Mapping, key: str, ylabel: str = "", title: str = ""
 
 
 def scatter_2d(points: np.ndarray, colors: np.ndarray, title: str, color_label: str,
-               ax: plt.Axes | None = None, cmap: str = "viridis") -> plt.Axes:
-    """A 2-D projection coloured by a quantity (``cmap="twilight"``, a cyclic map, for angles)."""
+               ax: plt.Axes | None = None) -> plt.Axes:
+    """A 2-D projection coloured by a quantity on a sequential colour map."""
     ax = ax or plt.subplots(figsize=(4, 3.5))[1]
-    sc = ax.scatter(points[:, 0], points[:, 1], c=colors, cmap=cmap, s=8)
+    sc = ax.scatter(points[:, 0], points[:, 1], c=colors, cmap="viridis", s=8)
     ax.figure.colorbar(sc, ax=ax, label=color_label)
     ax.set_title(title)
     ax.set_xticks([])

@@ -30,5 +30,7 @@ def reference_file(*parts: str) -> Path | None:
     notebook shows its authors what it shows a student; users download their own data with
     ``course-data``."""
     configured = os.environ.get(SHARED_DATA_ENV_VAR)
-    path = Path(configured, *parts) if configured else None
-    return path if path is not None and path.exists() else None
+    if not configured:
+        return None
+    path = Path(configured, *parts)
+    return path if path.exists() else None
