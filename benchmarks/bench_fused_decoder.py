@@ -1,10 +1,10 @@
-"""One training step of the composite LSTM autoencoder: the course's implementation vs the blog's.
+"""One training step of the composite LSTM autoencoder: the course's implementation vs a step loop.
 
 Every variant trains the same model (conditional reconstruction and future decoders; 10 input,
 10 reconstructed and 10 future frames) with Adam, measured in the same run:
 
 1. step loop (baseline): each decoder is a Python loop of one-step calls fed with its own previous
-   output, on PyTorch's defaults (oneDNN LSTM on a CPU, for-loop Adam), as the blog post does;
+   output, on PyTorch's defaults (oneDNN LSTM on a CPU, for-loop Adam), as tutorials write it;
 2. fused decoders: teacher forcing, so each decoder is one ``nn.LSTM`` call over the sequence;
 3. + the course's CPU LSTM (``models/sequence_lstm.py``: each weight gradient in one matrix
    product for the whole sequence) instead of oneDNN's (``USE_ONEDNN_LSTM = False``);
@@ -26,7 +26,7 @@ from course_lib.models import lstm_autoencoder
 from course_lib.models.lstm_autoencoder import LSTMAutoencoder, count_parameters, split_sequence
 
 VARIANTS = {  # name: (free-running decoders, oneDNN LSTM, fused Adam)
-    "step loop (blog baseline)": (True, True, False),
+    "step loop (baseline)": (True, True, False),
     "fused decoders": (False, True, False),
     "+ whole-sequence backward": (False, False, False),
     "+ fused Adam (course)": (False, False, True),
@@ -83,9 +83,9 @@ def main() -> None:
         medians[name] = statistics.median(times)
         print(f"{name:>27}: median {medians[name]:.3f} s/step over {args.repeats} steps "
               f"(min {min(times):.3f}, max {max(times):.3f}); "
-              f"{medians['step loop (blog baseline)'] / medians[name]:.2f}x the baseline")
-    baseline, course = medians["step loop (blog baseline)"], medians["+ fused Adam (course)"]
-    print(f"speed-up, course implementation vs blog step loop: {baseline / course:.2f}x")
+              f"{medians['step loop (baseline)'] / medians[name]:.2f}x the baseline")
+    baseline, course = medians["step loop (baseline)"], medians["+ fused Adam (course)"]
+    print(f"speed-up, course implementation vs the step loop: {baseline / course:.2f}x")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ Two ways to run a decoder:
   empty) or a conditional one that is teacher-forced (its input is the ground-truth previous frame).
 - :meth:`FrameDecoder.generate` is a Python loop of one-step calls that feeds the decoder its own
   previous output. It is needed at test time by a conditional future predictor (the future is not
-  known) and it is how the popular blog version trains; ``benchmarks/bench_fused_decoder.py``
+  known) and it is how tutorials usually train it; ``benchmarks/bench_fused_decoder.py``
   measures what the fused form saves.
 """
 
@@ -166,7 +166,7 @@ class LSTMAutoencoder(nn.Module):
     """Reconstruction autoencoder, future predictor, or both (the composite model).
 
     ``loss="bce"``: sigmoid outputs and Bernoulli cross-entropy (the paper). ``loss="mse"``: linear
-    outputs and squared error (the popular blog variant).
+    outputs and squared error (as tutorials usually write it).
     """
 
     def __init__(self, frame_size: int, hidden_size: int, num_layers: int = 1, *,
@@ -191,7 +191,7 @@ class LSTMAutoencoder(nn.Module):
         return torch.sigmoid(outputs) if self.loss_name == "bce" else outputs.clamp(0, 1)
 
     def _feedback(self, outputs: torch.Tensor) -> torch.Tensor:
-        # What a free-running decoder reads back: the blog variant feeds its raw linear output.
+        # What a free-running decoder reads back: tutorials feed back the raw linear output.
         return torch.sigmoid(outputs) if self.loss_name == "bce" else outputs
 
     def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None, *,
