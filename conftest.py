@@ -50,6 +50,22 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(str(path.relative_to(Path(__file__).parent)))
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected theirs
+def pytest_collection_modifyitems(config, items):
+    """Each lecture notebook runs once per session: where a browser test runs it (Chromium
+    present, not deselected), nbval's run of the same cells is left out. The browser run checks
+    all that nbval does (every cell ran, none raised) and more (nothing on stderr, every widget
+    and figure shown), and the two runs were about a fifth of the suite's time. ``pytest
+    notebooks/`` still runs them under nbval, cell by cell."""
+    in_browser = {f"notebooks/{item.callspec.params['notebook'].name}" for item in items
+                  if item.nodeid.startswith("tests/browser/test_notebooks_in_browser.py::"
+                                            "test_notebook_in_browser[")}
+    twice = [item for item in items if item.nodeid.split("::")[0] in in_browser]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+        items[:] = [item for item in items if item.nodeid.split("::")[0] not in in_browser]
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: none without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config, log):
     """xdist's file scheduling with the browser tests handed out first. They are about five

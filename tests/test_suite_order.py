@@ -49,3 +49,26 @@ def test_the_browser_tests_go_first_and_the_rest_as_xdist_orders_them(pytestconf
     assert files[0][:2] == ["tests/browser/test_in_browser.py"] * 2  # whatever its size
     assert files[1] == ["tests/test_many.py"] * 5  # then the most tests first, as xdist does
     assert scheduler(pytestconfig, "load") is None  # other ways to share tests: xdist's own
+
+
+def test_a_notebook_the_browser_runs_is_left_out_of_nbval_and_the_rest_stay(pytestconfig):
+    def item(nodeid, notebook=None):
+        callspec = types.SimpleNamespace(params={"notebook": Path("/repo/notebooks") / notebook}
+                                         ) if notebook else None
+        return types.SimpleNamespace(nodeid=nodeid, callspec=callspec)
+
+    in_browser = item("tests/browser/test_notebooks_in_browser.py::test_notebook_in_browser"
+                      "[01_a]", "01_a.ipynb")
+    harness = item("tests/browser/test_notebooks_in_browser.py::test_harness_passes")
+    kept = [item("notebooks/02_b.ipynb::Cell 0"), item("notebooks/student/01_a.ipynb::Cell 0"),
+            item("tests/test_x.py::test_01_a")]
+    twice = [item("notebooks/01_a.ipynb::Cell 0"), item("notebooks/01_a.ipynb::Cell 3")]
+    items, deselected = [in_browser, harness, twice[0], *kept, twice[1]], []
+    hook = types.SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items))
+    plugin = next(p for p in pytestconfig.pluginmanager.get_plugins()
+                  if getattr(p, "__file__", None) == str(ROOT_CONFTEST))
+    plugin.pytest_collection_modifyitems(types.SimpleNamespace(hook=hook), items)
+    assert items == [in_browser, harness, *kept] and deselected == twice
+    alone = [*twice, *kept]  # no browser test collected (no Chromium, or -m "not browser")
+    plugin.pytest_collection_modifyitems(types.SimpleNamespace(hook=hook), alone)
+    assert alone == [*twice, *kept]

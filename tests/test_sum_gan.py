@@ -408,14 +408,14 @@ def test_ctrl_c_stops_fits_in_processes_and_the_same_call_resumes_them(smoke_dat
     watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            pr.fit_in_processes(family_fits(data, splits[0], saving_every_epoch, epochs=20),
+            pr.fit_in_processes(family_fits(data, splits[0], saving_every_epoch, epochs=10),
                                 processes=2)
         watcher.join()
     finally:
         signal.signal(signal.SIGINT, previous)
     assert [p["finished"] for p in progress()] == [False, False]  # stopped, not left to finish
-    runs = pr.fit_in_processes(family_fits(data, splits[0], epochs=20), processes=2)
-    assert_made_here(runs, family_fits(data, splits[0], epochs=20))
+    runs = pr.fit_in_processes(family_fits(data, splits[0], epochs=10), processes=2)
+    assert_made_here(runs, family_fits(data, splits[0], epochs=10))
 
 
 def test_fits_in_processes_name_a_worker_s_error(smoke_data, tmp_path, monkeypatch):
