@@ -55,7 +55,7 @@ def pytest_collection_modifyitems(config, items):
     """Each lecture notebook runs once per session: where a browser test runs it (Chromium
     present, not deselected), nbval's run of the same cells is left out. The browser run checks
     all that nbval does (every cell ran, none raised) and more (nothing on stderr, every widget
-    and figure shown), and the two runs were about a fifth of the suite's time. ``pytest
+    and figure shown); nbval's run of them took about a tenth of the suite's time. ``pytest
     notebooks/`` still runs them under nbval, cell by cell."""
     in_browser = {f"notebooks/{item.callspec.params['notebook'].name}" for item in items
                   if item.nodeid.startswith("tests/browser/test_notebooks_in_browser.py::"
