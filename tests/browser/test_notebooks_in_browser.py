@@ -1,7 +1,8 @@
 """Every lecture notebook as a student meets it: opened in JupyterLab in Chromium, run, looked at.
 
-nbval proves the code runs in a kernel; this proves the browser shows what the code made: no
-error outputs, every widget rendered, animations playing, figures drawn. Two synthetic notebooks
+Every cell must run without an error (so nbval need not run these notebooks again: conftest.py
+leaves its run out when this one runs them), and the browser must show what the code made: no
+error outputs, nothing on stderr, every widget rendered, animations playing, figures drawn. Two synthetic notebooks
 prove the harness itself: one that must pass and one whose every defect must be caught.
 """
 
