@@ -2,8 +2,9 @@
 
 Every cell must run without an error (so nbval need not run these notebooks again: conftest.py
 leaves its run out when this one runs them), and the browser must show what the code made: no
-error outputs, nothing on stderr, every widget rendered, animations playing, figures drawn. Two synthetic notebooks
-prove the harness itself: one that must pass and one whose every defect must be caught.
+error outputs, nothing on stderr, every widget rendered, animations playing, figures drawn. Two
+synthetic notebooks prove the harness itself: one that must pass and one whose every defect must
+be caught.
 """
 
 from __future__ import annotations
