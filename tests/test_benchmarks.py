@@ -215,3 +215,24 @@ def test_the_gpu_check_reports_a_failing_or_unrepeatable_path(monkeypatch, capsy
     assert gpu_check.main(["--cpu-tiny", "--only", "04-sum-gan-sl-fast"]) == 1
     assert re.search(r"^FAIL 04-sum-gan-sl-fast: RuntimeError: an epoch repeated from the same "
                      r"seed gave different weights", capsys.readouterr().out, re.MULTILINE)
+
+
+def test_the_fused_decoder_benchmark_times_every_variant_against_the_step_loop(monkeypatch,
+                                                                               capsys):
+    import bench_fused_decoder
+
+    from course_lib.models import lstm_autoencoder
+
+    # the script sets the LSTM kernel for each variant: as it was for the tests after this one
+    monkeypatch.setattr(lstm_autoencoder, "USE_ONEDNN_LSTM", lstm_autoencoder.USE_ONEDNN_LSTM)
+    monkeypatch.setattr("sys.argv", ["bench", "--hidden", "8", "--layers", "1", "--batch", "2",
+                                     "--canvas", "8", "--repeats", "2", "--warmup", "0",
+                                     "--device", "cpu"])
+    bench_fused_decoder.main()
+    printed = capsys.readouterr().out
+    ratios = dict(re.findall(r"^ *(.+): median [\d.]+ s/step .*; ([\d.]+)x the baseline$",
+                             printed, re.MULTILINE))
+    assert set(ratios) == set(bench_fused_decoder.VARIANTS)
+    assert float(ratios["step loop (baseline)"]) == 1.0
+    assert re.search(r"^speed-up, course implementation vs the step loop: [\d.]+x$", printed,
+                     re.MULTILINE)
