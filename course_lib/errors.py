@@ -18,4 +18,10 @@ class DataError(CourseError):
 
 
 class CheckpointError(CourseError):
-    """A checkpoint cannot be used for this run (damaged, foreign, another configuration)."""
+    """A checkpoint cannot be used for this run (damaged, foreign, another configuration).
+    ``problem`` is the message without its fix (a training run's), for a caller that trains
+    nothing and names its own."""
+
+    def __init__(self, message: str, *, problem: str | None = None):
+        super().__init__(message)
+        self.problem = problem

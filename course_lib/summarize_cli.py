@@ -8,7 +8,7 @@ benchmark's; ImageNet weights downloaded once) or the weight-free fallback, cuts
 scores them with the model and keeps 15 % of the video by the knapsack. Writes the summary video,
 a storyboard, the scores plot and an h5 file in the eccv16 layout (a folder of videos gives one
 h5 with one group per video). Existing outputs are kept unless --overwrite; every file is written
-whole or not at all.
+whole or not at all, and nothing is written before every video has been read and scored.
 """
 
 from __future__ import annotations
@@ -63,8 +63,14 @@ def videos_of(path: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> list[Path]:
+    """Check everything, read and score every video, and only then write: a bad file late in a
+    folder, or a typo, stops the run before any output exists. If writing stops (Ctrl-C, a full
+    disk), the files and folders this run created are removed, so the same command starts again
+    (files it replaced under --overwrite keep their new version)."""
     from course_lib.video import outputs
 
+    if not args.h5_only:
+        pl.check_budget(args.budget)
     videos = videos_of(args.video)
     summarizer = None
     if not args.h5_only or args.model:
@@ -83,21 +89,36 @@ def run(args: argparse.Namespace) -> list[Path]:
         raise VideoError(f"unknown features {kind!r}: choose one of {', '.join(KINDS)}.")
     if summarizer and not args.h5_only:
         check_features(summarizer, kind, DIMS[kind])
-    outputs.check_outputs(everything, args.overwrite)
-    extractor = make_extractor(kind, weights=None if args.random_weights else "imagenet")
-    records, written = [], [h5]
-    for i, path in enumerate(videos, start=1):
-        video = pl.analyse(path, extractor, key=f"video_{i}", progress=True)
+    new_folders = {f for p in everything for f in p.parents if not f.exists()}
+    new_files = [p for p in everything if not p.exists()]
+    try:
+        outputs.check_outputs(everything, args.overwrite)
+        extractor = make_extractor(kind, weights=None if args.random_weights else "imagenet")
+        summaries = []
+        for i, path in enumerate(videos, start=1):
+            video = pl.analyse(path, extractor, key=f"video_{i}", progress=True)
+            if summarizer and not args.h5_only:
+                video = pl.select(video, summarizer, args.budget)
+            summaries.append(video)
+            print(video.describe())
+        written = [h5]
         if summarizer and not args.h5_only:
-            video = pl.select(video, summarizer, args.budget)
-            written += pl.write_outputs(video, paths[path], overwrite=args.overwrite,
-                                        progress=True).values()
-        records.append(video.record)
-        print(video.describe())
-    outputs.write_h5(records, h5, name=args.video.stem)
+            for path, video in zip(videos, summaries, strict=True):
+                written += pl.write_outputs(video, paths[path], overwrite=args.overwrite,
+                                            progress=True).values()
+        outputs.write_h5([video.record for video in summaries], h5, name=args.video.stem)
+    except BaseException:
+        for path in new_files:
+            path.unlink(missing_ok=True)
+        for made in sorted(new_folders, key=lambda f: len(f.parts), reverse=True):
+            # the deepest first, and only where the run left nothing in it
+            if made.is_dir() and not any(made.iterdir()):
+                made.rmdir()
+        raise
     print(f"used: {extractor.description}"
-          + (f"; model {summarizer.name} from {summarizer.source}" if summarizer else "")
-          + f"; KTS shots; {args.budget:.0%} budget by the knapsack")
+          + (f"; model {summarizer.name} from {summarizer.source}; KTS shots; "
+             f"{args.budget:.0%} budget by the knapsack" if summarizer and not args.h5_only
+             else "; KTS shots"))
     return written
 
 
@@ -109,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"course-summarize: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("course-summarize: interrupted; no output was left half-written.", file=sys.stderr)
+        print("course-summarize: interrupted; the files this run had created are removed, so "
+              "the same command starts it again.", file=sys.stderr)
         return 130
     print("wrote:\n" + "\n".join(f"  {p}" for p in written))
     return 0

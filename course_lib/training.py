@@ -246,7 +246,7 @@ def read_progress(path: Path) -> dict[str, Any] | None:
 def _unreadable(path: Path, problem: str, fix: str) -> CheckpointError:
     """One error naming the file, what is wrong and the fix (torch's own message, with its
     advice to load untrusted files, is not chained: ``raise ... from None``)."""
-    return CheckpointError(f"Checkpoint {path} {problem}. {fix}")
+    return CheckpointError(f"Checkpoint {path} {problem}. {fix}", problem=f"{path} {problem}")
 
 
 _DAMAGED_FIX = "It is damaged; delete it and the run trains from scratch."

@@ -196,6 +196,57 @@ def test_cli_summarizes_a_folder_into_one_h5_with_a_group_per_video(video, tmp_p
                  "--overwrite"]) == 0
 
 
+def test_the_cli_reads_every_video_before_it_writes_and_a_stopped_run_leaves_nothing(
+        video, tmp_path, monkeypatch, capsys):
+    """A bad file late in a folder stops the run before any output exists; Ctrl-C while it
+    writes removes what the run created, its new folders too, so the same command starts again;
+    a budget that is no share of a video is refused before any video is read."""
+    path, _ = video
+    model_file = tmp_path / "04-sum-gan-sl-smoke-0123abcd.pt"
+    save_checkpoint(model_file, {"model": sl.build_sum_gan_sl(
+        sum_gan_sl_config("smoke", verbose=False), 0)}, History())
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(path.read_bytes())
+    (folder / "z.mp4").write_text("not a video")  # read last
+    out = tmp_path / "out" / "deeper"
+    argv = [str(folder), "--model", str(model_file), "--out", str(out)]
+    assert main(argv) == 1
+    assert "z.mp4 is not a video" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    (folder / "z.mp4").unlink()
+    save_figure = outputs.save_figure
+
+    def ctrl_c(*args, **kwargs):  # once the summary video is written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outputs, "save_figure", ctrl_c)
+    assert main(argv) == 130
+    assert "the files this run had created are removed" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(outputs, "save_figure", save_figure)
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a_scores.png", "a_storyboard.png", "a_summary.mp4", "mine.h5"]
+    read = []
+    monkeypatch.setattr(pipeline, "analyse", lambda *args, **kwargs: read.append(args))
+    assert main([*argv, "--overwrite", "--budget", "1.5"]) == 1
+    assert "got 1.5" in capsys.readouterr().err and read == []
+
+
+@pytest.mark.parametrize("content", [b"", b'{"not": "a checkpoint"}'])
+def test_a_model_file_that_is_no_checkpoint_is_named_without_advice_to_delete_it(content,
+                                                                                  tmp_path):
+    """Training's fix for a damaged checkpoint is to delete it; here it is a file the user gave
+    by mistake, so the message names what --model takes instead."""
+    given = tmp_path / "mine.json"
+    given.write_bytes(content)
+    with pytest.raises(VideoError, match=r"--model .*mine\.json .*give a checkpoint the course "
+                                         r"saved") as refused:
+        summarizers.load_summarizer(given)
+    assert "delete" not in str(refused.value)
+
+
 def test_the_h5_of_your_videos_trains_a_model_of_the_family(video, tmp_path):
     path, _ = video
     extractor = features.make_extractor("fallback")
@@ -361,7 +412,7 @@ BAD_VIDEOS = {
                     "not a video"),
     "missing": (lambda tmp, v: tmp / "nowhere.mp4", "does not exist"),
     "truncated": (_truncated, "truncated"),
-    "no video stream": (_audio_only, "no video stream"),
+    "no video stream": (_audio_only, r"no video stream \(its streams: audio\)"),
     "zero frames": (_empty_stream, "no frames"),
     "shorter than one sampled frame": (_too_short, "too short"),
     "variable frame rate": (_variable_rate, "variable frame rate"),

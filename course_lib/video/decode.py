@@ -79,8 +79,8 @@ def _open(path: Path):
                          "download); open it in a video player to check, or copy it again."
                          ) from None
     if not container.streams.video:
-        container.close()
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
+        container.close()  # after listing them: a closed container has no streams
         raise VideoError(f"{path} has no video stream (its streams: {kinds}), so there is "
                          "nothing to summarize: give a file with pictures.")
     return container
@@ -217,8 +217,8 @@ def iter_samples(info: VideoInfo, size: tuple[int, int] | None = None, *, gray: 
     if len(picks) < MIN_STEPS:
         raise VideoError(f"{info.path} is too short: {n_frames} frame(s) at {float(info.fps):.3g} "
                          f"fps give {len(picks)} sampled frame(s) at {SAMPLE_RATE:g} per second, "
-                         f"and a summary needs at least {MIN_STEPS} to choose from (a video of "
-                         f"at least {MIN_STEPS / SAMPLE_RATE:g} s).")
+                         f"and a summary needs at least {MIN_STEPS} to choose from (a video "
+                         f"longer than {(MIN_STEPS - 1) / SAMPLE_RATE:g} s).")
 
 
 def read_frames(info: VideoInfo, indices: Sequence[int], size: tuple[int, int] | None = None

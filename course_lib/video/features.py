@@ -147,5 +147,6 @@ def extract(info: VideoInfo, extractor: Extractor, *, batch_size: int = 32,
         if len(frames) == batch_size:
             flush()
     flush()
+    bar.total = bar.n  # the container's duration only estimated it: end the bar at 100 %
     bar.close()
     return np.concatenate(rows).astype(np.float32), decoded

@@ -71,10 +71,14 @@ class VideoSummary:
     def describe(self) -> str:
         return (f"{self.info.path.name}: {self.record.n_frames} frames at {self.fps:.3g} fps "
                 f"({self.record.n_frames / self.fps:.1f} s), {self.record.n_steps} sampled, "
-                f"{len(self.record.change_points)} shots, {self.features} features"
-                + (f", scored by {self.summarizer}: {len(self.selected)} shots, "
+                f"{_shots(len(self.record.change_points))}, {self.features} features"
+                + (f", scored by {self.summarizer}: {_shots(len(self.selected))}, "
                    f"{self.summary_seconds:.1f} s ({self.budget:.0%} budget)"
                    if self.summary is not None else ""))
+
+
+def _shots(n: int) -> str:
+    return f"{n} shot" + ("s" if n != 1 else "")
 
 
 def shot_times(change_points: np.ndarray, shots, fps: float) -> np.ndarray:
@@ -146,13 +150,19 @@ def analyse(path: str | Path, extractor: Extractor, *, key: str = "video_1",
         "features": extracted - started, "shots": time.perf_counter() - extracted})
 
 
+def check_budget(budget: float) -> None:
+    """Refuse a budget that is no share of a video (called before a video is decoded too, so
+    that a typo costs no minutes of feature extraction)."""
+    if not 0 < budget <= 1:
+        raise VideoError(f"the budget is the summary's share of the video, above 0 and at most "
+                         f"1 (0.15 is the benchmark's 15 %), got {budget}.")
+
+
 def select(video: VideoSummary, summarizer: Summarizer, budget: float = BUDGET) -> VideoSummary:
     """Score the video's steps with ``summarizer`` and choose its shots by the knapsack."""
     from course_lib.evaluation import ScoreWarning, generate_summary
 
-    if not 0 < budget <= 1:
-        raise VideoError(f"the budget is the summary's share of the video, above 0 and at most "
-                         f"1 (0.15 is the benchmark's 15 %), got {budget}.")
+    check_budget(budget)
     check_features(summarizer, video.features, video.record.features.shape[1])
     record = video.record
     scores = score(summarizer, record.features)

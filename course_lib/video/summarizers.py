@@ -127,9 +127,18 @@ def _from_job(folder: Path, stored: dict, path: Path) -> Summarizer:
     try:
         model = _load_into(checkpoints[0], method, config)
     except CheckpointError as error:
-        raise VideoError(str(error)) from None
+        raise VideoError(_not_loadable(error)) from None
     return Summarizer(f"{stored['model']} (split {stored['split']}, seed {stored['seed']})", model,
                       stored["dataset"], str(folder), stored.get("data", {}).get("features"))
+
+
+def _not_loadable(error: CheckpointError) -> str:
+    """The checkpoint's problem with this command's fix, not a training run's (which would be
+    to delete the file: here it may be a file given by mistake)."""
+    if error.problem is None:
+        return str(error)
+    return (f"--model {error.problem}: give a checkpoint the course saved (a notebook's .pt "
+            f"file or a `course-experiments` job folder) or one of {', '.join(NOTEBOOK_RUNS)}.")
 
 
 def _from_notebook(path: Path, trained_on: str) -> Summarizer:
@@ -146,7 +155,7 @@ def _from_notebook(path: Path, trained_on: str) -> Summarizer:
         except CheckpointError as error:
             if "does not fit" in str(error) or "does not hold" in str(error):
                 continue
-            raise VideoError(str(error)) from None
+            raise VideoError(_not_loadable(error)) from None
         return Summarizer(f"{method_name} ({tier_name} tier)", model, trained_on, str(path))
     raise VideoError(f"{path} fits none of the family's configurations (SUM-GAN, -sl, -AAE at "
                      "the smoke, laptop and paper tiers): give a checkpoint of the notebooks or "
