@@ -175,8 +175,9 @@ def newest_checkpoint(name: str, folder: Path | None = None) -> Path:
     if not found:
         notebook = prefix[:2]
         raise VideoError(f"no finished {method} checkpoint in {folder}: run notebook {notebook} "
-                         f"(it trains and saves one), or `course-experiments run {name}` and "
-                         "pass its job folder with --model.")
+                         f"(it trains and saves one), or train one job, `course-experiments run "
+                         f"{name} --splits 0 --seeds 0 --out results/`, and pass its folder "
+                         f"(results/synthetic/<tier>/{name}/split0-seed0) with --model.")
     return max(found, key=lambda p: p.stat().st_mtime)
 
 
