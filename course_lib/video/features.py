@@ -140,13 +140,15 @@ def extract(info: VideoInfo, extractor: Extractor, *, batch_size: int = 32,
             bar.update(len(frames))
             frames.clear(), neighbours.clear()
 
-    for sample in iter_samples(info, extractor.size, gray=extractor.gray,
-                               neighbours=extractor.neighbours, decoded=decoded):
-        frames.append(sample.frame)
-        neighbours.append(sample.neighbour)
-        if len(frames) == batch_size:
-            flush()
-    flush()
-    bar.total = bar.n  # the container's duration only estimated it: end the bar at 100 %
-    bar.close()
+    try:  # a bad file's error is printed after the bar, not inside it
+        for sample in iter_samples(info, extractor.size, gray=extractor.gray,
+                                   neighbours=extractor.neighbours, decoded=decoded):
+            frames.append(sample.frame)
+            neighbours.append(sample.neighbour)
+            if len(frames) == batch_size:
+                flush()
+        flush()
+        bar.total = bar.n  # the container's duration only estimated it: end the bar at 100 %
+    finally:
+        bar.close()
     return np.concatenate(rows).astype(np.float32), decoded
