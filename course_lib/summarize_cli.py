@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> list[Path]:
                          "their outputs would collide: rename one.")
     if kind not in KINDS:
         raise VideoError(f"unknown features {kind!r}: choose one of {', '.join(KINDS)}.")
+    if args.random_weights and kind != "googlenet":
+        raise VideoError(f"--random-weights draws GoogLeNet's weights; the {kind} features have "
+                         "none: leave it out, or add --features googlenet.")
     if summarizer and not args.h5_only:
         check_features(summarizer, kind, DIMS[kind])
     new_folders = {f for p in everything for f in p.parents if not f.exists()}

@@ -232,6 +232,8 @@ def test_the_cli_reads_every_video_before_it_writes_and_a_stopped_run_leaves_not
     monkeypatch.setattr(pipeline, "analyse", lambda *args, **kwargs: read.append(args))
     assert main([*argv, "--overwrite", "--budget", "1.5"]) == 1
     assert "got 1.5" in capsys.readouterr().err and read == []
+    assert main([*argv, "--overwrite", "--features", "fallback", "--random-weights"]) == 1
+    assert "--random-weights draws GoogLeNet's weights" in capsys.readouterr().err and read == []
 
 
 @pytest.mark.parametrize("content", [b"", b'{"not": "a checkpoint"}'])
