@@ -53,7 +53,8 @@ def check_outputs(paths: Sequence[Path], overwrite: bool = False) -> None:
                              "choose another with --out, or give yourself write access."
                              ) from None
     if existing := [str(p) for p in paths if Path(p).exists()] if not overwrite else []:
-        raise VideoError(f"{', '.join(existing)} already exist(s): pass --overwrite (in Python: "
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise VideoError(f"{', '.join(existing)} already {verb}: pass --overwrite (in Python: "
                          "overwrite=True) to replace them, or choose another --out.")
 
 
