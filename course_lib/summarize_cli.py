@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     if not args.h5_only or args.model:
         summarizer = load_summarizer(args.model or DEFAULT_MODEL, trained_on=args.trained_on)
     kind = args.features or (summarizer.features if summarizer else "googlenet")
+    scoring = summarizer is not None and not args.h5_only  # else the h5 of features alone
     folder = args.video.is_dir()
     paths = {v: pl.output_paths(v, args.out, args.h5_only) for v in videos}
     h5 = args.out / f"{args.video.resolve().name}.h5" if folder else paths[videos[0]]["h5"]
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     if args.random_weights and kind != "googlenet":
         raise VideoError(f"--random-weights draws GoogLeNet's weights; the {kind} features have "
                          "none: leave it out, or add --features googlenet.")
-    if summarizer and not args.h5_only:
+    if scoring:
         check_features(summarizer, kind, DIMS[kind])
     new_folders = {f for p in everything for f in p.parents if not f.exists()}
     new_files = [p for p in everything if not p.exists()]
@@ -100,12 +101,12 @@ def run(args: argparse.Namespace) -> list[Path]:
         summaries = []
         for i, path in enumerate(videos, start=1):
             video = pl.analyse(path, extractor, key=f"video_{i}", progress=True)
-            if summarizer and not args.h5_only:
+            if scoring:
                 video = pl.select(video, summarizer, args.budget)
             summaries.append(video)
             print(video.describe())
         written = [h5]
-        if summarizer and not args.h5_only:
+        if scoring:
             for path, video in zip(videos, summaries, strict=True):
                 written += pl.write_outputs(video, paths[path], overwrite=args.overwrite,
                                             progress=True).values()
@@ -118,10 +119,11 @@ def run(args: argparse.Namespace) -> list[Path]:
             if made.is_dir() and not any(made.iterdir()):
                 made.rmdir()
         raise
-    print(f"used: {extractor.description}"
-          + (f"; model {summarizer.name} from {summarizer.source}; KTS shots; "
-             f"{args.budget:.0%} budget by the knapsack" if summarizer and not args.h5_only
-             else "; KTS shots"))
+    used = [extractor.description, "KTS shots"]
+    if scoring:
+        used[1:1] = [f"model {summarizer.name} from {summarizer.source}"]
+        used.append(f"{args.budget:.0%} budget by the knapsack")
+    print("used: " + "; ".join(used))
     return written
 
 
