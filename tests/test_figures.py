@@ -140,8 +140,8 @@ def test_uniform_attention_is_white_and_the_colour_bar_names_one_over_t():
         0, 1e-4, (steps, steps))
     nearly /= nearly.sum(axis=1, keepdims=True)
     norm = ap.attention_norm(nearly)
-    assert norm.vmin == 0 and norm.vmax >= 2 / steps
-    assert np.all(np.abs(norm(nearly) - 0.5) < 0.01)  # white, not a min-to-max rainbow
+    assert norm.vmax >= 2 / steps and norm(1 / steps) == pytest.approx(0.5)
+    assert np.abs(np.asarray(norm(nearly)) - 0.5).max() < 0.02  # white, not a min-to-max rainbow
     fig = ap.attention_figure(nearly)
     colour_bar = fig.axes[2]
     assert any("1/T" in t.get_text() for t in colour_bar.get_yticklabels())
@@ -155,6 +155,9 @@ def test_uniform_attention_is_white_and_the_colour_bar_names_one_over_t():
     fig = ap.attention_figure(spiked, step=0)
     assert fig.axes[1].get_ylim()[1] < 4 / steps  # the other rows stay readable
     plt.close(fig)
+    norm = ap.attention_norm(spiked)  # twice and half uniform alike, and 4/T visibly red
+    assert norm(2 / steps) - 0.5 == pytest.approx(0.5 - norm(0.5 / steps))
+    assert norm(4 / steps) > 0.65 and norm(0.86) == pytest.approx(1) and norm(0) == 0
 
 
 def test_the_best_test_epoch_bar_looks_unlike_the_label_free_ones():
