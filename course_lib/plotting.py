@@ -31,12 +31,17 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot_history(history, keys: list[str] | None = None, title: str = "",
-                 log_scale: bool = False, ylabel: str = "") -> plt.Figure:
+                 log_scale: bool = False, ylabel: str = "", *,
+                 labels: Mapping[str, str] | None = None,
+                 floor: float | None = None) -> plt.Figure:
     """Training losses (thin: raw, thick: running mean) and evaluation results (dots), per key,
     of a :class:`course_lib.training.History` (not imported: training draws with this module).
     The training panel's scale follows the running means, so that the first steps' losses, often
-    several times the rest, do not flatten the whole curve."""
+    several times the rest, do not flatten the whole curve. ``labels`` names keys in the legends;
+    ``floor``, the lowest value any model can reach (notebook 01's entropy floor), is drawn on
+    every panel as in :func:`compare_runs`: such a loss is read by its distance above it."""
     keys = keys or sorted(set(history.train) | set(history.evals))
+    labels = labels or {}
     train_keys = [k for k in keys if k in history.train]
     eval_keys = [k for k in keys if k in history.evals]
     panels = [("training", train_keys, history.train, history.train_steps),
@@ -53,10 +58,13 @@ def plot_history(history, keys: list[str] | None = None, title: str = "",
                 window = max(1, len(y) // 20)
                 line, = ax.plot(x, y, alpha=0.25, linewidth=0.8)
                 smooth = _smooth(y, window)
-                ax.plot(x[window - 1:], smooth, color=line.get_color(), label=name)
+                ax.plot(x[window - 1:], smooth, color=line.get_color(),
+                        label=labels.get(name, name))
                 top = max(top, float(np.nanmax(smooth)))
             else:
-                ax.plot(x, y, "o-", markersize=3, label=name)
+                ax.plot(x, y, "o-", markersize=3, label=labels.get(name, name))
+        if floor is not None:
+            ax.axhline(floor, color="k", lw=1, ls="--", label=f"floor ({floor:.1f})")
         if np.isfinite(top) and top > 0 and not log_scale:
             ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.15 * top)
         ax.set_xlabel("step")

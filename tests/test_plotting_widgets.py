@@ -38,6 +38,20 @@ def test_a_first_steps_spike_does_not_flatten_the_training_curve():
     assert training.get_ylim()[1] < 400 and training.get_ylabel() == "nats per frame"
 
 
+def test_the_history_names_its_curves_and_draws_the_floor():
+    """Notebook 01 reads its losses above the entropy floor: the figure must show it."""
+    history = History()
+    for step in range(1, 21):
+        history.log("train", step, {"future": 300.0 / step + 100})
+    history.log("eval", 20, {"future_nats": 140.0})
+    fig = plotting.plot_history(history, labels={"future": "future", "future_nats": "held out"},
+                                floor=95.0)
+    for ax, name in zip(fig.axes, ("future", "held out"), strict=True):
+        floors = [line for line in ax.get_lines() if np.allclose(line.get_ydata(), 95.0)]
+        assert len(floors) == 1 and floors[0].get_linestyle() == "--"
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [name, "floor (95.0)"]
+
+
 def test_compared_runs_draw_the_floor_no_run_can_pass():
     history = History()
     history.log("eval", 10, {"future_nats": 200.0})

@@ -1,7 +1,7 @@
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from course_lib.probing import linear_probe
+from course_lib.probing import linear_probe, probe_over_splits
 
 
 def test_probe_survives_saturated_units():
@@ -16,3 +16,12 @@ def test_probe_survives_saturated_units():
     features[held_out[:3], -5:] = 0.9
     assert linear_probe(features, targets) > 0.8
     assert linear_probe(rng.uniform(-1, 1, size=(200, 20)), targets) < 0.2
+
+
+def test_the_probe_over_splits_holds_out_other_rows_each_time():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(120, 8))
+    targets = features[:, :1] + 0.8 * rng.normal(size=(120, 1))
+    r2 = probe_over_splits(features, targets, n_splits=4)
+    assert r2.shape == (4,) and len(set(np.round(r2, 6))) == 4  # four different splits
+    assert r2[0] == linear_probe(features, targets)  # the first is the single probe's split
