@@ -19,13 +19,13 @@ training can log them every epoch and a lecturer can show them beside every F-sc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from course_lib.errors import CourseError
-from course_lib.evaluation import centred_unit_rows, evaluate, selected_shots
+from course_lib.evaluation import centred_unit_rows, evaluate, selected_shots, standard_error
 
 if TYPE_CHECKING:
     from course_lib.data.summarization import SummarizationDataset, VideoRecord
@@ -158,7 +158,8 @@ def longest_stretch_share(chosen) -> float:
 
 @dataclass(frozen=True)
 class SelectionDiagnostics:
-    """The label-free diagnostics of one set of scores, each a mean over the videos.
+    """The label-free diagnostics of one set of scores, each a mean over the videos, and the
+    coverage error of each video (keyed like the dataset), for comparisons video by video.
 
     ``spread`` and ``constant_overlap`` are NaN for summaries that have no scores (humans').
     """
@@ -167,6 +168,7 @@ class SelectionDiagnostics:
     constant_overlap: float
     coverage_error: float
     diversity: float
+    coverage_by_video: Mapping[str, float] = field(default_factory=dict)
 
 
 def diagnose(dataset: SummarizationDataset, scores: Mapping[str, np.ndarray],
@@ -181,33 +183,57 @@ def diagnose(dataset: SummarizationDataset, scores: Mapping[str, np.ndarray],
         chosen = selected_steps(record, scores[key])
         rows.append((score_spread(scores[key]), constant_overlap(record, scores[key]),
                      coverage_error(record.features, chosen), diversity(record.features, chosen)))
-    return SelectionDiagnostics(*map(float, np.nanmean(np.array(rows), axis=0)))
+    rows = np.array(rows)
+    return SelectionDiagnostics(*map(float, np.nanmean(rows, axis=0)),
+                                coverage_by_video=dict(zip(keys, map(float, rows[:, 2]),
+                                                           strict=True)))
 
 
 def diagnose_humans(dataset: SummarizationDataset,
                     keys: Sequence[str]) -> SelectionDiagnostics:
     """What people's own summaries cover: each user's selected steps, averaged over users."""
-    rows = []
+    rows, by_video = [], {}
     for key in keys:
         record = dataset.require_annotations(key)
+        users = []
         for user in record.user_summary:
             chosen = user[np.asarray(record.picks)]
-            rows.append((coverage_error(record.features, chosen),
-                         diversity(record.features, chosen)))
+            users.append((coverage_error(record.features, chosen),
+                          diversity(record.features, chosen)))
+        rows += users
+        by_video[key] = float(np.nanmean([coverage for coverage, _ in users]))
     return SelectionDiagnostics(float("nan"), float("nan"),
-                                *map(float, np.nanmean(np.array(rows), axis=0)))
+                                *map(float, np.nanmean(np.array(rows), axis=0)),
+                                coverage_by_video=by_video)
 
 
 @dataclass(frozen=True)
 class SelectionRow:
     """One row of :func:`selection_table`: F-score (%), score spread, constant overlap, and what
-    the summary covers (coverage error: lower is better) and how varied it is (diversity)."""
+    the summary covers (coverage error: lower is better) and how varied it is (diversity);
+    ``coverage_by_video`` keeps each video's coverage error, which :func:`coverage_sentence`
+    compares video by video."""
 
     f_score: float
     spread: float
     constant_overlap: float
     coverage_error: float = float("nan")
     diversity: float = float("nan")
+    coverage_by_video: Mapping[str, float] = field(default_factory=dict, compare=False,
+                                                    repr=False)
+
+
+_COLUMNS = [f.name for f in fields(SelectionRow) if f.name != "coverage_by_video"]
+
+
+def _numbers(row) -> list[float]:
+    return [getattr(row, name) for name in _COLUMNS]
+
+
+def _by_video_mean(maps: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Each video's mean over the maps that have it (seeds, random draws, runs)."""
+    keys = dict.fromkeys(k for m in maps for k in m)
+    return {k: float(np.mean([m[k] for m in maps if k in m])) for k in keys}
 
 
 def selection_row(dataset: SummarizationDataset,
@@ -215,11 +241,14 @@ def selection_row(dataset: SummarizationDataset,
                   keys: Sequence[str]) -> SelectionRow:
     """F and every diagnostic of one set of scores on ``keys`` (a list of sets, e.g. random
     draws or seeds: their mean)."""
-    values = []
+    values, by_video = [], []
     for scores in [sets] if isinstance(sets, Mapping) else sets:
         found = diagnose(dataset, scores, keys)
-        values.append((evaluate(dataset, scores, keys).mean, *astuple(found)))
-    return SelectionRow(*map(float, np.mean(values, axis=0)))
+        values.append((evaluate(dataset, scores, keys).mean, found.spread,
+                       found.constant_overlap, found.coverage_error, found.diversity))
+        by_video.append(found.coverage_by_video)
+    return SelectionRow(*map(float, np.mean(values, axis=0)),
+                        coverage_by_video=_by_video_mean(by_video))
 
 
 def human_row(dataset: SummarizationDataset, keys: Sequence[str]) -> SelectionRow:
@@ -231,7 +260,7 @@ def human_row(dataset: SummarizationDataset, keys: Sequence[str]) -> SelectionRo
                  for k in keys])
     found = diagnose_humans(dataset, keys)
     return SelectionRow(float(f), float("nan"), float("nan"), found.coverage_error,
-                        found.diversity)
+                        found.diversity, found.coverage_by_video)
 
 
 def selection_table(dataset: SummarizationDataset,
@@ -243,10 +272,12 @@ def selection_table(dataset: SummarizationDataset,
 
 
 def mean_row(rows: Sequence[SelectionRow]) -> SelectionRow:
-    """The mean of several rows (runs, seeds, splits); NaN where there are none."""
+    """The mean of several rows (runs, seeds, splits); NaN where there are none. A video that
+    several rows cover (two seeds, or two splits that test it) gets the mean of its values."""
     if not rows:
-        return SelectionRow(*[float("nan")] * len(fields(SelectionRow)))
-    return SelectionRow(*map(float, np.mean([astuple(r) for r in rows], axis=0)))
+        return SelectionRow(*[float("nan")] * len(_COLUMNS))
+    return SelectionRow(*map(float, np.mean([_numbers(r) for r in rows], axis=0)),
+                        coverage_by_video=_by_video_mean([r.coverage_by_video for r in rows]))
 
 
 def format_selection_table(table: Mapping[str, SelectionRow]) -> str:
@@ -294,34 +325,38 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
             f"{verdict}")
 
 
-# Coverage errors closer than this count as level: 0.399 against 0.400 is no difference to
-# state (the error is a mean cosine distance, about 0.2-0.5 on the synthetic data).
-COVERAGE_LEVEL = 0.005
-
-
 def coverage_sentence(table: Mapping[str, SelectionRow], model: str, untrained: str,
                       humans: str = "humans", random: str = "random",
                       constant: str = "uniform") -> str:
     """What the label-free coverage says about ``model``, computed from the table: does its
     summary represent the video better than its untrained self's, random and constant scores'
-    and people's? (Lower coverage error: every step is nearer to something chosen.)"""
+    and people's? (Lower coverage error: every step is nearer to something chosen.) Paired video
+    by video as notebooks 03-05 pair F: a mean difference no larger than the standard error of
+    the per-video differences is a tie, since a few thousandths between means over five test
+    videos are as often noise as not."""
     m = table[model]
-    others = [(name, table[name].coverage_error) for name in (untrained, random, constant, humans)
-              if name in table and not np.isnan(table[name].coverage_error)]
-    level = [f"{name} ({value:.3f})" for name, value in others
-             if abs(m.coverage_error - value) <= COVERAGE_LEVEL]
-    better = [f"{name} ({value:.3f})" for name, value in others
-              if m.coverage_error < value - COVERAGE_LEVEL]
-    worse = [f"{name} ({value:.3f})" for name, value in others
-             if m.coverage_error > value + COVERAGE_LEVEL]
+    better, level, worse = [], [], []
+    for name in (untrained, random, constant, humans):
+        other = table.get(name)
+        if other is None or np.isnan(other.coverage_error):
+            continue
+        shared = [k for k in m.coverage_by_video if k in other.coverage_by_video]
+        if len(shared) < 2:
+            raise CourseError(f"coverage_sentence compares {model!r} with {name!r} video by video "
+                              f"but they share {len(shared)} videos: make both rows with "
+                              "selection_table, selection_row or human_row on the same videos.")
+        differences = [m.coverage_by_video[k] - other.coverage_by_video[k] for k in shared]
+        mean, noise = float(np.mean(differences)), standard_error(differences)
+        found = level if abs(mean) <= noise else better if mean < 0 else worse
+        found.append(f"{name} ({other.coverage_error:.3f})")
+    noise = "within one standard error of the paired per-video differences"
     parts = ([f"better than {_listed(better)}"] if better else []) + (
-        [f"about as well as {_listed(level)}, within {COVERAGE_LEVEL}"] if level else []) + (
+        [f"about as well as {_listed(level)}, {noise}"] if level else []) + (
         [f"not as well as {_listed(worse)}"] if worse else [])
     return (f"{model}: coverage error {m.coverage_error:.3f}, diversity {m.diversity:.3f}; "
             + ("it covers the video " + "; ".join(parts) if better else
                "it covers the video no better than any of the others"
-               + (f" (about as well as {_listed(level)}, within {COVERAGE_LEVEL})"
-                  if level else "")) + ".")
+               + (f" (about as well as {_listed(level)}, {noise})" if level else "")) + ".")
 
 
 def _listed(names: Sequence[str]) -> str:

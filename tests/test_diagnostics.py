@@ -220,7 +220,8 @@ def test_mean_row_averages_each_column_and_is_nan_without_rows():
     rows = [diagnostics.SelectionRow(40.0, 0.0, 1.0, 0.25, 0.5),
             diagnostics.SelectionRow(50.0, 0.2, 0.5, 0.75, 0.25)]
     assert diagnostics.mean_row(rows) == diagnostics.SelectionRow(45.0, 0.1, 0.75, 0.5, 0.375)
-    assert all(np.isnan(v) for v in astuple(diagnostics.mean_row([])))
+    empty = diagnostics.mean_row([])
+    assert all(np.isnan(v) for v in astuple(empty)[:-1]) and empty.coverage_by_video == {}
 
 
 def test_the_table_shows_what_each_summary_covers_and_people_have_a_row(smoke_data):
@@ -242,21 +243,56 @@ def test_the_table_shows_what_each_summary_covers_and_people_have_a_row(smoke_da
     assert "coverage error" in text and "nan" not in text  # people's missing cells are blank
 
 
+def _row(by_video, f=40.0, spread=0.3, overlap=0.5):
+    """A selection row whose coverage error is the mean of its videos'."""
+    videos = {f"video_{i}": value for i, value in enumerate(by_video)}
+    return diagnostics.SelectionRow(f, spread, overlap, float(np.mean(by_video)), 0.5, videos)
+
+
 def test_the_coverage_sentence_names_whom_a_summary_covers_better_than():
-    row = diagnostics.SelectionRow
-    table = {"model": row(40, 0.3, 0.5, 0.20, 0.5), "untrained": row(40, 0.1, 0.9, 0.30, 0.4),
-             "random": row(35, 0.8, 0.4, 0.25, 0.5), "humans": row(55, np.nan, np.nan, 0.10, 0.6)}
+    table = {"model": _row([0.20, 0.22, 0.18, 0.21, 0.19]),
+             "untrained": _row([0.30, 0.31, 0.29, 0.32, 0.28]),
+             "random": _row([0.25, 0.26, 0.24, 0.27, 0.23]),
+             "humans": _row([0.10, 0.11, 0.09, 0.12, 0.08], spread=np.nan, overlap=np.nan)}
     sentence = diagnostics.coverage_sentence(table, "model", "untrained")
     assert "better than untrained (0.300) and random (0.250)" in sentence
     assert "not as well as humans (0.100)" in sentence
-    table["model"] = row(40, 0.3, 0.5, 0.50, 0.5)
+    table["model"] = _row([0.50, 0.52, 0.48, 0.51, 0.49])
     assert "no better than any" in diagnostics.coverage_sentence(table, "model", "untrained")
-    table["model"] = row(40, 0.3, 0.5, 0.299, 0.5)  # a thousandth is no difference to state
-    sentence = diagnostics.coverage_sentence(table, "model", "untrained")
-    assert "about as well as untrained (0.300)" in sentence
-    assert "better than untrained" not in sentence
-    table["random"] = row(35, 0.8, 0.4, 0.40, 0.5)
-    table["uniform"] = row(35, 0.0, 1.0, 0.35, 0.5)
+
+
+def test_the_coverage_sentence_compares_video_by_video_not_by_a_fixed_margin():
+    untrained = [0.30, 0.31, 0.29, 0.32, 0.28]
+    table = {"untrained": _row(untrained), "random": _row([0.40, 0.41, 0.39, 0.42, 0.38]),
+             "uniform": _row([0.35, 0.36, 0.34, 0.37, 0.33]),
+             "humans": _row([0.10, 0.11, 0.09, 0.12, 0.08])}
+    # 0.02 better on average, all of it from one video: within the noise of five
+    table["model"] = _row(np.subtract(untrained, [0.03, -0.03, 0, 0, 0.1]))
     assert ("it covers the video better than random (0.400) and uniform (0.350); about as well "
-            "as untrained (0.300), within 0.005; not as well as humans (0.100).") in \
+            "as untrained (0.300), within one standard error of the paired per-video "
+            "differences; not as well as humans "
+            "(0.100).") in diagnostics.coverage_sentence(table, "model", "untrained")
+    # 0.004 better on every video: beyond the noise, however small
+    table["model"] = _row(np.subtract(untrained, [0.004, 0.0041, 0.0039, 0.004, 0.0042]))
+    assert "better than untrained (0.300)" in diagnostics.coverage_sentence(
+        table, "model", "untrained")
+    table["random"] = diagnostics.SelectionRow(35, 0.8, 0.4, 0.4, 0.5)  # made by hand: no videos
+    with pytest.raises(CourseError, match="video by video"):
         diagnostics.coverage_sentence(table, "model", "untrained")
+
+
+def test_rows_keep_each_videos_coverage_through_their_means(smoke_data):
+    data, splits = smoke_data
+    keys = splits[0].test_keys
+    rng = np.random.default_rng(0)
+    draws = [evaluation.random_scores(data, keys, rng) for _ in range(2)]
+    row = diagnostics.selection_row(data, draws, keys)
+    each = [diagnostics.diagnose(data, d, keys).coverage_by_video for d in draws]
+    assert row.coverage_by_video == pytest.approx(
+        {k: (each[0][k] + each[1][k]) / 2 for k in keys})
+    assert np.mean(list(row.coverage_by_video.values())) == pytest.approx(row.coverage_error)
+    humans = diagnostics.human_row(data, keys)
+    assert set(humans.coverage_by_video) == set(keys)
+    merged = diagnostics.mean_row([row, humans])
+    assert merged.coverage_by_video[keys[0]] == pytest.approx(
+        (row.coverage_by_video[keys[0]] + humans.coverage_by_video[keys[0]]) / 2)
