@@ -334,7 +334,7 @@ WRONG = {
         (lambda s, sigma, n: sparsity_of((s * steps_of(s, n, shift=1)).sum(1) / n, sigma),
          "no more, no fewer"),
         (lambda s, sigma, n: sparsity_of((s * steps_of(s, n, shift=-1)).sum(1) / n, sigma),
-         "the first lengths[i] steps"),
+         "its last one included"),
         (lambda s, sigma, n: sparsity_of(torch.tensor(
             [s[i, :k].mean().item() for i, k in enumerate(n)], requires_grad=True), sigma),
          "no gradient reaches `scores`"),
@@ -346,7 +346,7 @@ WRONG = {
         (lambda e, n: torch.flip(e, dims=[1]), "puts a shorter video's padding first"),
         (lambda e, n: reverse_loop(e, n, shift=0), "off by one"),
         (lambda e, n: e.flip(1) * (torch.arange(e.shape[1]) < n[:, None])[..., None],
-         "reverse each video within its own length"),
+         "then zeroing the padding"),
         (lambda e, n: torch.flip(e, dims=[2]), "not the features"),
         (flip_and_roll, "zero the steps past each video's end"),
         (lengths_from_nonzero_steps, "reverse each video within its own length"),

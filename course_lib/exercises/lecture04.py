@@ -125,6 +125,9 @@ MASKED_SPARSITY = Exercise(
         Mistake("a video of length L has steps 0 … L − 1: keep the steps t < lengths[i], "
                 "no more, no fewer.",
                 lambda s, sigma, n: (_masked_sums(s, n + 1) / n - sigma).abs().mean()),
+        Mistake("a video of length L has steps 0 … L − 1, its last one included: keep the "
+                "steps t < lengths[i], no more, no fewer.",
+                lambda s, sigma, n: (_masked_sums(s, n - 1) / n - sigma).abs().mean()),
         Mistake("take |mean - sigma| per video, then average over the videos; not the mean of all "
                 "the videos' steps pooled together.",
                 lambda s, sigma, n: ((s * step_mask(n, s.shape[1])).sum() / n.sum()
@@ -147,6 +150,10 @@ REVERSE = Exercise(
     mistakes=(
         Mistake("reverse each video within its own length: flipping the whole padded time axis "
                 "puts a shorter video's padding first.", lambda e, n: e.flip(1)),
+        Mistake("flipping the whole padded axis and then zeroing the padding keeps the wrong "
+                "steps: after the flip a shorter video's own steps sit behind its padding, at the "
+                "end. Take step t from index lengths[i] - 1 - t.",
+                lambda e, n: e.flip(1) * step_mask(n, e.shape[1]).unsqueeze(-1)),
         Mistake("off by one: step t comes from index lengths[i] - 1 - t, not lengths[i] - t.",
                 lambda e, n: _gather_steps(e, n.unsqueeze(1) - torch.arange(e.shape[1]), n)),
         Mistake("reverse the time axis (dim 1), not the batch.", lambda e, n: e.flip(0)),
