@@ -366,9 +366,11 @@ class Paired:
         k = len(self.split_differences)
         mean, (low, high), (ci_low, ci_high) = (
             shown(self.mean), map(shown, self.interval), map(shown, self.ci))
+        equal = not np.isfinite(self.interval[0])  # no spread: no interval to draw
+        interval = ("every difference the same, so no t-interval" if equal else
+                    f"{self.level:.0%} t-interval [{low:+.1f}, {high:+.1f}]")
         text = (f"{self.a} − {self.b} ({self.rule}): {mean:+.1f} F points over {self.n} "
-                f"paired runs on {k} split{'s' * (k != 1)}, {self.level:.0%} t-interval "
-                f"[{low:+.1f}, {high:+.1f}] (paired t-test "
+                f"paired runs on {k} split{'s' * (k != 1)}, {interval} (paired t-test "
                 f"{_p(self.t_p)}); beside it, Wilcoxon {_p(self.wilcoxon_p)} and the bootstrap "
                 f"interval [{ci_low:+.1f}, {ci_high:+.1f}]. ")
         winner = self.a if self.mean > 0 else self.b
@@ -385,6 +387,9 @@ class Paired:
                         "whether it holds on other splits is not shown.")
                      if k > 2 else f"; with {k} split{'s' * (k != 1)} nothing can be said "
                      "about other splits.")
+        elif equal:
+            text += ("The runs differ by the same amount every time, so they show no noise to "
+                     "measure that difference against: nothing is shown. ")
         else:
             text += ("The difference is not larger than the noise of these runs (the interval "
                      "includes 0). ")

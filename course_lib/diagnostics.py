@@ -341,12 +341,13 @@ def coverage_sentence(table: Mapping[str, SelectionRow], model: str, untrained: 
         if other is None or np.isnan(other.coverage_error):
             continue
         shared = [k for k in m.coverage_by_video if k in other.coverage_by_video]
-        if len(shared) < 2:
+        if not shared:
             raise CourseError(f"coverage_sentence compares {model!r} with {name!r} video by video "
-                              f"but they share {len(shared)} videos: make both rows with "
+                              "but they share no video: make both rows with "
                               "selection_table, selection_row or human_row on the same videos.")
         differences = [m.coverage_by_video[k] - other.coverage_by_video[k] for k in shared]
         mean, noise = float(np.mean(differences)), standard_error(differences)
+        noise = noise if np.isfinite(noise) else 0.0  # one video: no noise to measure, as for F
         found = level if abs(mean) <= noise else better if mean < 0 else worse
         found.append(f"{name} ({other.coverage_error:.3f})")
     noise = "within one standard error of the paired per-video differences"

@@ -21,11 +21,12 @@ room a summarizer that found rarity would have on other draws of the same kind o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from course_lib import experiments as ex
-from course_lib.config import IMPROVEMENTS, SYNTHETIC_DATASETS, improvement
+from course_lib.config import IMPROVEMENTS, SYNTHETIC_DATASETS, TIER_ENV_VAR, TIERS, improvement
 from course_lib.errors import CourseError
 from course_lib.experiments.rarity import (
     draw_lines,
@@ -42,12 +43,14 @@ ONLY_KEYS = ("model", "split", "seed", "index")
 
 
 def parse_numbers(text: str, what: str) -> list[int]:
-    """``"0-4"``, ``"0,2,4"`` or ``"0-2,4"`` → a list of integers."""
+    """``"0-4"``, ``"0,2,4"`` or ``"0-2,4"`` → a list of integers, each once. An open range
+    (``"0-"``) or an empty list (an unset shell variable) is refused, not read as one number or
+    as every one."""
     numbers = []
     for part in text.split(","):
-        first, _, last = part.strip().partition("-")
+        first, dash, last = part.strip().partition("-")
         try:
-            low, high = int(first), int(last or first)
+            low, high = int(first), int(last if dash else first)
         except ValueError:
             raise CourseError(f"--{what} {text!r} is not a list of numbers: write e.g. 0-4, "
                               "0,2,4 or 0-2,4.") from None
@@ -55,7 +58,7 @@ def parse_numbers(text: str, what: str) -> list[int]:
             raise CourseError(f"--{what} {text!r}: the range {part.strip()} counts down, so it "
                               f"is empty; write it upwards, {high}-{low}.")
         numbers += range(low, high + 1)
-    return numbers
+    return list(dict.fromkeys(numbers))
 
 
 def parse_only(text: str) -> dict[str, str]:
@@ -68,10 +71,25 @@ def parse_only(text: str) -> dict[str, str]:
     return pairs
 
 
+def check_tier(tier: str | None, *, from_environment: bool = False) -> str | None:
+    """``--tier`` as given (or, for ``run``, ``$COURSE_TIER`` when it is not): an unknown name
+    is refused with the command line's fix, before anything is read."""
+    name, source = tier, "--tier"
+    if name is None and from_environment:
+        name, source = os.environ.get(TIER_ENV_VAR) or None, f"${TIER_ENV_VAR}"
+    if name is not None and name.strip().lower() not in TIERS:
+        raise CourseError(f"{source} {name!r} is not a tier: use one of {', '.join(TIERS)}"
+                          + ("." if source == "--tier" else f", or unset {TIER_ENV_VAR}."))
+    return tier
+
+
 def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
     """The jobs --only names; an empty selection is an error that lists the grid."""
     if "index" in only:
-        index = parse_numbers(only["index"], "only index")[0]
+        index, *more = parse_numbers(only["index"], "only index")
+        if more:
+            raise CourseError(f"--only index={only['index']}: give one job's index (a job "
+                              "array's task runs one job each: index=$SLURM_ARRAY_TASK_ID).")
         if not 0 <= index < len(jobs):
             raise CourseError(f"--only index={index}: the grid has {len(jobs)} jobs, numbered "
                               f"0-{len(jobs) - 1}.")
@@ -85,17 +103,35 @@ def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
     return chosen
 
 
-def run(args) -> int:
-    for name in args.models:
+def with_options(models: list[str], options: list[str]) -> list[str]:
+    """Each model (once) with the improvements of every --option, repeated or joined by
+    commas: a runner model of its own name, ``MODEL+OPTION+...``, checked before anything
+    runs."""
+    names = [name.strip() for text in options for name in text.split(",")]
+    if "" in names:
+        raise CourseError("--option names an empty improvement: give one of "
+                          f"{', '.join(IMPROVEMENTS)}, or several joined by commas.")
+    if names:
+        improvement(",".join(names))  # an unknown option, by its name
+    models = [m + "".join(f"+{n}" for n in names) for m in dict.fromkeys(models)]
+    for name in models:
         ex.check_model(name)
-    if args.option:  # each model with the improvements: a runner model of its own name
-        improvement(args.option)  # an unknown option is named before anything runs
-        args.models = [f"{m}+{args.option.replace(',', '+')}" for m in args.models]
+    return models
+
+
+def run(args) -> int:
+    if args.jobs < 1:
+        raise CourseError(f"--jobs {args.jobs}: run at least one job at a time (--jobs 1, the "
+                          "default, runs them one after another).")
+    args.models = with_options(args.models, args.option)
+    ex.check_out(args.out, writing=False)
+    check_tier(args.tier, from_environment=True)
     dataset = ex.check_dataset(args.dataset)
     tier = ex.resolve_tier(args.tier, verbose=False)
     seeds = parse_numbers(args.seeds, "seeds")
     splits = ex.check_splits(dataset, tier, parse_numbers(args.splits, "splits")
-                             if args.splits else range(len(ex.load_data(dataset, tier)[1])))
+                             if args.splits is not None
+                             else range(len(ex.load_data(dataset, tier)[1])))
     jobs = ex.grid(args.models, dataset, tier, list(splits), seeds)
     if args.only:
         jobs = select(jobs, parse_only(args.only))
@@ -118,9 +154,10 @@ def run(args) -> int:
 
 
 def report(args) -> int:
+    check_tier(args.tier)
     paths = ex.report(args.out, dataset=args.dataset, tier=args.tier, models=args.models,
-                      splits=args.splits and parse_numbers(args.splits, "splits"),
-                      seeds=args.seeds and parse_numbers(args.seeds, "seeds"))
+                      splits=None if args.splits is None else parse_numbers(args.splits, "splits"),
+                      seeds=None if args.seeds is None else parse_numbers(args.seeds, "seeds"))
     for path in paths:
         if path.name == "comparison.md":
             print(path.read_text())
@@ -134,6 +171,7 @@ def rarity(args) -> int:
     except ValueError:
         raise CourseError(f"--weights {args.weights}: give numbers in [0, 1] joined by commas, "
                           "e.g. 0,0.3,0.7,1.") from None
+    check_tier(args.tier)
     if args.out is None and args.draws is None:
         raise CourseError("give --out (the results folder whose runs to judge) or --draws "
                           "(the seeds of the draws of the data to measure the room on), or both.")
@@ -145,8 +183,15 @@ def rarity(args) -> int:
               "draw's 5 splits (95 % t-interval); the course's own draw is 0.\n")
         if args.out is None:
             return 0
+    if not ex.check_out(args.out, writing=False).is_dir():
+        raise CourseError(f"The results folder {args.out} (--out) does not exist: give the "
+                          "folder of your runs (course-experiments run ... --out FOLDER).")
     results = ex.load_results(args.out, dataset=args.dataset, tier=args.tier)
     tier = args.tier or next((r.job.tier for r in results if r.finished), "laptop")
+    others = sorted({r.job.tier for r in results if r.finished} - {tier})
+    print(f"Runs of {args.dataset} at the {tier} tier in {args.out}"
+          + (f" (it also holds {', '.join(others)}-tier runs: --tier picks them)" if others
+             else "") + ".")
     print("\n".join(sweep_lines(rarity_sweep(results, tier, weights, dataset=args.dataset))))
     print("F: final epoch, mean over the runs; − X: mean paired difference with its 95 % "
           "t-interval over the (split, seed) runs.\n")
@@ -166,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     sub = commands.add_parser("run", help="train the jobs of a grid (skips finished ones)")
     sub.add_argument("models", nargs="+", metavar="MODEL",
-                     help=f"one or more of {', '.join(ex.MODELS)}")
+                     help=f"one or more of {', '.join(ex.MODELS)}; MODEL+OPTION (e.g. "
+                     "sum-gan-aae-fast+spread) is that model with improvement options, as "
+                     "--option makes it")
     sub.add_argument("--dataset", default="synthetic",
                      help=f"{', '.join(ex.DATASETS)}, synthetic@N (the synthetic data drawn "
                      "from seed N: other videos, annotators and splits of the same kind), or an "
@@ -184,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
                      "another in this process)")
     sub.add_argument("--only", help="run only these jobs of the grid: split=K,seed=S "
                      "(either or both, and model=NAME), or index=I, the I-th job")
-    sub.add_argument("--option", help=f"train each model with an improvement: one of "
-                     f"{', '.join(IMPROVEMENTS)}, or several joined by commas; its jobs go "
-                     "under MODEL+OPTION")
+    sub.add_argument("--option", action="append", default=[],
+                     help=f"train each model with an improvement: one of "
+                     f"{', '.join(IMPROVEMENTS)}, or several joined by commas or given as "
+                     "several --option; its jobs go under MODEL+OPTION (options in another "
+                     "order name another model, with jobs of its own)")
     sub = commands.add_parser("report", help="write the comparison table and figures")
     sub.add_argument("--out", type=Path, required=True, help="the results folder")
     sub.add_argument("--dataset", help="only this dataset's results")

@@ -109,6 +109,15 @@ def test_paired_comparison_finds_a_planted_difference_and_not_a_zero_one():
     assert f"{null.needed} pairs" in null.sentence()  # what it would take, from its own spread
 
 
+def test_runs_that_differ_by_the_same_amount_every_time_show_nothing_and_say_why():
+    """Identical runs (as at the smoke tier) have no spread: no interval to print."""
+    same = cmp.paired_comparison(grid_results("a", 0, noise=0) + grid_results("b", 0, noise=0),
+                                 "b", "a")
+    assert not same.exceeds_noise and "inf" not in same.sentence()
+    assert "every difference the same, so no t-interval" in same.sentence()
+    assert "nothing is shown" in same.sentence()
+
+
 def test_pairing_removes_the_split_effect_that_hides_a_difference_between_means():
     effect = np.array([0.0, 20.0, -15.0, 8.0, 30.0])
     a = grid_results("a", 0, split_effect=effect, noise=0.5)

@@ -276,6 +276,9 @@ def test_the_coverage_sentence_compares_video_by_video_not_by_a_fixed_margin():
     table["model"] = _row(np.subtract(untrained, [0.004, 0.0041, 0.0039, 0.004, 0.0042]))
     assert "better than untrained (0.300)" in diagnostics.coverage_sentence(
         table, "model", "untrained")
+    one = {"untrained": _row([0.30]), "model": _row([0.29])}  # one video: its difference
+    assert "better than untrained (0.300)" in diagnostics.coverage_sentence(
+        one, "model", "untrained")
     table["random"] = diagnostics.SelectionRow(35, 0.8, 0.4, 0.4, 0.5)  # made by hand: no videos
     with pytest.raises(CourseError, match="video by video"):
         diagnostics.coverage_sentence(table, "model", "untrained")

@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,9 +19,11 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib import comparison as cmp
 from course_lib import experiments as ex
 from course_lib.diagnostics import score_spread
 from course_lib.evaluation import evaluate
+from course_lib.experiments.report import SMOKE_NOTE
 from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
 
@@ -230,7 +233,8 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     table = (folder / "comparison.md").read_text()
     assert table in printed
     assert f"| {MODEL} | 1 of " in table and "random" in table and "human" in table
-    assert "| F, untrained |" in table and "its untrained model (" in table
+    assert "| F, untrained |" in table and SMOKE_NOTE in table  # not a result to quote
+    assert re.search(r"one run, so nothing is judged; .*its untrained model \d", table)
     header = next(line for line in table.splitlines() if line.startswith("| model |"))
     row = next(line for line in table.splitlines() if line.startswith(f"| {MODEL} |"))
     cells = dict(zip(header.split(" | "), row.split(" | "), strict=True))
@@ -287,6 +291,16 @@ def test_the_report_judges_every_run_by_the_other_way_to_combine_annotators(fini
     gain = np.mean(np.subtract(final_changed, f[final]))
     assert (f"- Under the mean over annotators (TVSum's): {option} − {MODEL} (final epoch "
             f"(label-free)): {gain:+.1f} F points over 2 paired runs") in table
+    # The sentence under the baselines judges by the paired rule, not by the means alone.
+    mine = [r for r in ex.load_results(tmp_path) if r.job.model == MODEL]
+    own = baseline_table(data, splits[0], n_random_trials=trials)
+    sentence = next(line for line in table.splitlines()
+                    if line.startswith(f"- {MODEL}, final epoch ("))
+    for name in ("random", "uniform", "ramp up to end"):
+        paired = cmp.versus_baseline(mine, MODEL, name, {0: own[name].f_score})
+        side = ("is within the noise of" if not paired.exceeds_noise
+                else "beats" if paired.mean > 0 else "trails")
+        assert re.search(rf"{side} [^;]*\b{name} \(", sentence), (name, sentence)
 
 
 HOLDER = """
@@ -370,8 +384,21 @@ def test_a_file_system_without_locks_runs_the_job_unlocked_and_says_so(tmp_path,
     (["run", MODEL, "--only", "seed=7", "--out", "{out}"], "matches no job of the grid"),
     (["run", MODEL, "--only", "index=x", "--out", "{out}"], "--only index 'x' is not a list"),
     (["run", MODEL, "--only", "index=30", "--out", "{out}"], "the grid has 15 jobs"),
-    (["run", MODEL, "--tier", "huge", "--out", "{out}"], "Unknown configuration tier 'huge'"),
+    (["run", MODEL, "--tier", "huge", "--out", "{out}"], "--tier 'huge' is not a tier: use one"),
     (["report", "--out", "{out}"], "holds no job folders"),
+    (["report", "--out", "{out}", "--tier", "lapto"], "--tier 'lapto' is not a tier"),
+    (["rarity", "--out", "{out}"], "does not exist"),
+    # an open range or an empty list is not one split, nor every split
+    (["run", MODEL, "--splits", "0-", "--out", "{out}"], "--splits '0-' is not a list"),
+    (["run", MODEL, "--splits", "", "--out", "{out}"], "--splits '' is not a list"),
+    (["run", MODEL, "--only", "index=0-1", "--out", "{out}"], "give one job's index"),
+    (["run", MODEL, "--jobs", "0", "--out", "{out}"], "--jobs 0: run at least one job"),
+    (["run", MODEL, "--option", "", "--out", "{out}"], "names an empty improvement"),
+    (["run", MODEL, "--option", "dpp,dpp", "--out", "{out}"], "names dpp more than once"),
+    (["run", f"{MODEL}+spread+spread", "--out", "{out}"], "names spread more than once"),
+    (["run", "sum-gan", "--option", "spread", "--out", "{out}"],
+     "sum-gan takes no improvement options: they are options of SUM-GAN-sl and SUM-GAN-AAE"),
+    (["run", "sum-gan+dpp", "--out", "{out}"], "sum-gan takes no improvement options"),
 ])
 def test_bad_input_is_one_clear_message(argv, message, tmp_path, capsys):
     argv = [a.replace("{out}", str(tmp_path / "out")) for a in argv]
@@ -379,6 +406,38 @@ def test_bad_input_is_one_clear_message(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_every_option_counts_and_each_model_runs_once():
+    """``--option dpp --option spread`` asks for both (argparse alone would keep the last)."""
+    from course_lib.experiments_cli import with_options
+
+    assert with_options([MODEL, MODEL], ["dpp", "spread"]) == [f"{MODEL}+dpp+spread"]
+    assert with_options([MODEL], ["dpp, spread"]) == [f"{MODEL}+dpp+spread"]
+    assert with_options([MODEL, "sum-gan"], []) == [MODEL, "sum-gan"]
+
+
+def test_a_results_folder_under_a_file_is_one_clear_message(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    assert main(["run", MODEL, "--tier", "smoke", "--out", str(tmp_path / "afile" / "sub")]) == 1
+    err = capsys.readouterr().err
+    assert "lies under" in err and "a file, not a folder" in err and "Traceback" not in err
+
+
+def test_a_report_of_nothing_asked_for_leaves_the_written_report_alone(finished, tmp_path,
+                                                                       capsys):
+    out, _ = finished
+    shutil.copytree(out / "synthetic", tmp_path / "synthetic")
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    written = {p: p.read_bytes() for p in (tmp_path / "synthetic" / "smoke").glob("comparison*")}
+    capsys.readouterr()
+    for argv, said in ((["--models", "sum-gan-xl"], "--models sum-gan-xl: no job of"),
+                       (["--seeds", "5"], "holds no job of the grid asked for"),
+                       (["--splits", "0-9"], "Split 5, 6, 7, 8, 9 does not exist")):
+        assert main(["report", "--out", str(tmp_path), *argv]) == 1
+        err = capsys.readouterr().err
+        assert said in err, err
+        assert all(p.read_bytes() == content for p, content in written.items())
 
 
 def test_a_real_dataset_that_is_not_downloaded_is_an_error_not_the_synthetic_one(

@@ -121,11 +121,27 @@ def model_color(model: str) -> str:
 
 
 def check_model(name: str) -> Model:
+    """The runner model ``name`` (``MODEL`` or ``MODEL+OPTION+...``), or an error that names
+    what is wrong: an unknown model or option, an option named twice, or options given to a
+    model whose configuration has none (SUM-GAN's, a student's own)."""
     if name not in MODELS:
         raise CourseError(f"Unknown model {name!r}: use one of {', '.join(MODELS)}, each "
                           f"optionally with improvements (+{'+'.join(IMPROVEMENTS)}, e.g. "
                           "sum-gan-sl-fast+dpp).")
-    return MODELS[name]
+    base, *options = name.split("+")
+    if repeated := sorted({o for o in options if options.count(o) > 1}):
+        raise CourseError(f"{name} names {', '.join(repeated)} more than once: name each "
+                          "improvement once.")
+    model = MODELS[name]
+    if options:
+        plain = MODELS[base]
+        trainer = {"trainer": plain.trainer} if plain.trainer else {}
+        has = {f.name for f in fields(plain.method.config("smoke", verbose=False, **trainer))}
+        if not set(dict(model.improvements)) <= has:
+            raise CourseError(f"{base} takes no improvement options: they are options of "
+                              "SUM-GAN-sl and SUM-GAN-AAE (sum-gan-sl, sum-gan-aae and their "
+                              f"-fast trainers); run {base} without +{'+'.join(options)}.")
+    return model
 
 
 # ---------------------------------------------------------------- data
@@ -532,12 +548,24 @@ def run_job(job: Job, out: str | Path, *, method: Method | None = None,
     return load_job(folder)
 
 
-def check_out(out: str | Path) -> Path:
-    """The results folder; a file of that name is an error (not a raw one from mkdir)."""
+def check_out(out: str | Path, *, writing: bool = True) -> Path:
+    """The results folder: a file where it or a folder above it should be, or a place that
+    cannot be written, is an error naming the fix, not a traceback from a later mkdir. Only a
+    run (``writing``) makes the folder, where it is missing."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise CourseError(f"The results folder {out} (--out) is a file, not a folder: give a "
-                          "folder (it is created if missing), e.g. --out results/.")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under {existing}, a file"
+        raise CourseError(f"The results folder {out} (--out) {where}, not a folder: give a "
+                          f"folder{' (it is created if missing)' if writing else ''}, e.g. "
+                          "--out results/.")
+    if writing:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CourseError(f"The results folder {out} (--out) cannot be made: "
+                              f"{error.strerror}. Give a folder you can write, e.g. "
+                              "--out results/.") from None
     return out
 
 

@@ -29,6 +29,7 @@ from course_lib.experiments.jobs import (
     _read_json,
     _write_text,
     check_out,
+    check_splits,
     dataset_folder,
     has_annotations,
     load_data,
@@ -84,9 +85,11 @@ def f_per_epoch_figure(results: Sequence[JobResult],
 
 
 def per_split_figure(results: Sequence[JobResult],
-                     baselines: Mapping[int, Mapping[str, float]] | None = None):
+                     baselines: Mapping[int, Mapping[str, float]] | None = None,
+                     where: str = ""):
     """One panel per split: each model's F per epoch (mean over seeds, band = their range),
-    with that split's ``baselines[split]``: how much the split alone moves the numbers."""
+    with that split's ``baselines[split]``: how much the split alone moves the numbers.
+    ``where`` (e.g. the dataset and tier) begins the title."""
     import matplotlib.pyplot as plt
 
     from course_lib.style import legend_beside, whole_epochs
@@ -108,8 +111,9 @@ def per_split_figure(results: Sequence[JobResult],
     handles, labels = axes[0][-1].get_legend_handles_labels()
     legend_beside(fig, handles, labels)
     several = len({r.job.seed for r in results if r.finished}) > 1
-    fig.suptitle("F per epoch on each split (" + ("mean over seeds, band = range over seeds)"
-                                                  if several else "one seed: no band)"))
+    fig.suptitle(f"{where}F per epoch on each split ("
+                 + ("mean over seeds, band = range over seeds)" if several
+                    else "one seed: no band)"))
     fig.tight_layout()
     return fig
 
@@ -141,6 +145,8 @@ def _report_data(dataset: str, tier: str, results: Sequence[JobResult]):
         return None, [], f"No baselines: {error}"
     if not has_annotations(data, data.keys()):
         return None, [], NO_F_SCORE.format(data.source) + " No baselines either: they are F-scores."
+    if not results:
+        return None, [], "No baselines yet: no job of this grid has finished."
     used = {_read_json(r.folder / "config.json")["data"]["fingerprint"] for r in results}
     if used != {data.fingerprint()}:
         return None, [], ("No baselines: the jobs were trained on other data than the current "
@@ -186,7 +192,6 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
     compared under it too (default: each ``MODEL+OPTION`` with its ``MODEL`` where they share two
     runs or more).
     """
-    from course_lib.summary_plots import versus_baselines
 
     if not finished:
         return []
@@ -226,10 +231,9 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
                    for r in mine for epoch in (r.selections[comparison.FINAL][0], 0)]
         lines.append(f"| {model} | {final:.1f} | {untrained:.1f} | {versus} | "
                      f"{np.mean(stretch[::2]):.2f} | {np.mean(stretch[1::2]):.2f} |")
-        sentences.append("- " + versus_baselines(
-            f"{model}, final epoch", final,
-            {**{b: baselines[b] for b in TRIVIAL_BASELINES if b in baselines},
-             "its untrained model": untrained}))
+        sentences.append("- " + paired_sentence(runs, model, {
+            b: {k: tables[k][b].f_score for k in used} for b in TRIVIAL_BASELINES
+            if b in baselines}))
     if pairs is None:  # as the main report: models that share two runs or more
         runs_of = comparison.f_by_run(rescored_runs, comparison.FINAL)
         pairs = [(m, m.split("+")[0]) for m in models if "+" in m and m.split("+")[0] in models
@@ -241,6 +245,33 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
             f"{number_ranges(used)}): {shown}.", "", *sentences, *compared, ""]
 
 
+def paired_sentence(results: Sequence[JobResult], model: str,
+                    per_split: Mapping[str, Mapping[int, float]]) -> str:
+    """``model``'s final F against each baseline (its F on each split: ``per_split``) and its
+    untrained self, by the report's one rule, paired by (split, seed) run: it beats or trails
+    what the 95 % t-interval of the paired differences puts on one side of 0, and is level
+    with the rest. A mean 0.2 above a baseline is not a win when the runs move by several."""
+    mine = [r for r in results if r.job.model == model]
+    final = float(np.mean([comparison.selected_f(r, comparison.FINAL) for r in mine]))
+    label = f"{model}, final epoch ({final:.1f})"
+    if len(mine) < 2:
+        values = {name: np.mean([v[r.job.split] for r in mine]) for name, v in per_split.items()}
+        values["its untrained model"] = mine[0].f_scores[0]
+        return (f"{label}: one run, so nothing is judged; on its test videos "
+                + ", ".join(f"{name} {v:.1f}" for name, v in values.items()) + ".")
+    compared = {name: comparison.versus_baseline(mine, model, name, values)
+                for name, values in per_split.items()}
+    compared["its untrained model"] = comparison.versus_untrained(mine, model)
+    groups = {"beats": [], "is within the noise of": [], "trails": []}
+    for name, paired in compared.items():
+        side = ("is within the noise of" if not paired.exceeds_noise
+                else "beats" if paired.mean > 0 else "trails")
+        groups[side].append(f"{name} ({final - paired.mean:.1f})")
+    said = [f"{words} {', '.join(names)}" for words, names in groups.items() if names]
+    return (f"{label} " + "; ".join(said) + f" (paired by run over {len(mine)} runs, "
+            "95 % t-interval).")
+
+
 def report(out: str | Path, *, dataset: str | None = None, tier: str | None = None,
            models: Sequence[str] | None = None, splits: Sequence[int] | None = None,
            seeds: Sequence[int] | None = None) -> list[Path]:
@@ -250,24 +281,39 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
     ``splits`` × ``seeds`` (default: the models and seeds found, every split of the data)."""
     import matplotlib.pyplot as plt
 
-    out = check_out(out)
+    out = check_out(out, writing=False)
     found = load_results(out, dataset=dataset, tier=tier)
     if not found:
         where = " ".join(f"--{k} {v}" for k, v in (("dataset", dataset), ("tier", tier)) if v)
         raise CourseError(f"{out} holds no job folders{' for ' + where if where else ''}: run "
                           f"`course-experiments run MODEL --out {out}` first.")
-    written = []
+    held = {r.job.model for r in found}
+    if unknown := [m for m in models or () if m not in held and m not in MODELS]:
+        raise CourseError(f"--models {' '.join(unknown)}: no job of {out} and no model of the "
+                          f"runner has that name; nothing was written. The folder holds "
+                          f"{', '.join(_model_order(held))}.")
+    sections = {}  # every section's grid is checked before any report is replaced
     for ds, tr in sorted({(r.job.dataset, r.job.tier) for r in found}):
         results = [r for r in found if (r.job.dataset, r.job.tier) == (ds, tr)]
         names = _model_order(models or {r.job.model for r in results})
         try:
             grid_splits = list(splits) if splits is not None else list(
                 range(len(load_data(ds, tr)[1])))
+            check_splits(ds, tr, grid_splits)
         except DataError:
             grid_splits = sorted({r.job.split for r in results})
         grid_seeds = list(seeds) if seeds is not None else sorted({r.job.seed for r in results})
-        results = [r for r in results if r.job.model in names and r.job.split in grid_splits
-                   and r.job.seed in grid_seeds]
+        mine = [r for r in results if r.job.model in names and r.job.split in grid_splits
+                and r.job.seed in grid_seeds]
+        if mine:  # a grid of which no job was ever started leaves that section's report alone
+            sections[ds, tr] = names, grid_splits, grid_seeds, mine
+    if not sections:
+        raise CourseError(
+            f"{out} holds no job of the grid asked for (--models, --splits, --seeds); nothing "
+            f"was written. It holds {', '.join(_model_order(held))} with seeds "
+            f"{number_ranges(sorted({r.job.seed for r in found}))}.")
+    written = []
+    for (ds, tr), (names, grid_splits, grid_seeds, results) in sections.items():
         finished = [r for r in results if r.finished]
         absent = missing(out, names, ds, tr, grid_splits, grid_seeds)
         used_splits = sorted({r.job.split for r in finished})
@@ -285,14 +331,23 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
                  or b.startswith("human")}
         if not any(np.isfinite(r.f_scores).any() for r in finished):
             continue  # no annotations (your own videos): no F-score to draw
-        for name, fig in (("f_per_epoch.png", f_per_epoch_figure(finished, shown)),
+        where = f"{ds} ({tr} tier): "  # a figure copied elsewhere keeps what it shows
+        for name, fig in (("f_per_epoch.png", f_per_epoch_figure(
+                              finished, shown, title=f"{where}F per epoch: mean over splits and "
+                              "seeds, band = range over seeds")),
                           ("f_per_split.png", per_split_figure(finished, {
-                              k: {b: t[b].f_score for b in shown} for k, t in tables.items()}))):
+                              k: {b: t[b].f_score for b in shown} for k, t in tables.items()},
+                              where))):
             fig.savefig(tmp := folder / f".{name}.tmp.png", dpi=110, bbox_inches="tight")
             plt.close(fig)
             os.replace(tmp, folder / name)
             written.append(folder / name)
     return written
+
+
+SMOKE_NOTE = ("**The smoke tier is the test suite's:** a few steps on a handful of short videos, "
+              "so that every path runs in seconds. Nothing here has to learn: read no result "
+              "from these numbers (the laptop tier is the smallest that does).")
 
 
 def _number(value: float, fmt: str = ".1f", sd: float = np.nan) -> str:
@@ -308,7 +363,6 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                   other: Sequence[str] = ()) -> list[Path]:
     """The comparison table (markdown and CSV) of one dataset and tier; ``other``: the lines
     that judge the runs by the other way to combine annotators."""
-    from course_lib.summary_plots import versus_baselines
 
     expected = len(splits) * len(seeds)
     rows = {m: summarize([r for r in finished if r.job.model == m]) for m in names}
@@ -331,6 +385,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
              "select too (1: its summary is what segmentation and knapsack give anyway). "
              "s / epoch: median over jobs of the mean seconds per "
              "epoch (with its evaluation; other work on the machine slows it).", "",
+             *([SMOKE_NOTE, ""] if tier == "smoke" else []),
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, row in rows.items():
         lines.append("| " + " | ".join([
@@ -350,8 +405,8 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                   "| baseline | F | Kendall τ | Spearman ρ |", "|---|---|---|---|",
                   *(f"| {b} | {v['f_final_mean']:.1f} | {_number(v['kendall_tau'], '.3f')} | "
                     f"{_number(v['spearman_rho'], '.3f')} |" for b, v in baselines.items()), "",
-                  *("- " + versus_baselines(f"{m}, final epoch", r["f_final_mean"], {
-                      **trivial, "its untrained model": r["f_untrained_mean"]})
+                  *("- " + paired_sentence(finished, m, {
+                      b: {k: tables[k][b].f_score for k in used} for b in trivial})
                     for m, r in rows.items() if r["finished"]), ""]
     elif note:
         lines += [note, ""]
