@@ -215,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                      "sum-gan-aae-fast+spread) is that model with improvement options, as "
                      "--option makes it")
     sub.add_argument("--dataset", default="synthetic",
-                     help=f"{', '.join(ex.DATASETS)}, synthetic@N (the synthetic data drawn "
-                     "from seed N: other videos, annotators and splits of the same kind), or an "
+                     help=f"{', '.join(ex.DATASETS)}, synthetic@N or synthetic-digits@N (the "
+                     "data drawn from seed N: other videos, annotators and splits of the same "
+                     "kind), or an "
                      "h5 file of your own videos written by course-summarize (default: "
                      "synthetic)")
     sub.add_argument("--splits", help="e.g. 0-4 or 0,2 (default: every split)")

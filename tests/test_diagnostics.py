@@ -299,3 +299,15 @@ def test_rows_keep_each_videos_coverage_through_their_means(smoke_data):
     merged = diagnostics.mean_row([row, humans])
     assert merged.coverage_by_video[keys[0]] == pytest.approx(
         (row.coverage_by_video[keys[0]] + humans.coverage_by_video[keys[0]]) / 2)
+
+
+def test_the_constant_overlap_of_videos_that_select_nothing_is_nan_without_a_warning():
+    """Your own short videos may have every shot longer than the budget: nothing selected."""
+    import warnings
+
+    from course_lib.models.summarizer_training import _mean_of_defined
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's nanmean said "Mean of empty slice" here
+        assert np.isnan(_mean_of_defined([float("nan"), float("nan")]))
+        assert _mean_of_defined([0.5, float("nan"), 1.0]) == 0.75

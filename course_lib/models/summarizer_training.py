@@ -151,11 +151,18 @@ def evaluate_model(model, dataset, keys: Sequence[str], on_evaluate: Callable | 
     metrics = {"f_score": evaluate(dataset, scores, keys).mean if annotated else float("nan"),
                "mean_score": float(np.mean([s.mean() for s in scores.values()])),
                "score_spread": score_spread(scores),
-               "constant_overlap": float(np.nanmean([constant_overlap(dataset[k], scores[k])
-                                                     for k in keys]))}
+               "constant_overlap": _mean_of_defined([constant_overlap(dataset[k], scores[k])
+                                                     for k in keys])}
     if on_evaluate is not None:
         on_evaluate(scores, metrics)
     return metrics
+
+
+def _mean_of_defined(values: Sequence[float]) -> float:
+    """The mean of the values that are not NaN, NaN (without NumPy's warning) if none is: a
+    video whose every shot exceeds the budget selects nothing, and has no overlap to count."""
+    defined = [v for v in values if not np.isnan(v)]
+    return float(np.mean(defined)) if defined else float("nan")
 
 
 def check_split(dataset, split) -> tuple[list[str], list[str]]:
