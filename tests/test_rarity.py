@@ -314,7 +314,12 @@ def test_the_rarity_command_prints_the_sweep_and_refuses_bad_weights(runs, capsy
         assert main(["rarity", "--out", str(out), "--weights", bad]) == 1
         assert said in capsys.readouterr().err
     assert main(["rarity", "--out", str(out / "nothing"), "--tier", "smoke"]) == 1
+    assert "results folder" in (err := capsys.readouterr().err) and "does not exist" in err
+    (out / "empty").mkdir()
+    assert main(["rarity", "--out", str(out / "empty"), "--tier", "smoke"]) == 1
     assert "No finished runs" in capsys.readouterr().err
+    assert main(["rarity", "--out", str(out), "--weights", "0.3"]) == 0
+    assert f"Runs of synthetic at the smoke tier in {out}." in capsys.readouterr().out
 
 
 def test_the_sweep_judges_runs_on_the_data_they_were_trained_on(runs, tmp_path, capsys):
