@@ -135,11 +135,12 @@ def run(args) -> int:
     jobs = ex.grid(args.models, dataset, tier, list(splits), seeds)
     if args.only:
         jobs = select(jobs, parse_only(args.only))
-    print(f"{len(jobs)} job(s) of {', '.join(args.models)} on {args.dataset} ({tier} tier) "
+    models = list(dict.fromkeys(j.model for j in jobs))  # those --only kept
+    print(f"{len(jobs)} job(s) of {', '.join(models)} on {args.dataset} ({tier} tier) "
           f"in {args.out}: splits {ex.number_ranges([j.split for j in jobs])}, seeds "
           f"{ex.number_ranges([j.seed for j in jobs])}.")
     # --only keeps a product of models, splits and seeds (or one job): a grid again.
-    grid = (list(dict.fromkeys(j.model for j in jobs)), dataset, tier,
+    grid = (models, dataset, tier,
             sorted({j.split for j in jobs}), sorted({j.seed for j in jobs}), args.out)
     results = ex.run_grid(*grid, jobs=args.jobs)
     done = sum(r.finished for r in results)

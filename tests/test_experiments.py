@@ -182,6 +182,10 @@ def test_only_runs_one_job_of_the_grid(tmp_path, capsys):
     assert main(["run", MODEL, "--tier", "smoke", "--splits", "0-1", "--seeds", "0,1", "--out",
                  str(tmp_path), "--only", "index=3"]) == 0  # model, split, seed order
     assert [r.job for r in ex.load_results(tmp_path)] == [job(split=1), job(split=1, seed=1)]
+    capsys.readouterr()
+    assert main(["run", MODEL, "sum-gan", "--tier", "smoke", "--splits", "1", "--seeds", "0",
+                 "--out", str(tmp_path), "--only", f"model={MODEL}"]) == 0  # finished: skipped
+    assert f"1 job(s) of {MODEL} on synthetic" in capsys.readouterr().out  # not sum-gan's
 
 
 def test_parallel_jobs_give_the_same_results_as_one_after_another(finished, tmp_path):
