@@ -322,6 +322,12 @@ def test_the_runner_trains_on_your_own_h5_as_a_command(own_h5, tmp_path):
     assert "No F-score" in done.stdout
     finished = list((out / "my_videos" / "smoke").glob("*/split0-seed0/result.json"))
     assert len(finished) == 1 and "no annotations" in json.loads(finished[0].read_text())["note"]
+    own_h5.rename(moved := tmp_path / "moved.h5")  # the report still writes, saying why
+    done = subprocess.run([sys.executable, "-m", "course_lib.experiments_cli", "report",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600)
+    moved.rename(own_h5)
+    assert done.returncode == 0, done.stderr
+    assert f"No baselines: The dataset {own_h5} does not exist" in done.stdout
 
 
 def _without_features(tmp_path, own_h5):

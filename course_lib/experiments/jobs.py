@@ -182,8 +182,8 @@ def check_dataset(name: str) -> str:
                           f"({MAKE_OWN_H5}).")
     if not path.is_file():
         problem = "is a folder, not an h5 file" if path.is_dir() else "does not exist"
-        raise CourseError(f"The dataset {name} {problem}: give the h5 file of your own videos "
-                          f"({MAKE_OWN_H5}).")
+        raise DataError(f"The dataset {name} {problem}: give the h5 file of your own videos "
+                        f"({MAKE_OWN_H5}).")
     return key
 
 
