@@ -71,7 +71,7 @@ def parse_only(text: str) -> dict[str, str]:
     return pairs
 
 
-def check_tier(tier: str | None, *, from_environment: bool = False) -> str | None:
+def check_tier(tier: str | None, *, from_environment: bool = False) -> None:
     """``--tier`` as given (or, for ``run``, ``$COURSE_TIER`` when it is not): an unknown name
     is refused with the command line's fix, before anything is read."""
     name, source = tier, "--tier"
@@ -80,7 +80,6 @@ def check_tier(tier: str | None, *, from_environment: bool = False) -> str | Non
     if name is not None and name.strip().lower() not in TIERS:
         raise CourseError(f"{source} {name!r} is not a tier: use one of {', '.join(TIERS)}"
                           + ("." if source == "--tier" else f", or unset {TIER_ENV_VAR}."))
-    return tier
 
 
 def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:

@@ -192,7 +192,6 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
     compared under it too (default: each ``MODEL+OPTION`` with its ``MODEL`` where they share two
     runs or more).
     """
-
     if not finished:
         return []
     other = replace(data, eval_method=OTHER_AGGREGATION[data.eval_method])
@@ -363,7 +362,6 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                   other: Sequence[str] = ()) -> list[Path]:
     """The comparison table (markdown and CSV) of one dataset and tier; ``other``: the lines
     that judge the runs by the other way to combine annotators."""
-
     expected = len(splits) * len(seeds)
     rows = {m: summarize([r for r in finished if r.job.model == m]) for m in names}
     used = sorted(tables)
@@ -399,7 +397,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
     lines.append("")
     lines += paired_report_lines([r for m in names for r in finished if r.job.model == m])
     if baselines:
-        trivial = {b: baselines[b]["f_final_mean"] for b in TRIVIAL_BASELINES if b in baselines}
+        trivial = [b for b in TRIVIAL_BASELINES if b in baselines]
         lines += [f"Baselines on the same test videos (mean over splits "
                   f"{number_ranges(used)}):", "",
                   "| baseline | F | Kendall τ | Spearman ρ |", "|---|---|---|---|",
