@@ -7,8 +7,8 @@ Decodes the video, samples it at 2 frames per second, computes GoogLeNet pool5 f
 benchmark's; ImageNet weights downloaded once) or the weight-free fallback, cuts KTS shots,
 scores them with the model and keeps 15 % of the video by the knapsack. Writes the summary video,
 a storyboard, the scores plot and an h5 file in the eccv16 layout (a folder of videos gives one
-h5 with one group per video). Existing outputs are kept unless --overwrite; every file is written
-whole or not at all, and nothing is written before every video has been read and scored.
+h5 with one group per video). Existing outputs are kept unless --overwrite; nothing is written
+before every video has been read and scored, and then every output is written or none is.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def videos_of(path: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> list[Path]:
     """Check everything, read and score every video, and only then write: a bad file late in a
     folder, or a typo, stops the run before any output exists. If writing stops (Ctrl-C, a full
-    disk), the files and folders this run created are removed, so the same command starts again
-    (files it replaced under --overwrite keep their new version)."""
+    disk), no output is written or replaced and the folders this run made are removed, so the
+    same command starts again (outputs.all_at_once)."""
     from course_lib.video import outputs
 
     if not args.h5_only:
@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> list[Path]:
     if scoring:
         check_features(summarizer, kind, DIMS[kind])
     new_folders = {f for p in everything for f in p.parents if not f.exists()}
-    new_files = [p for p in everything if not p.exists()]
     try:
         outputs.check_outputs(everything, args.overwrite)
         extractor = make_extractor(kind, weights=None if args.random_weights else "imagenet")
@@ -106,14 +105,13 @@ def run(args: argparse.Namespace) -> list[Path]:
             summaries.append(video)
             print(video.describe())
         written = [h5]
-        if scoring:
-            for path, video in zip(videos, summaries, strict=True):
-                written += pl.write_outputs(video, paths[path], overwrite=args.overwrite,
-                                            progress=True).values()
-        outputs.write_h5([video.record for video in summaries], h5, name=args.video.stem)
+        with outputs.all_at_once():
+            if scoring:
+                for path, video in zip(videos, summaries, strict=True):
+                    written += pl.write_outputs(video, paths[path], overwrite=args.overwrite,
+                                                progress=True).values()
+            outputs.write_h5([video.record for video in summaries], h5, name=args.video.stem)
     except BaseException:
-        for path in new_files:
-            path.unlink(missing_ok=True)
         for made in sorted(new_folders, key=lambda f: len(f.parts), reverse=True):
             # the deepest first, and only where the run left nothing in it
             if made.is_dir() and not any(made.iterdir()):
@@ -135,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"course-summarize: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("course-summarize: interrupted; the files this run had created are removed, so "
-              "the same command starts it again.", file=sys.stderr)
+        print("course-summarize: interrupted; no output was written or replaced, so the same "
+              "command starts it again.", file=sys.stderr)
         return 130
     print("wrote:\n" + "\n".join(f"  {p}" for p in written))
     return 0

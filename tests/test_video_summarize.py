@@ -199,8 +199,9 @@ def test_cli_summarizes_a_folder_into_one_h5_with_a_group_per_video(video, tmp_p
 def test_the_cli_reads_every_video_before_it_writes_and_a_stopped_run_leaves_nothing(
         video, tmp_path, monkeypatch, capsys):
     """A bad file late in a folder stops the run before any output exists; Ctrl-C while it
-    writes removes what the run created, its new folders too, so the same command starts again;
-    a budget that is no share of a video is refused before any video is read."""
+    writes leaves no output, its new folders removed, so the same command starts again, and under
+    --overwrite leaves every old output as it was; a budget that is no share of a video is
+    refused before any video is read."""
     path, _ = video
     model_file = tmp_path / "04-sum-gan-sl-smoke-0123abcd.pt"
     save_checkpoint(model_file, {"model": sl.build_sum_gan_sl(
@@ -222,12 +223,16 @@ def test_the_cli_reads_every_video_before_it_writes_and_a_stopped_run_leaves_not
 
     monkeypatch.setattr(outputs, "save_figure", ctrl_c)
     assert main(argv) == 130
-    assert "the files this run had created are removed" in capsys.readouterr().err
+    assert "no output was written or replaced" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     monkeypatch.setattr(outputs, "save_figure", save_figure)
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "a_scores.png", "a_storyboard.png", "a_summary.mp4", "mine.h5"]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["a_scores.png", "a_storyboard.png", "a_summary.mp4", "mine.h5"]
+    monkeypatch.setattr(outputs, "save_figure", ctrl_c)  # the new summary video is written
+    assert main([*argv, "--overwrite", "--budget", "0.3"]) == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # every old one kept
+    monkeypatch.setattr(outputs, "save_figure", save_figure)
     read = []
     monkeypatch.setattr(pipeline, "analyse", lambda *args, **kwargs: read.append(args))
     assert main([*argv, "--overwrite", "--budget", "1.5"]) == 1

@@ -2,7 +2,8 @@
 scores figures, and the h5 file in the eccv16 layout (notebook 07, ``course-summarize``).
 
 Every file is written to a temporary file beside its destination and renamed over it only when
-complete, so an error or Ctrl-C never leaves a half-written file; an existing output is refused
+complete, so an error or Ctrl-C never leaves a half-written file (and, inside
+:func:`all_at_once`, never some outputs replaced and others not); an existing output is refused
 unless ``overwrite`` is set, before any work starts (:func:`check_outputs`).
 """
 
@@ -12,6 +13,7 @@ import os
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,17 +25,51 @@ MAX_SIDE = 1920  # the summary video's longest side: a 4K video's summary is sca
 CODEC = "libx264"  # H.264 in an MP4: what browsers and phones play
 
 
+# The files written inside all_at_once(), waiting to replace their destinations; None outside.
+_pending: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("pending", default=None)
+
+
 @contextmanager
 def atomic(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix, so writers know the format) that replaces
-    ``path`` when the block ends without an error, and is removed otherwise."""
+    ``path`` when the block ends without an error (inside :func:`all_at_once`, when that block
+    ends), and is removed otherwise."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
     try:
         yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if (pending := _pending.get()) is not None:
+        pending.append((tmp, path))
+        return
+    try:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def all_at_once() -> Iterator[None]:
+    """Every file written by :func:`atomic` inside the block replaces its destination only when
+    the whole block succeeds: a run stopped halfway (Ctrl-C, a full disk) leaves every old output
+    as it was, rather than some replaced and some not."""
+    pending: list[tuple[Path, Path]] = []
+    token = _pending.set(pending)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _pending.reset(token)
+    from course_lib.training import deferred_interrupts
+
+    with deferred_interrupts():  # a Ctrl-C now waits until every file is in place
+        for tmp, path in pending:
+            os.replace(tmp, path)
 
 
 def check_outputs(paths: Sequence[Path], overwrite: bool = False) -> None:
