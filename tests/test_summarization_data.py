@@ -63,7 +63,7 @@ def test_reader_gives_typed_validated_records(h5_file):
 
 @pytest.mark.parametrize("key, value, message", [
     ("features", None, "missing key 'features'.*course-data"),
-    ("picks", None, "missing key 'picks'"),
+    ("picks", None, "missing key 'picks'.*course-data summe.*course-summarize FOLDER --h5-only"),
     ("features", np.zeros((7, 8), np.float32), "features.*7.*20 picks"),
     ("n_steps", 19, "'n_steps' is 19 but there are 20 picks"),
     ("user_summary", np.full((3, 300), 0.5, np.float32), "only 0 and 1"),

@@ -251,7 +251,8 @@ def _read_group(group: h5py.Group, source: str, require_features: bool) -> Video
         if required not in group:
             raise _fail(key, source, f"missing key {required!r}.",
                         "The file is not in the eccv16 layout, or it is damaged: download it "
-                        "again (`course-data summe` / `course-data tvsum`).")
+                        "again (`course-data summe` / `course-data tvsum`), or for your own "
+                        "videos make it again (`course-summarize FOLDER --h5-only --out DIR`).")
     picks = get("picks", np.int64)
     n_steps = get("n_steps")
     if n_steps is not None and int(n_steps) != len(picks):
