@@ -13,6 +13,8 @@ each trainer at each learning-rate setting, and prints four tables:
    its higher rates cause the collapse, or only speed it up.
 
 Run:  OMP_NUM_THREADS=1 python benchmarks/collapse_study.py                 (laptop, ~15 min)
+      OMP_NUM_THREADS=1 python benchmarks/collapse_study.py --epochs 20     (both trainers 20
+      epochs, as docs/collapse-study.md measured: 23 min on a shared 2-core CPU)
       python benchmarks/collapse_study.py --tier smoke --seeds 0             (seconds)
 """
 

@@ -12,7 +12,7 @@ from course_lib.models import lstm_autoencoder as ae
 
 
 def test_paper_size_parameter_count_matches_the_reference():
-    # docs/lstm-autoencoder.md: "A PyTorch 2x2048 composite model has about 268.5 M parameters".
+    # README, Configuration tiers: the paper tier's 2x2048 composite model has 268.5 M parameters.
     with torch.device("meta"):
         model = ae.LSTMAutoencoder(4096, 2048, 2, conditional_reconstruction=True,
                                    conditional_future=True)
