@@ -68,7 +68,7 @@ from start 35.2, ramp up to end 40.9, bump at middle 38.8, untrained SUM-GAN 36.
 reference (ridge on the training videos' ``gtscore``, uses the labels) 51.4, human leave-one-out
 55.8; Kendall τ: heuristics ≤ 0.10, untrained −0.03, supervised 0.34, human 0.40. On every split
 humans lead every trivial baseline by at least 9.4 F. Random and uniform sit at 0.67 and 0.58 of
-the human F, below real SumMe's 0.75 (same protocol: 40.5 and 40.6 against 54.3): these
+the human F, below real SumMe's 0.74 and 0.75 (same protocol: 40.2 and 40.6 against 54.3): these
 annotators agree more than SumMe's.
 
 **Why they agree more than SumMe's** (``taste_mix``, chosen on the baselines alone, before any
