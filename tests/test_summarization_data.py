@@ -197,14 +197,38 @@ def test_real_tvsum_supports_rank_correlation_but_not_f_scores():
     with pytest.raises(DataError, match="no user_summary and no change_points"):
         ev.evaluate(data, ev.uniform_scores(data, ["video_1"]))
     scores = sm.read_tvsum_annotator_scores(TVSUM / "ydata-anno.tsv.gz")
+    nameless = sm.SummarizationDataset("tvsum", {k: replace(r, video_name=None) for k, r in
+                                                 data.videos.items()}, "mean", data.source)
     data = sm.with_user_scores(data, scores)
     assert all(r.user_scores.shape == (20, r.n_frames) for r in data)
+    # the standard file's videos are the table's, in order (the downloaded file has no names)
+    by_order = sm.with_user_scores(nameless, scores)
+    assert all(np.array_equal(r.user_scores, data[r.key].user_scores) for r in by_order)
     keys = data.keys()[:3]
     random = ev.evaluate_rank_correlation(data, ev.random_scores(data, keys,
                                                                  np.random.default_rng(0)))
     human = np.mean([ev.human_rank_correlation(
         ev.annotator_step_scores(data[k].user_scores, data[k].picks)) for k in keys], axis=0)
     assert abs(random["kendall_tau"]) < 0.05 and human[0] > 0.1
+
+
+def test_annotator_scores_join_a_feature_file_without_names_in_the_tables_order():
+    """TVSum's feature file names no video: video_i is the table's i-th, checked by frames."""
+    records = {f"video_{i}": sm.VideoRecord(f"video_{i}", n, np.arange(0, n, 15))
+               for i, n in ((1, 60), (2, 90))}
+    data = sm.SummarizationDataset("tvsum", records, "mean", "features.h5")
+    table = {"first": np.full((3, 60), 2.0, np.float32), "second": np.full((3, 90), 4.0,
+                                                                          np.float32)}
+    joined = sm.with_user_scores(data, table)
+    assert [(r.video_name, r.user_scores[0, 0]) for r in joined] == [("first", 2), ("second", 4)]
+    named = sm.SummarizationDataset("tvsum", {k: replace(r, video_name=n) for (k, r), n in zip(
+        records.items(), ["second", "first"], strict=True)}, "mean", "features.h5")
+    with pytest.raises(DataError, match=r"expected \[n_users, n_frames=60\]"):
+        sm.with_user_scores(named, table)  # a name, where there is one, decides
+    swapped = {"second": table["second"], "first": table["first"]}
+    with pytest.raises(DataError, match="video 1, second, has 90 frames, not its 60.*belong "
+                                        "together"):
+        sm.with_user_scores(data, swapped)
 
 
 def test_fingerprint_changes_with_the_data_and_only_with_it():

@@ -778,13 +778,35 @@ def _extract_tvsum_tables(archive: Path, stage: Staging) -> tuple[Path, Path]:
 
 def with_user_scores(dataset: SummarizationDataset,
                      scores_by_name: dict[str, np.ndarray]) -> SummarizationDataset:
-    """A copy of ``dataset`` whose records carry the annotators' raw scores (matched by name)."""
+    """A copy of ``dataset`` whose records carry the annotators' raw scores, matched by name.
+
+    TVSum's feature file names no video (its ``video_name`` is SumMe's only), and its
+    ``video_i`` are the table's videos in order, as that file was made: a record without a name
+    gets the i-th video of the table, checked by its number of frames."""
+    in_order = list(scores_by_name)
     videos = {}
     for key, record in dataset.videos.items():
-        if record.video_name not in scores_by_name:
-            raise DataError(f"{key} ({record.video_name}) of {dataset.source} has no annotator "
-                            "scores in the given table.")
-        videos[key] = validate_record(replace(record, user_scores=scores_by_name[
-            record.video_name]), dataset.source, require_features=False)
+        name = record.video_name
+        if name is None and (index := _video_number(key)) is not None:
+            name = in_order[index - 1] if 0 < index <= len(in_order) else None
+            if name is not None and scores_by_name[name].shape[1] != record.n_frames:
+                raise DataError(
+                    f"{key} of {dataset.source} names no video, and the table's video {index}, "
+                    f"{name}, has {scores_by_name[name].shape[1]} frames, not its "
+                    f"{record.n_frames}: the feature file and the annotation table do not "
+                    "belong together. Download both again (`course-data tvsum`, `course-data "
+                    "tvsum-annotations`).")
+        if name not in scores_by_name:
+            raise DataError(f"{key} ({name}) of {dataset.source} has no annotator scores in the "
+                            "given table.")
+        videos[key] = validate_record(replace(record, video_name=name,
+                                              user_scores=scores_by_name[name]),
+                                      dataset.source, require_features=False)
     return SummarizationDataset(dataset.name, videos, dataset.eval_method, dataset.source)
+
+
+def _video_number(key: str) -> int | None:
+    """7 for ``video_7``; None for a key of another form."""
+    prefix, _, number = key.rpartition("_")
+    return int(number) if prefix == "video" and number.isdigit() else None
 
