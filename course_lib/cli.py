@@ -1,4 +1,4 @@
-"""``course-data``: download the course's data sets, e.g. ``course-data mnist``.
+"""course-data: download the course's data sets, e.g. `course-data mnist`.
 
 A download replaces files already there only once the new ones have arrived whole and passed
 their checks; if it fails or is interrupted (Ctrl-C), the old files stay as they were.
@@ -22,8 +22,9 @@ from course_lib.data.summarization import (
     summarization_dir,
 )
 
-FORCE_HELP = ("install a file that is valid but not the published one (fewer videos than "
-              "published, or another checksum)")
+FORCE_HELP = ("install a file that is valid but not the published one (summe, tvsum: another "
+              "number of videos, features not 1024 wide, or videos without shots or user "
+              "summaries; tvsum-annotations: fewer videos or another checksum)")
 
 
 class Command(NamedTuple):

@@ -112,16 +112,18 @@ def test_failed_download_keeps_existing_file(server, tmp_path):
 
 # ---------------------------------------------------------------- benchmark sets: both or neither
 
-def write_benchmark(path, n_videos: int) -> bytes:
+def write_benchmark(path, n_videos: int, width: int = sm.BENCHMARK_FEATURE_DIM,
+                    annotated: bool = True) -> bytes:
     """A feature file in the eccv16 layout with ``n_videos`` small valid videos; its bytes."""
     rng = np.random.default_rng(n_videos)
     with h5py.File(path, "w") as f:
         for i in range(1, n_videos + 1):
             g = f.create_group(f"video_{i}")
             g["n_frames"], g["picks"] = 60, np.arange(0, 60, 15)
-            g["features"] = rng.random((4, 8)).astype(np.float32)
-            g["change_points"] = np.array([[0, 29], [30, 59]])
-            g["user_summary"] = (rng.random((2, 60)) < 0.3).astype(np.float32)
+            g["features"] = rng.random((4, width)).astype(np.float32)
+            if annotated:
+                g["change_points"] = np.array([[0, 29], [30, 59]])
+                g["user_summary"] = (rng.random((2, 60)) < 0.3).astype(np.float32)
     return path.read_bytes()
 
 
@@ -162,6 +164,11 @@ BAD_MIRRORS = {
         "HTML page"),
     "a valid file with 3 videos": (
         lambda f, s: (write_benchmark(f, 3), write_splits(s, 3)), "holds 3 videos"),
+    "TVSum's 50 videos under SumMe's name": (
+        lambda f, s: (write_benchmark(f, 50), write_splits(s, 50)), "holds 50 videos"),
+    "512-d features": (lambda f, s: write_benchmark(f, 25, width=512), "features 512 wide"),
+    "no shots or user summaries": (lambda f, s: write_benchmark(f, 25, annotated=False),
+                                   "no user summaries or no shots for 25 videos"),
     "the splits answer 404": (lambda f, s: s.unlink(), "404"),
     "an LFS pointer": (
         lambda f, s: f.write_bytes(b"version https://git-lfs.github.com/spec/v1\n"),
@@ -236,7 +243,7 @@ def test_a_failed_rename_puts_the_old_files_back(summe_mirror, monkeypatch):
 
     monkeypatch.setattr(download_module.os, "replace", failing)
     with pytest.raises(OSError, match="disk full"):
-        sm.download_summarization("summe", folder, mirrors=[url], progress=False)
+        sm.download_summarization("summe", folder, mirrors=[url], force=True, progress=False)
     assert snapshot(folder) == before
 
 

@@ -21,11 +21,13 @@ import torch
 
 from course_lib import comparison as cmp
 from course_lib import experiments as ex
+from course_lib.data import summarization as sm
 from course_lib.diagnostics import score_spread
 from course_lib.evaluation import evaluate
 from course_lib.experiments.report import SMOKE_NOTE
 from course_lib.experiments_cli import main
 from course_lib.models import sum_gan_sl as sl
+from tests.test_download import write_benchmark, write_splits
 
 MODEL = "sum-gan-sl-fast"  # the quickest of the family at the smoke tier
 GRID = sys.modules["course_lib.experiments.grid"]  # the package's `grid` is a function
@@ -312,6 +314,7 @@ import sys
 from pathlib import Path
 
 from course_lib import experiments as ex
+from course_lib.data import summarization as sm
 
 with ex._job_lock(Path(sys.argv[1]), "the job"):
     print("locked", flush=True)
@@ -451,6 +454,14 @@ def test_a_real_dataset_that_is_not_downloaded_is_an_error_not_the_synthetic_one
     err = capsys.readouterr().err
     assert "summe benchmark was asked for" in err and "course-data summe" in err
     assert not (tmp_path / "out").exists()
+    folder = sm.summarization_dir()
+    folder.mkdir(parents=True)
+    write_benchmark(sm.feature_file("summe", folder), 25, annotated=False)  # as with --force
+    write_splits(sm.splits_file("summe", folder), 25)
+    assert main(["run", MODEL, "--dataset", "summe", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "has no shots ('change_points') in video_1" in err and "course-data summe" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
 def test_another_draw_of_the_synthetic_data_is_a_dataset_of_its_own(tmp_path, capsys):

@@ -341,6 +341,13 @@ def _without_features(tmp_path, own_h5):
     return sm.write_h5(data, tmp_path / "bare.h5")
 
 
+def _without_shots(tmp_path, own_h5):
+    data = sm.read_h5(own_h5)
+    data.videos = {k: replace(r, change_points=None, n_frame_per_seg=None)
+                   for k, r in data.videos.items()}
+    return sm.write_h5(data, tmp_path / "shotless.h5")
+
+
 def _two_videos(tmp_path, own_h5):
     data = sm.read_h5(own_h5)
     data.videos = {k: data.videos[k] for k in ("video_1", "video_2")}
@@ -364,6 +371,7 @@ BAD_DATASETS = {
     "another layout": (_no_groups, "eccv16 layout"),
     "no features": (_without_features, "has no features"),
     "too few videos": (_two_videos, "at least 3"),
+    "no shots": (_without_shots, "has no shots ('change_points') in video_1"),
 }
 
 

@@ -489,6 +489,7 @@ REMOTE_FILES = {
               RemoteFile("data/splits/tvsum_splits.json", None)),
 }
 EXPECTED_VIDEOS = {"summe": 25, "tvsum": 50}
+BENCHMARK_FEATURE_DIM = 1024  # GoogLeNet pool5, as the eccv16 files hold
 
 
 def summarization_dir() -> Path:
@@ -552,9 +553,10 @@ def download_summarization(name: str, folder: Path | None = None, *,
     ``mirrors`` (or ``$COURSE_SUMMARIZATION_MIRROR``, comma-separated) replace the published
     locations, e.g. a lab server or a local test server. As no checksum is published, the new
     files replace the old ones (both, or neither) only if the reader validates every video, the
-    splits name only those videos, and the file has the published number of videos (``force``
-    accepts fewer). On any failure the files already there stay as they were. Returns the
-    feature file's path.
+    splits name only those videos, and the file is like the published one: its number of videos,
+    1024-d features, shots and user summaries in every video (``force`` accepts a file that
+    differs). On any failure the files already there stay as they were. Returns the feature
+    file's path.
     """
     _check_name(name)
     folder = Path(folder or summarization_dir())
@@ -573,18 +575,31 @@ def download_summarization(name: str, folder: Path | None = None, *,
         except DataError as error:
             raise DataError(f"The downloaded {name} files failed validation, so they were not "
                             f"installed: {error}\n{unchanged}") from error
-        expected = EXPECTED_VIDEOS[name]
-        if len(dataset) < expected and not force:
-            raise DataError(f"The downloaded {name} feature file holds {len(dataset)} videos, the "
-                            f"published one {expected}: it is not the real benchmark, so it was "
-                            f"not installed. {unchanged} (To install it anyway: course-data "
-                            f"{name} --force.)")
+        if (problem := _unlike_the_benchmark(dataset, name)) and not force:
+            raise DataError(f"The downloaded {name} feature file {problem}: it is not the real "
+                            f"benchmark, so it was not installed. {unchanged} (To install it "
+                            f"anyway: course-data {name} --force.)")
         size, digest = features.stat().st_size, md5sum(features)
         stage.commit()
     features_path = feature_file(name, folder)
     if progress:
         print(f"{features_path}: {len(dataset)} videos, {size} bytes, md5 {digest}")
     return features_path
+
+
+def _unlike_the_benchmark(dataset: SummarizationDataset, name: str) -> str | None:
+    """How a validated feature file differs from the published one, or None: its number of
+    videos, their features' width (GoogLeNet pool5's 1024), or shots and user summaries missing
+    (without them no F-score can be computed)."""
+    if len(dataset) != (expected := EXPECTED_VIDEOS[name]):
+        return f"holds {len(dataset)} videos, the published one {expected}"
+    if widths := sorted({r.features.shape[1] for r in dataset} - {BENCHMARK_FEATURE_DIM}):
+        return (f"has features {', '.join(map(str, widths))} wide, the published one "
+                f"{BENCHMARK_FEATURE_DIM} (GoogLeNet pool5)")
+    if bare := [r.key for r in dataset if r.user_summary is None or r.change_points is None]:
+        return (f"has no user summaries or no shots for {len(bare)} videos ({', '.join(bare[:3])}"
+                f"{', ...' if len(bare) > 3 else ''}), so they cannot be scored")
+    return None
 
 
 # ---------------------------------------------------------------- TVSum's raw annotations

@@ -236,6 +236,7 @@ def _own(path: str, modified: int | None):
                         "folder and write its h5 again (`course-summarize VIDEOS_FOLDER "
                         "--h5-only --overwrite --out FOLDER`).")
     feature_kind(data)  # one kind throughout, or an error
+    require_shots(data, MAKE_OWN_H5)
     return data, sm.make_splits(data.keys(), rng=np.random.default_rng(OWN_SPLIT_SEED))
 
 
@@ -254,6 +255,15 @@ def _text(value) -> str:
     """A string member of an h5 group as text (h5py reads it back as bytes)."""
     value = np.asarray(value).item()
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def require_shots(data, remedy: str) -> None:
+    """Refuse, before any training, a file whose videos lack their shots: a summary is chosen
+    shot by shot, so without them no epoch could be evaluated, annotations or not."""
+    if bare := [r.key for r in data if r.change_points is None]:
+        raise DataError(f"{data.source} has no shots ('change_points') in {', '.join(bare[:3])}"
+                        f"{' …' * (len(bare) > 3)}: a summary is chosen shot by shot, so no "
+                        f"model can be evaluated on it; {remedy}.")
 
 
 def has_annotations(data, keys: Iterable[str]) -> bool:
@@ -277,6 +287,7 @@ def _benchmark(dataset: str, path: Path, modified: int | None, table: Path | Non
     except DataError as error:
         raise DataError(f"The {dataset} benchmark was asked for, but it cannot be read: "
                         f"{error}") from None
+    require_shots(data, f"download it again with `course-data {dataset}`")
     if table is not None:  # the annotators' scores, for rank correlation
         try:
             data = sm.with_user_scores(data, sm.validate_tvsum_annotations(
