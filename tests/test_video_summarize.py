@@ -233,6 +233,12 @@ def test_the_cli_reads_every_video_before_it_writes_and_a_stopped_run_leaves_not
     assert main([*argv, "--overwrite", "--budget", "0.3"]) == 130
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # every old one kept
     monkeypatch.setattr(outputs, "save_figure", save_figure)
+    (out / "a_scores.png").unlink()
+    (out / "a_scores.png").mkdir()  # --overwrite replaces files, not a folder in their place
+    assert main([*argv, "--overwrite"]) == 1
+    assert "a_scores.png: a folder where an output file would go" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)  # no temporary file left
+    (out / "a_scores.png").rmdir()
     read = []
     monkeypatch.setattr(pipeline, "analyse", lambda *args, **kwargs: read.append(args))
     assert main([*argv, "--overwrite", "--budget", "1.5"]) == 1

@@ -68,8 +68,12 @@ def all_at_once() -> Iterator[None]:
     from course_lib.training import deferred_interrupts
 
     with deferred_interrupts():  # a Ctrl-C now waits until every file is in place
-        for tmp, path in pending:
-            os.replace(tmp, path)
+        try:
+            for tmp, path in pending:
+                os.replace(tmp, path)
+        finally:
+            for tmp, _ in pending:
+                tmp.unlink(missing_ok=True)
 
 
 def check_outputs(paths: Sequence[Path], overwrite: bool = False) -> None:
@@ -88,10 +92,13 @@ def check_outputs(paths: Sequence[Path], overwrite: bool = False) -> None:
             raise VideoError(f"the output folder {folder} cannot be written ({error.strerror}): "
                              "choose another with --out, or give yourself write access."
                              ) from None
+    if folders := [str(p) for p in paths if Path(p).is_dir()]:
+        raise VideoError(f"{', '.join(folders)}: a folder where an output file would go; move it "
+                         "away or choose another --out (--overwrite replaces files only).")
     if existing := [str(p) for p in paths if Path(p).exists()] if not overwrite else []:
-        verb = "exists" if len(existing) == 1 else "exist"
+        verb, them = ("exists", "it") if len(existing) == 1 else ("exist", "them")
         raise VideoError(f"{', '.join(existing)} already {verb}: pass --overwrite (in Python: "
-                         "overwrite=True) to replace them, or choose another --out.")
+                         f"overwrite=True) to replace {them}, or choose another --out.")
 
 
 def even_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
