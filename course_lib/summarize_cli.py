@@ -32,11 +32,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video", type=Path, help="a video file, or a folder of videos")
     parser.add_argument("--model", default=None, help=f"a checkpoint file, a course-experiments "
-                        f"job folder, or one of {', '.join(NOTEBOOK_RUNS)} (the newest finished "
-                        f"checkpoint of that notebook; default {DEFAULT_MODEL})")
+                        f"job folder, or one of {', '.join(NOTEBOOK_RUNS)} (the checkpoint of "
+                        f"notebook 03's, 04's or 05's main run: its first seed, at $COURSE_TIER's "
+                        f"tier first; default {DEFAULT_MODEL})")
     parser.add_argument("--trained-on", default=None, help="the dataset a notebook checkpoint "
-                        "was trained on (default synthetic, the notebooks' default; job folders "
-                        "record it)")
+                        "was trained on: synthetic (the notebooks' default), summe or tvsum; job "
+                        "folders record it")
     parser.add_argument("--budget", type=float, default=BUDGET,
                         help="the summary's share of the video (default 0.15)")
     parser.add_argument("--out", type=Path, default=Path("summaries"),

@@ -11,6 +11,7 @@ from fractions import Fraction
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import torch
 
 from course_lib import evaluation as ev
 from course_lib.config import sum_gan_sl_config
@@ -404,6 +405,32 @@ def _truncated(tmp_path, video):
     return tmp_path / "cut.mp4"
 
 
+def test_a_videos_length_is_its_pictures_when_the_sound_runs_on(tmp_path):
+    """Phones and editors often leave the sound a little longer than the picture: the length
+    (which notebook 07 turns into frame indices) is the video stream's, not the file's."""
+    import av
+
+    path = write_frames(tmp_path / "clip.mp4", np.zeros((30, 32, 32, 3), np.uint8))
+    with av.open(str(path.with_name("sound.mp4")), "w") as container:
+        picture, sound = container.add_stream("libx264", rate=30), container.add_stream("aac",
+                                                                                        rate=8000)
+        picture.height = picture.width = 32
+        picture.pix_fmt = "yuv420p"
+        for _ in range(30):  # 1 s of picture
+            container.mux(picture.encode(av.VideoFrame.from_ndarray(
+                np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+        container.mux(picture.encode())
+        for i in range(24):  # 3 s of sound
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = 8000, 1024 * i
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode())
+    info = decode.probe(path.with_name("sound.mp4"))
+    assert info.has_audio and info.duration == pytest.approx(1.0, abs=0.05)
+    assert decode.probe(path).duration == pytest.approx(1.0, abs=0.05)
+
+
 def _audio_only(tmp_path, video):
     import av
 
@@ -589,19 +616,33 @@ def test_googlenet_weights_that_cannot_be_fetched_name_the_fallback(monkeypatch)
         features.make_extractor("googlenet")
 
 
-def test_a_family_name_finds_the_newest_finished_notebook_checkpoint(video, tmp_path,
-                                                                      monkeypatch, capsys):
+def test_a_family_name_finds_the_notebooks_main_run_not_its_other_runs(video, tmp_path,
+                                                                       monkeypatch, capsys):
+    """Notebooks 04, 05 and 07 save more runs of -sl beside the main one, under the same prefix
+    (seeds, the faithful trainer, the improved model): the newest of them is not the model."""
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+
     path, _ = video
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("COURSE_TIER", "smoke")
     with pytest.raises(VideoError, match="run notebook 04"):
         summarizers.load_summarizer("sum-gan-sl")
     config = sum_gan_sl_config("smoke", verbose=False)
-    file = tmp_path / "checkpoints" / "04-sum-gan-sl-smoke-0123abcd.pt"
-    save_checkpoint(file, {"model": sl.build_sum_gan_sl(config, 0)}, History(finished=True))
-    save_checkpoint(file.with_name("04-sum-gan-sl-smoke-4567cdef.pt"),
-                    {"model": sl.build_sum_gan_sl(config, 1)}, History())  # unfinished
-    assert summarizers.newest_checkpoint("sum-gan-sl") == file
+    data, splits = synthetic_benchmark("smoke")
+    main_run = sl.fit_sum_gan_sl(sl.build_sum_gan_sl(config, 0), config, data,
+                                 splits[config.split], seed=0, live=False)
+    for variant, seed in ((config, 1), (replace(config, dpp_weight=1.0), 0)):  # saved later
+        sl.fit_sum_gan_sl(sl.build_sum_gan_sl(variant, seed), variant, data,
+                          splits[config.split], seed=seed, live=False)
+    files = sorted((tmp_path / "checkpoints").glob("04-sum-gan-sl-smoke-*.pt"),
+                   key=lambda f: f.stat().st_mtime)
+    found = summarizers.main_run_checkpoint("sum-gan-sl")
+    assert len(files) == 3 and found == files[0] != files[-1]
+    loaded = summarizers.load_summarizer("sum-gan-sl").model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in main_run.model.state_dict().items())
+    with pytest.raises(VideoError, match="--trained-on 'SumMe': a notebook trains on one of"):
+        summarizers.load_summarizer("sum-gan-sl", trained_on="SumMe")
     assert main([str(path), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "SUM-GAN-sl (smoke tier)" in out and str(file) in out
+    assert "SUM-GAN-sl (smoke tier)" in out and str(found) in out
     assert (tmp_path / "out" / "clip_summary.mp4").is_file()

@@ -109,7 +109,10 @@ def probe(path: str | Path) -> VideoInfo:
             raise VideoError(f"{path}: its video stream has no frame rate, so it cannot be "
                              f"sampled at {SAMPLE_RATE:g} frames per second. {CFR_FIX}")
         width, height = stream.codec_context.width, stream.codec_context.height
-        duration = float(container.duration / 1e6) if container.duration else 0.0
+        # the picture's own length: a file's (container.duration) is its longest stream's, and
+        # a sound track often runs on past the last frame
+        duration = (float(stream.duration * stream.time_base) if stream.duration
+                    else float(container.duration / 1e6) if container.duration else 0.0)
         has_audio = bool(container.streams.audio)
         announced = int(stream.frames or 0)
         rotation = _rotation(container)

@@ -3,8 +3,8 @@
 
 A model is named by a checkpoint file of the notebooks (``checkpoints/04-sum-gan-sl-laptop-
 <hash>.pt``), a job folder of ``course-experiments`` (or its checkpoint), or a family name
-(``sum-gan``, ``sum-gan-sl``, ``sum-gan-aae``: the newest finished notebook checkpoint of that
-model). The architecture is rebuilt from the job's ``config.json``, or, for a notebook
+(``sum-gan``, ``sum-gan-sl``, ``sum-gan-aae``: the checkpoint of notebook 03's, 04's or 05's
+main run). The architecture is rebuilt from the job's ``config.json``, or, for a notebook
 checkpoint, from the first configuration of the family whose tensors fit it.
 
 Features: a model reads what it was trained on. The SumMe / TVSum files hold GoogLeNet pool5;
@@ -18,7 +18,6 @@ synthetic videos, unless told otherwise (``trained_on``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,6 +34,7 @@ NOTEBOOK_RUNS = {"sum-gan": ("03-sum-gan", "SUM-GAN"),
 # every other dataset (summe, tvsum, yours): googlenet; synthetic-digits' features need each
 # frame's digit, which no extractor of a real video gives
 FEATURES_OF = {"synthetic": "fallback", "synthetic-digits": "digit-recognizer"}
+NOTEBOOK_DATASETS = ("synthetic", "summe", "tvsum")  # what a notebook's DATASET can be
 TIERS = ("smoke", "laptop", "paper")
 
 
@@ -162,40 +162,65 @@ def _from_notebook(path: Path, trained_on: str) -> Summarizer:
                      "a `course-experiments` job folder.")
 
 
-def newest_checkpoint(name: str, folder: Path | None = None) -> Path:
-    """The newest finished notebook checkpoint of ``name`` (``sum-gan``, ``sum-gan-sl``,
-    ``sum-gan-aae``) in the course's checkpoint folder."""
-    from course_lib.training import checkpoint_dir, read_progress
+def main_run_checkpoint(name: str, trained_on: str = "synthetic") -> Path:
+    """The finished checkpoint of the main run of notebook 03, 04 or 05 (``name``: ``sum-gan``,
+    ``sum-gan-sl``, ``sum-gan-aae``): its first seed with the tier's own settings on the default
+    split of ``trained_on``, at ``$COURSE_TIER``'s tier first, then at the others.
 
-    prefix, method = NOTEBOOK_RUNS[name]
-    folder = folder or checkpoint_dir()
-    pattern = re.compile(rf"^{re.escape(prefix)}-({'|'.join(TIERS)})-[0-9a-f]{{8}}\.pt$")
-    found = [p for p in (folder.glob(f"{prefix}-*.pt") if folder.is_dir() else [])
-             if pattern.match(p.name) and (read_progress(p) or {}).get("finished")]
-    if not found:
-        notebook = prefix[:2]
-        raise VideoError(f"no finished {method} checkpoint in {folder}: run notebook {notebook} "
-                         f"(it trains and saves one), or train one job, `course-experiments run "
-                         f"{name} --splits 0 --seeds 0 --out results/`, and pass its folder "
-                         f"(results/synthetic/<tier>/{name}/split0-seed0) with --model.")
-    return max(found, key=lambda p: p.stat().st_mtime)
+    Found by its file name, which hashes exactly those settings (as the notebook's fit made it),
+    because the notebooks save other runs of the same model beside it under the same prefix
+    (more seeds, the faithful trainer, the σ sweep, notebook 07's improved model)."""
+    from course_lib.config import resolve_tier
+    from course_lib.models.summarizer_training import run_settings
+    from course_lib.training import checkpoint_dir, checkpoint_path, read_progress
+
+    prefix, method_name = NOTEBOOK_RUNS[name]
+    method = _family()[method_name]
+    folder = checkpoint_dir()
+    first = resolve_tier(None, verbose=False)
+    for tier in [first] + [t for t in TIERS if t != first]:
+        if not any(folder.glob(f"{prefix}-{tier}-*.pt")):
+            continue  # no run of this tier: no need to make its data
+        config = method.config(tier, verbose=False)
+        data, splits = _notebook_data(trained_on, tier)
+        path = checkpoint_path(prefix, run_settings(config, data, config.seeds[0],
+                                                    splits[config.split].train_keys))
+        if (read_progress(path) or {}).get("finished"):
+            return path
+    raise VideoError(f"no finished checkpoint of notebook {prefix[:2]}'s {method_name} run on "
+                     f"{trained_on} in {folder}: run notebook {prefix[:2]} (it trains and saves "
+                     f"one), or train one job, `course-experiments run {name} --splits 0 --seeds "
+                     f"0 --out results/`, and pass its folder (results/synthetic/<tier>/{name}/"
+                     f"split0-seed0) with --model.")
+
+
+def _notebook_data(dataset: str, tier: str):
+    """The data a notebook trains on when its ``DATASET`` is ``dataset``."""
+    from course_lib.data.summarization import load_benchmark
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+
+    return synthetic_benchmark(tier) if dataset == "synthetic" else load_benchmark(dataset)
 
 
 def load_summarizer(spec: str | Path, *, trained_on: str | None = None) -> Summarizer:
     """The model ``spec`` names (see the module docstring). ``trained_on`` (a dataset name)
     overrides what a notebook checkpoint is assumed to be trained on."""
-    if str(spec) in NOTEBOOK_RUNS:
-        spec = newest_checkpoint(str(spec))
     path = Path(spec)
-    if not path.exists():
-        raise VideoError(f"--model {spec}: no such file or folder, and not one of the names "
-                         f"{', '.join(NOTEBOOK_RUNS)}.")
-    if job := _job_config(path):
+    if job := path.exists() and _job_config(path):
         summarizer = _from_job(job[0], job[1], path)
         if trained_on and trained_on != summarizer.trained_on:
             raise VideoError(f"{job[0]} records that it was trained on {summarizer.trained_on}, "
                              f"not {trained_on}: leave out --trained-on.")
         return summarizer
+    if trained_on is not None and trained_on not in NOTEBOOK_DATASETS:
+        raise VideoError(f"--trained-on {trained_on!r}: a notebook trains on one of "
+                         f"{', '.join(NOTEBOOK_DATASETS)} (its DATASET), so a notebook "
+                         "checkpoint was trained on one of those.")
+    if str(spec) in NOTEBOOK_RUNS:
+        path = main_run_checkpoint(str(spec), trained_on or "synthetic")
+    if not path.exists():
+        raise VideoError(f"--model {spec}: no such file or folder, and not one of the names "
+                         f"{', '.join(NOTEBOOK_RUNS)}.")
     if path.is_dir():
         raise VideoError(f"--model {path} is a folder without a job's config.json: give a "
                          "checkpoint file or a `course-experiments` job folder.")
