@@ -58,6 +58,9 @@ WRONG = {
         (lambda cp, shots, fps: times_loop(cp, shots, fps, chosen=False), "chosen shots only"),
         (lambda cp, shots, fps: times_loop(cp, shots, fps) * fps, "not frames"),
         (lambda cp, shots, fps: times_loop(cp, sorted(shots), fps), "order given"),
+        # a shot ends where the next starts: right until the video's last shot is chosen
+        (lambda cp, shots, fps: np.stack([cp[shots, 0], cp[np.asarray(shots) + 1, 0]], 1) / fps,
+         "IndexError"),
     ],
     "key_frames": [
         (lambda cp, p, s: best_in_shot(cp, p, s, as_position=True), "not positions"),

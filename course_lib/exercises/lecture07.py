@@ -36,7 +36,9 @@ def _shot_inputs():
                               [390, 449]])
     return {"six shots of a 29.97 fps video, three chosen": (change_points, np.array([1, 3, 4]),
                                                              NTSC),
-            "the same, two chosen, the later first": (change_points, np.array([4, 1]), NTSC)}
+            "the same, two chosen, the later first": (change_points, np.array([4, 1]), NTSC),
+            # the video's last shot: no next shot whose start would be its end
+            "the last shot and the first": (change_points, np.array([5, 0]), NTSC)}
 
 
 def _times(change_points, shots, fps, *, end_extra=1, all_shots=False):
