@@ -7,6 +7,7 @@ their checks; if it fails or is interrupted (Ctrl-C), the old files stay as they
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -24,7 +25,8 @@ from course_lib.data.summarization import (
 
 FORCE_HELP = ("install a file that is valid but not the published one (summe, tvsum: another "
               "number of videos, features not 1024 wide, or videos without shots or user "
-              "summaries; tvsum-annotations: fewer videos or another checksum)")
+              "summaries; tvsum-annotations: fewer videos or another checksum; there it also "
+              "downloads again a table that is already here)")
 
 
 class Command(NamedTuple):
@@ -58,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     subcommands = parser.add_subparsers(dest="command", required=True)
     for name, (what, folder, _) in COMMANDS.items():
         sub = subcommands.add_parser(name, help=f"download {what}")
-        sub.add_argument("--dest", type=Path, help=f"folder to save into (default: "
-                         f"{_describe(folder)})")
+        sub.add_argument("--dest", type=_folder, help=f"folder to save into (default: "
+                         f"{_describe(folder)}, where the notebooks and course-experiments look; "
+                         "$COURSE_DATA_DIR moves that)")
         if name in FORCEABLE:
             sub.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = parser.parse_args(argv)
     _, folder, fetch = COMMANDS[args.command]
     options = {"force": True} if getattr(args, "force", False) else {}
+    before = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
         where = fetch(args.dest or folder(), **options)
     except DataError as error:
@@ -74,8 +78,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"course-data {args.command}: interrupted; nothing was changed (the files already "
               "there, if any, are as they were).", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     print(f"Done: {where}")
     return 0
+
+
+# kill, timeout and a closed terminal stop a download as Ctrl-C does, so that it cleans up
+STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _folder(text: str) -> Path:
+    """--dest: ``~`` expanded (a quoted one reaches the program as it is); empty refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name: give a folder, or leave --dest "
+                                         "out for the default")
+    return Path(text).expanduser()
 
 
 def _describe(folder: Callable[[], Path]) -> str:

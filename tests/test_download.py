@@ -3,14 +3,19 @@ downloader, benchmark sets installed both-or-neither, and TVSum's annotations fr
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
 import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 import zipfile
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -102,6 +107,59 @@ def test_all_mirrors_dead_lists_each_mirror(server, tmp_path):
     assert list(tmp_path.glob("payload.bin*")) == []
 
 
+def test_the_advice_fits_the_failure(server, tmp_path):
+    """A server that answers without the file is not a network problem; an unreachable one is."""
+    with pytest.raises(DataError, match="The servers answered, but not with the file") as error:
+        download([server + "missing.bin"], tmp_path / "payload.bin", None, progress=False)
+    assert "network" not in str(error.value)
+    with pytest.raises(DataError, match="Check the network connection"):
+        download([refused_url(), server + "missing.bin"], tmp_path / "payload.bin", None,
+                 progress=False)
+    with pytest.raises(DataError, match="'localhost:8765/a' has no scheme"):
+        download(["localhost:8765/a"], tmp_path / "payload.bin", None, progress=False)
+
+
+def test_a_full_disk_or_an_unwritable_folder_is_this_machines_problem(server, tmp_path,
+                                                                      monkeypatch):
+    tried = []
+
+    def full(url, part, progress):
+        tried.append(url)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(download_module, "_fetch", full)
+    with pytest.raises(DataError, match=r"Cannot write in .*\(No space left on device\): free "
+                                        "some space there") as error:
+        download([server + "payload.bin", server + "again.bin"], tmp_path / "payload.bin", None,
+                 progress=False)
+    assert len(tried) == 1 and "mirror" not in str(error.value)  # no use trying the others
+    monkeypatch.undo()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(download_module.tempfile, "mkstemp", read_only)
+    with pytest.raises(DataError, match="Cannot write in .*Read-only file system.*--dest"):
+        download([server + "payload.bin"], tmp_path / "payload.bin", None, progress=False)
+
+
+def test_a_killed_runs_leftovers_go_and_a_running_ones_stay(server, tmp_path):
+    abandoned = tmp_path / "payload.bin.4194399-x1y2.part"  # above Linux's largest process id
+    running = tmp_path / f"payload.bin.{os.getpid()}-a1b2.part"
+    other = tmp_path / "other.bin.4194399-x1y2.part"
+    for part in (abandoned, running, other):
+        part.write_bytes(b"half")
+    download([server + "payload.bin"], tmp_path / "payload.bin", PAYLOAD_MD5, progress=False)
+    assert not abandoned.exists() and running.exists() and other.exists()
+
+
+def test_a_folder_where_the_file_goes_is_refused_before_downloading(server, tmp_path):
+    (tmp_path / "payload.bin").mkdir()
+    with pytest.raises(DataError, match="payload.bin is a folder, where the downloaded file"):
+        download([server + "payload.bin"], tmp_path / "payload.bin", None, progress=False)
+    assert (tmp_path / "payload.bin").is_dir() and len(list(tmp_path.iterdir())) == 2
+
+
 def test_failed_download_keeps_existing_file(server, tmp_path):
     dest = tmp_path / "payload.bin"
     dest.write_bytes(b"previous")
@@ -186,7 +244,7 @@ def test_a_failed_download_leaves_the_good_files_untouched(case, summe_mirror, c
         mp.setenv(sm.MIRROR_ENV_VAR, url)
         assert run_cli("summe", "--dest", str(folder)) == 1
     message = capsys.readouterr().err
-    assert fragment in message and "unchanged" in message
+    assert fragment in message and "unchanged" in message and ".part" not in message
     assert snapshot(folder) == before  # both old files, and no .part file
 
 
@@ -215,6 +273,56 @@ def test_ctrl_c_during_the_second_file_changes_nothing(summe_mirror, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         sm.download_summarization("summe", folder, mirrors=[url], progress=False)
     assert len(calls) == 2 and snapshot(folder) == before
+
+
+class SlowHandler(QuietHandler):
+    """Announces a large file, sends a little of it, then stalls: a download in progress."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(10 * len(PAYLOAD)))
+        self.end_headers()
+        self.wfile.write(PAYLOAD[:1000])
+        self.wfile.flush()
+        time.sleep(30)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_killed_download_cleans_up_as_ctrl_c_does(sig, summe_mirror):
+    """kill, timeout and a closed terminal send these: the download's files go, the good ones
+    stay, and the command says so."""
+    _, _, _, folder = summe_mirror
+    before = snapshot(folder)
+    slow = ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=slow.serve_forever, args=(0.01,), daemon=True).start()
+    env = {**os.environ, sm.MIRROR_ENV_VAR: f"http://127.0.0.1:{slow.server_address[1]}/"}
+    command = subprocess.Popen([sys.executable, "-m", "course_lib.cli", "summe", "--dest",
+                                str(folder)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        while not list(folder.glob("*.part")):  # the download has started
+            assert command.poll() is None, command.stderr.read()
+            time.sleep(0.05)
+        command.send_signal(getattr(signal, sig))
+        assert command.wait(timeout=60) == 130
+        assert "interrupted; nothing was changed" in command.stderr.read()
+    finally:
+        command.kill()
+        slow.shutdown()
+        slow.server_close()
+    assert snapshot(folder) == before  # no .part file
+
+
+def test_dest_expands_a_quoted_home_and_refuses_an_empty_name(summe_mirror, monkeypatch,
+                                                                capsys):
+    url, features, splits, _ = summe_mirror
+    home = features.parents[3]  # tmp_path
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv(sm.MIRROR_ENV_VAR, url)
+    assert run_cli("summe", "--dest", "~/mine") == 0  # as a quoted "~/mine" arrives
+    assert sm.feature_file("summe", home / "mine").read_bytes() == features.read_bytes()
+    with pytest.raises(SystemExit):
+        run_cli("summe", "--dest", "")
+    assert "an empty folder name" in capsys.readouterr().err
 
 
 def test_ctrl_c_in_the_cli_says_nothing_changed(monkeypatch, capsys):
@@ -279,7 +387,9 @@ def write_release(path, anno: str | bytes | None, info: str | None, *, nested=Tr
     files = {f"data/{sm.TVSUM_INFO_FILE}": info, f"data/{sm.TVSUM_ANNOTATION_FILE}": anno}
     files = {k: v.encode() if isinstance(v, str) else v for k, v in files.items()
              if v is not None}
-    members = {"ydata-tvsum50-v1_1/README": b"readme"}
+    # the release's other zips (videos, ~600 MB) are never opened: this one is not even a zip
+    members = {"ydata-tvsum50-v1_1/README": b"readme",
+               "ydata-tvsum50-v1_1/ydata-tvsum50-video.zip": b"the videos, not read"}
     if nested:
         inner = io.BytesIO()
         with zipfile.ZipFile(inner, "w") as z:
@@ -312,6 +422,20 @@ def test_tvsum_annotations_are_extracted_and_loaded(server, tmp_path, nested, mo
     first = data["video_1"]
     assert first.user_scores.shape == (20, first.n_frames) and first.video_name == "vid00000000"
     np.testing.assert_array_equal(first.picks, np.arange(0, first.n_frames, 15))
+
+
+def test_the_official_table_already_here_is_not_downloaded_again(server, tmp_path, capsys):
+    table = tvsum_table()
+    archive = tmp_path / "served" / "tvsum.tgz"
+    write_release(archive, table, tvsum_info(table))
+    folder, known = tmp_path / "data", hashlib.md5(table.encode()).hexdigest()
+    fetch = partial(sm.download_tvsum_annotations, folder, urls=[server + "tvsum.tgz"], md5=known)
+    installed = fetch(progress=False)
+    archive.unlink()  # the release is gone: only a download would notice
+    assert fetch() == installed and installed.read_text() == table
+    assert "already here, the official table" in capsys.readouterr().out
+    with pytest.raises(DataError, match="404"):
+        fetch(force=True)  # --force downloads it again
 
 
 BAD_RELEASES = {

@@ -10,10 +10,13 @@ no ``.part`` file behind.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
+import re
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -28,6 +31,19 @@ from course_lib.data import DataError
 CHUNK_SIZE = 1 << 20
 TIMEOUT_S = 60
 UNCHANGED = "The files already in {folder} (if any) are unchanged."
+SCHEMES = ("http", "https", "file", "ftp")  # what urllib can fetch
+# Errors of this machine, not of the network: retrying another mirror cannot help.
+LOCAL_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def local_problem(error: BaseException, folder: Path) -> DataError | None:
+    """The error as a clear message when it is this machine's (a full disk, a folder that
+    cannot be written), else None."""
+    if isinstance(error, OSError) and error.errno in LOCAL_ERRORS:
+        return DataError(f"Cannot write in {folder} ({error.strerror}): free some space there, "
+                         "or choose another folder (--dest, or $COURSE_DATA_DIR). "
+                         f"{UNCHANGED.format(folder=folder)}")
+    return None
 
 
 def md5sum(path: Path, *, gunzip: bool = False) -> str:
@@ -69,8 +85,18 @@ class Staging:
 
     def new_file(self, name: str, *, install: bool = True) -> Path:
         """A fresh temporary file in the folder that :meth:`commit` will rename to ``name``
-        (``install=False``: a scratch file, e.g. an archive, deleted with the others)."""
-        handle, temp = tempfile.mkstemp(prefix=f"{name}.", suffix=".part", dir=self.folder)
+        (``install=False``: a scratch file, e.g. an archive, deleted with the others). Its name
+        carries this process's id, so that a later run removes the ones a killed run left."""
+        if install and (self.folder / name).is_dir():
+            raise DataError(f"{self.folder / name} is a folder, where the downloaded file would "
+                            "go: move it away, or choose another folder (--dest). "
+                            f"{UNCHANGED.format(folder=self.folder)}")
+        _remove_abandoned(self.folder, name)
+        try:
+            handle, temp = tempfile.mkstemp(prefix=f"{name}.{os.getpid()}-", suffix=".part",
+                                            dir=self.folder)
+        except OSError as error:
+            raise local_problem(error, self.folder) or error from None
         os.close(handle)
         os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 -> the mode any new file gets
         if install:
@@ -80,17 +106,18 @@ class Staging:
         return Path(temp)
 
     def fetch(self, urls: Sequence[str], name: str, md5: str | None, *, install: bool = True,
-              progress: bool = True) -> Path:
+              progress: bool = True, by_hand: str | None = None) -> Path:
         """Download ``name`` from the first of ``urls`` that delivers it whole (and with the
-        right MD5) into a temporary file; returns that file for the caller to validate."""
-        if schemeless := [u for u in urls if not urllib.parse.urlsplit(u).scheme]:
+        right MD5) into a temporary file; returns that file for the caller to validate.
+        ``by_hand``: what to do with a copy fetched by hand, if not to save it as ``name``."""
+        if schemeless := [u for u in urls if urllib.parse.urlsplit(u).scheme not in SCHEMES]:
             raise DataError(
                 f"Cannot download {name}: the URL {schemeless[0]!r} has no scheme. Write it in "
                 f"full, e.g. 'https://{schemeless[0]}' (a mirror set in an environment variable "
                 f"such as $COURSE_SUMMARIZATION_MIRROR too). "
                 f"{UNCHANGED.format(folder=self.folder)}")
         temp = self.new_file(name, install=install)
-        failures = []
+        failures, unreached = [], False
         for url in urls:
             try:
                 _fetch(url, temp, progress)
@@ -99,12 +126,19 @@ class Staging:
                     raise DataError(f"checksum mismatch: expected md5 {md5}, got {got}")
                 return temp
             except (OSError, HTTPException, ValueError) as error:  # DataError is a ValueError
+                if local := local_problem(error, self.folder):
+                    raise local from None
                 failures.append(f"  {url}: {error}")
+                unreached |= isinstance(error, OSError) and not isinstance(
+                    error, urllib.error.HTTPError)
+        advice = ("Check the network connection (or proxy settings), then run the command again"
+                  if unreached else "The servers answered, but not with the file: it may have "
+                  "moved, or a mirror may hold another file")
+        by_hand = by_hand or f"save it as {self.folder / name}"
         raise DataError(
             f"Could not download {name}; every mirror failed:\n" + "\n".join(failures) + "\n"
-            f"{UNCHANGED.format(folder=self.folder)} Check the network connection (or proxy "
-            f"settings), then run the command again; or fetch one of the URLs above by hand and "
-            f"save it as {self.folder / name}.")
+            f"{UNCHANGED.format(folder=self.folder)} {advice}; or fetch one of the URLs above by "
+            f"hand and {by_hand}.")
 
     def commit(self) -> list[Path]:
         """Rename every staged file into place: all of them, or (if a rename fails) none.
@@ -136,6 +170,25 @@ class Staging:
         for temp in [*self.staged.values(), *self.scratch]:
             temp.unlink(missing_ok=True)
         self.staged, self.scratch = {}, []
+
+
+def _remove_abandoned(folder: Path, name: str) -> None:
+    """Delete the ``name`` downloads of runs that were killed (their process is gone) before
+    they could clean up: a kill signal or a closed terminal leaves no time to."""
+    for part in folder.glob(f"{name}.*.part"):
+        found = re.fullmatch(rf"{re.escape(name)}\.(\d+)-\w+\.part", part.name)
+        if found and not _running(int(found.group(1))):
+            part.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process, alive
+        return True
+    return True
 
 
 def _umask() -> int:

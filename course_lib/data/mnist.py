@@ -151,11 +151,13 @@ def download_mnist(
     progress: bool = True,
 ) -> Path:
     """Download the four MNIST files into ``folder``, skipping those already there and intact."""
-    folder = Path(folder or mnist_dir())
+    folder = Path(folder or mnist_dir()).expanduser()
     for name, checksums in MNIST_FILES.items():
         path = folder / name
         if not _is_intact(path, checksums):
             download([mirror + name for mirror in mirrors], path, checksums.gz, progress=progress)
+        elif progress:
+            print(f"{path}: already here and intact (md5 checked), not downloaded again")
     return folder
 
 

@@ -261,5 +261,7 @@ def download_moving_mnist_test(
     """Download the published test file into ``folder`` unless an intact copy is already there."""
     path = Path(folder or moving_mnist_test_path().parent) / "mnist_test_seq.npy"
     if path.exists() and md5sum(path) == md5:
+        if progress:
+            print(f"{path}: already here and intact (md5 checked), not downloaded again")
         return path
     return download(urls, path, md5, progress=progress)

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,7 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from course_lib.data import DataError, data_dir, reference_file
-from course_lib.data.download import Staging, md5sum, staging
+from course_lib.data.download import Staging, local_problem, md5sum, staging
 
 EVAL_METHODS = {"summe": "max", "tvsum": "mean"}
 MIRROR_ENV_VAR = "COURSE_SUMMARIZATION_MIRROR"
@@ -564,6 +563,9 @@ def download_summarization(name: str, folder: Path | None = None, *,
         configured = os.environ.get(MIRROR_ENV_VAR)
         mirrors = configured.split(",") if configured else MIRRORS
     unchanged = f"The files already in {folder} (if any) are unchanged."
+    if progress and feature_file(name, folder).exists():
+        print(f"{feature_file(name, folder)} is already here: downloading it again (no checksum "
+              "is published to compare with), to replace it only if the new file checks out.")
     with staging(folder) as stage:
         features, splits = (
             stage.fetch([m.rstrip("/") + "/" + remote.path for m in mirrors],
@@ -573,8 +575,12 @@ def download_summarization(name: str, folder: Path | None = None, *,
             dataset = _read_h5(features, name, True, None, advice=False)
             load_splits(splits, dataset)
         except DataError as error:
+            message = str(error).strip()
+            for temp, remote in zip((features, splits), REMOTE_FILES[name], strict=True):
+                message = message.replace(str(temp), Path(remote.path).name)  # not its .part
             raise DataError(f"The downloaded {name} files failed validation, so they were not "
-                            f"installed: {error}\n{unchanged}") from error
+                            f"installed: {message}\n{unchanged} Run the command again; if it "
+                            "fails the same way, the mirror serves a damaged file.") from error
         if (problem := _unlike_the_benchmark(dataset, name)) and not force:
             raise DataError(f"The downloaded {name} feature file {problem}: it is not the real "
                             f"benchmark, so it was not installed. {unchanged} (To install it "
@@ -664,8 +670,8 @@ def validate_tvsum_annotations(table: dict[str, np.ndarray], source: str, *,
     expected = EXPECTED_VIDEOS["tvsum"]
     if len(table) < expected and not force:
         raise DataError(f"{source} holds {len(table)} videos, the published TVSum annotations "
-                        f"{expected}: it is not the real file (pass force=True, or --force, to "
-                        "use it anyway).")
+                        f"{expected}: it is not the real file (to install it anyway: course-data "
+                        "tvsum-annotations --force).")
     low, high = TVSUM_SCORES
     for video, scores in table.items():
         if len(scores) != TVSUM_ANNOTATORS:
@@ -726,10 +732,19 @@ def download_tvsum_annotations(folder: Path | None = None, *,
     accepts another MD5 or fewer videos). Returns the annotation table's path.
     """
     folder = Path(folder or summarization_dir())
+    installed = folder / TVSUM_ANNOTATION_FILE
+    if (not force and md5 is not None and installed.is_file()
+            and (folder / TVSUM_INFO_FILE).is_file() and md5sum(installed) == md5):
+        if progress:
+            print(f"{installed}: already here, the official table (md5 {md5}), so the release "
+                  "(~641 MB) is not downloaded again; --force downloads it again.")
+        return installed
     unchanged = f"The files already in {folder} (if any) are unchanged."
     with staging(folder) as stage:
         archive = stage.fetch(urls, "tvsum50_ver_1_1.tgz", None, install=False,
-                              progress=progress)
+                              progress=progress,
+                              by_hand=f"put {TVSUM_ANNOTATION_FILE} and {TVSUM_INFO_FILE}, from "
+                                      f"the data zip inside it, in {folder}")
         anno, info = _extract_tvsum_tables(archive, stage)
         archive.unlink()  # 641 MB that are no longer needed
         try:
@@ -774,15 +789,21 @@ def _extract_tvsum_tables(archive: Path, stage: Staging) -> tuple[Path, Path]:
                     continue
                 if base in wanted:
                     take(member.name, tar.extractfile(member))
-                elif base.endswith(".zip") and "data" in base:
-                    with tempfile.TemporaryFile() as inner:
-                        shutil.copyfileobj(tar.extractfile(member), inner)
-                        with zipfile.ZipFile(inner) as data_zip:
-                            for name in data_zip.namelist():
-                                if name.rsplit("/", 1)[-1] in wanted:
-                                    with data_zip.open(name) as stream:
-                                        take(name, stream)
+                elif base.endswith("-data.zip"):  # not the videos' zip (ydata-tvsum50-video.zip)
+                    inner = stage.new_file(base, install=False)  # beside the archive, not in /tmp
+                    with open(inner, "wb") as out:
+                        shutil.copyfileobj(tar.extractfile(member), out)
+                    with zipfile.ZipFile(inner) as data_zip:
+                        for name in data_zip.namelist():
+                            if name.rsplit("/", 1)[-1] in wanted:
+                                with data_zip.open(name) as stream:
+                                    take(name, stream)
+                    inner.unlink()
+                if all(wanted.values()):
+                    break
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as error:
+        if local := local_problem(error, stage.folder):
+            raise local from error
         raise DataError(f"The downloaded TVSum archive is not a readable .tgz ({error}); the "
                         "server may have sent something else. Nothing was installed.") from error
     if missing := [name for name, path in wanted.items() if path is None]:
