@@ -19,7 +19,7 @@ from pathlib import Path
 
 from course_lib.errors import CourseError
 from course_lib.evaluation import BUDGET
-from course_lib.video import VideoError
+from course_lib.video import VideoError, decode
 from course_lib.video import pipeline as pl
 from course_lib.video.features import DIMS, KINDS, make_extractor
 from course_lib.video.summarizers import NOTEBOOK_RUNS, check_features, load_summarizer
@@ -84,9 +84,12 @@ def run(args: argparse.Namespace) -> list[Path]:
     for p in paths.values():
         p.pop("h5")
     everything = [h5] + [q for p in paths.values() for q in p.values()]
-    if len(set(everything)) < len(everything):
-        raise VideoError("two videos of the folder have the same name before their suffix, so "
-                         "their outputs would collide: rename one.")
+    stems: dict[str, list[str]] = {}
+    for video in videos:
+        stems.setdefault(video.stem, []).append(video.name)
+    if clashes := [names for names in stems.values() if len(names) > 1]:
+        raise VideoError(f"{' and '.join(clashes[0])} have the same name before their suffix, "
+                         "so their outputs would collide: rename one.")
     if kind not in KINDS:
         raise VideoError(f"unknown features {kind!r}: choose one of {', '.join(KINDS)}.")
     if args.random_weights and kind != "googlenet":
@@ -94,6 +97,8 @@ def run(args: argparse.Namespace) -> list[Path]:
                          "none: leave it out, or add --features googlenet.")
     if scoring:
         check_features(summarizer, kind, DIMS[kind])
+    for video in videos:  # a missing or broken file is said before the features' banner
+        decode.probe(video)
     new_folders = {f for p in everything for f in p.parents if not f.exists()}
     try:
         outputs.check_outputs(everything, args.overwrite)

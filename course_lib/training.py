@@ -282,8 +282,9 @@ def _read_payload(path: Path) -> dict[str, Any]:
                           "Run `git lfs pull` to download it, or delete the pointer file and "
                           "the run trains from scratch.")
     if not zipfile.is_zipfile(path):
-        raise _unreadable(path, "is damaged or truncated (not a complete PyTorch archive)",
-                          _DAMAGED_FIX)
+        raise _unreadable(path, "is damaged or truncated (not a complete PyTorch archive)"
+                          if head.startswith(b"PK") else "is not a PyTorch archive (another "
+                          "kind of file, or damaged)", _DAMAGED_FIX)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:

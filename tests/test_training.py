@@ -445,7 +445,7 @@ def _write(kind, path):
         training.save_checkpoint(path, {"encoder": torch.nn.Linear(3, 1)}, training.History())
 
 
-DAMAGED = {"empty": "is empty", "garbage": "damaged or truncated",
+DAMAGED = {"empty": "is empty", "garbage": "is not a PyTorch archive",
            "truncated": "damaged or truncated", "git-lfs pointer": "git-LFS pointer"}
 FOREIGN = {"no history": "lacks the model state or the training history",
            "other objects": "objects other than tensors",

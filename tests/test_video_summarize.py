@@ -197,6 +197,22 @@ def test_cli_summarizes_a_folder_into_one_h5_with_a_group_per_video(video, tmp_p
                  "--overwrite"]) == 0
 
 
+def test_a_bad_file_is_said_before_the_features_banner_and_clashing_names_are_named(
+        video, tmp_path, capsys):
+    path, _ = video
+    assert main([str(tmp_path / "nothere.mp4"), "--h5-only", "--features", "fallback"]) == 1
+    said = capsys.readouterr()
+    assert "nothere.mp4 does not exist" in said.err
+    assert "fallback features" not in said.out + said.err
+    folder = tmp_path / "clash"
+    folder.mkdir()
+    for name in ("a.mp4", "a.MOV"):
+        (folder / name).write_bytes(path.read_bytes())
+    assert main([str(folder), "--h5-only", "--features", "fallback", "--out",
+                 str(tmp_path / "out")]) == 1
+    assert "a.MOV and a.mp4 have the same name before their suffix" in capsys.readouterr().err
+
+
 def test_the_cli_reads_every_video_before_it_writes_and_a_stopped_run_leaves_nothing(
         video, tmp_path, monkeypatch, capsys):
     """A bad file late in a folder stops the run before any output exists; Ctrl-C while it
@@ -259,6 +275,7 @@ def test_a_model_file_that_is_no_checkpoint_is_named_without_advice_to_delete_it
                                          r"saved") as refused:
         summarizers.load_summarizer(given)
     assert "delete" not in str(refused.value)
+    assert "damaged or truncated" not in str(refused.value)  # it was never a checkpoint
 
 
 def test_the_h5_of_your_videos_trains_a_model_of_the_family(video, tmp_path):

@@ -27,8 +27,9 @@ from course_lib.video import VideoError
 SAMPLE_RATE = 2.0  # sampled frames per second, as in the benchmark's features
 MIN_STEPS = 2  # sampled frames a summarizer needs (it selects among them)
 VFR_TOLERANCE = 1.5  # frame durations a frame's time may stray from index / fps
-CFR_FIX = ("Re-encode it at a constant frame rate first, e.g. `ffmpeg -i IN -fps_mode cfr OUT.mp4` "
-           "(or a video editor's 'constant frame rate' export).")
+CFR_FIX = ("Re-encode it at a constant frame rate first: with the ffmpeg program (installed "
+           "apart from the course), `ffmpeg -i IN -fps_mode cfr OUT.mp4`, or a video editor's "
+           "'constant frame rate' export.")
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ DIMS = {"googlenet": 1024, "fallback": 1024}
 FALLBACK_CANVAS = 64  # the synthetic dataset's frame size
 FALLBACK_WARNING = ("*** fallback features: NOT the benchmark's GoogLeNet features. The course's "
                     "weight-free spectral features (those of its synthetic videos) are used; "
-                    "only models trained on those (the notebooks' synthetic data) can score "
-                    "them. ***")
+                    "only models trained on those (the notebooks' synthetic data, or an h5 of "
+                    "your videos made with them) can score them. ***")
 OFFLINE_FIX = ("connect to the internet once (PyTorch caches them under ~/.cache/torch), or use "
                "--features fallback (in Python: features='fallback') with a model trained on "
                "the course's synthetic videos")
