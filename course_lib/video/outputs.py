@@ -226,16 +226,23 @@ def storyboard_figure(thumbnails: Sequence[np.ndarray], times: Sequence[float],
 
 
 def scores_figure(video, ax=None):
-    """The model's score per sampled frame over the video, the KTS shots and the selection."""
+    """The model's score per sampled frame over the video, the KTS shots and the selection; a
+    second axis in seconds, the unit of the storyboard and the printed shots. Drawn into ``ax``
+    (a panel of several models' scores), its title is the model's name alone."""
     import matplotlib.pyplot as plt
 
     from course_lib.summary_plots import importance_plot
 
+    title = video.summarizer
     if ax is None:
-        figure, ax = plt.subplots(figsize=(9, 2.6))
-    importance_plot(video.record, video.scores, video.summary, ax=ax,
-                    title=f"{video.info.path.name}: scores of {video.summarizer}, KTS shots "
-                          "(dashed), selected shots (shaded)", label=f"{video.summarizer} score")
+        figure, ax = plt.subplots(figsize=(9, 2.8))
+        title = (f"{video.info.path.name}: scores of {video.summarizer}, KTS shots (dashed), "
+                 "selected shots (shaded)")
+    importance_plot(video.record, video.scores, video.summary, ax=ax, title=title,
+                    label=f"{video.summarizer} score")
+    fps = float(video.info.fps)
+    ax.secondary_xaxis("top", functions=(lambda f: f / fps, lambda t: t * fps)).set_xlabel(
+        "seconds", fontsize="small")
     return ax.figure
 
 
