@@ -518,6 +518,15 @@ def test_portrait_and_rotated_videos_keep_their_shape(model, tmp_path):
     assert first[:40].mean() > 200 and first[56:].mean() < 50  # upright: white half on top
 
 
+def test_a_video_too_large_to_embed_is_named_with_where_to_open_it(video, monkeypatch):
+    path, _ = video
+    page = outputs.videos_html({"original": path})
+    assert "data:video/mp4;base64," in page and "<video" in page
+    monkeypatch.setattr(outputs, "EMBED_LIMIT", path.stat().st_size - 1)
+    page = outputs.videos_html({"original": path})
+    assert "<video" not in page and "too large to embed" in page and str(path) in page
+
+
 def test_a_4k_videos_summary_is_scaled_to_full_hd_with_even_sides():
     assert outputs.even_size(3840, 2160) == (1920, 1080)
     assert outputs.even_size(2160, 3840) == (1080, 1920)

@@ -251,18 +251,21 @@ EMBED_LIMIT = 20 * 2**20  # bytes: a larger video is linked, not copied into the
 
 def videos_html(videos: dict[str, Path], width: int = 320) -> str:
     """HTML5 players side by side, one per ``{title: path}``, each video embedded in the page
-    (so the notebook plays it anywhere) when smaller than 20 MiB, else linked by its path."""
+    (so the notebook plays it anywhere) when at most 20 MiB; a larger one is named, with where
+    to open it, in place of a player (a page cannot load a file by its path on this machine)."""
     import base64
     import html
 
     cells = []
     for title, path in videos.items():
         path = Path(path)
-        if path.stat().st_size <= EMBED_LIMIT:
+        if (size := path.stat().st_size) <= EMBED_LIMIT:
             source = "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode()
+            shown = f'<video controls loop muted width="{width}" src="{source}"></video>'
         else:
-            source = html.escape(str(path))
-        cells.append(f'<figure style="margin:0 12px 0 0"><video controls loop muted '
-                     f'width="{width}" src="{source}"></video><figcaption>{html.escape(title)}'
-                     f"</figcaption></figure>")
+            shown = (f'<div style="width:{width}px;padding:8px;border:1px solid #999">'
+                     f"{size / 2**20:.0f} MiB: too large to embed in the notebook; open "
+                     f"<code>{html.escape(str(path))}</code> in a video player.</div>")
+        cells.append(f'<figure style="margin:0 12px 0 0">{shown}<figcaption>'
+                     f"{html.escape(title)}</figcaption></figure>")
     return f'<div style="display:flex;flex-wrap:wrap">{"".join(cells)}</div>'
