@@ -45,6 +45,7 @@ def best_in_shot(change_points, picks, scores, inclusive=True, as_position=False
 WRONG = {
     "sample_indices": [
         (every_nth, "A fixed stride drifts"),
+        (lambda n, fps: list(range(0, n, 15)), "A fixed stride drifts"),  # "every 15th frame"
         (lambda n, fps: by_time(n, fps), "not down"),
         (lambda n, fps: by_time(n, fps, to_int=lambda x: int(np.round(x))), "np.round"),
         (lambda n, fps: by_time(n, int(fps), to_int=lambda x: math.floor(x + 0.5)),

@@ -72,14 +72,15 @@ def _keys(change_points, picks, scores, *, positions=False, exclusive=False, mid
     return np.asarray(keys)
 
 
+FIXED_STRIDE = ("sample by time: frame round(k · fps / 2). A fixed stride drifts: every 15th "
+                "frame is 2 per second only at exactly 30 fps.")
 SAMPLING = Exercise(
     "07", "sample_indices", _sampling_inputs, sample_indices, dtype="kind", rtol=0, atol=0,
     hint="Return the frame numbers round(k · fps / 2) for k = 0, 1, … (halves rounded up: "
          "np.floor(x + 0.5)) that are below n_frames, as an integer array.",
     mistakes=(
-        Mistake("sample by time: frame round(k · fps / 2). A fixed stride drifts: every 15th "
-                "frame is 2 per second only at exactly 30 fps.",
-                lambda n, fps: np.arange(0, n, round(fps / 2))),
+        Mistake(FIXED_STRIDE, lambda n, fps: np.arange(0, n, round(fps / 2))),
+        Mistake(FIXED_STRIDE, lambda n, fps: np.arange(0, n, 15)),  # the benchmark's "15th"
         Mistake("round to the nearest frame (halves up), not down: 14.985 is frame 15.",
                 lambda n, fps: _sampled(n, fps, rounding=np.floor)),
         Mistake("round halves up (np.floor(x + 0.5)): np.round sends 12.5 to 12 (to even).",
