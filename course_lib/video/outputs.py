@@ -220,6 +220,10 @@ def storyboard_figure(thumbnails: Sequence[np.ndarray], times: Sequence[float],
     for ax, image, t in zip(axes.flat, thumbnails, times, strict=False):
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         ax.set_title(f"{int(t // 60)}:{t % 60:04.1f}", fontsize="small")
+        ax.axis("on")  # a thin frame, so that a white picture keeps its edges on the page
+        ax.set(xticks=[], yticks=[])
+        for spine in ax.spines.values():
+            spine.set(color="0.6", linewidth=0.8)
     figure.suptitle(title)
     figure.tight_layout()
     return figure
