@@ -1,11 +1,12 @@
 """Downloading data files: mirrors tried in order, checked, and installed all together or not at
 all.
 
-Every download goes to a temporary ``<name>.<random>.part`` file in the destination folder (so the
-final rename cannot cross file systems). Only when every file of a set has arrived and passed its
-checks (checksum, "not an HTML page", and the caller's own validation) are they renamed into place,
-together: a failed or interrupted download leaves the files that were there before untouched and
-no ``.part`` file behind.
+Every download goes to a temporary ``<name>.<pid>-<random>.part`` file in the destination folder
+(so the final rename cannot cross file systems). Only when every file of a set has arrived and
+passed its checks (checksum, "not an HTML page", and the caller's own validation) are they renamed
+into place, together: a failed or interrupted download leaves the files that were there before
+untouched and no ``.part`` file behind, and one killed outright (no time to clean up) leaves one
+that the next download of the same file removes, its process being gone.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ LOCAL_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 def local_problem(error: BaseException, folder: Path) -> DataError | None:
     """The error as a clear message when it is this machine's (a full disk, a folder that
     cannot be written), else None."""
-    if isinstance(error, OSError) and error.errno in LOCAL_ERRORS:
-        return DataError(f"Cannot write in {folder} ({error.strerror}): free some space there, "
-                         "or choose another folder (--dest, or $COURSE_DATA_DIR). "
-                         f"{UNCHANGED.format(folder=folder)}")
-    return None
+    if not (isinstance(error, OSError) and error.errno in LOCAL_ERRORS):
+        return None
+    fix = ("free some space there" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+           else "give yourself write access")
+    return DataError(f"Cannot write in {folder} ({error.strerror}): {fix}, or choose another "
+                     f"folder (--dest, or $COURSE_DATA_DIR). {UNCHANGED.format(folder=folder)}")
 
 
 def md5sum(path: Path, *, gunzip: bool = False) -> str:
@@ -187,7 +189,7 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process, alive
-        return True
+        pass
     return True
 
 
