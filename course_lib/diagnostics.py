@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from course_lib.errors import CourseError
-from course_lib.evaluation import centred_unit_rows, evaluate, selected_shots, standard_error
+from course_lib.evaluation import centred_unit_rows, evaluate, noise_halfwidth, selected_shots
 
 if TYPE_CHECKING:
     from course_lib.data.summarization import SummarizationDataset, VideoRecord
@@ -331,9 +331,9 @@ def coverage_sentence(table: Mapping[str, SelectionRow], model: str, untrained: 
     """What the label-free coverage says about ``model``, computed from the table: does its
     summary represent the video better than its untrained self's, random and constant scores'
     and people's? (Lower coverage error: every step is nearer to something chosen.) Paired video
-    by video as notebooks 03-05 pair F: a mean difference no larger than the standard error of
-    the per-video differences is a tie, since a few thousandths between means over five test
-    videos are as often noise as not."""
+    by video as notebooks 03-05 pair F: a mean difference within the 95 % t-interval of the
+    per-video differences is a tie, since a few thousandths between means over five test videos
+    are as often noise as not."""
     m = table[model]
     better, level, worse = [], [], []
     for name in (untrained, random, constant, humans):
@@ -346,11 +346,11 @@ def coverage_sentence(table: Mapping[str, SelectionRow], model: str, untrained: 
                               "but they share no video: make both rows with "
                               "selection_table, selection_row or human_row on the same videos.")
         differences = [m.coverage_by_video[k] - other.coverage_by_video[k] for k in shared]
-        mean, noise = float(np.mean(differences)), standard_error(differences)
+        mean, noise = float(np.mean(differences)), noise_halfwidth(differences)
         noise = noise if np.isfinite(noise) else 0.0  # one video: no noise to measure, as for F
         found = level if abs(mean) <= noise else better if mean < 0 else worse
         found.append(f"{name} ({other.coverage_error:.3f})")
-    noise = "within one standard error of the paired per-video differences"
+    noise = "within the noise (95 % t-interval of the paired per-video differences)"
     parts = ([f"better than {_listed(better)}"] if better else []) + (
         [f"about as well as {_listed(level)}, {noise}"] if level else []) + (
         [f"not as well as {_listed(worse)}"] if worse else [])

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy.stats import kendalltau, rankdata
+from scipy.stats import t as t_distribution
 
 from course_lib.errors import CourseError
 
@@ -741,6 +742,20 @@ def standard_error(values) -> float:
     """The standard error of the mean of ``values`` (sample s.d. / √n; NaN for fewer than 2)."""
     values = np.asarray(values, dtype=np.float64)
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+NOISE_LEVEL = 0.95
+"""The course's one rule for "within the noise": the 95 % t-interval of a mean of paired
+differences includes 0 (notebook 06 explains it and what it assumes)."""
+
+
+def noise_halfwidth(differences) -> float:
+    """Half the width of the 95 % t-interval of the mean of paired ``differences``: a mean
+    difference no larger is within the noise (NaN for fewer than 2). On five test videos it is
+    2.8 standard errors; one standard error would call a third of pure-noise differences a win."""
+    n = len(differences)
+    return (float(t_distribution.ppf((1 + NOISE_LEVEL) / 2, n - 1) * standard_error(differences))
+            if n > 1 else float("nan"))
 
 
 # ---------------------------------------------------------------- the baseline table

@@ -388,27 +388,31 @@ def versus_baselines(name: str, value: float, baselines: Mapping[str, float],
     beats = [b for b in baselines if b not in ties and value > baselines[b]]
     loses = [b for b in baselines if b not in ties and value < baselines[b]]
     plain = fmt.lstrip("+")
-    if each and any(noise[b] > 0 for b in ties):
-        tie_words = f"is within {spread_name} of"
-        listed = {b: f"{baselines[b]:{fmt}} ± {noise[b]:{plain}}" for b in ties}
-        tied = (listed, "s")
+    if each:  # each noisy tie with its own noise; one without noise is plainly a tie
+        exact = [b for b in ties if noise[b] == 0]
+        noisy = [b for b in ties if noise[b] > 0]
+        within = (f"is within {spread_name} of", {b: f"{baselines[b]:{fmt}} ± {noise[b]:{plain}}"
+                                                  for b in noisy}, "s")
     else:
         widest = max((noise[b] for b in ties), default=0.0)
-        tie_words = (f"is within {spread_name} (± {widest:{plain}}) of" if widest > 0
-                     else "ties with")
-        tied = (baselines, fmt)
+        exact, noisy = ([], ties) if widest > 0 else (ties, [])
+        within = (f"is within {spread_name} (± {widest:{plain}}) of", baselines, fmt)
     parts = ([f"beats {_listing(beats, baselines, fmt, 'and')}"] if beats else []) + \
-        ([f"{tie_words} {_listing(ties, *tied, 'and')}"] if ties else []) + \
+        ([f"ties with {_listing(exact, baselines, fmt, 'and')}"] if exact else []) + \
+        ([f"{within[0]} {_listing(noisy, *within[1:], 'and')}"] if noisy else []) + \
         ([f"does not beat {_listing(loses, baselines, fmt, 'or')}"] if loses else [])
     return f"{name} ({mine}) " + "; it ".join(parts) + "."
+
+
+PAIRED_NOISE = "the noise (95 % t-interval of the paired per-video differences)"
 
 
 def one_run_verdicts(label: str, run, dataset, table: Mapping[str, ev.Baseline],
                      seed: int, rules: Sequence[str] | None = None) -> list[str]:
     """One run's F under each selection rule against every row of ``table`` (a
     :func:`~course_lib.evaluation.baseline_table` of its test videos), paired video by video:
-    a difference no larger than the standard error of the per-video differences is a tie (one
-    run on a handful of videos that lands a hair above a baseline has not beaten it). Its
+    a difference within the 95 % t-interval of the per-video differences is a tie (one run on a
+    handful of videos that lands a hair above a baseline has not beaten it). Its
     "untrained ..." row (a mean over seeds) becomes this run's own epoch 0, named for its seed:
     what its training had to improve on. ``rules``: the selection rules to judge (default:
     all)."""
@@ -427,8 +431,8 @@ def seeds_verdicts(label: str, runs: Mapping[int, object], dataset,
     """The mean over seeds of each selection rule's F against every row of ``table`` (its
     "untrained ..." row a mean over the same seeds), paired video by video as
     :func:`one_run_verdicts` pairs one run: each test video's F averaged over the seeds, each
-    seed at the epoch its rule chose; a difference no larger than the standard error of the
-    per-video differences is a tie. The seeds' own spread would not do: three seeds' best test
+    seed at the epoch its rule chose; a difference within the 95 % t-interval of the per-video
+    differences is a tie. The seeds' own spread would not do: three seeds' best test
     epochs can agree to ±0.1 on a few test videos whose F each moves by ten."""
     keys = list(next(iter(table.values())).per_video)
     others = {name: row.per_video for name, row in table.items()}
@@ -456,9 +460,9 @@ def one_run_tau_verdict(label: str, dataset, scores: Mapping[str, np.ndarray],
                         table: Mapping[str, ev.Baseline], untrained: Mapping[str, np.ndarray],
                         seed: int) -> str:
     """``scores``' Kendall τ against every row of ``table`` that has one, paired video by video
-    as :func:`one_run_verdicts` pairs F: a difference within one standard error of the per-video
-    differences is a tie. The "untrained ..." row becomes ``untrained``'s τ (this seed's own
-    untrained model's scores), named for its seed."""
+    as :func:`one_run_verdicts` pairs F: a difference within the 95 % t-interval of the
+    per-video differences is a tie. The "untrained ..." row becomes ``untrained``'s τ (this
+    seed's own untrained model's scores), named for its seed."""
     rows = {name: row.per_video_tau for name, row in table.items() if row.per_video_tau}
     keys = list(next(iter(rows.values())))
 
@@ -498,13 +502,14 @@ def _own_untrained(rows: Mapping[str, object], own, seed: int) -> dict[str, obje
 
 def _paired_verdict(label: str, value: float, mine: Mapping[str, float],
                     others: Mapping[str, Mapping[str, float]], fmt: str) -> str:
-    """:func:`versus_baselines` with each baseline's noise the standard error of its per-video
-    differences from ``mine``."""
+    """:func:`versus_baselines` with each baseline's noise the half-width of the 95 %
+    t-interval of its per-video differences from ``mine`` (:func:`~course_lib.evaluation.
+    noise_halfwidth`)."""
     return versus_baselines(
         label, value, {name: float(np.mean([v[k] for k in mine])) for name, v in others.items()},
-        fmt=fmt, spread={name: ev.standard_error([mine[k] - v[k] for k in mine])
+        fmt=fmt, spread={name: ev.noise_halfwidth([mine[k] - v[k] for k in mine])
                          for name, v in others.items()},
-        spread_name="one standard error of the paired per-video differences")
+        spread_name=PAIRED_NOISE)
 
 
 def result_bars(results: Mapping[str, float], baselines: Mapping[str, float],

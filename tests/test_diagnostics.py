@@ -269,8 +269,8 @@ def test_the_coverage_sentence_compares_video_by_video_not_by_a_fixed_margin():
     # 0.02 better on average, all of it from one video: within the noise of five
     table["model"] = _row(np.subtract(untrained, [0.03, -0.03, 0, 0, 0.1]))
     assert ("it covers the video better than random (0.400) and uniform (0.350); about as well "
-            "as untrained (0.300), within one standard error of the paired per-video "
-            "differences; not as well as humans "
+            "as untrained (0.300), within the noise (95 % t-interval of the paired per-video "
+            "differences); not as well as humans "
             "(0.100).") in diagnostics.coverage_sentence(table, "model", "untrained")
     # 0.004 better on every video: beyond the noise, however small
     table["model"] = _row(np.subtract(untrained, [0.004, 0.0041, 0.0039, 0.004, 0.0042]))

@@ -216,3 +216,9 @@ def test_per_video_rank_correlations_average_to_the_reported_mean_and_give_its_n
     assert mean["kendall_tau"] == pytest.approx(per_video[:, 0].mean())
     assert ev.standard_error([1.0, 3.0]) == pytest.approx(1.0)  # s.d. √2, n 2
     assert np.isnan(ev.standard_error([1.0]))
+    # "within the noise" is the 95 % t-interval: 2.78 standard errors on five values, so that
+    # a pure-noise difference is called a win 1 time in 20, not (at one standard error) 1 in 3
+    five = [0.0, 0.0, 7.0, -0.1, 0.6]  # a "win" that one video carries
+    assert ev.noise_halfwidth(five) == pytest.approx(2.776 * ev.standard_error(five), rel=1e-3)
+    assert np.mean(five) > ev.standard_error(five) and np.mean(five) < ev.noise_halfwidth(five)
+    assert np.isnan(ev.noise_halfwidth([1.0]))
