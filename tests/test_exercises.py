@@ -236,7 +236,7 @@ WRONG = {
         (upsample_stops_at_last_pick, "holds until n_frames"),
         (upsample_shifted, "not one frame later"),
         (lambda s, p, n: np.interp(np.arange(n), p, s).astype(np.float32), "do not interpolate"),
-        (lambda s, p, n: np.repeat(s, 15)[:n], "Return float32 [n_frames]"),
+        (lambda s, p, n: np.repeat(s, 15)[:n], "not even the benchmark's 15"),
         (lambda s, p, n: np.repeat(s, p[1] - p[0])[:n], "not evenly spaced"),
     ],
     "knapsack": [
@@ -256,6 +256,8 @@ WRONG = {
         (lambda s, u: f_student(s, u, pad=False), "pad the shorter summary"),
         (lambda s, u: f_student(s, u, reduce=np.mean), "not their mean"),
         (lambda s, u: f_student(s, u, reduce=np.max), "not their maximum"),
+        # no padding at all: NumPy's broadcast error, then the hint that says what to do
+        (lambda s, u: 200 * (s * u).sum(1) / (s.sum() + u.sum(1)), "Pad the shorter"),
     ],
     "sparsity_loss": [
         (lambda s, sigma: torch.mean(s) - sigma, "take the absolute value"),

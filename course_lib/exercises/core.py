@@ -205,7 +205,7 @@ class Exercise:
         except _WrongStructure as err:
             return False, f"{err} {self.hint}"
         except Exception as err:  # a student's bug: say what and where, never crash the notebook
-            return False, _raised(err)
+            return False, f"{_raised(err)} {self.hint}"
         got = [call.outputs for call in calls]
         problem = self._first_difference(got, self.expected())
         mutated = next((call for call in calls if call.changed), None)

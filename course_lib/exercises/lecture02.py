@@ -98,6 +98,8 @@ def _f_parts(summary, users, *, factor=2.0, scale=100.0, pad=True, guard=True):
     return np.where(overlap > 0, f, 0.0) if guard else f
 
 
+UNEVEN_PICKS = ("the picks are not evenly spaced: use picks[i+1] - picks[i], not a fixed "
+                "stride (not even the benchmark's 15).")
 UPSAMPLE = Exercise(
     "02", "upsample_scores", _upsample_inputs, ev.upsample_scores, dtype="exact",
     hint="Frames picks[i] .. picks[i+1]-1 get scores[i]; the last step holds until n_frames. "
@@ -112,8 +114,8 @@ UPSAMPLE = Exercise(
                 "itself, not one frame later.", lambda s, p, n: _hold(s, p, n, shift=1)),
         Mistake("hold each score (a step function); do not interpolate between picks.",
                 lambda s, p, n: np.interp(np.arange(n), p, s).astype(np.float32)),
-        Mistake("the picks are not evenly spaced: use picks[i+1] - picks[i], not a fixed stride.",
-                lambda s, p, n: np.repeat(s, p[1] - p[0])[:n]),
+        Mistake(UNEVEN_PICKS, lambda s, p, n: np.repeat(s, p[1] - p[0])[:n]),
+        Mistake(UNEVEN_PICKS, lambda s, p, n: np.repeat(s, 15)[:n]),  # "every 15th frame"
         Mistake("each frame takes the score of the last pick at or before it, not the nearest "
                 "pick.", lambda s, p, n: s[np.abs(np.arange(n)[:, None] - p).argmin(axis=1)]),
     ))
