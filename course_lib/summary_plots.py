@@ -43,8 +43,9 @@ def importance_plot(record: VideoRecord, scores: np.ndarray | None = None,
     low, high = min(0.0, float(np.min(scores))), max(1.0, float(np.max(scores)))
     ax.step(record.picks, scores, where="post", color="C0", lw=1.2, label=label)
     if record.change_points is not None:
-        for start in record.change_points[1:, 0]:
-            ax.axvline(start, color="0.6", lw=0.6, ls="--")
+        for i, start in enumerate(record.change_points[1:, 0]):
+            ax.axvline(start, color="0.6", lw=0.6, ls="--",
+                       label="KTS shot boundaries" if i == 0 else None)
     if summary is not None:
         ax.fill_between(np.arange(len(summary)), low, low + (high - low) * summary, step="post",
                         color="C1", alpha=0.3, label="selected shots")
@@ -143,7 +144,8 @@ def video_explorer(dataset: SummarizationDataset, interval: int = 300) -> widget
                                       record.n_frames)
         fig, ax = plt.subplots(figsize=(7, 2.2))
         importance_plot(record, summary=summary, cursor=int(record.picks[t]), ax=ax,
-                        title=f"{record.key}: gtscore, KTS shots, keyshot summary of gtscore")
+                        title=f"{record.key}: gtscore, KTS shots, keyshot summary of gtscore",
+                        label="gtscore")
         curve.value = _png(fig)
         caption.value = f"step {t + 1} of {record.n_steps} = frame {record.picks[t]}"
 
