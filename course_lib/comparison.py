@@ -399,13 +399,26 @@ class Paired:
                          f"difference {POWER:.0%} of the time only from {detectable:.1f} points "
                          f"up; {DIFFERENCE_THAT_MATTERS:g} points would need {self.needed} "
                          "pairs.")
-        if (self.wilcoxon_p < ALPHA) != self.exceeds_noise:
+        at_floor = (self.wilcoxon_floor >= ALPHA
+                    and self.wilcoxon_p <= self.wilcoxon_floor * (1 + 1e-9))
+        if at_floor:  # every difference of one sign: the strongest it can say, no disagreement
+            text += (f" With {self.n} pairs Wilcoxon's test cannot give p below "
+                     f"{self.wilcoxon_floor:.3f}, and it gives that: every difference has the "
+                     "same sign.")
+        elif (self.wilcoxon_p < ALPHA) != self.exceeds_noise:
             text += (f" Wilcoxon's test, which does not assume normal differences, "
                      f"{'finds' if self.wilcoxon_p < ALPHA else 'does not find'} a difference: "
                      "read the verdict with care.")
-        if self.wilcoxon_floor >= ALPHA:
+        elif self.wilcoxon_floor >= ALPHA:
             text += (f" With {self.n} pairs Wilcoxon's test cannot give p below "
                      f"{self.wilcoxon_floor:.3f}.")
+        bootstrap_excludes = bool(self.ci[0] > 0 or self.ci[1] < 0)
+        if bootstrap_excludes and not self.exceeds_noise and not equal:
+            text += (f" The bootstrap interval excludes 0 where the t-interval does not: with "
+                     f"{self.n} pairs it is too narrow (notebook 06, section 4), so it decides "
+                     "nothing.")
+        elif self.exceeds_noise and not bootstrap_excludes:
+            text += " The bootstrap interval includes 0: read the verdict with care."
         return text.strip()
 
 

@@ -133,7 +133,22 @@ def test_few_pairs_say_that_no_test_can_show_much():
     b = grid_results("b", 5, splits=2, seeds=2, seed=1)
     paired = cmp.paired_comparison(a + b, "b", "a")
     assert paired.wilcoxon_floor == pytest.approx(0.125)
-    assert "cannot give p below 0.125" in paired.sentence()
+    assert "cannot give p below 0.125, and it gives that" in paired.sentence()
+    # all of one sign but within the noise: Wilcoxon's smallest p is no disagreement to flag
+    assert "read the verdict with care" not in paired.sentence()
+
+
+def test_a_bootstrap_interval_that_excludes_0_beside_a_t_interval_that_does_not_is_explained():
+    """Five pairs, four well above 0 and one far below: the percentile bootstrap excludes 0, the
+    t-interval (the rule) does not; the sentence says why the bootstrap decides nothing."""
+    a = grid_results("a", 0, splits=5, seeds=1)
+    c = [Result(Job("c", "synthetic", "smoke", r.job.split, r.job.seed), r.f_scores + d)
+         for r, d in zip(a, [3.0, 3.5, 4.0, 4.5, -2.0], strict=True)]
+    paired = cmp.paired_comparison(a + c, "c", "a")
+    assert paired.interval[0] < 0 < paired.interval[1] and paired.ci[0] > 0, paired
+    assert "too narrow (notebook 06, section 4), so it decides nothing" in paired.sentence()
+    same_sign = cmp.paired_comparison(a + grid_results("b", 5, splits=5, seeds=1, seed=1), "b", "a")
+    assert same_sign.exceeds_noise and "too narrow" not in same_sign.sentence()
 
 
 def test_paired_comparison_uses_only_shared_runs_and_says_when_there_are_too_few():

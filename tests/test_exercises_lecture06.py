@@ -74,6 +74,9 @@ WRONG = {
                              if (~np.isnan(row)).sum() > 1])), "not the mean over splits"),
         (sorted_in_place, "changes its argument `f` in place"),
         (lambda f: np.array(flat(f)), "each split weighs equally"),
+        # the seeds' means first: the wrong axis
+        (lambda f: (np.mean([col[~np.isnan(col)].mean() for col in f.T]),
+                    f[~np.isnan(f)].std(ddof=1)), "average each split's seeds (axis=1)"),
     ],
     "bootstrap_ci": [
         (lambda d, n, seed, level: boot(d, n, seed, level, replace=False), "with replacement"),

@@ -26,10 +26,10 @@ def _grid_inputs():
     rng = np.random.default_rng(7)
     f = 40 + np.arange(4)[:, None] * 3.0 + rng.normal(0, 2, (4, 3))
     missing = f.copy()
-    missing[0, 1:] = np.nan  # split 0 has one seed only, split 2 two
-    missing[2, 0] = np.nan
+    missing[0, 1:] = np.nan  # split 0 has one seed only, splits 2 and 3 two
+    missing[2, 0] = missing[3, 2] = np.nan  # and the seeds' columns hold 3, 3 and 2 runs
     return {"[4 splits, 3 seeds], complete": (f,),
-            "[4 splits, 3 seeds], 3 runs missing": (missing,)}
+            "[4 splits, 3 seeds], 4 runs missing": (missing,)}
 
 
 def _bootstrap_inputs():
@@ -82,6 +82,9 @@ MEAN_AND_SPREAD = Exercise(
                 lambda f: (float(np.nanmean(f)), float(np.nanstd(f, ddof=1)))),
         Mistake("the sample standard deviation: ddof=1.",
                 lambda f: (float(_per_split(f).mean()), float(np.nanstd(f)))),
+        Mistake("a split is a row: average each split's seeds (axis=1), not each seed's splits "
+                "(axis=0).", lambda f: (float(np.nanmean(np.nanmean(f, axis=0))),
+                                        float(np.nanstd(f, ddof=1)))),
         Mistake("the spread of all runs, not of the per-split means.",
                 lambda f: (float(_per_split(f).mean()), float(_per_split(f).std(ddof=1)))),
         Mistake("the spread of all runs, not the mean over splits of the sd over seeds.",

@@ -444,10 +444,10 @@ def sweep_sentences(sweep: Sweep) -> list[str]:
         text += (f" The novelty formula (no labels, no training: each shot scored by how few of "
                  f"the video's shots look like it) scores {base[NOVELTY]:.1f}, "
                  f"{abs(found[NOVELTY]):.1f} points {'above' if found[NOVELTY] > 0 else 'below'}"
-                 f" it; the recurrence formula (1 / how many separate times the video shows "
-                 f"what the shot shows, scenes counted as the annotators count them) "
+                 f" the best heuristic; the recurrence formula (1 / how many separate times the "
+                 f"video shows what the shot shows, scenes counted as the annotators count them) "
                  f"{base[RECURRENCE]:.1f}, {abs(found[RECURRENCE]):.1f} points "
-                 f"{'above' if found[RECURRENCE] > 0 else 'below'} it, "
+                 f"{'above' if found[RECURRENCE] > 0 else 'below'} the best heuristic, "
                  f"{base[RECURRENCE_UNTIED]:.1f} with its ties broken at random.")
         for row in (r for r in sweep.rows if r.weight == weight and r.versus):
             said = {name: "its untrained self" if name == "untrained" else name
