@@ -572,8 +572,9 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
     for name, value in (baselines or {}).items():
         baseline_line(axes[0], name, value)
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
-    axes[1].set(xlabel="epoch", ylabel="P(original): original − summary, epoch mean",
-                title="discriminator: does it tell them apart?", ylim=(-1, 1))
+    # the whole possible range: a gap of 0.1 is as small as it looks beside one of 1
+    axes[1].set(xlabel="epoch", ylabel="c(original) − c(summary)",
+                title="discriminator: does it tell them apart? (epoch means)", ylim=(-1, 1))
     axes[1].axhline(0, color="0.4", lw=1.2, ls=":", label="0: cannot tell them apart")
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -747,7 +748,9 @@ def score_history_sentences(key: str, epochs: np.ndarray, scores: np.ndarray) ->
     if last >= FLAT_SPREAD:
         state = f"at least {FLAT_SPREAD}: its scores still vary"
     elif spread[widest] >= FLAT_SPREAD and spread[widest] > WIDENED * spread[0]:
-        state = f"below {FLAT_SPREAD}: flat; the selector selected, then stopped"
+        state = (f"below {FLAT_SPREAD}: flat; training widened the spread the untrained selector "
+                 "already had, then flattened it" if spread[0] >= FLAT_SPREAD else
+                 f"below {FLAT_SPREAD}: flat; the selector selected, then stopped")
     elif spread[0] >= FLAT_SPREAD:
         state = (f"below {FLAT_SPREAD}: flat; training flattened the spread the untrained "
                  "selector had")

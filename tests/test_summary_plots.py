@@ -258,6 +258,18 @@ def test_score_history_sentences_follow_the_scores(smoke_data, flat_after, untra
     assert f"{scores[-1].max():.3f}" in second
 
 
+def test_a_spread_the_untrained_selector_had_is_not_called_selecting(smoke_data):
+    """Untrained scores already above the flat line, widened by training, then flat: training
+    did not create the selection, it widened one and lost it."""
+    data, splits = smoke_data
+    record = data[splits[0].test_keys[0]]
+    epochs, scores = _score_history(record, flat_after=2)
+    scores[0] = 0.3 + 0.1 * (scores[1] - 0.1) / 0.8  # the same order, a spread of 0.1
+    first, _ = sp.score_history_sentences(record.key, epochs, scores)
+    assert "widened the spread the untrained selector already had" in first
+    assert "the selector selected" not in first
+
+
 def test_the_sigma_sweep_draws_this_run_and_the_paper_on_the_same_f_span():
     measured = {"final epoch": {0.1: 30.0, 0.3: 41.7}}
     published = {"SumMe": {0.1: 48.2, 0.3: 47.6}}
