@@ -303,6 +303,11 @@ WRONG = {
         (lambda a, b, c: disc(a, -b, c), "both reconstructions are fakes"),
         (lambda a, b, c: disc(-a, b, c), "the original is real"),
         (lambda a, b, c: disc(a, b, c.detach()), "no gradient reaches `logit_random`"),
+        (lambda a, b, c: -(F.logsigmoid(a) + F.logsigmoid(-b)).mean(), "a fake too"),
+        (lambda a, b, c: (F.binary_cross_entropy_with_logits(a, torch.ones_like(a))
+                          + 0.5 * (F.binary_cross_entropy_with_logits(b, torch.zeros_like(b))
+                                   + F.binary_cross_entropy_with_logits(c, torch.zeros_like(c)))),
+         "counts whole"),
     ],
     # lecture 04
     "least_squares_discriminator_loss": [

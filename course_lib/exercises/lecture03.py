@@ -141,6 +141,12 @@ DISCRIMINATOR = Exercise(
         Mistake("the original is real (label 1): log c(x) = logsigmoid(z), not logsigmoid(-z).",
                 lambda a, b, c: -(F.logsigmoid(-a) + F.logsigmoid(-b)
                                   + F.logsigmoid(-c)).mean()),
+        Mistake("three terms: the reconstruction from random scores, x_p, is a fake too "
+                "(+ log(1 - c(x_p))).",
+                lambda a, b, c: -(F.logsigmoid(a) + F.logsigmoid(-b)).mean()),
+        Mistake("each fake term counts whole: log(1 - c(x_hat)) + log(1 - c(x_p)), not their "
+                "mean.", lambda a, b, c: -(F.logsigmoid(a) + (F.logsigmoid(-b)
+                                                            + F.logsigmoid(-c)) / 2).mean()),
     ))
 
 EXERCISES = [SPARSITY, REPARAMETERIZE, PRIOR, DISCRIMINATOR]
