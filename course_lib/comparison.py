@@ -718,14 +718,21 @@ def what_moves_f(sensitivity_rows: Sequence[Sensitivity],
         lines.append(f"{p}: {' > '.join(ranked)}"
                      + ("  (the same order)" if ranked == order else "  (another order)"))
     lines.append("")
+    # each figure is the mean over models of what the row measures for one model
+    how = {"the epoch": "best test epoch − final",
+           "the seed": "sd over seeds",
+           "the split": "sd over splits, unpaired: with each split's difficulty, which all "
+                        "models share",
+           "the post-processing": "the largest change, net of random scores' own"}
     for what, value in moves.items():
         if not np.isnan(value):
             side = ("more than" if round(value, 1) > round(model_gap, 1) else "less than"
                     if round(value, 1) < round(model_gap, 1) else "as much as")
             # net of random scores' shift: what it moves is how far a model leads random
             whose = "a model's lead over random scores" if what == "the post-processing" else "F"
-            lines.append(f"{what:20s} moves {whose} by {value:4.1f} points on average: {side} "
-                         f"the largest paired difference between two models ({model_gap:.1f}).")
+            lines.append(f"{what:20s} moves {whose} by {value:4.1f} points ({how[what]}; mean "
+                         f"over models): {side} the largest paired difference between two "
+                         f"models ({model_gap:.1f}).")
     return moves, model_gap, lines
 
 

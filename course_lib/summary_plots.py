@@ -962,12 +962,13 @@ def paired_plot(comparisons, ax: plt.Axes | None = None) -> plt.Axes:
     for row, c in enumerate(comparisons):
         for split in splits:
             d = [v for (s, _), v in zip(c.runs, c.differences, strict=True) if s == split]
-            ax.plot(d, row + jitter.uniform(-0.18, 0.18, len(d)), "o", ms=5, alpha=0.7,
-                    color=f"C{splits.index(split) % 10}",
-                    label=f"split {split}" if row == 0 else None)
+            # splits in one colour map, apart from the models' own colours; above the interval
+            ax.plot(d, row + jitter.uniform(-0.18, 0.18, len(d)), "o", ms=5, alpha=0.8,
+                    color=plt.cm.viridis(0.9 * splits.index(split) / max(1, len(splits) - 1)),
+                    label=f"split {split}" if row == 0 else None, zorder=3)
         low, high = c.interval
         ax.errorbar(c.mean, row, xerr=[[c.mean - low], [high - c.mean]], fmt="D", color="k",
-                    mfc="k" if c.exceeds_noise else "white", ms=8, capsize=5, lw=1.8)
+                    mfc="k" if c.exceeds_noise else "white", ms=8, capsize=5, lw=1.8, zorder=2)
     ax.plot([], [], "D", color="k", mfc="k", ms=8,
             label=f"mean, {1 - ALPHA:.0%} t-interval excludes 0")
     ax.plot([], [], "D", color="k", mfc="white", ms=8, label="mean, interval includes 0")
