@@ -263,6 +263,11 @@ def test_run_variant_trains_the_base_model_with_only_the_change_under_its_own_na
     assert np.array_equal(again.f_scores, run.f_scores)  # loaded, not trained again
     with pytest.raises(CourseError, match="name of its own"):
         xp.run_variant("sum-gan", "sum-gan-sl", "synthetic", "smoke", [0], [0], tmp_path)
+    for overrides, said in (({}, "no overrides, build or fit"),
+                            ({"sigma": base.sigma}, "are sum-gan-sl's own values")):
+        with pytest.raises(CourseError, match=f"changes nothing of sum-gan-sl: .*{said}"):
+            xp.run_variant("sl-copy", "sum-gan-sl", "synthetic", "smoke", [0], [0], tmp_path,
+                           overrides=overrides)
 
 
 def test_a_configuration_variant_runs_in_parallel_processes_with_the_same_results(tmp_path):

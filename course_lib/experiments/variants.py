@@ -40,6 +40,12 @@ def run_variant(name: str, base: str, dataset: str, tier: str | None, splits: It
     plain = spec.method.config(config.tier, verbose=False)
     changed = {f.name: getattr(config, f.name) for f in fields(config)
                if getattr(config, f.name) != getattr(plain, f.name)}
+    if build is None and fit is None and config == spec.config(tier, None):
+        raise CourseError(f"{name!r} changes nothing of {base}: "
+                          + (f"its overrides {dict(overrides)} are {base}'s own values"
+                             if overrides else "no overrides, build or fit was given")
+                          + f", so it would train a copy of {base}. Change a field, or give a "
+                          "build or fit of your own.")
     method = replace(spec.method, name=name, build=build or spec.method.build,
                      fit=fit or spec.method.fit)
     todo = [Job(name, dataset, config.tier, k, s) for k in splits for s in seeds]
