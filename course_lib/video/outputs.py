@@ -250,7 +250,7 @@ def scores_figure(video, ax=None):
     return ax.figure
 
 
-EMBED_LIMIT = 20 * 2**20  # bytes: a larger video is linked, not copied into the notebook
+EMBED_LIMIT = 20 * 2**20  # bytes: a larger video is named, not copied into the notebook
 
 
 def videos_html(videos: dict[str, Path], width: int = 320) -> str:
