@@ -30,24 +30,49 @@ FORCE_HELP = ("install a file that is valid but not the published one (summe, tv
 
 
 class Command(NamedTuple):
-    """One subcommand: what it downloads, its default folder, and the download function."""
+    """One subcommand: what it downloads, its default folder, the download function, and how
+    ``--mirror`` servers become its argument."""
 
     what: str
     folder: Callable[[], Path]
     fetch: Callable[..., Path]
+    mirrored: Callable[[list[str]], dict]
+
+
+def _files_under(name: str, keyword: str = "urls") -> Callable[[list[str]], dict]:
+    """``--mirror`` for a download of one file: the file of that name on each server."""
+    return lambda servers: {keyword: tuple(f"{server.rstrip('/')}/{name}" for server in servers)}
+
+
+def _servers(keyword: str = "mirrors") -> Callable[[list[str]], dict]:
+    """``--mirror`` for a download that lays its files out under each server itself."""
+    return lambda servers: {keyword: tuple(server.rstrip("/") + "/" for server in servers)}
 
 
 COMMANDS: dict[str, Command] = {
-    "mnist": Command("the MNIST digits (4 files, ~11 MB)", mnist_dir, download_mnist),
+    "mnist": Command("the MNIST digits (4 files, ~11 MB)", mnist_dir, download_mnist,
+                     _servers()),
     "moving-mnist-test": Command(
         "the standard Moving MNIST test set mnist_test_seq.npy (~819 MB)",
-        lambda: moving_mnist_test_path().parent, download_moving_mnist_test),
+        lambda: moving_mnist_test_path().parent, download_moving_mnist_test,
+        _files_under("mnist_test_seq.npy")),
     **{name: Command(f"the {title} GoogLeNet feature file (eccv16 layout) and its 5 splits",
-                     summarization_dir, partial(download_summarization, name))
+                     summarization_dir, partial(download_summarization, name), _servers())
        for name, title in (("summe", "SumMe"), ("tvsum", "TVSum"))},
     "tvsum-annotations": Command(
         "TVSum's per-annotator 1-5 scores from the official release (a ~641 MB archive of "
-        "which two small tables are kept)", summarization_dir, download_tvsum_annotations),
+        "which two small tables are kept)", summarization_dir, download_tvsum_annotations,
+        _files_under("tvsum50_ver_1_1.tgz")),
+}
+# Where each download's files lie under a --mirror server (a lab's or a classroom's copy).
+MIRROR_LAYOUT = {
+    "mnist": "the four .gz files, e.g. <server>/train-images-idx3-ubyte.gz",
+    "moving-mnist-test": "<server>/mnist_test_seq.npy",
+    "summe": "as in the SUM-GAN-sl repository: <server>/data/SumMe/eccv16_dataset_summe_google_"
+             "pool5.h5 and <server>/data/splits/summe_splits.json",
+    "tvsum": "as in the SUM-GAN-sl repository: <server>/data/TVSum/eccv16_dataset_tvsum_google_"
+             "pool5.h5 and <server>/data/splits/tvsum_splits.json",
+    "tvsum-annotations": "<server>/tvsum50_ver_1_1.tgz",
 }
 # The downloads without a published checksum, whose --force accepts a file that is valid but not
 # the published one.
@@ -58,19 +83,33 @@ def main(argv: list[str] | None = None) -> int:
     """Run one download subcommand; a data error is reported in one message, exit status 1."""
     parser = argparse.ArgumentParser(prog="course-data", description=__doc__)
     subcommands = parser.add_subparsers(dest="command", required=True)
-    for name, (what, folder, _) in COMMANDS.items():
-        sub = subcommands.add_parser(name, help=f"download {what}")
+    subparsers = {}
+    for name, command in COMMANDS.items():
+        sub = subcommands.add_parser(name, help=f"download {command.what}")
         sub.add_argument("--dest", type=_folder, help=f"folder to save into (default: "
-                         f"{_describe(folder)}, where the notebooks and course-experiments look; "
-                         "$COURSE_DATA_DIR moves that)")
-        if name in FORCEABLE:
-            sub.add_argument("--force", action="store_true", help=FORCE_HELP)
+                         f"{_describe(command.folder)}, where the notebooks and "
+                         "course-experiments look; $COURSE_DATA_DIR moves that)")
+        sub.add_argument("--mirror", action="append", metavar="URL", type=_server,
+                         help="download from this server instead of the published one (e.g. a "
+                              "lab's or a classroom's copy; file:///... for a copy on disk; "
+                              f"repeat it to try several in turn), laid out as "
+                              f"{MIRROR_LAYOUT[name]}")
+        sub.add_argument("--force", action="store_true",
+                         help=FORCE_HELP if name in FORCEABLE else argparse.SUPPRESS)
+        subparsers[name] = sub
     args = parser.parse_args(argv)
-    _, folder, fetch = COMMANDS[args.command]
-    options = {"force": True} if getattr(args, "force", False) else {}
+    command = COMMANDS[args.command]
+    if args.force and args.command not in FORCEABLE:
+        subparsers[args.command].error(
+            "--force is for the downloads without a published checksum (summe, tvsum, "
+            f"tvsum-annotations); {args.command}'s files have one, and a copy that does not match "
+            "it is never installed: leave --force out")
+    options = {"force": True} if args.force else {}
+    if args.mirror:
+        options |= command.mirrored(args.mirror)
     before = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
-        where = fetch(args.dest or folder(), **options)
+        where = command.fetch(args.dest or command.folder(), **options)
     except DataError as error:
         print(f"course-data {args.command}: {error}", file=sys.stderr)
         return 1
@@ -99,6 +138,14 @@ def _folder(text: str) -> Path:
         raise argparse.ArgumentTypeError("an empty folder name: give a folder, or leave --dest "
                                          "out for the default")
     return Path(text).expanduser()
+
+
+def _server(text: str) -> str:
+    """--mirror: a URL with its scheme, so that a typo is named before anything downloads."""
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL: write it in full, e.g. "
+                                         f"'https://{text}' or 'file:///path/to/copy'")
+    return text
 
 
 def _describe(folder: Callable[[], Path]) -> str:

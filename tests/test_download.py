@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import signal
 import socket
 import stat
@@ -329,8 +330,7 @@ def test_ctrl_c_in_the_cli_says_nothing_changed(monkeypatch, capsys):
     def interrupted(folder, **options):
         raise KeyboardInterrupt
 
-    what, folder, _ = cli.COMMANDS["summe"]
-    monkeypatch.setitem(cli.COMMANDS, "summe", (what, folder, interrupted))
+    monkeypatch.setitem(cli.COMMANDS, "summe", cli.COMMANDS["summe"]._replace(fetch=interrupted))
     assert cli.main(["summe"]) == 130
     assert "interrupted; nothing was changed" in capsys.readouterr().err
 
@@ -499,6 +499,32 @@ def test_a_downloaded_file_gets_the_umasks_mode(server, tmp_path, umask, mode):
     finally:
         os.umask(previous)
     assert stat.S_IMODE(dest.stat().st_mode) == mode
+
+
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_every_download_asks_a_mirror_for_the_files_its_help_names(name, server, tmp_path,
+                                                                    capsys):
+    """``course-data NAME --mirror URL`` asks that server, under the layout ``--help`` gives, and
+    a failed first download leaves no empty folder behind."""
+    dest = tmp_path / "new" / "data"
+    assert cli.main([name, "--dest", str(dest), "--mirror", server + "lab"]) == 1
+    first_file = re.search(r"<server>/(\S+)", cli.MIRROR_LAYOUT[name]).group(1)
+    assert f"{server}lab/{first_file}: HTTP Error 404" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_mirror_on_the_command_line_must_be_a_url(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["summe", "--mirror", "lab.example.org/course"])
+    assert "https://lab.example.org/course" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["mnist", "moving-mnist-test"])
+def test_force_on_a_download_with_a_checksum_says_why_it_does_not_apply(name, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([name, "--force"])
+    err = capsys.readouterr().err
+    assert f"course-data {name}: error: --force is for" in err and "leave --force out" in err
 
 
 def test_a_mirror_without_a_scheme_is_named_with_the_fix(server, tmp_path):

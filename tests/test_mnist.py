@@ -177,6 +177,18 @@ def test_download_mnist_fetches_then_skips(tmp_path, tiny, monkeypatch):
         download_mnist(target, mirrors=("http://127.0.0.1:9/",), progress=False)
 
 
+def test_the_cli_downloads_from_a_mirror_given_on_the_command_line(tmp_path, tiny, monkeypatch):
+    """``--mirror`` replaces the published servers (a classroom's copy, here a folder on disk)."""
+    mirror = tmp_path / "mirror"
+    write_split(mirror, *tiny)
+    files = {p.name: Checksums(md5sum(p), md5sum(p, gunzip=True)) for p in mirror.iterdir()}
+    monkeypatch.setattr(mnist_module, "MNIST_FILES", files)
+    target = tmp_path / "target"
+    assert cli.main(["mnist", "--dest", str(target), "--mirror", mirror.as_uri()]) == 0
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == {
+        p.name: p.read_bytes() for p in mirror.iterdir()}
+
+
 @pytest.fixture
 def shared_mnist() -> Path:
     if SHARED_MNIST is None:
@@ -213,14 +225,15 @@ def test_download_mnist_skips_intact_real_files(shared_mnist):
 
 def test_cli_downloads_to_dest_and_reports_errors(tmp_path, monkeypatch, capsys):
     calls = []
-    what, default, _ = cli.COMMANDS["mnist"]
-    monkeypatch.setitem(cli.COMMANDS, "mnist", (what, default, lambda f: calls.append(f) or f))
+    command = cli.COMMANDS["mnist"]
+    monkeypatch.setitem(cli.COMMANDS, "mnist",
+                        command._replace(fetch=lambda f: calls.append(f) or f))
     assert cli.main(["mnist", "--dest", str(tmp_path)]) == 0
     assert calls == [tmp_path] and str(tmp_path) in capsys.readouterr().out
 
     def fail(folder):
         raise DataError("no network; run `course-data mnist` again")
 
-    monkeypatch.setitem(cli.COMMANDS, "mnist", (what, default, fail))
+    monkeypatch.setitem(cli.COMMANDS, "mnist", command._replace(fetch=fail))
     assert cli.main(["mnist"]) == 1
     assert "no network" in capsys.readouterr().err

@@ -81,6 +81,9 @@ class Staging:
     """New files waiting in their destination folder, installed together by :meth:`commit`."""
 
     def __init__(self, folder: Path):
+        folder = Path(folder).expanduser()
+        # the folders this download creates, deepest first: removed again if nothing lands there
+        self.created = [p for p in (folder, *folder.parents) if not p.exists()]
         self.folder = ensure_folder(folder)
         self.staged: dict[Path, Path] = {}  # final path -> temporary file holding its new content
         self.scratch: list[Path] = []  # temporary files that are never installed
@@ -169,9 +172,15 @@ class Staging:
         return installed
 
     def discard(self) -> None:
+        """Delete the temporary files, and the folders made for them if they are left empty."""
         for temp in [*self.staged.values(), *self.scratch]:
             temp.unlink(missing_ok=True)
         self.staged, self.scratch = {}, []
+        for folder in self.created:
+            try:
+                folder.rmdir()  # only an empty folder: one that another process filled stays
+            except OSError:
+                break
 
 
 def _remove_abandoned(folder: Path, name: str) -> None:
