@@ -88,6 +88,11 @@ def upsample_shifted(scores, picks, n_frames):
     return frames
 
 
+def upsample_searchsorted_left(scores, picks, n_frames):
+    """The pick each frame falls after, found with the wrong side of searchsorted."""
+    return scores[np.searchsorted(picks, np.arange(n_frames)) - 1].astype(np.float32)
+
+
 def knapsack_table(values, weights, capacity, dtype=float, ties=False, one_based=False):
     """A keep-table knapsack as students write it, with switches for the usual slips."""
     n = len(values)
@@ -106,6 +111,11 @@ def knapsack_table(values, weights, capacity, dtype=float, ties=False, one_based
             chosen.append(i if one_based else i - 1)
             w -= weights[i - 1]
     return sorted(chosen)
+
+
+def knapsack_one_column_short(values, weights, capacity):
+    """The table's budgets written as range(capacity): its last column is capacity - 1."""
+    return knapsack_table(values, weights, capacity - 1)
 
 
 def knapsack_greedy(values, weights, capacity):
@@ -238,6 +248,7 @@ WRONG = {
         (lambda s, p, n: np.interp(np.arange(n), p, s).astype(np.float32), "do not interpolate"),
         (lambda s, p, n: np.repeat(s, 15)[:n], "not even the benchmark's 15"),
         (lambda s, p, n: np.repeat(s, p[1] - p[0])[:n], "not evenly spaced"),
+        (upsample_searchsorted_left, "side='left'"),
     ],
     "knapsack": [
         (lambda v, w, c: knapsack_table(v, w, c)[::-1], "increasing order"),
@@ -246,6 +257,7 @@ WRONG = {
         (lambda v, w, c: knapsack_table(v, w, c, ties=True), "on a tie the shot is not taken"),
         (lambda v, w, c: knapsack_table(v, w, c, dtype=np.float32), "float32"),
         (lambda v, w, c: knapsack_table(v, w, c, dtype=int), "integer table"),
+        (knapsack_one_column_short, "capacity + 1"),
         (knapsack_greedy, "highest scores first is not optimal"),
         (lambda v, w, c: [float(i) for i in knapsack_table(v, w, c)], "integer values"),
     ],

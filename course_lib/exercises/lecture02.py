@@ -118,6 +118,10 @@ UPSAMPLE = Exercise(
         Mistake(UNEVEN_PICKS, lambda s, p, n: np.repeat(s, 15)[:n]),  # "every 15th frame"
         Mistake("each frame takes the score of the last pick at or before it, not the nearest "
                 "pick.", lambda s, p, n: s[np.abs(np.arange(n)[:, None] - p).argmin(axis=1)]),
+        Mistake("a frame that is itself a pick takes that pick's score: np.searchsorted(picks, "
+                "frames, side='right') - 1. With side='left' it takes the pick before, and frame "
+                "0 the last score (index -1).",
+                lambda s, p, n: s[np.searchsorted(p, np.arange(n), side="left") - 1]),
     ))
 KNAPSACK = Exercise(
     "02", "knapsack", _knapsack_inputs, _knapsack_solution, dtype="kind", rtol=0, atol=0,
@@ -137,6 +141,9 @@ KNAPSACK = Exercise(
         Mistake("keep the table in float64 (Python floats): in float32 0.1 + 0.2 ties 0.3 and "
                 "the choice flips.",
                 lambda v, w, c: _knapsack_keep_table(v, w, c, dtype=np.float32)),
+        Mistake("the table needs a column for every budget 0 .. capacity, capacity + 1 of "
+                "them (range(capacity + 1)); one fewer solves for a budget one frame smaller.",
+                lambda v, w, c: _knapsack_keep_table(v, w, c - 1)),
         Mistake("the table must hold floats: an integer table truncates every score to 0.",
                 lambda v, w, c: _knapsack_keep_table(v, w, c, dtype=np.int64)),
         Mistake("taking the highest scores first is not optimal: fill the dynamic-programming "
