@@ -233,15 +233,19 @@ def summary_table(results: Iterable, rules: Sequence[str] | None = None, *,
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    """The rows as aligned text, one line per model and rule."""
+    """The rows as aligned text, one line per model and rule. τ and ρ are the final epoch's, so
+    they stand on its row only (on every row of a model shown without it)."""
     width = max([len("model"), *(len(r.model) for r in rows)])
     lines = [f"{'model':{width}s} {'selection rule':36s} {'F (%) mean ± sd':>16s} "
              f"{'[min, max]':>13s} {'runs':>4s} {'τ':>6s} {'ρ':>6s} {'parameters':>11s} "
              f"{'s/epoch':>8s}"]
+    with_final = {r.model for r in rows if r.rule == FINAL}
     for r in rows:
+        ranks = (f"{r.kendall_tau:+6.3f} {r.spearman_rho:+6.3f}"
+                 if r.rule == FINAL or r.model not in with_final else f"{'':6s} {'':6s}")
         lines.append(f"{r.model:{width}s} {r.rule:36s} {r.mean:8.1f} ± {r.spread:4.1f}  "
-                     f"[{r.low:4.1f}, {r.high:4.1f}] {r.n_runs:4d} {r.kendall_tau:+6.3f} "
-                     f"{r.spearman_rho:+6.3f} {r.parameters:11,d} {r.seconds_per_epoch:8.2f}")
+                     f"[{r.low:4.1f}, {r.high:4.1f}] {r.n_runs:4d} {ranks} "
+                     f"{r.parameters:11,d} {r.seconds_per_epoch:8.2f}")
     return "\n".join(lines)
 
 

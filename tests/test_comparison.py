@@ -190,6 +190,16 @@ def test_summary_table_rows_per_model_and_rule_skip_unfinished_runs():
         cmp.summary_table([])
 
 
+def test_the_final_epochs_rank_correlation_stands_on_its_row_only():
+    results = grid_results("a", 0)
+    for r in results:
+        r.rank_correlation = {"kendall_tau": 0.123, "spearman_rho": 0.456}
+    table = cmp.format_table(cmp.summary_table(results)).splitlines()[1:]
+    assert ["+0.123" in line for line in table] == [r == cmp.FINAL for r in cmp.SELECTION_RULES]
+    best_only = cmp.format_table(cmp.summary_table(results, [cmp.BEST]))
+    assert "+0.123" in best_only  # a model shown without its final row keeps τ
+
+
 # ---------------------------------------------------------------- sensitivity
 
 @pytest.fixture(scope="module")
