@@ -297,18 +297,27 @@ def format_selection_table(table: Mapping[str, SelectionRow]) -> str:
 def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained: str,
                        constant: str = "uniform", random: str = "random") -> str:
     """What the table says about ``model``, computed from it: did its spread fall below its
-    untrained self's, and is its selection closer to the constant scores' than random's is? (A
-    model that selects little can still beat constant scores' F by the few shots it changes.)"""
+    untrained self's, is it flat (below :data:`FLAT_SPREAD`) whichever way it moved, and is its
+    selection closer to the constant scores' than random's is? (A model that selects little can
+    still beat constant scores' F by the few shots it changes.)"""
     m, u, r = table[model], table[untrained], table[random]
     change = ("fell below" if m.spread < u.spread else "rose above" if m.spread > u.spread
               else "equals")
+    flat = m.spread < FLAT_SPREAD
+    if flat:  # "rose above" a flat untrained model is still flat
+        both = "both" if u.spread < FLAT_SPREAD else "its own"
+        change = (f"{change} the untrained model's ({u.spread:.3f}), {both} below "
+                  f"{FLAT_SPREAD}: flat")
+    else:
+        change = f"{change} the untrained model's ({u.spread:.3f})"
     mine, randoms = f"{m.constant_overlap:.0%}", f"{r.constant_overlap:.0%}"
     # level where the sentence prints the same percent ("68% ..., less than random's 68%" would
     # say a difference it does not show)
     closer = ("about as much as" if mine == randoms else
               "more than" if m.constant_overlap > r.constant_overlap else "less than")
     verdict, c = "", table.get(constant)
-    if m.spread < u.spread and (mine == randoms or m.constant_overlap > r.constant_overlap):
+    if (m.spread < u.spread or flat) and (mine == randoms
+                                          or m.constant_overlap > r.constant_overlap):
         verdict = " It selects little beyond what the segmentation and the knapsack choose anyway"
         if c is not None and m.f_score > c.f_score:
             verdict += (f", yet its F ({m.f_score:.1f}) is above constant scores' "
@@ -319,7 +328,7 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
         else:
             verdict += ": read its F as theirs."
     return (f"{model}: its score spread ({m.spread:.3f}; random scores {r.spread:.3f}) "
-            f"{change} the untrained model's ({u.spread:.3f}); "
+            f"{change}; "
             f"{mine} of the shots it selects are those constant scores "
             f"({constant}) select, {closer} for random scores ({randoms})."
             f"{verdict}")

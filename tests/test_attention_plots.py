@@ -114,7 +114,7 @@ def test_stability_measures_and_sentences_follow_the_numbers():
     swapped = sp.stability_sentences({"B": measures["B"], "A": measures["A"]})
     assert swapped == sentences
     tie = sp.stability_sentences({"A": measures["A"], "C": measures["A"]})
-    assert all("did not differ" in s for s in tie)
+    assert all("did not differ" in s for s in tie[:2]) and "about as long" in tie[2]
 
 
 def test_collapsed_seeds_do_not_win_the_stability_comparison():
@@ -146,6 +146,23 @@ def test_the_model_whose_scores_still_spread_is_named_and_unlogged_spreads_say_n
     assert said.startswith("After the last epoch neither model's scores spread")
     unlogged = {"A": sp.stability({0: fake_run([40, 41, 42])}), "B": measures["B"]}
     assert not any("spread more" in s for s in sp.stability_sentences(unlogged))
+
+
+def test_models_that_do_not_select_are_not_ranked_by_their_spreads_of_f():
+    """Flat scores make F jump with the knapsack's choice among near-equal shots: no frozen F,
+    yet neither model's steadiness is learning, so neither 'moves less'."""
+    steady = {s: fake_run([40, 50, 51, 52, 51, 52, 51, 52, 53, 52], spread=0.01) for s in (0, 1)}
+    jumpy = {s: fake_run([40, 50, 30] * 3 + [50], 11.0, spread=0.02) for s in (0, 1)}
+    measures = {"A": sp.stability(steady), "B": sp.stability(jumpy)}
+    assert measures["A"]["seeds with a frozen F"] == 0
+    sentences = sp.stability_sentences(measures)
+    assert "rank nothing here" in sentences[0] and "neither model's scores spread" in sentences[0]
+    assert not any("moved less" in s for s in sentences)
+    assert "about as long per epoch" in sentences[-1]  # 10 against 11 s: within 1.2 times
+    selecting = {s: fake_run([40, 50, 30] * 3 + [50], 11.0, spread=0.2) for s in (0, 1)}
+    ranked = sp.stability_sentences({"A": sp.stability(steady), "B": sp.stability(selecting)})
+    assert ranked[0].startswith("A moved less between seeds") or "did not differ" in ranked[0]
+    assert any(s.startswith("A moved less from one epoch") for s in ranked)
 
 
 def test_spreads_between_a_few_seeds_are_not_ranked_unless_far_apart():

@@ -216,6 +216,19 @@ def test_an_overlap_the_sentence_prints_as_random_s_is_called_level(model, said)
     assert ("It selects little" in sentence) == (model > 0.675)  # level counts as selecting little
 
 
+def test_a_flat_model_is_called_flat_even_where_its_spread_rose():
+    """0.006 untrained to 0.019 trained "rose", yet neither selects: the sentence says both are
+    flat and, with the constant scores' shots, that it selects little."""
+    row = diagnostics.SelectionRow(40.0, 0.019, 0.72, 0.3, 0.5)
+    table = {"model": row, "untrained": replace(row, spread=0.006),
+             "random": replace(row, spread=0.8, constant_overlap=0.68)}
+    sentence = diagnostics.selection_sentence(table, "model", "untrained")
+    assert "rose above the untrained model's (0.006), both below 0.05: flat" in sentence
+    assert "It selects little" in sentence
+    wide = dict(table, model=replace(row, spread=0.3))
+    assert "flat" not in diagnostics.selection_sentence(wide, "model", "untrained")
+
+
 def test_mean_row_averages_each_column_and_is_nan_without_rows():
     rows = [diagnostics.SelectionRow(40.0, 0.0, 1.0, 0.25, 0.5),
             diagnostics.SelectionRow(50.0, 0.2, 0.5, 0.75, 0.25)]

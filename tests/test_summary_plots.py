@@ -399,4 +399,5 @@ def test_the_seeds_below_their_own_untrained_model_are_counted_per_rule():
 
     runs = {0: run(45.0, 40.0), 1: run(40.0, 42.0), 2: run(41.0, 41.0)}
     assert sp.below_own_untrained(runs, ["final epoch (label-free)"]) == (
-        "Below the seed's own untrained model: final epoch on 1 of 3 seeds.")
+        "Below the seed's own untrained model, by any margin: final epoch on 1 of 3 seeds "
+        "(which way each run went, not a test: a single gap may lie within the noise).")
