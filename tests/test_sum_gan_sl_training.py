@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.sum_gan_sl_plain import copy_parameters, plain_optimizers, plain_train_video
 from course_lib import training
 from course_lib.data.summarization import Split
 from course_lib.errors import CheckpointError, CourseError
 from course_lib.models import sum_gan_sl as sl
-from course_lib.models.summarizer_training import SumGanRun, run_settings, score_videos
+from course_lib.models.summarizer_training import (
+    SumGanRun,
+    cpu_settings,
+    run_settings,
+    score_videos,
+)
 from tests.summarizer_helpers import (
     FEATURES,
     PARITY,
@@ -51,6 +57,37 @@ def test_faithful_trainer_makes_the_reference_updates(variant):
     start = variant.method.build(tiny_config(variant), seed=3).double()
     assert max_relative_difference(start, plain) > 1e-2  # training moved the weights
     assert max_relative_difference(model, plain) < variant.tolerance
+
+
+@pytest.mark.parametrize("order", ["split", "reversed"])
+def test_the_fit_the_notebooks_call_makes_the_reference_updates_epoch_after_epoch(
+        variant, order, smoke_data):
+    """The notebooks train through the fit function, with its evaluations, checkpoints, seeded
+    generator and CPU settings between the updates: two epochs of it (float32, as it trains)
+    end where the plain reference ends on the same videos in the split's order, from the same
+    weights and noise. Trained in the reverse order, the reference ends elsewhere: the
+    comparison can fail."""
+    data, splits = smoke_data
+    split = Split(splits[0].train_keys[:3], splits[0].test_keys[:1])
+    config = dataclasses.replace(tiny_config(variant, **PARITY), epochs=2, cpu_threads=1,
+                                 feature_dim=data[split.train_keys[0]].features.shape[1])
+    seed = 3
+    model = variant.method.build(config, seed)
+    plain = variant.plain(config.feature_dim, config.hidden_size)
+    copy_parameters(model, plain)
+    run = variant.method.fit(model, config, data, split, seed=seed, checkpoint=False, live=False)
+    optimizers = plain_optimizers(plain, config.learning_rate, config.discriminator_learning_rate)
+    keys = list(split.train_keys)[::-1 if order == "reversed" else 1]
+    torch.manual_seed(seed)  # the fit's generator: torch.Generator().manual_seed(seed)
+    with cpu_settings(torch.device("cpu"), threads=1):  # flushing denormals, as the fit does
+        for _ in range(config.epochs):
+            for key in keys:
+                plain_train_video(plain, optimizers, torch.from_numpy(data[key].features).float(),
+                                  config.sigma, config.grad_clip)
+    start = variant.method.build(config, seed)
+    assert max_relative_difference(start, plain) > 0.1  # training moved the weights
+    apart = max_relative_difference(run.model, plain)
+    assert apart < 1e-3 if order == "split" else apart > 1e-2
 
 
 @pytest.mark.parametrize("change", [dict(clip_scope="stepped"),
