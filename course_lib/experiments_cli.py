@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -261,15 +262,30 @@ def main(argv: list[str] | None = None) -> int:
                      "(the same videos with features that show the digit), either with @N for "
                      "its draw from seed N (default: synthetic)")
     args = parser.parse_args(argv)
+    before = {sig: signal.signal(sig, handler) for sig, handler in _STOP_HANDLERS.items()}
     try:
         return {"run": run, "report": report, "rarity": rarity}[args.command](args)
     except CourseError as error:
         print(f"course-experiments {args.command}: {error}", file=sys.stderr)
         return 1
     except (TrainingInterrupted, KeyboardInterrupt):
-        print(f"course-experiments {args.command}: interrupted; every completed epoch is saved. "
-              "Run the same command again to resume.", file=sys.stderr)
+        print(f"course-experiments {args.command}: interrupted; every job saved its last "
+              "completed update. Run the same command again to resume.", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _as_ctrl_c(signum, frame) -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+# Ctrl-C stops a run cleanly even where it reached the process ignored (a script's `cmd &`,
+# nohup), and kill, a scheduler's stop (SIGTERM) and a closed terminal stop it as Ctrl-C does.
+_STOP_HANDLERS = {signal.SIGINT: signal.default_int_handler,
+                  **{getattr(signal, name): _as_ctrl_c for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name)}}
 
 
 if __name__ == "__main__":

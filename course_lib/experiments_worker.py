@@ -30,7 +30,7 @@ def main() -> int:
     try:
         return serve()
     except KeyboardInterrupt:  # into the log of the job it stopped, if it stopped one
-        print("interrupted; every completed epoch is saved. Run the same command again to "
+        print("interrupted; every completed update is saved. Run the same command again to "
               "resume.", file=sys.stderr, flush=True)
         return 130
 

@@ -244,19 +244,21 @@ registry.register(registry.Method("Slow toy", "", toy_config, build_toy, fit_slo
                                   runner={{"toy-slow": None}}))
 """
 
-RUN_WITH_CTRL_C = ("import signal, sys\n"  # as in a terminal (a shell's `&` ignores SIGINT)
-                   "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-                   "from course_lib.experiments_cli import main\n"
-                   "sys.exit(main(sys.argv[1:]))\n")
+# Started as a script's `cmd &` or nohup starts it: with SIGINT ignored, which the runner undoes.
+RUN_IGNORING_CTRL_C = ("import signal, sys\n"
+                       "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                       "from course_lib.experiments_cli import main\n"
+                       "sys.exit(main(sys.argv[1:]))\n")
 
 
-def test_ctrl_c_stops_the_runner_and_every_job_process(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_stops_the_runner_and_every_job_process(stop, tmp_path):
     started = tmp_path / "started"
     plugin = tmp_path / "slow.py"
     plugin.write_text(WAITING.format(tests=str(Path(__file__).parent), started=str(started)))
     env = {**os.environ, registry.PLUGINS_ENV_VAR: str(plugin)}
     out = tmp_path / "results"
-    runner = subprocess.Popen([sys.executable, "-c", RUN_WITH_CTRL_C, "run", "toy-slow",
+    runner = subprocess.Popen([sys.executable, "-c", RUN_IGNORING_CTRL_C, "run", "toy-slow",
                                "--tier", "smoke", "--splits", "0", "--seeds", "0-2", "--jobs",
                                "2", "--out", str(out)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -265,12 +267,12 @@ def test_ctrl_c_stops_the_runner_and_every_job_process(tmp_path):
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert started.exists()
-        runner.send_signal(signal.SIGINT)
+        runner.send_signal(stop)
         _, err = runner.communicate(timeout=60)  # it waits for its job processes to end
     finally:
         runner.kill()  # where the test failed: not left running (its workers end at EOF)
     assert runner.returncode == 130 and "interrupted" in err
     log = out / "logs" / "synthetic-smoke-toy-slow-split0-seed1.log"
-    assert "interrupted; every completed epoch is saved" in log.read_text()
+    assert "interrupted; every completed update is saved" in log.read_text()
     assert not experiments.load_job(out / "synthetic" / "smoke" / "toy-slow"
                                     / "split0-seed1").finished
