@@ -581,6 +581,16 @@ def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
     assert sorted(os.listdir(result.folder / "results"))[0] == "SumMe_-1.json"
     with pytest.raises(ex.CourseError, match="Split 2 does not exist: summe has 2 splits"):
         ex.run_job(ex.Job(MODEL, "summe", "smoke", 2, 0), tmp_path / "out", progress=False)
+    # Its data unreadable later (another dataset's splits in its place), a report would lose its
+    # baselines and shrink the grid to the jobs found: nothing is written, the good one stays.
+    (report,) = [p for p in ex.report(tmp_path / "out") if p.name == "comparison.md"]
+    good = report.read_text()
+    assert "Baselines on the same test videos" in good and "Missing: 1" in good
+    install_benchmark("summe", data.videos, [splits[0]._replace(train_keys=("video_99",))] * 2)
+    with pytest.raises(ex.CourseError, match="summe data its jobs were trained on cannot be "
+                                             "read, so no report was written"):
+        ex.report(tmp_path / "out")
+    assert report.read_text() == good
 
 
 def test_on_tvsum_the_rank_correlation_reported_is_that_of_the_final_scores_and_annotators(

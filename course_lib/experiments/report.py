@@ -296,11 +296,13 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
         results = [r for r in found if (r.job.dataset, r.job.tier) == (ds, tr)]
         names = _model_order(models or {r.job.model for r in results})
         try:
-            grid_splits = list(splits) if splits is not None else list(
-                range(len(load_data(ds, tr)[1])))
-            check_splits(ds, tr, grid_splits)
-        except DataError:
-            grid_splits = sorted({r.job.split for r in results})
+            n_splits = len(load_data(ds, tr)[1])
+        except DataError as error:  # a report without it would lose its baselines and its grid
+            raise CourseError(
+                f"The {ds} data its jobs were trained on cannot be read, so no report was "
+                f"written (any report already in {out / dataset_folder(ds) / tr} is unchanged): "
+                f"{error}") from error
+        grid_splits = check_splits(ds, tr, splits if splits is not None else range(n_splits))
         grid_seeds = list(seeds) if seeds is not None else sorted({r.job.seed for r in results})
         mine = [r for r in results if r.job.model in names and r.job.split in grid_splits
                 and r.job.seed in grid_seeds]
