@@ -97,6 +97,9 @@ def test_a_job_writes_every_file_and_its_scores_are_what_was_evaluated(finished)
     stored = json.loads((folder / "config.json").read_text())
     assert stored["config"]["videos_per_update"] > 1 and stored["data"]["fingerprint"] == (
         data.fingerprint())
+    # the job's own split and seed, not the notebooks' defaults, which a reader would take for it
+    assert (stored["split"], stored["seed"]) == (0, 0)
+    assert "split" not in stored["config"] and "seeds" not in stored["config"]
 
 
 def test_the_plain_names_train_faithfully_and_the_fast_ones_in_batches():
@@ -495,6 +498,7 @@ def test_a_folder_written_before_a_configuration_field_existed_is_still_its_run(
     stored = json.loads((folder / "config.json").read_text())
     for field in ("dpp_weight", "spread_weight", "encoder_input"):
         del stored["config"][field]
+    stored["config"] |= {"split": 2, "seeds": [0, 1, 2]}  # the notebooks' defaults, stored then
     (folder / "config.json").write_text(json.dumps(stored))
     same_results(ex.run_jobs([job()], tmp_path, progress=False)[0], result)
     with pytest.raises(ex.CourseError, match=r"another configuration: config\.dpp_weight"):

@@ -416,7 +416,7 @@ def _qualname(function: Callable) -> str:
 def job_config(job: Job, spec: Model, data, split, overrides: Mapping | None = None) -> dict:
     """What a job folder's ``config.json`` holds: everything its results depend on.
     ``overrides`` there lists the fields that differ from the model's configuration."""
-    config = asdict(spec.config(job.tier, overrides))
+    config = _without_notebook_defaults(asdict(spec.config(job.tier, overrides)))
     base = asdict(replace(spec, improvements=()).config(job.tier))  # the options are changes
     method = spec.method
     return _plain({"model": job.model, "method": method.name, "build": _qualname(method.build),
@@ -429,6 +429,15 @@ def job_config(job: Job, spec: Model, data, split, overrides: Mapping | None = N
                             **({"features": feature_kind(data)}
                                if is_own(job.dataset) and feature_kind(data) else {})},
                    "train_keys": list(split.train_keys), "test_keys": list(split.test_keys)})
+
+
+# A configuration's split and seeds are the notebooks' defaults; a job trains on its own, which
+# config.json records beside the configuration (folders written before keep them: ignored).
+NOTEBOOK_DEFAULTS = ("split", "seeds")
+
+
+def _without_notebook_defaults(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in NOTEBOOK_DEFAULTS}
 
 
 def _differences(stored: dict, wanted: dict) -> list[str]:
@@ -460,7 +469,10 @@ def claim_folder(folder: Path, config: dict) -> None:
     configuration; refuse (changing nothing) a folder of another configuration or a foreign one."""
     path = folder / "config.json"
     if path.exists():
-        stored = _with_later_fields(_read_json(path), config)
+        stored = _read_json(path)
+        if isinstance(stored.get("config"), dict):
+            stored["config"] = _without_notebook_defaults(stored["config"])
+        stored = _with_later_fields(stored, config)
         if stored != config:
             raise CourseError(
                 f"{folder} holds a run of another configuration: "

@@ -32,6 +32,7 @@ from course_lib.experiments.jobs import (
     check_splits,
     dataset_folder,
     has_annotations,
+    is_own,
     load_data,
     load_job,
     load_results,
@@ -297,12 +298,14 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
         names = _model_order(models or {r.job.model for r in results})
         try:
             n_splits = len(load_data(ds, tr)[1])
-        except DataError as error:  # a report without it would lose its baselines and its grid
-            raise CourseError(
-                f"The {ds} data its jobs were trained on cannot be read, so no report was "
-                f"written (any report already in {out / dataset_folder(ds) / tr} is unchanged): "
-                f"{error}") from error
-        grid_splits = check_splits(ds, tr, splits if splits is not None else range(n_splits))
+            grid_splits = check_splits(ds, tr, splits if splits is not None else range(n_splits))
+        except DataError as error:
+            if not is_own(ds):  # a report without it would lose its baselines and its grid
+                raise CourseError(
+                    f"The {ds} data its jobs were trained on cannot be read, so no report was "
+                    f"written (any report already in {out / dataset_folder(ds) / tr} is "
+                    f"unchanged): {error}") from error
+            grid_splits = sorted({r.job.split for r in results})  # no baselines to lose
         grid_seeds = list(seeds) if seeds is not None else sorted({r.job.seed for r in results})
         mine = [r for r in results if r.job.model in names and r.job.split in grid_splits
                 and r.job.seed in grid_seeds]
