@@ -597,6 +597,32 @@ def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
     assert report.read_text() == good
 
 
+def test_a_benchmark_file_given_by_its_path_is_sent_to_its_standard_splits(tmp_path):
+    """Passed as "your own videos", SumMe's file would get random splits and F-scores that
+    look like SumMe's: refused by its published name, and by its content under another name."""
+    from course_lib.data.summarization import (
+        EVAL_METHODS,
+        EXPECTED_VIDEOS,
+        SummarizationDataset,
+        write_h5,
+    )
+
+    data, _ = ex.load_data("synthetic", "smoke")
+    records = list(data.videos.values())
+    records = [dataclasses.replace(records[i % len(records)], key=f"video_{i + 1}")
+               for i in range(EXPECTED_VIDEOS["summe"])]
+    videos = {r.key: r for r in records}
+    for name in ("eccv16_dataset_summe_google_pool5.h5", "renamed.h5"):
+        path = write_h5(SummarizationDataset("summe", videos, EVAL_METHODS["summe"]),
+                        tmp_path / name)
+        with pytest.raises(ex.CourseError, match="summe benchmark's feature file. Train on it "
+                                                 "with `--dataset summe`"):
+            ex.load_data(str(path), "smoke")
+    del videos["video_25"]  # 24 videos: a file of one's own
+    ex.load_data(str(write_h5(SummarizationDataset("mine", videos, EVAL_METHODS["summe"]),
+                              tmp_path / "mine.h5")), "smoke")
+
+
 def test_on_tvsum_the_rank_correlation_reported_is_that_of_the_final_scores_and_annotators(
         tmp_path, monkeypatch, capsys):
     """Synthetic videos as TVSum's feature file (no annotator scores in it, as the real one) and

@@ -230,6 +230,13 @@ def _own(path: str, modified: int | None):
         raise DataError(f"The dataset {path} has no features in {', '.join(bare[:3])}"
                         f"{' …' * (len(bare) > 3)}, so no model can train on it (an annotation-"
                         f"only file?): {MAKE_OWN_H5}.")
+    if benchmark := _published_benchmark(Path(path), data):
+        raise DataError(
+            f"{path} is the {benchmark} benchmark's feature file. Train on it with `--dataset "
+            f"{benchmark}`, which evaluates on its 5 standard splits as the papers do: put it "
+            f"in {sm.summarization_dir()} with its splits (`course-data {benchmark}` does both; "
+            "$COURSE_DATA_DIR moves that folder). Given as a file of your own videos it would "
+            "get 5 random splits, and F-scores on them cannot be compared with published ones.")
     if len(data) < 3:
         raise DataError(f"The dataset {path} holds {len(data)} video(s); training needs at least "
                         "3, so that each 80/20 split has test videos: put more videos in the "
@@ -238,6 +245,19 @@ def _own(path: str, modified: int | None):
     feature_kind(data)  # one kind throughout, or an error
     require_shots(data, MAKE_OWN_H5)
     return data, sm.make_splits(data.keys(), rng=np.random.default_rng(OWN_SPLIT_SEED))
+
+
+def _published_benchmark(path: Path, data) -> str | None:
+    """``summe`` or ``tvsum`` where an own-videos file is that benchmark: its published name, or
+    its videos ``video_1`` .. ``video_N`` with annotations, N the benchmark's count."""
+    from course_lib.data import summarization as sm
+
+    for name, count in sm.EXPECTED_VIDEOS.items():
+        if path.name == sm.feature_file(name, path.parent).name or (
+                set(data.keys()) == {f"video_{i}" for i in range(1, count + 1)}
+                and has_annotations(data, data.keys())):
+            return name
+    return None
 
 
 def feature_kind(data) -> str | None:
