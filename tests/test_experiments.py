@@ -243,6 +243,7 @@ def test_the_report_on_partial_results_names_what_is_missing(finished, capsys):
     assert table in printed
     assert f"| {MODEL} | 1 of " in table and "random" in table and "human" in table
     assert "| F, untrained |" in table and SMOKE_NOTE in table  # not a result to quote
+    assert "Not the papers' configuration" not in table  # synthetic: no published numbers
     assert re.search(r"one run, so nothing is judged; .*its untrained model \d", table)
     header = next(line for line in table.splitlines() if line.startswith("| model |"))
     row = next(line for line in table.splitlines() if line.startswith(f"| {MODEL} |"))
@@ -590,6 +591,8 @@ def test_a_downloaded_benchmark_is_the_one_used(tmp_path, monkeypatch):
     (report,) = [p for p in ex.report(tmp_path / "out") if p.name == "comparison.md"]
     good = report.read_text()
     assert "Baselines on the same test videos" in good and "Missing: 1" in good
+    assert "(a video's F: the max over annotators (SumMe's), this data's protocol)" in good
+    assert "**Not the papers' configuration:** the smoke tier" in good
     install_benchmark("summe", data.videos, [splits[0]._replace(train_keys=("video_99",))] * 2)
     with pytest.raises(ex.CourseError, match="summe data its jobs were trained on cannot be "
                                              "read, so no report was written"):

@@ -213,7 +213,7 @@ def other_aggregation_lines(data, all_splits, tier: str, finished: Sequence[JobR
              "| model | F, final | F, untrained | final − untrained (95 % t-interval) | "
              "longest stretch (final) | longest stretch (untrained) |", "|---|---|---|---|---|---|"]
     sentences, rescored_runs = [], []
-    models = in_order({r.job.model for r in finished})
+    models = _model_order({r.job.model for r in finished})
     for model in models:
         mine = [r for r in finished if r.job.model == model]
         runs = judged_the_other_way(data, mine)
@@ -328,7 +328,8 @@ def report(out: str | Path, *, dataset: str | None = None, tier: str | None = No
                                                                   finished if r.job.model == m]))
         folder = out / dataset_folder(ds) / tr
         written += _write_report(folder, ds, tr, names, finished, absent, tables, note,
-                                 grid_splits, grid_seeds, out, other)
+                                 grid_splits, grid_seeds, out, other,
+                                 None if data is None else AGGREGATIONS[data.eval_method])
         mean_baselines = {b: float(np.mean([t[b].f_score for t in tables.values()]))
                           for b in next(iter(tables.values()), {})}
         shown = {b: v for b, v in mean_baselines.items() if b in ("random", "uniform")
@@ -354,6 +355,12 @@ SMOKE_NOTE = ("**The smoke tier is the test suite's:** a few steps on a handful 
               "from these numbers (the laptop tier is the smallest that does).")
 
 
+NOT_THE_PAPERS = ("**Not the papers' configuration:** the {tier} tier trains smaller models "
+                  "for fewer epochs than the papers (their sizes and schedule are the paper "
+                  "tier's: `--tier paper`), so these F-scores cannot be set beside published "
+                  "ones; the baselines below can.")
+
+
 def _number(value: float, fmt: str = ".1f", sd: float = np.nan) -> str:
     if np.isnan(value):
         return "—"
@@ -364,9 +371,10 @@ def _number(value: float, fmt: str = ".1f", sd: float = np.nan) -> str:
 def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
                   finished: list[JobResult], absent: list[Job], tables: dict, note: str,
                   splits: list[int], seeds: list[int], out: Path,
-                  other: Sequence[str] = ()) -> list[Path]:
+                  other: Sequence[str] = (), aggregation: str | None = None) -> list[Path]:
     """The comparison table (markdown and CSV) of one dataset and tier; ``other``: the lines
-    that judge the runs by the other way to combine annotators."""
+    that judge the runs by the other way to combine annotators; ``aggregation``: how this data
+    combines them into a video's F."""
     expected = len(splits) * len(seeds)
     rows = {m: summarize([r for r in finished if r.job.model == m]) for m in names}
     used = sorted(tables)
@@ -379,16 +387,21 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
               "s / epoch", "parameters"]
     lines = [f"# The SUM-GAN family on {dataset} ({tier} tier)", "",
              f"Grid: splits {number_ranges(splits)} × seeds {number_ranges(seeds)}. F-score "
-             "(%) on each split's test videos under three model-selection rules; each cell "
+             "(%) on each split's test videos"
+             + (f" (a video's F: {aggregation}, this data's protocol)" if aggregation else "")
+             + " under three model-selection rules; each cell "
              "is the mean over splits for each seed, then the mean ± standard deviation over "
              "seeds (finished jobs only). τ and ρ: rank correlation of the final epoch's "
-             "scores with the annotators'. Score spread: the 10–90 % range of a test video's "
-             "scores, mean over videos (0: the model scores every step alike and no longer "
-             "selects); constant overlap: the share of its selected shots that constant scores "
-             "select too (1: its summary is what segmentation and knapsack give anyway). "
-             "s / epoch: median over jobs of the mean seconds per "
+             "scores with the annotators' (— where the data holds no annotator's score per "
+             "step, as SumMe's file: its annotators cut summaries). Score spread: the 10–90 "
+             "% range of a test video's scores, mean over videos (0: the model scores every "
+             "step alike and no longer selects); constant overlap: the share of its selected "
+             "shots that constant scores select too (1: its summary is what segmentation and "
+             "knapsack give anyway). s / epoch: median over jobs of the mean seconds per "
              "epoch (with its evaluation; other work on the machine slows it).", "",
              *([SMOKE_NOTE, ""] if tier == "smoke" else []),
+             *([NOT_THE_PAPERS.format(tier=tier), ""]
+               if dataset in ("summe", "tvsum") and tier != "paper" else []),
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, row in rows.items():
         lines.append("| " + " | ".join([
