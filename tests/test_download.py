@@ -172,14 +172,15 @@ def test_failed_download_keeps_existing_file(server, tmp_path):
 # ---------------------------------------------------------------- benchmark sets: both or neither
 
 def write_benchmark(path, n_videos: int, width: int = sm.BENCHMARK_FEATURE_DIM,
-                    annotated: bool = True) -> bytes:
+                    annotated: bool = True, features: bool = True) -> bytes:
     """A feature file in the eccv16 layout with ``n_videos`` small valid videos; its bytes."""
     rng = np.random.default_rng(n_videos)
     with h5py.File(path, "w") as f:
         for i in range(1, n_videos + 1):
             g = f.create_group(f"video_{i}")
             g["n_frames"], g["picks"] = 60, np.arange(0, 60, 15)
-            g["features"] = rng.random((4, width)).astype(np.float32)
+            if features:
+                g["features"] = rng.random((4, width)).astype(np.float32)
             if annotated:
                 g["change_points"] = np.array([[0, 29], [30, 59]])
                 g["user_summary"] = (rng.random((2, 60)) < 0.3).astype(np.float32)
@@ -228,6 +229,8 @@ BAD_MIRRORS = {
     "512-d features": (lambda f, s: write_benchmark(f, 25, width=512), "features 512 wide"),
     "no shots or user summaries": (lambda f, s: write_benchmark(f, 25, annotated=False),
                                    "no user summaries or no shots for 25 videos"),
+    "an annotation-only copy": (lambda f, s: write_benchmark(f, 25, features=False),
+                                "annotation-only copy, not the feature file"),
     "the splits answer 404": (lambda f, s: s.unlink(), "404"),
     "an LFS pointer": (
         lambda f, s: f.write_bytes(b"version https://git-lfs.github.com/spec/v1\n"),

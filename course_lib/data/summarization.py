@@ -572,7 +572,7 @@ def download_summarization(name: str, folder: Path | None = None, *,
                         Path(remote.path).name, remote.md5, progress=progress)
             for remote in REMOTE_FILES[name])
         try:
-            dataset = _read_h5(features, name, True, None, advice=False)
+            dataset = _read_h5(features, name, False, None, advice=False)
             load_splits(splits, dataset)
         except DataError as error:
             message = str(error).strip()
@@ -581,6 +581,14 @@ def download_summarization(name: str, folder: Path | None = None, *,
             raise DataError(f"The downloaded {name} files failed validation, so they were not "
                             f"installed: {message}\n{unchanged} Run the command again; if it "
                             "fails the same way, the mirror serves a damaged file.") from error
+        if bare := [r.key for r in dataset if r.features is None]:
+            raise DataError(
+                f"The downloaded {name} file has no features in {', '.join(bare[:3])}"
+                f"{' …' * (len(bare) > 3)}: it is an annotation-only copy, not the feature file "
+                f"{Path(REMOTE_FILES[name][0].path).name}, so it was not installed. {unchanged} "
+                "Running the command again will not help: the mirror holds that copy, so point "
+                "it at one that holds the features (or copy a feature file you have to the "
+                "path above).")
         if (problem := _unlike_the_benchmark(dataset, name)) and not force:
             raise DataError(f"The downloaded {name} feature file {problem}: it is not the real "
                             f"benchmark, so it was not installed. {unchanged} (To install it "
