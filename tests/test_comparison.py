@@ -200,6 +200,25 @@ def test_the_final_epochs_rank_correlation_stands_on_its_row_only():
     assert "+0.123" in best_only  # a model shown without its final row keeps τ
 
 
+def test_the_reports_baseline_sentence_asks_whether_a_gap_holds_across_splits():
+    """Seeds of a split share its baseline F, so 15 runs on 5 splits can beat a baseline
+    beyond the noise between seeds while the 5 splits disagree: the sentence says which gaps
+    hold across splits too."""
+    from course_lib.experiments.report import paired_sentence
+
+    results = grid_results("m", 0, noise=0.1, split_effect=np.zeros(5))
+    steady = {k: 38.0 for k in range(5)}  # 2 points below the model on every split
+    mixed = {k: 39.0 if k < 4 else 41.0 for k in range(5)}  # 1 below on 4 splits, 1 above on 1
+    said = paired_sentence(results, "m", {"steady": steady, "mixed": mixed})
+    beaten = said.split("beats")[1].split(";")[0]
+    assert "steady" in beaten and "mixed" in beaten
+    assert "across the 5 splits" in said
+    assert said.endswith("the gap holds for steady, its untrained model.")
+    two_splits = [r for r in results if r.job.split < 2]
+    said = paired_sentence(two_splits, "m", {"steady": steady})
+    assert "with 2 splits nothing can be said about other splits" in said
+
+
 # ---------------------------------------------------------------- sensitivity
 
 @pytest.fixture(scope="module")

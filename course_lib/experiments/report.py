@@ -269,7 +269,24 @@ def paired_sentence(results: Sequence[JobResult], model: str,
         groups[side].append(f"{name} ({final - paired.mean:.1f})")
     said = [f"{words} {', '.join(names)}" for words, names in groups.items() if names]
     return (f"{label} " + "; ".join(said) + f" (paired by run over {len(mine)} runs, "
-            "95 % t-interval).")
+            "95 % t-interval)." + _across_splits(compared))
+
+
+def _across_splits(compared: Mapping[str, comparison.Paired]) -> str:
+    """Whether the gaps beyond the noise hold across splits. The seeds of a split share its test
+    videos and each baseline's F there, so pairs by run measure the noise between seeds on these
+    splits; one mean difference per split (a t-test over the splits) asks about other splits."""
+    ahead = {name: p for name, p in compared.items() if p.exceeds_noise}
+    if not ahead or all(len(p.split_differences) == p.n for p in ahead.values()):
+        return ""  # nothing beyond the noise, or one run per split: the runs are the splits
+    k = len(next(iter(ahead.values())).split_differences)
+    if k <= 2:
+        return (f" The seeds of a split share its test videos, and with {k} split"
+                f"{'s' * (k != 1)} nothing can be said about other splits.")
+    holds = [name for name, p in ahead.items() if p.split_t_p < comparison.ALPHA]
+    return (" The seeds of a split share its test videos, so these pairs measure the noise "
+            f"between seeds; across the {k} splits (one mean difference per split, t-test) the "
+            "gap holds for " + (", ".join(holds) if holds else "none of them") + ".")
 
 
 def report(out: str | Path, *, dataset: str | None = None, tier: str | None = None,
