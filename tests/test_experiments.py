@@ -516,6 +516,29 @@ def test_a_folder_of_another_configuration_is_refused_and_left_as_it_was(finishe
     assert snapshot(out / "synthetic") == before
 
 
+def test_a_result_file_edited_by_hand_is_named_not_a_traceback(finished, tmp_path):
+    out, _ = finished
+    folder = shutil.copytree(job().folder(out), job().folder(tmp_path))
+    result = json.loads((folder / "result.json").read_text())
+    del result["selections"]
+    (folder / "result.json").write_text(json.dumps(result))
+    with pytest.raises(ex.CourseError, match=f"{re.escape(str(folder))} holds files "
+                                             "course-experiments cannot read.*'selections'"):
+        ex.load_job(folder)
+
+
+def test_a_folder_made_from_other_data_names_the_fingerprints_in_full(finished, tmp_path):
+    out, _ = finished
+    folder = shutil.copytree(job().folder(out), job().folder(tmp_path))
+    stored = json.loads((folder / "config.json").read_text())
+    wanted = stored["data"]["fingerprint"]
+    stored["data"]["fingerprint"] = "000000000000"
+    (folder / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ex.CourseError, match=re.escape(
+            f"data.fingerprint ('000000000000' there, '{wanted}' asked for)")):
+        ex.run_job(job(), tmp_path, progress=False)
+
+
 def test_a_variant_runs_under_its_own_name(finished):
     out, _ = finished
     variant = ex.run_job(job(model="sl-sigma-0.5"), out, method=ex.MODELS[MODEL].method,

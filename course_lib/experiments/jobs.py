@@ -464,7 +464,7 @@ def _differences(stored: dict, wanted: dict) -> list[str]:
     out = []
     for key in sorted((set(stored) | set(wanted)) - {"overrides"}):  # shown in config.*
         a, b = stored.get(key), wanted.get(key)
-        if isinstance(a, dict) and isinstance(b, dict) and key != "data":
+        if isinstance(a, dict) and isinstance(b, dict):
             out += [f"{key}.{d}" for d in _differences(a, b)]
         elif a != b:
             out.append(f"{key} ({a!r} there, {b!r} asked for)"[:160])
@@ -723,6 +723,18 @@ def _finish(folder: Path, job: Job, run, data, split) -> None:
 def load_job(folder: str | Path) -> JobResult:
     """A job folder's results: complete when finished, the epochs so far otherwise."""
     folder = Path(folder)
+    try:
+        return _load_job(folder)
+    except (KeyError, TypeError, ValueError) as error:  # not a CourseError: not ours to read
+        if isinstance(error, CourseError):
+            raise
+        raise CourseError(f"{folder} holds files course-experiments cannot read ({error!r} "
+                          "missing or malformed; edited by hand, or written by another "
+                          "program?). Delete that folder to run its job again, or move it "
+                          "away.") from error
+
+
+def _load_job(folder: Path) -> JobResult:
     config = _read_json(folder / "config.json")
     job = Job(config["model"], config["dataset"], config["tier"], config["split"], config["seed"])
     total = config["config"].get("epochs", 0)
