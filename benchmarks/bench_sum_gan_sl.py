@@ -312,7 +312,7 @@ def trainer_process(setup: Setup, name: str, connection) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="sl")
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--videos", type=int, default=4, help="videos timed per slow trainer")

@@ -280,16 +280,28 @@ def main(argv: list[str] | None = None) -> int:
             results.append(check)
             print(f"{path_name}: {'ok' if check.ok else 'FAILED'} in "
                   f"{time.perf_counter() - started:.0f} s; {check.seconds_per_unit:.3f} s per "
-                  f"{check.unit} ({check.units_timed} timed), peak {check.peak_gib:.2f} GiB, "
-                  f"checkpoint {check.checkpoint_mib:.1f} MiB in "
-                  f"{check.checkpoint_seconds:.1f} s", flush=True)
+                  f"{check.unit} ({check.units_timed} timed), peak "
+                  f"{_measured(check.peak_gib, '.2f', 'GiB')}, checkpoint "
+                  f"{_measured(check.checkpoint_mib, '.1f', 'MiB')} in "
+                  f"{_measured(check.checkpoint_seconds, '.1f', 's')}", flush=True)
             for line in check.notes + check.warnings:
                 print(f"    {line}", flush=True)
     if args.json:
         args.json.write_text(json.dumps([dataclasses.asdict(c) for c in results], indent=1))
+    by_name = {c.name: c for c in results if c.ok}
+    for fast, faithful in (("04-sum-gan-sl-fast", "04-sum-gan-sl"),
+                           ("05-sum-gan-aae-fast", "05-sum-gan-aae")):
+        if fast in by_name and faithful in by_name:  # the same epoch, measured in this run
+            ratio = by_name[faithful].seconds_per_unit / by_name[fast].seconds_per_unit
+            print(f"{fast}: {ratio:.1f}× the faithful trainer per epoch")
     for check in results:
         print(f"PASS {check.name}" if check.ok else f"FAIL {check.name}: {check.error}")
     return 0 if all(c.ok for c in results) else 1
+
+
+def _measured(value: float, fmt: str, unit: str) -> str:
+    """A figure, or "n/a" where this device does not measure it (memory on a CPU)."""
+    return "n/a" if value != value else f"{value:{fmt}} {unit}"
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from course_lib.models import sum_gan_sl as sl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=("sl", "aae"), default="sl")
     parser.add_argument("--trainer", choices=config.TRAINERS, default="faithful")
     parser.add_argument("--rates", type=float, nargs=2, metavar=("LR", "DISCRIMINATOR_LR"),

@@ -35,7 +35,7 @@ def numbers(text: str) -> list[int]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tier", default="laptop")
     parser.add_argument("--dataset", default="synthetic-digits", choices=SYNTHETIC_DATASETS)
     parser.add_argument("--splits", type=numbers, default="0,1,2,3,4",

@@ -97,9 +97,10 @@ def select(jobs: list[ex.Job], only: dict[str, str]) -> list[ex.Job]:
     chosen = [j for j in jobs if all(str(getattr(j, k)) == v for k, v in only.items()
                                      if k != "index")]
     if not chosen:
+        models = ", ".join(dict.fromkeys(j.model for j in jobs))
+        splits, seeds = sorted({j.split for j in jobs}), sorted({j.seed for j in jobs})
         raise CourseError(f"--only {','.join(f'{k}={v}' for k, v in only.items())} matches no "
-                          f"job of the grid (splits {sorted({j.split for j in jobs})}, seeds "
-                          f"{sorted({j.seed for j in jobs})}).")
+                          f"job of the grid (models {models}; splits {splits}; seeds {seeds}).")
     return chosen
 
 
