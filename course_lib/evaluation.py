@@ -489,6 +489,15 @@ def random_scores(dataset: SummarizationDataset, keys: Sequence[str],
     return {k: rng.random(dataset[k].n_steps).astype(np.float32) for k in keys}
 
 
+def best_of_random(dataset: SummarizationDataset, keys: Sequence[str], draws: int,
+                   rng: np.random.Generator, repeats: int = 20) -> float:
+    """The mean F on ``keys`` of the best of ``draws`` random scorings, picked by that F: what
+    the best-test-epoch rule makes of a model whose ``draws`` epochs learned nothing but differ
+    at random, averaged over ``repeats`` picks. The sceptic's baseline for a best-epoch F."""
+    return float(np.mean([max(evaluate(dataset, random_scores(dataset, keys, rng), keys).mean
+                              for _ in range(draws)) for _ in range(repeats)]))
+
+
 def uniform_scores(dataset: SummarizationDataset, keys: Sequence[str]) -> dict[str, np.ndarray]:
     """Every step scored 1: the knapsack then just packs as many (short) shots as fit."""
     return {k: np.ones(dataset[k].n_steps, dtype=np.float32) for k in keys}

@@ -477,6 +477,25 @@ def one_run_tau_verdict(label: str, dataset, scores: Mapping[str, np.ndarray],
                            _own_untrained(rows, taus(untrained), seed), "+.3f")
 
 
+def best_epoch_versus_chance(label: str, run, dataset: SummarizationDataset,
+                             keys: Sequence[str], seed: int = 0) -> str:
+    """``run``'s best-test-epoch F beside the best of as many random scorings picked the same
+    way (:func:`course_lib.evaluation.best_of_random`): picking the maximum of noisy epochs
+    with the test labels lifts F by itself, so a best epoch at or below that shows nothing the
+    pick did not."""
+    from course_lib.comparison import BEST
+
+    draws = len(run.history.evals["f_score"]) - 1  # the trained epochs the rule picks among
+    chance = ev.best_of_random(dataset, keys, draws, np.random.default_rng(seed))
+    best = run.selections()[BEST][1]
+    verdict = ("picking by the test labels explains it as well as training does" if best <= chance
+               else "more than picking alone gives (one run on one split: an observation, not "
+               "a test)")
+    return (f"{label}, best test epoch ({best:.1f}) against random scores, the best of {draws} "
+            f"draws picked the same way with the test labels ({chance:.1f}, mean of 20 picks): "
+            f"{'at or below' if best <= chance else 'above'} it, {verdict}.")
+
+
 def below_own_untrained(runs: Mapping[int, object], rules: Sequence[str]) -> str:
     """On how many seeds each selection rule's F ends below that seed's own untrained model
     (epoch 0): a mean over seeds can hide that training made every run worse. A count of

@@ -401,3 +401,28 @@ def test_the_seeds_below_their_own_untrained_model_are_counted_per_rule():
     assert sp.below_own_untrained(runs, ["final epoch (label-free)"]) == (
         "Below the seed's own untrained model, by any margin: final epoch on 1 of 3 seeds "
         "(which way each run went, not a test: a single gap may lie within the noise).")
+
+
+def test_a_best_test_epoch_is_set_beside_the_best_of_as_many_random_scorings():
+    """Picking the maximum of noisy epochs by test F lifts F by itself: the best of 10 random
+    scorings beats one on average, and the sentence says on which side of it a best epoch lies.
+    (The laptop tier's videos: the smoke tier's have too few shots for random scores to vary.)"""
+    from types import SimpleNamespace
+
+    from course_lib.comparison import BEST
+    from course_lib.data.synthetic_videos import synthetic_benchmark
+
+    data, splits = synthetic_benchmark("laptop")
+    keys = list(splits[0].test_keys)
+    one = ev.best_of_random(data, keys, 1, np.random.default_rng(0), repeats=30)
+    ten = ev.best_of_random(data, keys, 10, np.random.default_rng(0), repeats=30)
+    assert ten > one
+
+    def run(best):
+        return SimpleNamespace(history=SimpleNamespace(evals={"f_score": [40.0] * 11}),
+                               selections=lambda: {BEST: (3, best)})
+
+    high, low = sp.best_epoch_versus_chance("M", run(99.0), data, keys), \
+        sp.best_epoch_versus_chance("M", run(0.0), data, keys)
+    assert "best of 10 draws" in high and ": above it" in high
+    assert ": at or below it, picking by the test labels explains it" in low
