@@ -594,7 +594,9 @@ def seeds_plot(runs: Mapping[int, object], baselines: Mapping[str, float] | None
         baseline_line(axes[0], name, value)
     axes[0].set(xlabel="epoch", ylabel="F-score (%)", title="test F-score, per seed")
     # the whole possible range: a gap of 0.1 is as small as it looks beside one of 1
-    axes[1].set(xlabel="epoch", ylabel="c(original) − c(summary)",
+    # notebook 03 writes the discriminator's output c(·), notebooks 04-05 P(·)
+    output = "c" if keys[0].startswith("c_") else "P"
+    axes[1].set(xlabel="epoch", ylabel=f"{output}(original) − {output}(summary)",
                 title="discriminator: does it tell them apart? (epoch means)", ylim=(-1, 1))
     axes[1].axhline(0, color="0.4", lw=1.2, ls=":", label="0: cannot tell them apart")
     for ax in axes:
