@@ -517,6 +517,22 @@ def test_a_folder_of_another_configuration_is_refused_and_left_as_it_was(finishe
     assert snapshot(out / "synthetic") == before
 
 
+def test_the_report_says_when_its_runs_were_trained_by_several_versions(finished, tmp_path):
+    out, result = finished
+    assert result.code == ex.code_version() and result.code.startswith("0.")
+    shutil.copytree(job().folder(out), job().folder(tmp_path))
+    older = shutil.copytree(job().folder(out), job(seed=1).folder(tmp_path))
+    stored = json.loads((older / "config.json").read_text())
+    (older / "config.json").write_text(json.dumps(stored | {"seed": 1}))
+    recorded = json.loads((older / "result.json").read_text())
+    del recorded["code"]  # as a run trained before the course recorded its version
+    (older / "result.json").write_text(json.dumps(recorded))
+    (report, *_) = ex.report(tmp_path)
+    text = report.read_text()
+    assert (f"**Trained by 2 versions of the course's code:** {result.code}: 1 job; not "
+            "recorded (older than the record): 1 job.") in text
+
+
 def test_a_result_file_edited_by_hand_is_named_not_a_traceback(finished, tmp_path):
     out, _ = finished
     folder = shutil.copytree(job().folder(out), job().folder(tmp_path))

@@ -372,6 +372,7 @@ class JobResult:
     test_metrics: dict[str, np.ndarray] = field(default_factory=dict)
     running_elsewhere: bool = False  # skipped by this run: another process held its lock
     note: str = ""  # why there is no F-score (a dataset without annotations), if so
+    code: str = ""  # the course's version that trained it (:func:`code_version`; "" before)
 
     def test_scores(self, epoch: int) -> dict[str, np.ndarray]:
         """The test videos' scores saved after ``epoch`` (0 = untrained)."""
@@ -717,7 +718,34 @@ def _finish(folder: Path, job: Job, run, data, split) -> None:
         "f_scores": f, "seconds_per_epoch": seconds, "train_curves": curves,
         "selections": run.selections(), "rank_correlation_final_epoch": ranked,
         "test_metrics": {k: tests[f"test_{k}"] for k in EPOCH_METRICS[2:]},
-        "seconds": history.seconds, **({"note": note} if note else {})})
+        "seconds": history.seconds, "code": code_version(),
+        **({"note": note} if note else {})})
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """The course's version and, in a git checkout, its commit (``+ changes`` where the library
+    differs from it): a job repeats its numbers exactly only with the same code, so the report
+    says when its runs were trained by several."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("course-lib")
+    except PackageNotFoundError:
+        text = "unknown"
+    root = Path(__file__).resolve().parents[2]
+    if (root / ".git").exists():
+        try:
+            git = ["git", "-C", str(root)]
+            commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True, timeout=10, check=True).stdout.strip()
+            changed = subprocess.run([*git, "status", "--porcelain", "--", "course_lib"],
+                                     capture_output=True, text=True, timeout=10).stdout.strip()
+            text += f" (commit {commit}{' + changes' if changed else ''})"
+        except (OSError, subprocess.SubprocessError):
+            pass  # no git program: the version alone
+    return text
 
 
 def load_job(folder: str | Path) -> JobResult:
@@ -749,7 +777,7 @@ def _load_job(folder: Path) -> JobResult:
                          r["rank_correlation_final_epoch"], total,
                          test_metrics={k: np.array(v, dtype=float)
                                        for k, v in r.get("test_metrics", {}).items()},
-                         note=r.get("note", ""))
+                         note=r.get("note", ""), code=r.get("code", ""))
     path = folder / "progress.json"
     epochs = _read_json(path)["epochs"] if path.exists() else []
     return JobResult(job, folder, False, 0, np.array([e["epoch"] for e in epochs], dtype=int),

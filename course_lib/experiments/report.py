@@ -372,6 +372,19 @@ SMOKE_NOTE = ("**The smoke tier is the test suite's:** a few steps on a handful 
               "from these numbers (the laptop tier is the smallest that does).")
 
 
+def _versions_note(finished: Sequence[JobResult]) -> list[str]:
+    """A paragraph when the runs were trained by more than one version of the course's code."""
+    counts: dict[str, int] = {}
+    for code in (r.code or "not recorded (older than the record)" for r in finished):
+        counts[code] = counts.get(code, 0) + 1
+    if len(counts) < 2:
+        return []
+    return [f"**Trained by {len(counts)} versions of the course's code:** "
+            + "; ".join(f"{code}: {n} job{'s' * (n != 1)}" for code, n in counts.items())
+            + ". A job repeats its numbers exactly only with the same code, so compare models "
+            "trained by one version (another --out for each).", ""]
+
+
 NOT_THE_PAPERS = ("**Not the papers' configuration:** the {tier} tier trains smaller models "
                   "for fewer epochs than the papers (their sizes and schedule are the paper "
                   "tier's: `--tier paper`), so these F-scores cannot be set beside published "
@@ -417,6 +430,7 @@ def _write_report(folder: Path, dataset: str, tier: str, names: list[str],
              "knapsack give anyway). s / epoch: median over jobs of the mean seconds per "
              "epoch (with its evaluation; other work on the machine slows it).", "",
              *([SMOKE_NOTE, ""] if tier == "smoke" else []),
+             *_versions_note(finished),
              *([NOT_THE_PAPERS.format(tier=tier), ""]
                if dataset in ("summe", "tvsum") and tier != "paper" else []),
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
