@@ -967,20 +967,26 @@ def stability_plot(runs: Mapping[str, Mapping[int, object]],
 
 def sigma_sweep_plot(measured: Mapping[str, Mapping[float, float]],
                      published: Mapping[str, Mapping[float, float]],
-                     baselines: Mapping[str, float] | None = None, title: str = ""
-                     ) -> plt.Figure:
-    """F-score against σ: this run's (left, with the baselines) beside a paper's (right), both
-    spanning the same number of F points, so that a 2-point trend does not look like a 12-point
-    one."""
+                     baselines: Mapping[str, float] | None = None, title: str = "",
+                     published_baselines: Mapping[str, float] | None = None) -> plt.Figure:
+    """F-score against σ: this run's (left, with the baselines) beside a paper's (right, with
+    ``published_baselines``: random scores' F on each of its benchmarks, by the benchmark's
+    name, drawn in its line's colour), both spanning the same number of F points, so that a
+    2-point trend does not look like a 12-point one."""
     fig, (ours, theirs) = plt.subplots(1, 2, figsize=(12, 3.6))
     for name, values in measured.items():
         ours.plot(list(values), list(values.values()), "o-", label=name)
     for name, value in (baselines or {}).items():
         baseline_line(ours, name, value)
     for name, values in published.items():
-        theirs.plot(list(values), list(values.values()), "s--", label=name)
+        line, = theirs.plot(list(values), list(values.values()), "s--", label=name)
+        if name in (published_baselines or {}):
+            theirs.axhline(published_baselines[name], color=line.get_color(), ls=":", lw=1.1,
+                           label=f"random scores, {name} ({published_baselines[name]:.1f})")
     ours.set(title=title or "measured here", xlabel="σ", ylabel="F-score (%)")
-    theirs.set(title="reported in the paper", xlabel="σ", ylabel="F-score (%)")
+    theirs.set(title="reported in the paper" + (
+        "\n(random scores: Otani et al., CVPR 2019)" if published_baselines else ""),
+        xlabel="σ", ylabel="F-score (%)")
     span = max(np.diff(ax.get_ylim())[0] for ax in (ours, theirs))
     for ax in (ours, theirs):
         middle = np.mean(ax.get_ylim())
