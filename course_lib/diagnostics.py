@@ -322,8 +322,8 @@ def selection_sentence(table: Mapping[str, SelectionRow], model: str, untrained:
         if c is not None and m.f_score > c.f_score:
             verdict += (f", yet its F ({m.f_score:.1f}) is above constant scores' "
                         f"({c.f_score:.1f}): the few shots where it differs from them earn that")
-            verdict += (f"; its untrained self, whose scores spread more ({u.spread:.3f}), "
-                        f"scores {u.f_score:.1f}: training did not earn it."
+            verdict += (f"; its untrained self (score spread {u.spread:.3f}) scores "
+                        f"{u.f_score:.1f}: training did not earn it."
                         if u.f_score >= m.f_score else ".")
         else:
             verdict += ": read its F as theirs."

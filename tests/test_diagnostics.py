@@ -193,8 +193,8 @@ def test_selection_table_shows_constant_scores_say_nothing_and_select_the_consta
     sentence = diagnostics.selection_sentence(
         {"model": flat_but_better, "untrained": better_untrained, "random": table["random"],
          "uniform": table["constant"]}, "model", "untrained")
-    assert (f"its untrained self, whose scores spread more ({better_untrained.spread:.3f}), "
-            f"scores {better_untrained.f_score:.1f}: training did not earn it") in sentence
+    assert (f"its untrained self (score spread {better_untrained.spread:.3f}) scores "
+            f"{better_untrained.f_score:.1f}: training did not earn it") in sentence
     sentence = diagnostics.selection_sentence(table, "random", "constant", random="constant")
     assert "rose above" in sentence and "less than" in sentence
     assert "read its F" not in sentence
