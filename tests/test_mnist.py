@@ -158,15 +158,21 @@ def test_digit_source_does_not_hide_damaged_files(tmp_path, tiny):
         digit_source(tmp_path)
 
 
-def test_download_mnist_fetches_then_skips(tmp_path, tiny, monkeypatch):
-    """With checksums of test-made files, from a file:// mirror; intact files are not fetched."""
+@pytest.fixture
+def tiny_mirror(tmp_path, tiny, monkeypatch) -> Path:
+    """A folder serving test-made MNIST files, whose checksums the download then expects."""
     mirror = tmp_path / "mirror"
     write_split(mirror, *tiny)
     files = {p.name: Checksums(md5sum(p), md5sum(p, gunzip=True)) for p in mirror.iterdir()}
     monkeypatch.setattr(mnist_module, "MNIST_FILES", files)
+    return mirror
+
+
+def test_download_mnist_fetches_then_skips(tmp_path, tiny_mirror):
+    """From a file:// mirror; intact files are not fetched."""
     target = tmp_path / "target"
-    assert download_mnist(target, mirrors=(mirror.as_uri() + "/",), progress=False) == target
-    assert sorted(p.name for p in target.iterdir()) == sorted(files)
+    assert download_mnist(target, mirrors=(tiny_mirror.as_uri() + "/",), progress=False) == target
+    assert sorted(p.name for p in target.iterdir()) == sorted(mnist_module.MNIST_FILES)
     # A recompressed copy with the same content counts as intact: nothing is downloaded.
     images = target / "train-images-idx3-ubyte.gz"
     images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes()), compresslevel=1))
@@ -177,16 +183,12 @@ def test_download_mnist_fetches_then_skips(tmp_path, tiny, monkeypatch):
         download_mnist(target, mirrors=("http://127.0.0.1:9/",), progress=False)
 
 
-def test_the_cli_downloads_from_a_mirror_given_on_the_command_line(tmp_path, tiny, monkeypatch):
+def test_the_cli_downloads_from_a_mirror_given_on_the_command_line(tmp_path, tiny_mirror):
     """``--mirror`` replaces the published servers (a classroom's copy, here a folder on disk)."""
-    mirror = tmp_path / "mirror"
-    write_split(mirror, *tiny)
-    files = {p.name: Checksums(md5sum(p), md5sum(p, gunzip=True)) for p in mirror.iterdir()}
-    monkeypatch.setattr(mnist_module, "MNIST_FILES", files)
     target = tmp_path / "target"
-    assert cli.main(["mnist", "--dest", str(target), "--mirror", mirror.as_uri()]) == 0
+    assert cli.main(["mnist", "--dest", str(target), "--mirror", tiny_mirror.as_uri()]) == 0
     assert {p.name: p.read_bytes() for p in target.iterdir()} == {
-        p.name: p.read_bytes() for p in mirror.iterdir()}
+        p.name: p.read_bytes() for p in tiny_mirror.iterdir()}
 
 
 @pytest.fixture
