@@ -25,6 +25,7 @@ class Result:
     rank_correlation: dict | None = None
     scores: dict | None = None
     test_metrics: dict = field(default_factory=dict)
+    code: str = ""
 
     @property
     def epochs(self):
