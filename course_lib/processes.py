@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -23,7 +24,12 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib.errors import CourseError
-from course_lib.training import LOADED_FINISHED, random_states, set_random_states
+from course_lib.training import (
+    LOADED_FINISHED,
+    checkpoint_dir,
+    random_states,
+    set_random_states,
+)
 
 # The intra-op threads of a fit whose configuration names none (``cpu_threads``). A run's thread
 # count fixes its numbers: oneDNN's LSTM gave the same bits on one and two threads, but a whole
@@ -100,6 +106,12 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     if processes < 2 or len(fits) < 2 or any(
             f.keywords.get("checkpoint", True) is False or _on_gpu(f) for f in fits):
         return [f() for f in ([here] if here else []) + others]
+    if problem := _unwritable_checkpoints():  # a worker's model would be lost, trained again
+        print(f"The checkpoint folder {checkpoint_dir()} cannot be written ({problem}), and a "
+              "model trained in another process comes back only through its checkpoint: "
+              "training the fits here, one after the other. Set COURSE_CHECKPOINT_DIR to a "
+              "writable folder to train them side by side (and keep them).")
+        return [f() for f in ([here] if here else []) + others]
     pool = ProcessPoolExecutor(processes - first_here,
                                mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker)
@@ -125,6 +137,19 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
     set_random_states(states)
     print(_what_the_workers_did(runs, trained))
     return first + runs
+
+
+def _unwritable_checkpoints() -> str | None:
+    """Why no checkpoint can be written in :func:`checkpoint_dir` (it cannot be made, is read-only,
+    the disk is full), or ``None``."""
+    folder = checkpoint_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
 
 
 def _fit_in_worker(fit: functools.partial) -> bool:

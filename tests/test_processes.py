@@ -163,3 +163,18 @@ def says_loaded(*args, **kwargs):
     finds finished."""
     print(f"{LOADED_FINISHED} from somewhere (3 steps, trained in 5 s).")
     return where_it_ran(*args, **kwargs)
+
+
+def test_an_unwritable_checkpoint_folder_trains_the_fits_here_and_says_why(tmp_path, monkeypatch,
+                                                                        capsys):
+    """A worker's model comes back only through its checkpoint: where none can be written, the
+    worker's training was lost and the model trained again here, reported as "read back"."""
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "afile" / "checkpoints"))
+    fits = [functools.partial(where_it_ran, None, ONE_THREAD, tmp_path, name)
+            for name in ("first", "second")]
+    runs = processes.fit_in_processes(fits, processes=2, first_here=True)
+    assert [run.pid for run in runs] == [os.getpid()] * 2
+    said = capsys.readouterr().out
+    assert "cannot be written" in said and "training the fits here, one after the other" in said
+    assert "read back here" not in said
