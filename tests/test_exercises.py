@@ -67,6 +67,12 @@ def nats(z, t, divide):
     return F.binary_cross_entropy_with_logits(z, t, reduction="sum") / divide(z)
 
 
+def clamped_nats(z, t, eps=1e-6):
+    """The cross-entropy on probabilities clamped "to be safe", as students write it."""
+    p = z.sigmoid().clamp(eps, 1 - eps)
+    return -(t * p.log() + (1 - t) * (1 - p).log()).sum() / (z.shape[0] * z.shape[1])
+
+
 def upsample_float64(scores, picks, n_frames):
     frames = np.zeros(n_frames)
     for score, start, end in zip(scores, picks, [*picks[1:], n_frames], strict=True):
@@ -217,6 +223,7 @@ WRONG = {
         (lambda f: f.flip((0, 1, 2)), "not every axis"),
         (lambda f: f.permute(1, 0, 2).flip(0), "the axes are in another order"),
         (lambda f: np.flip(f.numpy(), 1).copy(), "expected a torch tensor"),
+        (lambda f: f[:, ::-1], "reverse it with `x.flip(dims)`"),  # NumPy's idiom
     ],
     "teacher_forcing_inputs": [
         (lambda t: t, "must be shifted"),
@@ -234,6 +241,7 @@ WRONG = {
          "work from the logits"),
         (lambda z, t: -(t * z.sigmoid().log() + (1 - t) * (1 - z.sigmoid()).log()).sum() / 8,
          "work from the logits"),
+        (clamped_nats, "clamping sigmoid(z)"),
         (lambda z, t: nats(t, z, lambda z: 8), "the first one is the logits"),
         (lambda z, t: -nats(z, t, lambda z: 8), "a cross-entropy is positive"),
         (lambda z, t: nats(z, t, lambda z: 8).item(), "expected a torch tensor"),

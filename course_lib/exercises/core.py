@@ -362,8 +362,11 @@ def _weighted(out: torch.Tensor, index: int) -> torch.Tensor:
 
 def _raised(err: Exception) -> str:
     """``raised <Error>: <message> (line N: `code`)``, with advice when torch refused an
-    in-place operation."""
+    in-place operation or a negative slicing step (NumPy's ``x[::-1]``)."""
     text = f"raised {type(err).__name__}: {err}{_students_line(err)}"
+    if isinstance(err, ValueError) and "step must be greater than zero" in str(err):
+        text += (" A torch tensor cannot be sliced with a negative step (NumPy's `x[:, ::-1]`): "
+                 "reverse it with `x.flip(dims)`, e.g. `x.flip(1)` for dim 1.")
     if isinstance(err, RuntimeError) and ("in-place" in str(err) or "inplace" in str(err)):
         text += (" An operation changed a tensor in place (`x[...] = `, `+=`, a method ending "
                  "in `_`): work on a copy (`x = x.clone()`) or use operations that return a new "

@@ -7,6 +7,7 @@ Each exercise's ``mistakes`` are the wrong answers its inputs tell apart from th
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import torch
@@ -122,6 +123,12 @@ TEACHER_FORCING = Exercise(
         Mistake("prepend a zero frame so that there is one input per target.",
                 lambda t: t[:, :-1]),
     ))
+def _clamped_nats(z, t, eps):
+    """The cross-entropy of probabilities clamped to [eps, 1 - eps] "to be safe"."""
+    p = torch.sigmoid(z).clamp(eps, 1 - eps)
+    return _per_frame(-(t * p.log() + (1 - t) * (1 - p).log()).sum(), z)
+
+
 NATS = Exercise(
     "01", "bernoulli_nats_per_frame", _nats_inputs, bernoulli_nats_per_frame, rtol=1e-4,
     tensor=True, differentiable=True, data_args=("targets",),
@@ -144,6 +151,10 @@ NATS = Exercise(
                 "binary_cross_entropy_with_logits computes it stably.",
                 lambda z, t: _per_frame(-(t * torch.sigmoid(z).log()
                                           + (1 - t) * (1 - torch.sigmoid(z)).log()).sum(), z)),
+        *(Mistake("work from the logits: clamping sigmoid(z) to [eps, 1 - eps] caps what a "
+                  "confidently wrong pixel costs at -ln(eps), where "
+                  "binary_cross_entropy_with_logits charges the whole cost.",
+                  partial(_clamped_nats, eps=eps)) for eps in (1e-4, 1e-5, 1e-6, 1e-7)),
         Mistake("the arguments are (logits, targets): the first one is the logits.",
                 lambda z, t: _per_frame(_nats_sum(t, z), z)),
         Mistake("a cross-entropy is positive: minus the log-likelihood.",
