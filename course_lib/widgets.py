@@ -77,10 +77,11 @@ def live_controls(make_panels: Callable[..., Mapping[str, np.ndarray]],
 
 
 def moving_mnist_explorer(digits, canvas: int = 64, n_frames: int = 20, seed: int = 0,
-                          step: Callable | None = None) -> widgets.VBox:
+                          step: Callable | None = None, n_digits: int = 2) -> widgets.VBox:
     """Change the number of digits, their speed and the random draw; play the sequence.
 
-    ``step`` moves the digits by one frame (default: the library's ``bounce_step``).
+    ``step`` moves the digits by one frame (default: the library's ``bounce_step``);
+    ``canvas`` and ``n_digits`` start it at what a tier's model reads.
     """
     from course_lib.data.moving_mnist import bounce_step, generate_moving_mnist
 
@@ -92,7 +93,7 @@ def moving_mnist_explorer(digits, canvas: int = 64, n_frames: int = 20, seed: in
         return {f"{n_digits} digit(s) at {speed:.1f} px/frame": batch.frames[0]}
 
     controls = {
-        "n_digits": widgets.IntSlider(value=2, min=1, max=3, description="digits",
+        "n_digits": widgets.IntSlider(value=n_digits, min=1, max=3, description="digits",
                                       continuous_update=False),
         "speed": widgets.FloatSlider(value=3.6, min=0.0, max=10.0, step=0.2,
                                      description="px/frame", continuous_update=False),

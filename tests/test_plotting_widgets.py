@@ -81,6 +81,23 @@ def test_explorer_rebuilds_when_a_control_changes():
     assert explorer.children[1] is not old_player
 
 
+def test_the_explorer_starts_at_the_frames_a_tiers_model_reads():
+    import struct
+
+    from course_lib.data.mnist import embedded_digits
+
+    def widths(explorer):  # each frame's PNG width, read from its header
+        def images(w):
+            return [w] if type(w).__name__ == "Image" else [
+                i for c in getattr(w, "children", ()) for i in images(c)]
+        return [struct.unpack(">I", i.value[16:20])[0] for i in images(explorer.children[1])]
+
+    small = widgets.moving_mnist_explorer(embedded_digits(), canvas=40, n_digits=1)
+    assert small.children[0].children[0].value == 1  # the digits slider
+    default = widgets.moving_mnist_explorer(embedded_digits())
+    assert widths(small) and widths(small)[0] * 64 == widths(default)[0] * 40
+
+
 def test_many_sequences_show_each_ones_frames_at_the_two_steps_asked():
     """Notebook 01: a row per test sequence, an input frame beside its reconstruction and a future
     frame beside its prediction, each from its own sequence and step."""
