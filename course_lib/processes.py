@@ -163,12 +163,13 @@ def _fit_in_worker(fit: functools.partial) -> bool:
 
 def _what_the_workers_did(runs: Sequence[Any], trained: Sequence[bool]) -> str:
     """One line for the workers' fits: how many trained and for how long, and how many had
-    finished before (e.g. in another notebook) and were only loaded."""
+    finished before (an earlier run of the cell, or another notebook) and were only
+    loaded."""
     seconds = sorted(getattr(run, "history", run).seconds  # a run or a History
                      for run, new in zip(runs, trained, strict=True) if new)
     loaded = len(runs) - len(seconds)
-    found = (f"{loaded} {'fit' if loaded == 1 else 'fits'} had finished before (e.g. in another "
-             "notebook) and only loaded")
+    found = (f"{loaded} {'fit' if loaded == 1 else 'fits'} had finished before (an earlier run of "
+             "this cell, or another notebook) and only loaded")
     if not seconds:
         return f"{found} from {'its checkpoint' if loaded == 1 else 'their checkpoints'}."
     low, high = f"{seconds[0]:.0f}", f"{seconds[-1]:.0f}"

@@ -150,12 +150,13 @@ def test_a_run_finished_before_is_reported_as_loaded_not_as_trained(tmp_path, ca
     loaded = functools.partial(says_loaded, None, ONE_THREAD, tmp_path, "old")
     trained = functools.partial(where_it_ran, None, ONE_THREAD, tmp_path, "new")
     processes.fit_in_processes([loaded, trained], processes=2)
-    assert ("1 fit done in a worker process (0 s of training); 1 fit had finished before (e.g. "
-            "in another notebook) and only loaded; all read back here from their checkpoints."
+    assert ("1 fit done in a worker process (0 s of training); 1 fit had finished before (an "
+            "earlier run of this cell, or another notebook) and only loaded; all read back here "
+            "from their checkpoints."
             in capsys.readouterr().out)
     processes.fit_in_processes([loaded, loaded], processes=2)
-    assert ("2 fits had finished before (e.g. in another notebook) and only loaded from their "
-            "checkpoints." in capsys.readouterr().out)
+    assert ("2 fits had finished before (an earlier run of this cell, or another notebook) and "
+            "only loaded from their checkpoints." in capsys.readouterr().out)
 
 
 def says_loaded(*args, **kwargs):
