@@ -39,14 +39,14 @@ class Command(NamedTuple):
     mirrored: Callable[[list[str]], dict]
 
 
-def _files_under(name: str, keyword: str = "urls") -> Callable[[list[str]], dict]:
+def _files_under(name: str) -> Callable[[list[str]], dict]:
     """``--mirror`` for a download of one file: the file of that name on each server."""
-    return lambda servers: {keyword: tuple(f"{server.rstrip('/')}/{name}" for server in servers)}
+    return lambda servers: {"urls": tuple(f"{server.rstrip('/')}/{name}" for server in servers)}
 
 
-def _servers(keyword: str = "mirrors") -> Callable[[list[str]], dict]:
+def _servers() -> Callable[[list[str]], dict]:
     """``--mirror`` for a download that lays its files out under each server itself."""
-    return lambda servers: {keyword: tuple(server.rstrip("/") + "/" for server in servers)}
+    return lambda servers: {"mirrors": tuple(server.rstrip("/") + "/" for server in servers)}
 
 
 COMMANDS: dict[str, Command] = {

@@ -902,10 +902,10 @@ def stability_sentences(measures: Mapping[str, Mapping[str, float]]) -> list[str
             f"epoch neither model's scores spread within a video ({a} {x:.3f}, {b} {y:.3f}, both "
             f"below {FLAT_SPREAD}), so F moves with the knapsack's choice among near-equal shots, "
             "not with what a model learned.")
-    for key, what in (("between seeds", "moved less between seeds"),
-                      ("between epochs", "moved less from one epoch to the next")):
-        if frozen or flat:
-            break
+    ranked = () if frozen or flat else (
+        ("between seeds", "moved less between seeds"),
+        ("between epochs", "moved less from one epoch to the next"))
+    for key, what in ranked:
         x, y = first[key], second[key]
         needed = _rankable_ratio(first, second) if key == "between seeds" else 1.0
         if f"{x:.1f}" != f"{y:.1f}" and max(x, y) < needed * min(x, y):
