@@ -103,14 +103,15 @@ def fit_in_processes(fits: Sequence[functools.partial], processes: int | None = 
         processes = cores_to_use(len(fits) * threads) // threads
     here = fits[0] if first_here else None
     others = [functools.partial(f, live=False) for f in fits[first_here:]]  # no figure each
-    if processes < 2 or len(fits) < 2 or any(
-            f.keywords.get("checkpoint", True) is False or _on_gpu(f) for f in fits):
-        return [f() for f in ([here] if here else []) + others]
-    if problem := _unwritable_checkpoints():  # a worker's model would be lost, trained again
+    here_only = processes < 2 or len(fits) < 2 or any(
+        f.keywords.get("checkpoint", True) is False or _on_gpu(f) for f in fits)
+    if not here_only and (problem := _unwritable_checkpoints()):  # a worker's model is lost
         print(f"The checkpoint folder {checkpoint_dir()} cannot be written ({problem}), and a "
               "model trained in another process comes back only through its checkpoint: "
               "training the fits here, one after the other. Set COURSE_CHECKPOINT_DIR to a "
               "writable folder to train them side by side (and keep them).")
+        here_only = True
+    if here_only:
         return [f() for f in ([here] if here else []) + others]
     pool = ProcessPoolExecutor(processes - first_here,
                                mp_context=multiprocessing.get_context("spawn"),

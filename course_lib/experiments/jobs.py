@@ -753,9 +753,9 @@ def load_job(folder: str | Path) -> JobResult:
     folder = Path(folder)
     try:
         return _load_job(folder)
-    except (KeyError, TypeError, ValueError) as error:  # not a CourseError: not ours to read
-        if isinstance(error, CourseError):
-            raise
+    except CourseError:  # says what is wrong already
+        raise
+    except (KeyError, TypeError, ValueError) as error:  # fields missing or of another kind
         raise CourseError(f"{folder} holds files course-experiments cannot read ({error!r} "
                           "missing or malformed; edited by hand, or written by another "
                           "program?). Delete that folder to run its job again, or move it "
