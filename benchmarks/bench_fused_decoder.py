@@ -8,10 +8,13 @@ Every variant trains the same model (conditional reconstruction and future decod
 2. fused decoders: teacher forcing, so each decoder is one ``nn.LSTM`` call over the sequence;
 3. + the course's CPU LSTM (``models/sequence_lstm.py``: each weight gradient in one matrix
    product for the whole sequence) instead of oneDNN's (``USE_ONEDNN_LSTM = False``);
-4. + fused Adam (``fused=True``): the course's implementation.
+4. + fused Adam (``fused=True``): the course's implementation;
+5. + bfloat16 products (``matmul_dtype="bfloat16"``, on a CPU only): what the laptop tier trains
+   with where the CPU multiplies bfloat16 in hardware (``config.cpu_matmul_dtype``).
 
 Run:  python benchmarks/bench_fused_decoder.py            (the paper's size: 2x2048, batch 16)
-      python benchmarks/bench_fused_decoder.py --hidden 256 --layers 1   (a quick look)
+      python benchmarks/bench_fused_decoder.py --hidden 512 --layers 1 --canvas 40 --threads 1
+                                                        (notebook 01's laptop tier, one thread)
 """
 
 from __future__ import annotations
@@ -22,27 +25,31 @@ import time
 
 import torch
 
+from course_lib.config import cpu_matmul_dtype
 from course_lib.models import lstm_autoencoder
 from course_lib.models.lstm_autoencoder import LSTMAutoencoder, count_parameters, split_sequence
 
-VARIANTS = {  # name: (free-running decoders, oneDNN LSTM, fused Adam)
-    "step loop (baseline)": (True, True, False),
-    "fused decoders": (False, True, False),
-    "+ whole-sequence backward": (False, False, False),
-    "+ fused Adam (course)": (False, False, True),
+VARIANTS = {  # name: (free-running decoders, oneDNN LSTM, fused Adam, bfloat16 products)
+    "step loop (baseline)": (True, True, False, False),
+    "fused decoders": (False, True, False, False),
+    "+ whole-sequence backward": (False, False, False, False),
+    "+ fused Adam (course)": (False, False, True, False),
+    "+ bfloat16 products": (False, False, True, True),
 }
 
 
 def time_steps(model, frames, n_input, variant, repeats, warmup):
-    free_running, onednn, fused_adam = variant
+    free_running, onednn, fused_adam, bfloat16 = variant
     lstm_autoencoder.USE_ONEDNN_LSTM = onednn
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused_adam or None)
     inputs, future = split_sequence(frames, n_input)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        out = model(inputs, future, free_running=free_running)
-        model.losses(out, inputs, future)["total"].backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+            out = model(inputs, future, free_running=free_running)
+            losses = model.losses(out, inputs, future)
+        losses["total"].backward()
         optimizer.step()
         if frames.device.type == "cuda":
             torch.cuda.synchronize()
@@ -65,8 +72,10 @@ def main() -> None:
     parser.add_argument("--canvas", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     device = torch.device(args.device)
@@ -76,9 +85,15 @@ def main() -> None:
     print(f"Composite model {args.layers}x{args.hidden}, {args.canvas**2}-d frames, "
           f"{count_parameters(model):,} parameters, batch {args.batch}, device {device}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    if device.type == "cpu":
+        hardware = cpu_matmul_dtype() == "bfloat16"
+        print("This CPU multiplies bfloat16 " + ("in hardware." if hardware else
+              "by emulation: the laptop tier keeps float32 here."))
 
     medians = {}
     for name, variant in VARIANTS.items():
+        if variant[3] and device.type != "cpu":
+            continue  # the course multiplies in bfloat16 on a CPU only
         times = time_steps(model, frames, 10, variant, args.repeats, args.warmup)
         medians[name] = statistics.median(times)
         print(f"{name:>27}: median {medians[name]:.3f} s/step over {args.repeats} steps "
@@ -86,6 +101,9 @@ def main() -> None:
               f"{medians['step loop (baseline)'] / medians[name]:.2f}x the baseline")
     baseline, course = medians["step loop (baseline)"], medians["+ fused Adam (course)"]
     print(f"speed-up, course implementation vs the step loop: {baseline / course:.2f}x")
+    if "+ bfloat16 products" in medians:
+        print(f"bfloat16 products vs float32 (the course's): "
+              f"{course / medians['+ bfloat16 products']:.2f}x")
 
 
 if __name__ == "__main__":

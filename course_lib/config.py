@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -71,6 +72,11 @@ class AutoencoderConfig:
     at the paper tier (:data:`PAPER_CPU_THREADS`); one at the laptop tier, where notebook 01
     trains its two models at once, one per core: on a 2-core AMD EPYC with AVX2, 1.6-1.7× sooner
     than one after the other on two threads (the README's table of notebook times).
+
+    ``matmul_dtype``: the precision of a CPU fit's matrix products. ``"bfloat16"`` multiplies in
+    bfloat16 (``torch.autocast``) and keeps the rest in float32 (the LSTM's state, the losses,
+    the weights Adam updates); it is part of the checkpoint's key. The laptop tier uses it where
+    the CPU multiplies bfloat16 in hardware (:func:`cpu_matmul_dtype`): measured below.
     """
 
     tier: str
@@ -88,10 +94,22 @@ class AutoencoderConfig:
     learning_rate: float = 3e-4
     grad_clip: float = 25.0
     cpu_threads: int = 1
+    matmul_dtype: str = "float32"
 
     @property
     def frame_size(self) -> int:
         return self.canvas * self.canvas
+
+
+def cpu_matmul_dtype(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """``"bfloat16"`` where this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or
+    AMX-BF16, read from Linux's ``cpuinfo``), else ``"float32"``: elsewhere bfloat16 products
+    are emulated and slower than float32 ones."""
+    try:
+        flags = cpuinfo.read_text().split()
+    except OSError:
+        return "float32"
+    return "bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "float32"
 
 
 def autoencoder_config(tier: str | None = None) -> AutoencoderConfig:
@@ -102,7 +120,7 @@ def autoencoder_config(tier: str | None = None) -> AutoencoderConfig:
     if tier == "laptop":
         return AutoencoderConfig(tier, canvas=40, n_digits=1, hidden_size=512, num_layers=1,
                                  batch_size=16, steps=6000, eval_every=500, n_test_sequences=256,
-                                 learning_rate=2e-3)
+                                 learning_rate=2e-3, matmul_dtype=cpu_matmul_dtype())
     return AutoencoderConfig(tier, cpu_threads=PAPER_CPU_THREADS)
 
 

@@ -236,6 +236,10 @@ def test_the_fused_decoder_benchmark_times_every_variant_against_the_step_loop(m
     assert float(ratios["step loop (baseline)"]) == 1.0
     assert re.search(r"^speed-up, course implementation vs the step loop: [\d.]+x$", printed,
                      re.MULTILINE)
+    assert re.search(r"^bfloat16 products vs float32 \(the course's\): [\d.]+x$", printed,
+                     re.MULTILINE)
+    assert re.search(r"^This CPU multiplies bfloat16 (in hardware|by emulation)", printed,
+                     re.MULTILINE)
 
 
 def test_the_knapsack_benchmark_finds_both_solvers_select_alike(monkeypatch, capsys):

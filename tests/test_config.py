@@ -31,6 +31,9 @@ def test_autoencoder_tiers_grow_to_the_paper_sizes():
     assert smoke.hidden_size < laptop.hidden_size < paper.hidden_size == 2048
     assert (paper.num_layers, paper.frame_size, paper.n_input, paper.n_future) == (2, 4096, 10, 10)
     assert (paper.canvas, paper.n_digits, paper.optimizer) == (64, 2, "adam")
+    # Only the laptop tier multiplies in bfloat16, and only where the CPU does so in hardware.
+    assert smoke.matmul_dtype == paper.matmul_dtype == "float32"
+    assert laptop.matmul_dtype == config.cpu_matmul_dtype()
 
 
 def test_laptop_autoencoder_tier_is_a_smaller_task():

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.config import autoencoder_config
+from course_lib.config import autoencoder_config, cpu_matmul_dtype
 from course_lib.data.mnist import embedded_digits
 from course_lib.data.moving_mnist import moving_mnist_test_set
 from course_lib.models import lstm_autoencoder as ae
+from course_lib.training import checkpoint_path
 
 
 def test_paper_size_parameter_count_matches_the_reference():
@@ -85,15 +86,16 @@ def test_bad_configurations_are_refused():
         decoder((torch.zeros(1, 1, 3), torch.zeros(1, 1, 3)), 2)
 
 
-def _tiny_run(seed, steps):
+def _tiny_run(seed, steps, matmul_dtype="float32", checkpoint=False):
     config = dataclasses.replace(autoencoder_config("smoke"), canvas=32, hidden_size=32,
                                  steps=steps, eval_every=steps, n_test_sequences=8,
-                                 learning_rate=3e-3)
+                                 learning_rate=3e-3, matmul_dtype=matmul_dtype)
     torch.manual_seed(seed)
     model = ae.build_autoencoder(config)
     digits = embedded_digits()
     test = torch.from_numpy(moving_mnist_test_set(digits, 8, canvas=32).frames)
-    history = ae.fit_autoencoder(model, config, digits, test, "tiny", seed=seed, checkpoint=False)
+    history = ae.fit_autoencoder(model, config, digits, test, "tiny", seed=seed,
+                                 checkpoint=checkpoint)
     return model, history
 
 
@@ -105,6 +107,35 @@ def test_training_learns_and_is_deterministic():
     assert first.train == second.train
     assert first.finished and first.eval_steps == [25]
     assert first.last("future_nats") < 1024 * math.log(2)  # better than predicting 0.5
+
+
+def test_bfloat16_products_learn_as_float32_does_under_their_own_checkpoint(tmp_path,
+                                                                            monkeypatch):
+    """``matmul_dtype="bfloat16"`` trains the same model on the same batches with bfloat16
+    products: another run (its own checkpoint), about as good. A float32 run keeps the key it had
+    before the setting existed, so the checkpoints saved then still load."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    _, exact = _tiny_run(seed=3, steps=25, checkpoint=True)
+    _, low = _tiny_run(seed=3, steps=25, matmul_dtype="bfloat16", checkpoint=True)
+    assert low.train["total"] != exact.train["total"]
+    assert sum(low.train["total"][-5:]) / 5 < 0.6 * low.train["total"][0]
+    assert low.last("future_nats") == pytest.approx(exact.last("future_nats"), rel=0.05)
+    config = dataclasses.replace(autoencoder_config("smoke"), canvas=32, hidden_size=32,
+                                 steps=25, eval_every=25, n_test_sequences=8, learning_rate=3e-3)
+    earlier = {k: v for k, v in vars(config).items() if k != "matmul_dtype"}
+    variant = {"reconstruct": True, "predict": True, "loss": "bce",
+               "conditional_reconstruction": False, "conditional_future": False, "seed": 3}
+    saved = sorted(path.name for path in tmp_path.glob("tiny-*.pt"))
+    assert len(saved) == 2
+    assert checkpoint_path("tiny", {**earlier, **variant}).name in saved
+
+
+def test_bfloat16_is_chosen_where_the_cpu_multiplies_it_in_hardware(tmp_path):
+    for flags, chosen in [("fpu avx2 avx512f", "float32"), ("avx512f avx512_bf16", "bfloat16"),
+                          ("avx2 amx_bf16 amx_tile", "bfloat16"), ("", "float32")]:
+        (tmp_path / "cpuinfo").write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        assert cpu_matmul_dtype(tmp_path / "cpuinfo") == chosen
+    assert cpu_matmul_dtype(tmp_path / "absent") == "float32"  # not Linux
 
 
 def test_prediction_and_representation_shapes():

@@ -91,3 +91,19 @@ def test_course_modules_use_it_on_a_cpu_unless_onednn_is_chosen():
         ae.USE_ONEDNN_LSTM = False
     assert "_LSTMLayerBackward" not in autograd_nodes(default)
     torch.testing.assert_close(outputs, default, rtol=1e-5, atol=1e-6)
+
+
+def test_bfloat16_products_stay_within_their_precision_of_float32():
+    """Under ``torch.autocast("cpu", dtype=torch.bfloat16)`` the layer multiplies in bfloat16 and
+    keeps its state, outputs and gradients in float32: close to the float32 results, not equal."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(40, 32, 2, batch_first=True, bidirectional=True)
+    inputs = torch.randn(4, 9, 40, requires_grad=True)
+    state = tuple(torch.randn(4, 4, 32, requires_grad=True) for _ in range(2))
+    exact = outputs_and_gradients(sequence_lstm, lstm, inputs, state)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = outputs_and_gradients(sequence_lstm, lstm, inputs, state)
+    for a, e in zip(low, exact, strict=True):
+        assert a.dtype == torch.float32
+        error = ((a - e).norm() / e.norm()).item()
+        assert 1e-5 < error < 2e-2  # bfloat16 keeps 8 bits: about 0.4 % per rounding

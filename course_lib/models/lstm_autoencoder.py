@@ -372,6 +372,8 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
     on_gpu = device.type == "cuda"
+    low = (None if on_gpu or config.matmul_dtype == "float32"
+           else getattr(torch, config.matmul_dtype))
 
     def batches(start: int):
         return moving_mnist_loader(digits, config.batch_size, seed=seed, start=start,
@@ -381,7 +383,8 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
 
     def step(frames: torch.Tensor) -> dict[str, float]:
         inputs, future = split_sequence(frames.to(device, non_blocking=True), config.n_input)
-        losses = model.losses(model(inputs, future), inputs, future)
+        with torch.autocast("cpu", dtype=low, enabled=low is not None):
+            losses = model.losses(model(inputs, future), inputs, future)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -394,8 +397,11 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
                                                   and model.reconstructor.conditional),
                "conditional_future": bool(model.predictor and model.predictor.conditional)}
     settings = {**vars(config), **variant, "seed": seed}
-    if on_gpu:  # the threads change a CPU run's numbers only
+    if on_gpu:  # the threads and the products' precision change a CPU run's numbers only
         settings.pop("cpu_threads", None)
+        settings.pop("matmul_dtype", None)
+    if settings.get("matmul_dtype") == "float32":  # the key of runs saved before it existed
+        del settings["matmul_dtype"]
     path = checkpoint_path(name, settings) if checkpoint else None
     with intra_op_threads(device, fit_threads(config)):
         return train(step, batches, config.steps, state={"model": model, "optimizer": optimizer},

@@ -8,6 +8,11 @@ gradients alone, then forms each weight gradient, and the input gradient, with o
 product over all T·B rows. The parameters are the ``nn.LSTM``'s own; the results equal its
 results up to float rounding (``tests/test_sequence_lstm.py``), and
 ``benchmarks/bench_fused_decoder.py`` measures the time saved.
+
+Under ``torch.autocast("cpu", dtype=torch.bfloat16)`` the matrix products run in bfloat16 and
+the rest (the cell's state and arithmetic, every output and gradient) stays float32: notebook
+01's laptop tier trains so where the CPU multiplies bfloat16 in hardware
+(``course_lib.config.cpu_matmul_dtype``).
 """
 
 from __future__ import annotations
@@ -77,18 +82,28 @@ class _LSTMLayer(torch.autograd.Function):
     """One layer in one direction over a time-major sequence x [T, B, I] from state (h0, c0)."""
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, low):
         steps, batch, _ = x.shape
         hidden = w_hh.shape[1]
+        ctx.low = low
+        if low is not None:  # products in ``low`` precision, everything else in float32
+            x, w_ih, w_hh = x.to(low), w_ih.to(low), w_hh.to(low)
+        w_hh_t = w_hh.t()
         # The input's share of every gate, for all steps at once: one matrix product.
-        from_inputs = torch.addmm(b_ih + b_hh, x.reshape(steps * batch, -1), w_ih.t())
+        if low is None:
+            from_inputs = torch.addmm(b_ih + b_hh, x.reshape(steps * batch, -1), w_ih.t())
+        else:
+            from_inputs = (x.reshape(steps * batch, -1) @ w_ih.t()).float().add_(b_ih + b_hh)
         from_inputs = from_inputs.view(steps, batch, 4 * hidden)
         gates = torch.empty_like(from_inputs)  # activated i, f, g, o for every step
-        h = x.new_empty(steps + 1, batch, hidden)
-        c = x.new_empty(steps + 1, batch, hidden)
+        h = h0.new_empty(steps + 1, batch, hidden)
+        c = h0.new_empty(steps + 1, batch, hidden)
         h[0], c[0] = h0, c0
         for t in range(steps):
-            torch.addmm(from_inputs[t], h[t], w_hh.t(), out=gates[t])
+            if low is None:
+                torch.addmm(from_inputs[t], h[t], w_hh_t, out=gates[t])
+            else:
+                torch.add(from_inputs[t], h[t].to(low) @ w_hh_t, out=gates[t])
             lstm_cell_step(gates[t], c[t], c[t + 1], h[t + 1])
         ctx.save_for_backward(x, w_ih, w_hh, gates, h, c)
         return h[1:].clone(), h[steps].clone(), c[steps].clone()
@@ -96,21 +111,27 @@ class _LSTMLayer(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_outputs, d_h_last, d_c_last):
         x, w_ih, w_hh, gates, h, c = ctx.saved_tensors
+        low = ctx.low
         steps, batch, hidden = d_outputs.shape
+
+        def product(a, b):  # a @ b, in the forward pass's precision, returned in float32
+            return a @ b if low is None else (a.to(low) @ b.to(low)).float()
+
         dh = d_h_last.clone()
         dc = d_c_last.clone()
         d_gates = torch.empty_like(gates)  # gradients of the gates' pre-activations
         for t in reversed(range(steps)):
             dh += d_outputs[t]
             dc = lstm_cell_step_backward(gates[t], c[t], c[t + 1], dh, dc, d_gates[t])
-            dh = d_gates[t] @ w_hh
+            dh = product(d_gates[t], w_hh)
         # Everything that does not feed the recurrence: one matrix product each, over all steps.
         rows = d_gates.view(steps * batch, 4 * hidden)
-        d_w_ih = rows.t() @ x.reshape(steps * batch, -1)
-        d_w_hh = rows.t() @ h[:steps].reshape(steps * batch, hidden)
         d_bias = rows.sum(dim=0)
-        d_x = (rows @ w_ih).view(x.shape) if ctx.needs_input_grad[0] else None
-        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, d_bias
+        rows = rows if low is None else rows.to(low)  # once for the three products
+        d_w_ih = product(rows.t(), x.reshape(steps * batch, -1))
+        d_w_hh = product(rows.t(), h[:steps].reshape(steps * batch, hidden))
+        d_x = product(rows, w_ih).view(x.shape) if ctx.needs_input_grad[0] else None
+        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, d_bias, None
 
 
 def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
@@ -128,9 +149,11 @@ def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
     else:
         lstm.check_forward_args(inputs, state, None)
     x = inputs.transpose(0, 1) if lstm.batch_first else inputs
+    low = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
     directions = 2 if lstm.bidirectional else 1
     if state is None:
-        zeros = x.new_zeros(lstm.num_layers * directions, x.shape[1], lstm.hidden_size)
+        zeros = x.new_zeros(lstm.num_layers * directions, x.shape[1], lstm.hidden_size,
+                            dtype=lstm.weight_hh_l0.dtype)  # float32 under autocast too
         state = (zeros, zeros)
     h_last, c_last = [], []
     for layer in range(lstm.num_layers):
@@ -142,7 +165,7 @@ def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
             y, h, c = _LSTMLayer.apply(
                 sequence.contiguous(), state[0][index], state[1][index],
                 *(getattr(lstm, f"{name}{suffix}") for name in
-                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh")), low)
             outputs.append(y.flip(0) if direction else y)
             h_last.append(h)
             c_last.append(c)
