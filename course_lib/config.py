@@ -76,7 +76,9 @@ class AutoencoderConfig:
     ``matmul_dtype``: the precision of a CPU fit's matrix products. ``"bfloat16"`` multiplies in
     bfloat16 (``torch.autocast``) and keeps the rest in float32 (the LSTM's state, the losses,
     the weights Adam updates); it is part of the checkpoint's key. The laptop tier uses it where
-    the CPU multiplies bfloat16 in hardware (:func:`cpu_matmul_dtype`): measured below.
+    the CPU multiplies bfloat16 in hardware (:func:`cpu_matmul_dtype`): on a 2-core AMD EPYC with
+    AVX512-BF16, 1.5× the training steps per second, held-out losses within 2 nats/frame of
+    float32's (the README's notebook times).
     """
 
     tier: str

@@ -8,6 +8,7 @@ import torch
 from course_lib.config import autoencoder_config, cpu_matmul_dtype
 from course_lib.data.mnist import embedded_digits
 from course_lib.data.moving_mnist import moving_mnist_test_set
+from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder as ae
 from course_lib.training import checkpoint_path
 
@@ -128,6 +129,14 @@ def test_bfloat16_products_learn_as_float32_does_under_their_own_checkpoint(tmp_
     saved = sorted(path.name for path in tmp_path.glob("tiny-*.pt"))
     assert len(saved) == 2
     assert checkpoint_path("tiny", {**earlier, **variant}).name in saved
+
+
+def test_an_unknown_matmul_dtype_is_refused_with_the_values_it_can_take():
+    config = dataclasses.replace(autoencoder_config("smoke"), matmul_dtype="bf16")
+    model = ae.build_autoencoder(config)
+    with pytest.raises(CourseError, match="'float32' or 'bfloat16', got 'bf16'"):
+        ae.fit_autoencoder(model, config, embedded_digits(), torch.zeros(2, 20, 64, 64), "bad",
+                           checkpoint=False)
 
 
 def test_bfloat16_is_chosen_where_the_cpu_multiplies_it_in_hardware(tmp_path):

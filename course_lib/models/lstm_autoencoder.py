@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.errors import CourseError
 from course_lib.models.sequence_lstm import sequence_lstm
 
 LOSSES = ("bce", "mse")
@@ -361,7 +362,8 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
     the future predicted free-running. Returns the :class:`~course_lib.training.History`; the
     run is loaded instead when its checkpoint exists, and an interrupted run (Ctrl-C saves it)
     resumes where it stopped, with the same batches and final weights as an uninterrupted one.
-    On a CPU it trains on ``config.cpu_threads`` threads; ``live`` as in
+    On a CPU it trains on ``config.cpu_threads`` threads, its products in
+    ``config.matmul_dtype``; ``live`` as in
     :func:`course_lib.training.train`. Two fits train at once with
     :func:`course_lib.processes.fit_in_processes`.
     """
@@ -372,8 +374,11 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
     on_gpu = device.type == "cuda"
-    low = (None if on_gpu or config.matmul_dtype == "float32"
-           else getattr(torch, config.matmul_dtype))
+    if config.matmul_dtype not in ("float32", "bfloat16"):
+        raise CourseError(f"matmul_dtype must be 'float32' or 'bfloat16', got "
+                          f"{config.matmul_dtype!r}: set it with dataclasses.replace(cfg, "
+                          "matmul_dtype='float32').")
+    bfloat16 = config.matmul_dtype == "bfloat16" and not on_gpu
 
     def batches(start: int):
         return moving_mnist_loader(digits, config.batch_size, seed=seed, start=start,
@@ -383,7 +388,7 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
 
     def step(frames: torch.Tensor) -> dict[str, float]:
         inputs, future = split_sequence(frames.to(device, non_blocking=True), config.n_input)
-        with torch.autocast("cpu", dtype=low, enabled=low is not None):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
             losses = model.losses(model(inputs, future), inputs, future)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
