@@ -402,10 +402,9 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
                                                   and model.reconstructor.conditional),
                "conditional_future": bool(model.predictor and model.predictor.conditional)}
     settings = {**vars(config), **variant, "seed": seed}
-    if on_gpu:  # the threads and the products' precision change a CPU run's numbers only
+    if on_gpu:  # the threads change a CPU run's numbers only
         settings.pop("cpu_threads", None)
-        settings.pop("matmul_dtype", None)
-    if settings.get("matmul_dtype") == "float32":  # the key of runs saved before it existed
+    if not bfloat16:  # float32, or a GPU: keyed as runs were before the setting existed
         del settings["matmul_dtype"]
     path = checkpoint_path(name, settings) if checkpoint else None
     with intra_op_threads(device, fit_threads(config)):
