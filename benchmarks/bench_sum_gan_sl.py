@@ -27,7 +27,11 @@ The last lines name each trainer with its ratio: ``faithful trainer: N× the bas
 per ``--per-update`` value, one for the fast trainer with ``discriminator_fakes="phase2_pass"``
 (the named option that saves a pass: a change of training), and ``fast trainer: N× the
 baseline, M× the faithful trainer, P % of the fp32 ceiling`` for the first ``--per-update``
-value with the reference's options.
+value with the reference's options. Where the CPU multiplies bfloat16 in hardware (and
+``--isa`` leaves it that), the first fast trainer also runs with ``matmul_dtype="bfloat16"``
+(its recurrences' products in bfloat16, on the course's LSTM), on its own line:
+``fast trainer with bfloat16 products: N× the baseline, M× the faithful trainer, K× the
+float32 fast trainer``.
 
 Why the fast trainer stops where it does: the last line, ``fp32 ceiling``, is the ratio no
 trainer doing the reference's arithmetic in float32 could beat on this machine. The matrix
@@ -75,7 +79,7 @@ from sum_gan_sl_plain import (
     plain_train_video,
 )
 
-from course_lib.config import sum_gan_aae_config, sum_gan_sl_config
+from course_lib.config import cpu_matmul_dtype, sum_gan_aae_config, sum_gan_sl_config
 from course_lib.models import sum_gan_aae as aae
 from course_lib.models import sum_gan_sl as sl
 from course_lib.models.summarizer_training import cpu_settings
@@ -185,6 +189,14 @@ def onednn_isa() -> str:
     return found.group(1).strip() if found else "unknown (oneDNN said nothing)"
 
 
+def times_bfloat16(isa: str | None) -> bool:
+    """Whether to time a fast trainer with bfloat16 products: only where the CPU multiplies
+    bfloat16 in hardware and ``--isa`` (oneDNN's name) leaves it that; elsewhere it is
+    emulated, slowly."""
+    return cpu_matmul_dtype() == "bfloat16" and (
+        isa is None or any(name in isa.upper() for name in ("BF16", "AMX")))
+
+
 def isa_environment(isa: str) -> dict[str, str]:
     """The environment that makes this CPU compute like one whose best vector unit is oneDNN's
     ``isa``: oneDNN (the LSTMs) reads ``ONEDNN_MAX_CPU_ISA``, but MKL, which does every other
@@ -228,17 +240,21 @@ def isa_in_mkl_verbose(text: str) -> str:
     return "unknown (MKL said nothing)"
 
 
+# The profiler's names of the LSTMs' backward: oneDNN's, and the course's (an autograd node,
+# whose total includes its matrix products)
+LSTM_BACKWARDS = ("aten::mkldnn_rnn_layer_backward", "_LSTMLayerBackward")
+
+
 def backward_share(step: Callable[[], object]) -> float:
-    """The share of one update's time spent in oneDNN's LSTM backward, the recurrences' backward
-    that a fast trainer calls once per layer, direction and call of the recurrence."""
+    """The share of one update's time spent in the LSTMs' backward (oneDNN's or the course's),
+    which a fast trainer calls once per layer, direction and call of the recurrence."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         step()
         wall = time.perf_counter() - start
-    inside = sum(e.self_cpu_time_total for e in prof.key_averages()
-                 if "rnn_layer_backward" in e.key)
+    inside = sum(e.cpu_time_total for e in prof.key_averages() if e.key in LSTM_BACKWARDS)
     return inside / 1e6 / wall
 
 
@@ -253,18 +269,23 @@ class Setup:
     lengths: tuple[int, ...]
     timed_videos: int
     per_update: tuple[int, ...]
+    bfloat16: bool = False  # also the first fast trainer with bfloat16 products
 
     def trainer_names(self) -> list[str]:
         first = f"fast trainer, {self.per_update[0]} videos per update"
         return (["baseline", "faithful trainer"]
                 + [f"fast trainer, {size} videos per update" for size in self.per_update]
-                + [f"{first}, phase-2 fakes"])
+                + [f"{first}, phase-2 fakes"]
+                + [f"{first}, {BFLOAT16}"] * self.bfloat16)
+
+
+BFLOAT16 = "bfloat16 products"
 
 
 def build_trainer(setup: Setup, name: str) -> tuple[list[Callable[[], object]], float]:
-    """Trainer ``name``'s updates, in order, each ready to run, and the factor that turns their
-    time into an epoch's. Every trainer starts from the same weights (seed 0) on the same
-    videos."""
+    """Trainer ``name``'s updates, in order, each ready to run (under :func:`trainer_settings`),
+    and the factor that turns their time into an epoch's. Every trainer starts from the same
+    weights (seed 0) on the same videos."""
     lengths = list(setup.lengths)
     timed = lengths[:setup.timed_videos]
     g = torch.Generator().manual_seed(0)
@@ -283,7 +304,8 @@ def build_trainer(setup: Setup, name: str) -> tuple[list[Callable[[], object]], 
         return [lambda v=v: sl.train_step(model, optimizers, sl.make_batch(model, [v]), config)
                 for v in videos[:len(timed)]], sum(lengths) / sum(timed)
     size = int(re.match(r"fast trainer, (\d+) videos", name).group(1))
-    changes = {"discriminator_fakes": "phase2_pass"} if name.endswith("phase-2 fakes") else {}
+    changes = ({"discriminator_fakes": "phase2_pass"} if name.endswith("phase-2 fakes")
+               else {"matmul_dtype": "bfloat16"} if name.endswith(BFLOAT16) else {})
     fast = dataclasses.replace(config, training_order="by_length", videos_per_update=size,
                                **changes)
     keys = [str(i) for i in range(len(videos))]
@@ -299,8 +321,9 @@ def trainer_process(setup: Setup, name: str, connection) -> None:
     kernels left in the same process slowed the fast trainer's epoch by a fifth (33-35 s alone,
     39-43 s between the faithful trainer's updates). Sends its number of updates and time
     factor, then one update's seconds per round it is sent, and at ``None`` one profiled
-    update's share in oneDNN's LSTM backward."""
-    with cpu_settings(torch.device("cpu")):  # then the thread count asked for, not the course's
+    update's share in the LSTMs' backward."""
+    products = torch.bfloat16 if name.endswith(BFLOAT16) else None  # as its fit would set
+    with cpu_settings(torch.device("cpu"), products=products):  # then the threads asked for
         torch.set_num_threads(setup.baseline_threads if name == "baseline" else setup.threads)
         updates, factor = build_trainer(setup, name)
         connection.send((len(updates), factor))
@@ -336,8 +359,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     lengths, source = split0_lengths()
+    bfloat16 = times_bfloat16(args.isa)
     setup = Setup(args.model, args.hidden, args.threads, args.baseline_threads or args.threads,
-                  tuple(lengths), args.videos, tuple(args.per_update))
+                  tuple(lengths), args.videos, tuple(args.per_update), bfloat16)
     timed = lengths[:args.videos]
     print(f"SUM-GAN-{args.model}: {len(lengths)} videos, {sum(lengths)} steps (lengths from "
           f"{source}); hidden "
@@ -394,7 +418,7 @@ def main() -> None:
           "faster of before and after the trainers)")
     for name, value in seconds.items():
         print(f"{name}: {value:.1f} s per epoch, {100 * shares[name]:.0f} % of an update in "
-              f"oneDNN's LSTM backward")
+              f"the LSTMs' backward")
     for name in list(seconds)[1:]:
         print(f"{name}: {seconds['baseline'] / seconds[name]:.1f}× the baseline")
     headline = f"fast trainer, {args.per_update[0]} videos per update"
@@ -403,6 +427,14 @@ def main() -> None:
           f"{seconds['faithful trainer'] / seconds[headline]:.1f}× the faithful trainer, "
           f"{100 * fast / ceiling:.0f} % of the fp32 ceiling")
     print(f"fp32 ceiling: {ceiling:.1f}× the baseline (those products alone, at that rate)")
+    if bfloat16:
+        low = seconds[f"{headline}, {BFLOAT16}"]
+        print(f"fast trainer with {BFLOAT16}: {seconds['baseline'] / low:.1f}× the baseline, "
+              f"{seconds['faithful trainer'] / low:.1f}× the faithful trainer, "
+              f"{seconds[headline] / low:.2f}× the float32 fast trainer")
+    else:
+        print(f"fast trainer with {BFLOAT16}: not timed (no bfloat16 instructions on this CPU"
+              + (f" under --isa {args.isa})" if args.isa else ")"))
     forward, backward = batching_gain(args.hidden, args.per_update[0], args.threads)
     print(f"oneDNN's LSTM, {args.per_update[0]} videos in a batch against one: "
           f"{forward:.1f}× less per video-step forward, {backward:.1f}× backward (what the fast "

@@ -218,7 +218,8 @@ EARLIER_VALUES = {"cpu_threads": 1}
 # before them: a checkpoint's key leaves them out at that value
 # (models.summarizer_training.run_settings), so adding one does not make every saved model, in
 # the notebooks' folder or an unfinished job, train again from the start.
-NEUTRAL_LATER_FIELDS = {"recurrence_input": False, "discriminator_rate_factor": 1.0}
+NEUTRAL_LATER_FIELDS = {"recurrence_input": False, "discriminator_rate_factor": 1.0,
+                        "matmul_dtype": "float32"}
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,12 @@ class SumGanSlConfig:
       selector faces a discriminator that tells originals from summaries.
 
     ``cpu_threads``: a fit's intra-op threads on a CPU; see :data:`PAPER_CPU_THREADS`.
+    ``matmul_dtype``: the precision of a CPU fit's recurrences' matrix products, ``"float32"``
+    (every tier) or ``"bfloat16"``, a faster variant of the fast trainer where the CPU
+    multiplies bfloat16 in hardware (:func:`cpu_matmul_dtype`): the LSTMs run on the course's
+    own kernel (oneDNN's gains nothing from bfloat16) and the decoder's loop multiplies in
+    bfloat16, everything else (the cells' state, every layer outside the recurrences, the
+    losses, the weights) stays float32. At batch 1 (the faithful trainer) it is slower.
     """
 
     tier: str
@@ -384,6 +391,7 @@ class SumGanSlConfig:
     recurrence_input: bool = False
     discriminator_rate_factor: float = 1.0
     cpu_threads: int = 1
+    matmul_dtype: str = "float32"
     seeds: tuple[int, ...] = (0, 1, 2)
     split: int = DEFAULT_SPLIT
 

@@ -24,20 +24,23 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(monk
     """End to end, through the spawned processes, on -sl (about 40 s); the test below builds and
     runs AAE's trainers as those processes do, in a second."""
     monkeypatch.setattr(bench, "split0_lengths", lambda: ([12, 30, 7, 20, 9], "a test list"))
+    monkeypatch.setattr(bench, "cpu_matmul_dtype", lambda: "bfloat16")  # emulated if need be
     monkeypatch.setattr("sys.argv", ["bench", "--model", "sl", "--hidden", "8", "--videos", "2",
                                      "--per-update", "2", "3"])
     bench.main()
     printed = capsys.readouterr().out
     assert re.search(r"^oneDNN's instruction set: Intel .+; MKL's: (AVX|unknown \(MKL names its "
                      r"instruction set on Intel processors only\))", printed, re.MULTILINE)
-    shares = re.findall(r"^(.+): [\d.]+ s per epoch, (\d+) % of an update in oneDNN's LSTM "
+    shares = re.findall(r"^(.+): [\d.]+ s per epoch, (\d+) % of an update in the LSTMs' "
                         r"backward$", printed, re.MULTILINE)
-    assert len(shares) == 5 and all(0 <= int(share) <= 100 for _, share in shares)
-    assert int(dict(shares)["fast trainer, 2 videos per update"]) > 0
+    assert len(shares) == 6 and all(0 <= int(share) <= 100 for _, share in shares)
+    assert int(dict(shares)["fast trainer, 2 videos per update"]) > 0  # oneDNN's
+    assert int(dict(shares)["fast trainer, 2 videos per update, bfloat16 products"]) > 0  # ours
     ratios = dict(re.findall(r"^(.+): ([\d.]+)× the baseline", printed, re.MULTILINE))
     assert {"faithful trainer", "fast trainer", "fast trainer, 2 videos per update",
             "fast trainer, 3 videos per update",
-            "fast trainer, 2 videos per update, phase-2 fakes"} <= set(ratios)
+            "fast trainer, 2 videos per update, phase-2 fakes",
+            "fast trainer, 2 videos per update, bfloat16 products"} <= set(ratios)
     ceiling = float(ratios.pop("fp32 ceiling"))
     assert all(0 < float(r) < ceiling for r in ratios.values())
     # the headline in the issue's terms: against the faithful trainer and the ceiling
@@ -47,9 +50,24 @@ def test_the_benchmark_names_every_trainer_with_its_ratio_below_the_ceiling(monk
     assert float(faithful) == pytest.approx(
         float(ratios["fast trainer"]) / float(ratios["faithful trainer"]), rel=0.3)
     assert int(share) == pytest.approx(100 * float(ratios["fast trainer"]) / ceiling, abs=3)
+    low, to_float32 = re.search(r"^fast trainer with bfloat16 products: ([\d.]+)× the baseline, "
+                                r"[\d.]+× the faithful trainer, ([\d.]+)× the float32 fast "
+                                r"trainer$", printed, re.MULTILINE).groups()
+    assert float(to_float32) == pytest.approx(float(low) / float(ratios["fast trainer"]),
+                                              rel=0.1)
     gains = re.search(r"^oneDNN's LSTM, 2 videos in a batch against one: ([\d.]+)× less per "
                       r"video-step forward, ([\d.]+)× backward", printed, re.MULTILINE).groups()
     assert all(float(gain) > 0 for gain in gains)
+
+
+@pytest.mark.parametrize("cpu, isa, timed", [
+    ("bfloat16", None, True), ("bfloat16", "AVX512_CORE_BF16", True),
+    ("bfloat16", "avx512_core_amx", True), ("bfloat16", "AVX2", False),
+    ("bfloat16", "AVX512_CORE", False), ("float32", None, False)])
+def test_bfloat16_is_timed_only_where_the_cpu_and_isa_multiply_it_in_hardware(
+        monkeypatch, cpu, isa, timed):
+    monkeypatch.setattr(bench, "cpu_matmul_dtype", lambda: cpu)
+    assert bench.times_bfloat16(isa) is timed
 
 
 def test_batching_gain_is_large_where_a_step_costs_little_arithmetic():
@@ -65,7 +83,7 @@ def test_batching_gain_is_large_where_a_step_costs_little_arithmetic():
 def test_every_trainer_a_benchmark_process_builds_runs_an_update(model):
     """What each process builds: an epoch's updates of its trainer and the factor to an epoch,
     every update of the course's trainers returning finite losses."""
-    setup = bench.Setup(model, 8, 1, 1, (12, 30, 7, 20, 9), 2, (2, 3))
+    setup = bench.Setup(model, 8, 1, 1, (12, 30, 7, 20, 9), 2, (2, 3), bfloat16=True)
     for name in setup.trainer_names():
         updates, factor = bench.build_trainer(setup, name)
         if name in ("baseline", "faithful trainer"):  # timed on 2 videos of 42 steps of 78

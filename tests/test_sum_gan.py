@@ -349,6 +349,17 @@ def test_cpu_settings_are_restored():
     assert (tiny * 1.0).item() > 0.0
 
 
+def test_cpu_settings_for_bfloat16_products_run_the_courses_lstm_and_restore():
+    """oneDNN's LSTM gains nothing from bfloat16, so with ``products`` the recurrences run on
+    the course's LSTM, multiplying in that precision, until the block ends."""
+    from course_lib.models.sequence_lstm import product_dtype
+
+    kernel = ae.USE_ONEDNN_LSTM
+    with st.cpu_settings(torch.device("cpu"), products=torch.bfloat16):
+        assert not ae.USE_ONEDNN_LSTM and product_dtype() == torch.bfloat16
+    assert ae.USE_ONEDNN_LSTM == kernel and product_dtype() is None
+
+
 def family_fits(data, split, wrap=None, **changes):
     """A SUM-GAN-sl fit and a SUM-GAN-AAE fit at the smoke tier (with ``changes``), new models,
     as partials (of ``wrap(fit, ...)`` when given)."""
@@ -598,6 +609,7 @@ def test_a_field_added_later_keeps_the_saved_checkpoints_while_it_keeps_its_neut
     before_the_field = {k: v for k, v in {**dataclasses.asdict(config), **settings}.items()
                         if k not in NEUTRAL_LATER_FIELDS}
     assert checkpoint_path("04", settings) == checkpoint_path("04", before_the_field)
-    counting = dataclasses.replace(config, **improvement("count"))
-    assert checkpoint_path("04", run_settings(counting, data, 0, keys)) != checkpoint_path(
-        "04", settings)
+    for changed in (dataclasses.replace(config, **improvement("count")),
+                    dataclasses.replace(config, matmul_dtype="bfloat16")):
+        assert checkpoint_path("04", run_settings(changed, data, 0, keys)) != checkpoint_path(
+            "04", settings)

@@ -1,12 +1,15 @@
 """What only SUM-GAN-sl has; its updates and fit function, shared with SUM-GAN-AAE, are tested
 for both in test_sum_gan_sl_training.py."""
 
+import contextlib
 import itertools
 
 import pytest
 import torch
 
+from course_lib.models import lstm_autoencoder
 from course_lib.models import sum_gan_sl as sl
+from course_lib.models.sequence_lstm import low_precision_products
 from tests.summarizer_helpers import SL, tiny_config, videos
 
 # ---------------------------------------------------------------- the model
@@ -38,6 +41,54 @@ def test_fused_decoder_equals_a_loop_of_cells_values_and_gradients(lengths):
     assert emitted.shape == (2, 7, 5) and emitted.abs().max() < 1  # top h, not out(top h)
     if lengths is not None:  # past a video's end: zeros, not computed
         assert (emitted[0, 4:] == 0).all() and (emitted[0, :4] != 0).all()
+
+
+def relative_errors(low, exact) -> list[float]:
+    """Each low-precision result's distance from the float32 one, relative to its size."""
+    return [((a - e).norm() / e.norm()).item() for a, e in zip(low, exact, strict=True)]
+
+
+@pytest.mark.parametrize("lengths", [None, [6, 11, 9]])
+def test_bfloat16_products_keep_the_decoder_within_their_precision(lengths):
+    """Under ``low_precision_products`` the decoder's loop multiplies in bfloat16, and its
+    outputs and gradients stay float32: close to the float32 results, not equal (the lower
+    bound fails if the products were not really run in bfloat16)."""
+    torch.manual_seed(0)
+    decoder = sl.FeedbackDecoder(48, 2)
+    lengths = None if lengths is None else torch.tensor(lengths)
+    h, c = (torch.randn(2, 3, 48, requires_grad=True) for _ in range(2))
+    weights = torch.randn(3, 11, 48)
+    results = []
+    for products in (contextlib.nullcontext(), low_precision_products()):
+        decoder.zero_grad()
+        h.grad = c.grad = None
+        with products:
+            emitted = decoder((h, c), 11, lengths)
+        (emitted * weights).sum().backward()
+        results.append([emitted, h.grad, c.grad, *(p.grad for p in decoder.parameters())])
+    assert all(t.dtype == torch.float32 for t in results[1])
+    assert all(1e-5 < error < 2e-2 for error in relative_errors(results[1], results[0]))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_bfloat16_products_keep_the_course_lstm_on_padded_videos_within_their_precision(
+        bidirectional):
+    """The course's LSTM stepping each video within its length, in bfloat16 products: close to
+    float32, padding still exactly zero."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(40, 32, 2, batch_first=True, bidirectional=bidirectional)
+    lengths = torch.tensor([6, 11, 9])
+    inputs = torch.randn(3, 11, 40, requires_grad=True)
+    results = []
+    for products in (contextlib.nullcontext(), low_precision_products()):
+        lstm.zero_grad()
+        inputs.grad = None
+        with products:
+            outputs = sl.run_lstm_masked(lstm, inputs, lengths)[0]
+        outputs.pow(2).sum().backward()
+        results.append([outputs, inputs.grad, *(p.grad for p in lstm.parameters())])
+    assert all(1e-5 < error < 2e-2 for error in relative_errors(results[1], results[0]))
+    assert (results[1][0][0, 6:] == 0).all() and (results[1][0][0, :6] != 0).all()
 
 
 # ---------------------------------------------------------------- fast training (masked)
@@ -76,10 +127,11 @@ def test_a_padded_batch_gives_each_video_its_own_results():
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_every_way_to_run_an_lstm_on_padded_videos_gives_the_same_values_and_gradients(
-        bidirectional):
-    """The GPU's way (one packed call) and the CPU's segments between the videos' ends (in an
-    order that is not the lengths', with ties) are the same computation: outputs, final
-    states and every gradient agree, whatever the padding holds."""
+        bidirectional, monkeypatch):
+    """The GPU's way (one packed call), oneDNN's segments between the videos' ends and the
+    course's LSTM stepping the videos still running (in an order that is not the lengths',
+    with ties) are the same computation: outputs, final states and every gradient agree,
+    whatever the padding holds."""
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True,
                          bidirectional=bidirectional).double()
@@ -88,9 +140,11 @@ def test_every_way_to_run_an_lstm_on_padded_videos_gives_the_same_values_and_gra
     inputs[0, 5:] = inputs[2, 3:] = 0.47  # padding that is not zero must not count
     weights = torch.linspace(-1, 1, 4 * 9 * 4 * (1 + bidirectional), dtype=torch.float64)
     ways = {"segments": lambda x: sl.run_lstm_masked(lstm, x, lengths, packed=False),
+            "course LSTM": lambda x: sl.run_lstm_masked(lstm, x, lengths, packed=False),
             "packed": lambda x: sl.run_lstm_masked(lstm, x, lengths, packed=True)}
     results = {}
     for name, run in ways.items():
+        monkeypatch.setattr(lstm_autoencoder, "USE_ONEDNN_LSTM", name == "segments")
         lstm.zero_grad()
         x = inputs.clone().requires_grad_()
         outputs, state = run(x)

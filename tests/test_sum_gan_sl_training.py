@@ -181,6 +181,27 @@ def test_fit_evaluates_every_epoch_and_reloads_from_its_checkpoint(variant, smok
     assert set(first.selections()) == SELECTIONS
 
 
+def test_bfloat16_products_train_as_float32_does_under_their_own_checkpoint(
+        variant, smoke_data, tmp_path, monkeypatch):
+    """``matmul_dtype="bfloat16"``: the fast trainer's recurrences multiply in bfloat16, so the
+    losses differ from float32's but stay close, and the run keeps its own checkpoint; an
+    unknown precision is refused by name."""
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    data, splits = smoke_data
+    config = variant.method.config("smoke", verbose=False)
+    assert config.videos_per_update > 1 and config.matmul_dtype == "float32"
+    exact = smoke_fit(variant, data, splits[0], config)
+    low = smoke_fit(variant, data, splits[0], dataclasses.replace(config,
+                                                                  matmul_dtype="bfloat16"))
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    for term in ("reconstruction", "discriminator"):
+        a, b = np.array(low.history.train[term]), np.array(exact.history.train[term])
+        assert not np.array_equal(a, b) and np.allclose(a, b, rtol=0.05), term
+    with pytest.raises(CourseError, match="matmul_dtype must be 'float32' or 'bfloat16', got "
+                                          "'bf16'"):
+        smoke_fit(variant, data, splits[0], dataclasses.replace(config, matmul_dtype="bf16"))
+
+
 def with_features(data, key, features):
     """The dataset with other features for one video."""
     record = dataclasses.replace(data[key], features=features)

@@ -16,10 +16,13 @@ import torch
 from torch import nn
 
 from course_lib.models.sequence_lstm import (
+    add_product,
     cell_gradients,
     cell_weights,
     lstm_cell_step,
     lstm_cell_step_backward,
+    product,
+    product_dtype,
 )
 
 
@@ -30,14 +33,17 @@ class DecoderLoop(torch.autograd.Function):
     (``padded`` ones masked out), weigh the context that joins the fed-back output as layer 0's
     input. Returns the emitted top-layer h [T, B, H], and with ``memory`` the attention weights
     [T_decoder, B, T_encoder] (no gradient). ``running[t]``: how many videos, the first rows of
-    the batch, still run at step t (the others are not computed)."""
+    the batch, still run at step t (the others are not computed). The cells' and the output
+    layer's products run in :func:`~course_lib.models.sequence_lstm.product_dtype`'s precision,
+    the attention's in float32."""
 
     @staticmethod
     def forward(ctx, running, h0, c0, memory, padded, w_att, b_att, w_out, b_out, *cells):
         layers, batch, hidden = h0.shape
         steps = len(running)
-        weights = cell_weights(cells)
-        w_out_t = w_out.t().contiguous()
+        low = product_dtype()
+        weights = cell_weights(cells, low)
+        w_out_t = w_out.t().contiguous().to(low or w_out.dtype)
         # rows[i][t] = [layer i's input at step t, its h before step t] (row T: the final h);
         # layer 0's input is the previous output (zeros at first), then any context.
         rows = [h0.new_zeros(steps + 1, batch, weight.shape[1]) for weight, _, _ in weights]
@@ -65,13 +71,13 @@ class DecoderLoop(torch.autograd.Function):
                                                               memory[:n]).squeeze(1)
             for i, (_, weight_t, bias) in enumerate(weights):
                 h_new = rows[i][t + 1, :n, -hidden:]
-                torch.addmm(bias, rows[i][t, :n], weight_t, out=gates[i, t, :n])
+                add_product(bias, rows[i][t, :n], weight_t, low, out=gates[i, t, :n])
                 lstm_cell_step(gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], h_new)
                 if i + 1 < layers:
                     rows[i + 1][t, :n, :hidden] = h_new
             if t + 1 < steps:
-                torch.addmm(b_out, h_new, w_out_t, out=rows[0][t + 1, :n, :hidden])
-        ctx.weights, ctx.running = weights, running
+                add_product(b_out, h_new, w_out_t, low, out=rows[0][t + 1, :n, :hidden])
+        ctx.weights, ctx.running, ctx.low = weights, running, low
         attended = () if memory is None else (queries, attention, memory, w_att)
         ctx.save_for_backward(c, gates, w_out, *rows, *attended)
         emitted = rows[-1][1:, :, -hidden:].clone()
@@ -83,6 +89,8 @@ class DecoderLoop(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_emitted, *_):
         c, gates, w_out, *saved = ctx.saved_tensors
+        low = ctx.low
+        w_out = w_out.to(low or w_out.dtype)
         layers, steps, batch, four_hidden = gates.shape
         hidden = four_hidden // 4
         rows, attended = saved[:layers], saved[layers:]
@@ -100,12 +108,12 @@ class DecoderLoop(torch.autograd.Function):
             n = ctx.running[t]
             from_above = d_emitted[t, :n]
             if t + 1 < steps:
-                from_above = from_above + d_inputs[t + 1, :n, :hidden] @ w_out
+                from_above = from_above + product(d_inputs[t + 1, :n, :hidden], w_out, low)
             for i in reversed(range(layers)):
                 dc[i, :n] = lstm_cell_step_backward(
                     gates[i, t, :n], c[i, t, :n], c[i, t + 1, :n], dh[i, :n] + from_above,
                     dc[i, :n], d_gates[i, t, :n])
-                d_row = d_gates[i, t, :n] @ ctx.weights[i][0]
+                d_row = product(d_gates[i, t, :n], ctx.weights[i][0], low)
                 from_above, dh[i, :n] = d_row[:, :-hidden], d_row[:, -hidden:]
             d_inputs[t, :n] = from_above
             if attended:  # back through the context, the softmax and the query to the state
@@ -117,9 +125,9 @@ class DecoderLoop(torch.autograd.Function):
                 d_queries[t, :n] = d_query
                 dh[:, :n] += (d_query @ w_att).view(n, layers, hidden).transpose(0, 1)
         grads = [g for i in range(layers) for g in cell_gradients(
-            rows[i][:steps], d_gates[i], rows[i].shape[-1] - hidden)]
+            rows[i][:steps], d_gates[i], rows[i].shape[-1] - hidden, low)]
         fed_back = d_inputs[1:, :, :hidden].reshape(-1, hidden)  # out(top h), steps 0 .. T-2
-        d_w_out = fed_back.t() @ rows[-1][1:steps, :, -hidden:].reshape(-1, hidden)
+        d_w_out = product(fed_back.t(), rows[-1][1:steps, :, -hidden:].reshape(-1, hidden), low)
         d_memory = d_w_att = d_b_att = None
         if attended:
             d_memory = (torch.bmm(attention.permute(1, 2, 0),

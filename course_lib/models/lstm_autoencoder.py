@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.errors import CourseError
-from course_lib.models.sequence_lstm import sequence_lstm
+from course_lib.models.sequence_lstm import matmul_dtype, sequence_lstm
 
 LOSSES = ("bce", "mse")
 State = tuple[torch.Tensor, torch.Tensor]
@@ -374,11 +373,7 @@ def fit_autoencoder(model: LSTMAutoencoder, config, digits, test_frames: torch.T
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
     on_gpu = device.type == "cuda"
-    if config.matmul_dtype not in ("float32", "bfloat16"):
-        raise CourseError(f"matmul_dtype must be 'float32' or 'bfloat16', got "
-                          f"{config.matmul_dtype!r}: set it with dataclasses.replace(cfg, "
-                          "matmul_dtype='float32').")
-    bfloat16 = config.matmul_dtype == "bfloat16" and not on_gpu
+    bfloat16 = matmul_dtype(config) is not None and not on_gpu
 
     def batches(start: int):
         return moving_mnist_loader(digits, config.batch_size, seed=seed, start=start,

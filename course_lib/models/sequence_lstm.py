@@ -17,10 +17,74 @@ the rest (the cell's state and arithmetic, every output and gradient) stays floa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+from course_lib.errors import CourseError
+
+# The precisions a configuration's ``matmul_dtype`` may name (:func:`matmul_dtype`).
+MATMUL_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
+_PRODUCT_DTYPE = [None]  # set by low_precision_products
+
+
+def matmul_dtype(config) -> torch.dtype | None:
+    """The precision of a CPU fit's matrix products that ``config.matmul_dtype`` names
+    (``None``: float32; a configuration without the field trains in float32), or a clear
+    error for a name it does not know."""
+    name = getattr(config, "matmul_dtype", "float32")
+    if name not in MATMUL_DTYPES:
+        raise CourseError(f"matmul_dtype must be 'float32' or 'bfloat16', got {name!r}: set it "
+                          "with dataclasses.replace(cfg, matmul_dtype='float32').")
+    return MATMUL_DTYPES[name]
+
+
+@contextmanager
+def low_precision_products(dtype: torch.dtype = torch.bfloat16) -> Iterator[None]:
+    """Inside the block the course's recurrences (this module's LSTM and the SUM-GAN-sl/-AAE
+    decoders' loops) multiply in ``dtype`` and keep everything else in float32: the part of
+    autocast that they need, without the rest of a model's layers (whose outputs autocast
+    would turn into ``dtype``: the scores among them)."""
+    saved, _PRODUCT_DTYPE[0] = _PRODUCT_DTYPE[0], dtype
+    try:
+        yield
+    finally:
+        _PRODUCT_DTYPE[0] = saved
+
+
+def product_dtype() -> torch.dtype | None:
+    """The precision of the recurrences' matrix products now: autocast's on a CPU, else
+    :func:`low_precision_products`'s, else ``None`` (float32)."""
+    if torch.is_autocast_enabled("cpu"):
+        return torch.get_autocast_dtype("cpu")
+    return _PRODUCT_DTYPE[0]
+
+
+def product(a: torch.Tensor, b: torch.Tensor, low: torch.dtype | None) -> torch.Tensor:
+    """``a @ b`` in float32, multiplied in ``low`` precision when one is given."""
+    return a @ b if low is None else (a.to(low) @ b.to(low)).float()
+
+
+def add_product(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor, low: torch.dtype | None,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+    """``bias + a @ b`` in float32 (into ``out``), multiplied in ``low`` precision when one is
+    given (``b`` already in it: weights are converted once per pass, not per step)."""
+    if low is None:
+        return torch.addmm(bias, a, b, out=out)
+    return torch.add(bias, a.to(low) @ b, out=out)
+
+
+def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Put each video's emitted sequence [B, T, H] back in forward order, within its own length:
+    step t of video i is what it emitted at T_i − 1 − t (padding stays padding)."""
+    if lengths is None:
+        return emitted.flip(1)
+    steps = emitted.shape[1]
+    index = (lengths.to(emitted.device).unsqueeze(1) - 1
+             - torch.arange(steps, device=emitted.device)).clamp(min=0)
+    return emitted.gather(1, index.unsqueeze(-1).expand(-1, -1, emitted.shape[2]))
 
 
 def lstm_cell_step(gate: torch.Tensor, c_before: torch.Tensor, c_after: torch.Tensor,
@@ -51,7 +115,7 @@ def lstm_cell_step_backward(gate, c_before, c_after, d_h, d_c, d_gate) -> torch.
     return d_c * f
 
 
-def cell_weights(cells: Sequence[torch.Tensor]
+def cell_weights(cells: Sequence[torch.Tensor], low: torch.dtype | None = None
                  ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Each cell's weights as the decoder loops use them: [W_ih | W_hh] as one contiguous
     [4H, I + H] matrix, the same transposed (contiguous [I + H, 4H]), and the two biases summed.
@@ -60,83 +124,98 @@ def cell_weights(cells: Sequence[torch.Tensor]
     multiplies one row [input, h before] by the transposed matrix, one product instead of two,
     and its backward multiplies the gates' gradients by the other: at batch 1 these layouts
     read the weights faster than ``nn.LSTMCell``'s (about 1.4x on the course's CPU). The copies,
-    once per pass over a video, cost about as much as a few steps.
+    once per pass over a video, cost about as much as a few steps. ``low``: both matrices in
+    that precision, for products in it (the bias stays float32).
     """
     weights = []
     for w_ih, w_hh, b_ih, b_hh in zip(*[iter(cells)] * 4, strict=True):
-        weight = torch.cat([w_ih, w_hh], dim=1)
+        weight = torch.cat([w_ih, w_hh], dim=1).to(low or w_ih.dtype)
         weights.append((weight, weight.t().contiguous(), b_ih + b_hh))
     return weights
 
 
-def cell_gradients(rows: torch.Tensor, d_gates: torch.Tensor, inputs: int) -> list:
+def cell_gradients(rows: torch.Tensor, d_gates: torch.Tensor, inputs: int,
+                   low: torch.dtype | None = None) -> list:
     """A cell's weight gradients (W_ih, W_hh, b_ih, b_hh), each one matrix product over all
-    steps, from its rows [T, B, I + H] and its pre-activations' gradients [T, B, 4H]."""
+    steps (in ``low`` precision when given), from its rows [T, B, I + H] and its
+    pre-activations' gradients [T, B, 4H]."""
     rows = rows.reshape(-1, rows.shape[-1])
     d_gates = d_gates.reshape(-1, d_gates.shape[-1])
     d_bias = d_gates.sum(dim=0)
-    return [d_gates.t() @ rows[:, :inputs], d_gates.t() @ rows[:, inputs:], d_bias, d_bias]
+    if low is not None:  # converted once for both products
+        rows, d_gates = rows.to(low), d_gates.to(low)
+    return [product(d_gates.t(), rows[:, :inputs], low),
+            product(d_gates.t(), rows[:, inputs:], low), d_bias, d_bias]
 
 
 class _LSTMLayer(torch.autograd.Function):
-    """One layer in one direction over a time-major sequence x [T, B, I] from state (h0, c0)."""
+    """One layer in one direction over a time-major sequence x [T, B, I] from state (h0, c0).
+
+    ``running[t]`` (``None``: all): how many videos, the first rows of the batch, still run at
+    step t. The others are not computed: their state is carried unchanged (so the final h, c
+    are each video's at its own last step) and their outputs are zeros."""
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, low):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, low, running):
         steps, batch, _ = x.shape
         hidden = w_hh.shape[1]
-        ctx.low = low
+        ctx.low, ctx.running = low, running
         if low is not None:  # products in ``low`` precision, everything else in float32
             x, w_ih, w_hh = x.to(low), w_ih.to(low), w_hh.to(low)
         w_hh_t = w_hh.t()
         # The input's share of every gate, for all steps at once: one matrix product.
-        if low is None:
-            from_inputs = torch.addmm(b_ih + b_hh, x.reshape(steps * batch, -1), w_ih.t())
-        else:
-            from_inputs = (x.reshape(steps * batch, -1) @ w_ih.t()).float().add_(b_ih + b_hh)
+        from_inputs = add_product(b_ih + b_hh, x.reshape(steps * batch, -1), w_ih.t(), low)
         from_inputs = from_inputs.view(steps, batch, 4 * hidden)
         gates = torch.empty_like(from_inputs)  # activated i, f, g, o for every step
         h = h0.new_empty(steps + 1, batch, hidden)
         c = h0.new_empty(steps + 1, batch, hidden)
         h[0], c[0] = h0, c0
         for t in range(steps):
-            if low is None:
-                torch.addmm(from_inputs[t], h[t], w_hh_t, out=gates[t])
-            else:
-                torch.add(from_inputs[t], h[t].to(low) @ w_hh_t, out=gates[t])
-            lstm_cell_step(gates[t], c[t], c[t + 1], h[t + 1])
+            n = batch if running is None else running[t]
+            add_product(from_inputs[t, :n], h[t, :n], w_hh_t, low, out=gates[t, :n])
+            lstm_cell_step(gates[t, :n], c[t, :n], c[t + 1, :n], h[t + 1, :n])
+            if n < batch:  # the videos that have ended keep their last state
+                h[t + 1, n:], c[t + 1, n:] = h[t, n:], c[t, n:]
         ctx.save_for_backward(x, w_ih, w_hh, gates, h, c)
-        return h[1:].clone(), h[steps].clone(), c[steps].clone()
+        outputs = h[1:].clone()
+        if running is not None:
+            ended = torch.arange(batch) >= torch.tensor(running).unsqueeze(1)  # [T, B]
+            outputs[ended.to(outputs.device)] = 0
+        return outputs, h[steps].clone(), c[steps].clone()
 
     @staticmethod
     def backward(ctx, d_outputs, d_h_last, d_c_last):
         x, w_ih, w_hh, gates, h, c = ctx.saved_tensors
         low = ctx.low
         steps, batch, hidden = d_outputs.shape
-
-        def product(a, b):  # a @ b, in the forward pass's precision, returned in float32
-            return a @ b if low is None else (a.to(low) @ b.to(low)).float()
-
         dh = d_h_last.clone()
         dc = d_c_last.clone()
-        d_gates = torch.empty_like(gates)  # gradients of the gates' pre-activations
+        d_gates = torch.zeros_like(gates)  # gradients of the pre-activations (0: ended)
         for t in reversed(range(steps)):
-            dh += d_outputs[t]
-            dc = lstm_cell_step_backward(gates[t], c[t], c[t + 1], dh, dc, d_gates[t])
-            dh = product(d_gates[t], w_hh)
+            n = batch if ctx.running is None else ctx.running[t]
+            dh[:n] += d_outputs[t, :n]  # an ended video's output is a constant 0
+            dc[:n] = lstm_cell_step_backward(gates[t, :n], c[t, :n], c[t + 1, :n], dh[:n],
+                                             dc[:n], d_gates[t, :n])
+            dh[:n] = product(d_gates[t, :n], w_hh, low)
         # Everything that does not feed the recurrence: one matrix product each, over all steps.
         rows = d_gates.view(steps * batch, 4 * hidden)
         d_bias = rows.sum(dim=0)
         rows = rows if low is None else rows.to(low)  # once for the three products
-        d_w_ih = product(rows.t(), x.reshape(steps * batch, -1))
-        d_w_hh = product(rows.t(), h[:steps].reshape(steps * batch, hidden))
-        d_x = product(rows, w_ih).view(x.shape) if ctx.needs_input_grad[0] else None
-        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, d_bias, None
+        d_w_ih = product(rows.t(), x.reshape(steps * batch, -1), low)
+        d_w_hh = product(rows.t(), h[:steps].reshape(steps * batch, hidden), low)
+        d_x = product(rows, w_ih, low).view(x.shape) if ctx.needs_input_grad[0] else None
+        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, d_bias, None, None
 
 
 def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
-                  state: tuple[torch.Tensor, torch.Tensor] | None = None):
-    """``lstm(inputs, state)``, computed by the course's whole-sequence LSTM (same outputs)."""
+                  state: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  lengths: torch.Tensor | None = None):
+    """``lstm(inputs, state)``, computed by the course's whole-sequence LSTM (same outputs).
+
+    ``lengths`` [B]: the batch is padded videos, each run within its own length, as PyTorch's
+    packed sequences run them (outputs past its end are zeros, the final h and c are its own
+    last step's, a reverse direction reads it from its own last step), in one call per layer
+    and direction that computes no padded step."""
     if lstm.proj_size or not lstm.bias or (lstm.dropout and lstm.training):
         raise ValueError("sequence_lstm supports LSTMs with biases, without projections and "
                          "without dropout between layers; call the nn.LSTM itself for others.")
@@ -148,27 +227,42 @@ def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
         lstm.check_input(inputs, None)
     else:
         lstm.check_forward_args(inputs, state, None)
-    x = inputs.transpose(0, 1) if lstm.batch_first else inputs
-    low = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+    x = inputs if lstm.batch_first else inputs.transpose(0, 1)  # batch-first from here on
+    low = product_dtype()
     directions = 2 if lstm.bidirectional else 1
     if state is None:
-        zeros = x.new_zeros(lstm.num_layers * directions, x.shape[1], lstm.hidden_size,
+        zeros = x.new_zeros(lstm.num_layers * directions, x.shape[0], lstm.hidden_size,
                             dtype=lstm.weight_hh_l0.dtype)  # float32 under autocast too
         state = (zeros, zeros)
+    running = order = None
+    if lengths is not None:  # longest first, so the videos still running are the first rows
+        order = torch.argsort(lengths.cpu(), descending=True, stable=True)
+        lengths = lengths.cpu()[order]
+        running = (lengths.unsqueeze(0) > torch.arange(x.shape[1]).unsqueeze(1)).sum(1).tolist()
+        order = order.to(x.device)
+        x, state = x[order], tuple(s[:, order] for s in state)
     h_last, c_last = [], []
     for layer in range(lstm.num_layers):
         outputs = []
         for direction in range(directions):
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
             index = layer * directions + direction
-            sequence = x.flip(0) if direction else x
+            sequence = reverse_each(x, lengths) if direction else x
             y, h, c = _LSTMLayer.apply(
-                sequence.contiguous(), state[0][index], state[1][index],
+                sequence.transpose(0, 1).contiguous(), state[0][index], state[1][index],
                 *(getattr(lstm, f"{name}{suffix}") for name in
-                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh")), low)
-            outputs.append(y.flip(0) if direction else y)
+                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh")), low, running)
+            y = y.transpose(0, 1)
+            outputs.append(reverse_each(y, lengths) if direction else y)
             h_last.append(h)
             c_last.append(c)
         x = torch.cat(outputs, dim=2) if directions == 2 else outputs[0]
-    outputs = x.transpose(0, 1) if lstm.batch_first else x
-    return outputs, (torch.stack(h_last), torch.stack(c_last))
+        if directions == 2 and lengths is not None:  # reversal puts a first step in padding
+            x = x * (torch.tensor(running).unsqueeze(1) > torch.arange(x.shape[0])
+                     ).t().unsqueeze(-1).to(x)
+    h_last, c_last = torch.stack(h_last), torch.stack(c_last)
+    if order is not None:
+        inverse = torch.argsort(order)
+        x, h_last, c_last = x[inverse], h_last[:, inverse], c_last[:, inverse]
+    outputs = x if lstm.batch_first else x.transpose(0, 1)
+    return outputs, (h_last, c_last)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.models import lstm_autoencoder
 from course_lib.models.lstm_autoencoder import run_lstm
+from course_lib.models.sequence_lstm import reverse_each, sequence_lstm
 
 
 def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -35,17 +37,6 @@ def running_mask(lengths: torch.Tensor | None, step: int, like: torch.Tensor) ->
     if lengths is None:
         return like.new_ones(1, 1)
     return (lengths.to(like.device) > step).to(like.dtype).unsqueeze(1)
-
-
-def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Put each video's emitted sequence [B, T, H] back in forward order, within its own length:
-    step t of video i is what it emitted at T_i − 1 − t (padding stays padding)."""
-    if lengths is None:
-        return emitted.flip(1)
-    steps = emitted.shape[1]
-    index = (lengths.to(emitted.device).unsqueeze(1) - 1
-             - torch.arange(steps, device=emitted.device)).clamp(min=0)
-    return emitted.gather(1, index.unsqueeze(-1).expand(-1, -1, emitted.shape[2]))
 
 
 def window_bounds(length: int, window: int, offset: int = 0) -> list[tuple[int, int]]:
@@ -81,26 +72,32 @@ def run_lstm_masked(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor |
     Outputs past a video's end are zeros, and the final (h, c) of a unidirectional LSTM is each
     video's at its own last step (a bidirectional one's, not needed here, is ``None``).
 
-    Two exact ways, the same results: ``packed`` (the default on a GPU) hands the LSTM PyTorch's
-    packed sequences, one cuDNN call over its flat weights for every layer and direction. On a
-    CPU (the default there) the recurrence runs in segments between the videos' ends, each over
-    the videos still running, carrying the state: the packed sequences' CPU backward pass is
-    slow, and one call over the whole padded batch (exact too, for the outputs: the padding
-    never reaches a video's own steps) computes every padded step; at the paper's size on one
-    thread, SUM-GAN-sl's update batches took 1.3-1.4x longer forward and backward that way.
-    On a GPU the segments would cost a kernel launch per segment, and per call a copy of the
-    weights into one block (PyTorch's "not part of single contiguous chunk of memory"
-    warning); benchmarks/gpu_check.py measures the gain.
+    Three exact ways, the same results up to float rounding: ``packed`` (the default on a
+    GPU) hands the LSTM PyTorch's packed sequences, one cuDNN call over its flat weights for
+    every layer and direction. On a CPU (the default there), with oneDNN's LSTM
+    (``USE_ONEDNN_LSTM``, as the fits set it), the recurrence runs in segments between the
+    videos' ends, each over the videos still running, carrying the state: the packed
+    sequences' CPU backward pass is slow, and one call over the whole padded batch (exact too,
+    for the outputs: the padding never reaches a video's own steps) computes every padded
+    step; at the paper's size on one thread, SUM-GAN-sl's update batches took 1.3-1.4x longer
+    forward and backward that way. The course's own LSTM takes the lengths in one call per
+    layer and direction, stepping only the videos still running
+    (:func:`~course_lib.models.sequence_lstm.sequence_lstm`). On a GPU the segments would cost
+    a kernel launch per segment, and per call a copy of the weights into one block (PyTorch's
+    "not part of single contiguous chunk of memory" warning); benchmarks/gpu_check.py measures
+    the gain.
     """
     if lengths is None:
         return run_lstm(lstm, inputs)
     if inputs.device.type == "cuda" if packed is None else packed:
         return _packed(lstm, inputs, lengths)
+    if not lstm_autoencoder.USE_ONEDNN_LSTM:
+        outputs, state = sequence_lstm(lstm, inputs, lengths=lengths)
+        return outputs, None if lstm.bidirectional else state
     if lstm.bidirectional:
         return _bidirectional_in_segments(lstm, inputs, lengths), None
     zeros = inputs.new_zeros(lstm.num_layers, inputs.shape[0], lstm.hidden_size)
-    return _in_segments(lambda x, state: run_lstm(lstm, x, state), inputs, lengths,
-                        (zeros, zeros))
+    return _in_segments(lambda x, state: lstm(x, state), inputs, lengths, (zeros, zeros))
 
 
 def _bidirectional_in_segments(lstm: nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor

@@ -24,6 +24,7 @@ import torch
 from course_lib.config import NEUTRAL_LATER_FIELDS
 from course_lib.errors import CourseError
 from course_lib.models import lstm_autoencoder
+from course_lib.models.sequence_lstm import low_precision_products, matmul_dtype
 from course_lib.processes import CPU_THREADS, available_cores, fit_threads
 from course_lib.runtime import flush_denormals
 from course_lib.training import (
@@ -56,7 +57,8 @@ _CPU_SETTINGS_DEPTH = [0]  # how many cpu_settings blocks enclose the running co
 
 
 @contextmanager
-def cpu_settings(device: torch.device, threads: int | None = None) -> Iterator[None]:
+def cpu_settings(device: torch.device, threads: int | None = None,
+                 products: torch.dtype | None = None) -> Iterator[None]:
     """On a CPU: the LSTM kernel and flushing of denormal numbers chosen above, and ``threads``
     intra-op threads (default :data:`CPU_THREADS`; at most the cores this process may run on,
     where more would wait on each other; one where flushing cannot reach the other threads,
@@ -64,17 +66,23 @@ def cpu_settings(device: torch.device, threads: int | None = None) -> Iterator[N
     such threads, 28.7-30.5 s on one, 13.9-17.4 s on two that flush), restored afterwards
     (flushing to PyTorch's default, off: PyTorch cannot say if it was on). Inside another such
     block (a measurement made during a fit) the outer one's settings hold, and leaving the
-    inner one changes nothing."""
+    inner one changes nothing. ``products`` (e.g. ``torch.bfloat16``): the recurrences multiply
+    in that precision (:func:`~course_lib.models.sequence_lstm.low_precision_products`), on the
+    course's LSTM, since oneDNN's gains nothing from it."""
     if device.type != "cpu" or _CPU_SETTINGS_DEPTH[0]:
         yield
         return
     kernel, saved = lstm_autoencoder.USE_ONEDNN_LSTM, torch.get_num_threads()
-    lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN
+    lstm_autoencoder.USE_ONEDNN_LSTM = CPU_LSTM_ONEDNN and products is None
     everywhere = flush_denormals(CPU_FLUSH_DENORMAL) or not CPU_FLUSH_DENORMAL
     torch.set_num_threads(min(threads or CPU_THREADS, available_cores()) if everywhere else 1)
     _CPU_SETTINGS_DEPTH[0] += 1
     try:
-        yield
+        if products is None:
+            yield
+        else:
+            with low_precision_products(products):
+                yield
     finally:
         _CPU_SETTINGS_DEPTH[0] -= 1
         lstm_autoencoder.USE_ONEDNN_LSTM = kernel
@@ -333,11 +341,13 @@ def fit(model: Summarizer, config, dataset, split, name: str, trainer: Trainer, 
     finished run is loaded, an interrupted one resumes exactly, another configuration trains
     its own (the file name carries a hash of the configuration, the seed and the data).
     ``checkpoint``: ``False`` none, ``True`` the course's folder, or a folder.
-    On a CPU it trains on the configuration's ``cpu_threads`` (:func:`fit_threads`).
+    On a CPU it trains on the configuration's ``cpu_threads`` (:func:`fit_threads`), its
+    recurrences' products in its ``matmul_dtype``.
     ``on_evaluate(scores, metrics)`` sees each evaluation; ``panels`` replaces the trainer's
     live figure.
     """
-    with cpu_settings(next(model.parameters()).device, fit_threads(config)):
+    with cpu_settings(next(model.parameters()).device, fit_threads(config),
+                      matmul_dtype(config)):
         return _fit(model, config, dataset, split, name, trainer, seed, checkpoint, live,
                     evaluate_before, on_evaluate, panels or trainer.panels)
 
