@@ -17,6 +17,7 @@ the rest (the cell's state and arithmetic, every output and gradient) stays floa
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -134,13 +135,26 @@ def cell_weights(cells: Sequence[torch.Tensor], low: torch.dtype | None = None
     return weights
 
 
+def running_rows(running: Sequence[int], batch: int) -> torch.Tensor | None:
+    """The rows of a time-major [T, B, ...] batch, flattened to [T·B, ...], at which a video
+    still runs (``running[t]``: the first rows of step t), in order: the layout of PyTorch's
+    packed sequences. ``None`` when every row runs. The products over all steps take only
+    these rows: on the fast trainer's batches of 10 videos of 64-649 steps, 57-85 % of them."""
+    if sum(running) == len(running) * batch:
+        return None
+    return (torch.arange(batch) < torch.tensor(running).unsqueeze(1)).view(-1).nonzero()[:, 0]
+
+
 def cell_gradients(rows: torch.Tensor, d_gates: torch.Tensor, inputs: int,
-                   low: torch.dtype | None = None) -> list:
+                   low: torch.dtype | None = None, packed: torch.Tensor | None = None) -> list:
     """A cell's weight gradients (W_ih, W_hh, b_ih, b_hh), each one matrix product over all
     steps (in ``low`` precision when given), from its rows [T, B, I + H] and its
-    pre-activations' gradients [T, B, 4H]."""
+    pre-activations' gradients [T, B, 4H], over the ``packed`` rows (:func:`running_rows`)
+    when given."""
     rows = rows.reshape(-1, rows.shape[-1])
     d_gates = d_gates.reshape(-1, d_gates.shape[-1])
+    if packed is not None:
+        rows, d_gates = rows[packed.to(rows.device)], d_gates[packed.to(rows.device)]
     d_bias = d_gates.sum(dim=0)
     if low is not None:  # converted once for both products
         rows, d_gates = rows.to(low), d_gates.to(low)
@@ -153,32 +167,37 @@ class _LSTMLayer(torch.autograd.Function):
 
     ``running[t]`` (``None``: all): how many videos, the first rows of the batch, still run at
     step t. The others are not computed: their state is carried unchanged (so the final h, c
-    are each video's at its own last step) and their outputs are zeros."""
+    are each video's at its own last step) and their outputs are zeros. The gates are kept
+    packed (:func:`running_rows`: step t's at ``starts[t]:starts[t + 1]``)."""
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, low, running):
         steps, batch, _ = x.shape
         hidden = w_hh.shape[1]
-        ctx.low, ctx.running = low, running
+        running = [batch] * steps if running is None else running
+        packed = running_rows(running, batch)
+        starts = list(itertools.accumulate(running, initial=0))
+        ctx.low, ctx.running, ctx.packed, ctx.starts = low, running, packed, starts
         if low is not None:  # products in ``low`` precision, everything else in float32
             x, w_ih, w_hh = x.to(low), w_ih.to(low), w_hh.to(low)
         w_hh_t = w_hh.t()
         # The input's share of every gate, for all steps at once: one matrix product.
-        from_inputs = add_product(b_ih + b_hh, x.reshape(steps * batch, -1), w_ih.t(), low)
-        from_inputs = from_inputs.view(steps, batch, 4 * hidden)
+        rows = x.reshape(steps * batch, -1)
+        from_inputs = add_product(b_ih + b_hh, rows if packed is None else rows[packed],
+                                  w_ih.t(), low)
         gates = torch.empty_like(from_inputs)  # activated i, f, g, o for every step
         h = h0.new_empty(steps + 1, batch, hidden)
         c = h0.new_empty(steps + 1, batch, hidden)
         h[0], c[0] = h0, c0
-        for t in range(steps):
-            n = batch if running is None else running[t]
-            add_product(from_inputs[t, :n], h[t, :n], w_hh_t, low, out=gates[t, :n])
-            lstm_cell_step(gates[t, :n], c[t, :n], c[t + 1, :n], h[t + 1, :n])
+        for t, n in enumerate(running):
+            now = slice(starts[t], starts[t + 1])
+            add_product(from_inputs[now], h[t, :n], w_hh_t, low, out=gates[now])
+            lstm_cell_step(gates[now], c[t, :n], c[t + 1, :n], h[t + 1, :n])
             if n < batch:  # the videos that have ended keep their last state
                 h[t + 1, n:], c[t + 1, n:] = h[t, n:], c[t, n:]
         ctx.save_for_backward(x, w_ih, w_hh, gates, h, c)
         outputs = h[1:].clone()
-        if running is not None:
+        if packed is not None:
             ended = torch.arange(batch) >= torch.tensor(running).unsqueeze(1)  # [T, B]
             outputs[ended.to(outputs.device)] = 0
         return outputs, h[steps].clone(), c[steps].clone()
@@ -186,24 +205,32 @@ class _LSTMLayer(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_outputs, d_h_last, d_c_last):
         x, w_ih, w_hh, gates, h, c = ctx.saved_tensors
-        low = ctx.low
+        low, packed, starts = ctx.low, ctx.packed, ctx.starts
         steps, batch, hidden = d_outputs.shape
         dh = d_h_last.clone()
         dc = d_c_last.clone()
-        d_gates = torch.zeros_like(gates)  # gradients of the pre-activations (0: ended)
+        d_gates = torch.empty_like(gates)  # gradients of the gates' pre-activations, packed
         for t in reversed(range(steps)):
-            n = batch if ctx.running is None else ctx.running[t]
+            n, now = ctx.running[t], slice(starts[t], starts[t + 1])
             dh[:n] += d_outputs[t, :n]  # an ended video's output is a constant 0
-            dc[:n] = lstm_cell_step_backward(gates[t, :n], c[t, :n], c[t + 1, :n], dh[:n],
-                                             dc[:n], d_gates[t, :n])
-            dh[:n] = product(d_gates[t, :n], w_hh, low)
+            dc[:n] = lstm_cell_step_backward(gates[now], c[t, :n], c[t + 1, :n], dh[:n],
+                                             dc[:n], d_gates[now])
+            dh[:n] = product(d_gates[now], w_hh, low)
         # Everything that does not feed the recurrence: one matrix product each, over all steps.
-        rows = d_gates.view(steps * batch, 4 * hidden)
-        d_bias = rows.sum(dim=0)
-        rows = rows if low is None else rows.to(low)  # once for the three products
-        d_w_ih = product(rows.t(), x.reshape(steps * batch, -1), low)
-        d_w_hh = product(rows.t(), h[:steps].reshape(steps * batch, hidden), low)
-        d_x = product(rows, w_ih, low).view(x.shape) if ctx.needs_input_grad[0] else None
+        d_bias = d_gates.sum(dim=0)
+        rows = d_gates if low is None else d_gates.to(low)  # once for the three products
+        inputs = x.reshape(steps * batch, -1)
+        states = h[:steps].reshape(steps * batch, hidden)
+        if packed is not None:
+            inputs, states = inputs[packed], states[packed]
+        d_w_ih = product(rows.t(), inputs, low)
+        d_w_hh = product(rows.t(), states, low)
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            d_x = product(rows, w_ih, low)
+            if packed is not None:  # zeros where no video runs
+                d_x = d_x.new_zeros(steps * batch, d_x.shape[1]).index_copy_(0, packed, d_x)
+            d_x = d_x.view(x.shape)
         return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, d_bias, None, None
 
 

@@ -32,7 +32,9 @@ padded, each video's steps handled exactly and none spent on padding (every recu
 only the videos still running). It reads the weights once for several videos, so arithmetic
 bounds it instead: about 0.4 GFLOP of matrix products per video step at the paper's size,
 whatever the batch, which caps any float32 trainer of these updates at a few times the batch-1
-baseline on a CPU (the benchmark prints the cap it measures).
+baseline on a CPU (the benchmark prints the cap it measures). Where the CPU multiplies bfloat16
+in hardware, ``matmul_dtype="bfloat16"`` (a faster variant, off by default) runs the fast
+trainer's recurrences with bfloat16 products.
 
 Improvements against the selector's collapse to near-constant scores (SUM-GAN-dpp's DPP loss,
 a spread term, an encoder that reads only the selected steps) are options of the same trainer,
