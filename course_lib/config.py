@@ -364,7 +364,8 @@ class SumGanSlConfig:
     multiplies bfloat16 in hardware (:func:`cpu_matmul_dtype`): the LSTMs run on the course's
     own kernel (oneDNN's gains nothing from bfloat16) and the decoder's loop multiplies in
     bfloat16, everything else (the cells' state, every layer outside the recurrences, the
-    losses, the weights) stays float32. At batch 1 (the faithful trainer) it is slower.
+    losses, the weights) stays float32. Not for the faithful trainer: at batch 1 a bfloat16
+    product is no faster, and the course's LSTM is slower than oneDNN's.
     """
 
     tier: str

@@ -127,7 +127,8 @@ class DecoderLoop(torch.autograd.Function):
                 dh[:, :n] += (d_query @ w_att).view(n, layers, hidden).transpose(0, 1)
         grads = [g for i in range(layers) for g in cell_gradients(
             rows[i][:steps], d_gates[i], rows[i].shape[-1] - hidden, low,
-            running_rows(ctx.running, batch))]
+            # in float32 over every row, as the results recorded so far were computed
+            None if low is None else running_rows(ctx.running, batch))]
         fed_back = d_inputs[1:, :, :hidden].reshape(-1, hidden)  # out(top h), steps 0 .. T-2
         d_w_out = product(fed_back.t(), rows[-1][1:steps, :, -hidden:].reshape(-1, hidden), low)
         d_memory = d_w_att = d_b_att = None

@@ -79,7 +79,8 @@ def add_product(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor, low: torch
 
 def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     """Put each video's emitted sequence [B, T, H] back in forward order, within its own length:
-    step t of video i is what it emitted at T_i − 1 − t (padding stays padding)."""
+    step t of video i is what it emitted at T_i − 1 − t (past T_i: its step 0 again, which a
+    caller masks or never reads)."""
     if lengths is None:
         return emitted.flip(1)
     steps = emitted.shape[1]
