@@ -286,8 +286,7 @@ def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
             c_last.append(c)
         x = torch.cat(outputs, dim=2) if directions == 2 else outputs[0]
         if directions == 2 and lengths is not None:  # reversal puts a first step in padding
-            x = x * (torch.tensor(running).unsqueeze(1) > torch.arange(x.shape[0])
-                     ).t().unsqueeze(-1).to(x)
+            x = x * (torch.arange(x.shape[1]) < lengths.unsqueeze(1)).unsqueeze(-1).to(x)
     h_last, c_last = torch.stack(h_last), torch.stack(c_last)
     if order is not None:
         inverse = torch.argsort(order)
