@@ -77,6 +77,18 @@ def add_product(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor, low: torch
     return torch.add(bias, a.to(low) @ b, out=out)
 
 
+def longest_first(lengths: torch.Tensor | None, batch: int, steps: int
+                  ) -> tuple[torch.Tensor, list[int]]:
+    """The order that puts a batch's videos longest first, and how many are still running at
+    each step: the decoders' loops then step only those, the first rows of the batch, and spend
+    no arithmetic on padding."""
+    if lengths is None:
+        return torch.arange(batch), [batch] * steps
+    order = torch.argsort(lengths.cpu(), descending=True, stable=True)
+    running = (lengths.cpu().unsqueeze(0) > torch.arange(steps).unsqueeze(1)).sum(dim=1)
+    return order.to(lengths.device), running.tolist()
+
+
 def reverse_each(emitted: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     """Put each video's emitted sequence [B, T, H] back in forward order, within its own length:
     step t of video i is what it emitted at T_i − 1 − t (past T_i: its step 0 again, which a
@@ -264,10 +276,9 @@ def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
         state = (zeros, zeros)
     running = order = None
     if lengths is not None:  # longest first, so the videos still running are the first rows
-        order = torch.argsort(lengths.cpu(), descending=True, stable=True)
-        lengths = lengths.cpu()[order]
-        running = (lengths.unsqueeze(0) > torch.arange(x.shape[1]).unsqueeze(1)).sum(1).tolist()
+        order, running = longest_first(lengths, x.shape[0], x.shape[1])
         order = order.to(x.device)
+        lengths = lengths.to(x.device)[order]
         x, state = x[order], tuple(s[:, order] for s in state)
     h_last, c_last = [], []
     for layer in range(lstm.num_layers):
@@ -286,7 +297,8 @@ def sequence_lstm(lstm: nn.LSTM, inputs: torch.Tensor,
             c_last.append(c)
         x = torch.cat(outputs, dim=2) if directions == 2 else outputs[0]
         if directions == 2 and lengths is not None:  # reversal puts a first step in padding
-            x = x * (torch.arange(x.shape[1]) < lengths.unsqueeze(1)).unsqueeze(-1).to(x)
+            x = x * (torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)
+                     ).unsqueeze(-1).to(x)
     h_last, c_last = torch.stack(h_last), torch.stack(c_last)
     if order is not None:
         inverse = torch.argsort(order)

@@ -20,18 +20,6 @@ def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.arange(steps, device=lengths.device) < lengths.unsqueeze(1)
 
 
-def longest_first(lengths: torch.Tensor | None, batch: int, steps: int
-                  ) -> tuple[torch.Tensor, list[int]]:
-    """The order that puts a batch's videos longest first, and how many are still running at
-    each step: the decoders' loops then step only those, the first rows of the batch, and spend
-    no arithmetic on padding."""
-    if lengths is None:
-        return torch.arange(batch), [batch] * steps
-    order = torch.argsort(lengths.cpu(), descending=True, stable=True)
-    running = (lengths.cpu().unsqueeze(0) > torch.arange(steps).unsqueeze(1)).sum(dim=1)
-    return order.to(lengths.device), running.tolist()
-
-
 def running_mask(lengths: torch.Tensor | None, step: int, like: torch.Tensor) -> torch.Tensor:
     """1 for the videos still running at ``step``, 0 for those that have ended, [B, 1]."""
     if lengths is None:

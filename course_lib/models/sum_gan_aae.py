@@ -33,9 +33,9 @@ from torch import nn
 from course_lib.errors import CourseError
 from course_lib.models.decoder_loop import run_decoder_loop
 from course_lib.models.lstm_autoencoder import FrameEncoder
+from course_lib.models.sequence_lstm import longest_first
 from course_lib.models.sequences import (
     length_mask,
-    longest_first,
     reverse_each,
     run_lstm_masked,
     running_mask,
